@@ -1,0 +1,13 @@
+!> Kinds and physical constants shared by every kernel module.
+module tb_precision
+   use, intrinsic :: iso_fortran_env, only: real64
+   implicit none
+   private
+   integer, parameter, public :: dp = real64
+   real(dp), parameter, public :: TKZERO = 273.15_dp          !< 0 degC in K
+   real(dp), parameter, public :: DAYS_PER_YEAR = 365.0_dp
+   real(dp), parameter, public :: DELTCASA = 1.0_dp/365.0_dp  !< yr per day
+   real(dp), parameter, public :: DELTPOOL = 1.0_dp           !< pool time step, days
+   !> soil layer thicknesses (m), top to bottom
+   real(dp), parameter, public :: DZSOIL(6) = [0.022_dp, 0.058_dp, 0.154_dp, 0.409_dp, 1.085_dp, 2.872_dp]
+end module tb_precision
