@@ -1,0 +1,153 @@
+"""Grid cells of a run: gridinfo and soil tables, phenology dates, and checks between them.
+
+Cells ("points") are in the met file's order (longitude outer, latitude inner,
+cells with ``cellMissing == 0``); the gridinfo and soil tables must list them in
+that same order (casa.md 2.2, 2.3; MET_FORMAT.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+from .params import NPFT, CasaParameterSet, phenology_band
+
+#: IGBP types whose class is 0 (inactive) in the shipped tables: wetland, urban, snow/ice, water
+ICEWATER_TYPES = (11, 13, 15, 17)
+
+
+def _read_rows(path: Path, ncol: int, what: str) -> np.ndarray:
+    if not path.is_file():
+        raise InputError(f"{what} file not found", path=path)
+    rows = []
+    with path.open(errors="replace") as f:
+        next(f, None)  # header
+        for lineno, line in enumerate(f, start=2):
+            if not line.strip():
+                continue
+            fields = [t.strip() for t in line.replace("\t", ",").split(",") if t.strip() != ""]
+            if len(fields) < ncol:
+                raise InputError(f"line {lineno} has {len(fields)} values, a {what} row needs {ncol}", path=path,
+                                 cell=len(rows) + 1)
+            try:
+                rows.append([float(t) for t in fields[:ncol]])
+            except ValueError as exc:
+                raise InputError(f"line {lineno}: {exc}", path=path, cell=len(rows) + 1) from None
+    if not rows:
+        raise InputError(f"no data rows in the {what} file", path=path)
+    return np.array(rows, dtype=np.float64)
+
+
+@dataclass
+class Domain:
+    """Per-cell static information (arrays of length ``ncell``, in met point order)."""
+
+    cellid: np.ndarray      #: ijgcm of gridinfo (int)
+    lat: np.ndarray         #: degrees north (from gridinfo; used for phenology)
+    lon: np.ndarray         #: degrees east
+    pft: np.ndarray         #: IGBP type 1..18 (gridinfo 0 -> 15)
+    soil_order: np.ndarray  #: soil order (P cycle only)
+    area: np.ndarray        #: land area, m2
+    ilat: np.ndarray        #: 1-based latitude index on the met grid
+    ilon: np.ndarray        #: 1-based longitude index on the met grid
+    sand: np.ndarray
+    clay: np.ndarray
+    silt: np.ndarray
+    swilt: np.ndarray       #: wilting point, m3 m-3
+    sfc: np.ndarray         #: field capacity, m3 m-3
+    ssat: np.ndarray        #: saturation, m3 m-3
+    gridinfo_path: str = ""
+    soil_path: str = ""
+
+    @property
+    def ncell(self) -> int:
+        return int(self.lat.size)
+
+    def subset(self, cells: slice | np.ndarray) -> Domain:
+        """The domain restricted to ``cells`` (a slice or index array)."""
+        kw = {k: (v[cells] if isinstance(v, np.ndarray) else v) for k, v in self.__dict__.items()}
+        return Domain(**kw)
+
+    @classmethod
+    def from_files(cls, gridinfo: str | Path, soil: str | Path) -> Domain:
+        """Read the original's gridinfo (19 columns) and soil (9 columns) CSV tables."""
+        gpath, spath = Path(gridinfo), Path(soil)
+        g = _read_rows(gpath, 19, "gridinfo")
+        s = _read_rows(spath, 9, "soil")
+        if len(g) != len(s):
+            raise InputError(f"gridinfo has {len(g)} cells but the soil table {spath} has {len(s)}; "
+                             "both must list the met file's cells in the same order", path=gpath)
+        pft = g[:, 3].astype(int)
+        pft = np.where(pft == 0, 15, pft)
+        bad = np.flatnonzero((pft < 1) | (pft > NPFT))
+        if bad.size:
+            c = int(bad[0])
+            raise InputError(f"IGBP type {pft[c]} is outside the parameter table (1..{NPFT})", path=gpath,
+                             variable="ivt_igbp", cell=c + 1)
+        mism = np.flatnonzero(np.abs(g[:, 1] - s[:, 1]) > 1e-3)
+        if mism.size:
+            c = int(mism[0])
+            raise InputError(f"latitude {s[c, 1]} differs from the gridinfo's {g[c, 1]}; rows out of order?",
+                             path=spath, cell=c + 1)
+        for k, name in [(6, "wwilt"), (7, "wfield"), (8, "wsat")]:
+            col = s[:, k]
+            badv = np.flatnonzero(~np.isfinite(col) | (col < 0) | (col > 1))
+            if badv.size:
+                c = int(badv[0])
+                raise InputError(f"{name} = {col[c]} is not a volume fraction in [0, 1]", path=spath,
+                                 variable=name, cell=c + 1)
+        return cls(cellid=g[:, 0].astype(int), lat=g[:, 1], lon=g[:, 2], pft=pft, soil_order=g[:, 5].astype(int),
+                   area=g[:, 6], ilat=g[:, 17].astype(int), ilon=g[:, 18].astype(int),
+                   sand=s[:, 3], clay=s[:, 4], silt=s[:, 5], swilt=s[:, 6], sfc=s[:, 7], ssat=s[:, 8],
+                   gridinfo_path=str(gpath), soil_path=str(spath))
+
+    def inactive(self, casa: CasaParameterSet) -> np.ndarray:
+        """True for cells whose PFT class is 0 (ice, water, urban, wetland): they never evolve."""
+        return casa["ivt2"][self.pft - 1] == 0
+
+
+@dataclass
+class PhenologyTable:
+    """The original's MODIS phenology table: day of green-up and leaf fall by latitude band."""
+
+    types: list[int]          #: IGBP types with seasonal phenology (column order)
+    greenup: np.ndarray       #: (271, ntypes) day of year
+    fall: np.ndarray          #: (271, ntypes)
+    phase0: np.ndarray        #: (271, ntypes) initial phase
+    source: str = ""
+
+    @classmethod
+    def read(cls, path: str | Path) -> PhenologyTable:
+        """Read ``modis_phenology*.txt`` (casa.md 2.5)."""
+        path = Path(path)
+        if not path.is_file():
+            raise InputError("phenology table not found", path=path)
+        lines = path.read_text().replace("\r", "").split("\n")
+        try:
+            types = [int(float(t)) for t in lines[1].split()][:11]
+            rows = np.array([[float(t) for t in lines[2 + k].split()[:34]] for k in range(271)])
+        except (ValueError, IndexError) as exc:
+            raise InputError(f"not a phenology table with 271 latitude bands ({exc})", path=path) from None
+        if rows.shape != (271, 34) or len(types) != 11:
+            raise InputError("expected 11 PFT columns and 271 latitude bands of 34 values", path=path)
+        return cls(types, rows[:, 1:12].astype(int), rows[:, 12:23].astype(int), rows[:, 23:34].astype(int),
+                   str(path))
+
+    def lookup(self, lat: np.ndarray, pft: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Green-up day, fall day and initial phase for each cell.
+
+        Types without seasonal phenology get green-up -50, fall 367 and phase 2.
+        """
+        n = len(lat)
+        greenup = np.full(n, -50, dtype=int)
+        fall = np.full(n, 367, dtype=int)
+        phase = np.full(n, 2, dtype=int)
+        for c in range(n):
+            if int(pft[c]) in self.types:
+                j = self.types.index(int(pft[c]))
+                band = phenology_band(float(lat[c])) - 1
+                greenup[c], fall[c], phase[c] = self.greenup[band, j], self.fall[band, j], self.phase0[band, j]
+        return greenup, fall, phase
