@@ -192,6 +192,12 @@ class MetFile:
                        tsoil=three_d(out["xtsoil"]), moist=three_d(out["xmoist"]), frzn=three_d(out["xfrznmoist"]))
 
 
+def check_values(met: MetFile, cells: slice = slice(None)) -> None:
+    """Scan every year of ``met`` for NaN, fill values and negative GPP (one year in memory at a time)."""
+    for year_index in range(met.nyear):
+        met.read_year(year_index, cells, check=True)
+
+
 def met_path_for_year(pattern: str, year: int) -> Path:
     """Per-year met file name: ``{year}`` in ``pattern`` becomes the 4-digit year."""
     return Path(pattern.format(year=f"{year:04d}"))

@@ -1,0 +1,73 @@
+"""Gridinfo, soil and phenology tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from testbed.domain import Domain, PhenologyTable
+from testbed.errors import InputError
+from testbed.params import phenology_band
+
+
+def test_setA_domain_and_phenology(setA: Path) -> None:
+    inputs = setA / "inputs"
+    d = Domain.from_files(inputs / "gridinfo_igbpz.csv", inputs / "gridinfo_soil.csv")
+    assert d.ncell == 12
+    assert list(d.pft) == [15, 7, 8, 2, 9, 4, 12, 10, 5, 1, 3, 18]
+    greenup, fall, phase = PhenologyTable.read(inputs / "modis_phenology_wtundra.txt").lookup(d.lat, d.pft)
+    assert greenup[0] == -50 and fall[0] == 367 and phase[0] == 2   # snow/ice: no seasonal phenology
+    assert greenup[3] == -50 and phase[3] == 2                      # evergreen broadleaf
+    assert 1 <= greenup[5] <= 365 and 1 <= fall[5] <= 365           # deciduous broadleaf
+
+
+def test_phenology_band_follows_the_original_formula() -> None:
+    assert phenology_band(79.75) == 1
+    assert phenology_band(79.5) == 2
+    assert phenology_band(-55.25) == 271
+    assert phenology_band(-80.53) == 271   # clamped
+    assert phenology_band(90.0) == 1
+
+
+def _write(path: Path, header: str, rows: list[str]) -> Path:
+    path.write_text(header + "\n" + "\n".join(rows) + "\n")
+    return path
+
+
+GRID_HEADER = ("ijcam,lat,lon,ivt_igbp,ist,iso,landarea,Ndep,Nfix,Pwea,Pdust,doyP1,doyP2,doyP3,doyP4,Phase,"
+               "ivcasa,ilat,ilon")
+SOIL_HEADER = "ijcam,lat,lon,sand,clay,silt,wwilt,wfield,wsat"
+
+
+def test_pft_outside_the_parameter_table_names_the_cell(tmp_path: Path) -> None:
+    grid = _write(tmp_path / "g.csv", GRID_HEADER, [
+        "1, 10.0, 0.0, 4, 1, 1, 1e9, 0, 0, 0, 0, -99, -99, -99, -99, -99, -99, 1, 1",
+        "2, 12.0, 0.0, 19, 1, 1, 1e9, 0, 0, 0, 0, -99, -99, -99, -99, -99, -99, 2, 1"])
+    soil = _write(tmp_path / "s.csv", SOIL_HEADER, ["1, 10.0, 0.0, 0.4, 0.2, 0.4, 0.1, 0.3, 0.45",
+                                                    "2, 12.0, 0.0, 0.4, 0.2, 0.4, 0.1, 0.3, 0.45"])
+    with pytest.raises(InputError, match=r"g\.csv: variable ivt_igbp: IGBP type 19 is outside the parameter "
+                                         r"table \(1\.\.18\) \(cell 2\)"):
+        Domain.from_files(grid, soil)
+
+
+def test_pft_zero_means_snow_and_ice(tmp_path: Path) -> None:
+    grid = _write(tmp_path / "g.csv", GRID_HEADER,
+                  ["1, -80.0, 0.0, 0, 1, 1, 0, 0, 0, 0, 0, -99, -99, -99, -99, -99, -99, 1, 1"])
+    soil = _write(tmp_path / "s.csv", SOIL_HEADER, ["1, -80.0, 0.0, 0.4, 0.2, 0.4, 0.1, 0.3, 0.45"])
+    assert Domain.from_files(grid, soil).pft.tolist() == [15]
+
+
+def test_soil_table_must_match_gridinfo(tmp_path: Path) -> None:
+    grid = _write(tmp_path / "g.csv", GRID_HEADER,
+                  ["1, 10.0, 0.0, 4, 1, 1, 1e9, 0, 0, 0, 0, -99, -99, -99, -99, -99, -99, 1, 1"])
+    soil = _write(tmp_path / "s.csv", SOIL_HEADER, ["1, 10.0, 0.0, 0.4, 0.2, 0.4, 0.1, 1.3, 0.45"])
+    with pytest.raises(InputError, match=r"variable wfield: wfield = 1.3 is not a volume fraction"):
+        Domain.from_files(grid, soil)
+    soil2 = _write(tmp_path / "s2.csv", SOIL_HEADER, ["1, 10.0, 0.0, 0.4, 0.2, 0.4, 0.1, 0.3, 0.45",
+                                                      "2, 12.0, 0.0, 0.4, 0.2, 0.4, 0.1, 0.3, 0.45"])
+    with pytest.raises(InputError, match="gridinfo has 1 cells but the soil table"):
+        Domain.from_files(grid, soil2)
+    assert np.isfinite(Domain.from_files(grid, _write(tmp_path / "s3.csv", SOIL_HEADER,
+                       ["1, 10.0, 0.0, 0.4, 0.2, 0.4, 0.1, 0.3, 0.45"])).ssat).all()
