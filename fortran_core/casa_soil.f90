@@ -1,0 +1,290 @@
+!> CASA-CN litter and soil organic matter (spec casa.md 4.10, 4.11, 4.15, 4.16).
+!>
+!> Same conventions as casa_veg: chunks of ncell cells, (ncell) / (ncell,3) arrays
+!> with cells fastest; litter index 1..3 = met, str, cwd; soil 1..3 = mic, slow, pass.
+!> Transfer matrices are stored as ltos(ncell, dest_soil, src_litter) = L(dest<-src)
+!> and stos(ncell, dest_soil, src_soil) = S(dest<-src) (diagonal -1).
+!>
+!> Public routines
+!>  casa_transfer_coeffs(ncell, params, ltos, stos, lco2, sco2)   time-invariant part of 4.11
+!>  casa_xratesoil(ncell, params, tsoilavg, moistavg, thetaliq, ft, fw, xklitter, xksoil)  4.10
+!>  casa_coeffsoil(ncell, params, xklitter, xksoil, klitter, ksoil)                    4.11
+!>  casa_delsoil(ncell, params, icycle, klitter, ksoil, ltos, stos, lco2, sco2, rnew,
+!>               clitter, csoil, nlitter, nsoil, nsoilmin, tsoilavg, ndep, nuptake,
+!>               fluxc_lit, fluxn_lit, dclitter, dcsoil, dnlitter, dnsoil, dnsoilmin,
+!>               crsoil, cpassinpt, cwd2str, nlittermin, nsmin, nsimm, nsnet, nloss, nleach,
+!>               nsrc_q9)                                                          4.15
+!>  casa_soil_update(ncell, params, icycle, dclitter, dcsoil, dnlitter, dnsoil, dnsoilmin,
+!>                   clitter, csoil, nlitter, nsoil, nsoilmin, csrc, nsrc)     4.16 steps 4-6
+module casa_soil
+   use tb_precision, only: dp, TKZERO, DELTCASA
+   use tb_layout
+   use casa_veg, only: cell_active
+   implicit none
+   private
+   public :: casa_transfer_coeffs, casa_xratesoil, casa_coeffsoil, casa_delsoil, casa_soil_update
+
+contains
+
+   ! ------------------------------------------------------------------ 4.11 (fractions)
+   subroutine casa_transfer_coeffs(ncell, params, ltos, stos, lco2, sco2)
+      integer, intent(in) :: ncell
+      real(dp), intent(in) :: params(ncell, NCASAPARAM)
+      real(dp), intent(out) :: ltos(ncell, 3, 3), stos(ncell, 3, 3), lco2(ncell, 3), sco2(ncell, 3)
+      real(dp) :: lig_leaf, lig_wood, cl, si, s
+      integer :: n, j, k, kk
+      do n = 1, ncell
+         ltos(n, :, :) = 0.0_dp
+         stos(n, :, :) = 0.0_dp
+         do k = 1, 3
+            stos(n, k, k) = -1.0_dp
+         end do
+         lco2(n, :) = 0.0_dp
+         sco2(n, :) = 0.0_dp
+         if (.not. cell_active(params(n, P_IVT2))) cycle
+         lig_leaf = params(n, P_LIG_LEAF)
+         lig_wood = params(n, P_LIG_WOOD)
+         cl = params(n, P_CLAY)
+         si = params(n, P_SILT)
+         ltos(n, 1, 1) = params(n, P_CUE_METB_MIC)
+         ltos(n, 1, 2) = params(n, P_CUE_STR_MIC)*(1.0_dp - lig_leaf)
+         ltos(n, 2, 2) = params(n, P_CUE_STR_SLOW)*lig_leaf
+         ltos(n, 1, 3) = params(n, P_CUE_CWD_MIC)*(1.0_dp - lig_wood)
+         ltos(n, 2, 3) = params(n, P_CUE_CWD_SLOW)*lig_wood
+         stos(n, 2, 1) = (params(n, P_CUE_MIC_SLOW)*(0.85_dp - 0.68_dp*(cl + si)))*(0.997_dp - 0.032_dp*cl)
+         stos(n, 3, 1) = (params(n, P_CUE_MIC_PASS)*(0.85_dp - 0.68_dp*(cl + si)))*(0.003_dp + 0.032_dp*cl)
+         stos(n, 3, 2) = params(n, P_CUE_PASS_SLOW)*(0.003_dp + 0.009_dp*cl)
+         do j = 1, 3
+            s = 0.0_dp
+            do k = 1, 3
+               s = s + ltos(n, k, j)
+            end do
+            lco2(n, j) = 1.0_dp - s
+         end do
+         do k = 1, 3
+            s = 0.0_dp
+            do kk = 1, 3
+               s = s + stos(n, kk, k)
+            end do
+            sco2(n, k) = -s
+         end do
+      end do
+   end subroutine casa_transfer_coeffs
+
+   ! ------------------------------------------------------------------ 4.10
+   subroutine casa_xratesoil(ncell, params, tsoilavg, moistavg, thetaliq, ft, fw, xklitter, xksoil)
+      integer, intent(in) :: ncell
+      real(dp), intent(in) :: params(ncell, NCASAPARAM)
+      real(dp), intent(in) :: tsoilavg(ncell), moistavg(ncell)
+      real(dp), intent(out) :: thetaliq(ncell), ft(ncell), fw(ncell), xklitter(ncell), xksoil(ncell)
+      real(dp) :: fwps
+      integer :: n, iveg
+      do n = 1, ncell
+         thetaliq(n) = 0.0_dp
+         ft(n) = 0.0_dp
+         fw(n) = 0.0_dp
+         xklitter(n) = 1.0_dp
+         xksoil(n) = 1.0_dp
+         if (.not. cell_active(params(n, P_IVT2))) cycle
+         fwps = min(1.0_dp, moistavg(n)/params(n, P_SSAT))
+         ft(n) = params(n, P_Q10SOIL)**(0.1_dp*((tsoilavg(n) - TKZERO) - 35.0_dp))
+         fw(n) = ((fwps - 1.70_dp)/(0.55_dp - 1.70_dp))**6.6481_dp &
+                 *((fwps - (-0.007_dp))/(0.55_dp - (-0.007_dp)))**3.22_dp
+         iveg = nint(params(n, P_IVEG))
+         if (iveg == 12 .or. iveg == 14) fw(n) = 1.0_dp
+         xklitter(n) = (params(n, P_XKOPTLITTER)*ft(n))*fw(n)
+         xksoil(n) = (params(n, P_XKOPTSOIL)*ft(n))*fw(n)
+         thetaliq(n) = fwps
+      end do
+   end subroutine casa_xratesoil
+
+   ! ------------------------------------------------------------------ 4.11 (rates)
+   subroutine casa_coeffsoil(ncell, params, xklitter, xksoil, klitter, ksoil)
+      integer, intent(in) :: ncell
+      real(dp), intent(in) :: params(ncell, NCASAPARAM)
+      real(dp), intent(in) :: xklitter(ncell), xksoil(ncell)
+      real(dp), intent(out) :: klitter(ncell, 3), ksoil(ncell, 3)
+      integer :: n
+      do n = 1, ncell
+         klitter(n, :) = 0.0_dp
+         ksoil(n, :) = 0.0_dp
+         if (.not. cell_active(params(n, P_IVT2))) cycle
+         klitter(n, 1) = xklitter(n)*(DELTCASA/params(n, P_AGE_MET))
+         klitter(n, 2) = (xklitter(n)*(DELTCASA/params(n, P_AGE_STR)))*exp(-3.0_dp*params(n, P_LIG_LEAF))
+         klitter(n, 3) = xklitter(n)*(DELTCASA/params(n, P_AGE_CWD))
+         ksoil(n, 1) = (xksoil(n)*(DELTCASA/params(n, P_AGE_MIC))) &
+                       *(1.0_dp - 0.75_dp*(params(n, P_SILT) + params(n, P_CLAY)))
+         ksoil(n, 2) = xksoil(n)*(DELTCASA/params(n, P_AGE_SLOW))
+         ksoil(n, 3) = xksoil(n)*(DELTCASA/params(n, P_AGE_PASS))
+         if (nint(params(n, P_IVEG)) == 12) then
+            ksoil(n, 1) = ksoil(n, 1)*1.25_dp
+            ksoil(n, 2) = ksoil(n, 2)*1.5_dp
+            ksoil(n, 3) = ksoil(n, 3)*1.5_dp
+         end if
+      end do
+   end subroutine casa_coeffsoil
+
+   ! ------------------------------------------------------------------ 4.15
+   subroutine casa_delsoil(ncell, params, icycle, klitter, ksoil, ltos, stos, lco2, sco2, rnew, &
+                           clitter, csoil, nlitter, nsoil, nsoilmin, tsoilavg, ndep, nuptake, &
+                           fluxc_lit, fluxn_lit, dclitter, dcsoil, dnlitter, dnsoil, dnsoilmin, &
+                           crsoil, cpassinpt, cwd2str, nlittermin, nsmin, nsimm, nsnet, nloss, nleach, &
+                           nsrc_q9)
+      integer, intent(in) :: ncell, icycle
+      real(dp), intent(in) :: params(ncell, NCASAPARAM)
+      real(dp), intent(in) :: klitter(ncell, 3), ksoil(ncell, 3)
+      real(dp), intent(in) :: ltos(ncell, 3, 3), stos(ncell, 3, 3), lco2(ncell, 3), sco2(ncell, 3)
+      real(dp), intent(in) :: rnew(ncell, 3)
+      real(dp), intent(in) :: clitter(ncell, 3), csoil(ncell, 3), nlitter(ncell, 3), nsoil(ncell, 3)
+      real(dp), intent(in) :: nsoilmin(ncell), tsoilavg(ncell), ndep(ncell), nuptake(ncell)
+      real(dp), intent(in) :: fluxc_lit(ncell, 3), fluxn_lit(ncell, 3)
+      real(dp), intent(out) :: dclitter(ncell, 3), dcsoil(ncell, 3), dnlitter(ncell, 3), dnsoil(ncell, 3)
+      real(dp), intent(out) :: dnsoilmin(ncell), crsoil(ncell), cpassinpt(ncell), cwd2str(ncell)
+      real(dp), intent(out) :: nlittermin(ncell), nsmin(ncell), nsimm(ncell), nsnet(ncell)
+      real(dp), intent(out) :: nloss(ncell), nleach(ncell)
+      real(dp), intent(out) :: nsrc_q9(ncell)   !< N created by the max(0, N_litter) of Q9
+      real(dp) :: hr, fcs(3), fns(3), fnminloss, fnminleach, nfix, nsm
+      integer :: n, j, k, kk
+      do n = 1, ncell
+         dclitter(n, :) = 0.0_dp
+         dcsoil(n, :) = 0.0_dp
+         dnlitter(n, :) = 0.0_dp
+         dnsoil(n, :) = 0.0_dp
+         dnsoilmin(n) = 0.0_dp
+         crsoil(n) = 0.0_dp
+         cpassinpt(n) = 0.0_dp
+         cwd2str(n) = 0.0_dp
+         nlittermin(n) = 0.0_dp
+         nsmin(n) = 0.0_dp
+         nsimm(n) = 0.0_dp
+         nsnet(n) = 0.0_dp
+         nloss(n) = 0.0_dp
+         nleach(n) = 0.0_dp
+         nsrc_q9(n) = 0.0_dp
+         if (.not. cell_active(params(n, P_IVT2))) cycle
+         hr = 0.0_dp
+         do j = 1, 3
+            hr = hr + (lco2(n, j)*klitter(n, j))*clitter(n, j)
+         end do
+         do k = 1, 3
+            fcs(k) = 0.0_dp
+            do j = 1, 3
+               fcs(k) = fcs(k) + (ltos(n, k, j)*klitter(n, j))*clitter(n, j)
+            end do
+            do kk = 1, 3
+               if (kk /= k) fcs(k) = fcs(k) + (stos(n, k, kk)*ksoil(n, kk))*csoil(n, kk)
+            end do
+            hr = hr + (sco2(n, k)*ksoil(n, k))*csoil(n, k)
+         end do
+         crsoil(n) = hr
+         cpassinpt(n) = fcs(3)
+         cwd2str(n) = 0.0_dp
+         do k = 1, 3
+            cwd2str(n) = cwd2str(n) + (ltos(n, k, 3)*klitter(n, 3))*clitter(n, 3)
+         end do
+         do j = 1, 3
+            dclitter(n, j) = fluxc_lit(n, j) - klitter(n, j)*clitter(n, j)
+         end do
+         do k = 1, 3
+            dcsoil(n, k) = fcs(k) - ksoil(n, k)*csoil(n, k)
+         end do
+         if (icycle > 1) then
+            nsm = nsoilmin(n)
+            do j = 1, 3
+               nlittermin(n) = nlittermin(n) + klitter(n, j)*nlitter(n, j)
+            end do
+            do k = 1, 3
+               nsmin(n) = nsmin(n) + ksoil(n, k)*nsoil(n, k)
+            end do
+            do kk = 1, 3
+               do j = 1, 3
+                  nsimm(n) = nsimm(n) - ((ltos(n, kk, j)*klitter(n, j))*clitter(n, j))*rnew(n, kk)
+               end do
+               do k = 1, 3
+                  if (k /= kk) nsimm(n) = nsimm(n) - ((stos(n, kk, k)*ksoil(n, k))*csoil(n, k))*rnew(n, kk)
+               end do
+            end do
+            nsnet(n) = (nlittermin(n) + nsmin(n)) + nsimm(n)
+            fnminloss = params(n, P_XNMINLOSS)
+            fnminleach = (10.0_dp*params(n, P_XNLEACH))*DELTCASA
+            if (nsm > 2.0_dp .and. tsoilavg(n) > 273.12_dp) then
+               nloss(n) = fnminloss*max(0.0_dp, nsnet(n))
+               nleach(n) = fnminleach*max(0.0_dp, nsm)
+            else
+               nloss(n) = (fnminloss*max(0.0_dp, nsnet(n)))*max(0.0_dp, nsm/2.0_dp)
+               nleach(n) = (fnminleach*max(0.0_dp, nsm))*max(0.0_dp, nsm/2.0_dp)
+            end if
+            do k = 1, 3
+               fns(k) = 0.0_dp
+               do j = 1, 3
+                  fns(k) = fns(k) + ((ltos(n, k, j)*klitter(n, j))*clitter(n, j))*rnew(n, k)
+               end do
+               do kk = 1, 3
+                  if (kk /= k) fns(k) = fns(k) + ((stos(n, k, kk)*ksoil(n, kk))*csoil(n, kk))*rnew(n, k)
+               end do
+            end do
+            do j = 1, 3
+               dnlitter(n, j) = fluxn_lit(n, j) - klitter(n, j)*max(0.0_dp, nlitter(n, j))
+               nsrc_q9(n) = nsrc_q9(n) + (klitter(n, j)*nlitter(n, j) - klitter(n, j)*max(0.0_dp, nlitter(n, j)))
+            end do
+            do k = 1, 3
+               dnsoil(n, k) = fns(k) - ksoil(n, k)*nsoil(n, k)
+            end do
+            nfix = params(n, P_NFIXRATE)/365.0_dp
+            dnsoilmin(n) = ((((nsnet(n) + ndep(n)) + nfix) - nloss(n)) - nleach(n)) - nuptake(n)
+         end if
+      end do
+   end subroutine casa_delsoil
+
+   ! ------------------------------------------------------------------ 4.16 (litter, soil)
+   subroutine casa_soil_update(ncell, params, icycle, dclitter, dcsoil, dnlitter, dnsoil, dnsoilmin, &
+                               clitter, csoil, nlitter, nsoil, nsoilmin, csrc, nsrc)
+      integer, intent(in) :: ncell, icycle
+      real(dp), intent(in) :: params(ncell, NCASAPARAM)
+      real(dp), intent(in) :: dclitter(ncell, 3), dcsoil(ncell, 3), dnlitter(ncell, 3), dnsoil(ncell, 3)
+      real(dp), intent(in) :: dnsoilmin(ncell)
+      real(dp), intent(inout) :: clitter(ncell, 3), csoil(ncell, 3), nlitter(ncell, 3), nsoil(ncell, 3)
+      real(dp), intent(inout) :: nsoilmin(ncell)
+      real(dp), intent(out) :: csrc(ncell), nsrc(ncell)   !< mass created by the clamps
+      integer :: n, j
+      do n = 1, ncell
+         csrc(n) = 0.0_dp
+         nsrc(n) = 0.0_dp
+         if (.not. cell_active(params(n, P_IVT2))) cycle
+         do j = 1, 3
+            clitter(n, j) = clitter(n, j) + dclitter(n, j)*1.0_dp
+            csoil(n, j) = csoil(n, j) + dcsoil(n, j)*1.0_dp
+         end do
+         if (icycle > 1) then
+            do j = 1, 3
+               nlitter(n, j) = nlitter(n, j) + dnlitter(n, j)*1.0_dp
+               nsoil(n, j) = nsoil(n, j) + dnsoil(n, j)*1.0_dp
+            end do
+            nsoilmin(n) = nsoilmin(n) + dnsoilmin(n)*1.0_dp
+         end if
+         do j = 1, 3
+            if (clitter(n, j) < 0.0_dp) then
+               csrc(n) = csrc(n) - clitter(n, j)
+               clitter(n, j) = 0.0_dp
+            end if
+            if (csoil(n, j) < 0.0_dp) then
+               csrc(n) = csrc(n) - csoil(n, j)
+               csoil(n, j) = 0.0_dp
+            end if
+         end do
+         if (icycle > 1) then
+            do j = 1, 3
+               if (nlitter(n, j) < 0.0_dp) then
+                  nsrc(n) = nsrc(n) - nlitter(n, j)
+                  nlitter(n, j) = 0.0_dp
+               end if
+               if (nsoil(n, j) < 0.0_dp) then
+                  nsrc(n) = nsrc(n) - nsoil(n, j)
+                  nsoil(n, j) = 0.0_dp
+               end if
+            end do
+         end if
+      end do
+   end subroutine casa_soil_update
+
+end module casa_soil

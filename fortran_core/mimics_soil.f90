@@ -1,0 +1,658 @@
+!> MIMICS soil model (reverse Michaelis-Menten, C and C-N) over a chunk of cells.
+!>
+!> Spec: /work/shared/spec/mimics.md, sections 4.1-4.14. Every routine works on
+!> n cells (cells fastest) and keeps the spec's evaluation order literally.
+!> No I/O and no module-level mutable state; the only module data are named
+!> constants (column indices of the work arrays below).
+!>
+!> Work arrays (all real(dp), cells fastest):
+!>   cp(n, NCP)  per-cell CASA-derived constants that MIMICS reads (CP_* indices),
+!>               built by mimics_casa_constants from the CASA parameter table.
+!>   q(n, NQ)    the day's MIMICS quantities (Q_* indices): static 4.1 values,
+!>               coeffplant / CWD / delplant results, daily fractions, kinetic
+!>               parameters, daily accumulators and the mineral-N bookkeeping.
+!>   mc(n,7), mn(n,7)  MIMICS C and N pools (LITm, LITs, MICr, MICk, SOMa, SOMc,
+!>               SOMp), mg cm-3, i.e. state(:, S_LITM:S_SOMP) / state(:, S_LITMN:S_SOMPN).
+!>
+!> Routines, in the order of a day (mimics.md 3.2):
+!>   mimics_casa_constants  CASA parameter table -> cp (casa.md 5.2)
+!>   mimics_static          4.1  Kmod (with Pscalar), desorp, u, static lignin:N
+!>   mimics_coeffplant      4.2  dynamic lignin:N (CN), fromPtoL, kplant
+!>   mimics_cwd_rate        4.3  CWD decay rate and its CO2 fraction
+!>   mimics_delplant        4.4  plant / CWD tendencies, MIMICS litter inputs, lignin:N
+!>   mimics_fractions       4.5  fmet, fPHYS, fCHEM, fAVAL (all cells)
+!>   mimics_leach           4.12 (before the hours) leaching, DIN start, accumulators reset
+!>   mimics_environment     4.6-4.7 fW, thetas, Vmax, Km, tauMod, tauR/K, CN targets, desorption
+!>   mimics_hours           4.8-4.10 the 24 hourly explicit steps (C or CN)
+!>   mimics_nbook           4.12 (after the hours) Nsnet, Nminloss, dNsoilmindt
+!>   mimics_cycle           4.13 daily CASA pool update; then caccum (4.11: Chresp += cwd2co2/u)
+module mimics_soil
+   use tb_precision, only: dp, TKZERO, DELTCASA
+   use tb_layout
+   implicit none
+   private
+
+   integer, parameter, public :: NHOURS = 24
+
+   ! ---- per-cell CASA-derived constants (cp) -------------------------------
+   integer, parameter, public :: CP_IVEG = 1, CP_IVT2 = 2
+   integer, parameter, public :: CP_PLANTRATE = 3      ! 3..5   leaf, wood, froot (d-1)
+   integer, parameter, public :: CP_RNC = 6            ! 6..8   ratioNCplant = 1/(C:N)
+   integer, parameter, public :: CP_NCMIN = 9          ! 9..11  ratioNCplantmin
+   integer, parameter, public :: CP_FTRANS = 12        ! 12..14 ftransNPtoL
+   integer, parameter, public :: CP_LIGNIN = 15        ! 15..17 fracLigninplant
+   integer, parameter, public :: CP_GLAIMIN = 18, CP_GLAIMAX = 19, CP_SLA = 20
+   integer, parameter, public :: CP_XKOPTLITTER = 21, CP_Q10SOIL = 22, CP_LITTERRATE_CWD = 23
+   integer, parameter, public :: CP_CLAY = 24, CP_SSAT = 25
+   integer, parameter, public :: CP_FNMINLEACH = 26, CP_FNMINLOSS = 27, CP_NMINFIX = 28
+   integer, parameter, public :: NCP = 28
+
+   ! ---- the day's MIMICS quantities (q) -----------------------------------
+   integer, parameter, public :: Q_KMOD = 1            ! 1..6  Km divisors (r3, k3 x Pscalar)
+   integer, parameter, public :: Q_DESORP = 7, Q_U = 8, Q_DEPTH = 9
+   integer, parameter, public :: Q_LN = 10             ! 10..12 lignin:N leaf, wood, froot
+   integer, parameter, public :: Q_KPLANT = 13         ! 13..15
+   integer, parameter, public :: Q_FMET_LEAF = 16, Q_FMET_FROOT = 17   ! fromPtoL(met, .)
+   integer, parameter, public :: Q_KLIT_CWD = 18, Q_CWD_CO2FRAC = 19
+   integer, parameter, public :: Q_DCPLANT = 20        ! 20..22
+   integer, parameter, public :: Q_DNPLANT = 23        ! 23..25
+   integer, parameter, public :: Q_DCLABILE = 26, Q_DCLIT_CWD = 27, Q_DNLIT_CWD = 28
+   integer, parameter, public :: Q_CLEAF2MET = 29, Q_CLEAF2STR = 30, Q_CROOT2MET = 31
+   integer, parameter, public :: Q_CROOT2STR = 32, Q_CWOOD2CWD = 33
+   integer, parameter, public :: Q_NLEAF2MET = 34, Q_NLEAF2STR = 35, Q_NROOT2MET = 36
+   integer, parameter, public :: Q_NROOT2STR = 37, Q_NWOOD2CWD = 38
+   integer, parameter, public :: Q_CWD2CO2 = 39, Q_CWD2STR = 40, Q_NWD2STR = 41
+   integer, parameter, public :: Q_CLITIN_MET = 42, Q_CLITIN_STR = 43     ! mg cm-3 d-1
+   integer, parameter, public :: Q_NLITIN_MET = 44, Q_NLITIN_STR = 45
+   integer, parameter, public :: Q_CLITINPT_MET = 46, Q_CLITINPT_STR = 47 ! g m-2 d-1
+   integer, parameter, public :: Q_NLITINPT_MET = 48, Q_NLITINPT_STR = 49
+   integer, parameter, public :: Q_LIGNINNRATIO = 50, Q_FMET = 51
+   integer, parameter, public :: Q_FPHYS_R = 52, Q_FPHYS_K = 53, Q_FCHEM_R = 54, Q_FCHEM_K = 55
+   integer, parameter, public :: Q_FAVAL_R = 56, Q_FAVAL_K = 57
+   integer, parameter, public :: Q_FW = 58, Q_THETALIQ = 59, Q_THETAFRZN = 60
+   integer, parameter, public :: Q_TAUMOD = 61, Q_TAUR = 62, Q_TAUK = 63
+   integer, parameter, public :: Q_CN_R = 64, Q_CN_K = 65, Q_DESORPTION = 66
+   integer, parameter, public :: Q_VMAX = 67           ! 67..72
+   integer, parameter, public :: Q_KM = 73             ! 73..78
+   integer, parameter, public :: Q_DIN = 79, Q_DINSTART = 80
+   integer, parameter, public :: Q_CHRESP = 81, Q_CSOMPIN = 82, Q_OVERFLOW_R = 83, Q_OVERFLOW_K = 84
+   integer, parameter, public :: Q_NLITTERMIN = 85, Q_NSMIN = 86, Q_NSIMM = 87, Q_NSNET = 88
+   integer, parameter, public :: Q_NMINLOSS = 89, Q_NMINLEACH = 90, Q_DNSOILMINDT = 91
+   integer, parameter, public :: NQ = 91
+
+   ! pool order inside mc / mn
+   integer, parameter :: LITM = 1, LITS = 2, MICR = 3, MICK = 4, SOMA = 5, SOMC = 6, SOMP = 7
+   integer, parameter :: LEAF = 1, WOOD = 2, FROOT = 3
+
+   real(dp), parameter :: EPS10 = 1.0e-10_dp
+   real(dp), parameter :: RATIONCSTRFIX = 1.0_dp/150.0_dp
+
+   public :: mimics_casa_constants, mimics_static, mimics_coeffplant, mimics_cwd_rate
+   public :: mimics_delplant, mimics_fractions, mimics_leach, mimics_environment
+   public :: mimics_hours, mimics_nbook, mimics_cycle
+
+contains
+
+   ! ---------------------------------------------------------------------------
+   !> CASA parameter table columns (P_*) -> the CASA constants MIMICS reads
+   !> (casa.md 5.2, mimics.md 2.1). Per-day rates from per-year values.
+   subroutine mimics_casa_constants(n, params, cp)
+      integer, intent(in) :: n
+      real(dp), intent(in) :: params(n, NCASAPARAM)
+      real(dp), intent(out) :: cp(n, NCP)
+      integer :: i
+      do i = 1, n
+         cp(i, CP_IVEG) = params(i, P_IVEG)
+         cp(i, CP_IVT2) = params(i, P_IVT2)
+         cp(i, CP_PLANTRATE + 0) = DELTCASA/(params(i, P_AGE_LEAF)*(1.0_dp - params(i, P_FRACHERB)))
+         cp(i, CP_PLANTRATE + 1) = DELTCASA/params(i, P_AGE_WOOD)
+         cp(i, CP_PLANTRATE + 2) = DELTCASA/params(i, P_AGE_FROOT)
+         cp(i, CP_RNC + 0) = 1.0_dp/params(i, P_CN_LEAF)
+         cp(i, CP_RNC + 1) = 1.0_dp/params(i, P_CN_WOOD)
+         cp(i, CP_RNC + 2) = 1.0_dp/params(i, P_CN_FROOT)
+         cp(i, CP_NCMIN + 0) = params(i, P_NC_LEAF_MIN)
+         cp(i, CP_NCMIN + 1) = params(i, P_NC_WOOD_MIN)
+         cp(i, CP_NCMIN + 2) = params(i, P_NC_FROOT_MIN)
+         cp(i, CP_FTRANS + 0) = params(i, P_FTRANS_LEAF)
+         cp(i, CP_FTRANS + 1) = params(i, P_FTRANS_WOOD)
+         cp(i, CP_FTRANS + 2) = params(i, P_FTRANS_FROOT)
+         cp(i, CP_LIGNIN + 0) = params(i, P_LIG_LEAF)
+         cp(i, CP_LIGNIN + 1) = params(i, P_LIG_WOOD)
+         cp(i, CP_LIGNIN + 2) = params(i, P_LIG_FROOT)
+         cp(i, CP_GLAIMIN) = params(i, P_LAIMIN)
+         cp(i, CP_GLAIMAX) = params(i, P_LAIMAX)
+         cp(i, CP_SLA) = params(i, P_SLA)
+         cp(i, CP_XKOPTLITTER) = params(i, P_XKOPTLITTER)
+         cp(i, CP_Q10SOIL) = params(i, P_Q10SOIL)
+         cp(i, CP_LITTERRATE_CWD) = DELTCASA/params(i, P_AGE_CWD)
+         cp(i, CP_CLAY) = params(i, P_CLAY)
+         cp(i, CP_SSAT) = params(i, P_SSAT)
+         cp(i, CP_FNMINLEACH) = (10.0_dp*params(i, P_XNLEACH))*DELTCASA
+         cp(i, CP_FNMINLOSS) = params(i, P_XNMINLOSS)
+         cp(i, CP_NMINFIX) = params(i, P_NFIXRATE)/365.0_dp
+      end do
+   end subroutine mimics_casa_constants
+
+   ! ---------------------------------------------------------------------------
+   !> 4.1 static per-cell quantities: Kmod (r3, k3 scaled by Pscalar), desorption
+   !> rate, depth and u = 10*depth, and the static lignin:N of the three parts.
+   subroutine mimics_static(n, mp, cp, q)
+      integer, intent(in) :: n
+      real(dp), intent(in) :: mp(n, NMIMICSPARAM), cp(n, NCP)
+      real(dp), intent(inout) :: q(n, NQ)
+      integer :: i, k
+      real(dp) :: ps, clay
+      do i = 1, n
+         clay = cp(i, CP_CLAY)
+         ps = mp(i, M_PHYS_SCALAR)*exp(mp(i, M_PHYS_SCALAR + 1)*sqrt(clay))
+         q(i, Q_KMOD + 0) = mp(i, M_KMOD + 0)
+         q(i, Q_KMOD + 1) = mp(i, M_KMOD + 1)
+         q(i, Q_KMOD + 2) = mp(i, M_KMOD + 2)*ps
+         q(i, Q_KMOD + 3) = mp(i, M_KMOD + 3)
+         q(i, Q_KMOD + 4) = mp(i, M_KMOD + 4)
+         q(i, Q_KMOD + 5) = mp(i, M_KMOD + 5)*ps
+         q(i, Q_DESORP) = mp(i, M_FSOM_P)*exp(mp(i, M_FSOM_P + 1)*clay)
+         q(i, Q_DEPTH) = mp(i, M_DEPTH)
+         q(i, Q_U) = 10.0_dp*mp(i, M_DEPTH)
+         do k = 0, 2
+            q(i, Q_LN + k) = cp(i, CP_LIGNIN + k)/max(0.001_dp, cp(i, CP_RNC + k))
+         end do
+      end do
+   end subroutine mimics_static
+
+   ! ---------------------------------------------------------------------------
+   !> 4.2 litter partitioning of plant turnover. CN (icycle > 1): lignin:N of
+   !> leaf and fine root from the start-of-day plant C and N. Sets Q_FMET_LEAF,
+   !> Q_FMET_FROOT (metabolic fractions; structural = 1 - met, wood -> CWD) and
+   !> Q_KPLANT. glai is the start-of-day LAI.
+   subroutine mimics_coeffplant(n, icycle, mp, cp, cplant, nplant, glai, xkleaf, xkleafcold, xkleafdry, q)
+      integer, intent(in) :: n, icycle
+      real(dp), intent(in) :: mp(n, NMIMICSPARAM), cp(n, NCP)
+      real(dp), intent(in) :: cplant(n, 3), nplant(n, 3), glai(n)
+      real(dp), intent(in) :: xkleaf(n), xkleafcold(n), xkleafdry(n)
+      real(dp), intent(inout) :: q(n, NQ)
+      integer :: i, p, k
+      real(dp) :: cnmax, ratio, ln
+      do i = 1, n
+         q(i, Q_KPLANT:Q_KPLANT + 2) = 0.0_dp
+         q(i, Q_FMET_LEAF) = 0.0_dp
+         q(i, Q_FMET_FROOT) = 0.0_dp
+         if (nint(cp(i, CP_IVT2)) /= 0) then
+            if (icycle > 1) then
+               do k = 1, 2
+                  p = merge(LEAF, FROOT, k == 1)
+                  cnmax = 1.0_dp/cp(i, CP_NCMIN + p - 1)
+                  ratio = cplant(i, p)/max(EPS10, nplant(i, p))
+                  if (ratio > cnmax) then
+                     ln = (cnmax/cp(i, CP_FTRANS + p - 1))*cp(i, CP_LIGNIN + p - 1)
+                  else
+                     ln = (cplant(i, p)/(max(EPS10, nplant(i, p))*cp(i, CP_FTRANS + p - 1)))*cp(i, CP_LIGNIN + p - 1)
+                  end if
+                  q(i, Q_LN + p - 1) = ln
+               end do
+            end if
+            q(i, Q_FMET_LEAF) = max(0.001_dp, mp(i, M_FMET_P)*(mp(i, M_FMET_P + 1) - mp(i, M_FMET_P + 2)*q(i, Q_LN + 0)))
+            q(i, Q_FMET_FROOT) = max(0.001_dp, mp(i, M_FMET_P)*(mp(i, M_FMET_P + 1) - mp(i, M_FMET_P + 2)*q(i, Q_LN + 2)))
+            q(i, Q_KPLANT + 0) = (cp(i, CP_PLANTRATE + 0)*xkleaf(i) + xkleafcold(i)) + xkleafdry(i)
+            q(i, Q_KPLANT + 1) = cp(i, CP_PLANTRATE + 1)
+            q(i, Q_KPLANT + 2) = cp(i, CP_PLANTRATE + 2)
+         end if
+         if (glai(i) <= cp(i, CP_GLAIMIN)) q(i, Q_KPLANT + 0) = 0.0_dp
+      end do
+   end subroutine mimics_coeffplant
+
+   ! ---------------------------------------------------------------------------
+   !> 4.3 CWD decay rate (d-1) and the fraction of decayed CWD C respired.
+   subroutine mimics_cwd_rate(n, cp, tsoilavg, moistavg, q)
+      integer, intent(in) :: n
+      real(dp), intent(in) :: cp(n, NCP), tsoilavg(n), moistavg(n)
+      real(dp), intent(inout) :: q(n, NQ)
+      integer :: i, iv
+      real(dp) :: fwps, xktemp, xkwater, ligw
+      do i = 1, n
+         q(i, Q_KLIT_CWD) = 0.0_dp
+         q(i, Q_CWD_CO2FRAC) = 0.0_dp
+         if (nint(cp(i, CP_IVT2)) == 0) cycle
+         fwps = min(1.0_dp, moistavg(i)/cp(i, CP_SSAT))
+         xktemp = cp(i, CP_Q10SOIL)**(0.1_dp*((tsoilavg(i) - TKZERO) - 35.0_dp))
+         xkwater = ((fwps - 1.70_dp)/(0.55_dp - 1.70_dp))**6.6481_dp &
+                   *((fwps - (-0.007_dp))/(0.55_dp - (-0.007_dp)))**3.22_dp
+         iv = nint(cp(i, CP_IVEG))
+         if (iv == 12 .or. iv == 14) xkwater = 1.0_dp
+         q(i, Q_KLIT_CWD) = ((cp(i, CP_XKOPTLITTER)*xktemp)*xkwater)*cp(i, CP_LITTERRATE_CWD)
+         ligw = cp(i, CP_LIGNIN + 1)
+         q(i, Q_CWD_CO2FRAC) = min(1.0_dp, max(0.0_dp, (1.0_dp - 0.40_dp*(1.0_dp - ligw)) - 0.7_dp*ligw))
+      end do
+   end subroutine mimics_cwd_rate
+
+   ! ---------------------------------------------------------------------------
+   !> 4.4 plant and CWD tendencies (g m-2 d-1), litter fluxes, MIMICS litter
+   !> inputs (mg cm-3 d-1) and the input-weighted lignin:N. Icewater cells get 0.
+   !> fracnalloc / nminuptake are only read when icycle > 1.
+   subroutine mimics_delplant(n, icycle, cp, cplant, nplant, clit_cwd, nlit_cwd, cnpp, cgpp, fraccalloc, &
+                              fracclabile, clabloss, cexudate, nminuptake, fracnalloc, q)
+      integer, intent(in) :: n, icycle
+      real(dp), intent(in) :: cp(n, NCP), cplant(n, 3), nplant(n, 3), clit_cwd(n), nlit_cwd(n)
+      real(dp), intent(in) :: cnpp(n), cgpp(n), fraccalloc(n, 3), fracclabile(n), clabloss(n), cexudate(n)
+      real(dp), intent(in) :: nminuptake(n), fracnalloc(n, 3)
+      real(dp), intent(inout) :: q(n, NQ)
+      integer :: i, p
+      real(dp) :: kl, kw, kr, fml, fsl, fmr, fsr, c2m, c2s, r2m, r2s, w2c, dn(3), n2sl, n2sr, klit, fco2, d
+      real(dp) :: cwd2co2, cwd2str, nwd2str, num, den
+      do i = 1, n
+         q(i, Q_DCPLANT:Q_DCPLANT + 2) = 0.0_dp
+         q(i, Q_DNPLANT:Q_DNPLANT + 2) = 0.0_dp
+         q(i, Q_DCLABILE:Q_DNLIT_CWD) = 0.0_dp
+         q(i, Q_CLEAF2MET:Q_NLITINPT_STR) = 0.0_dp
+         q(i, Q_LIGNINNRATIO) = 0.0_dp
+         if (nint(cp(i, CP_IVT2)) == 0) cycle
+         kl = q(i, Q_KPLANT + 0); kw = q(i, Q_KPLANT + 1); kr = q(i, Q_KPLANT + 2)
+         do p = 1, 3
+            q(i, Q_DCPLANT + p - 1) = cnpp(i)*fraccalloc(i, p) - q(i, Q_KPLANT + p - 1)*cplant(i, p)
+         end do
+         q(i, Q_DCLABILE) = cgpp(i)*fracclabile(i) - clabloss(i)
+         fml = q(i, Q_FMET_LEAF); fsl = 1.0_dp - fml
+         fmr = q(i, Q_FMET_FROOT); fsr = 1.0_dp - fmr
+         c2m = (fml*kl)*cplant(i, LEAF)
+         c2s = (fsl*kl)*cplant(i, LEAF)
+         r2m = (fmr*kr)*cplant(i, FROOT) + cexudate(i)
+         r2s = (fsr*kr)*cplant(i, FROOT)
+         w2c = (1.0_dp*kw)*cplant(i, WOOD)
+         q(i, Q_CLEAF2MET) = c2m; q(i, Q_CLEAF2STR) = c2s
+         q(i, Q_CROOT2MET) = r2m; q(i, Q_CROOT2STR) = r2s; q(i, Q_CWOOD2CWD) = w2c
+         klit = q(i, Q_KLIT_CWD); fco2 = q(i, Q_CWD_CO2FRAC)
+         cwd2co2 = (fco2*klit)*clit_cwd(i)
+         cwd2str = ((1.0_dp - fco2)*klit)*clit_cwd(i)
+         q(i, Q_CWD2CO2) = cwd2co2; q(i, Q_CWD2STR) = cwd2str
+         q(i, Q_DCLIT_CWD) = w2c - klit*clit_cwd(i)
+         d = q(i, Q_DEPTH)
+         q(i, Q_CLITIN_MET) = ((c2m + r2m)*0.1_dp)/d
+         q(i, Q_CLITIN_STR) = (((c2s + r2s) + cwd2str)*0.1_dp)/d
+         q(i, Q_CLITINPT_MET) = c2m + r2m
+         q(i, Q_CLITINPT_STR) = (c2s + r2s) + cwd2str
+         if (icycle > 1) then
+            if (fracnalloc(i, LEAF) == 0.0_dp) then
+               dn(LEAF) = -(kl*nplant(i, LEAF))
+            else
+               dn(LEAF) = -((kl*nplant(i, LEAF))*cp(i, CP_FTRANS + 0))
+            end if
+            dn(WOOD) = -((kw*nplant(i, WOOD))*cp(i, CP_FTRANS + 1))
+            dn(FROOT) = -((kr*nplant(i, FROOT))*cp(i, CP_FTRANS + 2))
+            n2sl = ((fsl*kl)*cplant(i, LEAF))*RATIONCSTRFIX
+            n2sr = ((fsr*kr)*cplant(i, FROOT))*RATIONCSTRFIX
+            q(i, Q_NLEAF2STR) = n2sl
+            q(i, Q_NROOT2STR) = n2sr
+            q(i, Q_NLEAF2MET) = (-dn(LEAF)) - n2sl
+            q(i, Q_NROOT2MET) = (-dn(FROOT)) - n2sr
+            q(i, Q_NWOOD2CWD) = -dn(WOOD)
+            do p = 1, 3
+               q(i, Q_DNPLANT + p - 1) = dn(p) + nminuptake(i)*fracnalloc(i, p)
+            end do
+            nwd2str = klit*nlit_cwd(i)
+            q(i, Q_NWD2STR) = nwd2str
+            q(i, Q_DNLIT_CWD) = q(i, Q_NWOOD2CWD) - klit*nlit_cwd(i)
+            q(i, Q_NLITIN_MET) = ((q(i, Q_NLEAF2MET) + q(i, Q_NROOT2MET))*0.1_dp)/d
+            q(i, Q_NLITIN_STR) = (((n2sl + n2sr) + nwd2str)*0.1_dp)/d
+            q(i, Q_NLITINPT_MET) = q(i, Q_NLEAF2MET) + q(i, Q_NROOT2MET)
+            q(i, Q_NLITINPT_STR) = (n2sl + n2sr) + nwd2str
+         end if
+         num = (q(i, Q_LN + 0)*(c2m + c2s) + q(i, Q_LN + 2)*(r2m + r2s)) + q(i, Q_LN + 1)*cwd2str
+         den = max(0.001_dp, (((c2m + c2s) + r2m) + r2s) + cwd2str)
+         q(i, Q_LIGNINNRATIO) = min(40.0_dp, num/den)
+      end do
+   end subroutine mimics_delplant
+
+   ! ---------------------------------------------------------------------------
+   !> 4.5 litter-quality fractions, for all cells (icewater: lignin:N = 0).
+   subroutine mimics_fractions(n, mp, cp, q)
+      integer, intent(in) :: n
+      real(dp), intent(in) :: mp(n, NMIMICSPARAM), cp(n, NCP)
+      real(dp), intent(inout) :: q(n, NQ)
+      integer :: i
+      real(dp) :: fmet, clay
+      do i = 1, n
+         clay = cp(i, CP_CLAY)
+         fmet = mp(i, M_FMET_P)*(mp(i, M_FMET_P + 1) - mp(i, M_FMET_P + 2)*q(i, Q_LIGNINNRATIO))
+         q(i, Q_FMET) = fmet
+         q(i, Q_FPHYS_R) = mp(i, M_FPHYS_R)*exp(mp(i, M_FPHYS_R + 1)*clay)
+         q(i, Q_FPHYS_K) = mp(i, M_FPHYS_K)*exp(mp(i, M_FPHYS_K + 1)*clay)
+         q(i, Q_FCHEM_R) = (mp(i, M_FCHEM_R)*exp(mp(i, M_FCHEM_R + 1)*fmet))*mp(i, M_FCHEM_R + 2)
+         q(i, Q_FCHEM_K) = (mp(i, M_FCHEM_K)*exp(mp(i, M_FCHEM_K + 1)*fmet))*mp(i, M_FCHEM_K + 2)
+         q(i, Q_FAVAL_R) = (1.0_dp - q(i, Q_FCHEM_R)) - q(i, Q_FPHYS_R)
+         q(i, Q_FAVAL_K) = (1.0_dp - q(i, Q_FCHEM_K)) - q(i, Q_FPHYS_K)
+      end do
+   end subroutine mimics_fractions
+
+   ! ---------------------------------------------------------------------------
+   !> 4.12, before the hours: zero the day's accumulators; CN: leach the
+   !> start-of-day mineral N (nsoilmin is modified in place) and set DIN.
+   subroutine mimics_leach(n, icycle, mp, cp, nsoilmin, q)
+      integer, intent(in) :: n, icycle
+      real(dp), intent(in) :: mp(n, NMIMICSPARAM), cp(n, NCP)
+      real(dp), intent(inout) :: nsoilmin(n), q(n, NQ)
+      integer :: i
+      real(dp) :: rconv
+      do i = 1, n
+         q(i, Q_NLITTERMIN:Q_DNSOILMINDT) = 0.0_dp
+         q(i, Q_CHRESP:Q_CSOMPIN) = 0.0_dp
+         if (icycle > 1) q(i, Q_OVERFLOW_R:Q_OVERFLOW_K) = 0.0_dp
+         if (nint(cp(i, CP_IVT2)) == 0) cycle
+         if (icycle > 1) then
+            q(i, Q_NMINLEACH) = nsoilmin(i)*cp(i, CP_FNMINLEACH)
+            nsoilmin(i) = nsoilmin(i) - q(i, Q_NMINLEACH)
+            rconv = 1.0_dp/q(i, Q_U)
+            q(i, Q_DIN) = (mp(i, M_FRACDINAVAILMIC)*nsoilmin(i))*rconv
+            q(i, Q_DINSTART) = q(i, Q_DIN)
+         end if
+      end do
+   end subroutine mimics_leach
+
+   ! ---------------------------------------------------------------------------
+   !> 4.6-4.7 the day's moisture scalars and kinetic parameters (non-icewater).
+   !> cnppan: previous-year NPP (gC m-2 yr-1).
+   subroutine mimics_environment(n, icycle, mp, cp, tsoilavg, moistavg, frznmoistavg, cnppan, q)
+      integer, intent(in) :: n, icycle
+      real(dp), intent(in) :: mp(n, NMIMICSPARAM), cp(n, NCP)
+      real(dp), intent(in) :: tsoilavg(n), moistavg(n), frznmoistavg(n), cnppan(n)
+      real(dp), intent(inout) :: q(n, NQ)
+      integer :: i, j, ifw
+      real(dp) :: ts, thl, thf, afp, fw, x, taumod, fmet
+      do i = 1, n
+         if (nint(cp(i, CP_IVT2)) == 0) then
+            q(i, Q_FW) = 0.0_dp; q(i, Q_THETALIQ) = 0.0_dp; q(i, Q_THETAFRZN) = 0.0_dp
+            cycle
+         end if
+         ts = tsoilavg(i) - TKZERO
+         thl = min(1.0_dp, moistavg(i)/cp(i, CP_SSAT))
+         thf = min(1.0_dp, frznmoistavg(i)/cp(i, CP_SSAT))
+         afp = max(0.0_dp, (1.0_dp - thl) - thf)
+         ifw = nint(mp(i, M_FWFUNCTION))
+         if (ifw == 3) then
+            if (icycle > 1) then
+               fw = (((thl*thl)*thl)*afp**2.5_dp)*44.2466756824402_dp
+            else
+               fw = (((thl*thl)*thl)*afp**2.5_dp)/0.022600567942709_dp
+            end if
+            fw = max(0.05_dp, fw)
+         else if (ifw == 1) then
+            fw = ((thl - 1.70_dp)/(0.55_dp - 1.70_dp))**6.6481_dp &
+                 *((thl - (-0.007_dp))/(0.55_dp - (-0.007_dp)))**3.22_dp
+            fw = min(fw, 1.0_dp)
+            fw = max(0.01_dp, fw)
+         else
+            fw = 1.0_dp
+         end if
+         q(i, Q_FW) = fw; q(i, Q_THETALIQ) = thl; q(i, Q_THETAFRZN) = thf
+         do j = 0, 5
+            q(i, Q_VMAX + j) = ((exp(mp(i, M_VSLOPE + j)*ts + mp(i, M_VINT + j))*mp(i, M_AV + j))*mp(i, M_VMOD + j))*fw
+            q(i, Q_KM + j) = (exp(mp(i, M_KSLOPE + j)*ts + mp(i, M_KINT + j))*mp(i, M_AK + j))/q(i, Q_KMOD + j)
+         end do
+         ! sqrt of a negative NPP is NaN; gfortran MAX then yields tauMod_MIN (mimics.md Q19)
+         x = cnppan(i)/mp(i, M_TAUMOD_DENOM)
+         if (x >= 0.0_dp) then
+            taumod = min(mp(i, M_TAUMOD_MAX), max(mp(i, M_TAUMOD_MIN), sqrt(x)))
+         else
+            taumod = mp(i, M_TAUMOD_MIN)
+         end if
+         q(i, Q_TAUMOD) = taumod
+         fmet = q(i, Q_FMET)
+         q(i, Q_TAUR) = ((mp(i, M_TAU_R)*exp(mp(i, M_TAU_R + 1)*fmet))*taumod)*fw
+         q(i, Q_TAUK) = ((mp(i, M_TAU_K)*exp(mp(i, M_TAU_K + 1)*fmet))*taumod)*fw
+         if (icycle > 1) then
+            q(i, Q_CN_R) = mp(i, M_CNR)*sqrt(mp(i, M_CNMODNUM)/fmet)
+            q(i, Q_CN_K) = mp(i, M_CNK)*sqrt(mp(i, M_CNMODNUM)/fmet)
+         end if
+         if (mp(i, M_DESORPQ10) < 0.0_dp) then
+            q(i, Q_DESORPTION) = q(i, Q_DESORP)
+         else
+            q(i, Q_DESORPTION) = q(i, Q_DESORP)*(mp(i, M_DESORPQ10)*exp((ts - mp(i, M_DESORPTREF))/10.0_dp))
+         end if
+      end do
+   end subroutine mimics_environment
+
+   ! ---------------------------------------------------------------------------
+   !> 4.8-4.10: 24 explicit hourly steps of reverse Michaelis-Menten kinetics
+   !> for every non-icewater cell. Updates mc (and, CN, mn and Q_DIN) and the
+   !> day's accumulators Q_CHRESP, Q_CSOMPIN, Q_OVERFLOW_*, Q_NLITTERMIN, Q_NSMIN, Q_NSIMM.
+   subroutine mimics_hours(n, icycle, mp, cp, q, mc, mn)
+      integer, intent(in) :: n, icycle
+      real(dp), intent(in) :: mp(n, NMIMICSPARAM), cp(n, NCP)
+      real(dp), intent(inout) :: q(n, NQ), mc(n, 7), mn(n, 7)
+      integer :: i, h
+      real(dp) :: hfrac, im, is, jm, js, fim, fis, mge(4), nue(4), ko(2), dd, v(6), k(6)
+      real(dp) :: taur, tauk, fphr, fphk, fchr, fchk, favr, favk, desorption, cnr, cnk, u
+      real(dp) :: c_litm, c_lits, c_micr, c_mick, c_soma, c_somc, c_somp
+      real(dp) :: n_litm, n_lits, n_micr, n_mick, n_soma, n_somc, n_somp, din
+      real(dp) :: litmin1, litmin2, litmin3, litmin4, sommin1, sommin2, mr, mk
+      real(dp) :: trn1, trn2, trn3, trn4, trn5, trn6, desorp, oxidat
+      real(dp) :: litminn1, litminn2, litminn3, litminn4, somminn1, somminn2, rr, rk
+      real(dp) :: trnn1, trnn2, trnn3, trnn4, trnn5, trnn6, desorpn, oxidatn
+      real(dp) :: dinup_r, dinup_k, upc_r, upn_r, upc_k, upn_k, cnup_r, cnup_k
+      real(dp) :: ovf_r, ovf_k, spill_r, spill_k
+      real(dp) :: d_litm, d_lits, d_micr, d_mick, d_soma, d_somc, d_somp
+      real(dp) :: d_litmn, d_litsn, d_micrn, d_mickn, d_soman, d_somcn, d_sompn, d_din
+      real(dp) :: chresp, csompin, ovr_day, ovk_day, nlitmin, nsmin, nsimm
+      logical :: lin_dd
+
+      hfrac = 1.0_dp/real(NHOURS, dp)
+      do i = 1, n
+         if (nint(cp(i, CP_IVT2)) == 0) cycle
+         im = q(i, Q_CLITIN_MET)*hfrac
+         is = q(i, Q_CLITIN_STR)*hfrac
+         jm = q(i, Q_NLITIN_MET)*hfrac
+         js = q(i, Q_NLITIN_STR)*hfrac
+         fim = mp(i, M_FI_MET); fis = mp(i, M_FI_STR)
+         mge = mp(i, M_MGE:M_MGE + 3); nue = mp(i, M_NUE:M_NUE + 3); ko = mp(i, M_KO:M_KO + 1)
+         dd = mp(i, M_DENSDEP)
+         ! pow(x, 1.0) == x exactly, so the linear case skips the libm call
+         lin_dd = (dd == 1.0_dp)
+         v = q(i, Q_VMAX:Q_VMAX + 5); k = q(i, Q_KM:Q_KM + 5)
+         taur = q(i, Q_TAUR); tauk = q(i, Q_TAUK)
+         fphr = q(i, Q_FPHYS_R); fphk = q(i, Q_FPHYS_K)
+         fchr = q(i, Q_FCHEM_R); fchk = q(i, Q_FCHEM_K)
+         favr = q(i, Q_FAVAL_R); favk = q(i, Q_FAVAL_K)
+         desorption = q(i, Q_DESORPTION)
+         cnr = q(i, Q_CN_R); cnk = q(i, Q_CN_K); u = q(i, Q_U)
+         c_litm = mc(i, LITM); c_lits = mc(i, LITS); c_micr = mc(i, MICR); c_mick = mc(i, MICK)
+         c_soma = mc(i, SOMA); c_somc = mc(i, SOMC); c_somp = mc(i, SOMP)
+         n_litm = mn(i, LITM); n_lits = mn(i, LITS); n_micr = mn(i, MICR); n_mick = mn(i, MICK)
+         n_soma = mn(i, SOMA); n_somc = mn(i, SOMC); n_somp = mn(i, SOMP)
+         din = q(i, Q_DIN)
+         chresp = 0.0_dp; csompin = 0.0_dp; ovr_day = 0.0_dp; ovk_day = 0.0_dp
+         nlitmin = 0.0_dp; nsmin = 0.0_dp; nsimm = 0.0_dp
+
+         do h = 1, NHOURS
+            litmin1 = ((c_micr*v(1))*c_litm)/(k(1) + c_micr)
+            litmin2 = ((c_micr*v(2))*c_lits)/(k(2) + c_micr)
+            sommin1 = ((c_micr*v(3))*c_soma)/(k(3) + c_micr)
+            litmin3 = ((c_mick*v(4))*c_litm)/(k(4) + c_mick)
+            litmin4 = ((c_mick*v(5))*c_lits)/(k(5) + c_mick)
+            sommin2 = ((c_mick*v(6))*c_soma)/(k(6) + c_mick)
+            if (icycle > 1 .and. .not. lin_dd) then
+               mr = c_micr**dd
+               mk = c_mick**dd
+            else
+               mr = c_micr
+               mk = c_mick
+            end if
+            trn1 = (mr*taur)*fphr; trn2 = (mr*taur)*fchr; trn3 = (mr*taur)*favr
+            trn4 = (mk*tauk)*fphk; trn5 = (mk*tauk)*fchk; trn6 = (mk*tauk)*favk
+            desorp = c_somp*desorption
+            oxidat = ((c_mick*v(5))*c_somc)/(ko(2)*k(5) + c_mick) + ((c_micr*v(2))*c_somc)/(ko(1)*k(2) + c_micr)
+
+            if (icycle > 1) then
+               litminn1 = (litmin1*n_litm)/(c_litm + EPS10)
+               litminn2 = (litmin2*n_lits)/(c_lits + EPS10)
+               litminn3 = (litmin3*n_litm)/(c_litm + EPS10)
+               litminn4 = (litmin4*n_lits)/(c_lits + EPS10)
+               somminn1 = (sommin1*n_soma)/(c_soma + EPS10)
+               somminn2 = (sommin2*n_soma)/(c_soma + EPS10)
+               rr = 1.0_dp/(c_micr + EPS10)
+               rk = 1.0_dp/(c_mick + EPS10)
+               trnn1 = (trn1*n_micr)*rr; trnn2 = (trn2*n_micr)*rr; trnn3 = (trn3*n_micr)*rr
+               trnn4 = (trn4*n_mick)*rk; trnn5 = (trn5*n_mick)*rk; trnn6 = (trn6*n_mick)*rk
+               desorpn = (desorp*n_somp)/(c_somp + EPS10)
+               oxidatn = (oxidat*n_somc)/(c_somc + EPS10)
+               dinup_r = (din*c_micr)/(c_micr + c_mick)
+               dinup_k = (din*c_mick)/(c_micr + c_mick)
+               upc_r = mge(1)*(litmin1 + sommin1) + mge(2)*litmin2
+               upn_r = (nue(1)*(litminn1 + somminn1) + nue(2)*litminn2) + dinup_r
+               upc_k = mge(3)*(litmin3 + sommin2) + mge(4)*litmin4
+               upn_k = (nue(3)*(litminn3 + somminn2) + nue(4)*litminn4) + dinup_k
+               cnup_r = upc_r/(upn_r + EPS10)
+               cnup_k = upc_k/(upn_k + EPS10)
+               ovf_r = upc_r - upn_r*min(cnr, cnup_r)
+               spill_r = upn_r - upc_r/max(cnr, cnup_r)
+               ovf_k = upc_k - upn_k*min(cnk, cnup_k)
+               spill_k = upn_k - upc_k/max(cnk, cnup_k)
+               ovr_day = ovr_day + ovf_r
+               ovk_day = ovk_day + ovf_k
+
+               d_litm = ((im*(1.0_dp - fim)) - litmin1) - litmin3
+               d_micr = (upc_r - ((trn1 + trn2) + trn3)) - ovf_r
+               d_somp = (((im*fim) + trn1) + trn4) - desorp
+               d_lits = ((is*(1.0_dp - fis)) - litmin2) - litmin4
+               d_mick = (upc_k - ((trn4 + trn5) + trn6)) - ovf_k
+               d_somc = (((is*fis) + trn2) + trn5) - oxidat
+               d_soma = ((((trn3 + trn6) + desorp) + oxidat) - sommin1) - sommin2
+
+               d_litmn = ((jm*(1.0_dp - fim)) - litminn1) - litminn3
+               d_micrn = (upn_r - ((trnn1 + trnn2) + trnn3)) - spill_r
+               d_sompn = (((jm*fim) + trnn1) + trnn4) - desorpn
+               d_litsn = ((js*(1.0_dp - fis)) - litminn2) - litminn4
+               d_mickn = (upn_k - ((trnn4 + trnn5) + trnn6)) - spill_k
+               d_somcn = (((js*fis) + trnn2) + trnn5) - oxidatn
+               d_soman = ((((trnn3 + trnn6) + desorpn) + oxidatn) - somminn1) - somminn2
+               d_din = ((((((((1.0_dp - nue(1))*(litminn1 + somminn1) + (1.0_dp - nue(2))*litminn2) &
+                             + (1.0_dp - nue(3))*(litminn3 + somminn2)) + (1.0_dp - nue(4))*litminn4) &
+                           + spill_r) + spill_k) - dinup_r) - dinup_k)
+
+               chresp = ((((((chresp + (1.0_dp - mge(1))*(litmin1 + sommin1)) + (1.0_dp - mge(2))*litmin2) &
+                            + (1.0_dp - mge(3))*(litmin3 + sommin2)) + (1.0_dp - mge(4))*litmin4) + ovf_r) + ovf_k)
+               nlitmin = nlitmin + u*((((1.0_dp - nue(1))*litminn1 + (1.0_dp - nue(2))*litminn2) &
+                                       + (1.0_dp - nue(3))*litminn3) + (1.0_dp - nue(4))*litminn4)
+               nsmin = nsmin + u*((1.0_dp - nue(1))*somminn1 + (1.0_dp - nue(3))*somminn2)
+               nsimm = nsimm - u*(((dinup_r + dinup_k) - spill_r) - spill_k)
+            else
+               d_litm = ((im*(1.0_dp - fim)) - litmin1) - litmin3
+               d_micr = (mge(1)*(litmin1 + sommin1) + mge(2)*litmin2) - ((trn1 + trn2) + trn3)
+               d_somp = (((im*fim) + trn1) + trn4) - desorp
+               d_lits = ((is*(1.0_dp - fis)) - litmin2) - litmin4
+               d_mick = (mge(3)*(litmin3 + sommin2) + mge(4)*litmin4) - ((trn4 + trn5) + trn6)
+               d_somc = (((is*fis) + trn2) + trn5) - oxidat
+               d_soma = ((((trn3 + trn6) + desorp) + oxidat) - sommin1) - sommin2
+               chresp = ((((chresp + (1.0_dp - mge(1))*(litmin1 + sommin1)) + (1.0_dp - mge(2))*litmin2) &
+                          + (1.0_dp - mge(3))*(litmin3 + sommin2)) + (1.0_dp - mge(4))*litmin4)
+            end if
+            csompin = ((csompin + im*fim) + trn1) + trn4
+
+            c_litm = c_litm + d_litm; c_lits = c_lits + d_lits
+            c_micr = c_micr + d_micr; c_mick = c_mick + d_mick
+            c_soma = c_soma + d_soma; c_somc = c_somc + d_somc; c_somp = c_somp + d_somp
+            if (icycle > 1) then
+               n_litm = n_litm + d_litmn; n_lits = n_lits + d_litsn
+               n_micr = n_micr + d_micrn; n_mick = n_mick + d_mickn
+               n_soma = n_soma + d_soman; n_somc = n_somc + d_somcn; n_somp = n_somp + d_sompn
+               din = din + d_din
+            end if
+         end do
+
+         mc(i, LITM) = c_litm; mc(i, LITS) = c_lits; mc(i, MICR) = c_micr; mc(i, MICK) = c_mick
+         mc(i, SOMA) = c_soma; mc(i, SOMC) = c_somc; mc(i, SOMP) = c_somp
+         q(i, Q_CHRESP) = chresp
+         q(i, Q_CSOMPIN) = csompin
+         if (icycle > 1) then
+            mn(i, LITM) = n_litm; mn(i, LITS) = n_lits; mn(i, MICR) = n_micr; mn(i, MICK) = n_mick
+            mn(i, SOMA) = n_soma; mn(i, SOMC) = n_somc; mn(i, SOMP) = n_somp
+            q(i, Q_DIN) = din
+            q(i, Q_OVERFLOW_R) = ovr_day; q(i, Q_OVERFLOW_K) = ovk_day
+            q(i, Q_NLITTERMIN) = nlitmin; q(i, Q_NSMIN) = nsmin; q(i, Q_NSIMM) = nsimm
+         end if
+      end do
+   end subroutine mimics_hours
+
+   ! ---------------------------------------------------------------------------
+   !> 4.12, after the hours (CN): net mineralisation, gaseous loss and the
+   !> mineral-N tendency. nsoilmin is the post-leaching pool; nupland the plant
+   !> uptake; ndep the day's deposition.
+   subroutine mimics_nbook(n, cp, tsoilavg, nsoilmin, ndep, nupland, q)
+      integer, intent(in) :: n
+      real(dp), intent(in) :: cp(n, NCP), tsoilavg(n), nsoilmin(n), ndep(n), nupland(n)
+      real(dp), intent(inout) :: q(n, NQ)
+      integer :: i
+      real(dp) :: nsnet, nloss, dnmin
+      do i = 1, n
+         if (nint(cp(i, CP_IVT2)) == 0) cycle
+         nsnet = (q(i, Q_NLITTERMIN) + q(i, Q_NSMIN)) + q(i, Q_NSIMM)
+         if (nsoilmin(i) > 2.0_dp .and. tsoilavg(i) > 273.12_dp) then
+            nloss = cp(i, CP_FNMINLOSS)*max(0.0_dp, nsnet)
+         else
+            nloss = (cp(i, CP_FNMINLOSS)*max(0.0_dp, nsnet))*max(0.0_dp, nsoilmin(i)/2.0_dp)
+         end if
+         dnmin = q(i, Q_U)*(q(i, Q_DIN) - q(i, Q_DINSTART))
+         dnmin = (((dnmin + ndep(i)) + cp(i, CP_NMINFIX)) - nloss) - nupland(i)
+         q(i, Q_NSNET) = nsnet
+         q(i, Q_NMINLOSS) = nloss
+         q(i, Q_DNSOILMINDT) = dnmin
+      end do
+   end subroutine mimics_nbook
+
+   ! ---------------------------------------------------------------------------
+   !> 4.13 daily CASA pool update (mimics_[c|cn]cycle) and then the caccum step
+   !> of 4.11 (Chresp += cwd2co2/u). Icewater cells: glai = 0 only.
+   !> csrc / nsrc (out): C and N created by the clamps of negative plant pools,
+   !> plus (CN) the plant N tendency discarded when the updated C_leaf <= 0
+   !> (casa.md Q12); for the budget diagnostics only.
+   subroutine mimics_cycle(n, icycle, cp, q, cplant, nplant, clabile, clit_cwd, nlit_cwd, nsoilmin, glai, csrc, nsrc)
+      integer, intent(in) :: n, icycle
+      real(dp), intent(in) :: cp(n, NCP)
+      real(dp), intent(inout) :: q(n, NQ)
+      real(dp), intent(inout) :: cplant(n, 3), nplant(n, 3), clabile(n), clit_cwd(n), nlit_cwd(n), nsoilmin(n), glai(n)
+      real(dp), intent(out) :: csrc(n), nsrc(n)
+      integer :: i, p
+      do i = 1, n
+         csrc(i) = 0.0_dp
+         nsrc(i) = 0.0_dp
+         if (nint(cp(i, CP_IVT2)) == 0) then
+            glai(i) = 0.0_dp
+            cycle
+         end if
+         do p = 1, 3
+            cplant(i, p) = cplant(i, p) + q(i, Q_DCPLANT + p - 1)*1.0_dp
+         end do
+         clabile(i) = clabile(i) + q(i, Q_DCLABILE)*1.0_dp
+         if (icycle > 1) then
+            if (cplant(i, LEAF) > 0.0_dp) then
+               do p = 1, 3
+                  nplant(i, p) = nplant(i, p) + q(i, Q_DNPLANT + p - 1)*1.0_dp
+               end do
+            else
+               nsrc(i) = nsrc(i) - ((q(i, Q_DNPLANT) + q(i, Q_DNPLANT + 1)) + q(i, Q_DNPLANT + 2))
+            end if
+         end if
+         glai(i) = min(cp(i, CP_GLAIMAX), max(cp(i, CP_GLAIMIN), cp(i, CP_SLA)*cplant(i, LEAF)))
+         clit_cwd(i) = clit_cwd(i) + q(i, Q_DCLIT_CWD)*1.0_dp
+         if (icycle > 1) then
+            nlit_cwd(i) = nlit_cwd(i) + q(i, Q_DNLIT_CWD)*1.0_dp
+            nsoilmin(i) = nsoilmin(i) + q(i, Q_DNSOILMINDT)*1.0_dp
+         end if
+         do p = 1, 3
+            if (cplant(i, p) < 0.0_dp) then
+               csrc(i) = csrc(i) - cplant(i, p)
+               cplant(i, p) = 0.0_dp
+            end if
+         end do
+         if (icycle > 1) then
+            do p = 1, 3
+               if (nplant(i, p) < 0.0_dp) then
+                  nsrc(i) = nsrc(i) - nplant(i, p)
+                  nplant(i, p) = 0.0_dp
+               end if
+            end do
+         end if
+         ! mimics_caccum: the daily Chresp includes the CWD respiration
+         q(i, Q_CHRESP) = q(i, Q_CHRESP) + q(i, Q_CWD2CO2)/q(i, Q_U)
+      end do
+   end subroutine mimics_cycle
+
+end module mimics_soil
