@@ -154,6 +154,7 @@ def _write_text(path: Path, text: str) -> None:
     tmp = atomic_path(path)
     try:
         tmp.write_text(text)
+        tmp.chmod(0o644)
         tmp.replace(path)
     finally:
         if tmp.exists():

@@ -23,6 +23,8 @@ from .errors import InputError
 from .state import atomic_path
 
 FILL = np.float32(1.0e36)
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 @dataclass(frozen=True)
@@ -225,11 +227,15 @@ def write_dataset(ds: xr.Dataset, path: str | os.PathLike, *, overwrite: bool = 
     path = Path(path)
     if path.exists() and not overwrite:
         raise InputError("exists; pass --overwrite to replace it", path=path)
-    encoding = {name: {"zlib": True, "complevel": 4, "_FillValue": FILL}
-                for name, v in ds.data_vars.items() if v.dtype == np.float32}
+    encoding: dict[str, dict] = {name: {"zlib": True, "complevel": 4, "_FillValue": FILL}
+                                 for name, v in ds.data_vars.items() if v.dtype == np.float32}
+    for name in ("time", "time_bnds"):
+        if name in ds.variables:
+            encoding[name] = {"units": "days since 0001-01-01 00:00:00", "calendar": "noleap", "dtype": "f8"}
     tmp = atomic_path(path)
     try:
         ds.to_netcdf(tmp, format="NETCDF4", encoding=encoding)
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     finally:
         if tmp.exists():

@@ -19,6 +19,8 @@ from . import layout
 from .errors import InputError
 
 RESTART_FORMAT_VERSION = 1
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 #: state columns written by the original's cnppool_end.csv, in file order after the 11 leading fields
 _CASA_CSV_C = ["clabile", "cleaf", "cwood", "cfroot", "cmet", "cstr", "ccwd", "cmic", "cslow", "cpass"]
@@ -90,6 +92,7 @@ class RestartInfo:
     casa_sha256: str
     mimics_sha256: str
     cellid: np.ndarray
+    extra: dict | None = None
 
 
 def atomic_path(target: Path) -> Path:
@@ -100,8 +103,11 @@ def atomic_path(target: Path) -> Path:
     return Path(tmp)
 
 
-def write_restart(path: str | Path, state: np.ndarray, info: RestartInfo) -> None:
-    """Write the full-precision state to a NetCDF restart file, atomically."""
+def write_restart(path: str | Path, state: np.ndarray, info: RestartInfo, extra: dict | None = None) -> None:
+    """Write the full-precision state to a NetCDF restart file, atomically.
+
+    ``extra`` global attributes (e.g. a checkpoint's next year and run hash) are stored as given.
+    """
     path = Path(path)
     tmp = atomic_path(path)
     try:
@@ -113,12 +119,15 @@ def write_restart(path: str | Path, state: np.ndarray, info: RestartInfo) -> Non
             ds.years_simulated = np.int32(info.years_simulated)
             ds.casa_parameter_sha256 = info.casa_sha256
             ds.mimics_parameter_sha256 = info.mimics_sha256
+            for name, value in (extra or {}).items():
+                ds.setncattr(name, value)
             ds.createDimension("cell", state.shape[0])
             v = ds.createVariable("cellid", "i4", ("cell",))
             v[:] = info.cellid
             for k, name in enumerate(layout.STATE):
                 var = ds.createVariable(name, "f8", ("cell",), zlib=True, complevel=1)
                 var[:] = state[:, k]
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     finally:
         if tmp.exists():
@@ -143,9 +152,12 @@ def read_restart(path: str | Path) -> tuple[np.ndarray, RestartInfo]:
                 if name not in ds.variables:
                     raise InputError("is missing from the restart", path=path, variable=name)
                 state[:, k] = ds.variables[name][:]
+            known = {"title", "restart_format_version", "soil_model", "icycle", "years_simulated",
+                     "casa_parameter_sha256", "mimics_parameter_sha256"}
             info = RestartInfo(str(ds.soil_model), int(ds.icycle), int(ds.years_simulated),
                                str(ds.casa_parameter_sha256), str(ds.mimics_parameter_sha256),
-                               np.asarray(ds.variables["cellid"][:]))
+                               np.asarray(ds.variables["cellid"][:]),
+                               {a: ds.getncattr(a) for a in ds.ncattrs() if a not in known})
         except (KeyError, AttributeError, RuntimeError, OSError) as exc:
             raise InputError(f"is not a complete testbed restart ({exc})", path=path) from None
     bad = np.argwhere(~np.isfinite(state))

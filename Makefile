@@ -1,0 +1,39 @@
+# testbed: common tasks. `make demo` and `make test` work on a fresh Debian machine:
+# they install gfortran (apt-get, as root) if it is missing, create .venv and build the package.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install test test-fast demo bench lint clean
+
+$(STAMP): pyproject.toml meson.build
+	@command -v gfortran >/dev/null 2>&1 || { \
+	  echo "gfortran not found: installing it with apt-get"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gfortran; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gfortran; fi; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "meson-python>=0.15" "meson>=1.1" ninja "numpy>=2.0" "f90wrap>=0.2.16"
+	$(PY) -m pip install -q --no-build-isolation -e ".[test]"
+	touch $@
+
+install: $(STAMP)  ## set up .venv with testbed built from source (editable)
+
+test: install  ## the full test suite, as CI runs it (includes slow reference and oracle tests)
+	$(PY) -m pytest -m "slow or not slow" -q
+
+test-fast: install  ## the quick tests only (what plain `pytest` runs)
+	$(PY) -m pytest -q
+
+demo: install  ## synthetic example: spin-up and transient of CASA-CN and MIMICS-CN, summary table and figures
+	$(VENV)/bin/testbed demo --out demo_output
+
+bench: install  ## kernel and end-to-end throughput; writes benchmarks/results.md
+	$(PY) benchmarks/run_benchmarks.py
+
+lint:
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf build demo_output benchmarks/work .pytest_cache

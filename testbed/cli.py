@@ -1,0 +1,218 @@
+"""The ``testbed`` command.
+
+    testbed run NAMELIST [-s group.key=value ...] [--resume] [--overwrite]
+    testbed validate NAMELIST
+    testbed namelist show|set|diff|new|doc
+    testbed import-legacy FILE.lst [-o NAMELIST]
+    testbed forcing synthetic|from-clm5|validate ...
+    testbed summary RUN_DIR [RUN_DIR ...]
+    testbed plot RUN_DIR [RUN_DIR ...] --kind zonal|timeseries|map|turnover
+    testbed demo
+
+Every subcommand has ``--help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .errors import TestbedError
+
+_EPILOG = ("Namelist keys are documented by `testbed namelist doc` (docs/namelist.md). "
+           "Errors name the file, variable and cell concerned.")
+
+
+def _config_from(args: argparse.Namespace):
+    from .config import RunConfig
+
+    cfg = RunConfig.read(args.namelist)
+    cfg.override(args.set or [])
+    return cfg
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .runner import execute, prepare
+
+    cfg = _config_from(args)
+    print(f"validating inputs of {args.namelist} ...", file=sys.stderr)
+    plan = prepare(cfg)
+    out = execute(plan, resume=args.resume, overwrite=args.overwrite, workers=args.workers,
+                  scheduler=args.scheduler, progress=not args.quiet)
+    print(f"done: outputs in {out}")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .runner import prepare
+
+    cfg = _config_from(args)
+    plan = prepare(cfg)
+    m = plan.model
+    print(f"{args.namelist}: OK -- {m.soil_model.upper()}-{'CN' if m.icycle == 2 else 'C'}, {m.ncell} cells "
+          f"({int(m.domain.inactive(m.casa).sum())} ice/water), {len(plan.steps)} simulated years, "
+          f"{len(plan.met_files)} met file(s) checked")
+    return 0
+
+
+def cmd_namelist(args: argparse.Namespace) -> int:
+    from .config import RunConfig, diff, markdown_reference, namelist_text
+
+    if args.action == "doc":
+        print(markdown_reference())
+        return 0
+    if args.action == "new":
+        cfg = RunConfig.defaults()
+        cfg.override(args.assignments)
+        target = Path(args.file)
+        if target.exists() and not args.overwrite:
+            raise TestbedError(f"{target} exists; pass --overwrite to replace it")
+        target.write_text(namelist_text(cfg))
+        print(f"wrote {target}")
+        return 0
+    cfg = RunConfig.read(args.file)
+    if args.action == "show":
+        print(namelist_text(cfg, only_changed=args.changed))
+    elif args.action == "set":
+        cfg.override(args.assignments)
+        Path(args.file).write_text(namelist_text(cfg))
+        print(f"updated {args.file}")
+    elif args.action == "diff":
+        if not args.assignments:
+            raise TestbedError("namelist diff needs a second namelist")
+        other = RunConfig.read(args.assignments[0])
+        rows = diff(cfg, other)
+        for path, a, b in rows:
+            print(f"{path:36s} {a!r:>30} -> {b!r}")
+        if not rows:
+            print("no differences")
+    return 0
+
+
+def cmd_import_legacy(args: argparse.Namespace) -> int:
+    from .migrate import import_legacy
+
+    out = import_legacy(args.lst, args.output, overwrite=args.overwrite)
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_forcing(args: argparse.Namespace) -> int:
+    return int(args.forcing_run(args) or 0)
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from .analysis import summary_command
+
+    summary_command([str(p) for p in args.run_dirs], args.out)
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from .plots import plot_command
+
+    paths = plot_command([str(p) for p in args.run_dirs], args.kind, args.out)
+    for p in paths:
+        print(f"wrote {p}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    run_demo(Path(args.out), ncell=args.cells, spin_years=args.spin_years, workers=args.workers)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="testbed", description="The land biogeochemistry testbed: CASA-CNP vegetation "
+                                "with CASA-CN or MIMICS-CN soil, driven by daily forcing from CLM5.", epilog=_EPILOG)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_namelist(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("namelist", help="run namelist (.nml); `testbed namelist new run.nml` writes one")
+        sp.add_argument("-s", "--set", action="append", metavar="GROUP.KEY=VALUE",
+                        help="override a namelist key, e.g. -s run.cycles=40 -s parallel.workers=2 (repeatable)")
+
+    r = sub.add_parser("run", help="run a spin-up or transient simulation", epilog=_EPILOG,
+                       description="Validate every input, then run the simulation chunked across cells with dask. "
+                                   "Outputs: annual.nc (and daily_YYYY.nc), restart.nc, run.log, namelist.nml.")
+    with_namelist(r)
+    r.add_argument("--resume", action="store_true", help="continue from the last checkpoint of a killed run")
+    r.add_argument("--overwrite", action="store_true", help="replace existing outputs in the output folder")
+    r.add_argument("--workers", type=int, default=None, help="local worker processes (default: namelist, 0 = cores)")
+    r.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="attach to a running dask.distributed scheduler, e.g. tcp://10.0.0.5:8786")
+    r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    r.set_defaults(func=cmd_run)
+
+    v = sub.add_parser("validate", help="check every input of a run without running it", epilog=_EPILOG,
+                       description="Checks dims, dtypes, units, NaN and fill values, grid consistency between met, "
+                                   "gridinfo and soil, parameter coverage of the PFTs present, and the restart.")
+    with_namelist(v)
+    v.set_defaults(func=cmd_validate)
+
+    n = sub.add_parser("namelist", help="show, edit, compare or create namelists", epilog=_EPILOG)
+    n.add_argument("action", choices=["show", "set", "diff", "new", "doc"],
+                   help="show FILE | set FILE g.k=v ... | diff FILE OTHER | new FILE [g.k=v ...] | doc")
+    n.add_argument("file", nargs="?", default="", help="namelist file")
+    n.add_argument("assignments", nargs="*", help="group.key=value (set, new) or the other file (diff)")
+    n.add_argument("--changed", action="store_true", help="show: only keys that differ from the defaults")
+    n.add_argument("--overwrite", action="store_true", help="new: replace an existing file")
+    n.set_defaults(func=cmd_namelist)
+
+    i = sub.add_parser("import-legacy", help="turn an original fcasacnp_clm_testbed.lst into a namelist",
+                       description="Reads the .lst and its co2delta file, converts the CASA and MIMICS parameter "
+                                   "CSVs into documented namelists next to the output, and writes a run namelist.")
+    i.add_argument("lst", help="the original's run-control file")
+    i.add_argument("-o", "--output", default=None, help="namelist to write (default: run.nml beside the .lst)")
+    i.add_argument("--overwrite", action="store_true", help="replace existing files")
+    i.set_defaults(func=cmd_import_legacy)
+
+    f = sub.add_parser("forcing", help="make or check met forcing (synthetic, from CLM5, validate)")
+    fsub = f.add_subparsers(dest="forcing_command", required=True, metavar="ACTION")
+    from forcing_tools import clm5_to_met, synthetic, validate
+
+    for name, module, help_text in [("synthetic", synthetic, "reproducible synthetic domain: met files + tables"),
+                                    ("from-clm5", clm5_to_met, "convert CLM5 history and surface data"),
+                                    ("validate", validate, "check met files (and gridinfo/soil) and report "
+                                                           "every problem")]:
+        fp = fsub.add_parser(name, help=help_text, description=(module.__doc__ or "").strip().split("\n")[0])
+        module.add_arguments(fp)
+        fp.set_defaults(func=cmd_forcing, forcing_run=module.run)
+
+    s = sub.add_parser("summary", help="paper-style table of global fluxes and stocks for one or more runs")
+    s.add_argument("run_dirs", nargs="+", type=Path, help="run output folders (each with annual.nc)")
+    s.add_argument("-o", "--out", default=None, help="also write OUT.csv and OUT.md")
+    s.set_defaults(func=cmd_summary)
+
+    pl = sub.add_parser("plot", help="figures of one or more runs (PNG)")
+    pl.add_argument("run_dirs", nargs="+", type=Path, help="run output folders (each with annual.nc)")
+    pl.add_argument("--kind", choices=["zonal", "timeseries", "map", "turnover"], default="zonal")
+    pl.add_argument("-o", "--out", default="figures", help="folder for the PNG files (default: figures)")
+    pl.set_defaults(func=cmd_plot)
+
+    d = sub.add_parser("demo", help="the shipped example: synthetic domain, CASA-CN and MIMICS-CN spin-up and "
+                                    "transient, summary table and figures")
+    d.add_argument("--out", default="demo_output", help="folder for everything the demo writes")
+    d.add_argument("--cells", type=int, default=60, help="number of synthetic cells")
+    d.add_argument("--spin-years", type=int, default=20, help="spin-up length (years)")
+    d.add_argument("--workers", type=int, default=2, help="local dask workers")
+    d.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except TestbedError as exc:
+        print(f"testbed: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,320 @@
+"""Run configuration: one namelist per run, every key declared once with its type, default, units and help.
+
+The declaration (:data:`KEYS`) drives everything else: reading and writing
+namelists (f90nml), validation with "did you mean" hints, ``-s group.key=value``
+overrides, ``testbed namelist show``, the CLI help and docs/namelist.md.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import f90nml
+
+from .errors import ConfigError
+from .layout import FIXES
+
+
+@dataclass(frozen=True)
+class Key:
+    """One namelist key."""
+
+    group: str
+    name: str
+    type: type
+    default: Any
+    units: str
+    help: str
+    choices: tuple | None = None
+
+    @property
+    def path(self) -> str:
+        return f"{self.group}.{self.name}"
+
+
+_FIX_HELP = {
+    "cumulative_root_depth": "use cumulative layer depths for the root profile (casa.md Q1)",
+    "clamp_btran": "clamp the root-zone water stress factor btran to [0, 1] (casa.md Q2)",
+    "leaf_maint_resp": "compute leaf maintenance respiration from the rm_leaf parameter (casa.md Q3)",
+    "constant_growth_yield": "growth respiration from the table leaf N:P, without the one-day lag (casa.md Q4)",
+    "exudate_from_npp": "take root exudate from NPP instead of creating it (casa.md Q6)",
+    "floor_mineral_n": "keep soil mineral N >= 0 (casa.md Q10)",
+    "mimics_first_year_npp": "MIMICS: keep the previous-year NPP of a restart instead of GPP/2 (mimics.md Q10)",
+    "no_restart_write_reset": "the original's restart-file write changes the state (casa.md Q5); skip that",
+}
+
+KEYS: tuple[Key, ...] = (
+    # &run
+    Key("run", "mode", str, "spinup", "",
+        "spinup: cycle the met years `cycles` times (counting years 1, 2, ...); transient: one met file per "
+        "calendar year from first_year to last_year", ("spinup", "transient")),
+    Key("run", "soil_model", str, "casa", "", "soil model coupled to CASA-CNP vegetation", ("casa", "mimics")),
+    Key("run", "cycle", str, "cn", "", "c: carbon only; cn: carbon and nitrogen", ("c", "cn")),
+    Key("run", "start", str, "cold", "",
+        "cold: start from the parameter table's initial pools; restart: from files.restart_in (or the "
+        "original's CSV restarts in files.legacy_restart_casa / legacy_restart_mimics)", ("cold", "restart")),
+    Key("run", "cycles", int, 1, "", "how many times the met years are run (spin-up) or the transient repeated"),
+    Key("run", "first_year", int, 0, "yr",
+        "first calendar year of per-year met files (0: files.met is one multi-year file)"),
+    Key("run", "last_year", int, 0, "yr", "last calendar year of per-year met files"),
+    Key("run", "output_interval", int, 1, "yr",
+        "write outputs every N simulated years, and always for the first and the last year"),
+    Key("run", "daily_output", bool, False, "", "also write daily_YYYY.nc files for the output years"),
+    Key("run", "checkpoint_interval", int, 10, "yr",
+        "write a checkpoint every N simulated years; `testbed run --resume` continues from the last one"),
+    Key("run", "check_budgets", bool, True, "", "stop when a cell's annual C or N budget does not close to 1e-12"),
+    # &files
+    Key("files", "gridinfo", str, "", "", "grid-info CSV (the original's 19-column format), in met point order"),
+    Key("files", "soil", str, "", "", "soil-texture CSV (the original's 9-column format), same order"),
+    Key("files", "phenology", str, "", "", "phenology table (modis_phenology*.txt)"),
+    Key("files", "casa_params", str, "@namelists/params_casa_igbp.nml", "",
+        "CASA parameter set: our namelist, or the original's pftlookup CSV (@namelists/ = shipped sets)"),
+    Key("files", "mimics_params", str, "@namelists/params_mimics.nml", "",
+        "MIMICS parameter set: our namelist, or the original's CSV"),
+    Key("files", "met", str, "", "",
+        "met NetCDF file; with first_year/last_year a pattern containing {year}, e.g. met/met_{year}_{year}.nc"),
+    Key("files", "restart_in", str, "", "", "restart NetCDF written by testbed (run.start = restart)"),
+    Key("files", "legacy_restart_casa", str, "", "", "the original's cnppool_end.csv to start from"),
+    Key("files", "legacy_restart_mimics", str, "", "", "the original's mimicspool_end.csv to start from"),
+    Key("files", "output_dir", str, "output", "", "folder for annual.nc, daily_YYYY.nc, restart.nc, run.log"),
+    Key("files", "write_legacy_restart", bool, False, "",
+        "also write the original's cnppool_end.csv (and mimicspool_end.csv) at the end"),
+    # &parallel
+    Key("parallel", "chunk_size", int, 500, "cells", "cells per dask task; results do not depend on it"),
+    Key("parallel", "workers", int, 0, "", "local worker processes (0: one per core)"),
+    Key("parallel", "scheduler", str, "", "",
+        "address of a running dask.distributed scheduler (e.g. from dask-jobqueue); empty: a local cluster"),
+    # &perturbation
+    Key("perturbation", "dtair", float, 0.0, "K", "added to air temperature from start_year_count on"),
+    Key("perturbation", "dtsoil", float, 0.0, "K", "added to every soil layer's temperature"),
+    Key("perturbation", "npp_mult", float, 1.0, "", "multiplies NPP (after autotrophic respiration)"),
+    Key("perturbation", "start_year_count", int, 10000, "",
+        "first simulated year (1-based count within this run) that is perturbed"),
+    # &fixes
+    *(Key("fixes", name, bool, False, "", help) for name, help in _FIX_HELP.items()),
+)
+
+GROUPS = ("run", "files", "parallel", "perturbation", "fixes")
+_BY_PATH = {k.path: k for k in KEYS}
+assert set(_FIX_HELP) - {"no_restart_write_reset"} == set(FIXES) - {"reserved"}
+
+
+def key(path: str) -> Key:
+    """The declaration of ``group.name``, or a ConfigError with a hint."""
+    if path in _BY_PATH:
+        return _BY_PATH[path]
+    raise ConfigError(f"unknown key {path!r}" + _hint(path, _BY_PATH))
+
+
+def _hint(name: str, choices) -> str:
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _coerce(k: Key, value: Any, where: str) -> Any:
+    if k.type is bool:
+        if isinstance(value, bool):
+            out = value
+        elif isinstance(value, str) and value.strip().lower().strip(".") in ("true", "t", "yes", "1", "false", "f",
+                                                                             "no", "0"):
+            out = value.strip().lower().strip(".") in ("true", "t", "yes", "1")
+        else:
+            raise ConfigError(f"{where}: {k.path} must be true or false, not {value!r}")
+    elif k.type is int:
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ConfigError(f"{where}: {k.path} must be a whole number, not {value!r}")
+        try:
+            out = int(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: {k.path} must be a whole number, not {value!r}") from None
+    elif k.type is float:
+        try:
+            out = float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: {k.path} must be a number, not {value!r}") from None
+    else:
+        out = "" if value is None else str(value)
+    if k.choices and out not in k.choices:
+        raise ConfigError(f"{where}: {k.path} = {out!r} is not one of {', '.join(map(str, k.choices))}"
+                          + _hint(str(out), k.choices))
+    return out
+
+
+@dataclass
+class RunConfig:
+    """A validated run configuration: ``values[group][name]`` for every declared key."""
+
+    values: dict[str, dict[str, Any]]
+    source: Path | None = None
+
+    @classmethod
+    def defaults(cls) -> RunConfig:
+        values: dict[str, dict[str, Any]] = {g: {} for g in GROUPS}
+        for k in KEYS:
+            values[k.group][k.name] = k.default
+        return cls(values)
+
+    @classmethod
+    def from_mapping(cls, mapping: dict, where: str = "namelist", source: Path | None = None) -> RunConfig:
+        cfg = cls.defaults()
+        cfg.source = source
+        for group, entries in mapping.items():
+            g = group.lower()
+            if g not in GROUPS:
+                raise ConfigError(f"{where}: unknown group &{group}" + _hint(g, GROUPS))
+            for name, value in dict(entries).items():
+                k = key(f"{g}.{name.lower()}") if f"{g}.{name.lower()}" in _BY_PATH else None
+                if k is None:
+                    raise ConfigError(f"{where}: unknown key {name!r} in &{g}"
+                                      + _hint(name.lower(), [kk.name for kk in KEYS if kk.group == g]))
+                cfg.values[g][k.name] = _coerce(k, value, where)
+        cfg.check()
+        return cfg
+
+    @classmethod
+    def read(cls, path: str | Path) -> RunConfig:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"namelist {path} not found")
+        try:
+            nml = f90nml.read(str(path))
+        except Exception as exc:  # f90nml raises plain ValueErrors with little context
+            raise ConfigError(f"{path}: not a valid namelist ({exc})") from None
+        return cls.from_mapping({g: dict(v) for g, v in nml.items()}, where=str(path), source=path)
+
+    def get(self, path: str) -> Any:
+        k = key(path)
+        return self.values[k.group][k.name]
+
+    def set(self, path: str, value: Any) -> None:
+        k = key(path)
+        self.values[k.group][k.name] = _coerce(k, value, "override")
+
+    def override(self, assignments: list[str]) -> None:
+        """Apply ``group.key=value`` strings (the CLI's ``-s``)."""
+        for a in assignments:
+            if "=" not in a:
+                raise ConfigError(f"override {a!r} must look like group.key=value")
+            path, value = a.split("=", 1)
+            self.set(path.strip(), value.strip())
+        self.check()
+
+    def check(self) -> None:
+        """Consistency between keys (file existence is checked by `testbed validate` / before a run)."""
+        r = self.values["run"]
+        if r["cycles"] < 1:
+            raise ConfigError("run.cycles must be >= 1")
+        if r["output_interval"] < 1 or r["checkpoint_interval"] < 1:
+            raise ConfigError("run.output_interval and run.checkpoint_interval must be >= 1")
+        per_year = r["first_year"] != 0 or r["last_year"] != 0
+        if per_year and r["last_year"] < r["first_year"]:
+            raise ConfigError(f"run.last_year ({r['last_year']}) is before run.first_year ({r['first_year']})")
+        if r["mode"] == "transient" and not per_year:
+            raise ConfigError("a transient run needs run.first_year and run.last_year (one met file per year)")
+        met = self.values["files"]["met"]
+        if per_year and met and "{year}" not in met:
+            raise ConfigError(f"files.met = {met!r} must contain {{year}} when first_year/last_year are set")
+        if self.values["parallel"]["chunk_size"] < 1:
+            raise ConfigError("parallel.chunk_size must be >= 1")
+
+    @property
+    def icycle(self) -> int:
+        return 2 if self.values["run"]["cycle"] == "cn" else 1
+
+    def to_namelist(self, only_changed: bool = False) -> f90nml.Namelist:
+        nml = f90nml.Namelist()
+        for g in GROUPS:
+            group = {}
+            for k in KEYS:
+                if k.group != g:
+                    continue
+                v = self.values[g][k.name]
+                if only_changed and v == k.default:
+                    continue
+                group[k.name] = v
+            if group or not only_changed:
+                nml[g] = group
+        return nml
+
+    def write(self, path: str | Path, only_changed: bool = False) -> None:
+        path = Path(path)
+        text = namelist_text(self, only_changed)
+        path.write_text(text)
+
+    def sha256(self) -> str:
+        """Hash of every value that affects the simulation (not output or parallel settings)."""
+        skip = {"files.output_dir", "parallel.chunk_size", "parallel.workers", "parallel.scheduler",
+                "run.checkpoint_interval"}
+        data = {k.path: self.values[k.group][k.name] for k in KEYS if k.path not in skip}
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+    def resolve(self, path_value: str) -> Path:
+        """A file key's path: ``@namelists/`` is the shipped folder; relative paths are relative to the namelist."""
+        if path_value.startswith("@namelists/"):
+            return shipped_namelists() / path_value[len("@namelists/"):]
+        p = Path(path_value)
+        if not p.is_absolute() and self.source is not None:
+            p = self.source.parent / p
+        return p
+
+
+def shipped_namelists() -> Path:
+    """The folder of shipped namelists and parameter sets (inside the package when installed)."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "namelists", here.parent / "namelists"):
+        if candidate.is_dir():
+            return candidate
+    raise ConfigError("the shipped namelists folder was not found; reinstall testbed")
+
+
+def _format(v: Any) -> str:
+    if isinstance(v, bool):
+        return ".true." if v else ".false."
+    if isinstance(v, str):
+        return "'" + v.replace("'", "''") + "'"
+    if isinstance(v, float):
+        return repr(v)
+    return str(v)
+
+
+def namelist_text(cfg: RunConfig, only_changed: bool = False, with_help: bool = True) -> str:
+    """The namelist as text, each key preceded by its help line (units and default)."""
+    lines = []
+    for g in GROUPS:
+        entries = [k for k in KEYS if k.group == g and not (only_changed and cfg.values[g][k.name] == k.default)]
+        if not entries and only_changed:
+            continue
+        lines.append(f"&{g}")
+        for k in entries:
+            if with_help:
+                units = f" [{k.units}]" if k.units else ""
+                lines.append(f"  ! {k.name}{units}: {k.help} (default {_format(k.default)})")
+            lines.append(f"  {k.name} = {_format(cfg.values[g][k.name])}")
+        lines.append("/")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def diff(a: RunConfig, b: RunConfig) -> list[tuple[str, Any, Any]]:
+    """Keys whose values differ: (group.key, value in a, value in b)."""
+    return [(k.path, a.values[k.group][k.name], b.values[k.group][k.name]) for k in KEYS
+            if a.values[k.group][k.name] != b.values[k.group][k.name]]
+
+
+def markdown_reference() -> str:
+    """docs/namelist.md: every key with type, default, units and meaning."""
+    out = ["# Namelist reference", "", "Generated from `testbed/config.py` (`testbed namelist doc`).", ""]
+    for g in GROUPS:
+        out += [f"## &{g}", "", "| key | type | default | units | meaning |", "|---|---|---|---|---|"]
+        for k in KEYS:
+            if k.group == g:
+                choices = f" One of: {', '.join(k.choices)}." if k.choices else ""
+                out.append(f"| `{k.name}` | {k.type.__name__} | `{_format(k.default)}` | {k.units} | {k.help}."
+                           f"{choices} |")
+        out.append("")
+    return "\n".join(out)
