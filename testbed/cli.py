@@ -106,14 +106,14 @@ def cmd_forcing(args: argparse.Namespace) -> int:
 def cmd_summary(args: argparse.Namespace) -> int:
     from .analysis import summary_command
 
-    summary_command([str(p) for p in args.run_dirs], args.out)
+    summary_command([str(p) for p in args.run_dirs], args.out, period=args.period)
     return 0
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
     from .plots import plot_command
 
-    paths = plot_command([str(p) for p in args.run_dirs], args.kind, args.out)
+    paths = plot_command([str(p) for p in args.run_dirs], args.kind, args.out, period=args.period)
     for p in paths:
         print(f"wrote {p}")
     return 0
@@ -124,6 +124,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     run_demo(Path(args.out), ncell=args.cells, spin_years=args.spin_years, workers=args.workers)
     return 0
+
+
+def _period(text: str) -> tuple[int, int]:
+    try:
+        a, b = (int(t) for t in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"period {text!r} must look like 1991:2010") from None
+    return a, b
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -186,12 +194,16 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("summary", help="paper-style table of global fluxes and stocks for one or more runs")
     s.add_argument("run_dirs", nargs="+", type=Path, help="run output folders (each with annual.nc)")
     s.add_argument("-o", "--out", default=None, help="also write OUT.csv and OUT.md")
+    s.add_argument("--period", type=_period, default=None, metavar="Y1:Y2",
+                   help="average over these years (inclusive), e.g. 1991:2010 (default: all records)")
     s.set_defaults(func=cmd_summary)
 
     pl = sub.add_parser("plot", help="figures of one or more runs (PNG)")
     pl.add_argument("run_dirs", nargs="+", type=Path, help="run output folders (each with annual.nc)")
     pl.add_argument("--kind", choices=["zonal", "timeseries", "map", "turnover"], default="zonal")
     pl.add_argument("-o", "--out", default="figures", help="folder for the PNG files (default: figures)")
+    pl.add_argument("--period", type=_period, default=None, metavar="Y1:Y2",
+                    help="average over these years for zonal, map and turnover figures")
     pl.set_defaults(func=cmd_plot)
 
     d = sub.add_parser("demo", help="the shipped example: synthetic domain, CASA-CN and MIMICS-CN spin-up and "

@@ -71,7 +71,8 @@ KEYS: tuple[Key, ...] = (
     # &files
     Key("files", "gridinfo", str, "", "", "grid-info CSV (the original's 19-column format), in met point order"),
     Key("files", "soil", str, "", "", "soil-texture CSV (the original's 9-column format), same order"),
-    Key("files", "phenology", str, "", "", "phenology table (modis_phenology*.txt)"),
+    Key("files", "phenology", str, "@namelists/phenology_modis_igbp.csv", "",
+        "phenology table: ours (CSV) or the original's modis_phenology*.txt"),
     Key("files", "casa_params", str, "@namelists/params_casa_igbp.nml", "",
         "CASA parameter set: our namelist, or the original's pftlookup CSV (@namelists/ = shipped sets)"),
     Key("files", "mimics_params", str, "@namelists/params_mimics.nml", "",

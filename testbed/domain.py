@@ -121,11 +121,13 @@ class PhenologyTable:
 
     @classmethod
     def read(cls, path: str | Path) -> PhenologyTable:
-        """Read ``modis_phenology*.txt`` (casa.md 2.5)."""
+        """Read a phenology table: our CSV (see :meth:`write_csv`) or the original's ``modis_phenology*.txt``."""
         path = Path(path)
         if not path.is_file():
             raise InputError("phenology table not found", path=path)
         lines = path.read_text().replace("\r", "").split("\n")
+        if lines[0].startswith("#"):
+            return cls._read_csv(path, lines)
         try:
             types = [int(float(t)) for t in lines[1].split()][:11]
             rows = np.array([[float(t) for t in lines[2 + k].split()[:34]] for k in range(271)])
@@ -135,6 +137,37 @@ class PhenologyTable:
             raise InputError("expected 11 PFT columns and 271 latitude bands of 34 values", path=path)
         return cls(types, rows[:, 1:12].astype(int), rows[:, 12:23].astype(int), rows[:, 23:34].astype(int),
                    str(path))
+
+    @classmethod
+    def _read_csv(cls, path: Path, lines: list[str]) -> PhenologyTable:
+        rows = [ln.split(",") for ln in lines if ln.strip() and not ln.startswith("#")][1:]
+        try:
+            data = np.array([[int(t) for t in r[:5]] for r in rows])
+        except ValueError as exc:
+            raise InputError(f"not a phenology table ({exc})", path=path) from None
+        types = sorted(set(data[:, 1].tolist()))
+        table = {k: np.zeros((271, len(types)), dtype=int) for k in ("greenup", "fall", "phase0")}
+        for band, pft, greenup, fall, phase0 in data:
+            j = types.index(pft)
+            table["greenup"][band - 1, j] = greenup
+            table["fall"][band - 1, j] = fall
+            table["phase0"][band - 1, j] = phase0
+        if len(data) != 271 * len(types):
+            raise InputError(f"expected 271 latitude bands for each of {len(types)} PFTs, found {len(data)} rows",
+                             path=path)
+        return cls(types, table["greenup"], table["fall"], table["phase0"], str(path))
+
+    def write_csv(self, path: str | Path, title: str = "") -> None:
+        """Our format: one row per latitude band and PFT (band 1 = 79.75 N ... 271 = 55.25 S, 0.5 degree steps)."""
+        out = [f"# testbed phenology table{': ' + title if title else ''}",
+               "# band: latitude band, lat = 79.75 - 0.5*(band-1) degrees; pft: IGBP type with seasonal phenology;",
+               "# greenup, fall: day of year of leaf green-up and leaf fall; phase0: phenology phase on a cold start.",
+               "# IGBP types not listed are evergreen or have no phenology (phase 2 all year).",
+               "band,pft,greenup,fall,phase0"]
+        for band in range(271):
+            for j, pft in enumerate(self.types):
+                out.append(f"{band + 1},{pft},{self.greenup[band, j]},{self.fall[band, j]},{self.phase0[band, j]}")
+        Path(path).write_text("\n".join(out) + "\n")
 
     def lookup(self, lat: np.ndarray, pft: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Green-up day, fall day and initial phase for each cell.

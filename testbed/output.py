@@ -179,19 +179,24 @@ def _attrs(soil_model: str, icycle: int, extra: dict | None) -> dict:
     return attrs
 
 
-def daily_dataset(daily: np.ndarray, year_label: int, cells: CellInfo, soil_model: str, icycle: int,
+def daily_columns(daily: np.ndarray, soil_model: str, icycle: int) -> np.ndarray:
+    """The output variables' columns of kernel diagnostics (ncell, NDIAG, nday) as float32 (ncell, nvar, nday)."""
+    cols = [layout.index("diag", v.diag) for v in variables_for(soil_model, icycle)]
+    return daily[:, cols, :].astype(np.float32)
+
+
+def daily_dataset(values: np.ndarray, year_label: int, cells: CellInfo, soil_model: str, icycle: int,
                   attrs: dict | None = None) -> xr.Dataset:
-    """One year of daily diagnostics (ncell, NDIAG, 365) as a CF dataset (time, cell)."""
-    nday = daily.shape[2]
+    """One year of daily output variables, ``values`` = :func:`daily_columns`, as a CF dataset (time, cell)."""
+    nday = values.shape[2]
     times = [cftime.DatetimeNoLeap(year_label, 1, 1, 12) + _dt.timedelta(days=d) for d in range(nday)]
     data = {}
-    for v in variables_for(soil_model, icycle):
-        values = daily[:, layout.index("diag", v.diag), :].T.astype(np.float32)
+    for k, v in enumerate(variables_for(soil_model, icycle)):
         a = {"units": v.units, "long_name": v.long_name,
              "cell_methods": "time: sum" if v.kind == "flux" else "time: point"}
         if v.standard_name:
             a["standard_name"] = v.standard_name
-        data[v.name] = (("time", "cell"), values, a)
+        data[v.name] = (("time", "cell"), values[:, k, :].T, a)
     ds = xr.Dataset(data, coords={**_coords(cells), "time": ("time", times, {"long_name": "time"})},
                     attrs=_attrs(soil_model, icycle, attrs))
     ds["day"] = ("time", np.arange(1, nday + 1, dtype=np.int32), {"long_name": "day of year (1-365)"})

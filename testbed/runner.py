@@ -29,7 +29,7 @@ from .errors import ConfigError, InputError
 from .forcing import MetFile, check_values
 from .legacy import write_casa_restart_csv, write_mimics_restart_csv
 from .model import Model
-from .output import CellInfo, annual_dataset, daily_dataset, write_dataset
+from .output import CellInfo, annual_dataset, daily_columns, daily_dataset, write_dataset
 from .params import load_casa_parameters, load_mimics_parameters
 from .run import Perturbation, YearStep, cycle_schedule, run_years, transient_schedule
 from .state import (
@@ -200,10 +200,9 @@ def run_chunk(job: ChunkJob, first_step_index: int) -> ChunkResult:
         if res.step.write_output:
             annual[index] = res.annual
         if res.daily is not None:
-            ds = daily_dataset(res.daily, res.step.label, job.cell_info, job.model.soil_model, job.model.icycle,
-                               job.attrs)
-            path = Path(job.parts_dir) / f"daily_{res.step.label:04d}_{job.cells.start:07d}.nc"
-            write_dataset(ds, path, overwrite=True)
+            # an internal part file (this chunk's output columns); the driver merges the chunks per year
+            path = Path(job.parts_dir) / f"daily_{index:07d}_{job.cells.start:07d}.npy"
+            np.save(path, daily_columns(res.daily, job.model.soil_model, job.model.icycle))
             parts[index] = str(path)
     return ChunkResult(job.cells, state, annual, parts, cmax, nmax, time.perf_counter() - t0)
 
@@ -245,16 +244,9 @@ def _attrs(plan: Plan) -> dict:
             "run_config_sha256": plan.config.sha256()}
 
 
-def _merge_daily(parts: Sequence[str], target: Path) -> None:
-    datasets = [xr.open_dataset(p) for p in parts]
-    try:
-        merged = xr.concat(datasets, dim="cell", data_vars="minimal", coords="minimal", compat="override",
-                           join="override")
-        merged = merged.assign_coords(cell=np.arange(1, merged.sizes["cell"] + 1, dtype=np.int32))
-        write_dataset(merged.load(), target, overwrite=True)
-    finally:
-        for d in datasets:
-            d.close()
+def _merge_daily(parts: Sequence[str], target: Path, label: int, cells: CellInfo, model: Model, attrs: dict) -> None:
+    values = np.concatenate([np.load(p) for p in parts], axis=0)
+    write_dataset(daily_dataset(values, label, cells, model.soil_model, model.icycle, attrs), target, overwrite=True)
     for p in parts:
         Path(p).unlink(missing_ok=True)
 
@@ -337,7 +329,6 @@ def execute(plan: Plan, *, resume: bool = False, overwrite: bool = False, worker
                desc=f"{model.soil_model}-{'cn' if model.icycle == 2 else 'c'}", dynamic_ncols=True)
     t_start = time.perf_counter()
     with dask_client(cfg, workers, scheduler) as client:
-        model_future = None
         index = start_index
         while index < len(plan.steps):
             seg = plan.steps[index:index + interval]
@@ -371,7 +362,8 @@ def execute(plan: Plan, *, resume: bool = False, overwrite: bool = False, worker
             for i in range(index, index + len(seg)):
                 parts = [r.daily_parts[i] for r in results if i in r.daily_parts]
                 if parts:
-                    _merge_daily(parts, out / f"daily_{plan.steps[i].label:04d}.nc")
+                    _merge_daily(parts, out / f"daily_{plan.steps[i].label:04d}.nc", plan.steps[i].label, info_all,
+                                 model, attrs)
             index += len(seg)
             cmax = max(r.max_c_residual for r in results)
             nmax = max(r.max_n_residual for r in results)
@@ -383,7 +375,6 @@ def execute(plan: Plan, *, resume: bool = False, overwrite: bool = False, worker
             bar.set_postfix_str(f"year {plan.steps[index - 1].count}/{plan.steps[-1].count}")
             write_restart(ckpt_path, state, _restart_info(plan, index),
                           extra={"next_step": np.int32(index), "run_config_sha256": cfg.sha256()})
-        del model_future
     bar.close()
     _merge_annual(parts_dir, out / ANNUAL)
     for f in parts_dir.glob("*"):

@@ -83,6 +83,7 @@ def test_imported_legacy_run_reproduces_reference(setA: Path, tmp_path: Path, co
         header, ref_rows = parse_csv(stage_dir / name)
         for c, (o, r) in enumerate(zip(ours_rows, ref_rows, strict=True)):
             for k in range(min(len(o), len(r))):
-                report.add(name, header[k], np.array([float(o[k])]), text_values([r[k]]), lambda i, c=c: f"cell {c + 1}")
+                report.add(name, header[k], np.array([float(o[k])]), text_values([r[k]]),
+                           lambda i, c=c: f"cell {c + 1}")
     report.assert_identical()
     annual.close()
