@@ -1,0 +1,197 @@
+"""The run system: chunking invariance, kill-and-resume, and validation before compute."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import netCDF4
+import numpy as np
+import pytest
+import xarray as xr
+
+from forcing_tools.synthetic import make_synthetic_domain
+from testbed.cli import main
+from testbed.config import RunConfig, namelist_text
+from testbed.state import read_restart
+
+
+@pytest.fixture(scope="module")
+def domain(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("domain")
+    make_synthetic_domain(out / "forcing", ncell=12, years=range(1901, 1904), seed=11, per_year=True,
+                          multi_year=True)
+    return out
+
+
+def write_namelist(folder: Path, domain: Path, *settings: str) -> Path:
+    cfg = RunConfig.defaults()
+    f = domain / "forcing"
+    cfg.override([f"files.gridinfo={f / 'gridinfo_igbpz.csv'}", f"files.soil={f / 'gridinfo_soil.csv'}",
+                  f"files.met={f / 'met_1901_1903.nc'}", f"files.output_dir={folder / 'out'}", *settings])
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "run.nml"
+    path.write_text(namelist_text(cfg))
+    return path
+
+
+def load(out: Path) -> dict[str, np.ndarray]:
+    """Every variable of every output file, as raw arrays."""
+    data = {}
+    for f in sorted(out.glob("*.nc")):
+        with netCDF4.Dataset(f) as ds:
+            ds.set_auto_mask(False)
+            for name, v in ds.variables.items():
+                data[f"{f.name}:{name}"] = np.array(v[:])
+    return data
+
+
+def assert_same_outputs(a: Path, b: Path) -> None:
+    da, db = load(a), load(b)
+    assert da.keys() == db.keys()
+    for k in da:
+        assert np.array_equal(da[k], db[k]), f"{k} differs"
+
+
+@pytest.mark.parametrize("soil_model", ["casa", "mimics"])
+def test_results_are_bit_identical_for_any_chunk_size_and_worker_count(domain: Path, tmp_path: Path,
+                                                                      soil_model: str) -> None:
+    runs = []
+    for chunk, workers in [(12, 1), (5, 2), (1, 2)]:
+        folder = tmp_path / f"c{chunk}_w{workers}"
+        nml = write_namelist(folder, domain, f"run.soil_model={soil_model}", "run.cycles=2", "run.daily_output=true",
+                             f"parallel.chunk_size={chunk}", "run.checkpoint_interval=2")
+        assert main(["run", str(nml), "--workers", str(workers), "-q"]) == 0
+        runs.append(folder / "out")
+    for other in runs[1:]:
+        assert_same_outputs(runs[0], other)
+    ds = xr.open_dataset(runs[0] / "annual.nc", decode_times=xr.coders.CFDatetimeCoder(use_cftime=True))
+    assert ds.sizes["time"] == 6 and ds.sizes["cell"] == 12
+    assert ds["cgpp"].attrs["units"] == "gC m-2 yr-1" and ds["cleaf"].attrs["cell_methods"] == "time: mean"
+    assert ds.attrs["soil_model"] == soil_model
+    assert (runs[0] / "daily_0006.nc").exists()
+
+
+def test_killed_spinup_resumes_bit_identical(domain: Path, tmp_path: Path) -> None:
+    settings = ("run.soil_model=mimics", "run.cycles=8", "run.checkpoint_interval=1", "parallel.chunk_size=6")
+    ref = write_namelist(tmp_path / "ref", domain, *settings)
+    assert main(["run", str(ref), "--workers", "1", "-q"]) == 0
+
+    nml = write_namelist(tmp_path / "killed", domain, *settings)
+    out = tmp_path / "killed" / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "testbed.cli", "run", str(nml), "--workers", "1", "-q"],
+                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ckpt = out / "checkpoint.nc"
+    deadline = time.time() + 120
+    killed_at = None
+    while time.time() < deadline and proc.poll() is None:
+        if ckpt.exists():
+            try:
+                _, info = read_restart(ckpt)
+            except Exception:  # being replaced this instant
+                continue
+            if int(info.extra["next_step"]) >= 3:
+                os.killpg(proc.pid, signal.SIGKILL)
+                killed_at = int(info.extra["next_step"])
+                break
+        time.sleep(0.02)
+    proc.wait(timeout=30)
+    assert killed_at is not None, "the run finished before it could be killed"
+    assert not (out / "restart.nc").exists()
+    assert main(["run", str(nml), "--workers", "1", "-q", "--resume"]) == 0
+    assert_same_outputs(tmp_path / "ref" / "out", out)
+    assert "resuming at year" in (out / "run.log").read_text()
+
+
+def _error(capsys: pytest.CaptureFixture, argv: list[str]) -> str:
+    assert main(argv) == 2
+    return capsys.readouterr().err
+
+
+def test_unknown_namelist_key_suggests_the_right_one(domain: Path, tmp_path: Path, capsys) -> None:
+    nml = write_namelist(tmp_path, domain)
+    nml.write_text(nml.read_text().replace("  cycles = 1", "  cylces = 1"))
+    err = _error(capsys, ["validate", str(nml)])
+    assert "unknown key 'cylces' in &run; did you mean 'cycles'?" in err
+
+
+def test_missing_input_file_is_named(domain: Path, tmp_path: Path, capsys) -> None:
+    nml = write_namelist(tmp_path, domain, f"files.soil={tmp_path / 'nope.csv'}")
+    err = _error(capsys, ["validate", str(nml)])
+    assert "nope.csv: soil table not found (set by files.soil)" in err
+
+
+def test_wrong_dims_in_met_file(domain: Path, tmp_path: Path, capsys) -> None:
+    bad = tmp_path / "met.nc"
+    with netCDF4.Dataset(domain / "forcing" / "met_1901_1903.nc") as a, netCDF4.Dataset(bad, "w") as b:
+        for name, dim in a.dimensions.items():
+            b.createDimension(name, len(dim))
+        for name, v in a.variables.items():
+            dims = ("lat", "lon", "time") if name == "xtairk" else v.dimensions
+            w = b.createVariable(name, v.dtype, dims)
+            w[:] = np.moveaxis(v[:], 0, -1) if name == "xtairk" else v[:]
+    nml = write_namelist(tmp_path, domain, f"files.met={bad}")
+    err = _error(capsys, ["validate", str(nml)])
+    assert "variable xtairk: has dimensions ('lat', 'lon', 'time'), expected ('time', 'lat', 'lon')" in err
+
+
+def test_nan_in_forcing_is_found_before_any_compute(domain: Path, tmp_path: Path, capsys) -> None:
+    bad = tmp_path / "met.nc"
+    with netCDF4.Dataset(domain / "forcing" / "met_1901_1903.nc") as a, netCDF4.Dataset(bad, "w") as b:
+        a.set_auto_mask(False)
+        for name, dim in a.dimensions.items():
+            b.createDimension(name, len(dim))
+        for name, v in a.variables.items():
+            data = np.array(v[:])
+            if name == "xmoist":
+                data[2 * 365 + 100, 3, 7, 0] = np.nan  # year 3, day 101, layer 4, cell 8
+            b.createVariable(name, v.dtype, v.dimensions)[:] = data
+    nml = write_namelist(tmp_path, domain, f"files.met={bad}")
+    err = _error(capsys, ["run", str(nml), "-q"])
+    assert "variable xmoist: NaN or fill value on day 101 of year 3 (cell 8)" in err
+    assert not (tmp_path / "out" / "annual.nc").exists()
+
+
+def test_grid_mismatch_between_met_and_gridinfo(domain: Path, tmp_path: Path, capsys) -> None:
+    rows = (domain / "forcing" / "gridinfo_igbpz.csv").read_text().splitlines()
+    soil = (domain / "forcing" / "gridinfo_soil.csv").read_text().splitlines()
+    (tmp_path / "g.csv").write_text("\n".join(rows[:-2]) + "\n")
+    (tmp_path / "s.csv").write_text("\n".join(soil[:-2]) + "\n")
+    nml = write_namelist(tmp_path, domain, f"files.gridinfo={tmp_path / 'g.csv'}", f"files.soil={tmp_path / 's.csv'}")
+    err = _error(capsys, ["validate", str(nml)])
+    assert "the met file has 12 active cells (cellMissing == 0) but the gridinfo" in err and "has 10 rows" in err
+
+
+def test_pft_not_in_the_parameter_set(domain: Path, tmp_path: Path, capsys) -> None:
+    rows = (domain / "forcing" / "gridinfo_igbpz.csv").read_text().splitlines()
+    fields = rows[3].split(",")
+    fields[3] = " 21"
+    rows[3] = ",".join(fields)
+    (tmp_path / "g.csv").write_text("\n".join(rows) + "\n")
+    nml = write_namelist(tmp_path, domain, f"files.gridinfo={tmp_path / 'g.csv'}")
+    err = _error(capsys, ["validate", str(nml)])
+    assert "variable ivt_igbp: IGBP type 21 is outside the parameter table (1..18) (cell 3)" in err
+
+
+def test_restart_from_another_model_or_cycle_is_refused(domain: Path, tmp_path: Path, capsys) -> None:
+    first = write_namelist(tmp_path / "casa", domain, "run.soil_model=casa", "run.cycle=cn")
+    assert main(["run", str(first), "--workers", "1", "-q"]) == 0
+    restart = tmp_path / "casa" / "out" / "restart.nc"
+    for settings, message in [(("run.soil_model=mimics",), "was written by a CASA run; this run uses MIMICS"),
+                              (("run.cycle=c",), "was written by a C+N run; this run is C-only")]:
+        nml = write_namelist(tmp_path / "next", domain, "run.start=restart", f"files.restart_in={restart}", *settings)
+        assert message in _error(capsys, ["validate", str(nml)])
+
+
+def test_existing_outputs_need_overwrite(domain: Path, tmp_path: Path, capsys) -> None:
+    nml = write_namelist(tmp_path, domain)
+    assert main(["run", str(nml), "--workers", "1", "-q"]) == 0
+    before = (tmp_path / "out" / "annual.nc").read_bytes()
+    err = _error(capsys, ["run", str(nml), "--workers", "1", "-q"])
+    assert "output folder already holds annual.nc, restart.nc; pass --overwrite" in err
+    assert (tmp_path / "out" / "annual.nc").read_bytes() == before
+    assert main(["run", str(nml), "--workers", "1", "-q", "--overwrite"]) == 0
