@@ -154,19 +154,20 @@ class MetFile:
         if jsel.size == 0:
             raise InputError("no cells selected", path=self.path)
         i0, i1 = int(isel.min()), int(isel.max()) + 1
+        j0, j1 = int(jsel.min()), int(jsel.max()) + 1
         t0, t1 = year_index * DAYS_PER_YEAR, (year_index + 1) * DAYS_PER_YEAR
         out = {}
         with netCDF4.Dataset(self.path) as ds:
             ds.set_auto_mask(False)
             for name in ("xcgpp", "xtairk", "ndep"):
-                raw = ds.variables[name][t0:t1, :, i0:i1]          # (365, nlat, nlon band)
-                out[name] = raw[:, jsel, isel - i0]                # (365, ncell)
+                raw = ds.variables[name][t0:t1, j0:j1, i0:i1]       # (365, lat box, lon box)
+                out[name] = raw[:, jsel - j0, isel - i0]            # (365, ncell)
             for name in ("xtsoil", "xmoist", "xfrznmoist"):
                 if name == "xfrznmoist" and not self.has_frozen:
                     out[name] = np.zeros((DAYS_PER_YEAR, NSOIL_LAYERS, jsel.size), dtype=np.float32)
                     continue
-                raw = ds.variables[name][t0:t1, :, :, i0:i1]       # (365, 6, nlat, band)
-                out[name] = raw[:, :, jsel, isel - i0]             # (365, 6, ncell)
+                raw = ds.variables[name][t0:t1, :, j0:j1, i0:i1]    # (365, 6, lat box, lon box)
+                out[name] = raw[:, :, jsel - j0, isel - i0]         # (365, 6, ncell)
         if check:
             first_cell = (cells.start or 0) if isinstance(cells, slice) else 0
             for name, arr in out.items():
