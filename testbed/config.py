@@ -39,11 +39,13 @@ class Key:
 
 _FIX_HELP = {
     "cumulative_root_depth": "use cumulative layer depths for the root profile (casa.md Q1)",
-    "clamp_btran": "clamp the root-zone water stress factor btran to [0, 1] (casa.md Q2)",
+    "clamp_btran": "clamp the root-zone water stress factor btran to [0, 1] and average soil moisture without "
+                   "the field-capacity cap (casa.md Q2; changes CASA fW and MIMICS thetaLiq/fW too)",
     "leaf_maint_resp": "compute leaf maintenance respiration from the rm_leaf parameter (casa.md Q3)",
     "constant_growth_yield": "growth respiration from the table leaf N:P, without the one-day lag (casa.md Q4)",
-    "exudate_from_npp": "take root exudate from NPP instead of creating it (casa.md Q6)",
-    "floor_mineral_n": "keep soil mineral N >= 0 (casa.md Q10)",
+    "exudate_from_npp": "take root exudate from NPP instead of creating it (casa.md Q6; CASA soil only)",
+    "floor_mineral_n": "keep soil mineral N >= 0, booking the added N as a quirk source (casa.md Q10; CASA soil "
+                       "only)",
     "mimics_first_year_npp": "MIMICS: keep the previous-year NPP of a restart instead of GPP/2 (mimics.md Q10)",
     "no_restart_write_reset": "the original's restart-file write changes the state (casa.md Q5); skip that",
 }

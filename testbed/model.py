@@ -18,6 +18,8 @@ from .errors import ConfigError
 from .params import CasaParameterSet, MimicsParameterSet
 
 SOIL_MODELS = ("casa", "mimics")
+#: fix options the MIMICS path of the kernel does not implement (refused rather than silently ignored)
+CASA_ONLY_FIXES = ("exudate_from_npp", "floor_mineral_n")
 
 # casa parameter column -> parameter-set name, for the columns gathered by PFT
 _GATHER = {
@@ -80,8 +82,11 @@ class Model:
                               "the original's P cycle (3) is broken and not offered")
         if self.soil_model == "mimics" and self.mimics is None:
             raise ConfigError("a MIMICS run needs a MIMICS parameter set")
-        for name in self.fixes:
+        for name, on in self.fixes.items():
             layout.index("fix", name)
+            if on and self.soil_model == "mimics" and name in CASA_ONLY_FIXES:
+                raise ConfigError(f"fix option {name!r} is implemented for the CASA soil model only; "
+                                  "switch it off for MIMICS runs (docs/quirks.md)")
         self.fix_flags = kernel.fix_flags(self.fixes)
         self.params = self._casa_params()
         self.mparams = self._mimics_params() if self.soil_model == "mimics" else None
