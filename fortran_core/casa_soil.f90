@@ -15,7 +15,7 @@
 !>               crsoil, cpassinpt, cwd2str, nlittermin, nsmin, nsimm, nsnet, nloss, nleach,
 !>               nsrc_q9)                                                          4.15
 !>  casa_soil_update(ncell, params, icycle, dclitter, dcsoil, dnlitter, dnsoil, dnsoilmin,
-!>                   clitter, csoil, nlitter, nsoil, nsoilmin, csrc, nsrc)     4.16 steps 4-6
+!>                   clitter, csoil, nlitter, nsoil, nsoilmin, csrc, nsrc, nneg) 4.16 steps 4-6
 module casa_soil
    use tb_precision, only: dp, TKZERO, DELTCASA
    use tb_layout
@@ -238,7 +238,7 @@ contains
 
    ! ------------------------------------------------------------------ 4.16 (litter, soil)
    subroutine casa_soil_update(ncell, params, icycle, dclitter, dcsoil, dnlitter, dnsoil, dnsoilmin, &
-                               clitter, csoil, nlitter, nsoil, nsoilmin, csrc, nsrc)
+                               clitter, csoil, nlitter, nsoil, nsoilmin, csrc, nsrc, nneg)
       integer, intent(in) :: ncell, icycle
       real(dp), intent(in) :: params(ncell, NCASAPARAM)
       real(dp), intent(in) :: dclitter(ncell, 3), dcsoil(ncell, 3), dnlitter(ncell, 3), dnsoil(ncell, 3)
@@ -246,10 +246,12 @@ contains
       real(dp), intent(inout) :: clitter(ncell, 3), csoil(ncell, 3), nlitter(ncell, 3), nsoil(ncell, 3)
       real(dp), intent(inout) :: nsoilmin(ncell)
       real(dp), intent(out) :: csrc(ncell), nsrc(ncell)   !< mass created by the clamps
+      real(dp), intent(out) :: nneg(ncell)                !< number of pools reset from negative to 0
       integer :: n, j
       do n = 1, ncell
          csrc(n) = 0.0_dp
          nsrc(n) = 0.0_dp
+         nneg(n) = 0.0_dp
          if (.not. cell_active(params(n, P_IVT2))) cycle
          do j = 1, 3
             clitter(n, j) = clitter(n, j) + dclitter(n, j)*1.0_dp
@@ -265,10 +267,12 @@ contains
          do j = 1, 3
             if (clitter(n, j) < 0.0_dp) then
                csrc(n) = csrc(n) - clitter(n, j)
+               nneg(n) = nneg(n) + 1.0_dp
                clitter(n, j) = 0.0_dp
             end if
             if (csoil(n, j) < 0.0_dp) then
                csrc(n) = csrc(n) - csoil(n, j)
+               nneg(n) = nneg(n) + 1.0_dp
                csoil(n, j) = 0.0_dp
             end if
          end do
@@ -276,10 +280,12 @@ contains
             do j = 1, 3
                if (nlitter(n, j) < 0.0_dp) then
                   nsrc(n) = nsrc(n) - nlitter(n, j)
+                  nneg(n) = nneg(n) + 1.0_dp
                   nlitter(n, j) = 0.0_dp
                end if
                if (nsoil(n, j) < 0.0_dp) then
                   nsrc(n) = nsrc(n) - nsoil(n, j)
+                  nneg(n) = nneg(n) + 1.0_dp
                   nsoil(n, j) = 0.0_dp
                end if
             end do

@@ -142,6 +142,7 @@ contains
       real(dp), allocatable :: dclit(:, :), dcsoil(:, :), dnlit(:, :), dnsoil(:, :), dnmin(:)
       real(dp), allocatable :: crsoil(:), cpass(:), cwd2str(:), nlitmin(:), nsmin(:), nsimm(:), nsnet(:)
       real(dp), allocatable :: nloss(:), nleach(:), nsrc_q9(:), csrc_p(:), nsrc_p(:), csrc_s(:), nsrc_s(:)
+      real(dp), allocatable :: nneg_p(:), nneg_s(:)
       real(dp), allocatable :: dg(:, :), ncwd0(:)
       real(dp) :: nalloc_sum
 
@@ -179,7 +180,7 @@ contains
       allocate (dclit(ncell, 3), dcsoil(ncell, 3), dnlit(ncell, 3), dnsoil(ncell, 3), dnmin(ncell))
       allocate (crsoil(ncell), cpass(ncell), cwd2str(ncell), nlitmin(ncell), nsmin(ncell), nsimm(ncell))
       allocate (nsnet(ncell), nloss(ncell), nleach(ncell), nsrc_q9(ncell), csrc_p(ncell), nsrc_p(ncell))
-      allocate (csrc_s(ncell), nsrc_s(ncell), dg(ncell, NDIAG), ncwd0(ncell))
+      allocate (csrc_s(ncell), nsrc_s(ncell), dg(ncell, NDIAG), ncwd0(ncell), nneg_p(ncell), nneg_s(ncell))
 
       ! time-invariant per-cell quantities
       call casa_root_fractions(ncell, params, fix_depth, froot)
@@ -269,10 +270,11 @@ contains
          ! 17
          ncwd0 = state(:, S_NCWD)
          call casa_plant_update(ncell, params, icycle, dcplant, dclab, dnplant, state(:, S_CLEAF:S_CFROOT), &
-                                state(:, S_CLABILE), state(:, S_NLEAF:S_NFROOT), state(:, S_LAI), csrc_p, nsrc_p)
+                                state(:, S_CLABILE), state(:, S_NLEAF:S_NFROOT), state(:, S_LAI), csrc_p, nsrc_p, &
+                                nneg_p)
          call casa_soil_update(ncell, params, icycle, dclit, dcsoil, dnlit, dnsoil, dnmin, &
                                state(:, S_CMET:S_CCWD), state(:, S_CMIC:S_CPASS), state(:, S_NMET:S_NCWD), &
-                               state(:, S_NMIC:S_NPASS), state(:, S_NSOILMIN), csrc_s, nsrc_s)
+                               state(:, S_NMIC:S_NPASS), state(:, S_NSOILMIN), csrc_s, nsrc_s, nneg_s)
          if (fix_nmin .and. icycle > 1) then
             ! Q10 option: mineral N is floored at 0; the N added is reported as a quirk source
             do n = 1, ncell
@@ -329,6 +331,7 @@ contains
          dg(:, D_FT) = ft
          dg(:, D_FW) = fw
          dg(:, D_FMET_LEAF) = fmet_l
+         dg(:, D_NEG_POOLS) = nneg_p + nneg_s
          ! deposition and fixation are reported for every cell, as the original does; on
          ! inactive (ice/water) cells they enter no pool, which the N budget books as a sink
          do n = 1, ncell

@@ -49,9 +49,10 @@
 !>      into met/str/cwd litter; clitinpt_str and nlitinpt_str WITHOUT the cwd parts
 !>      (casa_soil adds cwd2str and k_cwd*N_cwd).
 !>  casa_plant_update(ncell, params, icycle, dcplant, dclabile, dnplant,
-!>                    cplant, clabile, nplant, lai, csrc, nsrc)
+!>                    cplant, clabile, nplant, lai, csrc, nsrc, nneg)
 !>      plant part of the pool update (4.16 steps 1-3 and the plant clamps of step 6);
-!>      csrc/nsrc out: C/N created by the clamps (+ discarded plant N tendency, Q12).
+!>      csrc/nsrc out: C/N created by the clamps (+ discarded plant N tendency, Q12);
+!>      nneg out: number of plant pools reset from negative to 0.
 !>  casa_end_of_day_np(ncell, params, icycle, cplant, nplant, pplant)
 !>      pdummy then ndummy (4.17), all cells.
 module casa_veg
@@ -601,16 +602,18 @@ contains
 
    ! ------------------------------------------------------------------ 4.16 (plant part)
    subroutine casa_plant_update(ncell, params, icycle, dcplant, dclabile, dnplant, &
-                                cplant, clabile, nplant, lai, csrc, nsrc)
+                                cplant, clabile, nplant, lai, csrc, nsrc, nneg)
       integer, intent(in) :: ncell, icycle
       real(dp), intent(in) :: params(ncell, NCASAPARAM)
       real(dp), intent(in) :: dcplant(ncell, 3), dclabile(ncell), dnplant(ncell, 3)
       real(dp), intent(inout) :: cplant(ncell, 3), clabile(ncell), nplant(ncell, 3), lai(ncell)
       real(dp), intent(out) :: csrc(ncell), nsrc(ncell)
+      real(dp), intent(out) :: nneg(ncell)   !< number of pools reset from negative to 0
       integer :: n, i
       do n = 1, ncell
          csrc(n) = 0.0_dp
          nsrc(n) = 0.0_dp
+         nneg(n) = 0.0_dp
          if (.not. cell_active(params(n, P_IVT2))) then
             lai(n) = 0.0_dp
             cycle
@@ -633,6 +636,7 @@ contains
          do i = 1, 3
             if (cplant(n, i) < 0.0_dp) then
                csrc(n) = csrc(n) - cplant(n, i)
+               nneg(n) = nneg(n) + 1.0_dp
                cplant(n, i) = 0.0_dp
             end if
          end do
@@ -640,6 +644,7 @@ contains
             do i = 1, 3
                if (nplant(n, i) < 0.0_dp) then
                   nsrc(n) = nsrc(n) - nplant(n, i)
+                  nneg(n) = nneg(n) + 1.0_dp
                   nplant(n, i) = 0.0_dp
                end if
             end do

@@ -144,7 +144,9 @@ module tb_layout
    integer, parameter, public :: D_THETAFRZN = 96, D_FW_MIMICS = 97, D_FMET = 98
    integer, parameter, public :: D_LIGNINNRATIO = 99, D_TAUMOD = 100, D_NPP_PREV = 101
    integer, parameter, public :: D_CWD2CO2 = 102, D_CWD2STR = 103, D_THETALIQ_MIMICS = 104
-   integer, parameter, public :: NDIAG = 104
+   !> number of pools that went negative and were reset to 0 that day (casa.md Q13)
+   integer, parameter, public :: D_NEG_POOLS = 105
+   integer, parameter, public :: NDIAG = 105
 
    ! ------------------------------------------------------------- fix options
    ! fixes(i) = 1 switches on the documented fix of a quirk of the original

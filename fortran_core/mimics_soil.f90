@@ -603,16 +603,19 @@ contains
    !> csrc / nsrc (out): C and N created by the clamps of negative plant pools,
    !> plus (CN) the plant N tendency discarded when the updated C_leaf <= 0
    !> (casa.md Q12); for the budget diagnostics only.
-   subroutine mimics_cycle(n, icycle, cp, q, cplant, nplant, clabile, clit_cwd, nlit_cwd, nsoilmin, glai, csrc, nsrc)
+   subroutine mimics_cycle(n, icycle, cp, q, cplant, nplant, clabile, clit_cwd, nlit_cwd, nsoilmin, glai, csrc, nsrc, &
+                           nneg)
       integer, intent(in) :: n, icycle
       real(dp), intent(in) :: cp(n, NCP)
       real(dp), intent(inout) :: q(n, NQ)
       real(dp), intent(inout) :: cplant(n, 3), nplant(n, 3), clabile(n), clit_cwd(n), nlit_cwd(n), nsoilmin(n), glai(n)
       real(dp), intent(out) :: csrc(n), nsrc(n)
+      real(dp), intent(out) :: nneg(n)   !< number of plant pools reset from negative to 0
       integer :: i, p
       do i = 1, n
          csrc(i) = 0.0_dp
          nsrc(i) = 0.0_dp
+         nneg(i) = 0.0_dp
          if (nint(cp(i, CP_IVT2)) == 0) then
             glai(i) = 0.0_dp
             cycle
@@ -639,6 +642,7 @@ contains
          do p = 1, 3
             if (cplant(i, p) < 0.0_dp) then
                csrc(i) = csrc(i) - cplant(i, p)
+               nneg(i) = nneg(i) + 1.0_dp
                cplant(i, p) = 0.0_dp
             end if
          end do
@@ -646,6 +650,7 @@ contains
             do p = 1, 3
                if (nplant(i, p) < 0.0_dp) then
                   nsrc(i) = nsrc(i) - nplant(i, p)
+                  nneg(i) = nneg(i) + 1.0_dp
                   nplant(i, p) = 0.0_dp
                end if
             end do

@@ -105,7 +105,7 @@ contains
       real(dp), allocatable :: rm(:, :), rg(:), npp(:), npp0(:), clabloss(:), fracc(:, :)
       real(dp), allocatable :: kcold(:), kdry(:), xkleaf(:), cexud(:), fracclabile(:)
       real(dp), allocatable :: xkn(:), rnew(:, :), nuptake(:), fracnalloc(:, :), ndepd(:)
-      real(dp), allocatable :: csrc(:), nsrc(:)
+      real(dp), allocatable :: csrc(:), nsrc(:), nneg(:)
       logical :: active, keep_prev
       integer :: i, d, doy, k
       real(dp) :: u, s, x
@@ -135,7 +135,7 @@ contains
       allocate (rm(ncell, 3), rg(ncell), npp(ncell), npp0(ncell), clabloss(ncell), fracc(ncell, 3))
       allocate (kcold(ncell), kdry(ncell), xkleaf(ncell), cexud(ncell), fracclabile(ncell))
       allocate (xkn(ncell), rnew(ncell, 3), nuptake(ncell), fracnalloc(ncell, 3), ndepd(ncell))
-      allocate (csrc(ncell), nsrc(ncell))
+      allocate (csrc(ncell), nsrc(ncell), nneg(ncell))
 
       call mimics_casa_constants(ncell, params, cp)
       q = 0.0_dp
@@ -224,7 +224,7 @@ contains
          ! ---- steps 9-10: CASA pool update, caccum ----
          call mimics_cycle(ncell, icycle, cp, q, state(:, S_CLEAF:S_CFROOT), state(:, S_NLEAF:S_NFROOT), &
                            state(:, S_CLABILE), state(:, S_CCWD), state(:, S_NCWD), state(:, S_NSOILMIN), &
-                           state(:, S_LAI), csrc, nsrc)
+                           state(:, S_LAI), csrc, nsrc, nneg)
          ! ---- step 11: pdummy / ndummy ----
          call casa_end_of_day_np(ncell, params, icycle, state(:, S_CLEAF:S_CFROOT), state(:, S_NLEAF:S_NFROOT), &
                                  state(:, S_PLEAF:S_PFROOT))
@@ -299,6 +299,7 @@ contains
             dg(i, D_NPP_PREV) = state(i, S_NPP_PREV)
             dg(i, D_CWD2CO2) = q(i, Q_CWD2CO2)
             dg(i, D_CWD2STR) = q(i, Q_CWD2STR)
+            dg(i, D_NEG_POOLS) = nneg(i)
             ! mass created outside the physical fluxes (docs/kernel.md "Budgets"):
             ! C: NPP multiplier, exudate (counted in GPP and again as litter), plant clamps
             dg(i, D_C_QUIRK_SOURCE) = ((npp0(i)*npp_scalar - npp0(i)) + cexud(i)) + csrc(i)

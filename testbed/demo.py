@@ -41,7 +41,7 @@ def run_demo(out: Path, ncell: int = 60, spin_years: int = 20, workers: int = 2,
                               per_year=True, multi_year=False, warming=0.02, ndep_trend=0.01)
     cycles = max(1, round(spin_years / (LAST_YEAR - FIRST_YEAR + 1)))
     hist_dirs = []
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
                       silence_logs=logging.ERROR) as cluster, Client(cluster):
         for tag in CONFIGS:
             for stage in ("spinup", "hist"):

@@ -346,6 +346,7 @@ DIAGNOSTICS: tuple[str, ...] = (
     "cwd2co2",
     "cwd2str",
     "thetaliq_mimics",
+    "neg_pools",
 )
 
 #: Optional fixes of quirks of the original (docs/quirks.md); all off reproduces it.

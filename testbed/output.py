@@ -102,6 +102,8 @@ VARIABLES: tuple[OutputVar, ...] = (
               "matter", "flux", cycles=CN),
     OutputVar("nSoilImmob", "nsoilimmob", "gN m-2 d-1", "N immobilisation (negative)", "flux", cycles=CN),
     OutputVar("nNetMineralization", "nnetmin", "gN m-2 d-1", "net N mineralisation", "flux", cycles=CN),
+    OutputVar("negPoolResets", "neg_pools", "count d-1", "pools that went negative and were reset to 0 "
+              "(casa.md Q13)", "flux"),
     OutputVar("xkNlimiting", "xknlimiting", "1", "N limitation factor (1 = no limitation)", "mean", cycles=CN),
     OutputVar("cLITm", "litm", "gC m-2", "MIMICS metabolic litter carbon", "mean", models=MIMICS),
     OutputVar("cLITs", "lits", "gC m-2", "MIMICS structural litter carbon", "mean", models=MIMICS),

@@ -180,6 +180,7 @@ class ChunkResult:
     max_c_residual: float
     max_n_residual: float
     seconds: float
+    negative_pools: dict[int, list[int]] = field(default_factory=dict)  #: cell -> simulation years with resets
 
 
 def run_chunk(job: ChunkJob, first_step_index: int) -> ChunkResult:
@@ -189,6 +190,8 @@ def run_chunk(job: ChunkJob, first_step_index: int) -> ChunkResult:
     annual: dict[int, np.ndarray] = {}
     parts: dict[int, str] = {}
     cmax = nmax = 0.0
+    negative: dict[int, list[int]] = {}
+    neg_col = layout.index("diag", "neg_pools")
     for k, res in enumerate(run_years(job.model, state, job.steps, perturbation=job.perturbation,
                                       first_year_of_run=job.first_year_of_run, cells=job.cells,
                                       check_budgets=job.check_budgets,
@@ -197,6 +200,8 @@ def run_chunk(job: ChunkJob, first_step_index: int) -> ChunkResult:
         cmax = max(cmax, float(np.max(np.abs(res.c_residual), initial=0.0)))
         if res.n_residual is not None:
             nmax = max(nmax, float(np.max(np.abs(res.n_residual), initial=0.0)))
+        for c in np.flatnonzero(res.annual[:, neg_col] > 0):
+            negative.setdefault(int(job.cells.start + c), []).append(res.step.count)
         if res.step.write_output:
             annual[index] = res.annual
         if res.daily is not None:
@@ -204,7 +209,7 @@ def run_chunk(job: ChunkJob, first_step_index: int) -> ChunkResult:
             path = Path(job.parts_dir) / f"daily_{index:07d}_{job.cells.start:07d}.npy"
             np.save(path, daily_columns(res.daily, job.model.soil_model, job.model.icycle))
             parts[index] = str(path)
-    return ChunkResult(job.cells, state, annual, parts, cmax, nmax, time.perf_counter() - t0)
+    return ChunkResult(job.cells, state, annual, parts, cmax, nmax, time.perf_counter() - t0, negative)
 
 
 # ------------------------------------------------------------------------------------ driver
@@ -228,7 +233,7 @@ def dask_client(cfg: RunConfig, workers: int | None = None, scheduler: str | Non
         return
     n = workers if workers is not None else cfg.get("parallel.workers")
     n = n or os.cpu_count() or 1
-    with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+    with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
                       silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
         yield client
 
@@ -365,6 +370,7 @@ def execute(plan: Plan, *, resume: bool = False, overwrite: bool = False, worker
                     _merge_daily(parts, out / f"daily_{plan.steps[i].label:04d}.nc", plan.steps[i].label, info_all,
                                  model, attrs)
             index += len(seg)
+            _log_negative_pools(runlog, model.domain, results)
             cmax = max(r.max_c_residual for r in results)
             nmax = max(r.max_n_residual for r in results)
             elapsed = time.perf_counter() - t_start
@@ -391,6 +397,16 @@ def execute(plan: Plan, *, resume: bool = False, overwrite: bool = False, worker
                  "cell-days/s); outputs: annual.nc, restart.nc" + (", daily_*.nc" if cfg.get("run.daily_output")
                                                                     else ""))
     return out
+
+
+def _log_negative_pools(runlog: RunLog, domain: Domain, results: Sequence[ChunkResult]) -> None:
+    """One line per cell in which pools went negative and were reset to 0 (casa.md Q13)."""
+    for res in results:
+        for cell, years in sorted(res.negative_pools.items()):
+            span = f"year {years[0]}" if len(years) == 1 else f"{len(years)} years from {years[0]} to {years[-1]}"
+            runlog.write(f"negative pools reset to 0 in cell {cell + 1} (cellid {domain.cellid[cell]}, "
+                         f"lat {domain.lat[cell]:.2f}, lon {domain.lon[cell]:.2f}, IGBP {domain.pft[cell]}): {span}; "
+                         "see negPoolResets in annual.nc")
 
 
 def _restart_info(plan: Plan, years_done: int) -> RestartInfo:

@@ -65,7 +65,7 @@ program check_b
    real(dp) :: mp(n, NMIMICSPARAM), cp(n, NCP), q(n, NQ), mc(n,7), mn(n,7)
    real(dp) :: cplant(n,3), nplant(n,3), clab(n), ccwd(n), ncwd(n), nsm(n), glai(n), cnppan(n)
    real(dp) :: fcal(n,3), fnal(n,3), ts(n), mo(n), fr(n), xkc(n), cnpp(n), nup(n), zero(n), one(n), ndep(n)
-   real(dp) :: csrc(n), nsrc(n), vals(8), pv(NMIMICSPARAM), chnocwd(n), crsoil(n)
+   real(dp) :: csrc(n), nsrc(n), nneg(n), vals(8), pv(NMIMICSPARAM), chnocwd(n), crsoil(n)
    integer :: icycle, d, i, k, idum
    character(len=200) :: line
    open(10, file='mp.txt'); do k = 1, NMIMICSPARAM; read(10,*) pv(k); end do; close(10)
@@ -125,7 +125,7 @@ program check_b
          if (icycle > 1) call mimics_nbook(n, cp, ts, nsm, ndep, nup, q)
          chnocwd = q(:, Q_CHRESP)
          crsoil = chnocwd(2)*q(2,Q_U) + q(:,Q_CWD2CO2)
-         call mimics_cycle(n, icycle, cp, q, cplant, nplant, clab, ccwd, ncwd, nsm, glai, csrc, nsrc)
+         call mimics_cycle(n, icycle, cp, q, cplant, nplant, clab, ccwd, ncwd, nsm, glai, csrc, nsrc, nneg)
          do i = 1, n
             if (icycle == 2) then
                write(20,'(2i4,200es26.17e3)') d, i, mc(i,:), mn(i,:), q(i,Q_DIN), q(i,Q_CHRESP), q(i,Q_CSOMPIN), &

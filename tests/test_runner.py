@@ -195,3 +195,30 @@ def test_existing_outputs_need_overwrite(domain: Path, tmp_path: Path, capsys) -
     assert "output folder already holds annual.nc, restart.nc; pass --overwrite" in err
     assert (tmp_path / "out" / "annual.nc").read_bytes() == before
     assert main(["run", str(nml), "--workers", "1", "-q", "--overwrite"]) == 0
+
+
+def test_negative_pools_are_counted_and_reported_per_cell(domain: Path, tmp_path: Path) -> None:
+    """Fine roots and wood near zero with negative NPP go negative; each reset is counted and logged."""
+    from testbed import layout
+    from testbed.runner import build_model
+    from testbed.state import RestartInfo, write_restart
+
+    nml = write_namelist(tmp_path / "cold", domain, "run.cycles=1")
+    cfg = RunConfig.read(nml)
+    model = build_model(cfg)
+    state = model.cold_state()
+    for name in ("cfroot", "cwood"):
+        state[:, layout.index("state", name)] = 1e-9
+    restart = tmp_path / "stressed.nc"
+    write_restart(restart, state, RestartInfo("casa", 2, 0, model.casa.sha256, "", model.domain.cellid))
+    nml = write_namelist(tmp_path / "run", domain, "run.start=restart", f"files.restart_in={restart}")
+    assert main(["run", str(nml), "--workers", "1", "-q"]) == 0
+    ds = xr.open_dataset(tmp_path / "run" / "out" / "annual.nc",
+                         decode_times=xr.coders.CFDatetimeCoder(use_cftime=True))
+    counts = ds["negPoolResets"].sum("time").values
+    assert counts.sum() > 0
+    log = (tmp_path / "run" / "out" / "run.log").read_text()
+    for cell in np.flatnonzero(counts > 0):
+        assert f"negative pools reset to 0 in cell {cell + 1} (cellid" in log
+    for cell in np.flatnonzero(counts == 0):
+        assert f"in cell {cell + 1} (cellid" not in log
