@@ -49,7 +49,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from .runner import prepare
 
     cfg = _config_from(args)
-    plan = prepare(cfg)
+    plan = prepare(cfg, scan_met=True)
     m = plan.model
     print(f"{args.namelist}: OK -- {m.soil_model.upper()}-{'CN' if m.icycle == 2 else 'C'}, {m.ncell} cells "
           f"({int(m.domain.inactive(m.casa).sum())} ice/water), {len(plan.steps)} simulated years, "

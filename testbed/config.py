@@ -88,7 +88,9 @@ KEYS: tuple[Key, ...] = (
     Key("files", "write_legacy_restart", bool, False, "",
         "also write the original's cnppool_end.csv (and mimicspool_end.csv) at the end"),
     # &parallel
-    Key("parallel", "chunk_size", int, 500, "cells", "cells per dask task; results do not depend on it"),
+    Key("parallel", "chunk_size", int, 0, "cells",
+        "cells per dask task (0: split the cells evenly over the workers, at most 2000 per task); results do "
+        "not depend on it, memory per worker grows with it"),
     Key("parallel", "workers", int, 0, "", "local worker processes (0: one per core)"),
     Key("parallel", "scheduler", str, "", "",
         "address of a running dask.distributed scheduler (e.g. from dask-jobqueue); empty: a local cluster"),
@@ -222,8 +224,8 @@ class RunConfig:
         met = self.values["files"]["met"]
         if per_year and met and "{year}" not in met:
             raise ConfigError(f"files.met = {met!r} must contain {{year}} when first_year/last_year are set")
-        if self.values["parallel"]["chunk_size"] < 1:
-            raise ConfigError("parallel.chunk_size must be >= 1")
+        if self.values["parallel"]["chunk_size"] < 0:
+            raise ConfigError("parallel.chunk_size must be >= 0 (0: automatic)")
 
     @property
     def icycle(self) -> int:

@@ -142,11 +142,8 @@ class MetFile:
                              f"({self.active_j[c] + 1}, {self.active_i[c] + 1}) in the met grid", path=self.path,
                              cell=c + 1)
 
-    def read_year(self, year_index: int, cells: slice = slice(None), check: bool = True) -> Forcing:
-        """Daily forcing of year ``year_index`` (0-based within the file) for model cells ``cells``.
-
-        Reads only the longitude band that holds the requested cells.
-        """
+    def _read_raw(self, year_index: int, cells: slice) -> dict[str, np.ndarray]:
+        """The file's float32 values of one year for ``cells``: (365, ncell) and (365, 6, ncell) arrays."""
         if not 0 <= year_index < self.nyear:
             raise InputError(f"year index {year_index} is outside the file's {self.nyear} years", path=self.path)
         jsel = self.active_j[cells]
@@ -168,35 +165,55 @@ class MetFile:
                     continue
                 raw = ds.variables[name][t0:t1, :, j0:j1, i0:i1]    # (365, 6, lat box, lon box)
                 out[name] = raw[:, :, jsel - j0, isel - i0]         # (365, 6, ncell)
+        return out
+
+    def _check_raw(self, out: dict[str, np.ndarray], year_index: int, first_cell: int) -> None:
+        for name, arr in out.items():
+            bad = ~(np.abs(arr) < 1e30)  # NaN, inf and fill values
+            if bad.any():
+                idx = np.argwhere(bad)[0]
+                day, cell = int(idx[0]), int(idx[-1])
+                raise InputError(f"NaN or fill value on day {day + 1} of year {year_index + 1}", path=self.path,
+                                 variable=name, cell=first_cell + cell + 1,
+                                 hint="Active cells (cellMissing == 0) need valid data every day")
+        if (out["xcgpp"] < 0).any():
+            idx = np.argwhere(out["xcgpp"] < 0)[0]
+            raise InputError(f"negative GPP on day {idx[0] + 1} of year {year_index + 1}", path=self.path,
+                             variable="xcgpp", cell=first_cell + int(idx[1]) + 1)
+
+    def check_year(self, year_index: int, cells: slice = slice(None)) -> None:
+        """Raise InputError at the first NaN, fill value or negative GPP of a year (no conversion)."""
+        self._check_raw(self._read_raw(year_index, cells), year_index, cells.indices(self.ncell)[0])
+
+    def read_year(self, year_index: int, cells: slice = slice(None), check: bool = True) -> Forcing:
+        """Daily forcing of year ``year_index`` (0-based within the file) for model cells ``cells``.
+
+        Reads only the box of the grid that holds the requested cells, and widens to float64 exactly.
+        """
+        out = self._read_raw(year_index, cells)
         if check:
-            first_cell = (cells.start or 0) if isinstance(cells, slice) else 0
-            for name, arr in out.items():
-                bad = ~np.isfinite(arr) | (np.abs(arr) >= 1e30)
-                if bad.any():
-                    idx = np.argwhere(bad)[0]
-                    day, cell = int(idx[0]), int(idx[-1])
-                    raise InputError(f"NaN or fill value on day {day + 1} of year {year_index + 1}", path=self.path,
-                                     variable=name, cell=first_cell + cell + 1,
-                                     hint="Active cells (cellMissing == 0) need valid data every day")
-            if (out["xcgpp"] < 0).any():
-                idx = np.argwhere(out["xcgpp"] < 0)[0]
-                raise InputError(f"negative GPP on day {idx[0] + 1} of year {year_index + 1}", path=self.path,
-                                 variable="xcgpp", cell=first_cell + int(idx[1]) + 1)
+            self._check_raw(out, year_index, cells.indices(self.ncell)[0])
 
         def two_d(a: np.ndarray) -> np.ndarray:
-            return np.asfortranarray(a.T.astype(np.float64))
+            return a.T.astype(np.float64, order="F")
 
         def three_d(a: np.ndarray) -> np.ndarray:
-            return np.asfortranarray(a.transpose(2, 1, 0).astype(np.float64))
+            return a.transpose(2, 1, 0).astype(np.float64, order="F")
 
         return Forcing(gpp=two_d(out["xcgpp"]), tair=two_d(out["xtairk"]), ndep=two_d(out["ndep"]),
                        tsoil=three_d(out["xtsoil"]), moist=three_d(out["xmoist"]), frzn=three_d(out["xfrznmoist"]))
 
 
-def check_values(met: MetFile, cells: slice = slice(None)) -> None:
-    """Scan every year of ``met`` for NaN, fill values and negative GPP (one year in memory at a time)."""
-    for year_index in range(met.nyear):
-        met.read_year(year_index, cells, check=True)
+def check_values(met: MetFile, cells: slice = slice(None), block: int = 2000) -> None:
+    """Scan every year of ``met`` for NaN, fill values and negative GPP.
+
+    Reads ``block`` cells by one year at a time, so memory does not grow with the grid.
+    """
+    start, stop, _ = cells.indices(met.ncell)
+    for first in range(start, stop, block):
+        sub = slice(first, min(first + block, stop))
+        for year_index in range(met.nyear):
+            met.check_year(year_index, sub)
 
 
 def met_path_for_year(pattern: str, year: int) -> Path:

@@ -155,12 +155,13 @@ def _check_budget(kind: str, residual: np.ndarray, scale: np.ndarray, step: Year
 def run_years(model: Model, state: np.ndarray, steps: Sequence[YearStep], *,
               perturbation: Perturbation | None = None, first_year_of_run: bool = True,
               cells: slice = slice(None), check_budgets: bool = True,
-              restart_write_reset: bool = True) -> Iterator[YearResult]:
+              restart_write_reset: bool = True, check_forcing: bool = True) -> Iterator[YearResult]:
     """Advance ``state`` (in place) through ``steps``, yielding each year's result.
 
     ``model`` and ``state`` cover the cells ``cells`` of the met files' active
     cells. ``restart_write_reset=False`` switches off the original's
-    restart-write side effects (casa.md Q5) -- a documented fix option.
+    restart-write side effects (casa.md Q5) -- a documented fix option. ``check_forcing=False``
+    skips the per-year NaN and range checks of the forcing when the caller has scanned it already.
     """
     pert = perturbation or Perturbation()
     met_cache: dict[Path, MetFile] = {}
@@ -170,7 +171,7 @@ def run_years(model: Model, state: np.ndarray, steps: Sequence[YearStep], *,
         if met is None:
             met = met_cache[step.met_path] = MetFile.open(step.met_path)
             met_cache = {step.met_path: met}
-        forcing = met.read_year(step.year_index, cells)
+        forcing = met.read_year(step.year_index, cells, check=check_forcing)
         before = state.copy(order="F")
         annual = kernel.new_annual(model.ncell)
         on = pert.active(step.count)

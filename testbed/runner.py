@@ -60,7 +60,7 @@ class Plan:
     perturbation: Perturbation
     met_files: list[Path]
     restart_write_reset: bool = True
-    notes: list[str] = field(default_factory=list)
+    values_checked: bool = False
 
     @property
     def output_dir(self) -> Path:
@@ -129,8 +129,12 @@ def initial_state(cfg: RunConfig, model: Model) -> np.ndarray:
     return model.restart_state(values)
 
 
-def prepare(cfg: RunConfig, *, scan_met: bool = True) -> Plan:
-    """Validate every input of a run (structure, values, grid consistency, parameters) before any compute."""
+def prepare(cfg: RunConfig, *, scan_met: bool = False) -> Plan:
+    """Validate the inputs of a run (structure, grid consistency, parameters, restart) before any compute.
+
+    The met values (NaN, fill values, negative GPP) are scanned here only with ``scan_met``; a run
+    scans them in parallel on the workers (:func:`execute`) before the first year is computed.
+    """
     model = build_model(cfg)
     present = np.unique(model.domain.pft)
     for name in ("sla", "laimax", "age_leaf"):
@@ -149,7 +153,7 @@ def prepare(cfg: RunConfig, *, scan_met: bool = True) -> Plan:
     p = cfg.values["perturbation"]
     pert = Perturbation(p["dtair"], p["dtsoil"], p["npp_mult"], p["start_year_count"])
     return Plan(cfg, model, state, steps, pert, met_files,
-                restart_write_reset=not cfg.get("fixes.no_restart_write_reset"))
+                restart_write_reset=not cfg.get("fixes.no_restart_write_reset"), values_checked=scan_met)
 
 
 # --------------------------------------------------------------------------------- chunk task
@@ -183,6 +187,12 @@ class ChunkResult:
     negative_pools: dict[int, list[int]] = field(default_factory=dict)  #: cell -> simulation years with resets
 
 
+def check_chunk(met_files: Sequence[Path], cells: slice) -> None:
+    """Scan the met values of one chunk of cells in every file (runs on a dask worker)."""
+    for path in met_files:
+        check_values(MetFile.open(path), cells)
+
+
 def run_chunk(job: ChunkJob, first_step_index: int) -> ChunkResult:
     """Advance one chunk of cells through a segment (runs on a dask worker)."""
     t0 = time.perf_counter()
@@ -195,7 +205,7 @@ def run_chunk(job: ChunkJob, first_step_index: int) -> ChunkResult:
     for k, res in enumerate(run_years(job.model, state, job.steps, perturbation=job.perturbation,
                                       first_year_of_run=job.first_year_of_run, cells=job.cells,
                                       check_budgets=job.check_budgets,
-                                      restart_write_reset=job.restart_write_reset)):
+                                      restart_write_reset=job.restart_write_reset, check_forcing=False)):
         index = first_step_index + k
         cmax = max(cmax, float(np.max(np.abs(res.c_residual), initial=0.0)))
         if res.n_residual is not None:
@@ -213,6 +223,19 @@ def run_chunk(job: ChunkJob, first_step_index: int) -> ChunkResult:
 
 
 # ------------------------------------------------------------------------------------ driver
+
+#: largest automatic chunk (cells): bounds a worker's memory to a few hundred MB per task
+MAX_AUTO_CHUNK = 2000
+
+
+def _auto_chunk(ncell: int, workers: int) -> int:
+    """Cells per task when parallel.chunk_size = 0: an even split over the workers, at most MAX_AUTO_CHUNK."""
+    per_worker = -(-ncell // max(1, workers))
+    if per_worker <= MAX_AUTO_CHUNK:
+        return per_worker
+    tasks_per_worker = -(-per_worker // MAX_AUTO_CHUNK)
+    return -(-ncell // (workers * tasks_per_worker))
+
 
 def chunks(ncell: int, size: int) -> list[slice]:
     return [slice(i, min(i + size, ncell)) for i in range(0, ncell, size)]
@@ -325,7 +348,6 @@ def execute(plan: Plan, *, resume: bool = False, overwrite: bool = False, worker
         runlog.write(f"met: {path}")
     attrs = _attrs(plan)
     info_all = _cell_info(model.domain)
-    chunk_slices = chunks(model.ncell, cfg.get("parallel.chunk_size"))
     interval = cfg.get("run.checkpoint_interval")
     total_cell_years = model.ncell * (len(plan.steps) - start_index)
     from tqdm import tqdm
@@ -334,6 +356,12 @@ def execute(plan: Plan, *, resume: bool = False, overwrite: bool = False, worker
                desc=f"{model.soil_model}-{'cn' if model.icycle == 2 else 'c'}", dynamic_ncols=True)
     t_start = time.perf_counter()
     with dask_client(cfg, workers, scheduler) as client:
+        nworkers = len(client.scheduler_info().get("workers", {})) or 1
+        chunk_slices = chunks(model.ncell, cfg.get("parallel.chunk_size") or _auto_chunk(model.ncell, nworkers))
+        if not plan.values_checked:
+            checks = [client.submit(check_chunk, plan.met_files, cs, pure=False) for cs in chunk_slices]
+            client.gather(checks)  # raises the first InputError, before any year is computed
+            runlog.write(f"met values checked: {len(plan.met_files)} file(s), {model.ncell} cells")
         index = start_index
         while index < len(plan.steps):
             seg = plan.steps[index:index + interval]

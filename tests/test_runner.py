@@ -57,7 +57,7 @@ def assert_same_outputs(a: Path, b: Path) -> None:
         assert np.array_equal(da[k], db[k]), f"{k} differs"
 
 
-@pytest.mark.parametrize("soil_model", ["casa", "mimics"])
+@pytest.mark.parametrize("soil_model", ["casa", pytest.param("mimics", marks=pytest.mark.slow)])
 def test_results_are_bit_identical_for_any_chunk_size_and_worker_count(domain: Path, tmp_path: Path,
                                                                       soil_model: str) -> None:
     runs = []

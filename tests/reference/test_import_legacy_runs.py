@@ -21,7 +21,9 @@ from .compare import KNOWN_DIFFERENCES, Report, parse_csv, read_nc_var, text_val
 
 pytestmark = pytest.mark.reference
 
-CASES = [(c, s) for c in ("casa_c", "casa_cn", "mimics_c", "mimics_cn") for s in ("cold", "spin", "trans")]
+#: one quick representative stage; the other eleven are marked slow (`make test` runs them all)
+CASES = [pytest.param(c, s, marks=() if (c, s) == ("casa_cn", "cold") else pytest.mark.slow)
+         for c in ("casa_c", "casa_cn", "mimics_c", "mimics_cn") for s in ("cold", "spin", "trans")]
 
 
 def _run_stage(setA: Path, config: str, stage: str, out: Path) -> Path:
