@@ -146,6 +146,13 @@ def microbial_cn(ds: xr.Dataset) -> xr.DataArray:
     return _ratio(microbial_carbon(ds), microbial_nitrogen(ds)).rename("microbial_cn").assign_attrs(units="1")
 
 
+def r_to_k_ratio(ds: xr.Dataset) -> xr.DataArray:
+    """MIMICS ratio of r- to K-selected microbial C per cell [g g-1] = cMICr / cMICk."""
+    if soil_model(ds) != "mimics":
+        raise MissingVariableError("the MICr:MICk ratio needs a MIMICS run (cMICr, cMICk)")
+    return _ratio(ds["cMICr"], ds["cMICk"]).rename("mic_r_to_k").assign_attrs(units="1")
+
+
 def turnover_time(ds: xr.Dataset, include_cwd: bool = False) -> xr.DataArray:
     """Inferred soil C turnover time per cell [yr] = soil C / annual NPP (NaN where NPP <= 0).
 
@@ -470,6 +477,9 @@ class TestbedAccessor:
 
     def microbial_cn(self) -> xr.DataArray:
         return microbial_cn(self._ds)
+
+    def r_to_k_ratio(self) -> xr.DataArray:
+        return r_to_k_ratio(self._ds)
 
     def turnover_time(self, include_cwd: bool = False) -> xr.DataArray:
         return turnover_time(self._ds, include_cwd)

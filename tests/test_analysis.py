@@ -351,3 +351,10 @@ def test_collapse_cells_preserves_totals(run: xr.Dataset) -> None:
     assert one.sizes["cell"] == 1 and one.attrs["soil_model"] == "mimics"
     for name in an.QUANTITIES:
         np.testing.assert_allclose(an.total(one, name).values, an.total(run, name).values, err_msg=name)
+
+
+def test_r_to_k_ratio_is_micr_over_mick(run: xr.Dataset) -> None:
+    ratio = run.testbed.r_to_k_ratio()
+    np.testing.assert_allclose(ratio.values, (run["cMICr"] / run["cMICk"].where(run["cMICk"] > 0)).values)
+    with pytest.raises(an.MissingVariableError, match="needs a MIMICS run"):
+        an.r_to_k_ratio(make_run("casa"))

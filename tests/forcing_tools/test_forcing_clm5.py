@@ -7,6 +7,7 @@ from pathlib import Path
 import netCDF4
 import numpy as np
 import pytest
+import xarray as xr
 
 from forcing_tools import clm5_to_met as c5
 from forcing_tools.metfile import read_gridinfo, read_soil
@@ -522,3 +523,24 @@ def test_air_temperature_fallbacks(tmp_path: Path) -> None:
     got = read_met(tmp_path / "o2" / "met_2001_2001.nc")["xtairk"]
     act = ref < 1e35
     np.testing.assert_allclose(got[act], ref[act], rtol=1e-6)
+
+
+def test_converted_forcing_runs_in_the_model(tmp_path: Path) -> None:
+    """The run system reads the converter's met files and tables and runs two years on them."""
+    from testbed.cli import main as testbed_main
+    from testbed.config import RunConfig, namelist_text
+
+    h1 = write_history(tmp_path / "h1.2001.nc", noleap_dates(2001))
+    h2 = write_history(tmp_path / "h1.2002.nc", noleap_dates(2002), first_value=366.0)
+    res = c5.convert_clm5([h1, h2], write_surface(tmp_path / "surfdata.nc"), tmp_path / "met", compress=0,
+                          log=lambda m: None)
+    cfg = RunConfig.defaults()
+    cfg.override(["run.mode=transient", "run.first_year=2001", "run.last_year=2002", "run.soil_model=mimics",
+                  f"files.gridinfo={res.tables[0]}", f"files.soil={res.tables[1]}",
+                  f"files.met={tmp_path / 'met' / 'met_{year}_{year}.nc'}", f"files.output_dir={tmp_path / 'out'}"])
+    (tmp_path / "run.nml").write_text(namelist_text(cfg))
+    assert testbed_main(["run", str(tmp_path / "run.nml"), "--workers", "1", "-q"]) == 0
+    annual = xr.open_dataset(tmp_path / "out" / "annual.nc", decode_times=xr.coders.CFDatetimeCoder(use_cftime=True))
+    assert annual["year"].values.tolist() == [2001, 2002]
+    assert annual.sizes["cell"] == res.n_active
+    assert np.isfinite(annual["cnpp"].values).all()

@@ -1,0 +1,64 @@
+"""A few lines from inputs to xarray: run a set of cells for some years in memory.
+
+    from testbed.api import load_model, simulate
+    model = load_model("gridinfo.csv", "soil.csv", soil_model="mimics", cycle="cn")
+    daily, annual = simulate(model, "met_1901_1905.nc", years=5)
+
+For runs with files, checkpoints and many cells, use a namelist and `testbed run`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from .config import shipped_namelists
+from .domain import Domain, PhenologyTable
+from .model import Model
+from .output import CellInfo, annual_dataset, daily_columns, daily_dataset
+from .params import load_casa_parameters, load_mimics_parameters
+from .run import Perturbation, cycle_schedule, run_years
+
+
+def load_model(gridinfo: str | Path, soil: str | Path, *, soil_model: str = "casa", cycle: str = "cn",
+               casa_params: str | Path | None = None, mimics_params: str | Path | None = None,
+               phenology: str | Path | None = None, fixes: dict[str, bool] | None = None) -> Model:
+    """A model of the cells in ``gridinfo``/``soil`` with the shipped parameter sets unless others are given."""
+    shipped = shipped_namelists()
+    casa = load_casa_parameters(casa_params or shipped / "params_casa_igbp.nml")
+    mimics = load_mimics_parameters(mimics_params or shipped / "params_mimics.nml") if soil_model == "mimics" else None
+    phen = PhenologyTable.read(phenology or shipped / "phenology_modis_igbp.csv")
+    return Model(Domain.from_files(gridinfo, soil), casa, phen, soil_model, 2 if cycle == "cn" else 1, mimics,
+                 fixes or {})
+
+
+def simulate(model: Model, met: str | Path, years: int, *, state: np.ndarray | None = None,
+             perturbation: Perturbation | None = None) -> tuple[xr.Dataset, xr.Dataset]:
+    """Run ``years`` years cycling the met file from a cold start (or ``state``, updated in place).
+
+    Returns (daily, annual) datasets with units: daily pools and fluxes of every day on a
+    continuous time axis, and the annual sums and means. Years are labelled 1, 2, ...
+    """
+    steps = cycle_schedule(met, -(-years // _nyear(met)), daily=True)[:years]
+    for s in steps:
+        s.store_daily = True
+        s.write_output = True
+    state = model.cold_state() if state is None else state
+    d = model.domain
+    cells = CellInfo(d.lat, d.lon, d.area, d.pft, d.cellid)
+    dailies, annuals, labels = [], [], []
+    for res in run_years(model, state, steps, perturbation=perturbation):
+        dailies.append(daily_dataset(daily_columns(res.daily, model.soil_model, model.icycle), res.step.label, cells,
+                                     model.soil_model, model.icycle))
+        annuals.append(res.annual)
+        labels.append(res.step.label)
+    daily = xr.concat(dailies, dim="time", data_vars="minimal", coords="minimal", compat="override")
+    return daily, annual_dataset(annuals, labels, cells, model.soil_model, model.icycle)
+
+
+def _nyear(met: str | Path) -> int:
+    from .forcing import MetFile
+
+    return MetFile.open(met).nyear
