@@ -2,7 +2,7 @@
 !> restart-write reset (spec casa.md 3.4, 6.1, 6.2, 8 Q5). See docs/kernel.md for
 !> the argument conventions and docs/casa_kernel_notes.md for the design notes.
 module casa_step
-   use tb_precision, only: dp, TKZERO
+   use tb_precision, only: dp, sp, TKZERO
    use tb_layout
    use casa_veg
    use casa_soil
@@ -121,8 +121,8 @@ contains
       integer, intent(in) :: fixes(nfix)
       real(dp), intent(in) :: params(ncell, npar)
       real(dp), intent(inout) :: state(ncell, nst)
-      real(dp), intent(in) :: gpp(ncell, nday), tair(ncell, nday), ndep(ncell, nday)
-      real(dp), intent(in) :: tsoil(ncell, 6, nday), moist(ncell, 6, nday), frzn(ncell, 6, nday)
+      real(sp), intent(in) :: gpp(ncell, nday), tair(ncell, nday), ndep(ncell, nday)
+      real(sp), intent(in) :: tsoil(ncell, 6, nday), moist(ncell, 6, nday), frzn(ncell, 6, nday)
       real(dp), intent(in) :: dtair, dtsoil, npp_scalar
       real(dp), intent(inout) :: daily(ncell, ndg, nstore)
       real(dp), intent(inout) :: annual(ncell, ndg)
@@ -195,17 +195,17 @@ contains
          doy = doy0 + d - 1
          do n = 1, ncell
             if (cell_active(params(n, P_IVT2))) then
-               gppd(n) = gpp(n, d)
+               gppd(n) = real(gpp(n, d), dp)
             else
                gppd(n) = 0.0_dp
             end if
-            tairk(n) = tair(n, d) + dtair
-            ndepd(n) = ndep(n, d)
+            tairk(n) = real(tair(n, d), dp) + dtair
+            ndepd(n) = real(ndep(n, d), dp)
          end do
          do l = 1, NSOIL_LAYERS
             do n = 1, ncell
-               tsl(n, l) = tsoil(n, l, d) + dtsoil
-               msl(n, l) = moist(n, l, d)
+               tsl(n, l) = real(tsoil(n, l, d), dp) + dtsoil
+               msl(n, l) = real(moist(n, l, d), dp)
             end do
          end do
 

@@ -3,7 +3,7 @@
 !> scalar or an explicit-shape array, so the Python side passes NumPy arrays in
 !> Fortran order without copies. See docs/kernel.md.
 module testbed_kernel
-   use tb_precision, only: dp
+   use tb_precision, only: dp, sp
    use tb_layout, only: NSTATE, NCASAPARAM, NMIMICSPARAM, NDIAG, NFIX
    use casa_step, only: casa_initialise_impl, advance_casa_impl, casa_restart_write_reset_impl
    use mimics_step, only: mimics_initialise_impl, advance_mimics_impl
@@ -42,8 +42,8 @@ contains
       integer, intent(in) :: fixes(nfix)
       real(dp), intent(in) :: params(ncell, npar)
       real(dp), intent(inout) :: state(ncell, nst)
-      real(dp), intent(in) :: gpp(ncell, nday), tair(ncell, nday), ndep(ncell, nday)
-      real(dp), intent(in) :: tsoil(ncell, 6, nday), moist(ncell, 6, nday), frzn(ncell, 6, nday)
+      real(sp), intent(in) :: gpp(ncell, nday), tair(ncell, nday), ndep(ncell, nday)
+      real(sp), intent(in) :: tsoil(ncell, 6, nday), moist(ncell, 6, nday), frzn(ncell, 6, nday)
       real(dp), intent(in) :: dtair, dtsoil, npp_scalar
       real(dp), intent(inout) :: daily(ncell, ndg, nstore)
       real(dp), intent(inout) :: annual(ncell, ndg)
@@ -82,8 +82,8 @@ contains
       real(dp), intent(in) :: params(ncell, npar)
       real(dp), intent(in) :: mparams(ncell, nmp)
       real(dp), intent(inout) :: state(ncell, nst)
-      real(dp), intent(in) :: gpp(ncell, nday), tair(ncell, nday), ndep(ncell, nday)
-      real(dp), intent(in) :: tsoil(ncell, 6, nday), moist(ncell, 6, nday), frzn(ncell, 6, nday)
+      real(sp), intent(in) :: gpp(ncell, nday), tair(ncell, nday), ndep(ncell, nday)
+      real(sp), intent(in) :: tsoil(ncell, 6, nday), moist(ncell, 6, nday), frzn(ncell, 6, nday)
       real(dp), intent(in) :: dtair, dtsoil, npp_scalar
       real(dp), intent(inout) :: daily(ncell, ndg, nstore)
       real(dp), intent(inout) :: annual(ncell, ndg)

@@ -14,7 +14,7 @@
 !> from GPP needs the whole year's forcing: init_npp_prev /= 0 requires
 !> doy0 == 1 and nday == 365 (else ERR_BAD_ARGUMENT).
 module mimics_step
-   use tb_precision, only: dp, TKZERO
+   use tb_precision, only: dp, sp, TKZERO
    use tb_layout
    use casa_veg, only: casa_root_fractions, casa_phenology, casa_avgsoil, casa_avg_layers, &
                        casa_rplant, casa_allocation, casa_xrateplant, casa_exudation, casa_xnp, &
@@ -93,14 +93,14 @@ contains
       real(dp), intent(in) :: params(ncell, npar)
       real(dp), intent(in) :: mparams(ncell, nmp)
       real(dp), intent(inout) :: state(ncell, nst)
-      real(dp), intent(in) :: gpp(ncell, nday), tair(ncell, nday), ndep(ncell, nday)
-      real(dp), intent(in) :: tsoil(ncell, 6, nday), moist(ncell, 6, nday), frzn(ncell, 6, nday)
+      real(sp), intent(in) :: gpp(ncell, nday), tair(ncell, nday), ndep(ncell, nday)
+      real(sp), intent(in) :: tsoil(ncell, 6, nday), moist(ncell, 6, nday), frzn(ncell, 6, nday)
       real(dp), intent(in) :: dtair, dtsoil, npp_scalar
       real(dp), intent(inout) :: daily(ncell, ndg, nstore)
       real(dp), intent(inout) :: annual(ncell, ndg)
       integer, intent(out) :: ierr
 
-      real(dp), allocatable :: cp(:, :), q(:, :), froot(:, :), tsl(:, :), dg(:, :)
+      real(dp), allocatable :: cp(:, :), q(:, :), froot(:, :), tsl(:, :), msl(:, :), fzl(:, :), dg(:, :)
       real(dp), allocatable :: gppd(:), taird(:), tsoilavg(:), moistavg(:), frznavg(:), btran(:)
       real(dp), allocatable :: rm(:, :), rg(:), npp(:), npp0(:), clabloss(:), fracc(:, :)
       real(dp), allocatable :: kcold(:), kdry(:), xkleaf(:), cexud(:), fracclabile(:)
@@ -130,6 +130,7 @@ contains
       if (ncell < 1) return
 
       allocate (cp(ncell, NCP), q(ncell, NQ), froot(ncell, NSOIL_LAYERS), tsl(ncell, NSOIL_LAYERS))
+      allocate (msl(ncell, NSOIL_LAYERS), fzl(ncell, NSOIL_LAYERS))
       allocate (dg(ncell, NDIAG))
       allocate (gppd(ncell), taird(ncell), tsoilavg(ncell), moistavg(ncell), frznavg(ncell), btran(ncell))
       allocate (rm(ncell, 3), rg(ncell), npp(ncell), npp0(ncell), clabloss(ncell), fracc(ncell, 3))
@@ -152,7 +153,7 @@ contains
             s = 0.0_dp
             if (nint(params(i, P_IVT2)) /= 0) then
                do d = 1, nday
-                  s = s + gpp(i, d)/2.0_dp
+                  s = s + real(gpp(i, d), dp)/2.0_dp
                end do
             end if
             state(i, S_NPP_PREV) = s
@@ -164,22 +165,24 @@ contains
          ! ---- forcing (perturbations added in double after widening) ----
          do i = 1, ncell
             active = nint(params(i, P_IVT2)) /= 0
-            gppd(i) = merge(gpp(i, d), 0.0_dp, active)
-            taird(i) = tair(i, d) + dtair
-            ndepd(i) = ndep(i, d)
+            gppd(i) = merge(real(gpp(i, d), dp), 0.0_dp, active)
+            taird(i) = real(tair(i, d), dp) + dtair
+            ndepd(i) = real(ndep(i, d), dp)
          end do
          do k = 1, NSOIL_LAYERS
             do i = 1, ncell
-               tsl(i, k) = tsoil(i, k, d) + dtsoil
+               tsl(i, k) = real(tsoil(i, k, d), dp) + dtsoil
+               msl(i, k) = real(moist(i, k, d), dp)
+               fzl(i, k) = real(frzn(i, k, d), dp)
             end do
          end do
 
          ! ---- 3.2 step 1: vegetation front end (casa_veg) ----
          cexud = 0.0_dp
          call casa_phenology(ncell, doy, params, state(:, S_PHASE))
-         call casa_avgsoil(ncell, params, fixes(FIX_CLAMP_BTRAN) /= 0, froot, tsl, moist(:, :, d), &
+         call casa_avgsoil(ncell, params, fixes(FIX_CLAMP_BTRAN) /= 0, froot, tsl, msl, &
                            tsoilavg, moistavg, btran)
-         call casa_avg_layers(ncell, froot, frzn(:, :, d), frznavg)
+         call casa_avg_layers(ncell, froot, fzl, frznavg)
          call casa_rplant(ncell, params, fixes(FIX_LEAF_MAINT_RESP) /= 0, fixes(FIX_CONSTANT_GROWTH_YIELD) /= 0, &
                           taird, tsoilavg, gppd, state(:, S_CLEAF:S_CFROOT), state(:, S_NLEAF:S_NFROOT), &
                           state(:, S_PLEAF:S_PFROOT), state(:, S_CLABILE), rm, rg, npp0, clabloss)

@@ -31,7 +31,10 @@ OPTIONAL_VARS = ("xfrznmoist",)
 
 @dataclass
 class Forcing:
-    """One year (or part) of daily forcing for a set of cells, float64, Fortran order."""
+    """One year (or part) of daily forcing for a set of cells, as stored (float32), Fortran order.
+
+    The kernel widens every value exactly to float64 before use.
+    """
 
     gpp: np.ndarray    #: (ncell, nday) gC m-2 d-1
     tair: np.ndarray   #: (ncell, nday) K
@@ -153,18 +156,21 @@ class MetFile:
         i0, i1 = int(isel.min()), int(isel.max()) + 1
         j0, j1 = int(jsel.min()), int(jsel.max()) + 1
         t0, t1 = year_index * DAYS_PER_YEAR, (year_index + 1) * DAYS_PER_YEAR
+        # cells that fill one latitude run of a single longitude (compact grids, most chunks)
+        # are a plain slice: no gather, and the arrays stay contiguous
+        one_run = i1 - i0 == 1 and j1 - j0 == jsel.size and bool(np.all(np.diff(jsel) == 1))
         out = {}
         with netCDF4.Dataset(self.path) as ds:
             ds.set_auto_mask(False)
             for name in ("xcgpp", "xtairk", "ndep"):
                 raw = ds.variables[name][t0:t1, j0:j1, i0:i1]       # (365, lat box, lon box)
-                out[name] = raw[:, jsel - j0, isel - i0]            # (365, ncell)
+                out[name] = raw[:, :, 0] if one_run else raw[:, jsel - j0, isel - i0]  # (365, ncell)
             for name in ("xtsoil", "xmoist", "xfrznmoist"):
                 if name == "xfrznmoist" and not self.has_frozen:
                     out[name] = np.zeros((DAYS_PER_YEAR, NSOIL_LAYERS, jsel.size), dtype=np.float32)
                     continue
                 raw = ds.variables[name][t0:t1, :, j0:j1, i0:i1]    # (365, 6, lat box, lon box)
-                out[name] = raw[:, :, jsel - j0, isel - i0]         # (365, 6, ncell)
+                out[name] = raw[:, :, :, 0] if one_run else raw[:, :, jsel - j0, isel - i0]  # (365, 6, ncell)
         return out
 
     def _check_raw(self, out: dict[str, np.ndarray], year_index: int, first_cell: int) -> None:
@@ -188,17 +194,17 @@ class MetFile:
     def read_year(self, year_index: int, cells: slice = slice(None), check: bool = True) -> Forcing:
         """Daily forcing of year ``year_index`` (0-based within the file) for model cells ``cells``.
 
-        Reads only the box of the grid that holds the requested cells, and widens to float64 exactly.
+        Reads only the box of the grid that holds the requested cells; values stay float32.
         """
         out = self._read_raw(year_index, cells)
         if check:
             self._check_raw(out, year_index, cells.indices(self.ncell)[0])
 
         def two_d(a: np.ndarray) -> np.ndarray:
-            return a.T.astype(np.float64, order="F")
+            return np.asfortranarray(a.T)
 
         def three_d(a: np.ndarray) -> np.ndarray:
-            return a.transpose(2, 1, 0).astype(np.float64, order="F")
+            return np.asfortranarray(a.transpose(2, 1, 0))
 
         return Forcing(gpp=two_d(out["xcgpp"]), tair=two_d(out["xtairk"]), ndep=two_d(out["ndep"]),
                        tsoil=three_d(out["xtsoil"]), moist=three_d(out["xmoist"]), frzn=three_d(out["xfrznmoist"]))

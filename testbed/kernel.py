@@ -43,6 +43,12 @@ def _f64(a: np.ndarray, name: str) -> np.ndarray:
     return a
 
 
+def _f32(a: np.ndarray, name: str) -> np.ndarray:
+    if a.dtype != np.float32 or not a.flags.f_contiguous:
+        raise KernelError(f"{name} must be a Fortran-ordered float32 array (the met file's values)")
+    return a
+
+
 def _raise(ierr: int, what: str) -> None:
     if ierr != 0:
         raise KernelError(f"{what}: {_ERRORS.get(int(ierr), f'error code {ierr}')}")
@@ -104,8 +110,8 @@ def advance(soil_model: str, state: np.ndarray, params: np.ndarray, forcing: For
     if state.shape[0] != ncell or params.shape[0] != ncell:
         raise KernelError(f"state has {state.shape[0]} cells, params {params.shape[0]}, forcing {ncell}")
     daily = np.zeros((ncell, layout.NDIAG, nday if store_daily else 1), order="F")
-    args_forcing = (_f64(forcing.gpp, "gpp"), _f64(forcing.tair, "tair"), _f64(forcing.ndep, "ndep"),
-                    _f64(forcing.tsoil, "tsoil"), _f64(forcing.moist, "moist"), _f64(forcing.frzn, "frzn"))
+    args_forcing = (_f32(forcing.gpp, "gpp"), _f32(forcing.tair, "tair"), _f32(forcing.ndep, "ndep"),
+                    _f32(forcing.tsoil, "tsoil"), _f32(forcing.moist, "moist"), _f32(forcing.frzn, "frzn"))
     if soil_model == "casa":
         ierr = _api.advance_casa(ncell, nday, icycle, doy0, fixes, fixes.size, _f64(params, "params"),
                                  params.shape[1], _f64(state, "state"), state.shape[1], *args_forcing,

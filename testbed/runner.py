@@ -160,11 +160,9 @@ def prepare(cfg: RunConfig, *, scan_met: bool = False) -> Plan:
 
 @dataclass
 class ChunkJob:
-    """One dask task: a chunk of cells over a segment of years."""
+    """One dask task: a chunk of cells over a segment of years (the model and state come separately)."""
 
-    model: Model
     cells: slice
-    state: np.ndarray
     steps: list[YearStep]
     perturbation: Perturbation
     first_year_of_run: bool
@@ -193,16 +191,20 @@ def check_chunk(met_files: Sequence[Path], cells: slice) -> None:
         check_values(MetFile.open(path), cells)
 
 
-def run_chunk(job: ChunkJob, first_step_index: int) -> ChunkResult:
-    """Advance one chunk of cells through a segment (runs on a dask worker)."""
+def run_chunk(job: ChunkJob, model: Model, start: np.ndarray | ChunkResult, first_step_index: int) -> ChunkResult:
+    """Advance one chunk of cells through a segment (runs on a dask worker).
+
+    ``start`` is the chunk's state, or the result of the same chunk's previous segment, so that
+    consecutive segments chain on the workers without waiting for the driver.
+    """
     t0 = time.perf_counter()
-    state = np.asfortranarray(job.state.copy())
+    state = np.asfortranarray((start.state if isinstance(start, ChunkResult) else start).copy())
     annual: dict[int, np.ndarray] = {}
     parts: dict[int, str] = {}
     cmax = nmax = 0.0
     negative: dict[int, list[int]] = {}
     neg_col = layout.index("diag", "neg_pools")
-    for k, res in enumerate(run_years(job.model, state, job.steps, perturbation=job.perturbation,
+    for k, res in enumerate(run_years(model, state, job.steps, perturbation=job.perturbation,
                                       first_year_of_run=job.first_year_of_run, cells=job.cells,
                                       check_budgets=job.check_budgets,
                                       restart_write_reset=job.restart_write_reset, check_forcing=False)):
@@ -217,13 +219,15 @@ def run_chunk(job: ChunkJob, first_step_index: int) -> ChunkResult:
         if res.daily is not None:
             # an internal part file (this chunk's output columns); the driver merges the chunks per year
             path = Path(job.parts_dir) / f"daily_{index:07d}_{job.cells.start:07d}.npy"
-            np.save(path, daily_columns(res.daily, job.model.soil_model, job.model.icycle))
+            np.save(path, daily_columns(res.daily, model.soil_model, model.icycle))
             parts[index] = str(path)
     return ChunkResult(job.cells, state, annual, parts, cmax, nmax, time.perf_counter() - t0, negative)
 
 
 # ------------------------------------------------------------------------------------ driver
 
+#: segments submitted ahead of the one being collected, so workers never wait for the driver
+LOOKAHEAD = 2
 #: largest automatic chunk (cells): bounds a worker's memory to a few hundred MB per task
 MAX_AUTO_CHUNK = 2000
 
@@ -362,24 +366,39 @@ def execute(plan: Plan, *, resume: bool = False, overwrite: bool = False, worker
             checks = [client.submit(check_chunk, plan.met_files, cs, pure=False) for cs in chunk_slices]
             client.gather(checks)  # raises the first InputError, before any year is computed
             runlog.write(f"met values checked: {len(plan.met_files)} file(s), {model.ncell} cells")
-        index = start_index
-        while index < len(plan.steps):
-            seg = plan.steps[index:index + interval]
+        from dask.distributed import as_completed
+
+        # every chunk's model is sent to the cluster once; segments chain per chunk on the workers
+        models = {cs.start: client.scatter(model.subset(cs), hash=False) for cs in chunk_slices}
+        previous: dict[int, object] = {cs.start: np.asfortranarray(state[cs]) for cs in chunk_slices}
+        seg_starts = list(range(start_index, len(plan.steps), interval))
+        pending: dict[int, list] = {}
+
+        def submit(k: int) -> None:
+            first = seg_starts[k]
+            seg = plan.steps[first:first + interval]
             futures = []
             for cs in chunk_slices:
-                sub = model.subset(cs)
-                job = ChunkJob(sub, cs, np.asfortranarray(state[cs]), seg, plan.perturbation,
-                               first_year_of_run=(index == 0), check_budgets=cfg.get("run.check_budgets"),
+                job = ChunkJob(cs, seg, plan.perturbation, first_year_of_run=(first == 0),
+                               check_budgets=cfg.get("run.check_budgets"),
                                restart_write_reset=plan.restart_write_reset, parts_dir=str(parts_dir),
                                cell_info=_cell_info(model.domain, cs), attrs=attrs)
-                futures.append(client.submit(run_chunk, job, index, pure=False))
-            from dask.distributed import as_completed
+                fut = client.submit(run_chunk, job, models[cs.start], previous[cs.start], first, pure=False)
+                previous[cs.start] = fut
+                futures.append(fut)
+            pending[k] = futures
 
+        for k in range(min(LOOKAHEAD + 1, len(seg_starts))):
+            submit(k)
+        for k, index in enumerate(seg_starts):
+            seg = plan.steps[index:index + interval]
             results: list[ChunkResult] = []
-            for fut in as_completed(futures):
+            for fut in as_completed(pending.pop(k)):
                 res = fut.result()
                 results.append(res)
                 bar.update((res.cells.stop - res.cells.start) * len(seg) * 365)
+            if k + LOOKAHEAD + 1 < len(seg_starts):
+                submit(k + LOOKAHEAD + 1)
             results.sort(key=lambda r: r.cells.start)
             new_state = np.zeros_like(state, order="F")
             for res in results:
@@ -397,18 +416,18 @@ def execute(plan: Plan, *, resume: bool = False, overwrite: bool = False, worker
                 if parts:
                     _merge_daily(parts, out / f"daily_{plan.steps[i].label:04d}.nc", plan.steps[i].label, info_all,
                                  model, attrs)
-            index += len(seg)
+            done = index + len(seg)
             _log_negative_pools(runlog, model.domain, results)
             cmax = max(r.max_c_residual for r in results)
             nmax = max(r.max_n_residual for r in results)
             elapsed = time.perf_counter() - t_start
-            rate = model.ncell * (index - start_index) * 365 / max(elapsed, 1e-9)
-            runlog.write(f"years {plan.steps[index - len(seg)].count}-{plan.steps[index - 1].count} done: "
+            rate = model.ncell * (done - start_index) * 365 / max(elapsed, 1e-9)
+            runlog.write(f"years {plan.steps[index].count}-{plan.steps[done - 1].count} done: "
                          f"max |C budget residual| {cmax:.2e}, max |N budget residual| {nmax:.2e} g m-2 yr-1; "
                          f"{rate:,.0f} cell-days/s")
-            bar.set_postfix_str(f"year {plan.steps[index - 1].count}/{plan.steps[-1].count}")
-            write_restart(ckpt_path, state, _restart_info(plan, index),
-                          extra={"next_step": np.int32(index), "run_config_sha256": cfg.sha256()})
+            bar.set_postfix_str(f"year {plan.steps[done - 1].count}/{plan.steps[-1].count}")
+            write_restart(ckpt_path, state, _restart_info(plan, done),
+                          extra={"next_step": np.int32(done), "run_config_sha256": cfg.sha256()})
     bar.close()
     _merge_annual(parts_dir, out / ANNUAL)
     for f in parts_dir.glob("*"):
