@@ -424,7 +424,7 @@ def execute(plan: Plan, *, resume: bool = False, overwrite: bool = False, worker
             rate = model.ncell * (done - start_index) * 365 / max(elapsed, 1e-9)
             runlog.write(f"years {plan.steps[index].count}-{plan.steps[done - 1].count} done: "
                          f"max |C budget residual| {cmax:.2e}, max |N budget residual| {nmax:.2e} g m-2 yr-1; "
-                         f"{rate:,.0f} cell-days/s")
+                         f"{rate:,.0f} cell-days/s; slowest chunk {max(r.seconds for r in results):.1f} s")
             bar.set_postfix_str(f"year {plan.steps[done - 1].count}/{plan.steps[-1].count}")
             write_restart(ckpt_path, state, _restart_info(plan, done),
                           extra={"next_step": np.int32(done), "run_config_sha256": cfg.sha256()})
