@@ -222,3 +222,18 @@ def test_negative_pools_are_counted_and_reported_per_cell(domain: Path, tmp_path
         assert f"negative pools reset to 0 in cell {cell + 1} (cellid" in log
     for cell in np.flatnonzero(counts == 0):
         assert f"in cell {cell + 1} (cellid" not in log
+
+
+def test_run_attaches_to_an_existing_dask_scheduler(domain: Path, tmp_path: Path) -> None:
+    """--scheduler ADDRESS uses a running dask.distributed cluster (as dask-jobqueue provides on HPC)."""
+    import logging
+
+    from dask.distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
+                      silence_logs=logging.ERROR) as cluster:
+        nml = write_namelist(tmp_path / "remote", domain, "parallel.chunk_size=4")
+        assert main(["run", str(nml), "--scheduler", cluster.scheduler_address, "-q"]) == 0
+    local = write_namelist(tmp_path / "local", domain, "parallel.chunk_size=12")
+    assert main(["run", str(local), "--workers", "1", "-q"]) == 0
+    assert_same_outputs(tmp_path / "remote" / "out", tmp_path / "local" / "out")
