@@ -167,4 +167,17 @@ module tb_layout
    integer, parameter, public :: ERR_BAD_ARGUMENT = 2 ! icycle, doy or nday out of range
 
    integer, parameter, public :: NSOIL_LAYERS = 6
+
+   public :: advance_argument_error
+
+contains
+
+   !> Error code for the day-range and output arguments of an advance call (ERR_OK if valid):
+   !> icycle 1 or 2, days doy0 .. doy0+nday-1 within one 365-day year, room for the daily output.
+   pure integer function advance_argument_error(icycle, nday, doy0, store_daily, nstore) result(ierr)
+      integer, intent(in) :: icycle, nday, doy0, store_daily, nstore
+      ierr = ERR_OK
+      if (icycle < 1 .or. icycle > 2 .or. nday < 1 .or. doy0 < 1 .or. doy0 + nday - 1 > 365) ierr = ERR_BAD_ARGUMENT
+      if (store_daily /= 0 .and. nstore < nday) ierr = ERR_BAD_ARGUMENT
+   end function advance_argument_error
 end module tb_layout

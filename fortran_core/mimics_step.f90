@@ -115,14 +115,8 @@ contains
          ierr = ERR_BAD_LAYOUT
          return
       end if
-      if (icycle < 1 .or. icycle > 2 .or. nday < 1 .or. doy0 < 1 .or. doy0 + nday - 1 > 365) then
-         ierr = ERR_BAD_ARGUMENT
-         return
-      end if
-      if (store_daily /= 0 .and. nstore < nday) then
-         ierr = ERR_BAD_ARGUMENT
-         return
-      end if
+      ierr = advance_argument_error(icycle, nday, doy0, store_daily, nstore)
+      if (ierr /= ERR_OK) return
       if (init_npp_prev /= 0 .and. (doy0 /= 1 .or. nday /= 365)) then
          ierr = ERR_BAD_ARGUMENT
          return
