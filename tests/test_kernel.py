@@ -1,0 +1,46 @@
+"""The kernel boundary: argument checks come back as clear errors, never as silent copies."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from testbed import kernel, layout
+from testbed.errors import KernelError
+from testbed.forcing import Forcing
+
+
+def _forcing(ncell: int, nday: int) -> Forcing:
+    two = np.asfortranarray(np.full((ncell, nday), 280.0, dtype=np.float32))
+    three = np.asfortranarray(np.full((ncell, 6, nday), 0.2, dtype=np.float32))
+    return Forcing(gpp=two * 0, tair=two, ndep=two * 0, tsoil=three + 280, moist=three, frzn=three * 0)
+
+
+def _arrays(ncell: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    params = np.zeros((ncell, layout.NCASAPARAM), order="F")  # ivt2 = 0: inactive cells
+    return kernel.empty_state(ncell), params, kernel.new_annual(ncell)
+
+
+def test_days_beyond_the_year_are_refused() -> None:
+    state, params, annual = _arrays(2)
+    with pytest.raises(KernelError, match="advance_casa: an argument is out of range"):
+        kernel.advance("casa", state, params, _forcing(2, 10), icycle=2, fixes=kernel.fix_flags({}), annual=annual,
+                       doy0=360)
+
+
+def test_wrong_dtype_or_order_is_refused_before_the_call() -> None:
+    state, params, annual = _arrays(2)
+    with pytest.raises(KernelError, match="state must be a Fortran-ordered float64 array"):
+        kernel.advance("casa", np.ascontiguousarray(np.zeros((2, layout.NSTATE))), params, _forcing(2, 3),
+                       icycle=2, fixes=kernel.fix_flags({}), annual=annual)
+    bad = _forcing(2, 3)
+    bad.gpp = bad.gpp.astype(np.float64, order="F")
+    with pytest.raises(KernelError, match="gpp must be a Fortran-ordered float32 array"):
+        kernel.advance("casa", state, params, bad, icycle=2, fixes=kernel.fix_flags({}), annual=annual)
+
+
+def test_inactive_cells_stay_unchanged() -> None:
+    state, params, annual = _arrays(3)
+    state[:, layout.index("state", "cslow")] = 123.0
+    kernel.advance("casa", state, params, _forcing(3, 365), icycle=2, fixes=kernel.fix_flags({}), annual=annual)
+    assert np.all(state[:, layout.index("state", "cslow")] == 123.0)
