@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The build backend (meson-python) and the editable rebuild run meson, ninja and f90wrap from the venv:
+# put its bin first on PATH so a bare shell (nothing activated) finds them.
+export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 .PHONY: install test test-fast demo bench lint clean
 
