@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import kernel, layout
+from . import soil as soil_models
 from .domain import Domain, PhenologyTable
 from .errors import ConfigError
 from .params import CasaParameterSet, MimicsParameterSet
+from .soil import SoilModel
 
 SOIL_MODELS = ("casa", "mimics")
 #: fix options the MIMICS path of the kernel does not implement (refused rather than silently ignored)
@@ -91,6 +93,11 @@ class Model:
         self.params = self._casa_params()
         self.mparams = self._mimics_params() if self.soil_model == "mimics" else None
         self.greenup, self.fall, self.phase0 = self.phenology.lookup(self.domain.lat, self.domain.pft)
+
+    @property
+    def soil(self) -> SoilModel:
+        """The soil model's description (testbed.soil)."""
+        return soil_models.get(self.soil_model)
 
     @property
     def ncell(self) -> int:

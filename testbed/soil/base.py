@@ -1,0 +1,115 @@
+"""The soil-model description: what a soil model is, as data the rest of the package loops over.
+
+A :class:`SoilModel` names its pools (state columns, with element, groups, output name, CF
+standard name and whether a spin-up iterates them), its parameter set, its kernel entry points,
+its cold-start and restart rules and its legacy CSV files. The CASA-CNP vegetation (the host
+model) and its pools are shared by every soil model: :func:`vegetation_pools`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from ..model import Model
+
+CARBON, NITROGEN = "carbon", "nitrogen"
+
+
+@dataclass(frozen=True)
+class Pool:
+    """One prognostic mass pool held in the kernel state.
+
+    ``groups`` says which totals the pool belongs to: ``vegetation``, ``labile``, ``litter``, ``cwd``,
+    ``soil`` (organic matter), ``microbial``, ``mineral``. ``output`` is its output variable name.
+    """
+
+    column: str                       #: kernel state column (testbed/layout.toml, soil/<model>.toml)
+    element: str                      #: CARBON or NITROGEN
+    output: str                       #: output variable name (annual/daily files)
+    groups: frozenset[str]
+    standard_name: str | None = None  #: CF standard name of the output variable, where CF has one
+    prognostic: bool = True           #: carried from year to year and iterated by a spin-up
+
+    def in_cycle(self, icycle: int) -> bool:
+        """Whether the pool is simulated in a C-only (1) or C+N (2) run."""
+        return self.element == CARBON or icycle >= 2
+
+
+def _pools(element: str, groups: str, *specs: tuple[str, str, str | None]) -> tuple[Pool, ...]:
+    g = frozenset(groups.split())
+    return tuple(Pool(col, element, out, g, std) for col, out, std in specs)
+
+
+#: pools of the CASA-CNP vegetation shared by every soil model, with CWD and soil mineral N
+VEGETATION_POOLS: tuple[Pool, ...] = (
+    *_pools(CARBON, "vegetation", ("cleaf", "cleaf", "leaf_mass_content_of_carbon"),
+            ("cwood", "cwood", "wood_mass_content_of_carbon"), ("cfroot", "cfroot", "root_mass_content_of_carbon")),
+    *_pools(CARBON, "labile", ("clabile", "clabile", None)),
+    *_pools(CARBON, "cwd", ("ccwd", "clitcwd", None)),
+    *_pools(NITROGEN, "vegetation", ("nleaf", "nleaf", None), ("nwood", "nwood", None), ("nfroot", "nfroot", None)),
+    *_pools(NITROGEN, "cwd", ("ncwd", "nlitcwd", None)),
+    *_pools(NITROGEN, "mineral", ("nsoilmin", "nMineral", None)),
+)
+
+
+def vegetation_pools(icycle: int) -> tuple[Pool, ...]:
+    """The shared vegetation pools simulated in a run of cycle ``icycle``."""
+    return tuple(p for p in VEGETATION_POOLS if p.in_cycle(icycle))
+
+
+@dataclass(frozen=True)
+class SoilModel:
+    """Everything that differs between soil models."""
+
+    name: str                                   #: namelist value of run.soil_model
+    long_name: str
+    pools: tuple[Pool, ...]                     #: the soil model's own pools
+    #: per-cell factor from the state's units of this model's pools to g m-2 (1 where already g m-2)
+    state_to_gm2: Callable[[Model], np.ndarray] = field(default=lambda model: np.ones(model.ncell))
+    extra_prognostic: tuple[str, ...] = ()      #: non-mass state columns carried between years
+    cycles: tuple[int, ...] = (1, 2)            #: supported cycles (1 = C, 2 = C+N)
+    unsupported_fixes: tuple[str, ...] = ()     #: fix options this model's kernel path does not implement
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+    def own_pools(self, icycle: int) -> tuple[Pool, ...]:
+        return tuple(p for p in self.pools if p.in_cycle(icycle))
+
+    def all_pools(self, icycle: int) -> tuple[Pool, ...]:
+        """Vegetation pools then this model's pools, of the elements a run of ``icycle`` simulates."""
+        return vegetation_pools(icycle) + self.own_pools(icycle)
+
+    def prognostic_columns(self, icycle: int) -> tuple[str, ...]:
+        """State columns a spin-up iterates: every simulated mass pool and the extra prognostic columns."""
+        return tuple(p.column for p in self.all_pools(icycle) if p.prognostic) + self.extra_prognostic
+
+    def group(self, group: str, element: str, icycle: int) -> tuple[Pool, ...]:
+        return tuple(p for p in self.all_pools(icycle) if group in p.groups and p.element == element)
+
+    def totals(self, model: Model, state: np.ndarray) -> dict[str, np.ndarray]:
+        """Per-cell totals in g m-2 of a state (ncell, NSTATE).
+
+        Keys: ``soil_c`` (litter + soil organic matter, CWD excluded), ``veg_c``, ``mic_c``,
+        and for C+N runs ``soil_n``, ``mic_n``.
+        """
+        from .. import layout
+
+        own = {p.column for p in self.pools}
+        scale = self.state_to_gm2(model)
+
+        def total(group: str, element: str) -> np.ndarray:
+            out = np.zeros(state.shape[0])
+            for p in self.group(group, element, model.icycle):
+                out = out + state[:, layout.index("state", p.column)] * (scale if p.column in own else 1.0)
+            return out
+
+        out = {"soil_c": total("litter", CARBON) + total("soil", CARBON), "veg_c": total("vegetation", CARBON),
+               "mic_c": total("microbial", CARBON)}
+        if model.icycle >= 2:
+            out["soil_n"] = total("litter", NITROGEN) + total("soil", NITROGEN)
+            out["mic_n"] = total("microbial", NITROGEN)
+        return out
