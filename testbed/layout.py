@@ -1,380 +1,109 @@
-"""Column layout of the arrays exchanged with the Fortran kernel.
+"""Column layout of the arrays exchanged with the Fortran kernel, read from its one declaration.
 
-Mirrors ``fortran_core/layout.f90`` (tests/test_layout.py checks that they agree).
-Every array is ``(ncell, ncolumn)`` in Fortran order; use :func:`index` to get the
-0-based column of a name.
+The declaration is ``testbed/layout.toml`` (the host model: CASA-CNP vegetation with CASA litter and
+soil pools) followed by every ``testbed/soil/<model>.toml`` in name order (columns a soil model adds).
+``fortran_core/gen_layout.py`` generates the kernel's Fortran constants from the same files at build
+time, and :mod:`testbed.kernel` checks that the compiled sizes agree. Every array is ``(ncell,
+ncolumn)`` in Fortran order; :func:`index` gives the 0-based column of a name.
+
+This module uses the standard library only, so that the build can load it by path.
 """
 
 from __future__ import annotations
 
-#: Model state: CASA pools (g m-2), LAI, phase, MIMICS pools (mg cm-3), previous-year NPP.
-STATE: tuple[str, ...] = (
-    "cleaf",
-    "cwood",
-    "cfroot",
-    "nleaf",
-    "nwood",
-    "nfroot",
-    "pleaf",
-    "pwood",
-    "pfroot",
-    "clabile",
-    "cmet",
-    "cstr",
-    "ccwd",
-    "nmet",
-    "nstr",
-    "ncwd",
-    "cmic",
-    "cslow",
-    "cpass",
-    "nmic",
-    "nslow",
-    "npass",
-    "nsoilmin",
-    "lai",
-    "phase",
-    "litm",
-    "lits",
-    "micr",
-    "mick",
-    "soma",
-    "somc",
-    "somp",
-    "litmn",
-    "litsn",
-    "micrn",
-    "mickn",
-    "soman",
-    "somcn",
-    "sompn",
-    "npp_prev",
-)
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
 
-#: Per-cell CASA parameters: raw PFT-table values, soil texture, phenology dates.
-CASA_PARAMS: tuple[str, ...] = (
-    "ivt2",
-    "iveg",
-    "kroot",
-    "rootdepth",
-    "kminn",
-    "fracherb",
-    "age_leaf",
-    "age_wood",
-    "age_froot",
-    "age_met",
-    "age_str",
-    "age_cwd",
-    "age_mic",
-    "age_slow",
-    "age_pass",
-    "age_clabile",
-    "sla",
-    "calloc_leaf",
-    "calloc_wood",
-    "calloc_froot",
-    "rm_wood",
-    "rm_froot",
-    "rm_leaf",
-    "cn_leaf",
-    "cn_wood",
-    "cn_froot",
-    "ftrans_leaf",
-    "ftrans_wood",
-    "ftrans_froot",
-    "lig_leaf",
-    "lig_wood",
-    "lig_froot",
-    "cn_mic",
-    "cn_slow",
-    "cn_pass",
-    "cnmin_mic",
-    "cnmin_slow",
-    "cnmin_pass",
-    "cnmax_mic",
-    "cnmax_slow",
-    "cnmax_pass",
-    "laimax",
-    "laimin",
-    "tkshed",
-    "xkleafcoldmax",
-    "xkleafcoldexp",
-    "xkleafdrymax",
-    "xkleafdryexp",
-    "nc_leaf_min",
-    "nc_leaf_max",
-    "nc_wood_min",
-    "nc_wood_max",
-    "nc_froot_min",
-    "nc_froot_max",
-    "xnminloss",
-    "xnleach",
-    "nfixrate",
-    "np_leaf_min",
-    "np_wood_min",
-    "np_froot_min",
-    "q10soil",
-    "xkoptlitter",
-    "xkoptsoil",
-    "maxfinelitter",
-    "maxcwd",
-    "xknlimitmin",
-    "xknlimitmax",
-    "fracrootexud",
-    "cue_metb_mic",
-    "cue_str_mic",
-    "cue_str_slow",
-    "cue_cwd_mic",
-    "cue_cwd_slow",
-    "cue_mic_slow",
-    "cue_mic_pass",
-    "cue_pass_slow",
-    "clay",
-    "silt",
-    "swilt",
-    "sfc",
-    "ssat",
-    "greenup",
-    "fall",
-    "nclitter_met",
-    "nclitter_str",
-    "nclitter_cwd",
-)
+HERE = Path(__file__).resolve().parent
+#: the declaration files, in the order their columns are appended
+DECLARATIONS: tuple[Path, ...] = (HERE / "layout.toml", *sorted((HERE / "soil").glob("*.toml")))
 
-#: Per-cell MIMICS parameters: the fixed parameters in file order, depth (cm), fW function.
-MIMICS_PARAMS: tuple[str, ...] = (
-    "vslope_r1",
-    "vslope_r2",
-    "vslope_r3",
-    "vslope_k1",
-    "vslope_k2",
-    "vslope_k3",
-    "vint_r1",
-    "vint_r2",
-    "vint_r3",
-    "vint_k1",
-    "vint_k2",
-    "vint_k3",
-    "av_r1",
-    "av_r2",
-    "av_r3",
-    "av_k1",
-    "av_k2",
-    "av_k3",
-    "kslope_r1",
-    "kslope_r2",
-    "kslope_r3",
-    "kslope_k1",
-    "kslope_k2",
-    "kslope_k3",
-    "kint_r1",
-    "kint_r2",
-    "kint_r3",
-    "kint_k1",
-    "kint_k2",
-    "kint_k3",
-    "ak_r1",
-    "ak_r2",
-    "ak_r3",
-    "ak_k1",
-    "ak_k2",
-    "ak_k3",
-    "vmod_r1",
-    "vmod_r2",
-    "vmod_r3",
-    "vmod_k1",
-    "vmod_k2",
-    "vmod_k3",
-    "kmod_r1",
-    "kmod_r2",
-    "kmod_r3",
-    "kmod_k1",
-    "kmod_k2",
-    "kmod_k3",
-    "ko_r",
-    "ko_k",
-    "mge_1",
-    "mge_2",
-    "mge_3",
-    "mge_4",
-    "tau_r_1",
-    "tau_r_2",
-    "tau_k_1",
-    "tau_k_2",
-    "taumod_denom",
-    "taumod_min",
-    "taumod_max",
-    "fphys_r_1",
-    "fphys_r_2",
-    "fphys_k_1",
-    "fphys_k_2",
-    "fchem_r_1",
-    "fchem_r_2",
-    "fchem_r_3",
-    "fchem_k_1",
-    "fchem_k_2",
-    "fchem_k_3",
-    "fsom_p_1",
-    "fsom_p_2",
-    "phys_scalar_1",
-    "phys_scalar_2",
-    "fi_met",
-    "fi_str",
-    "fmet_p_1",
-    "fmet_p_2",
-    "fmet_p_3",
-    "densdep",
-    "fracnimport_r",
-    "fracnimport_k",
-    "nue_1",
-    "nue_2",
-    "nue_3",
-    "nue_4",
-    "cnr",
-    "cnk",
-    "fracdinavailmic",
-    "cnmodnum",
-    "desorpq10",
-    "desorptref",
-    "depth",
-    "fwfunction",
-)
 
-#: Daily diagnostics: end-of-day pools (g m-2) and the day's fluxes (g m-2 d-1).
-DIAGNOSTICS: tuple[str, ...] = (
-    "cleaf",
-    "cwood",
-    "cfroot",
-    "nleaf",
-    "nwood",
-    "nfroot",
-    "clabile",
-    "cmet",
-    "cstr",
-    "ccwd",
-    "nmet",
-    "nstr",
-    "ncwd",
-    "cmic",
-    "cslow",
-    "cpass",
-    "nmic",
-    "nslow",
-    "npass",
-    "nsoilmin",
-    "lai",
-    "phase",
-    "pleaf",
-    "gpp",
-    "npp",
-    "ra",
-    "rh",
-    "nep",
-    "rm_leaf",
-    "rm_wood",
-    "rm_froot",
-    "rg",
-    "clabloss",
-    "cexudate",
-    "fracclabile",
-    "fa_leaf",
-    "fa_wood",
-    "fa_froot",
-    "kp_leaf",
-    "kp_wood",
-    "kp_froot",
-    "kl_met",
-    "kl_str",
-    "kl_cwd",
-    "ks_mic",
-    "ks_slow",
-    "ks_pass",
-    "clitinpt_met",
-    "clitinpt_str",
-    "cpassinpt",
-    "nlitinpt_met",
-    "nlitinpt_str",
-    "ndep",
-    "nfix",
-    "nuptake",
-    "nleach",
-    "nloss",
-    "nlittermin",
-    "nsoilmin_gross",
-    "nsoilimmob",
-    "nnetmin",
-    "xknlimiting",
-    "tairc",
-    "tsoilc",
-    "moistavg",
-    "btran",
-    "thetaliq",
-    "ft",
-    "fw",
-    "fmet_leaf",
-    "c_quirk_source",
-    "n_quirk_source",
-    "litm",
-    "lits",
-    "micr",
-    "mick",
-    "soma",
-    "somc",
-    "somp",
-    "litmn",
-    "litsn",
-    "micrn",
-    "mickn",
-    "soman",
-    "somcn",
-    "sompn",
-    "din",
-    "chresp",
-    "csompin",
-    "clitinput_met",
-    "clitinput_str",
-    "overflow_r",
-    "overflow_k",
-    "nlitinput_met",
-    "nlitinput_str",
-    "thetafrzn",
-    "fw_mimics",
-    "fmet",
-    "ligninnratio",
-    "taumod",
-    "npp_prev",
-    "cwd2co2",
-    "cwd2str",
-    "thetaliq_mimics",
-    "neg_pools",
-)
+@dataclass(frozen=True)
+class Column:
+    """One kernel column: its name, units and meaning; ``source`` says where per-cell values come from.
 
-#: Optional fixes of quirks of the original (docs/quirks.md); all off reproduces it.
-FIXES: tuple[str, ...] = (
-    "cumulative_root_depth",
-    "clamp_btran",
-    "leaf_maint_resp",
-    "constant_growth_yield",
-    "exudate_from_npp",
-    "floor_mineral_n",
-    "mimics_first_year_npp",
-    "reserved",
-)
+    ``source`` is ``"pft"`` (gathered by PFT from the CASA parameter set, same name), ``"param"`` (the
+    soil model's parameter set, same name) or ``""`` (set by the code that fills the array).
+    ``fortran`` is the name of its Fortran constant (without prefix), or ``""`` for the later members
+    of a group, which the kernel addresses by offset from the group's first column.
+    """
 
-NSTATE = len(STATE)
-NCASAPARAM = len(CASA_PARAMS)
-NMIMICSPARAM = len(MIMICS_PARAMS)
-NDIAG = len(DIAGNOSTICS)
-NFIX = len(FIXES)
-NSOIL_LAYERS = 6
+    name: str
+    units: str
+    long_name: str
+    source: str = ""
+    fortran: str = ""
 
-_INDEX = {
-    "state": {n: i for i, n in enumerate(STATE)},
-    "casa": {n: i for i, n in enumerate(CASA_PARAMS)},
-    "mimics": {n: i for i, n in enumerate(MIMICS_PARAMS)},
-    "diag": {n: i for i, n in enumerate(DIAGNOSTICS)},
-    "fix": {n: i for i, n in enumerate(FIXES)},
-}
+
+@dataclass(frozen=True)
+class Table:
+    """One array's columns: state, casa, diag, fix, or a soil model's parameters (e.g. mimics)."""
+
+    kind: str
+    prefix: str        #: Fortran constant prefix (S_, P_, D_, FIX_, M_ ...)
+    size_name: str     #: Fortran name of the column count (NSTATE ...)
+    columns: tuple[Column, ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+
+def _columns(entries: dict) -> list[Column]:
+    out = []
+    for name, spec in entries.items():
+        if isinstance(spec, str):          # "pft" or "param": metadata lives with the parameter set
+            out.append(Column(name, "", "", spec, name))
+        elif isinstance(spec, dict):       # a group: one Fortran constant, one column per member
+            for k, member in enumerate(spec["members"]):
+                out.append(Column(f"{name}_{member}", spec.get("units", ""), spec.get("long_name", ""),
+                                  spec.get("source", ""), name if k == 0 else ""))
+        else:
+            units, long_name = spec
+            out.append(Column(name, units, long_name, "", name))
+    return out
+
+
+def _read(paths: tuple[Path, ...]) -> tuple[dict[str, Table], dict[str, int], dict[str, list[float]]]:
+    tables: dict[str, Table] = {}
+    ints: dict[str, int] = {}
+    reals: dict[str, list[float]] = {}
+    for path in paths:
+        with path.open("rb") as f:
+            doc = tomllib.load(f)
+        ints.update(doc.pop("constants", {}))
+        reals.update(doc.pop("real_constants", {}))
+        for kind, body in doc.items():
+            cols = _columns(body.get("columns", {}))
+            if kind in tables:
+                t = tables[kind]
+                tables[kind] = Table(kind, t.prefix, t.size_name, t.columns + tuple(cols))
+            else:
+                tables[kind] = Table(kind, body["prefix"], body["size"], tuple(cols))
+    for t in tables.values():
+        seen = set()
+        for c in t.columns:
+            if c.name in seen:
+                raise ValueError(f"column {c.name!r} is declared twice in the {t.kind} layout ({paths})")
+            seen.add(c.name)
+    return tables, ints, reals
+
+
+TABLES, INT_CONSTANTS, REAL_CONSTANTS = _read(DECLARATIONS)
+
+STATE: tuple[str, ...] = TABLES["state"].names
+CASA_PARAMS: tuple[str, ...] = TABLES["casa"].names
+MIMICS_PARAMS: tuple[str, ...] = TABLES["mimics"].names
+DIAGNOSTICS: tuple[str, ...] = TABLES["diag"].names
+FIXES: tuple[str, ...] = TABLES["fix"].names
+NSTATE, NCASAPARAM, NMIMICSPARAM, NDIAG, NFIX = (len(TABLES[k].columns) for k in ("state", "casa", "mimics",
+                                                                                     "diag", "fix"))
+#: soil layer thicknesses (m), top to bottom (casa.md 2.7)
+LAYER_THICKNESS_M: tuple[float, ...] = tuple(REAL_CONSTANTS["DZSOIL"])
+
+_INDEX = {kind: {c.name: i for i, c in enumerate(t.columns)} for kind, t in TABLES.items()}
 
 
 def index(kind: str, name: str) -> int:
@@ -383,3 +112,31 @@ def index(kind: str, name: str) -> int:
         return _INDEX[kind][name]
     except KeyError:
         raise KeyError(f"no column {name!r} in the {kind} layout") from None
+
+
+def column(kind: str, name: str) -> Column:
+    """The declaration of one column (units, long_name, source)."""
+    return TABLES[kind].columns[index(kind, name)]
+
+
+def fortran_module(name: str = "tb_columns") -> str:
+    """The Fortran module of named column indices and constants (written by fortran_core/gen_layout.py)."""
+    sources = ", ".join(p.name for p in DECLARATIONS)
+    lines = [f"!> GENERATED at build time by fortran_core/gen_layout.py from {sources}.",
+             "!> Do not edit: change the declarations instead. Column indices are 1-based.",
+             f"module {name}", "   use, intrinsic :: iso_fortran_env, only: real64", "   implicit none", "   public"]
+    for t in TABLES.values():
+        lines.append(f"   ! ---- {t.kind}")
+        for k, c in enumerate(t.columns, start=1):
+            if c.fortran:
+                note = f"  ! {c.units}: {c.long_name}" if c.long_name else ""
+                lines.append(f"   integer, parameter :: {t.prefix}{c.fortran.upper()} = {k}{note}")
+        lines.append(f"   integer, parameter :: {t.size_name} = {len(t.columns)}")
+    lines.append("   ! ---- constants")
+    for key, value in INT_CONSTANTS.items():
+        lines.append(f"   integer, parameter :: {key} = {int(value)}")
+    for key, values in REAL_CONSTANTS.items():
+        body = ", ".join(f"{float(v)!r}_real64" for v in values)
+        lines.append(f"   real(real64), parameter :: {key}({len(values)}) = [{body}]")
+    lines.append(f"end module {name}")
+    return "\n".join(lines) + "\n"

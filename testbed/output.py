@@ -176,7 +176,7 @@ def _coords(cells: CellInfo) -> dict:
 def _attrs(soil_model: str, icycle: int, extra: dict | None) -> dict:
     attrs = {"Conventions": "CF-1.8", "title": f"testbed {soil_model.upper()}-{'CN' if icycle == 2 else 'C'} output",
              "soil_model": soil_model, "cycle": "cn" if icycle == 2 else "c",
-             "history": f"{_dt.datetime.now(_dt.timezone.utc):%Y-%m-%dT%H:%M:%SZ} written by testbed"}
+             "history": f"{_dt.datetime.now(_dt.UTC):%Y-%m-%dT%H:%M:%SZ} written by testbed"}
     attrs.update(extra or {})
     return attrs
 

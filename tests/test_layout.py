@@ -1,38 +1,59 @@
-"""testbed/layout.py must mirror fortran_core/layout.f90 and the compiled kernel."""
+"""The kernel layout: one declaration (testbed/layout.toml + testbed/soil/*.toml), generated into Fortran."""
 
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+
+import pytest
 
 from testbed import kernel, layout
 
 from .conftest import REPO
 
-PREFIX = {"S_": layout.STATE, "P_": layout.CASA_PARAMS, "D_": layout.DIAGNOSTICS, "FIX_": layout.FIXES}
+
+def _generated(tmp_path) -> str:
+    out = tmp_path / "tb_columns.f90"
+    subprocess.run([sys.executable, str(REPO / "fortran_core" / "gen_layout.py"), str(out)], check=True)
+    return out.read_text()
 
 
-def test_python_layout_matches_fortran_source() -> None:
-    src = (REPO / "fortran_core" / "layout.f90").read_text()
-    pairs = re.findall(r"\b(S_|P_|D_|FIX_)([A-Z0-9_]+)\s*=\s*(\d+)", src)
-    assert pairs
-    for prefix, name, value in pairs:
-        names = PREFIX[prefix]
-        assert names[int(value) - 1] == name.lower(), f"{prefix}{name} = {value}"
-    sizes = dict(re.findall(r"\b(NSTATE|NCASAPARAM|NMIMICSPARAM|NDIAG|NFIX)\s*=\s*(\d+)", src))
-    assert int(sizes["NSTATE"]) == layout.NSTATE
-    assert int(sizes["NCASAPARAM"]) == layout.NCASAPARAM
-    assert int(sizes["NMIMICSPARAM"]) == layout.NMIMICSPARAM
-    assert int(sizes["NDIAG"]) == layout.NDIAG
-    assert int(sizes["NFIX"]) == layout.NFIX
+def test_generated_fortran_constants_match_the_python_tables(tmp_path) -> None:
+    src = _generated(tmp_path)
+    for kind, table in layout.TABLES.items():
+        consts = dict(re.findall(rf"\b{table.prefix}([A-Z0-9_]+)\s*=\s*(\d+)", src))
+        named = [c for c in table.columns if c.fortran]
+        assert len(consts) == len(named), kind
+        for c in named:
+            assert table.columns[int(consts[c.fortran.upper()]) - 1].name == c.name
+        assert re.search(rf"\b{table.size_name} = {len(table.columns)}\b", src)
 
 
-def test_mimics_parameter_columns_match_fortran_offsets() -> None:
-    src = (REPO / "fortran_core" / "layout.f90").read_text()
+def test_group_constants_address_their_members(tmp_path) -> None:
+    src = _generated(tmp_path)
     offsets = dict(re.findall(r"\b(M_[A-Z0-9_]+)\s*=\s*(\d+)", src))
     assert layout.MIMICS_PARAMS[int(offsets["M_KO"]) - 1] == "ko_r"
+    assert layout.MIMICS_PARAMS[int(offsets["M_KO"])] == "ko_k"
     assert layout.MIMICS_PARAMS[int(offsets["M_NUE"]) - 1] == "nue_1"
     assert layout.MIMICS_PARAMS[int(offsets["M_DEPTH"]) - 1] == "depth"
-    assert layout.MIMICS_PARAMS[int(offsets["M_FWFUNCTION"]) - 1] == "fwfunction"
+
+
+def test_layer_thicknesses_are_written_exactly(tmp_path) -> None:
+    src = _generated(tmp_path)
+    values = re.search(r"DZSOIL\(6\) = \[(.*)\]", src).group(1)
+    assert [float(v.replace("_real64", "")) for v in values.split(",")] == list(layout.LAYER_THICKNESS_M)
+
+
+def test_every_column_is_documented() -> None:
+    for table in layout.TABLES.values():
+        for c in table.columns:
+            assert c.source in ("pft", "param") or (c.units and c.long_name), f"{table.kind}.{c.name}"
+
+
+def test_unknown_column_is_a_clear_error() -> None:
+    with pytest.raises(KeyError, match="no column 'nope' in the state layout"):
+        layout.index("state", "nope")
 
 
 def test_compiled_kernel_reports_the_same_sizes() -> None:

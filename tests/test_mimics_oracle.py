@@ -16,6 +16,7 @@ Every value must agree within 1e-12 relative and, as today, be bit-identical.
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -156,7 +157,8 @@ def appendix_b_outputs(tmp_path_factory: pytest.TempPathFactory, setA: Path, spe
     gfortran = require_tool("gfortran")
     work = tmp_path_factory.mktemp("mimics_check")
     (work / "check_b.f90").write_text(CHECK_B_F90)
-    sources = [FORTRAN / f for f in ("precision.f90", "layout.f90", "mimics_soil.f90")]
+    subprocess.run([sys.executable, str(FORTRAN / "gen_layout.py"), str(work / "tb_columns.f90")], check=True)
+    sources = [work / "tb_columns.f90", *(FORTRAN / f for f in ("precision.f90", "layout.f90", "mimics_soil.f90"))]
     build = subprocess.run([gfortran, *FFLAGS, "-J", str(work), *map(str, sources), str(work / "check_b.f90"),
                             "-o", str(work / "check_b")], cwd=work, capture_output=True, text=True, timeout=600)
     assert build.returncode == 0, f"building the Appendix B driver failed:\n{build.stderr[-4000:]}"
