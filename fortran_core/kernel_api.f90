@@ -35,12 +35,14 @@ contains
    end subroutine casa_initialise
 
    !> Advance CASA-CNP vegetation + CASA soil by nday days of one year.
-   subroutine advance_casa(ncell, nday, icycle, doy0, fixes, nfix, params, npar, state, nst, &
-                           gpp, tair, ndep, tsoil, moist, frzn, dtair, dtsoil, npp_scalar, &
+   !> Every soil model's advance has this argument list (docs/kernel.md); CASA soil has no parameter
+   !> array of its own (nsp = 0) and nothing to do on the first year of a run.
+   subroutine advance_casa(ncell, nday, icycle, doy0, first_year, fixes, nfix, params, npar, sparams, nsp, &
+                           state, nst, gpp, tair, ndep, tsoil, moist, frzn, dtair, dtsoil, npp_scalar, &
                            store_daily, nstore, daily, ndg, annual, ierr)
-      integer, intent(in) :: ncell, nday, icycle, doy0, nfix, npar, nst, store_daily, nstore, ndg
+      integer, intent(in) :: ncell, nday, icycle, doy0, first_year, nfix, npar, nsp, nst, store_daily, nstore, ndg
       integer, intent(in) :: fixes(nfix)
-      real(dp), intent(in) :: params(ncell, npar)
+      real(dp), intent(in) :: params(ncell, npar), sparams(ncell, nsp)
       real(dp), intent(inout) :: state(ncell, nst)
       real(sp), intent(in) :: gpp(ncell, nday), tair(ncell, nday), ndep(ncell, nday)
       real(sp), intent(in) :: tsoil(ncell, 6, nday), moist(ncell, 6, nday), frzn(ncell, 6, nday)

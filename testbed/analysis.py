@@ -20,29 +20,39 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from .soil import REGISTRY as SOIL_MODELS
+from .soil import SoilModel, vegetation_pools
+from .soil.base import CARBON, NITROGEN
+
 G_TO_PG = 1e-15
 G_TO_TG = 1e-12
 #: IGBP classes that the original treats as inactive (wetland, urban, snow/ice, water).
 INACTIVE_PFTS = (11, 13, 15, 17)
 
-CASA_SOIL_C = ("clitmetb", "clitstr", "csoilmic", "csoilslow", "csoilpass")
-CASA_SOIL_N = ("nlitmetb", "nlitstr", "nsoilmic", "nsoilslow", "nsoilpass")
-MIMICS_SOIL_C = ("cLITm", "cLITs", "cMICr", "cMICk", "cSOMa", "cSOMc", "cSOMp")
-MIMICS_SOIL_N = ("nLITm", "nLITs", "nMICr", "nMICk", "nSOMa", "nSOMc", "nSOMp")
-CASA_MIC_C, CASA_MIC_N = ("csoilmic",), ("nsoilmic",)
-MIMICS_MIC_C, MIMICS_MIC_N = ("cMICr", "cMICk"), ("nMICr", "nMICk")
-VEG_C = ("cleaf", "cwood", "cfroot")
-CWD_C, CWD_N = "clitcwd", "nlitcwd"
-
 Period = tuple[int, int]
+
+
+def _outputs(model: SoilModel, group: str, element: str) -> tuple[str, ...]:
+    """Output variable names of a soil model's pools in ``group`` (vegetation pools included)."""
+    return tuple(p.output for p in model.group(group, element, 2))
+
+
+def soil_pool_names(model: SoilModel, element: str = CARBON) -> tuple[str, ...]:
+    """The output variables that make up total soil C (or N): litter and soil organic matter, CWD excluded."""
+    return _outputs(model, "litter", element) + _outputs(model, "soil", element)
+
+
+def _vegetation(group: str, element: str) -> tuple[str, ...]:
+    return tuple(p.output for p in vegetation_pools(2) if group in p.groups and p.element == element)
+
+
+VEG_C = _vegetation("vegetation", CARBON)
+(CWD_C,), (CWD_N,) = _vegetation("cwd", CARBON), _vegetation("cwd", NITROGEN)
 
 #: every variable that the named quantities read (``subset`` keeps only these)
 ANALYSIS_VARS = tuple(
     dict.fromkeys(
-        CASA_SOIL_C
-        + CASA_SOIL_N
-        + MIMICS_SOIL_C
-        + MIMICS_SOIL_N
+        tuple(n for m in SOIL_MODELS.values() for e in (CARBON, NITROGEN) for n in soil_pool_names(m, e))
         + VEG_C
         + (CWD_C, CWD_N, "cgpp", "cnpp", "cresp", "cnep", "nNetMineralization", "tsoilC", "tairC")
     )
@@ -55,15 +65,19 @@ class MissingVariableError(KeyError):
 
 # ----------------------------------------------------------------------------- run metadata
 def soil_model(ds: xr.Dataset) -> str:
-    """``'casa'`` or ``'mimics'``: the ``soil_model`` attribute, else guessed from the variables."""
+    """The soil model of a run (testbed.soil): the ``soil_model`` attribute, else guessed from its pools."""
     model = str(ds.attrs.get("soil_model", "")).lower()
-    if model in ("casa", "mimics"):
+    if model in SOIL_MODELS:
         return model
-    if "cMICr" in ds.data_vars:
-        return "mimics"
-    if "csoilmic" in ds.data_vars:
-        return "casa"
-    raise MissingVariableError("cannot tell the soil model: no soil_model attribute, no cMICr/csoilmic")
+    for name, m in SOIL_MODELS.items():
+        if all(v in ds.data_vars for v in soil_pool_names(m)):
+            return name
+    raise MissingVariableError("cannot tell the soil model: no soil_model attribute, and the soil C pools of "
+                               f"none of {', '.join(SOIL_MODELS)} are all present")
+
+
+def _soil(ds: xr.Dataset) -> SoilModel:
+    return SOIL_MODELS[soil_model(ds)]
 
 
 def cycle(ds: xr.Dataset) -> str:
@@ -97,7 +111,7 @@ def _ratio(num: xr.DataArray, den: xr.DataArray, factor: float = 1.0) -> xr.Data
 # ----------------------------------------------------------------------------- per-cell fields
 def soil_carbon(ds: xr.Dataset, include_cwd: bool = False) -> xr.DataArray:
     """Total soil C per cell [gC m-2]: litter + SOM pools (docs/outputs.md), optionally + CWD."""
-    names = CASA_SOIL_C if soil_model(ds) == "casa" else MIMICS_SOIL_C
+    names = soil_pool_names(_soil(ds), CARBON)
     if include_cwd:
         names = names + (CWD_C,)
     return _sum_vars(ds, names, "gC m-2", "soil carbon")
@@ -106,7 +120,7 @@ def soil_carbon(ds: xr.Dataset, include_cwd: bool = False) -> xr.DataArray:
 def soil_nitrogen(ds: xr.Dataset, include_cwd: bool = False) -> xr.DataArray:
     """Total soil N per cell [gN m-2], the N pools matching ``soil_carbon`` (CN runs)."""
     _need_cn(ds, "soil N")
-    names = CASA_SOIL_N if soil_model(ds) == "casa" else MIMICS_SOIL_N
+    names = soil_pool_names(_soil(ds), NITROGEN)
     if include_cwd:
         names = names + (CWD_N,)
     return _sum_vars(ds, names, "gN m-2", "soil nitrogen")
@@ -119,14 +133,14 @@ def vegetation_carbon(ds: xr.Dataset) -> xr.DataArray:
 
 def microbial_carbon(ds: xr.Dataset) -> xr.DataArray:
     """Microbial biomass C [gC m-2]: MIMICS cMICr + cMICk; CASA csoilmic."""
-    names = CASA_MIC_C if soil_model(ds) == "casa" else MIMICS_MIC_C
+    names = _outputs(_soil(ds), "microbial", CARBON)
     return _sum_vars(ds, names, "gC m-2", "microbial carbon")
 
 
 def microbial_nitrogen(ds: xr.Dataset) -> xr.DataArray:
     """Microbial biomass N [gN m-2]: MIMICS nMICr + nMICk; CASA nsoilmic (CN runs)."""
     _need_cn(ds, "microbial N")
-    names = CASA_MIC_N if soil_model(ds) == "casa" else MIMICS_MIC_N
+    names = _outputs(_soil(ds), "microbial", NITROGEN)
     return _sum_vars(ds, names, "gN m-2", "microbial nitrogen")
 
 
@@ -148,7 +162,7 @@ def microbial_cn(ds: xr.Dataset) -> xr.DataArray:
 
 def r_to_k_ratio(ds: xr.Dataset) -> xr.DataArray:
     """MIMICS ratio of r- to K-selected microbial C per cell [g g-1] = cMICr / cMICk."""
-    if soil_model(ds) != "mimics":
+    if not {"cMICr", "cMICk"} <= set(ds.data_vars):
         raise MissingVariableError("the MICr:MICk ratio needs a MIMICS run (cMICr, cMICk)")
     return _ratio(ds["cMICr"], ds["cMICk"]).rename("mic_r_to_k").assign_attrs(units="1")
 
@@ -571,7 +585,7 @@ def summary_table(
     values: dict[tuple[str, str], float] = {}
     for name, ds in means.items():
         for label, q in SUMMARY_ROWS:
-            if q == "mic_cn" and soil_model(ds) != "mimics":
+            if q == "mic_cn" and not _soil(ds).explicit_microbes:
                 continue
             try:
                 values[(label, name)] = float(total(ds, q))

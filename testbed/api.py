@@ -14,24 +14,31 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from . import soil as soil_models
 from .config import shipped_namelists
 from .domain import Domain, PhenologyTable
 from .model import Model
 from .output import CellInfo, annual_dataset, daily_columns, daily_dataset
-from .params import load_casa_parameters, load_mimics_parameters
+from .params import load_casa_parameters
 from .run import Perturbation, cycle_schedule, run_years
+from .soil.base import CYCLE_NAMES
 
 
 def load_model(gridinfo: str | Path, soil: str | Path, *, soil_model: str = "casa", cycle: str = "cn",
-               casa_params: str | Path | None = None, mimics_params: str | Path | None = None,
-               phenology: str | Path | None = None, fixes: dict[str, bool] | None = None) -> Model:
-    """A model of the cells in ``gridinfo``/``soil`` with the shipped parameter sets unless others are given."""
+               casa_params: str | Path | None = None, soil_params: str | Path | None = None,
+               phenology: str | Path | None = None, fixes: dict[str, bool] | None = None,
+               mimics_params: str | Path | None = None) -> Model:
+    """A model of the cells in ``gridinfo``/``soil`` with the shipped parameter sets unless others are given.
+
+    ``soil_params`` is the soil model's own parameter file, if it has one (``mimics_params`` is an alias).
+    """
     shipped = shipped_namelists()
     casa = load_casa_parameters(casa_params or shipped / "params_casa_igbp.nml")
-    mimics = load_mimics_parameters(mimics_params or shipped / "params_mimics.nml") if soil_model == "mimics" else None
+    spec = soil_models.get(soil_model).parameters
+    sparams = spec.load(soil_params or mimics_params or shipped / spec.shipped) if spec else None
     phen = PhenologyTable.read(phenology or shipped / "phenology_modis_igbp.csv")
-    return Model(Domain.from_files(gridinfo, soil), casa, phen, soil_model, 2 if cycle == "cn" else 1, mimics,
-                 fixes or {})
+    icycle = {v: k for k, v in CYCLE_NAMES.items()}[cycle]
+    return Model(Domain.from_files(gridinfo, soil), casa, phen, soil_model, icycle, sparams, fixes or {})
 
 
 def simulate(model: Model, met: str | Path, years: int, *, state: np.ndarray | None = None,

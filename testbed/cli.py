@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import TestbedError
+from .soil.base import CYCLE_NAMES
 
 _EPILOG = ("Namelist keys are documented by `testbed namelist doc` (docs/namelist.md). "
            "Errors name the file, variable and cell concerned.")
@@ -51,7 +52,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     cfg = _config_from(args)
     plan = prepare(cfg, scan_met=True)
     m = plan.model
-    print(f"{args.namelist}: OK -- {m.soil_model.upper()}-{'CN' if m.icycle == 2 else 'C'}, {m.ncell} cells "
+    print(f"{args.namelist}: OK -- {m.soil_model.upper()}-{CYCLE_NAMES[m.icycle].upper()}, {m.ncell} cells "
           f"({int(m.domain.inactive(m.casa).sum())} ice/water), {len(plan.steps)} simulated years, "
           f"{len(plan.met_files)} met file(s) checked")
     return 0

@@ -18,6 +18,8 @@ import f90nml
 
 from .errors import ConfigError
 from .layout import FIXES
+from .soil import REGISTRY as SOIL_MODELS
+from .soil.base import CYCLE_NAMES
 
 
 @dataclass(frozen=True)
@@ -55,11 +57,12 @@ KEYS: tuple[Key, ...] = (
     Key("run", "mode", str, "spinup", "",
         "spinup: cycle the met years `cycles` times (counting years 1, 2, ...); transient: one met file per "
         "calendar year from first_year to last_year", ("spinup", "transient")),
-    Key("run", "soil_model", str, "casa", "", "soil model coupled to CASA-CNP vegetation", ("casa", "mimics")),
+    Key("run", "soil_model", str, "casa", "", "soil model coupled to CASA-CNP vegetation", tuple(SOIL_MODELS)),
     Key("run", "cycle", str, "cn", "", "c: carbon only; cn: carbon and nitrogen", ("c", "cn")),
     Key("run", "start", str, "cold", "",
         "cold: start from the parameter table's initial pools; restart: from files.restart_in (or the "
-        "original's CSV restarts in files.legacy_restart_casa / legacy_restart_mimics)", ("cold", "restart")),
+        "original's CSV restarts in files.legacy_restart_casa and the soil model's own, e.g. "
+        "legacy_restart_mimics)", ("cold", "restart")),
     Key("run", "cycles", int, 1, "", "how many times the met years are run (spin-up) or the transient repeated"),
     Key("run", "first_year", int, 0, "yr",
         "first calendar year of per-year met files (0: files.met is one multi-year file)"),
@@ -77,16 +80,19 @@ KEYS: tuple[Key, ...] = (
         "phenology table: ours (CSV) or the original's modis_phenology*.txt"),
     Key("files", "casa_params", str, "@namelists/params_casa_igbp.nml", "",
         "CASA parameter set: our namelist, or the original's pftlookup CSV (@namelists/ = shipped sets)"),
-    Key("files", "mimics_params", str, "@namelists/params_mimics.nml", "",
-        "MIMICS parameter set: our namelist, or the original's CSV"),
+    *(Key("files", m.parameters.config_key.split(".")[1], str, f"@namelists/{m.parameters.shipped}", "",
+          f"{m.name} soil parameter set (run.soil_model = {m.name}): our namelist, or the original's file")
+      for m in SOIL_MODELS.values() if m.parameters),
     Key("files", "met", str, "", "",
         "met NetCDF file; with first_year/last_year a pattern containing {year}, e.g. met/met_{year}_{year}.nc"),
     Key("files", "restart_in", str, "", "", "restart NetCDF written by testbed (run.start = restart)"),
     Key("files", "legacy_restart_casa", str, "", "", "the original's cnppool_end.csv to start from"),
-    Key("files", "legacy_restart_mimics", str, "", "", "the original's mimicspool_end.csv to start from"),
+    *(Key("files", m.legacy_csv.config_key.split(".")[1], str, "", "",
+          f"the original's {m.legacy_csv.file_name} to start from (run.soil_model = {m.name})")
+      for m in SOIL_MODELS.values() if m.legacy_csv),
     Key("files", "output_dir", str, "output", "", "folder for annual.nc, daily_YYYY.nc, restart.nc, run.log"),
     Key("files", "write_legacy_restart", bool, False, "",
-        "also write the original's cnppool_end.csv (and mimicspool_end.csv) at the end"),
+        "also write the original's cnppool_end.csv (and the soil model's own, e.g. mimicspool_end.csv) at the end"),
     # &parallel
     Key("parallel", "chunk_size", int, 0, "cells",
         "cells per dask task (0: split the cells evenly over the workers, at most 2000 per task); results do "
@@ -229,7 +235,7 @@ class RunConfig:
 
     @property
     def icycle(self) -> int:
-        return 2 if self.values["run"]["cycle"] == "cn" else 1
+        return {v: k for k, v in CYCLE_NAMES.items()}[self.values["run"]["cycle"]]
 
     def to_namelist(self, only_changed: bool = False) -> f90nml.Namelist:
         nml = f90nml.Namelist()

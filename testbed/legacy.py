@@ -9,16 +9,19 @@ produce the original's restart files, for users who go back and forth.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from . import layout
+from .atomic import write_text
 from .errors import InputError
 from .model import Model
 from .run import Perturbation, YearStep, cycle_schedule, transient_schedule
-from .state import atomic_path
+from .soil import REGISTRY, SoilModel
+from .soil.base import PoolCSV
 
 
 @dataclass
@@ -43,18 +46,21 @@ class LegacyRun:
     casa_pool_out: Path
     casa_flux_out: Path
     casa_nc_out: Path
-    mimics_params: Path
-    mimics_restart_in: Path
-    mimics_pool_out: Path
-    mimics_nc_out: Path
     co2delta: Path
     point_index: int
     point_dir: Path
     nc_interval: int
+    soil_params: Path | None = None       #: the soil model's own parameter file (its .lst line), if any
+    soil_restart_in: Path | None = None   #: the soil model's own pool CSV to restart from (its .lst line), if any
+
+    @property
+    def soil_description(self) -> SoilModel:
+        """The soil model of line 7 (isomModel)."""
+        return next(m for m in REGISTRY.values() if m.legacy_isom == self.isom)
 
     @property
     def soil_model(self) -> str:
-        return {1: "casa", 2: "mimics"}[self.isom]
+        return self.soil_description.name
 
 
 def _first_token(line: str) -> str:
@@ -101,12 +107,17 @@ def read_lst(path: str | Path) -> LegacyRun:
                     initcasa=initcasa, tyear1=tyear1, tyear2=tyear2, isom=integer(7, "isomModel"),
                     icycle=integer(8, "icycle"), gridinfo=file(9), casa_params=file(10), phenology=file(11),
                     soil=file(12), met=file(13), casa_restart_in=file(14), casa_pool_out=file(15),
-                    casa_flux_out=file(16), casa_nc_out=file(17), mimics_params=file(18), mimics_restart_in=file(19),
-                    mimics_pool_out=file(20), mimics_nc_out=file(21), co2delta=file(26),
+                    casa_flux_out=file(16), casa_nc_out=file(17), co2delta=file(26),
                     point_index=integer(27, "point index"), point_dir=file(28), nc_interval=integer(29, "interval"))
-    if run.isom not in (1, 2):
-        raise InputError(f"isomModel = {run.isom}: only 1 (CASA) and 2 (MIMICS) are supported (CORPSE is not)",
-                         path=path)
+    isoms = {m.legacy_isom: m for m in REGISTRY.values()}
+    if run.isom not in isoms:
+        supported = ", ".join(f"{k} ({m.name})" for k, m in sorted(isoms.items()))
+        raise InputError(f"line 7: isomModel = {run.isom} is not supported; supported: {supported}", path=path)
+    soil = isoms[run.isom]
+    if soil.parameters:
+        run.soil_params = file(soil.parameters.lst_line)
+    if soil.legacy_csv:
+        run.soil_restart_in = file(soil.legacy_csv.lst_line)
     if run.icycle not in (1, 2):
         raise InputError(f"icycle = {run.icycle}: only 1 (C) and 2 (C+N) are supported; the original's P cycle "
                          "is broken (casa.md Appendix A)", path=path)
@@ -148,70 +159,113 @@ def legacy_schedule(run: LegacyRun) -> list[YearStep]:
                               output_interval=run.nc_interval, daily=daily, label_by_count=run.initcasa == 3)
 
 
-# ------------------------------------------------------------------------------ CSV writers
+# ------------------------------------------------------------------------- pool CSVs (restarts)
 
-def _write_text(path: Path, text: str) -> None:
-    tmp = atomic_path(path)
-    try:
-        tmp.write_text(text)
-        tmp.chmod(0o644)
-        tmp.replace(path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-def _col(state: np.ndarray, name: str) -> np.ndarray:
-    return state[:, layout.index("state", name)]
-
-
-CASA_POOL_HEADER = (
-    "iYrCnt,npt,veg%iveg,soil%isoilm,casamet%isorder,casamet%lat,casamet%lon,casamet%areacell,casamet%glai,"
-    "casabiome%sla(veg%iveg),phen%phase,casapool%clabile,casapool%cplant(LEAF),casapool%cplant(WOOD),"
-    "casapool%cplant(FROOT),casapool%clitter(METB),casapool%clitter(STR),casapool%clitter(CWD),"
-    "casapool%csoil(MIC),casapool%csoil(SLOW),casapool%csoil(PASS),casapool%nplant(LEAF),casapool%nplant(WOOD),"
-    "casapool%nplant(FROOT),casapool%nlitter(METB),casapool%nlitter(STR),casapool%nlitter(CWD),"
-    "casapool%nsoil(MIC),casapool%nsoil(SLOW),casapool%nsoil(PASS),casapool%nsoilmin")
-
-
-def write_casa_restart_csv(path: str | Path, state: np.ndarray, model: Model, year_count: int) -> None:
-    """The original's ``cnppool_end.csv`` (6 decimals) for the C and N pools (casa.md 7.3).
-
-    P pools and the cumulative balance columns of the original are not written:
-    the original never reads them back for icycle <= 2.
-    """
+def _casa_lead(model: Model, state: np.ndarray, c: int, year_count: int) -> str:
     d = model.domain
-    sla = model.casa["sla"][d.pft - 1]
-    rows = [CASA_POOL_HEADER]
-    names = ["clabile", "cleaf", "cwood", "cfroot", "cmet", "cstr", "ccwd", "cmic", "cslow", "cpass",
-             "nleaf", "nwood", "nfroot", "nmet", "nstr", "ncwd", "nmic", "nslow", "npass", "nsoilmin"]
-    for c in range(d.ncell):
-        head = [year_count, c + 1, int(d.pft[c]), 1, int(d.soil_order[c])]
-        row = ",  ".join(f"{v:6d}" for v in head) + ",  "
-        row += ",  ".join(f"{v:18.6f}" for v in (d.lat[c], d.lon[c], d.area[c] * 1e-9, _col(state, "lai")[c],
-                                                 sla[c])) + ",  "
-        row += f"{int(_col(state, 'phase')[c]):6d},"
-        row += "".join(f"{_col(state, n)[c]:18.6f},  " for n in names)
+    lai, phase = state[c, layout.index("state", "lai")], state[c, layout.index("state", "phase")]
+    head = [year_count, c + 1, int(d.pft[c]), 1, int(d.soil_order[c])]
+    sla = model.casa["sla"][d.pft[c] - 1]
+    return (",  ".join(f"{v:6d}" for v in head) + ",  "
+            + ",  ".join(f"{v:18.6f}" for v in (d.lat[c], d.lon[c], d.area[c] * 1e-9, lai, sla))
+            + f",  {int(phase):6d},")
+
+
+#: the original's ``cnppool_end.csv`` (casa.md 6.2, 7.3): the host's pools, written for every soil model.
+#: P pools and the cumulative balance columns are not written: the original never reads them for icycle <= 2.
+HOST_CSV = PoolCSV(
+    file_name="cnppool_end.csv", config_key="files.legacy_restart_casa",
+    header="iYrCnt,npt,veg%iveg,soil%isoilm,casamet%isorder,casamet%lat,casamet%lon,casamet%areacell,casamet%glai,"
+           "casabiome%sla(veg%iveg),phen%phase,casapool%clabile,casapool%cplant(LEAF),casapool%cplant(WOOD),"
+           "casapool%cplant(FROOT),casapool%clitter(METB),casapool%clitter(STR),casapool%clitter(CWD),"
+           "casapool%csoil(MIC),casapool%csoil(SLOW),casapool%csoil(PASS),casapool%nplant(LEAF),"
+           "casapool%nplant(WOOD),casapool%nplant(FROOT),casapool%nlitter(METB),casapool%nlitter(STR),"
+           "casapool%nlitter(CWD),casapool%nsoil(MIC),casapool%nsoil(SLOW),casapool%nsoil(PASS),casapool%nsoilmin",
+    nlead=11, carbon=("clabile", "cleaf", "cwood", "cfroot", "cmet", "cstr", "ccwd", "cmic", "cslow", "cpass"),
+    nitrogen=("nleaf", "nwood", "nfroot", "nmet", "nstr", "ncwd", "nmic", "nslow", "npass", "nsoilmin"),
+    width=18, decimals=6, sep=",  ", lead=_casa_lead, lst_line=14, nitrogen_in_c_runs=True)
+#: leading fields of the host CSV that a restart reads besides the pools (0-based field -> state column)
+_HOST_LEAD_READ = {8: "lai", 10: "phase"}
+
+
+def pool_csvs(soil: SoilModel) -> tuple[PoolCSV, ...]:
+    """The original's pool CSVs of a run: the host's, then the soil model's own (if it has one)."""
+    return (HOST_CSV,) + ((soil.legacy_csv,) if soil.legacy_csv else ())
+
+
+def _rows(spec: PoolCSV, path: Path, ncell: int, icycle: int) -> np.ndarray:
+    """The numeric fields of the first ``ncell`` rows, parsed strictly (every problem names row and column)."""
+    if not path.is_file():
+        raise InputError(f"restart file ({spec.file_name} format) not found", path=path)
+    ncol = spec.nlead + len(spec.carbon) + (len(spec.nitrogen) if icycle >= 2 else 0)
+    lines = path.read_text(errors="replace").replace("\r", "").split("\n")
+    body = [(n + 2, ln) for n, ln in enumerate(lines[1:]) if ln.strip()]
+    if len(body) < ncell:
+        raise InputError(f"has {len(body)} cell rows but the run has {ncell} cells (truncated file?)", path=path,
+                         cell=len(body) + 1)
+    rows = np.empty((ncell, ncol))
+    for c, (lineno, line) in enumerate(body[:ncell]):
+        fields = [t.strip() for t in line.split(",")]
+        while fields and fields[-1] == "":   # the original ends rows with a separator
+            fields.pop()
+        if len(fields) < ncol:
+            raise InputError(f"line {lineno} (cell {c + 1}) has {len(fields)} fields; a row of a "
+                             f"{'C+N' if icycle >= 2 else 'C-only'} run needs {ncol} (truncated file?)", path=path,
+                             cell=c + 1)
+        for k, text in enumerate(fields[:ncol]):
+            try:
+                rows[c, k] = float(text)
+            except ValueError:
+                what = "is blank" if not text else f"is not a number ({text!r})"
+                raise InputError(f"line {lineno} (cell {c + 1}), column {k + 1} {what}; every field must hold a "
+                                 "value (a blank field would shift the following columns)", path=path,
+                                 cell=c + 1) from None
+            if not np.isfinite(rows[c, k]):
+                raise InputError(f"line {lineno} (cell {c + 1}), column {k + 1} is not finite ({text!r})",
+                                 path=path, cell=c + 1)
+        if int(rows[c, 1]) != c + 1:
+            raise InputError(f"line {lineno} holds cell {int(rows[c, 1])} where cell {c + 1} was expected: rows "
+                             "must be in the met file's cell order, one per cell", path=path, cell=c + 1)
+    pools = rows[:, spec.nlead:]
+    bad = np.argwhere(pools < 0)
+    if bad.size:
+        c, k = bad[0]
+        raise InputError(f"line {body[c][0]} (cell {c + 1}), column {spec.nlead + k + 1} holds a negative pool "
+                         f"({pools[c, k]!r})", path=path, cell=int(c) + 1)
+    return rows
+
+
+def read_pool_csv(spec: PoolCSV, path: str | Path, ncell: int, icycle: int) -> dict[str, np.ndarray]:
+    """State columns from one of the original's pool CSVs (rows in cell order; N pools for icycle >= 2)."""
+    rows = _rows(spec, Path(path), ncell, icycle)
+    names = spec.carbon + (spec.nitrogen if icycle >= 2 else ())
+    values = {name: rows[:, spec.nlead + k] for k, name in enumerate(names)}
+    if spec is HOST_CSV:
+        for k, name in _HOST_LEAD_READ.items():
+            values[name] = rows[:, k]
+        values["phase"] = np.trunc(values["phase"])
+    return values
+
+
+def read_pool_csvs(soil: SoilModel, paths: Sequence[str | Path], ncell: int, icycle: int) -> dict[str, np.ndarray]:
+    """State columns from a run's pool CSVs, ``paths`` in :func:`pool_csvs` order (host file first)."""
+    specs = pool_csvs(soil)
+    if len(paths) != len(specs):
+        raise InputError(f"a {soil.name} restart from the original's CSVs needs {len(specs)} file(s): "
+                         + ", ".join(s.file_name for s in specs))
+    values: dict[str, np.ndarray] = {}
+    for spec, path in zip(specs, paths, strict=True):
+        values.update(read_pool_csv(spec, path, ncell, icycle))
+    return values
+
+
+def write_pool_csv(spec: PoolCSV, path: str | Path, state: np.ndarray, model: Model, year_count: int) -> None:
+    """One of the original's pool CSVs of ``state`` (its fixed-width format), atomically."""
+    names = spec.carbon + (spec.nitrogen if model.icycle >= 2 or spec.nitrogen_in_c_runs else ())
+    cols = [state[:, layout.index("state", n)] for n in names]
+    rows = [spec.header]
+    for c in range(model.ncell):
+        row = spec.lead(model, state, c, year_count) + "".join(f"{v[c]:{spec.width}.{spec.decimals}f}{spec.sep}"
+                                                        for v in cols)
         rows.append(row.rstrip())
-    _write_text(Path(path), "\n".join(rows) + "\n")
-
-
-MIMICS_POOL_HEADER = ("iYrCnt,npt,veg%iveg,casamet%lat,casamet%lon,casamet%areacell,mimicspool%LITm,mimicspool%LITs,"
-                      "mimicspool%MICr,mimicspool%MICk,mimicspool%SOMa,mimicspool%SOMc,mimicspool%SOMp,"
-                      "mimicspool%LITmN,mimicspool%LITsN,mimicspool%MICrN,mimicspool%MICkN,mimicspool%SOMaN,"
-                      "mimicspool%SOMcN,mimicspool%SOMpN")
-
-
-def write_mimics_restart_csv(path: str | Path, state: np.ndarray, model: Model, year_count: int) -> None:
-    """The original's ``mimicspool_end.csv`` (10 decimals, mg cm-3; mimics.md 7.2)."""
-    d = model.domain
-    names = ["litm", "lits", "micr", "mick", "soma", "somc", "somp"]
-    if model.icycle == 2:
-        names += ["litmn", "litsn", "micrn", "mickn", "soman", "somcn", "sompn"]
-    rows = [MIMICS_POOL_HEADER]
-    for c in range(d.ncell):
-        row = f"{year_count:6d},{c + 1:7d},{int(d.pft[c]):7d},"
-        row += "".join(f"{v:19.10f}," for v in (d.lat[c], d.lon[c], d.area[c] * 1e-9))
-        row += "".join(f"{_col(state, n)[c]:19.10f}," for n in names)
-        rows.append(row)
-    _write_text(Path(path), "\n".join(rows) + "\n")
+    write_text(Path(path), "\n".join(rows) + "\n")

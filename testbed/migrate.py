@@ -8,7 +8,8 @@ from pathlib import Path
 from .config import RunConfig, namelist_text
 from .errors import InputError
 from .legacy import LegacyRun, read_co2delta, read_lst, transient_pattern
-from .params import read_casa_pft_csv, read_mimics_csv, write_casa_namelist, write_mimics_namelist
+from .params import read_casa_pft_csv, write_casa_namelist
+from .soil.base import CYCLE_NAMES
 
 
 def _rel(path: Path, base: Path) -> str:
@@ -18,12 +19,12 @@ def _rel(path: Path, base: Path) -> str:
         return str(path)
 
 
-def config_from_legacy(run: LegacyRun, namelist_dir: Path, casa_params: Path, mimics_params: Path | None) -> RunConfig:
+def config_from_legacy(run: LegacyRun, namelist_dir: Path, casa_params: Path, soil_params: Path | None) -> RunConfig:
     """The namelist equivalent of an original ``.lst`` (casa.md 2.1, 3.2)."""
     cfg = RunConfig.defaults()
     r, f = cfg.values["run"], cfg.values["files"]
     r["soil_model"] = run.soil_model
-    r["cycle"] = "cn" if run.icycle == 2 else "c"
+    r["cycle"] = CYCLE_NAMES[run.icycle]
     r["mode"] = "transient" if run.initcasa == 2 else "spinup"
     r["start"] = "cold" if run.initcasa == 0 else "restart"
     r["cycles"] = 1 if run.initcasa == 2 else run.mloop
@@ -38,12 +39,13 @@ def config_from_legacy(run: LegacyRun, namelist_dir: Path, casa_params: Path, mi
     f["soil"] = _rel(run.soil, namelist_dir)
     f["phenology"] = _rel(run.phenology, namelist_dir)
     f["casa_params"] = _rel(casa_params, namelist_dir)
-    if mimics_params is not None:
-        f["mimics_params"] = _rel(mimics_params, namelist_dir)
+    soil = run.soil_description
+    if soil.parameters and soil_params is not None:
+        cfg.set(soil.parameters.config_key, _rel(soil_params, namelist_dir))
     if run.initcasa >= 1:
         f["legacy_restart_casa"] = _rel(run.casa_restart_in, namelist_dir)
-        if run.soil_model == "mimics":
-            f["legacy_restart_mimics"] = _rel(run.mimics_restart_in, namelist_dir)
+        if soil.legacy_csv:
+            cfg.set(soil.legacy_csv.config_key, _rel(run.soil_restart_in, namelist_dir))
     f["output_dir"] = "output"
     f["write_legacy_restart"] = True
     pert = read_co2delta(run.co2delta)
@@ -64,15 +66,15 @@ def import_legacy(lst: str | Path, output: str | Path | None = None, *, overwrit
     folder = target.parent
     folder.mkdir(parents=True, exist_ok=True)
     casa_out = folder / "params_casa.nml"
-    mimics_out = folder / "params_mimics.nml" if run.soil_model == "mimics" else None
-    for path in [target, casa_out] + ([mimics_out] if mimics_out else []):
+    spec = run.soil_description.parameters
+    soil_out = folder / f"params_{run.soil_model}.nml" if spec else None
+    for path in [target, casa_out] + ([soil_out] if soil_out else []):
         if path.exists() and not overwrite:
             raise InputError("exists; pass --overwrite to replace it", path=path)
     write_casa_namelist(read_casa_pft_csv(run.casa_params), casa_out, title=f"imported from {run.casa_params.name}")
-    if mimics_out is not None:
-        write_mimics_namelist(read_mimics_csv(run.mimics_params), mimics_out,
-                              title=f"imported from {run.mimics_params.name}")
-    cfg = config_from_legacy(run, folder.resolve(), casa_out.resolve(), mimics_out.resolve() if mimics_out else None)
+    if spec:
+        spec.write(spec.load(run.soil_params), soil_out, f"imported from {run.soil_params.name}")
+    cfg = config_from_legacy(run, folder.resolve(), casa_out.resolve(), soil_out.resolve() if soil_out else None)
     header = (f"! testbed run namelist imported from {Path(lst).resolve()}\n"
               "! The original's point CSV output (line 27) has no equivalent: use daily_output and select a cell.\n")
     target.write_text(header + namelist_text(cfg))

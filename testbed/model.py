@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -16,52 +17,13 @@ from . import kernel, layout
 from . import soil as soil_models
 from .domain import Domain, PhenologyTable
 from .errors import ConfigError
-from .params import CasaParameterSet, MimicsParameterSet
+from .params import CasaParameterSet
 from .soil import SoilModel
 
-SOIL_MODELS = ("casa", "mimics")
-#: fix options the MIMICS path of the kernel does not implement (refused rather than silently ignored)
-CASA_ONLY_FIXES = ("exudate_from_npp", "floor_mineral_n")
-
-# casa parameter column -> parameter-set name, for the columns gathered by PFT
-_GATHER = {
-    "ivt2": "ivt2", "kroot": "kroot", "rootdepth": "rootdepth", "kminn": "kminn", "fracherb": "fracherb",
-    "age_leaf": "age_leaf", "age_wood": "age_wood", "age_froot": "age_froot", "age_met": "age_met",
-    "age_str": "age_str", "age_cwd": "age_cwd", "age_mic": "age_mic", "age_slow": "age_slow",
-    "age_pass": "age_pass", "age_clabile": "age_clabile", "sla": "sla",
-    "calloc_leaf": "calloc_leaf", "calloc_wood": "calloc_wood", "calloc_froot": "calloc_froot",
-    "rm_wood": "rm_wood", "rm_froot": "rm_froot", "rm_leaf": "rm_leaf",
-    "cn_leaf": "cn_leaf", "cn_wood": "cn_wood", "cn_froot": "cn_froot",
-    "ftrans_leaf": "ftrans_leaf", "ftrans_wood": "ftrans_wood", "ftrans_froot": "ftrans_froot",
-    "lig_leaf": "lig_leaf", "lig_wood": "lig_wood", "lig_froot": "lig_froot",
-    "cn_mic": "cn_mic", "cn_slow": "cn_slow", "cn_pass": "cn_pass",
-    "cnmin_mic": "cnmin_mic", "cnmin_slow": "cnmin_slow", "cnmin_pass": "cnmin_pass",
-    "cnmax_mic": "cnmax_mic", "cnmax_slow": "cnmax_slow", "cnmax_pass": "cnmax_pass",
-    "laimax": "laimax", "laimin": "laimin", "tkshed": "tkshed",
-    "xkleafcoldmax": "xkleafcoldmax", "xkleafcoldexp": "xkleafcoldexp",
-    "xkleafdrymax": "xkleafdrymax", "xkleafdryexp": "xkleafdryexp",
-    "nc_leaf_min": "nc_leaf_min", "nc_leaf_max": "nc_leaf_max", "nc_wood_min": "nc_wood_min",
-    "nc_wood_max": "nc_wood_max", "nc_froot_min": "nc_froot_min", "nc_froot_max": "nc_froot_max",
-    "xnminloss": "xnminloss", "xnleach": "xnleach", "nfixrate": "nfixrate",
-    "np_leaf_min": "np_leaf_min", "np_wood_min": "np_wood_min", "np_froot_min": "np_froot_min",
-    "q10soil": "q10soil", "xkoptlitter": "xkoptlitter", "xkoptsoil": "xkoptsoil",
-    "maxfinelitter": "maxfinelitter", "maxcwd": "maxcwd",
-    "xknlimitmin": "xknlimitmin", "xknlimitmax": "xknlimitmax", "fracrootexud": "fracrootexud",
-    "cue_metb_mic": "cue_metb_mic", "cue_str_mic": "cue_str_mic", "cue_str_slow": "cue_str_slow",
-    "cue_cwd_mic": "cue_cwd_mic", "cue_cwd_slow": "cue_cwd_slow", "cue_mic_slow": "cue_mic_slow",
-    "cue_mic_pass": "cue_mic_pass", "cue_pass_slow": "cue_pass_slow",
-}
-
-# state column <- cold-start table name
-_COLD_STATE = {
-    "cleaf": "init_cleaf", "cwood": "init_cwood", "cfroot": "init_cfroot",
-    "cmet": "init_cmet", "cstr": "init_cstr", "ccwd": "init_ccwd",
-    "cmic": "init_cmic", "cslow": "init_cslow", "cpass": "init_cpass",
-    "nleaf": "init_nleaf", "nwood": "init_nwood", "nfroot": "init_nfroot",
-    "nmet": "init_nmet", "nstr": "init_nstr", "ncwd": "init_ncwd",
-    "nmic": "init_nmic", "nslow": "init_nslow", "npass": "init_npass", "nsoilmin": "init_nsoilmin",
-    "pleaf": "init_pleaf", "pwood": "init_pwood", "pfroot": "init_pfroot",
-}
+# state column <- cold-start table name (the PFT table's initial pools)
+_COLD_STATE = {col: f"init_{col}" for col in (
+    "cleaf", "cwood", "cfroot", "cmet", "cstr", "ccwd", "cmic", "cslow", "cpass", "nleaf", "nwood", "nfroot",
+    "nmet", "nstr", "ncwd", "nmic", "nslow", "npass", "nsoilmin", "pleaf", "pwood", "pfroot")}
 
 
 @dataclass
@@ -73,26 +35,35 @@ class Model:
     phenology: PhenologyTable
     soil_model: str = "casa"
     icycle: int = 2
-    mimics: MimicsParameterSet | None = None
+    soil_params: Any = None     #: the soil model's own parameter set (testbed.soil ParameterSpec), if it has one
     fixes: Mapping[str, bool] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.soil_model not in SOIL_MODELS:
-            raise ConfigError(f"soil_model must be one of {SOIL_MODELS}, not {self.soil_model!r}")
-        if self.icycle not in (1, 2):
-            raise ConfigError(f"icycle (cycle) must be 1 (C) or 2 (C+N), not {self.icycle}; "
-                              "the original's P cycle (3) is broken and not offered")
-        if self.soil_model == "mimics" and self.mimics is None:
-            raise ConfigError("a MIMICS run needs a MIMICS parameter set")
+        soil = self.soil
+        if self.icycle not in soil.cycles:
+            cycles = " or ".join({1: "1 (C)", 2: "2 (C+N)"}[c] for c in soil.cycles)
+            raise ConfigError(f"icycle (cycle) must be {cycles} for the {soil.name} soil model, not {self.icycle}"
+                              + ("; the original's P cycle (3) is broken and not offered" if self.icycle == 3 else ""))
+        if soil.parameters and self.soil_params is None:
+            raise ConfigError(f"a {soil.name} run needs its parameter set ({soil.parameters.config_key})")
         for name, on in self.fixes.items():
             layout.index("fix", name)
-            if on and self.soil_model == "mimics" and name in CASA_ONLY_FIXES:
-                raise ConfigError(f"fix option {name!r} is implemented for the CASA soil model only; "
-                                  "switch it off for MIMICS runs (docs/quirks.md)")
+            if on and name in soil.unsupported_fixes:
+                raise ConfigError(f"fix option {name!r} is not implemented for the {soil.name} soil model; "
+                                  "switch it off for this run (docs/quirks.md)")
         self.fix_flags = kernel.fix_flags(self.fixes)
         self.params = self._casa_params()
-        self.mparams = self._mimics_params() if self.soil_model == "mimics" else None
+        self.sparams = (soil.parameters.gather(self.soil_params, self.domain.pft) if soil.parameters
+                        else np.zeros((self.ncell, 0), order="F"))
         self.greenup, self.fall, self.phase0 = self.phenology.lookup(self.domain.lat, self.domain.pft)
+
+    @property
+    def parameter_hashes(self) -> dict[str, str]:
+        """sha256 of every parameter set of the run, by the namelist key that names its file."""
+        out = {"files.casa_params": self.casa.sha256}
+        if self.soil.parameters:
+            out[self.soil.parameters.config_key] = self.soil_params.sha256
+        return out
 
     @property
     def soil(self) -> SoilModel:
@@ -111,8 +82,9 @@ class Model:
         def put(name: str, values: np.ndarray) -> None:
             p[:, layout.index("casa", name)] = values
 
-        for col, name in _GATHER.items():
-            put(col, self.casa[name][idx])
+        for col in layout.TABLES["casa"].columns:
+            if col.source == "pft":
+                put(col.name, self.casa[col.name][idx])
         put("iveg", d.pft.astype(np.float64))
         for name in ("clay", "silt", "swilt", "sfc", "ssat"):
             put(name, getattr(d, name))
@@ -132,20 +104,10 @@ class Model:
         put("nclitter_cwd", ncwd / (ccwd + 1.0e-10))
         return p
 
-    def _mimics_params(self) -> np.ndarray:
-        assert self.mimics is not None
-        d = self.domain
-        m = np.zeros((d.ncell, layout.NMIMICSPARAM), order="F")
-        for k, name in enumerate(layout.MIMICS_PARAMS[:93]):
-            m[:, k] = self.mimics.fixed[name]
-        m[:, layout.index("mimics", "depth")] = self.mimics.depth_cm[d.pft - 1]
-        m[:, layout.index("mimics", "fwfunction")] = float(self.mimics.fw_function)
-        return m
-
     def subset(self, cells: slice) -> Model:
         """The same model restricted to a contiguous range of cells (for chunked runs)."""
         return Model(self.domain.subset(cells), self.casa, self.phenology, self.soil_model, self.icycle,
-                     self.mimics, dict(self.fixes))
+                     self.soil_params, dict(self.fixes))
 
     # ------------------------------------------------------------------ initial state
     def cold_state(self) -> np.ndarray:
@@ -155,9 +117,7 @@ class Model:
         for col, name in _COLD_STATE.items():
             state[:, layout.index("state", col)] = self.casa[name][idx]
         state[:, layout.index("state", "phase")] = self.phase0.astype(np.float64)
-        kernel.casa_initialise(state, self.params, self.icycle, True, self.fix_flags)
-        if self.soil_model == "mimics":
-            kernel.mimics_initialise(state, self.params, self.mparams, self.icycle, True)
+        kernel.initialise(self.soil, state, self.params, self.sparams, self.icycle, True, self.fix_flags)
         return state
 
     def restart_state(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -169,7 +129,5 @@ class Model:
         state = self.cold_state()
         for col, arr in values.items():
             state[:, layout.index("state", col)] = arr
-        kernel.casa_initialise(state, self.params, self.icycle, False, self.fix_flags)
-        if self.soil_model == "mimics":
-            kernel.mimics_initialise(state, self.params, self.mparams, self.icycle, False)
+        kernel.initialise(self.soil, state, self.params, self.sparams, self.icycle, False, self.fix_flags)
         return state

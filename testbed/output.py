@@ -19,12 +19,10 @@ import numpy as np
 import xarray as xr
 
 from . import layout
+from .atomic import atomic_write
 from .errors import InputError
-from .state import atomic_path
 
 FILL = np.float32(1.0e36)
-_UMASK = os.umask(0)
-os.umask(_UMASK)
 
 
 @dataclass(frozen=True)
@@ -239,14 +237,8 @@ def write_dataset(ds: xr.Dataset, path: str | os.PathLike, *, overwrite: bool = 
     for name in ("time", "time_bnds"):
         if name in ds.variables:
             encoding[name] = {"units": "days since 0001-01-01 00:00:00", "calendar": "noleap", "dtype": "f8"}
-    tmp = atomic_path(path)
-    try:
+    with atomic_write(path) as tmp:
         ds.to_netcdf(tmp, format="NETCDF4", encoding=encoding)
-        os.chmod(tmp, 0o666 & ~_UMASK)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return path
 
 

@@ -20,14 +20,10 @@ from . import kernel, layout
 from .errors import ConservationError
 from .forcing import MetFile, met_path_for_year
 from .model import Model
+from .soil.base import CARBON, NITROGEN
 
 #: relative tolerance of the annual C and N budgets (inputs - outputs - d(storage))
 BUDGET_RTOL = 1e-12
-
-_C_POOLS = ["cleaf", "cwood", "cfroot", "clabile", "cmet", "cstr", "ccwd", "cmic", "cslow", "cpass"]
-_N_POOLS = ["nleaf", "nwood", "nfroot", "nmet", "nstr", "ncwd", "nmic", "nslow", "npass", "nsoilmin"]
-_MIMICS_C = ["litm", "lits", "micr", "mick", "soma", "somc", "somp"]
-_MIMICS_N = ["litmn", "litsn", "micrn", "mickn", "soman", "somcn", "sompn"]
 
 
 @dataclass
@@ -107,14 +103,16 @@ class YearResult:
     notes: list[str] = field(default_factory=list)
 
 
-def _storage(model: Model, state: np.ndarray, pools: list[str], mimics_pools: list[str]) -> np.ndarray:
+def storage(model: Model, state: np.ndarray, element: str) -> np.ndarray:
+    """Per-cell mass of ``element`` (testbed.soil CARBON or NITROGEN) held in the state's pools, g m-2."""
+    soil = model.soil
+    own = {p.column for p in soil.pools}
+    scale = soil.state_to_gm2(model)
     total = np.zeros(state.shape[0])
-    for name in pools:
-        total = total + state[:, layout.index("state", name)]
-    if model.soil_model == "mimics":
-        u = 10.0 * model.mparams[:, layout.index("mimics", "depth")]
-        for name in mimics_pools:
-            total = total + state[:, layout.index("state", name)] * u
+    for p in soil.all_pools(model.icycle):
+        if p.element == element:
+            value = state[:, layout.index("state", p.column)]
+            total = total + (value * scale if p.column in own else value)
     return total
 
 
@@ -125,14 +123,14 @@ def _col(a: np.ndarray, name: str) -> np.ndarray:
 def budget_residuals(model: Model, before: np.ndarray, after: np.ndarray,
                      annual: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
     """Per-cell C and N budget residuals and storages of one year (docs/kernel.md "Budgets")."""
-    c0, c1 = _storage(model, before, _C_POOLS, _MIMICS_C), _storage(model, after, _C_POOLS, _MIMICS_C)
+    c0, c1 = storage(model, before, CARBON), storage(model, after, CARBON)
     c_in = _col(annual, "gpp") + _col(annual, "cexudate") + _col(annual, "c_quirk_source")
     c_out = _col(annual, "ra") + _col(annual, "clabloss") + _col(annual, "rh")
     c_res = (c1 - c0) - (c_in - c_out)
     c_scale = np.maximum(np.abs(c0), np.abs(c1))
     if model.icycle < 2:
         return c_res, c_scale, None, None
-    n0, n1 = _storage(model, before, _N_POOLS, _MIMICS_N), _storage(model, after, _N_POOLS, _MIMICS_N)
+    n0, n1 = storage(model, before, NITROGEN), storage(model, after, NITROGEN)
     n_in = _col(annual, "ndep") + _col(annual, "nfix") + _col(annual, "n_quirk_source")
     n_out = _col(annual, "nleach") + _col(annual, "nloss")
     n_res = (n1 - n0) - (n_in - n_out)
@@ -175,11 +173,11 @@ def run_years(model: Model, state: np.ndarray, steps: Sequence[YearStep], *,
         before = state.copy(order="F")
         annual = kernel.new_annual(model.ncell)
         on = pert.active(step.count)
-        daily = kernel.advance(model.soil_model, state, model.params, forcing, icycle=model.icycle,
-                               fixes=model.fix_flags, annual=annual, mparams=model.mparams,
+        daily = kernel.advance(model.soil, state, model.params, model.sparams, forcing, icycle=model.icycle,
+                               fixes=model.fix_flags, annual=annual,
                                dtair=pert.dtair if on else 0.0, dtsoil=pert.dtsoil if on else 0.0,
                                npp_scalar=pert.npp_mult if on else 1.0, store_daily=step.store_daily,
-                               init_npp_prev=first_year_of_run and k == 0)
+                               first_year=first_year_of_run and k == 0)
         c_res, c_scale, n_res, n_scale = budget_residuals(model, before, state, annual)
         if check_budgets:
             _check_budget("carbon", c_res, c_scale, step, offset, model.domain.cellid)

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from testbed import layout
+from testbed.legacy import read_pool_csvs
 from testbed.run import Perturbation, cycle_schedule
-from testbed.state import read_casa_restart_csv
 
 from .oracles import PFT_CSV, Run, Tally, as_dump_rows, edited_pft_csv, read_dump, run_model, run_prototype, setA_model
 
@@ -122,7 +122,7 @@ def _case(setA: Path, specdir: Path, tmp_path: Path, *, icycle: int, met: str, m
     if restart is None:
         state = model.cold_state()
     else:
-        state = model.restart_state(read_casa_restart_csv(restart, model.ncell, icycle))
+        state = model.restart_state(read_pool_csvs(model.soil, [restart], model.ncell, icycle))
     steps = cycle_schedule(inputs / "met" / met, mloop, output_interval=cfg["ncint"], daily=True)
     # the two schedules must agree on when the restart-write reset happens (casa.md Q5)
     reset_years = _proto_reset_years(len(steps), cfg["ncint"])

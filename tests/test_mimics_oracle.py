@@ -23,9 +23,9 @@ import numpy as np
 import pytest
 
 from testbed import layout
+from testbed.legacy import read_pool_csvs
 from testbed.params import read_mimics_csv
 from testbed.run import cycle_schedule
-from testbed.state import read_casa_restart_csv, read_mimics_restart_csv
 
 from .oracles import (
     MIMICS_CSV,
@@ -239,8 +239,8 @@ def _mimics_case(setA: Path, specdir: Path, tmp_path: Path, *, icycle: int, met:
     else:
         rdir = setA / restart_config / "cold"
         cfg.update(initcasa=1, ipool=str(rdir / "cnppool_end.csv"), mipool=str(rdir / "mimicspool_end.csv"))
-        values = read_casa_restart_csv(rdir / "cnppool_end.csv", model.ncell, icycle)
-        values.update(read_mimics_restart_csv(rdir / "mimicspool_end.csv", model.ncell, icycle))
+        values = read_pool_csvs(model.soil, [rdir / "cnppool_end.csv", rdir / "mimicspool_end.csv"], model.ncell,
+                                icycle)
         state = model.restart_state(values)
         label = f"mimics restart from {restart_config}/cold icycle {icycle}, {mp} cells, {mloop} x {met}"
     dump = run_prototype(specdir / PROTO, cfg, tmp_path)

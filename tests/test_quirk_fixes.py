@@ -177,7 +177,7 @@ def test_casa_only_fixes_are_refused_for_mimics(setA: Path) -> None:
     from testbed.errors import ConfigError
 
     for name in ("exudate_from_npp", "floor_mineral_n"):
-        with pytest.raises(ConfigError, match=f"fix option '{name}' is implemented for the CASA soil model only"):
+        with pytest.raises(ConfigError, match=f"fix option '{name}' is not implemented for the mimics soil model"):
             _model(setA, "mimics", fixes={name: True})
 
 

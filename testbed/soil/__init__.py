@@ -1,18 +1,29 @@
-"""Soil models: one description module per soil model, and the registry of the available ones.
+"""Soil models: one description per soil model, found here by name; the registry of the available ones.
 
-Everything that differs between soil models is data in its :class:`~testbed.soil.base.SoilModel`
-description; the rest of the package loops over that description instead of testing a model's name.
-Adding a soil model: docs/extending.md.
+Every module of this package other than ``base`` describes one soil model in a module-level ``MODEL``
+(a :class:`~testbed.soil.base.SoilModel`), with the kernel columns it adds in a ``<module>.toml`` beside it.
+Everything that differs between soil models is data in that description; the rest of the package loops
+over :data:`REGISTRY` instead of testing a model's name. Adding a soil model: docs/extending.md.
 """
 
 from __future__ import annotations
 
-from .base import Pool, SoilModel, vegetation_pools
-from .casa import CASA
-from .mimics import MIMICS
+import importlib
+import pkgutil
 
-#: the registered soil models, by namelist name (run.soil_model)
-REGISTRY: dict[str, SoilModel] = {m.name: m for m in (CASA, MIMICS)}
+from .base import Pool, SoilModel, vegetation_pools
+
+
+def _discover() -> dict[str, SoilModel]:
+    models = []
+    for info in pkgutil.iter_modules(__path__):
+        if info.name != "base" and not info.name.startswith("_"):
+            models.append(importlib.import_module(f"{__name__}.{info.name}").MODEL)
+    return {m.name: m for m in sorted(models, key=lambda m: m.legacy_isom)}
+
+
+#: the available soil models by namelist name (run.soil_model), in the original's isomModel order
+REGISTRY: dict[str, SoilModel] = _discover()
 
 
 def get(name: str) -> SoilModel:

@@ -8,9 +8,10 @@ model) and its pools are shared by every soil model: :func:`vegetation_pools`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
     from ..model import Model
 
 CARBON, NITROGEN = "carbon", "nitrogen"
+#: namelist value of run.cycle by the kernel's icycle
+CYCLE_NAMES = {1: "c", 2: "cn"}
 
 
 @dataclass(frozen=True)
@@ -63,18 +66,60 @@ def vegetation_pools(icycle: int) -> tuple[Pool, ...]:
 
 
 @dataclass(frozen=True)
+class ParameterSpec:
+    """A soil model's own parameter set (CASA soil has none: it uses the CASA-CNP table)."""
+
+    config_key: str                   #: namelist key of its file, e.g. "files.mimics_params"
+    shipped: str                      #: the shipped default in namelists/, e.g. "params_mimics.nml"
+    load: Callable[[Path], Any]       #: reads our namelist or the original's file; the set has .sha256
+    table: str                        #: layout table of its per-cell kernel array (testbed/soil/<model>.toml)
+    #: per-cell kernel array (ncell, ncolumn) from the set and the cells' IGBP types (1-based)
+    gather: Callable[[Any, np.ndarray], np.ndarray]
+    write: Callable[[Any, Path, str], None]   #: writes the set as our documented namelist (set, path, title)
+    lst_line: int                     #: line of the original's .lst that names the file (import-legacy)
+
+
+@dataclass(frozen=True)
+class PoolCSV:
+    """The original's end-of-run pool CSV of a soil model (read for restarts, written on request).
+
+    Leading fields are written by ``lead`` (one row's text up to the pools); the pools follow in
+    ``carbon`` then (C+N runs) ``nitrogen`` order, formatted ``{value:{width}.{decimals}f}`` + ``sep``.
+    """
+
+    file_name: str                    #: e.g. "mimicspool_end.csv"
+    config_key: str                   #: namelist key of a file to restart from
+    header: str
+    nlead: int                        #: number of leading fields before the pools
+    carbon: tuple[str, ...]
+    nitrogen: tuple[str, ...]
+    width: int
+    decimals: int
+    sep: str
+    lead: Callable[[Any, np.ndarray, int, int], str]   #: (model, state, cell, year count) -> a row's leading text
+    lst_line: int                         #: line of the original's .lst that names the file to restart from
+    nitrogen_in_c_runs: bool = False      #: the original writes the N columns in C-only runs too
+
+
+@dataclass(frozen=True)
 class SoilModel:
     """Everything that differs between soil models."""
 
     name: str                                   #: namelist value of run.soil_model
     long_name: str
+    legacy_isom: int                            #: the original's isomModel (line 7 of its .lst)
     pools: tuple[Pool, ...]                     #: the soil model's own pools
+    kernel_advance: str                         #: kernel entry point of one call (docs/kernel.md)
+    kernel_initialise: str | None = None        #: soil initialisation after the host's (cold start, restart)
+    parameters: ParameterSpec | None = None     #: its own parameter set, if any
+    legacy_csv: PoolCSV | None = None           #: the original's pool CSV, if the model has its own
     #: per-cell factor from the state's units of this model's pools to g m-2 (1 where already g m-2)
     state_to_gm2: Callable[[Model], np.ndarray] = field(default=lambda model: np.ones(model.ncell))
     extra_prognostic: tuple[str, ...] = ()      #: non-mass state columns carried between years
     cycles: tuple[int, ...] = (1, 2)            #: supported cycles (1 = C, 2 = C+N)
+    #: microbes are an explicit community with their own stoichiometry (microbial C:N is a result)
+    explicit_microbes: bool = False
     unsupported_fixes: tuple[str, ...] = ()     #: fix options this model's kernel path does not implement
-    metadata: Mapping[str, str] = field(default_factory=dict)
 
     def own_pools(self, icycle: int) -> tuple[Pool, ...]:
         return tuple(p for p in self.pools if p.in_cycle(icycle))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from .base import CARBON, NITROGEN, SoilModel, _pools
 
-CASA = SoilModel(
+MODEL = SoilModel(
     name="casa",
     long_name="CASA-CN soil (litter and three soil organic matter pools)",
     pools=(
@@ -18,4 +18,6 @@ CASA = SoilModel(
         *_pools(NITROGEN, "soil microbial", ("nmic", "nsoilmic", None)),
         *_pools(NITROGEN, "soil", ("nslow", "nsoilslow", None), ("npass", "nsoilpass", None)),
     ),
+    legacy_isom=1,
+    kernel_advance="advance_casa",
 )

@@ -1,7 +1,8 @@
 """The MIMICS-CN soil model (spec mimics.md): two litter pools, r- and K-selected microbes, three SOM pools.
 
 Its pools are held in the kernel state in mg cm-3 over the soil depth D (cm) of the cell's PFT, as in
-the original's restart files; 1 mg cm-3 over D cm is 10 D g m-2.
+the original's restart files; 1 mg cm-3 over D cm is 10 D g m-2. Its kernel columns are declared in
+``mimics.toml`` beside this file.
 """
 
 from __future__ import annotations
@@ -10,19 +11,55 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .base import CARBON, NITROGEN, SoilModel, _pools
+from .base import CARBON, NITROGEN, ParameterSpec, PoolCSV, SoilModel, _pools
 
 if TYPE_CHECKING:
     from ..model import Model
+    from ..params import MimicsParameterSet
 
 
 def _mg_cm3_to_g_m2(model: Model) -> np.ndarray:
     from .. import layout
 
-    return 10.0 * model.mparams[:, layout.index("mimics", "depth")]
+    return 10.0 * model.sparams[:, layout.index("mimics", "depth")]
 
 
-MIMICS = SoilModel(
+def _load(path):
+    from ..params import load_mimics_parameters
+
+    return load_mimics_parameters(path)
+
+
+def _write(pset: MimicsParameterSet, path, title: str) -> None:
+    from ..params import write_mimics_namelist
+
+    write_mimics_namelist(pset, path, title=title)
+
+
+def _gather(pset: MimicsParameterSet, pft: np.ndarray) -> np.ndarray:
+    """Per-cell MIMICS kernel array: the fixed parameters, the PFT's soil depth and the fW switch."""
+    from .. import layout
+
+    table = layout.TABLES["mimics"]
+    m = np.zeros((pft.size, len(table.columns)), order="F")
+    for k, col in enumerate(table.columns):
+        if col.source == "param":
+            m[:, k] = pset.fixed[col.name]
+    m[:, layout.index("mimics", "depth")] = pset.depth_cm[pft - 1]
+    m[:, layout.index("mimics", "fwfunction")] = float(pset.fw_function)
+    return m
+
+
+def _csv_lead(model: Model, state: np.ndarray, c: int, year_count: int) -> str:
+    d = model.domain
+    return f"{year_count:6d},{c + 1:7d},{int(d.pft[c]):7d}," + "".join(
+        f"{v:19.10f}," for v in (d.lat[c], d.lon[c], d.area[c] * 1e-9))
+
+
+_C = ("litm", "lits", "micr", "mick", "soma", "somc", "somp")
+_N = ("litmn", "litsn", "micrn", "mickn", "soman", "somcn", "sompn")
+
+MODEL = SoilModel(
     name="mimics",
     long_name="MIMICS-CN soil (microbial-explicit: litter, r- and K-selected microbes, three SOM pools)",
     pools=(
@@ -33,7 +70,19 @@ MIMICS = SoilModel(
         *_pools(NITROGEN, "soil microbial", ("micrn", "nMICr", None), ("mickn", "nMICk", None)),
         *_pools(NITROGEN, "soil", ("soman", "nSOMa", None), ("somcn", "nSOMc", None), ("sompn", "nSOMp", None)),
     ),
+    kernel_advance="advance_mimics",
+    kernel_initialise="mimics_initialise",
+    legacy_isom=2,
+    parameters=ParameterSpec("files.mimics_params", "params_mimics.nml", _load, "mimics", _gather, _write,
+                             lst_line=18),
+    legacy_csv=PoolCSV(
+        file_name="mimicspool_end.csv", config_key="files.legacy_restart_mimics",
+        header="iYrCnt,npt,veg%iveg,casamet%lat,casamet%lon,casamet%areacell,"
+               + ",".join(f"mimicspool%{n}" for n in ("LITm", "LITs", "MICr", "MICk", "SOMa", "SOMc", "SOMp",
+                                                      "LITmN", "LITsN", "MICrN", "MICkN", "SOMaN", "SOMcN", "SOMpN")),
+        nlead=6, carbon=_C, nitrogen=_N, width=19, decimals=10, sep=",", lead=_csv_lead, lst_line=19),
     state_to_gm2=_mg_cm3_to_g_m2,
     extra_prognostic=("npp_prev",),
+    explicit_microbes=True,
     unsupported_fixes=("exudate_from_npp", "floor_mineral_n"),
 )

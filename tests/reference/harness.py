@@ -8,11 +8,10 @@ from pathlib import Path
 import numpy as np
 
 from testbed.domain import Domain, PhenologyTable
-from testbed.legacy import legacy_schedule, read_co2delta, read_lst
+from testbed.legacy import legacy_schedule, read_co2delta, read_lst, read_pool_csvs
 from testbed.model import Model
-from testbed.params import read_casa_pft_csv, read_mimics_csv
+from testbed.params import read_casa_pft_csv
 from testbed.run import YearResult, run_years
-from testbed.state import read_casa_restart_csv, read_mimics_restart_csv
 
 
 @dataclass
@@ -28,16 +27,15 @@ class StageRun:
 def setup_stage(stage_dir: Path) -> tuple[Model, np.ndarray, list, object]:
     lst = read_lst(stage_dir / "fcasacnp_clm_testbed.lst")
     domain = Domain.from_files(lst.gridinfo, lst.soil)
-    mimics = read_mimics_csv(lst.mimics_params) if lst.soil_model == "mimics" else None
+    spec = lst.soil_description.parameters
+    soil_params = spec.load(lst.soil_params) if spec else None
     model = Model(domain, read_casa_pft_csv(lst.casa_params), PhenologyTable.read(lst.phenology),
-                  lst.soil_model, lst.icycle, mimics)
+                  lst.soil_model, lst.icycle, soil_params)
     if lst.initcasa == 0:
         state = model.cold_state()
     else:
-        values = read_casa_restart_csv(lst.casa_restart_in, model.ncell, lst.icycle)
-        if lst.soil_model == "mimics":
-            values.update(read_mimics_restart_csv(lst.mimics_restart_in, model.ncell, lst.icycle))
-        state = model.restart_state(values)
+        paths = [lst.casa_restart_in] + ([lst.soil_restart_in] if lst.soil_description.legacy_csv else [])
+        state = model.restart_state(read_pool_csvs(lst.soil_description, paths, model.ncell, lst.icycle))
     return model, state, legacy_schedule(lst), read_co2delta(lst.co2delta)
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from testbed import layout
-from testbed.legacy import write_casa_restart_csv, write_mimics_restart_csv
+from testbed.legacy import pool_csvs, read_lst, write_pool_csv
 from testbed.output import variables_for
 
 from .compare import KNOWN_DIFFERENCES, Report, parse_csv, read_nc_var, text_values
@@ -130,13 +130,10 @@ def test_end_of_run_restart_csv_matches_original(setA: Path, config: str, stage_
     run = stage(setA, config, stage_name)
     count = run.years[-1].step.count
     report = Report()
-    ours = tmp_path / "cnppool_end.csv"
-    write_casa_restart_csv(ours, run.final_state, run.model, count)
-    _compare_csv(report, ours, setA / config / stage_name / "cnppool_end.csv", first_col=0)
-    if run.model.soil_model == "mimics":
-        ours_m = tmp_path / "mimicspool_end.csv"
-        write_mimics_restart_csv(ours_m, run.final_state, run.model, count)
-        _compare_csv(report, ours_m, setA / config / stage_name / "mimicspool_end.csv", first_col=0)
+    for spec in pool_csvs(run.model.soil):
+        ours = tmp_path / spec.file_name
+        write_pool_csv(spec, ours, run.final_state, run.model, count)
+        _compare_csv(report, ours, setA / config / stage_name / spec.file_name, first_col=0)
     report.assert_identical()
 
 
@@ -205,9 +202,7 @@ def _point_series(run: StageRun, cell: int, diag: str) -> np.ndarray:
 def _compare_point(report: Report, run: StageRun, path: Path, columns: dict[str, str | None], cell: int) -> None:
     header, rows = parse_csv(path)
     assert len(rows) == 365 * len(run.years)
-    u = 1.0
-    if run.model.soil_model == "mimics":
-        u = 10.0 * run.model.mparams[cell, layout.index("mimics", "depth")]
+    u = run.model.soil.state_to_gm2(run.model)[cell]
     for name, diag in columns.items():
         k = header.index(name)
         tokens = [r[k] for r in rows]
@@ -227,19 +222,20 @@ def _compare_point(report: Report, run: StageRun, path: Path, columns: dict[str,
 @pytest.mark.parametrize("config", CONFIGS)
 def test_cold_start_point_csv_matches_original(setA: Path, config: str) -> None:
     run = stage(setA, config, "cold")
-    cell = 5  # POINT_*_6.csv: npt = 6
+    point = read_lst(setA / config / "cold" / "fcasacnp_clm_testbed.lst").point_index  # the set's own .lst, line 27
+    cell = point - 1
     report = Report()
     columns = dict(_CASA_POINT)
     if run.model.soil_model == "casa":
         columns.update(_CASA_POINT_SOIL)
     if run.model.icycle == 2:
         columns.update(_CASA_POINT_N)
-    _compare_point(report, run, setA / config / "cold" / "POINT_casa_6.csv", columns, cell)
+    _compare_point(report, run, setA / config / "cold" / f"POINT_casa_{point}.csv", columns, cell)
     if run.model.soil_model == "mimics":
         mcols = dict(_MIMICS_POINT)
         if run.model.icycle == 2:
             mcols.update(_MIMICS_POINT_N)
-        _compare_point(report, run, setA / config / "cold" / "POINT_mimics_6.csv", mcols, cell)
+        _compare_point(report, run, setA / config / "cold" / f"POINT_mimics_{point}.csv", mcols, cell)
     report.assert_identical()
 
 

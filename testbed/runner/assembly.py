@@ -1,0 +1,97 @@
+"""Output assembly: the annual and daily CF files, the restart and the original's CSV restarts.
+
+Tasks return annual sums and write daily part files; the driver merges them per segment (annual parts,
+one daily file per output year) and, at the end, into ``annual.nc`` and ``restart.nc``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from ..domain import Domain
+from ..legacy import pool_csvs, write_pool_csv
+from ..model import Model
+from ..output import CellInfo, annual_dataset, daily_dataset, write_dataset
+from ..state import RestartInfo, write_restart
+from .folder import OutputFolder, RunLog
+from .plan import Plan
+from .segments import ChunkResult, Segment
+
+
+def cell_info(domain: Domain) -> CellInfo:
+    return CellInfo(domain.lat, domain.lon, domain.area, domain.pft, domain.cellid)
+
+
+def output_attrs(plan: Plan) -> dict:
+    """Global attributes that tie every output to its parameter sets and configuration."""
+    return {"parameter_set_sha256": " ".join(plan.model.parameter_hashes.values()),
+            "run_config_sha256": plan.config.sha256()}
+
+
+def restart_info(model: Model, years_done: int) -> RestartInfo:
+    return RestartInfo(model.soil_model, model.icycle, years_done, model.casa.sha256,
+                       model.soil_params.sha256 if model.soil.parameters else "", model.domain.cellid)
+
+
+def _merge_daily(parts: Sequence[str], target: Path, label: int, cells: CellInfo, model: Model, attrs: dict) -> None:
+    values = np.concatenate([np.load(p) for p in parts], axis=0)
+    write_dataset(daily_dataset(values, label, cells, model.soil_model, model.icycle, attrs), target, overwrite=True)
+    for p in parts:
+        Path(p).unlink(missing_ok=True)
+
+
+def write_segment(folder: OutputFolder, plan: Plan, seg: Segment, cells: CellInfo, attrs: dict) -> None:
+    """The segment's annual records (an internal part file) and its daily files (one per output year)."""
+    model = plan.model
+    out_steps = [i for i in range(seg.first, seg.end) if plan.steps[i].write_output]
+    if out_steps:
+        annuals = [np.concatenate([r.annual[i] for r in seg.results]) for i in out_steps]
+        ds = annual_dataset(annuals, [plan.steps[i].label for i in out_steps], cells, model.soil_model,
+                            model.icycle, attrs)
+        write_dataset(ds, folder.parts / f"annual_{seg.first:07d}.nc", overwrite=True)
+    for i in range(seg.first, seg.end):
+        parts = [r.daily_parts[i] for r in seg.results if i in r.daily_parts]
+        if parts:
+            _merge_daily(parts, folder.daily(plan.steps[i].label), plan.steps[i].label, cells, model, attrs)
+
+
+def merge_annual(parts_dir: Path, target: Path) -> None:
+    """Concatenate the annual part files into ``annual.nc``."""
+    files = sorted(parts_dir.glob("annual_*.nc"))
+    if not files:
+        return
+    coder = xr.coders.CFDatetimeCoder(use_cftime=True)
+    datasets = [xr.open_dataset(f, decode_times=coder) for f in files]
+    try:
+        merged = xr.concat(datasets, dim="time", data_vars="minimal", coords="minimal", compat="override")
+        write_dataset(merged.load(), target, overwrite=True)
+    finally:
+        for d in datasets:
+            d.close()
+
+
+def finish(folder: OutputFolder, plan: Plan, state: np.ndarray) -> list[str]:
+    """The final outputs: annual.nc, restart.nc and, on request, the original's CSV restarts; returns names."""
+    model = plan.model
+    merge_annual(folder.parts, folder.annual)
+    write_restart(folder.restart, state, restart_info(model, len(plan.steps)))
+    written = [folder.annual.name, folder.restart.name]
+    if plan.config.get("files.write_legacy_restart"):
+        for spec in pool_csvs(model.soil):
+            write_pool_csv(spec, folder.root / spec.file_name, state, model, plan.steps[-1].count)
+            written.append(spec.file_name)
+    return written
+
+
+def log_negative_pools(runlog: RunLog, domain: Domain, results: Sequence[ChunkResult]) -> None:
+    """One line per cell in which pools went negative and were reset to 0 (casa.md Q13)."""
+    for res in results:
+        for cell, years in sorted(res.negative_pools.items()):
+            span = f"year {years[0]}" if len(years) == 1 else f"{len(years)} years from {years[0]} to {years[-1]}"
+            runlog.write(f"negative pools reset to 0 in cell {cell + 1} (cellid {domain.cellid[cell]}, "
+                         f"lat {domain.lat[cell]:.2f}, lon {domain.lon[cell]:.2f}, IGBP {domain.pft[cell]}): {span}; "
+                         "see negPoolResets in annual.nc")

@@ -1,0 +1,207 @@
+"""The dask segment scheduler: chunks of cells advanced through segments of years on the workers.
+
+The unit of parallel work is a chunk of cells over a segment of years (one checkpoint interval). Each
+task advances its chunk through the segment's years -- one kernel call per year -- and returns the end
+state and the output years' annual sums; daily output is written by the task itself, per chunk, as an
+internal part file. Segments of the same chunk chain on the workers (a task takes the previous task's
+result), and a few segments are submitted ahead, so workers never wait for the driver. Cells are
+independent, so results do not depend on chunk size or worker count.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .. import layout
+from ..config import RunConfig
+from ..forcing import MetFile, check_values
+from ..model import Model
+from ..output import daily_columns
+from ..run import Perturbation, YearStep, run_years
+from .plan import Plan
+
+#: segments submitted ahead of the one being collected, so workers never wait for the driver
+LOOKAHEAD = 2
+#: largest automatic chunk (cells): bounds a worker's memory to a few hundred MB per task
+MAX_AUTO_CHUNK = 2000
+
+
+@dataclass
+class ChunkJob:
+    """One dask task: a chunk of cells over a segment of years (the model and state come separately)."""
+
+    cells: slice
+    steps: list[YearStep]
+    perturbation: Perturbation
+    first_year_of_run: bool
+    check_budgets: bool
+    restart_write_reset: bool
+    parts_dir: str
+
+
+@dataclass
+class ChunkResult:
+    cells: slice
+    state: np.ndarray
+    annual: dict[int, np.ndarray]           #: step index -> (ncell_chunk, NDIAG) sums for output years
+    daily_parts: dict[int, str]              #: step index -> part file of this chunk
+    max_c_residual: float
+    max_n_residual: float
+    seconds: float
+    negative_pools: dict[int, list[int]] = field(default_factory=dict)  #: cell -> simulation years with resets
+
+
+def check_chunk(met_files: Sequence[Path], cells: slice) -> None:
+    """Scan the met values of one chunk of cells in every file (runs on a dask worker)."""
+    for path in met_files:
+        check_values(MetFile.open(path), cells)
+
+
+def worst(a: float, b: float) -> float:
+    """The larger of two residual magnitudes; NaN if either is NaN (a NaN is never dropped from a report)."""
+    return float("nan") if a != a or b != b else max(a, b)
+
+
+def _max_abs(a: np.ndarray | None) -> float:
+    """Largest |value| (NaN if any value is NaN: np.max propagates it)."""
+    return 0.0 if a is None or a.size == 0 else float(np.max(np.abs(a)))
+
+
+def run_chunk(job: ChunkJob, model: Model, start: np.ndarray | ChunkResult, first_step_index: int) -> ChunkResult:
+    """Advance one chunk of cells through a segment (runs on a dask worker).
+
+    ``start`` is the chunk's state, or the result of the same chunk's previous segment, so that
+    consecutive segments chain on the workers without waiting for the driver.
+    """
+    t0 = time.perf_counter()
+    state = np.asfortranarray((start.state if isinstance(start, ChunkResult) else start).copy())
+    annual: dict[int, np.ndarray] = {}
+    parts: dict[int, str] = {}
+    cmax = nmax = 0.0
+    negative: dict[int, list[int]] = {}
+    neg_col = layout.index("diag", "neg_pools")
+    for k, res in enumerate(run_years(model, state, job.steps, perturbation=job.perturbation,
+                                      first_year_of_run=job.first_year_of_run, cells=job.cells,
+                                      check_budgets=job.check_budgets,
+                                      restart_write_reset=job.restart_write_reset, check_forcing=False)):
+        index = first_step_index + k
+        cmax = worst(cmax, _max_abs(res.c_residual))
+        nmax = worst(nmax, _max_abs(res.n_residual))
+        for c in np.flatnonzero(res.annual[:, neg_col] > 0):
+            negative.setdefault(int(job.cells.start + c), []).append(res.step.count)
+        if res.step.write_output:
+            annual[index] = res.annual
+        if res.daily is not None:
+            # an internal part file (this chunk's output columns); the driver merges the chunks per year
+            path = Path(job.parts_dir) / f"daily_{index:07d}_{job.cells.start:07d}.npy"
+            np.save(path, daily_columns(res.daily, model.soil_model, model.icycle))
+            parts[index] = str(path)
+    return ChunkResult(job.cells, state, annual, parts, cmax, nmax, time.perf_counter() - t0, negative)
+
+
+def auto_chunk(ncell: int, workers: int) -> int:
+    """Cells per task when parallel.chunk_size = 0: an even split over the workers, at most MAX_AUTO_CHUNK."""
+    per_worker = -(-ncell // max(1, workers))
+    if per_worker <= MAX_AUTO_CHUNK:
+        return per_worker
+    tasks_per_worker = -(-per_worker // MAX_AUTO_CHUNK)
+    return -(-ncell // (workers * tasks_per_worker))
+
+
+def chunks(ncell: int, size: int) -> list[slice]:
+    return [slice(i, min(i + size, ncell)) for i in range(0, ncell, size)]
+
+
+@contextlib.contextmanager
+def dask_client(cfg: RunConfig, workers: int | None = None, scheduler: str | None = None) -> Iterator:
+    """A dask.distributed client: attach to ``parallel.scheduler`` or start a local cluster of processes."""
+    from dask.distributed import Client, LocalCluster
+
+    address = scheduler if scheduler is not None else cfg.get("parallel.scheduler")
+    if address:
+        client = Client(address)
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    n = workers if workers is not None else cfg.get("parallel.workers")
+    n = n or os.cpu_count() or 1
+    with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
+                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+        yield client
+
+
+@dataclass
+class Segment:
+    """The results of one segment of years for every chunk, in cell order."""
+
+    first: int                      #: index of the segment's first year step
+    steps: list[YearStep]
+    results: list[ChunkResult]
+
+    @property
+    def end(self) -> int:
+        return self.first + len(self.steps)
+
+    def state(self, ncell: int) -> np.ndarray:
+        out = np.zeros((ncell, layout.NSTATE), order="F")
+        for r in self.results:
+            out[r.cells] = r.state
+        return out
+
+
+def run_segments(client, plan: Plan, state: np.ndarray, start_index: int, interval: int, parts_dir: Path, *,
+                 log: Callable[[str], None], on_chunk_done: Callable[[ChunkResult, int], None] | None = None
+                 ) -> Iterator[Segment]:
+    """Submit every chunk's segments (chained per chunk, LOOKAHEAD ahead) and yield each finished segment."""
+    from dask.distributed import as_completed
+
+    model, cfg = plan.model, plan.config
+    nworkers = len(client.scheduler_info().get("workers", {})) or 1
+    chunk_slices = chunks(model.ncell, cfg.get("parallel.chunk_size") or auto_chunk(model.ncell, nworkers))
+    if not plan.values_checked:
+        checks = [client.submit(check_chunk, plan.met_files, cs, pure=False) for cs in chunk_slices]
+        client.gather(checks)  # raises the first InputError, before any year is computed
+        log(f"met values checked: {len(plan.met_files)} file(s), {model.ncell} cells")
+    # every chunk's model is sent to the cluster once; segments chain per chunk on the workers
+    models = {cs.start: client.scatter(model.subset(cs), hash=False) for cs in chunk_slices}
+    previous: dict[int, object] = {cs.start: np.asfortranarray(state[cs]) for cs in chunk_slices}
+    seg_starts = list(range(start_index, len(plan.steps), interval))
+    pending: dict[int, list] = {}
+
+    def submit(k: int) -> None:
+        first = seg_starts[k]
+        seg = plan.steps[first:first + interval]
+        futures = []
+        for cs in chunk_slices:
+            job = ChunkJob(cs, seg, plan.perturbation, first_year_of_run=(first == 0),
+                           check_budgets=cfg.get("run.check_budgets"),
+                           restart_write_reset=plan.restart_write_reset, parts_dir=str(parts_dir))
+            fut = client.submit(run_chunk, job, models[cs.start], previous[cs.start], first, pure=False)
+            previous[cs.start] = fut
+            futures.append(fut)
+        pending[k] = futures
+
+    for k in range(min(LOOKAHEAD + 1, len(seg_starts))):
+        submit(k)
+    for k, first in enumerate(seg_starts):
+        seg = plan.steps[first:first + interval]
+        results: list[ChunkResult] = []
+        for fut in as_completed(pending.pop(k)):
+            res = fut.result()
+            results.append(res)
+            if on_chunk_done:
+                on_chunk_done(res, len(seg))
+        if k + LOOKAHEAD + 1 < len(seg_starts):
+            submit(k + LOOKAHEAD + 1)
+        results.sort(key=lambda r: r.cells.start)
+        yield Segment(first, seg, results)
