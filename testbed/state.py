@@ -7,6 +7,7 @@ model, cycle, parameter-set hashes, cell ids and the simulated-year count.
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from dataclasses import dataclass
@@ -15,10 +16,38 @@ from pathlib import Path
 import netCDF4
 import numpy as np
 
-from . import layout
+from . import layout, provenance
 from .errors import InputError
 
 RESTART_FORMAT_VERSION = 1
+log = logging.getLogger("testbed")
+
+_G, _MG = "g m-2", "mg cm-3"
+#: CF attributes (units, long_name) of every state column, layout.STATE order (casa.md 6, mimics.md 7)
+STATE_ATTRS: dict[str, tuple[str, str]] = {
+    "cleaf": (_G, "leaf carbon"), "cwood": (_G, "wood carbon"), "cfroot": (_G, "fine-root carbon"),
+    "nleaf": (_G, "leaf nitrogen"), "nwood": (_G, "wood nitrogen"), "nfroot": (_G, "fine-root nitrogen"),
+    "pleaf": (_G, "leaf phosphorus"), "pwood": (_G, "wood phosphorus"), "pfroot": (_G, "fine-root phosphorus"),
+    "clabile": (_G, "labile carbon"), "cmet": (_G, "metabolic litter carbon"),
+    "cstr": (_G, "structural litter carbon"), "ccwd": (_G, "coarse woody debris carbon"),
+    "nmet": (_G, "metabolic litter nitrogen"), "nstr": (_G, "structural litter nitrogen"),
+    "ncwd": (_G, "coarse woody debris nitrogen"), "cmic": (_G, "microbial soil carbon"),
+    "cslow": (_G, "slow soil carbon"), "cpass": (_G, "passive soil carbon"), "nmic": (_G, "microbial soil nitrogen"),
+    "nslow": (_G, "slow soil nitrogen"), "npass": (_G, "passive soil nitrogen"),
+    "nsoilmin": (_G, "soil mineral nitrogen"), "lai": ("m2 m-2", "leaf area index"),
+    "phase": ("1", "phenology phase (0 dormant, 1 green-up, 2 steady, 3 senescence)"),
+    "litm": (_MG, "MIMICS metabolic litter carbon"), "lits": (_MG, "MIMICS structural litter carbon"),
+    "micr": (_MG, "MIMICS r-selected microbial carbon"), "mick": (_MG, "MIMICS K-selected microbial carbon"),
+    "soma": (_MG, "MIMICS available soil organic carbon"),
+    "somc": (_MG, "MIMICS chemically protected soil organic carbon"),
+    "somp": (_MG, "MIMICS physically protected soil organic carbon"),
+    "litmn": (_MG, "MIMICS metabolic litter nitrogen"), "litsn": (_MG, "MIMICS structural litter nitrogen"),
+    "micrn": (_MG, "MIMICS r-selected microbial nitrogen"), "mickn": (_MG, "MIMICS K-selected microbial nitrogen"),
+    "soman": (_MG, "MIMICS available soil organic nitrogen"),
+    "somcn": (_MG, "MIMICS chemically protected soil organic nitrogen"),
+    "sompn": (_MG, "MIMICS physically protected soil organic nitrogen"),
+    "npp_prev": ("g m-2 yr-1", "previous year's net primary production of carbon (below -99: not set)"),
+}
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -112,7 +141,9 @@ def write_restart(path: str | Path, state: np.ndarray, info: RestartInfo, extra:
     tmp = atomic_path(path)
     try:
         with netCDF4.Dataset(tmp, "w", format="NETCDF4") as ds:
+            ds.Conventions = "CF-1.8"
             ds.title = "testbed restart"
+            ds.setncatts({"source": provenance.describe(), **provenance.attributes()})
             ds.restart_format_version = RESTART_FORMAT_VERSION
             ds.soil_model = info.soil_model
             ds.icycle = np.int32(info.icycle)
@@ -123,9 +154,11 @@ def write_restart(path: str | Path, state: np.ndarray, info: RestartInfo, extra:
                 ds.setncattr(name, value)
             ds.createDimension("cell", state.shape[0])
             v = ds.createVariable("cellid", "i4", ("cell",))
+            v.long_name = "met file cell id"
             v[:] = info.cellid
             for k, name in enumerate(layout.STATE):
                 var = ds.createVariable(name, "f8", ("cell",), zlib=True, complevel=1)
+                var.units, var.long_name = STATE_ATTRS[name]
                 var[:] = state[:, k]
         os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
@@ -135,7 +168,10 @@ def write_restart(path: str | Path, state: np.ndarray, info: RestartInfo, extra:
 
 
 def read_restart(path: str | Path) -> tuple[np.ndarray, RestartInfo]:
-    """Read a restart written by :func:`write_restart`; a damaged file is a clear error."""
+    """Read a restart written by :func:`write_restart`; a damaged file is a clear error.
+
+    A restart written by another testbed version or commit is read, with a warning (logger ``testbed``).
+    """
     path = Path(path)
     if not path.is_file():
         raise InputError("restart file not found", path=path)
@@ -153,7 +189,8 @@ def read_restart(path: str | Path) -> tuple[np.ndarray, RestartInfo]:
                     raise InputError("is missing from the restart", path=path, variable=name)
                 state[:, k] = ds.variables[name][:]
             known = {"title", "restart_format_version", "soil_model", "icycle", "years_simulated",
-                     "casa_parameter_sha256", "mimics_parameter_sha256"}
+                     "casa_parameter_sha256", "mimics_parameter_sha256", "Conventions", "source"}
+            differs = provenance.mismatch({a: ds.getncattr(a) for a in ds.ncattrs()})
             info = RestartInfo(str(ds.soil_model), int(ds.icycle), int(ds.years_simulated),
                                str(ds.casa_parameter_sha256), str(ds.mimics_parameter_sha256),
                                np.asarray(ds.variables["cellid"][:]),
@@ -164,6 +201,8 @@ def read_restart(path: str | Path) -> tuple[np.ndarray, RestartInfo]:
     if bad.size:
         c, k = bad[0]
         raise InputError("holds a non-finite value", path=path, variable=layout.STATE[k], cell=int(c) + 1)
+    if differs:
+        log.warning("warning: restart %s was %s", path, differs)
     return state, info
 
 
