@@ -62,12 +62,16 @@ def attributes() -> dict[str, str]:
     return attrs
 
 
-def describe(attrs: Mapping[str, object] | None = None) -> str:
-    """One line, e.g. ``testbed 0.1.0 (git 1a2b3c4d5e6f, dirty)``, of ``attrs`` (default: this code)."""
+def describe(attrs: Mapping[str, object] | None = None, *, full: bool = False) -> str:
+    """One line, e.g. ``testbed 0.1.0 (git 1a2b3c4d5e6f, dirty)``, of ``attrs`` (default: this code).
+
+    ``full``: the whole commit hash instead of its first 12 digits.
+    """
     a = attributes() if attrs is None else attrs
     text = f"testbed {a.get(VERSION, 'unknown')}"
     if a.get(COMMIT):
-        text += f" (git {str(a[COMMIT])[:12]}{', dirty' if str(a.get(DIRTY)) == 'true' else ''})"
+        commit = str(a[COMMIT]) if full else str(a[COMMIT])[:12]
+        text += f" (git {commit}{', dirty' if str(a.get(DIRTY)) == 'true' else ''})"
     return text
 
 
