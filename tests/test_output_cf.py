@@ -162,3 +162,24 @@ def test_to_grid_on_a_written_file(runs: Runs) -> None:
         grid = to_grid(ds, ilat + 1, ilon + 1, lat, lon)
         assert grid["cnpp"].dims == ("time", "lat", "lon")
         assert np.nansum(grid["cnpp"].values) == pytest.approx(float(ds["cnpp"].sum()), rel=1e-6)
+
+
+def test_xarray_recipe_of_docs_matches_to_grid() -> None:
+    """docs/outputs.md: set_index + unstack + reindex onto the met axes equals to_grid."""
+    from testbed import layout
+    from testbed.output import CellInfo, annual_dataset
+
+    met_lat, met_lon = np.array([-30.0, 0.9424, 1.8848, 40.0]), np.array([0.0, 1.25, 2.5])
+    ilat, ilon = np.array([1, 2, 2, 4, 3]), np.array([1, 1, 3, 2, 3])
+    cells = CellInfo(lat=np.round(met_lat[ilat - 1], 2), lon=np.round(met_lon[ilon - 1], 2), area=np.ones(5),
+                     pft=np.ones(5, int), cellid=np.arange(1, 6))
+    annual = np.zeros((5, layout.NDIAG))
+    annual[:, layout.index("diag", "npp")] = np.arange(1.0, 6.0)
+    ds = annual_dataset([annual], [1901], cells, "casa", 2)
+    grid = ds.drop_vars("cell").set_index(cell=["lat", "lon"]).unstack("cell")
+    met = xr.Dataset(coords={"lat": met_lat, "lon": met_lon})
+    tol = 0.5 * float(abs(met.lat.diff("lat")).min())
+    grid = grid.reindex(lat=met.lat, lon=met.lon, method="nearest", tolerance=tol)
+    ours = to_grid(ds, ilat, ilon, met_lat, met_lon)
+    np.testing.assert_array_equal(grid["cnpp"].transpose("time", "lat", "lon").values, ours["cnpp"].values)
+    assert int(np.isnan(ours["cnpp"].values).sum()) == 4 * 3 - 5
