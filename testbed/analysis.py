@@ -216,7 +216,8 @@ def global_sum(da: xr.DataArray, scale: float = G_TO_PG, weights: xr.DataArray |
     """
     w = cell_weights(da) if weights is None else weights
     out = (_strip_cell_coords(da) * _strip_cell_coords(w)).sum("cell", skipna=True) * scale
-    return out.assign_attrs(da.attrs).assign_attrs(units=_scaled_units(da.attrs.get("units", ""), scale))
+    units = _scaled_units(da.attrs.get("units", ""), scale, da.attrs.get("long_name", ""))
+    return out.assign_attrs(da.attrs).assign_attrs(units=units)
 
 
 def collapse_cells(ds: xr.Dataset) -> xr.Dataset:
@@ -241,13 +242,22 @@ def global_mean(da: xr.DataArray, weights: xr.DataArray | None = None) -> xr.Dat
     return (num / den.where(den > 0)).assign_attrs(da.attrs)
 
 
-def _scaled_units(units: str, scale: float) -> str:
-    if not units.startswith(("gC m-2", "gN m-2")):
-        return units
+def _scaled_units(units: str, scale: float, long_name: str = "") -> str:
+    """Units of a global sum: ``g m-2 yr-1`` of a carbon variable -> ``Pg C yr-1``.
+
+    The element comes from older files' ``gC m-2`` units or, for CF units ``g m-2``, from the
+    word carbon/nitrogen in ``long_name`` (docs/outputs.md); without it the units are ``Pg yr-1``.
+    """
     prefix = {G_TO_PG: "Pg", G_TO_TG: "Tg"}.get(scale)
     if prefix is None:
         return units
-    return prefix + " " + units[1] + units[len("gC m-2") :]
+    if units.startswith(("gC m-2", "gN m-2")):
+        return prefix + " " + units[1] + units[len("gC m-2") :]
+    if not units.startswith("g m-2"):
+        return units
+    words = long_name.lower().split()
+    element = "C" if "carbon" in words else "N" if "nitrogen" in words else ""
+    return " ".join(filter(None, [prefix, element, units[len("g m-2") :].strip()]))
 
 
 # ----------------------------------------------------------------------------- zonal means
@@ -610,7 +620,16 @@ def summary_table(
             table.loc[row, cn_name] = response_ratio(get(label, cn_name), get(label, c_name))
     table.attrs["pairs"] = pairs
     table.attrs["period"] = period
+    table.attrs["provenance"] = {name: run_provenance(runs[name]) for name in names}
     return table
+
+
+def run_provenance(ds: xr.Dataset) -> dict[str, str]:
+    """The provenance attributes (testbed version, git commit, dirty flag) that a run's file records."""
+    from . import provenance
+
+    keys = (provenance.VERSION, provenance.COMMIT, provenance.DIRTY)
+    return {k: str(ds.attrs[k]) for k in keys if k in ds.attrs}
 
 
 def _fmt(v: float) -> str:
@@ -641,12 +660,22 @@ def to_markdown(table: pd.DataFrame) -> str:
 
 
 def write_summary(table: pd.DataFrame, out_prefix: str | os.PathLike[str]) -> tuple[Path, Path]:
-    """Write ``<out_prefix>.csv`` (full precision) and ``<out_prefix>.md``; return both paths."""
+    """Write ``<out_prefix>.csv`` (full precision) and ``<out_prefix>.md``; return both paths.
+
+    Provenance goes to the sidecar ``<out_prefix>.provenance.json`` (the CSV stays plain for
+    any CSV reader): the testbed that wrote the table and what each run's annual.nc records.
+    """
+    import json
+
+    from . import provenance
+
     prefix = Path(out_prefix)
     prefix.parent.mkdir(parents=True, exist_ok=True)
     csv, md = prefix.with_name(prefix.name + ".csv"), prefix.with_name(prefix.name + ".md")
     table.to_csv(csv, float_format="%.6g")
     md.write_text(to_markdown(table))
+    side = {"table": csv.name, "written_by": provenance.attributes(), "runs": table.attrs.get("provenance", {})}
+    prefix.with_name(prefix.name + ".provenance.json").write_text(json.dumps(side, indent=2) + "\n")
     return csv, md
 
 

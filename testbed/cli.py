@@ -8,6 +8,7 @@
     testbed summary RUN_DIR [RUN_DIR ...]
     testbed plot RUN_DIR [RUN_DIR ...] --kind zonal|timeseries|map|turnover
     testbed demo
+    testbed --version
 
 Every subcommand has ``--help``.
 """
@@ -135,9 +136,24 @@ def _period(text: str) -> tuple[int, int]:
     return a, b
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: package version and, from a git checkout, commit and dirty flag (testbed/provenance.py)."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        from .provenance import describe
+
+        print(describe(full=True))
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="testbed", description="The land biogeochemistry testbed: CASA-CNP vegetation "
                                 "with CASA-CN or MIMICS-CN soil, driven by daily forcing from CLM5.", epilog=_EPILOG)
+    p.add_argument("--version", action=_VersionAction,
+                   help="print the version and, from a git checkout, the commit (and whether it is dirty)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def with_namelist(sp: argparse.ArgumentParser) -> None:

@@ -18,133 +18,56 @@ import cftime
 import numpy as np
 import xarray as xr
 
-from . import layout
+from . import layout, provenance
+from . import soil as soil_models
 from .atomic import atomic_write
 from .errors import InputError
+from .variables import CN, OutputVar, pool_variable
 
 FILL = np.float32(1.0e36)
 
 
-@dataclass(frozen=True)
-class OutputVar:
-    """One output variable: where it comes from and how it is described."""
+_SN_FIX = "tendency_of_soil_and_vegetation_mass_content_of_nitrogen_compounds_expressed_as_nitrogen_due_to_fixation"
+_SN_LEACH = ("mass_flux_of_nitrogen_compounds_expressed_as_nitrogen_out_of_vegetation_and_litter_and_soil_due_to_"
+             "leaching_and_runoff")
+_SN_NETMIN = ("mass_flux_of_nitrogen_compounds_expressed_as_nitrogen_out_of_litter_and_soil_due_to_immobilisation_"
+              "and_remineralization")
+_SN_RA = "surface_upward_mass_flux_of_carbon_dioxide_expressed_as_carbon_due_to_plant_respiration"
+_SN_RH = "surface_upward_mass_flux_of_carbon_dioxide_expressed_as_carbon_due_to_heterotrophic_respiration"
 
-    name: str            #: NetCDF variable name
-    diag: str            #: kernel diagnostic column
-    units: str           #: units of the daily value ("... d-1" for fluxes)
-    long_name: str
-    kind: str            #: "flux" (summed over a year) or "mean" (pools and scalars, averaged)
-    models: tuple[str, ...] = ("casa", "mimics")
-    cycles: tuple[int, ...] = (1, 2)
-    standard_name: str | None = None
-
-    def annual_units(self) -> str:
-        return self.units.replace("d-1", "yr-1") if self.kind == "flux" else self.units
-
-
-CN = (2,)
-CASA = ("casa",)
-MIMICS = ("mimics",)
-
-VARIABLES: tuple[OutputVar, ...] = (
-    OutputVar("cgpp", "gpp", "gC m-2 d-1", "gross primary production (after root exudation)", "flux",
-              standard_name="gross_primary_productivity_of_biomass_expressed_as_carbon"),
-    OutputVar("cnpp", "npp", "gC m-2 d-1", "net primary production", "flux",
-              standard_name="net_primary_productivity_of_biomass_expressed_as_carbon"),
-    OutputVar("cra", "ra", "gC m-2 d-1", "autotrophic respiration", "flux",
-              standard_name="plant_respiration_carbon_flux"),
-    OutputVar("cresp", "rh", "gC m-2 d-1", "heterotrophic respiration", "flux",
-              standard_name="heterotrophic_respiration_carbon_flux"),
-    OutputVar("cnep", "nep", "gC m-2 d-1", "net ecosystem production (NPP - heterotrophic respiration)", "flux"),
-    OutputVar("cleaf", "cleaf", "gC m-2", "leaf carbon", "mean"),
-    OutputVar("cwood", "cwood", "gC m-2", "wood carbon", "mean"),
-    OutputVar("cfroot", "cfroot", "gC m-2", "fine-root carbon", "mean"),
-    OutputVar("clabile", "clabile", "gC m-2", "labile carbon (N-limited excess C)", "mean"),
-    OutputVar("clitmetb", "cmet", "gC m-2", "metabolic litter carbon", "mean", models=CASA),
-    OutputVar("clitstr", "cstr", "gC m-2", "structural litter carbon", "mean", models=CASA),
-    OutputVar("clitcwd", "ccwd", "gC m-2", "coarse woody debris carbon", "mean"),
-    OutputVar("csoilmic", "cmic", "gC m-2", "microbial (fast) soil carbon", "mean", models=CASA),
-    OutputVar("csoilslow", "cslow", "gC m-2", "slow soil carbon", "mean", models=CASA),
-    OutputVar("csoilpass", "cpass", "gC m-2", "passive soil carbon", "mean", models=CASA),
-    OutputVar("nleaf", "nleaf", "gN m-2", "leaf nitrogen", "mean", cycles=CN),
-    OutputVar("nwood", "nwood", "gN m-2", "wood nitrogen", "mean", cycles=CN),
-    OutputVar("nfroot", "nfroot", "gN m-2", "fine-root nitrogen", "mean", cycles=CN),
-    OutputVar("nlitmetb", "nmet", "gN m-2", "metabolic litter nitrogen", "mean", models=CASA, cycles=CN),
-    OutputVar("nlitstr", "nstr", "gN m-2", "structural litter nitrogen", "mean", models=CASA, cycles=CN),
-    OutputVar("nlitcwd", "ncwd", "gN m-2", "coarse woody debris nitrogen", "mean", cycles=CN),
-    OutputVar("nsoilmic", "nmic", "gN m-2", "microbial soil nitrogen", "mean", models=CASA, cycles=CN),
-    OutputVar("nsoilslow", "nslow", "gN m-2", "slow soil nitrogen", "mean", models=CASA, cycles=CN),
-    OutputVar("nsoilpass", "npass", "gN m-2", "passive soil nitrogen", "mean", models=CASA, cycles=CN),
-    OutputVar("nMineral", "nsoilmin", "gN m-2", "soil mineral nitrogen", "mean", cycles=CN),
-    OutputVar("lai", "lai", "m2 m-2", "leaf area index", "mean", standard_name="leaf_area_index"),
-    OutputVar("tairC", "tairc", "degC", "air temperature", "mean"),
-    OutputVar("tsoilC", "tsoilc", "degC", "root-weighted soil temperature", "mean"),
-    OutputVar("thetaLiq", "thetaliq", "1", "liquid soil water as a fraction of saturation (capped at field "
-              "capacity before averaging)", "mean", models=CASA),
-    OutputVar("fT", "ft", "1", "temperature modifier of decomposition", "mean", models=CASA),
-    OutputVar("fW", "fw", "1", "moisture modifier of decomposition", "mean", models=CASA),
-    OutputVar("cLitInptMet", "clitinpt_met", "gC m-2 d-1", "metabolic litter input (incl. root exudate)", "flux"),
-    OutputVar("cLitInptStruc", "clitinpt_str", "gC m-2 d-1", "structural litter input (incl. CWD decay to SOM)",
-              "flux"),
-    OutputVar("cpassInpt", "cpassinpt", "gC m-2 d-1", "carbon input to the passive soil pool", "flux", models=CASA),
-    OutputVar("nLitInptMet", "nlitinpt_met", "gN m-2 d-1", "metabolic litter N input", "flux", cycles=CN),
-    OutputVar("nLitInptStruc", "nlitinpt_str", "gN m-2 d-1", "structural litter N input", "flux", cycles=CN),
-    OutputVar("nMinDep", "ndep", "gN m-2 d-1", "N deposition", "flux", cycles=CN),
-    OutputVar("nMinFix", "nfix", "gN m-2 d-1", "biological N fixation", "flux", cycles=CN),
-    OutputVar("nMinUptake", "nuptake", "gN m-2 d-1", "plant N uptake", "flux", cycles=CN),
-    OutputVar("nMinLeach", "nleach", "gN m-2 d-1", "mineral N leaching", "flux", cycles=CN),
-    OutputVar("nMinLoss", "nloss", "gN m-2 d-1", "gaseous N loss", "flux", cycles=CN),
-    OutputVar("nLitMineralization", "nlittermin", "gN m-2 d-1", "gross N mineralisation from litter", "flux",
-              cycles=CN),
-    OutputVar("nSoilMineralization", "nsoilmin_gross", "gN m-2 d-1", "gross N mineralisation from soil organic "
-              "matter", "flux", cycles=CN),
-    OutputVar("nSoilImmob", "nsoilimmob", "gN m-2 d-1", "N immobilisation (negative)", "flux", cycles=CN),
-    OutputVar("nNetMineralization", "nnetmin", "gN m-2 d-1", "net N mineralisation", "flux", cycles=CN),
-    OutputVar("negPoolResets", "neg_pools", "count d-1", "pools that went negative and were reset to 0 "
-              "(casa.md Q13)", "flux"),
-    OutputVar("xkNlimiting", "xknlimiting", "1", "N limitation factor (1 = no limitation)", "mean", cycles=CN),
-    OutputVar("cLITm", "litm", "gC m-2", "MIMICS metabolic litter carbon", "mean", models=MIMICS),
-    OutputVar("cLITs", "lits", "gC m-2", "MIMICS structural litter carbon", "mean", models=MIMICS),
-    OutputVar("cMICr", "micr", "gC m-2", "r-selected microbial carbon", "mean", models=MIMICS),
-    OutputVar("cMICk", "mick", "gC m-2", "K-selected microbial carbon", "mean", models=MIMICS),
-    OutputVar("cSOMa", "soma", "gC m-2", "available soil organic carbon", "mean", models=MIMICS),
-    OutputVar("cSOMc", "somc", "gC m-2", "chemically protected soil organic carbon", "mean", models=MIMICS),
-    OutputVar("cSOMp", "somp", "gC m-2", "physically protected soil organic carbon", "mean", models=MIMICS),
-    OutputVar("nLITm", "litmn", "gN m-2", "MIMICS metabolic litter nitrogen", "mean", models=MIMICS, cycles=CN),
-    OutputVar("nLITs", "litsn", "gN m-2", "MIMICS structural litter nitrogen", "mean", models=MIMICS, cycles=CN),
-    OutputVar("nMICr", "micrn", "gN m-2", "r-selected microbial nitrogen", "mean", models=MIMICS, cycles=CN),
-    OutputVar("nMICk", "mickn", "gN m-2", "K-selected microbial nitrogen", "mean", models=MIMICS, cycles=CN),
-    OutputVar("nSOMa", "soman", "gN m-2", "available soil organic nitrogen", "mean", models=MIMICS, cycles=CN),
-    OutputVar("nSOMc", "somcn", "gN m-2", "chemically protected soil organic nitrogen", "mean", models=MIMICS,
-              cycles=CN),
-    OutputVar("nSOMp", "sompn", "gN m-2", "physically protected soil organic nitrogen", "mean", models=MIMICS,
-              cycles=CN),
-    OutputVar("DIN", "din", "gN m-2", "mineral N seen by microbes (end of day)", "mean", models=MIMICS, cycles=CN),
-    OutputVar("cHresp", "chresp", "gC m-2 d-1", "MIMICS heterotrophic respiration incl. CWD decay", "flux",
-              models=MIMICS),
-    OutputVar("cSOMpIn", "csompin", "gC m-2 d-1", "carbon input to SOMp", "flux", models=MIMICS),
-    OutputVar("cLitInput_metb", "clitinput_met", "gC m-2 d-1", "MIMICS metabolic litter input", "flux",
-              models=MIMICS),
-    OutputVar("cLitInput_struc", "clitinput_str", "gC m-2 d-1", "MIMICS structural litter input", "flux",
-              models=MIMICS),
-    OutputVar("cOverflow_r", "overflow_r", "gC m-2 d-1", "overflow respiration of MICr", "flux", models=MIMICS,
-              cycles=CN),
-    OutputVar("cOverflow_k", "overflow_k", "gC m-2 d-1", "overflow respiration of MICk", "flux", models=MIMICS,
-              cycles=CN),
-    OutputVar("nLitInput_metb", "nlitinput_met", "gN m-2 d-1", "MIMICS metabolic litter N input", "flux",
-              models=MIMICS, cycles=CN),
-    OutputVar("nLitInput_struc", "nlitinput_str", "gN m-2 d-1", "MIMICS structural litter N input", "flux",
-              models=MIMICS, cycles=CN),
-    OutputVar("thetaLiq", "thetaliq_mimics", "1", "liquid soil water as a fraction of saturation", "mean",
-              models=MIMICS),
-    OutputVar("thetaFrzn", "thetafrzn", "1", "frozen soil water as a fraction of saturation", "mean", models=MIMICS),
-    OutputVar("fW", "fw_mimics", "1", "MIMICS moisture modifier", "mean", models=MIMICS),
+#: output variables of every run besides the pools (the pools' own are derived from the descriptions)
+HOST_VARIABLES: tuple[OutputVar, ...] = (
+    OutputVar("cgpp", "gpp", "flux", standard_name="gross_primary_productivity_of_biomass_expressed_as_carbon"),
+    OutputVar("cnpp", "npp", "flux", standard_name="net_primary_productivity_of_biomass_expressed_as_carbon"),
+    OutputVar("cra", "ra", "flux", standard_name=_SN_RA),
+    OutputVar("cresp", "rh", "flux", standard_name=_SN_RH),
+    OutputVar("cnep", "nep", "flux", standard_name="net_ecosystem_production_expressed_as_carbon_per_unit_area"),
+    OutputVar("lai", "lai", "mean", standard_name="leaf_area_index"),
+    OutputVar("tairC", "tairc", "mean", standard_name="air_temperature"),
+    OutputVar("tsoilC", "tsoilc", "mean", standard_name="soil_temperature"),
+    OutputVar("cLitInptMet", "clitinpt_met", "flux"),
+    OutputVar("cLitInptStruc", "clitinpt_str", "flux"),
+    OutputVar("nLitInptMet", "nlitinpt_met", "flux", CN),
+    OutputVar("nLitInptStruc", "nlitinpt_str", "flux", CN),
+    OutputVar("nMinDep", "ndep", "flux", CN),
+    OutputVar("nMinFix", "nfix", "flux", CN, standard_name=_SN_FIX),
+    OutputVar("nMinUptake", "nuptake", "flux", CN),
+    OutputVar("nMinLeach", "nleach", "flux", CN, standard_name=_SN_LEACH),
+    OutputVar("nMinLoss", "nloss", "flux", CN),
+    OutputVar("nLitMineralization", "nlittermin", "flux", CN),
+    OutputVar("nSoilMineralization", "nsoilmin_gross", "flux", CN),
+    OutputVar("nSoilImmob", "nsoilimmob", "flux", CN),
+    OutputVar("nNetMineralization", "nnetmin", "flux", CN, standard_name=_SN_NETMIN),
+    OutputVar("negPoolResets", "neg_pools", "flux"),
+    OutputVar("xkNlimiting", "xknlimiting", "mean", CN),
 )
 
 
 def variables_for(soil_model: str, icycle: int) -> list[OutputVar]:
-    """The output variables of a run of ``soil_model`` and ``icycle``."""
-    return [v for v in VARIABLES if soil_model in v.models and icycle in v.cycles]
+    """The output variables of a run of ``soil_model`` and ``icycle``: pools, host variables, the soil model's."""
+    soil = soil_models.get(soil_model)
+    pools = [pool_variable(p) for p in soil.all_pools(icycle)]
+    return [v for v in (*pools, *HOST_VARIABLES, *soil.outputs) if icycle in v.cycles]
 
 
 @dataclass
@@ -158,12 +81,18 @@ class CellInfo:
     cellid: np.ndarray
 
 
+CELL_MEASURES = "area: area"
+TIME_UNITS, CALENDAR = "days since 0001-01-01 00:00:00", "noleap"
+
+
 def _coords(cells: CellInfo) -> dict:
     n = cells.lat.size
     return {
         "cell": ("cell", np.arange(1, n + 1, dtype=np.int32), {"long_name": "cell index (met point order)"}),
-        "lat": ("cell", cells.lat.astype(np.float64), {"units": "degrees_north", "standard_name": "latitude"}),
-        "lon": ("cell", cells.lon.astype(np.float64), {"units": "degrees_east", "standard_name": "longitude"}),
+        "lat": ("cell", cells.lat.astype(np.float64), {"units": "degrees_north", "standard_name": "latitude",
+                                                         "long_name": "latitude of the cell centre"}),
+        "lon": ("cell", cells.lon.astype(np.float64), {"units": "degrees_east", "standard_name": "longitude",
+                                                         "long_name": "longitude of the cell centre"}),
         "area": ("cell", cells.area.astype(np.float64),
                  {"units": "m2", "long_name": "land area (0 for ice/water cells)", "standard_name": "cell_area"}),
         "pft": ("cell", cells.pft.astype(np.int32), {"long_name": "IGBP plant functional type (1-18)"}),
@@ -171,12 +100,27 @@ def _coords(cells: CellInfo) -> dict:
     }
 
 
+def _time(times: list) -> dict:
+    return {"time": ("time", times, {"standard_name": "time", "long_name": "time", "axis": "T",
+                                     "bounds": "time_bnds"})}
+
+
 def _attrs(soil_model: str, icycle: int, extra: dict | None) -> dict:
+    prov = provenance.attributes()
     attrs = {"Conventions": "CF-1.8", "title": f"testbed {soil_model.upper()}-{'CN' if icycle == 2 else 'C'} output",
-             "soil_model": soil_model, "cycle": "cn" if icycle == 2 else "c",
-             "history": f"{_dt.datetime.now(_dt.UTC):%Y-%m-%dT%H:%M:%SZ} written by testbed"}
+             "source": provenance.describe(prov), "soil_model": soil_model, "cycle": "cn" if icycle == 2 else "c",
+             "history": f"{_dt.datetime.now(_dt.UTC):%Y-%m-%dT%H:%M:%SZ} written by "
+                        f"{provenance.describe(prov)}", **prov}
     attrs.update(extra or {})
     return attrs
+
+
+def _var_attrs(v: OutputVar, annual: bool) -> dict:
+    a = {"units": v.annual_units() if annual else v.units, "long_name": v.long_name,
+         "cell_methods": v.cell_methods(annual), "cell_measures": CELL_MEASURES}
+    if v.standard_name:
+        a["standard_name"] = v.standard_name
+    return a
 
 
 def daily_columns(daily: np.ndarray, soil_model: str, icycle: int) -> np.ndarray:
@@ -187,18 +131,18 @@ def daily_columns(daily: np.ndarray, soil_model: str, icycle: int) -> np.ndarray
 
 def daily_dataset(values: np.ndarray, year_label: int, cells: CellInfo, soil_model: str, icycle: int,
                   attrs: dict | None = None) -> xr.Dataset:
-    """One year of daily output variables, ``values`` = :func:`daily_columns`, as a CF dataset (time, cell)."""
+    """One year of daily output variables, ``values`` = :func:`daily_columns`, as a CF dataset (time, cell).
+
+    ``time`` is the middle of each day, ``time_bnds`` the day; pools are end-of-day values.
+    """
     nday = values.shape[2]
-    times = [cftime.DatetimeNoLeap(year_label, 1, 1, 12) + _dt.timedelta(days=d) for d in range(nday)]
-    data = {}
-    for k, v in enumerate(variables_for(soil_model, icycle)):
-        a = {"units": v.units, "long_name": v.long_name,
-             "cell_methods": "time: sum" if v.kind == "flux" else "time: point"}
-        if v.standard_name:
-            a["standard_name"] = v.standard_name
-        data[v.name] = (("time", "cell"), values[:, k, :].T, a)
-    ds = xr.Dataset(data, coords={**_coords(cells), "time": ("time", times, {"long_name": "time"})},
-                    attrs=_attrs(soil_model, icycle, attrs))
+    start = cftime.DatetimeNoLeap(year_label, 1, 1)
+    times = [start + _dt.timedelta(days=d, hours=12) for d in range(nday)]
+    bounds = np.array([[start + _dt.timedelta(days=d), start + _dt.timedelta(days=d + 1)] for d in range(nday)])
+    data = {v.name: (("time", "cell"), values[:, k, :].T, _var_attrs(v, annual=False))
+            for k, v in enumerate(variables_for(soil_model, icycle))}
+    ds = xr.Dataset(data, coords={**_coords(cells), **_time(times)}, attrs=_attrs(soil_model, icycle, attrs))
+    ds["time_bnds"] = (("time", "nv"), bounds)
     ds["day"] = ("time", np.arange(1, nday + 1, dtype=np.int32), {"long_name": "day of year (1-365)"})
     return ds
 
@@ -214,17 +158,25 @@ def annual_dataset(annuals: Sequence[np.ndarray], year_labels: Sequence[int], ce
         col = stack[:, :, layout.index("diag", v.diag)]
         if v.kind == "mean":
             col = col * (1.0 / 365.0)
-        a = {"units": v.annual_units(), "long_name": v.long_name,
-             "cell_methods": "time: sum" if v.kind == "flux" else "time: mean"}
-        if v.standard_name:
-            a["standard_name"] = v.standard_name
-        data[v.name] = (("time", "cell"), col.astype(np.float32), a)
-    ds = xr.Dataset(data, coords={**_coords(cells),
-                                  "time": ("time", times, {"long_name": "time", "bounds": "time_bnds"})},
-                    attrs=_attrs(soil_model, icycle, attrs))
-    ds["time_bnds"] = (("time", "nv"), bounds)
+        data[v.name] = (("time", "cell"), col.astype(np.float32), _var_attrs(v, annual=True))
+    ds = xr.Dataset(data, coords={**_coords(cells), **_time(times)}, attrs=_attrs(soil_model, icycle, attrs))
+    ds["time_bnds"] = (("time", "nv"), bounds.reshape(len(times), 2))
     ds["year"] = ("time", np.asarray(year_labels, dtype=np.int32), {"long_name": "year label"})
     return ds
+
+
+def _encoding(ds: xr.Dataset) -> dict[str, dict]:
+    """zlib float32 data with a fill value; no ``_FillValue`` on anything else (coordinates, bounds, labels)."""
+    enc: dict[str, dict] = {}
+    for name, v in ds.variables.items():
+        if name in ds.data_vars and v.dtype == np.float32:
+            enc[name] = {"zlib": True, "complevel": 4, "_FillValue": FILL}
+        else:
+            enc[name] = {"_FillValue": None}
+    for name in ("time", "time_bnds"):
+        if name in ds.variables:
+            enc[name].update(units=TIME_UNITS, calendar=CALENDAR, dtype="f8")
+    return enc
 
 
 def write_dataset(ds: xr.Dataset, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
@@ -232,11 +184,7 @@ def write_dataset(ds: xr.Dataset, path: str | os.PathLike, *, overwrite: bool = 
     path = Path(path)
     if path.exists() and not overwrite:
         raise InputError("exists; pass --overwrite to replace it", path=path)
-    encoding: dict[str, dict] = {name: {"zlib": True, "complevel": 4, "_FillValue": FILL}
-                                 for name, v in ds.data_vars.items() if v.dtype == np.float32}
-    for name in ("time", "time_bnds"):
-        if name in ds.variables:
-            encoding[name] = {"units": "days since 0001-01-01 00:00:00", "calendar": "noleap", "dtype": "f8"}
+    encoding = _encoding(ds)
     with atomic_write(path) as tmp:
         ds.to_netcdf(tmp, format="NETCDF4", encoding=encoding)
     return path

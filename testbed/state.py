@@ -7,18 +7,20 @@ model, cycle, parameter-set hashes, cell ids and the simulated-year count.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import netCDF4
 import numpy as np
 
-from . import layout
+from . import layout, provenance
 from .atomic import atomic_write
 from .errors import InputError
 
 #: 2: the soil model's parameter hash is soil_parameter_sha256 (version 1 wrote mimics_parameter_sha256)
 RESTART_FORMAT_VERSION = 2
+log = logging.getLogger("testbed")
 
 
 @dataclass
@@ -40,7 +42,9 @@ def write_restart(path: str | Path, state: np.ndarray, info: RestartInfo, extra:
     ``extra`` global attributes (e.g. a checkpoint's next year and run hash) are stored as given.
     """
     with atomic_write(path) as tmp, netCDF4.Dataset(tmp, "w", format="NETCDF4") as ds:
+        ds.Conventions = "CF-1.8"
         ds.title = "testbed restart"
+        ds.setncatts({"source": provenance.describe(), **provenance.attributes()})
         ds.restart_format_version = RESTART_FORMAT_VERSION
         ds.soil_model = info.soil_model
         ds.icycle = np.int32(info.icycle)
@@ -51,14 +55,19 @@ def write_restart(path: str | Path, state: np.ndarray, info: RestartInfo, extra:
             ds.setncattr(name, value)
         ds.createDimension("cell", state.shape[0])
         v = ds.createVariable("cellid", "i4", ("cell",))
+        v.long_name = "met file cell id"
         v[:] = info.cellid
-        for k, name in enumerate(layout.STATE):
-            var = ds.createVariable(name, "f8", ("cell",), zlib=True, complevel=1)
+        for k, col in enumerate(layout.TABLES["state"].columns):
+            var = ds.createVariable(col.name, "f8", ("cell",), zlib=True, complevel=1)
+            var.units, var.long_name = col.units, col.long_name
             var[:] = state[:, k]
 
 
 def read_restart(path: str | Path) -> tuple[np.ndarray, RestartInfo]:
-    """Read a restart written by :func:`write_restart`; a damaged file is a clear error."""
+    """Read a restart written by :func:`write_restart`; a damaged file is a clear error.
+
+    A restart written by another testbed version or commit is read, with a warning (logger ``testbed``).
+    """
     path = Path(path)
     if not path.is_file():
         raise InputError("restart file not found", path=path)
@@ -76,7 +85,9 @@ def read_restart(path: str | Path) -> tuple[np.ndarray, RestartInfo]:
                     raise InputError("is missing from the restart", path=path, variable=name)
                 state[:, k] = ds.variables[name][:]
             known = {"title", "restart_format_version", "soil_model", "icycle", "years_simulated",
-                     "casa_parameter_sha256", "soil_parameter_sha256", "mimics_parameter_sha256"}
+                     "casa_parameter_sha256", "soil_parameter_sha256", "mimics_parameter_sha256", "Conventions",
+                     "source"}
+            differs = provenance.mismatch({a: ds.getncattr(a) for a in ds.ncattrs()})
             soil_sha = ds.soil_parameter_sha256 if "soil_parameter_sha256" in ds.ncattrs() \
                 else ds.mimics_parameter_sha256
             info = RestartInfo(str(ds.soil_model), int(ds.icycle), int(ds.years_simulated),
@@ -89,6 +100,8 @@ def read_restart(path: str | Path) -> tuple[np.ndarray, RestartInfo]:
     if bad.size:
         c, k = bad[0]
         raise InputError("holds a non-finite value", path=path, variable=layout.STATE[k], cell=int(c) + 1)
+    if differs:
+        log.warning("warning: restart %s was %s", path, differs)
     return state, info
 
 

@@ -15,7 +15,7 @@ def test_annual_dataset_units_and_to_grid() -> None:
     annual[:, layout.index("diag", "npp")] = [1.0, 2.0, 3.0]
     annual[:, layout.index("diag", "cleaf")] = 365.0
     ds = annual_dataset([annual], [1901], cells, "casa", 2)
-    assert ds["cnpp"].attrs["units"] == "gC m-2 yr-1" and ds["cleaf"].attrs["cell_methods"] == "time: mean"
+    assert ds["cnpp"].attrs["units"] == "g m-2 yr-1" and ds["cleaf"].attrs["cell_methods"] == "time: mean"
     assert ds["cleaf"].values.tolist() == [[1.0, 1.0, 1.0]]           # annual mean = sum / 365
     assert "cLITm" not in ds and len(ds.data_vars) >= len(variables_for("casa", 2))
     grid = to_grid(ds, ilat=np.array([1, 2, 1]), ilon=np.array([1, 1, 2]), lat=np.array([10.0, 20.0]),

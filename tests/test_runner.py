@@ -71,7 +71,7 @@ def test_results_are_bit_identical_for_any_chunk_size_and_worker_count(domain: P
         assert_same_outputs(runs[0], other)
     ds = xr.open_dataset(runs[0] / "annual.nc", decode_times=xr.coders.CFDatetimeCoder(use_cftime=True))
     assert ds.sizes["time"] == 6 and ds.sizes["cell"] == 12
-    assert ds["cgpp"].attrs["units"] == "gC m-2 yr-1" and ds["cleaf"].attrs["cell_methods"] == "time: mean"
+    assert ds["cgpp"].attrs["units"] == "g m-2 yr-1" and ds["cleaf"].attrs["cell_methods"] == "time: mean"
     assert ds.attrs["soil_model"] == soil_model
     assert (runs[0] / "daily_0006.nc").exists()
 

@@ -17,6 +17,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from ..model import Model
+    from ..variables import OutputVar
 
 CARBON, NITROGEN = "carbon", "nitrogen"
 #: namelist value of run.cycle by the kernel's icycle
@@ -51,12 +52,14 @@ def _pools(element: str, groups: str, *specs: tuple[str, str, str | None]) -> tu
 #: pools of the CASA-CNP vegetation shared by every soil model, with CWD and soil mineral N
 VEGETATION_POOLS: tuple[Pool, ...] = (
     *_pools(CARBON, "vegetation", ("cleaf", "cleaf", "leaf_mass_content_of_carbon"),
-            ("cwood", "cwood", "wood_mass_content_of_carbon"), ("cfroot", "cfroot", "root_mass_content_of_carbon")),
+            ("cwood", "cwood", "stem_mass_content_of_carbon"), ("cfroot", "cfroot", "root_mass_content_of_carbon")),
     *_pools(CARBON, "labile", ("clabile", "clabile", None)),
-    *_pools(CARBON, "cwd", ("ccwd", "clitcwd", None)),
-    *_pools(NITROGEN, "vegetation", ("nleaf", "nleaf", None), ("nwood", "nwood", None), ("nfroot", "nfroot", None)),
-    *_pools(NITROGEN, "cwd", ("ncwd", "nlitcwd", None)),
-    *_pools(NITROGEN, "mineral", ("nsoilmin", "nMineral", None)),
+    *_pools(CARBON, "cwd", ("ccwd", "clitcwd", "wood_debris_mass_content_of_carbon")),
+    *_pools(NITROGEN, "vegetation", ("nleaf", "nleaf", "leaf_mass_content_of_nitrogen"),
+            ("nwood", "nwood", "stem_mass_content_of_nitrogen"), ("nfroot", "nfroot", "root_mass_content_of_nitrogen")),
+    *_pools(NITROGEN, "cwd", ("ncwd", "nlitcwd", "wood_debris_mass_content_of_nitrogen")),
+    *_pools(NITROGEN, "mineral",
+            ("nsoilmin", "nMineral", "soil_mass_content_of_inorganic_nitrogen_expressed_as_nitrogen")),
 )
 
 
@@ -120,6 +123,7 @@ class SoilModel:
     #: microbes are an explicit community with their own stoichiometry (microbial C:N is a result)
     explicit_microbes: bool = False
     unsupported_fixes: tuple[str, ...] = ()     #: fix options this model's kernel path does not implement
+    outputs: tuple[OutputVar, ...] = ()         #: its output variables besides its pools (testbed.variables)
 
     def own_pools(self, icycle: int) -> tuple[Pool, ...]:
         return tuple(p for p in self.pools if p.in_cycle(icycle))

@@ -5,6 +5,7 @@ Its pools are columns of the host (CASA-CNP) state, in g m-2; it needs no parame
 
 from __future__ import annotations
 
+from ..variables import OutputVar
 from .base import CARBON, NITROGEN, SoilModel, _pools
 
 MODEL = SoilModel(
@@ -12,12 +13,20 @@ MODEL = SoilModel(
     long_name="CASA-CN soil (litter and three soil organic matter pools)",
     pools=(
         *_pools(CARBON, "litter", ("cmet", "clitmetb", None), ("cstr", "clitstr", None)),
-        *_pools(CARBON, "soil microbial", ("cmic", "csoilmic", None)),
-        *_pools(CARBON, "soil", ("cslow", "csoilslow", None), ("cpass", "csoilpass", None)),
+        # CF's fast/medium/slow soil pools are CASA's microbial/slow/passive pools
+        *_pools(CARBON, "soil microbial", ("cmic", "csoilmic", "fast_soil_pool_mass_content_of_carbon")),
+        *_pools(CARBON, "soil", ("cslow", "csoilslow", "medium_soil_pool_mass_content_of_carbon"),
+                ("cpass", "csoilpass", "slow_soil_pool_mass_content_of_carbon")),
         *_pools(NITROGEN, "litter", ("nmet", "nlitmetb", None), ("nstr", "nlitstr", None)),
         *_pools(NITROGEN, "soil microbial", ("nmic", "nsoilmic", None)),
         *_pools(NITROGEN, "soil", ("nslow", "nsoilslow", None), ("npass", "nsoilpass", None)),
     ),
     legacy_isom=1,
     kernel_advance="advance_casa",
+    outputs=(
+        OutputVar("thetaLiq", "thetaliq", "mean"),
+        OutputVar("fT", "ft", "mean"),
+        OutputVar("fW", "fw", "mean"),
+        OutputVar("cpassInpt", "cpassinpt", "flux"),
+    ),
 )

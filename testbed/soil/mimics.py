@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..variables import CN, OutputVar
 from .base import CARBON, NITROGEN, ParameterSpec, PoolCSV, SoilModel, _pools
 
 if TYPE_CHECKING:
@@ -84,5 +85,20 @@ MODEL = SoilModel(
     state_to_gm2=_mg_cm3_to_g_m2,
     extra_prognostic=("npp_prev",),
     explicit_microbes=True,
+    outputs=(
+        OutputVar("DIN", "din", "mean", CN),
+        OutputVar("cHresp", "chresp", "flux", standard_name=(
+            "surface_upward_mass_flux_of_carbon_dioxide_expressed_as_carbon_due_to_heterotrophic_respiration")),
+        OutputVar("cSOMpIn", "csompin", "flux"),
+        OutputVar("cLitInput_metb", "clitinput_met", "flux"),
+        OutputVar("cLitInput_struc", "clitinput_str", "flux"),
+        OutputVar("cOverflow_r", "overflow_r", "flux", CN),
+        OutputVar("cOverflow_k", "overflow_k", "flux", CN),
+        OutputVar("nLitInput_metb", "nlitinput_met", "flux", CN),
+        OutputVar("nLitInput_struc", "nlitinput_str", "flux", CN),
+        OutputVar("thetaLiq", "thetaliq_mimics", "mean"),
+        OutputVar("thetaFrzn", "thetafrzn", "mean"),
+        OutputVar("fW", "fw_mimics", "mean"),
+    ),
     unsupported_fixes=("exudate_from_npp", "floor_mineral_n"),
 )

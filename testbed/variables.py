@@ -1,0 +1,59 @@
+"""Output variables: one declaration each; units and long_name come from the kernel diagnostic they read.
+
+Host variables (every run) are listed in :mod:`testbed.output`; a soil model lists its own in its
+description (``SoilModel.outputs``), and every pool of the vegetation and of the soil model is an output
+variable by itself (:func:`pool_variable`). Units (UDUNITS) and long_name are those of the diagnostic
+column in the kernel layout declaration (testbed/layout.toml, testbed/soil/<model>.toml), so that they
+are written once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from . import layout
+
+if TYPE_CHECKING:
+    from .soil.base import Pool
+
+CN = (2,)
+
+
+@dataclass(frozen=True)
+class OutputVar:
+    """One output variable (CF 1.8).
+
+    ``standard_name`` only where the CF standard-name table has one for exactly this quantity
+    (tests/test_output_cf.py checks each against the table and its canonical units); the element
+    of a C or N mass is named in ``long_name`` ("carbon", "nitrogen") since ``g m-2`` cannot carry it.
+    """
+
+    name: str            #: NetCDF variable name
+    diag: str            #: kernel diagnostic column
+    kind: str            #: "flux" (summed over a year) or "mean" (pools and scalars, averaged)
+    cycles: tuple[int, ...] = (1, 2)
+    standard_name: str | None = None
+
+    @property
+    def units(self) -> str:
+        """UDUNITS units of the daily value ("... d-1" for fluxes)."""
+        return layout.column("diag", self.diag).units
+
+    @property
+    def long_name(self) -> str:
+        return layout.column("diag", self.diag).long_name
+
+    def annual_units(self) -> str:
+        return self.units.replace("d-1", "yr-1") if self.kind == "flux" else self.units
+
+    def cell_methods(self, annual: bool) -> str:
+        """Fluxes are mean rates over the time bounds (the day, or the year = sum of its days);
+        pools are annual means of end-of-day values, or the end-of-day value in daily files."""
+        return "time: point" if self.kind == "mean" and not annual else "time: mean"
+
+
+def pool_variable(pool: Pool) -> OutputVar:
+    """The output variable of a pool: its end-of-day value in g m-2 (diagnostic column of the same name)."""
+    return OutputVar(pool.output, pool.column, "mean", (1, 2) if pool.element == "carbon" else CN,
+                     pool.standard_name)
