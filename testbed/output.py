@@ -22,6 +22,7 @@ from . import layout, provenance
 from . import soil as soil_models
 from .atomic import atomic_write
 from .errors import InputError
+from .soil.base import CYCLE_NAMES
 from .variables import CN, OutputVar, pool_variable
 
 FILL = np.float32(1.0e36)
@@ -61,6 +62,12 @@ HOST_VARIABLES: tuple[OutputVar, ...] = (
     OutputVar("negPoolResets", "neg_pools", "flux"),
     OutputVar("xkNlimiting", "xknlimiting", "mean", CN),
 )
+
+
+def soil_variables(soil_model: str, icycle: int) -> list[OutputVar]:
+    """The output variables that belong to the soil model itself: its pools and its own outputs."""
+    soil = soil_models.get(soil_model)
+    return [v for v in (*(pool_variable(p) for p in soil.own_pools(icycle)), *soil.outputs) if icycle in v.cycles]
 
 
 def variables_for(soil_model: str, icycle: int) -> list[OutputVar]:
@@ -107,8 +114,9 @@ def _time(times: list) -> dict:
 
 def _attrs(soil_model: str, icycle: int, extra: dict | None) -> dict:
     prov = provenance.attributes()
-    attrs = {"Conventions": "CF-1.8", "title": f"testbed {soil_model.upper()}-{'CN' if icycle == 2 else 'C'} output",
-             "source": provenance.describe(prov), "soil_model": soil_model, "cycle": "cn" if icycle == 2 else "c",
+    cycle = CYCLE_NAMES[icycle]
+    attrs = {"Conventions": "CF-1.8", "title": f"testbed {soil_model.upper()}-{cycle.upper()} output",
+             "source": provenance.describe(prov), "soil_model": soil_model, "cycle": cycle,
              "history": f"{_dt.datetime.now(_dt.UTC):%Y-%m-%dT%H:%M:%SZ} written by "
                         f"{provenance.describe(prov)}", **prov}
     attrs.update(extra or {})

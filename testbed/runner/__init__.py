@@ -14,12 +14,12 @@ import numpy as np
 
 from ..state import write_restart
 from .assembly import cell_info, finish, log_negative_pools, output_attrs, restart_info, write_segment
-from .folder import OutputFolder
+from .folder import CHECKPOINT, OutputFolder
 from .plan import Plan, build_model, initial_state, prepare, schedule
 from .segments import chunks, dask_client, run_chunk, run_segments, worst
 
-__all__ = ["Plan", "build_model", "chunks", "dask_client", "execute", "initial_state", "prepare", "run_chunk",
-           "schedule"]
+__all__ = ["CHECKPOINT", "Plan", "build_model", "chunks", "dask_client", "execute", "initial_state", "prepare",
+           "run_chunk", "schedule"]
 
 
 def execute(plan: Plan, *, resume: bool = False, overwrite: bool = False, workers: int | None = None,
