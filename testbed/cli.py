@@ -16,11 +16,13 @@ Every subcommand has ``--help``.
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from .errors import TestbedError
+from .errors import RunAborted, TestbedError
 from .soil.base import CYCLE_NAMES
 
 _EPILOG = ("Namelist keys are documented by `testbed namelist doc` (docs/namelist.md). "
@@ -35,6 +37,20 @@ def _config_from(args: argparse.Namespace):
     return cfg
 
 
+def _command_line(args: argparse.Namespace) -> str:
+    """The command that repeats this run (with the namelist's absolute path), for logs and resume hints."""
+    words = ["testbed", args.command, str(Path(args.namelist).resolve())]
+    for a in args.set or []:
+        words += ["-s", a]
+    for flag in ("overwrite", "resume"):
+        if getattr(args, flag, False):
+            words.append(f"--{flag}")
+    for opt in ("workers", "scheduler"):
+        if getattr(args, opt, None) is not None:
+            words += [f"--{opt}", str(getattr(args, opt))]
+    return " ".join(shlex.quote(w) for w in words)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from .runner import execute, prepare
 
@@ -42,7 +58,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"validating inputs of {args.namelist} ...", file=sys.stderr)
     plan = prepare(cfg)
     out = execute(plan, resume=args.resume, overwrite=args.overwrite, workers=args.workers,
-                  scheduler=args.scheduler, progress=not args.quiet)
+                  scheduler=args.scheduler, progress=not args.quiet, break_lock=args.break_lock,
+                  command=_command_line(args))
     print(f"done: outputs in {out}")
     return 0
 
@@ -152,6 +169,7 @@ class _VersionAction(argparse.Action):
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="testbed", description="The land biogeochemistry testbed: CASA-CNP vegetation "
                                 "with CASA-CN or MIMICS-CN soil, driven by daily forcing from CLM5.", epilog=_EPILOG)
+    p.add_argument("--debug", action="store_true", help="show the full Python traceback of an error")
     p.add_argument("--version", action=_VersionAction,
                    help="print the version and, from a git checkout, the commit (and whether it is dirty)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -160,6 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("namelist", help="run namelist (.nml); `testbed namelist new run.nml` writes one")
         sp.add_argument("-s", "--set", action="append", metavar="GROUP.KEY=VALUE",
                         help="override a namelist key, e.g. -s run.cycles=40 -s parallel.workers=2 (repeatable)")
+        sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show the full Python traceback of an error")
 
     r = sub.add_parser("run", help="run a spin-up or transient simulation", epilog=_EPILOG,
                        description="Validate every input, then run the simulation chunked across cells with dask. "
@@ -170,6 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--workers", type=int, default=None, help="local worker processes (default: namelist, 0 = cores)")
     r.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="attach to a running dask.distributed scheduler, e.g. tcp://10.0.0.5:8786")
+    r.add_argument("--break-lock", action="store_true",
+                   help="take over an output folder whose lock was left by a run that is no longer running")
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=cmd_run)
 
@@ -238,9 +260,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
+    except RunAborted as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"testbed: stopped: {exc}", file=sys.stderr)
+        return 3
     except TestbedError as exc:
+        if args.debug:
+            traceback.print_exc()
         print(f"testbed: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("testbed: interrupted (Ctrl-C); nothing was written", file=sys.stderr)
+        return 130
+    except Exception as exc:  # an unexpected fault: one sentence, the traceback with --debug
+        if args.debug:
+            raise
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        print(f"testbed: internal error: {type(exc).__name__}: {exc} (at {Path(where.filename).name}:{where.lineno}); "
+              "run again with --debug for the traceback, and please report it", file=sys.stderr)
+        return 4
 
 
 if __name__ == "__main__":  # pragma: no cover

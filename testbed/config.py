@@ -257,11 +257,36 @@ class RunConfig:
         text = namelist_text(self, only_changed)
         path.write_text(text)
 
+    def file_keys(self) -> list[str]:
+        """The keys that name files or folders (group files, string values)."""
+        return [k.path for k in KEYS if k.group == "files" and k.type is str]
+
+    def absolute(self) -> RunConfig:
+        """A copy whose file paths are absolute (``@namelists/`` kept), valid from any folder."""
+        copy = RunConfig({g: dict(v) for g, v in self.values.items()}, source=self.source)
+        for path in self.file_keys():
+            value = self.get(path)
+            if value and not value.startswith("@namelists/"):
+                copy.set(path, str(self.resolve(value).resolve()))
+        return copy
+
     def sha256(self) -> str:
-        """Hash of every value that affects the simulation (not output or parallel settings)."""
+        """Hash of every value that affects the simulation (not output or parallel settings).
+
+        File paths enter as absolute paths, so the same run configured from another folder (e.g. the
+        copy of the namelist in the output folder) has the same hash.
+        """
         skip = {"files.output_dir", "parallel.chunk_size", "parallel.workers", "parallel.scheduler",
                 "run.checkpoint_interval"}
-        data = {k.path: self.values[k.group][k.name] for k in KEYS if k.path not in skip}
+        files = set(self.file_keys())
+        data = {}
+        for k in KEYS:
+            if k.path in skip:
+                continue
+            value = self.values[k.group][k.name]
+            if k.path in files and value and not value.startswith("@namelists/"):
+                value = str(self.resolve(value).resolve())
+            data[k.path] = value
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
     def resolve(self, path_value: str) -> Path:

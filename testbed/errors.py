@@ -43,3 +43,7 @@ class ConservationError(TestbedError, RuntimeError):
 
 class KernelError(TestbedError, RuntimeError):
     """The Fortran kernel reported an error code."""
+
+
+class RunAborted(TestbedError, RuntimeError):
+    """A fault stopped a run: the message says what happened, what was kept and how to resume."""

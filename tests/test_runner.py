@@ -192,7 +192,7 @@ def test_existing_outputs_need_overwrite(domain: Path, tmp_path: Path, capsys) -
     assert main(["run", str(nml), "--workers", "1", "-q"]) == 0
     before = (tmp_path / "out" / "annual.nc").read_bytes()
     err = _error(capsys, ["run", str(nml), "--workers", "1", "-q"])
-    assert "output folder already holds annual.nc, restart.nc; pass --overwrite" in err
+    assert "output folder already holds annual.nc, restart.nc, run.log; pass --overwrite" in err
     assert (tmp_path / "out" / "annual.nc").read_bytes() == before
     assert main(["run", str(nml), "--workers", "1", "-q", "--overwrite"]) == 0
 

@@ -2,18 +2,39 @@
 scheduler (:mod:`.segments`) and output assembly (:mod:`.assembly`); :mod:`.plan` validates the inputs.
 
 After each segment of years the driver writes the segment's outputs and a checkpoint, so a killed run
-resumes from it and ends bit-identical to an uninterrupted one.
+resumes from it and ends bit-identical to an uninterrupted one. Every fault that stops a run (Ctrl-C,
+SIGTERM, a full disk, a folder that cannot be written, a dask worker lost twice) ends in a
+:class:`~testbed.errors.RunAborted` that says what happened, what was kept and the command that resumes.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import json
+import shlex
+import signal
+import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
-from ..state import write_restart
-from .assembly import cell_info, finish, log_negative_pools, output_attrs, restart_info, write_segment
+from .. import fingerprint
+from ..errors import InputError, RunAborted
+from ..state import read_restart, write_restart
+from .assembly import (
+    cell_info,
+    expected_output_bytes,
+    finish,
+    input_files,
+    log_negative_pools,
+    output_attrs,
+    restart_info,
+    write_segment,
+)
 from .folder import CHECKPOINT, OutputFolder
 from .plan import Plan, build_model, initial_state, prepare, schedule
 from .segments import chunks, dask_client, run_chunk, run_segments, worst
@@ -22,18 +43,111 @@ __all__ = ["CHECKPOINT", "Plan", "build_model", "chunks", "dask_client", "execut
            "run_chunk", "schedule"]
 
 
+class Terminated(BaseException):
+    """SIGTERM arrived (raised in the main thread by the handler installed during a run)."""
+
+
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _kept(folder: OutputFolder, plan: Plan) -> str:
+    """What a stopped run leaves that a resume continues from."""
+    if not folder.checkpoint.exists():
+        return "nothing was kept (no year had finished)"
+    try:
+        _, info = read_restart(folder.checkpoint)
+        done = int(info.extra["next_step"])
+    except (InputError, KeyError, ValueError):
+        return f"the last checkpoint ({folder.checkpoint}) was kept"
+    last = plan.steps[done - 1]
+    return (f"kept: the checkpoint after simulated year {last.count} ({done} of {len(plan.steps)} years) and the "
+            f"outputs up to it")
+
+
+def _what(exc: BaseException) -> str | None:
+    """A sentence for a fault that stops a run, or None for errors that are not faults."""
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted (Ctrl-C / SIGINT)"
+    if isinstance(exc, Terminated):
+        return "terminated (SIGTERM)"
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"the disk is full: cannot write {exc.filename or 'an output file'}; free some space"
+    if isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"cannot write {exc.filename or 'to the output folder'}: {exc.strerror}"
+    if type(exc).__name__ == "KilledWorker":
+        return f"a dask worker died twice running the same chunk of cells ({exc}); check its memory"
+    return None
+
+
 def execute(plan: Plan, *, resume: bool = False, overwrite: bool = False, workers: int | None = None,
-            scheduler: str | None = None, progress: bool = True) -> Path:
-    """Run a validated plan; returns the output folder."""
-    cfg, model = plan.config, plan.model
+            scheduler: str | None = None, progress: bool = True, break_lock: bool = False,
+            command: str | None = None) -> Path:
+    """Run a validated plan; returns the output folder.
+
+    ``command`` is the command line that started the run (recorded in the outputs, and the base of the
+    resume command printed when a fault stops the run).
+    """
     folder = OutputFolder(plan.output_dir)
-    state, start_index, runlog = folder.open(cfg, plan.state, resume=resume, overwrite=overwrite)
+    command = command or " ".join(shlex.quote(a) for a in sys.argv)
+    resume_cmd = command if "--resume" in command.split() else f"{command} --resume"
+    resume_cmd = " ".join(a for a in resume_cmd.split() if a != "--overwrite")
+    try:
+        note = folder.acquire(command, break_lock=break_lock, resume=resume)
+    except FileNotFoundError as exc:
+        raise InputError(f"cannot create the output folder ({exc.strerror})", path=folder.root) from None
+    except OSError as exc:
+        raise RunAborted(f"{_what(exc) or exc}; nothing was written") from None
+    try:
+        with _sigterm_raises():
+            if note:
+                print(f"testbed: {note}", file=sys.stderr)
+            return _execute(plan, folder, resume=resume, overwrite=overwrite, workers=workers,
+                            scheduler=scheduler, progress=progress, command=command, note=note)
+    except (KeyboardInterrupt, Terminated, OSError, Exception) as exc:
+        what = _what(exc)
+        if what is None:
+            raise
+        folder.remove_temporaries()
+        raise RunAborted(f"{what}. {_kept(folder, plan)}. Resume with: {resume_cmd}") from exc
+    finally:
+        folder.release()
+
+
+def _execute(plan: Plan, folder: OutputFolder, *, resume: bool, overwrite: bool, workers: int | None,
+             scheduler: str | None, progress: bool, command: str, note: str = "") -> Path:
+    cfg, model = plan.config, plan.model
+    inputs = input_files(plan)
+    prints = fingerprint.inputs(inputs, plan.met_files, model.parameter_hashes)
+    state, start_index, runlog, extra = folder.open(cfg, plan.state, resume=resume, overwrite=overwrite,
+                                                    inputs=[*inputs.values(), *plan.met_files])
+    if resume:
+        changed = fingerprint.changed(str(extra.get("inputs_fingerprint", "")), prints)
+        if changed:
+            raise InputError("cannot be resumed: these inputs changed since the run started: " + "; ".join(changed)
+                             + ". Restore them, or run again with --overwrite", path=folder.checkpoint)
+    else:
+        folder.check_space(expected_output_bytes(plan))
     label = f"{model.soil_model.upper()}-{cfg.get('run.cycle').upper()}"
     runlog.write(f"testbed run: {label}, {model.ncell} cells, {len(plan.steps)} simulated years"
-                 + (f", resuming at year {start_index + 1}" if resume else ""))
+                 + (f", resuming at year {start_index + 1}" if resume else "") + f"\ncommand: {command}")
+    if note:
+        runlog.write(note)
     for path in plan.met_files[:3]:
         runlog.write(f"met: {path}")
-    attrs = output_attrs(plan)
+    attrs = output_attrs(plan, command, prints)
     cells = cell_info(model.domain)
     interval = cfg.get("run.checkpoint_interval")
     from tqdm import tqdm
@@ -58,9 +172,10 @@ def execute(plan: Plan, *, resume: bool = False, overwrite: bool = False, worker
                          f"{rate:,.0f} cell-days/s; slowest chunk {max(r.seconds for r in seg.results):.1f} s")
             bar.set_postfix_str(f"year {seg.steps[-1].count}/{plan.steps[-1].count}")
             write_restart(folder.checkpoint, state, restart_info(model, seg.end),
-                          extra={"next_step": np.int32(seg.end), "run_config_sha256": cfg.sha256()})
+                          extra={"next_step": np.int32(seg.end), "run_config_sha256": cfg.sha256(),
+                                 "inputs_fingerprint": json.dumps(prints, sort_keys=True)})
     bar.close()
-    written = finish(folder, plan, state)
+    written = finish(folder, plan, state, attrs)
     folder.close()
     elapsed = time.perf_counter() - t_start
     daily = ", daily_*.nc" if cfg.get("run.daily_output") else ""

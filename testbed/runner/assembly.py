@@ -6,16 +6,18 @@ one daily file per output year) and, at the end, into ``annual.nc`` and ``restar
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
+from .. import layout
 from ..domain import Domain
 from ..legacy import pool_csvs, write_pool_csv
 from ..model import Model
-from ..output import CellInfo, annual_dataset, daily_dataset, write_dataset
+from ..output import CellInfo, annual_dataset, daily_dataset, variables_for, write_dataset
 from ..state import RestartInfo, write_restart
 from .folder import OutputFolder, RunLog
 from .plan import Plan
@@ -26,10 +28,43 @@ def cell_info(domain: Domain) -> CellInfo:
     return CellInfo(domain.lat, domain.lon, domain.area, domain.pft, domain.cellid)
 
 
-def output_attrs(plan: Plan) -> dict:
-    """Global attributes that tie every output to its parameter sets and configuration."""
-    return {"parameter_set_sha256": " ".join(plan.model.parameter_hashes.values()),
-            "run_config_sha256": plan.config.sha256()}
+def input_files(plan: Plan) -> dict[str, Path]:
+    """The run's input files other than met, by the namelist key that names them."""
+    cfg = plan.config
+    keys = ["files.gridinfo", "files.soil", "files.phenology", "files.casa_params", "files.restart_in",
+            *(spec.config_key for spec in pool_csvs(plan.model.soil))]
+    if plan.model.soil.parameters:
+        keys.append(plan.model.soil.parameters.config_key)
+    out = {}
+    for key in keys:
+        value = cfg.get(key)
+        if value and (key != "files.restart_in" or cfg.get("run.start") == "restart"):
+            path = cfg.resolve(value)
+            if path.is_file():
+                out[key] = path
+    return out
+
+
+def output_attrs(plan: Plan, command: str = "", fingerprints: dict[str, str] | None = None) -> dict:
+    """Global attributes that tie every output to its command, parameter sets, configuration and inputs."""
+    attrs = {"parameter_set_sha256": " ".join(plan.model.parameter_hashes.values()),
+             "run_config_sha256": plan.config.sha256()}
+    if command:
+        attrs["command_line"] = command
+    if fingerprints:
+        attrs["input_fingerprints"] = json.dumps(fingerprints, sort_keys=True)
+    return attrs
+
+
+def expected_output_bytes(plan: Plan) -> int:
+    """An upper bound of what the run writes (uncompressed float32 outputs, daily parts, restarts)."""
+    model = plan.model
+    nvar = len(variables_for(model.soil_model, model.icycle))
+    years_out = sum(1 for s in plan.steps if s.write_output)
+    years_daily = sum(1 for s in plan.steps if s.store_daily)
+    per_year = model.ncell * nvar * 4
+    restarts = 3 * model.ncell * layout.NSTATE * 8
+    return 2 * years_out * per_year + 2 * 365 * years_daily * per_year + restarts
 
 
 def restart_info(model: Model, years_done: int) -> RestartInfo:
@@ -74,11 +109,12 @@ def merge_annual(parts_dir: Path, target: Path) -> None:
             d.close()
 
 
-def finish(folder: OutputFolder, plan: Plan, state: np.ndarray) -> list[str]:
+def finish(folder: OutputFolder, plan: Plan, state: np.ndarray, attrs: dict | None = None) -> list[str]:
     """The final outputs: annual.nc, restart.nc and, on request, the original's CSV restarts; returns names."""
     model = plan.model
     merge_annual(folder.parts, folder.annual)
-    write_restart(folder.restart, state, restart_info(model, len(plan.steps)))
+    write_restart(folder.restart, state, restart_info(model, len(plan.steps)),
+                  extra={k: v for k, v in (attrs or {}).items() if k in ("command_line", "input_fingerprints")})
     written = [folder.annual.name, folder.restart.name]
     if plan.config.get("files.write_legacy_restart"):
         for spec in pool_csvs(model.soil):

@@ -30,6 +30,8 @@ from .plan import Plan
 
 #: segments submitted ahead of the one being collected, so workers never wait for the driver
 LOOKAHEAD = 2
+#: worker deaths a task may survive (dask's allowed-failures) before the run stops with KilledWorker
+ALLOWED_WORKER_DEATHS = 1
 #: largest automatic chunk (cells): bounds a worker's memory to a few hundred MB per task
 MAX_AUTO_CHUNK = 2000
 
@@ -133,10 +135,15 @@ def dask_client(cfg: RunConfig, workers: int | None = None, scheduler: str | Non
         finally:
             client.close()
         return
+    import dask
+
     n = workers if workers is not None else cfg.get("parallel.workers")
     n = n or os.cpu_count() or 1
-    with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
-                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+    # a chunk whose worker dies is run once more on another worker; a second death stops the run
+    with (dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_WORKER_DEATHS}),
+          LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
+                       silence_logs=logging.ERROR) as cluster,
+          Client(cluster) as client):
         yield client
 
 
