@@ -181,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     f = sub.add_parser("forcing", help="make or check met forcing (synthetic, from CLM5, validate)")
     fsub = f.add_subparsers(dest="forcing_command", required=True, metavar="ACTION")
-    from forcing_tools import clm5_to_met, synthetic, validate
+    from .forcing_tools import clm5_to_met, synthetic, validate
 
     for name, module, help_text in [("synthetic", synthetic, "reproducible synthetic domain: met files + tables"),
                                     ("from-clm5", clm5_to_met, "convert CLM5 history and surface data"),

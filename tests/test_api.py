@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from forcing_tools.synthetic import make_synthetic_domain
+from testbed.forcing_tools.synthetic import make_synthetic_domain
 from testbed.api import load_model, simulate
 
 

@@ -8,7 +8,7 @@ import netCDF4
 import numpy as np
 import pytest
 
-from forcing_tools.synthetic import make_synthetic_domain
+from testbed.forcing_tools.synthetic import make_synthetic_domain
 from testbed.domain import Domain
 from testbed.errors import InputError
 from testbed.forcing import MetFile, check_values

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from forcing_tools.synthetic import make_synthetic_domain
+from testbed.forcing_tools.synthetic import make_synthetic_domain
 from testbed.cli import main
 from testbed.config import RunConfig, namelist_text
 from testbed.state import read_restart

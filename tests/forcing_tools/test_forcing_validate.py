@@ -9,8 +9,8 @@ import netCDF4
 import numpy as np
 import pytest
 
-from forcing_tools import validate
-from forcing_tools.synthetic import make_synthetic_domain
+from testbed.forcing_tools import validate
+from testbed.forcing_tools.synthetic import make_synthetic_domain
 
 NCELL = 8
 

@@ -74,7 +74,7 @@ class MetWriter:
         years: Sequence[int],
         *,
         title: str = "Daily forcing for the biogeochemical testbed",
-        source: str = "forcing_tools",
+        source: str = "testbed.forcing_tools",
         with_frozen: bool = True,
         compress: int = 4,
         nc_format: str = "NETCDF4",

@@ -520,7 +520,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Stand-alone parser (``python -m forcing_tools.validate``)."""
+    """Stand-alone parser (``python -m testbed.forcing_tools.validate``)."""
     p = argparse.ArgumentParser(
         prog="testbed forcing validate", description="Check met files (and gridinfo/soil) for the model."
     )
