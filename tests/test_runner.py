@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from testbed.forcing_tools.synthetic import make_synthetic_domain
 from testbed.cli import main
 from testbed.config import RunConfig, namelist_text
+from testbed.forcing_tools.synthetic import make_synthetic_domain
 from testbed.state import read_restart
 
 
