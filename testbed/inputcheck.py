@@ -422,3 +422,91 @@ def check_met_grid(ck: Checker, grid: dict[str, np.ndarray], gname: str, cellid:
         if nbad >= ck.max_cells:
             ck.add("cellid", f"{gname}: further row checks stopped after {nbad} mismatches")
             break
+
+
+# ------------------------------------------------------------------------------------------- documentation
+
+def markdown_input_checks() -> str:
+    """The "Input checks" section of docs/reliability.md, generated from metformat and params."""
+    from .params import CASA_ORDERED, CASA_RANGES, MIMICS_ORDERED, MIMICS_RANGES
+
+    def by_range(ranges: dict[str, mf.Range]) -> list[str]:
+        groups: dict[str, list[str]] = {}
+        for name, rng in ranges.items():
+            groups.setdefault(str(rng), []).append(f"`{name}`")
+        return [f"| {rng} | {', '.join(names)} |" for rng, names in groups.items()]
+
+    out = [
+        "`testbed run` and `testbed validate` make every check below before any compute; `testbed forcing "
+        "validate` runs the same code (`testbed.inputcheck`) and lists every problem instead of the first. A run "
+        "scans the met values on its workers before the first year; `testbed validate` scans them itself. Each "
+        "error names the file, the variable or parameter, the cell (model point `npt`, lat, lon, cellid) and the "
+        "day where it applies, and the fix. Formats and ranges are declared once, in `testbed.metformat` and "
+        "`testbed.params`; this section is generated from them (`testbed.inputcheck.markdown_input_checks`).",
+        "",
+        "### Met files",
+        "",
+        "- Classic-format (NETCDF3) files must be as long as their header says: a truncated file is an error "
+        "(the NetCDF library would read the missing records as zeros).",
+        f"- Dimensions {', '.join(f'`{d}`' for d in mf.DIMENSIONS)}; `time` = {mf.DAYS_PER_YEAR} x `myear` "
+        f"(no leap days); `nsoilyrs` = {mf.NSOIL_LAYERS}, the layers of thickness "
+        f"{', '.join(f'{z:g}' for z in mf.LAYER_THICKNESS_M)} m (`LAYER_THICKNESS_M`).",
+        "- `lat`, `lon` float32; `cellMissing`, `cellid` int32 (lat, lon). Every data variable float32 with the "
+        "dimensions below, in this order, and a `units` attribute (when present) among the accepted ones.",
+        "- On every active cell (`cellMissing` = 0) and day, each value must be a number (no NaN, no infinity), "
+        f"not a fill value (magnitude >= {mf.FILL_THRESHOLD:g}, the variable's `_FillValue` or `missing_value`, "
+        f"or one of {', '.join(f'{v:g}' for v in mf.FILL_SENTINELS)}) and within the valid range:",
+        "",
+        "| variable | dimensions | units | valid range | if not |",
+        "|---|---|---|---|---|",
+    ]
+    for v in mf.MET_VARIABLES.values():
+        out.append(f"| `{v.name}` | {', '.join(v.dims)} | {v.units} (accepted: {', '.join(v.accepted_units)}) | "
+                   f"{v.valid} {v.units} | {v.range_hint} |")
+    out += [
+        "",
+        "- `xfrznmoist` is required, unless the namelist sets `run.allow_missing_frozen = .true.` (frozen water "
+        "taken as 0, as the original does).",
+        "- The gridinfo lists the met file's active cells one to one, in point order (longitude outer, latitude "
+        "inner): same count, (`ilat`, `ilon`) at the cell's position, `ijcam` equal to the met `cellid`, and the "
+        f"met `lat`/`lon` equal to the gridinfo's within {mf.COORD_TOLERANCE_DEG:g} degree (longitudes modulo "
+        "360; on the compact layout with a single longitude column, whose `lon` is a placeholder, latitudes only).",
+        "",
+        "### Gridinfo and soil tables",
+        "",
+        "Every row has a number in every column (a blank or non-numeric field is an error naming the line and "
+        "column). Ranges:",
+        "",
+        "| table | column | valid range |",
+        "|---|---|---|",
+    ]
+    for table, cols in (("gridinfo", mf.GRIDINFO_COLUMNS), ("soil", mf.SOIL_COLUMNS)):
+        for c in cols:
+            if c.valid != mf.FINITE:
+                out.append(f"| {table} | `{c.header}` | {c.valid} {c.units} |".replace("  |", " |"))
+    out += [
+        "",
+        f"- sand + silt + clay = 1 within {mf.TEXTURE_SUM_TOLERANCE:g}; 0 < `wwilt` < `wfield` < `wsat` <= 1.",
+        "- The soil table lists the gridinfo's cells in the same order (same `ijcam`, lat and lon).",
+        "",
+        "### Parameters",
+        "",
+        "CASA parameters, for every IGBP type, in the units documented in the parameter namelists (errors name the "
+        "parameter, the IGBP type and the file):",
+        "",
+        "| valid range | parameters |",
+        "|---|---|",
+        *by_range(CASA_RANGES),
+        "",
+        "and " + ", ".join(f"`{a}` <= `{b}`" for a, b in CASA_ORDERED) + ".",
+        "",
+        "MIMICS parameters:",
+        "",
+        "| valid range | parameters |",
+        "|---|---|",
+        *by_range(MIMICS_RANGES),
+        "",
+        "and " + ", ".join(f"`{a}` <= `{b}`" for a, b in MIMICS_ORDERED) + "; soil depth `depth_cm` > 0 for every "
+        "IGBP type.",
+    ]
+    return "\n".join(out) + "\n"

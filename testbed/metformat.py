@@ -202,7 +202,7 @@ GRIDINFO_COLUMNS: tuple[Column, ...] = (
 SOIL_COLUMNS: tuple[Column, ...] = (
     Column("ijcam", "ijcam", POSITIVE), Column("lat", "lat", Range(-90.0, 90.0), "degrees_north"),
     Column("lon", "lon", Range(-180.0, 360.0), "degrees_east"),
-    Column("sand", "sand", FRACTION, "1"), Column("clay", "clay", FRACTION, "1"), Column("silt", "silt", FRACTION, "1"),
+    Column("sand", "sand", FRACTION), Column("clay", "clay", FRACTION), Column("silt", "silt", FRACTION),
     Column("wwilt", "wwilt", Range(0.0, 1.0, lo_open=True), "m3 m-3"),
     Column("wfield", "wfield", Range(0.0, 1.0, lo_open=True), "m3 m-3"),
     Column("wsat", "wsat", Range(0.0, 1.0, lo_open=True), "m3 m-3"),
