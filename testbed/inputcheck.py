@@ -271,13 +271,17 @@ def check_values(ck: Checker, name: str, values: np.ndarray, day0: int, cells: C
     """
     var = mf.MET_VARIABLES[name]
     seen = {} if seen is None else seen
-    blk = np.asarray(values, dtype=np.float64)
-    nan = np.isnan(blk)
-    inf = np.isinf(blk)
-    fill = ~nan & ~inf & mf.is_fill(blk, declared_fills)
-    good = ~(nan | inf | fill)
+    blk = np.asarray(values)
     rng = var.valid
+    # fast path: every value in range (NaN, infinities and the fill values other than declared ones lie outside)
+    inside = [f for f in declared_fills if rng.lo <= f <= rng.hi]
     with np.errstate(invalid="ignore"):
+        if not inside and bool(((blk >= rng.lo) & (blk <= rng.hi)).all()):
+            return
+        nan = np.isnan(blk)
+        inf = np.isinf(blk)
+        fill = ~nan & ~inf & mf.is_fill(blk, declared_fills)
+        good = ~(nan | inf | fill)
         low = good & (blk < rng.lo)
         high = good & (blk > rng.hi)
     every_day = "active cells (cellMissing = 0) need a value every day"
