@@ -56,6 +56,10 @@ def refused(capsys: pytest.CaptureFixture, nml: Path, *patterns: str) -> str:
     for name in RESULTS:
         assert not (out / name).exists(), f"{name} was written"
     assert not list(out.glob(".parts/*")), "chunk results were written"
+    # errors found by `testbed run` before its workers start leave no folder at all; the met values are
+    # scanned on the workers, after the runner has made the folder, copied the namelist and opened run.log
+    if out.exists():
+        assert {p.name for p in out.iterdir()} <= {"namelist.nml", "run.log", ".parts"}
     return messages[0]
 
 
