@@ -87,7 +87,8 @@ class MetFile:
         try:
             ds = netCDF4.Dataset(path)
         except OSError as exc:
-            ck.add(None, f"cannot be opened as NetCDF ({exc})")
+            ck.add(None, f"cannot be opened as NetCDF ({exc}); the file is damaged, incomplete or not NetCDF. Copy "
+                         "or write it again")
             return None
         with ds:
             ic.check_structure(ck, ds, allow_missing_frozen=allow_missing_frozen)

@@ -147,6 +147,14 @@ def test_truncated_classic_met_file(domain: Path, tmp_path: Path, capsys, record
             rf"{int(0.75 * len(data))} \(75 %\){records}\. Copy or write the file again")
 
 
+def test_truncated_netcdf4_met_file(domain: Path, tmp_path: Path, capsys) -> None:
+    data = (domain / "a" / "met_1901_1901.nc").read_bytes()
+    met = tmp_path / "met.nc"
+    met.write_bytes(data[: int(0.75 * len(data))])
+    refused(capsys, namelist(tmp_path, domain, met=met),
+            r"met\.nc: cannot be opened as NetCDF \(.*\); the file is damaged, incomplete or not NetCDF")
+
+
 @pytest.mark.parametrize("record_time", [False, True])
 def test_complete_classic_met_file_is_accepted(domain: Path, tmp_path: Path, record_time: bool) -> None:
     src = edit_met(domain / "nc3" / "met_1901_1901.nc", tmp_path / "met.nc", record_time=record_time)

@@ -53,7 +53,7 @@ def validate_met(
             ck.add(None, str(exc))
     finally:
         netCDF4.set_chunk_cache(*old_cache)
-    problems = ck.problems
+    tables: list[Problem] = []
     grid = soil_t = None
     if gridinfo is not None:
         gck = ic.Checker(gridinfo, max_cells)
@@ -62,7 +62,7 @@ def validate_met(
             ic.check_gridinfo(gck, grid)
         except InputError as exc:
             gck.add(None, f"cannot be read ({exc})")
-        problems += gck.problems
+        tables += gck.problems
     if soil is not None:
         sck = ic.Checker(soil, max_cells)
         try:
@@ -70,18 +70,19 @@ def validate_met(
             ic.check_soil(sck, soil_t)
         except InputError as exc:
             sck.add(None, f"cannot be read ({exc})")
-        problems += sck.problems
+        tables += sck.problems
+    link = ic.Checker(path, max_cells)  # the met file's link to the tables
     if grid is not None:
-        ic.check_met_grid(ck, grid, Path(gridinfo).name, met.cellid, met.lat, met.lon,  # type: ignore[arg-type]
+        ic.check_met_grid(link, grid, Path(gridinfo).name, met.cellid, met.lat, met.lon,  # type: ignore[arg-type]
                           met.active_j, met.active_i)
     if soil_t is not None:
-        nact = met.ncell
-        if len(soil_t["ijcam"]) != nact:
-            ck.add(None, f"{nact} active cells (cellMissing == 0) but {Path(soil).name} has "  # type: ignore[arg-type]
-                         f"{len(soil_t['ijcam'])} rows; they must match one to one")
+        sname = Path(soil).name  # type: ignore[arg-type]
+        if len(soil_t["ijcam"]) != met.ncell:
+            link.add(None, f"{met.ncell} active cells (cellMissing == 0) but {sname} has {len(soil_t['ijcam'])} "
+                           "rows; they must match one to one")
         if grid is not None:
-            ic.check_soil_matches_grid(ck, soil_t, Path(soil).name, grid, Path(gridinfo).name)  # type: ignore
-    return problems + [p for p in ck.problems if p not in problems]
+            ic.check_soil_matches_grid(link, soil_t, sname, grid, Path(gridinfo).name)  # type: ignore[arg-type]
+    return ck.problems + tables + link.problems
 
 
 # ----------------------------------------------------------------------------------------
