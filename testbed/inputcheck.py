@@ -186,8 +186,7 @@ def check_structure(ck: Checker, ds, *, allow_missing_frozen: bool = False) -> N
         if nt != mf.DAYS_PER_YEAR * ny:
             ck.add("time", f"time has {nt} days but myear is {ny}; the model stops unless time == 365*myear = "
                            f"{mf.DAYS_PER_YEAR * ny} (no leap days; drop Feb 29)")
-    expected = {**{k: v for k, v in mf.GRID_VARIABLES.items()},
-                **{k: (v.dims, "float32") for k, v in mf.MET_VARIABLES.items()}}
+    expected = {**mf.GRID_VARIABLES, **{k: (v.dims, "float32") for k, v in mf.MET_VARIABLES.items()}}
     for name, (edims, dtype) in expected.items():
         var = mf.MET_VARIABLES.get(name)
         if name not in ds.variables:
