@@ -35,7 +35,7 @@ YEARS = (1901, 1905)
 
 def make_domain(ncell: int) -> Path:
     """Synthetic forcing for ``ncell`` cells (cached in benchmarks/work)."""
-    from forcing_tools.synthetic import make_synthetic_domain
+    from testbed.forcing_tools.synthetic import make_synthetic_domain
 
     out = WORK / f"domain_{ncell}"
     if (out / f"met_{YEARS[0]}_{YEARS[1]}.nc").exists():

@@ -20,14 +20,15 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from .metformat import INACTIVE_IGBP, inactive
 from .soil import REGISTRY as SOIL_MODELS
 from .soil import SoilModel, vegetation_pools
 from .soil.base import CARBON, NITROGEN
 
 G_TO_PG = 1e-15
 G_TO_TG = 1e-12
-#: IGBP classes that the original treats as inactive (wetland, urban, snow/ice, water).
-INACTIVE_PFTS = (11, 13, 15, 17)
+#: IGBP classes that the original treats as inactive (wetland, urban, snow/ice, water): metformat.INACTIVE_IGBP.
+INACTIVE_PFTS = INACTIVE_IGBP
 
 Period = tuple[int, int]
 
@@ -183,11 +184,12 @@ def subset(ds: xr.Dataset, extra: tuple[str, ...] = ()) -> xr.Dataset:
 
 # ----------------------------------------------------------------------------- masks and weights
 def active_mask(obj: xr.Dataset | xr.DataArray) -> xr.DataArray:
-    """True for cells that count: area > 0 and pft not in INACTIVE_PFTS (11, 13, 15, 17)."""
+    """True for cells that count: area > 0 and not inactive (metformat.inactive: IGBP 11, 13, 15, 17)."""
     area = obj.coords["area"] if "area" in obj.coords else obj["area"]
     mask = area.fillna(0) > 0
     if "pft" in obj.coords or (isinstance(obj, xr.Dataset) and "pft" in obj):
-        mask = mask & ~obj["pft"].isin(INACTIVE_PFTS)
+        pft = obj["pft"]
+        mask = mask & ~xr.apply_ufunc(inactive, pft.fillna(0), dask="parallelized", output_dtypes=[bool])
     return mask.rename("active")
 
 

@@ -196,8 +196,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=cmd_run)
 
     v = sub.add_parser("validate", help="check every input of a run without running it", epilog=_EPILOG,
-                       description="Checks dims, dtypes, units, NaN and fill values, grid consistency between met, "
-                                   "gridinfo and soil, parameter coverage of the PFTs present, and the restart.")
+                       description="Makes every check `testbed run` makes before computing (docs/reliability.md, "
+                                   "'Input checks'): met files complete, dims, dtypes, units, NaN, fill values and "
+                                   "physical ranges of every value; met grid, gridinfo and soil consistent (ids, "
+                                   "order, coordinates) and within range; every parameter within its documented "
+                                   "range; and the restart.")
     with_namelist(v)
     v.set_defaults(func=cmd_validate)
 
@@ -220,12 +223,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     f = sub.add_parser("forcing", help="make or check met forcing (synthetic, from CLM5, validate)")
     fsub = f.add_subparsers(dest="forcing_command", required=True, metavar="ACTION")
-    from forcing_tools import clm5_to_met, synthetic, validate
+    from .forcing_tools import clm5_to_met, synthetic, validate
 
     for name, module, help_text in [("synthetic", synthetic, "reproducible synthetic domain: met files + tables"),
                                     ("from-clm5", clm5_to_met, "convert CLM5 history and surface data"),
-                                    ("validate", validate, "check met files (and gridinfo/soil) and report "
-                                                           "every problem")]:
+                                    ("validate", validate, "check met files (and gridinfo/soil) as `testbed "
+                                                           "run` does, and report every problem")]:
         fp = fsub.add_parser(name, help=help_text, description=(module.__doc__ or "").strip().split("\n")[0])
         module.add_arguments(fp)
         fp.set_defaults(func=cmd_forcing, forcing_run=module.run)

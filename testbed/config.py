@@ -73,6 +73,9 @@ KEYS: tuple[Key, ...] = (
     Key("run", "checkpoint_interval", int, 10, "yr",
         "write a checkpoint every N simulated years; `testbed run --resume` continues from the last one"),
     Key("run", "check_budgets", bool, True, "", "stop when a cell's annual C or N budget does not close to 1e-12"),
+    Key("run", "allow_missing_frozen", bool, False, "",
+        "accept met files without xfrznmoist and take frozen soil water as 0, as the original does; otherwise a "
+        "missing xfrznmoist is an error"),
     # &files
     Key("files", "gridinfo", str, "", "", "grid-info CSV (the original's 19-column format), in met point order"),
     Key("files", "soil", str, "", "", "soil-texture CSV (the original's 9-column format), same order"),

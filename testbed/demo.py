@@ -26,9 +26,8 @@ def run_demo(out: Path, ncell: int = 60, spin_years: int = 20, workers: int = 2,
     """Run the example into ``out``; returns the folder with the summary and figures."""
     from dask.distributed import Client, LocalCluster
 
-    from forcing_tools.synthetic import make_synthetic_domain
-
     from .analysis import summary_command
+    from .forcing_tools.synthetic import make_synthetic_domain
     from .plots import plot_command
 
     t0 = time.perf_counter()

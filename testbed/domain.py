@@ -12,33 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
+from . import inputcheck as ic
+from . import metformat as mf
 from .errors import InputError
-from .params import NPFT, CasaParameterSet, phenology_band
-
-#: IGBP types whose class is 0 (inactive) in the shipped tables: wetland, urban, snow/ice, water
-ICEWATER_TYPES = (11, 13, 15, 17)
-
-
-def _read_rows(path: Path, ncol: int, what: str) -> np.ndarray:
-    if not path.is_file():
-        raise InputError(f"{what} file not found", path=path)
-    rows = []
-    with path.open(errors="replace") as f:
-        next(f, None)  # header
-        for lineno, line in enumerate(f, start=2):
-            if not line.strip():
-                continue
-            fields = [t.strip() for t in line.replace("\t", ",").split(",") if t.strip() != ""]
-            if len(fields) < ncol:
-                raise InputError(f"line {lineno} has {len(fields)} values, a {what} row needs {ncol}", path=path,
-                                 cell=len(rows) + 1)
-            try:
-                rows.append([float(t) for t in fields[:ncol]])
-            except ValueError as exc:
-                raise InputError(f"line {lineno}: {exc}", path=path, cell=len(rows) + 1) from None
-    if not rows:
-        raise InputError(f"no data rows in the {what} file", path=path)
-    return np.array(rows, dtype=np.float64)
+from .params import CasaParameterSet, phenology_band
 
 
 @dataclass
@@ -73,40 +50,30 @@ class Domain:
 
     @classmethod
     def from_files(cls, gridinfo: str | Path, soil: str | Path) -> Domain:
-        """Read the original's gridinfo (19 columns) and soil (9 columns) CSV tables."""
+        """Read and check the original's gridinfo (19 columns) and soil (9 columns) CSV tables.
+
+        Ranges and rules are those of :mod:`testbed.metformat` (|lat| <= 90, area >= 0, texture sums to 1,
+        0 < wwilt < wfield < wsat <= 1, ...); the first problem is raised as an InputError.
+        """
         gpath, spath = Path(gridinfo), Path(soil)
-        g = _read_rows(gpath, 19, "gridinfo")
-        s = _read_rows(spath, 9, "soil")
-        if len(g) != len(s):
-            raise InputError(f"gridinfo has {len(g)} cells but the soil table {spath} has {len(s)}; "
-                             "both must list the met file's cells in the same order", path=gpath)
-        pft = g[:, 3].astype(int)
-        pft = np.where(pft == 0, 15, pft)
-        bad = np.flatnonzero((pft < 1) | (pft > NPFT))
-        if bad.size:
-            c = int(bad[0])
-            raise InputError(f"IGBP type {pft[c]} is outside the parameter table (1..{NPFT})", path=gpath,
-                             variable="ivt_igbp", cell=c + 1)
-        mism = np.flatnonzero(np.abs(g[:, 1] - s[:, 1]) > 1e-3)
-        if mism.size:
-            c = int(mism[0])
-            raise InputError(f"latitude {s[c, 1]} differs from the gridinfo's {g[c, 1]}; rows out of order?",
-                             path=spath, cell=c + 1)
-        for k, name in [(6, "wwilt"), (7, "wfield"), (8, "wsat")]:
-            col = s[:, k]
-            badv = np.flatnonzero(~np.isfinite(col) | (col < 0) | (col > 1))
-            if badv.size:
-                c = int(badv[0])
-                raise InputError(f"{name} = {col[c]} is not a volume fraction in [0, 1]", path=spath,
-                                 variable=name, cell=c + 1)
-        return cls(cellid=g[:, 0].astype(int), lat=g[:, 1], lon=g[:, 2], pft=pft, soil_order=g[:, 5].astype(int),
-                   area=g[:, 6], ilat=g[:, 17].astype(int), ilon=g[:, 18].astype(int),
-                   sand=s[:, 3], clay=s[:, 4], silt=s[:, 5], swilt=s[:, 6], sfc=s[:, 7], ssat=s[:, 8],
-                   gridinfo_path=str(gpath), soil_path=str(spath))
+        g = mf.read_gridinfo(gpath)
+        s = mf.read_soil(spath)
+        ck = ic.Checker(gpath)
+        ic.check_gridinfo(ck, g)
+        ck.raise_errors()
+        pft = mf.model_pft(g["ivt_igbp"])
+        ck = ic.Checker(spath)
+        ic.check_soil(ck, s)
+        ic.check_soil_matches_grid(ck, s, spath.name, g, gpath.name)
+        ck.raise_errors()
+        return cls(cellid=g["ijcam"].astype(int), lat=g["lat"], lon=g["lon"], pft=pft,
+                   soil_order=g["iso"].astype(int), area=g["landarea"], ilat=g["ilat"].astype(int),
+                   ilon=g["ilon"].astype(int), sand=s["sand"], clay=s["clay"], silt=s["silt"], swilt=s["wwilt"],
+                   sfc=s["wfield"], ssat=s["wsat"], gridinfo_path=str(gpath), soil_path=str(spath))
 
     def inactive(self, casa: CasaParameterSet) -> np.ndarray:
         """True for cells whose PFT class is 0 (ice, water, urban, wetland): they never evolve."""
-        return casa["ivt2"][self.pft - 1] == 0
+        return mf.inactive(self.pft, casa["ivt2"])
 
 
 @dataclass

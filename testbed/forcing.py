@@ -1,32 +1,26 @@
-"""Met NetCDF reader and validator (layout in ../shared/reference/MET_FORMAT.md).
+"""Met NetCDF reader (format in :mod:`testbed.metformat`; checks in :mod:`testbed.inputcheck`).
 
 The original reads float32 data with no type conversion; we require the same
 on-disk types so that a file gives identical forcing in both programs, and widen
-to float64 exactly. Everything is validated before any compute: dimensions,
-dtypes, units, NaN and fill values on active cells, and the link to gridinfo.
+to float64 exactly. Everything is validated before any compute: completeness of
+classic files, dimensions, dtypes, units, NaN, fill values and physical ranges on
+active cells, and the link to gridinfo (ids, order and coordinates).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import netCDF4
 import numpy as np
 
+from . import inputcheck as ic
 from .errors import InputError
+from .metformat import DAYS_PER_YEAR, MET_VARIABLES, NSOIL_LAYERS, met_cell_order
 
-DAYS_PER_YEAR = 365
-NSOIL_LAYERS = 6
-
-#: 2-D (time) and 3-D (time, layer) forcing variables, with accepted units
-SURFACE_VARS = {"xcgpp": ("gC/m2/day", "gC m-2 d-1", "gC m-2 day-1", "g C m-2 d-1", "gC/m2/d"),
-                "xtairk": ("K", "k", "kelvin"),
-                "ndep": ("gN/m2/day", "gN m-2 d-1", "gN m-2 day-1", "g N m-2 d-1", "gN/m2/d")}
-LAYER_VARS = {"xtsoil": ("K", "k", "kelvin"),
-              "xmoist": ("m3/m3", "m3 m-3", "1", "fraction"),
-              "xfrznmoist": ("m3/m3", "m3 m-3", "1", "fraction")}
-OPTIONAL_VARS = ("xfrznmoist",)
+#: cells read at a time by the value scans
+SCAN_BLOCK = 2000
 
 
 @dataclass
@@ -58,12 +52,13 @@ class MetFile:
 
     path: Path
     nyear: int
-    lat: np.ndarray           #: (nlat,) float32 grid latitudes
-    lon: np.ndarray           #: (nlon,) float32 grid longitudes
+    lat: np.ndarray           #: (nlat,) grid latitudes, degrees north
+    lon: np.ndarray           #: (nlon,) grid longitudes, degrees east
     cellid: np.ndarray        #: (nlat, nlon) int32
     active_j: np.ndarray      #: latitude index (0-based) of each model cell, met point order
     active_i: np.ndarray      #: longitude index (0-based) of each model cell
     has_frozen: bool
+    fills: dict[str, tuple[float, ...]] = field(default_factory=dict)  #: declared _FillValue / missing_value
 
     @property
     def ncell(self) -> int:
@@ -71,79 +66,79 @@ class MetFile:
 
     @classmethod
     def open(cls, path: str | Path) -> MetFile:
-        """Check a met file's structure and find its active cells (no data read)."""
+        """Check a met file's completeness and structure and find its active cells (no data read).
+
+        A missing xfrznmoist is accepted here; :meth:`check_domain` refuses it unless allowed.
+        """
+        ck = ic.Checker(path)
+        met = cls.inspect(path, ck, allow_missing_frozen=True)
+        ck.raise_errors()
+        assert met is not None
+        return met
+
+    @classmethod
+    def inspect(cls, path: str | Path, ck: ic.Checker, *, allow_missing_frozen: bool = False) -> MetFile | None:
+        """Add the file's structural problems to ``ck``; the file, or None when it cannot be read."""
         path = Path(path)
         if not path.is_file():
-            raise InputError("met file not found", path=path,
-                             hint="Check the met file pattern and the {year} substitution")
+            ck.add(None, "met file not found. Check the met file pattern and the {year} substitution")
+            return None
+        ic.check_complete(ck, path)
         try:
             ds = netCDF4.Dataset(path)
         except OSError as exc:
-            raise InputError(f"cannot be opened as NetCDF ({exc})", path=path) from None
+            ck.add(None, f"cannot be opened as NetCDF ({exc}); the file is damaged, incomplete or not NetCDF. Copy "
+                         "or write it again")
+            return None
         with ds:
-            for dim in ("lon", "lat", "time", "myear", "nsoilyrs"):
-                if dim not in ds.dimensions:
-                    raise InputError(f"dimension {dim!r} is missing (see MET_FORMAT.md)", path=path)
-            nyear = len(ds.dimensions["myear"])
-            ntime = len(ds.dimensions["time"])
-            if ntime != DAYS_PER_YEAR * nyear:
-                raise InputError(f"time has {ntime} days but myear = {nyear} needs {DAYS_PER_YEAR * nyear}: "
-                                 "every year must have 365 days (remove leap days)", path=path, variable="time")
-            nlay = len(ds.dimensions["nsoilyrs"])
-            if nlay != NSOIL_LAYERS:
-                raise InputError(f"nsoilyrs is {nlay}; the model needs {NSOIL_LAYERS} soil layers", path=path)
-            for name in ("cellMissing", "cellid"):
-                if name not in ds.variables:
-                    raise InputError("is missing", path=path, variable=name)
-                v = ds.variables[name]
-                if v.dtype != np.int32 or v.dimensions != ("lat", "lon"):
-                    raise InputError(f"must be int32 (lat, lon), found {v.dtype} {v.dimensions}", path=path,
-                                     variable=name)
-            for name, units in {**SURFACE_VARS, **LAYER_VARS}.items():
-                if name not in ds.variables:
-                    if name in OPTIONAL_VARS:
-                        continue
-                    raise InputError("is missing", path=path, variable=name,
-                                     hint="The model needs xcgpp, xtairk, ndep, xtsoil and xmoist")
-                v = ds.variables[name]
-                want = ("time", "lat", "lon") if name in SURFACE_VARS else ("time", "nsoilyrs", "lat", "lon")
-                if v.dimensions != want:
-                    raise InputError(f"has dimensions {v.dimensions}, expected {want}", path=path, variable=name)
-                if v.dtype != np.float32:
-                    raise InputError(f"has dtype {v.dtype}; it must be float32 (the original reads raw bytes)",
-                                     path=path, variable=name)
-                if "units" in v.ncattrs():
-                    u = str(v.getncattr("units")).strip()
-                    if u not in units:
-                        raise InputError(f"has units {u!r}, expected {units[0]!r}", path=path, variable=name)
+            ic.check_structure(ck, ds, allow_missing_frozen=allow_missing_frozen)
+            if ck.errors:
+                return None
             ds.set_auto_mask(False)
             missing = np.asarray(ds.variables["cellMissing"][:])
             cellid = np.asarray(ds.variables["cellid"][:])
-            lat = np.asarray(ds.variables["lat"][:]) if "lat" in ds.variables else np.zeros(len(ds.dimensions["lat"]))
-            lon = np.asarray(ds.variables["lon"][:]) if "lon" in ds.variables else np.zeros(len(ds.dimensions["lon"]))
+            lat = np.asarray(ds.variables["lat"][:], dtype=np.float64)
+            lon = np.asarray(ds.variables["lon"][:], dtype=np.float64)
+            fills = {name: tuple(float(np.asarray(ds.variables[name].getncattr(a)).ravel()[0])
+                                 for a in ("_FillValue", "missing_value") if a in ds.variables[name].ncattrs())
+                     for name in MET_VARIABLES if name in ds.variables}
+            nyear = len(ds.dimensions["myear"])
             has_frozen = "xfrznmoist" in ds.variables
-        # point order: longitude outer, latitude inner (MET_FORMAT.md)
-        jj, ii = np.nonzero(missing.T == 0)  # rows of the transpose are longitudes
-        return cls(path, nyear, lat, lon, cellid, active_j=ii, active_i=jj, has_frozen=has_frozen)
+        jj, ii = met_cell_order(missing)
+        if jj.size == 0:
+            ck.add("cellMissing", "has no active cell (cellMissing == 0 nowhere); the model would have nothing to "
+                                  "simulate")
+            return None
+        return cls(path, nyear, lat, lon, cellid, active_j=jj, active_i=ii, has_frozen=has_frozen, fills=fills)
 
-    def check_domain(self, cellid: np.ndarray, ilat: np.ndarray, ilon: np.ndarray, source: str = "") -> None:
-        """The gridinfo must list exactly the met file's active cells, in its order."""
-        if len(cellid) != self.ncell:
-            raise InputError(f"the met file has {self.ncell} active cells (cellMissing == 0) but the gridinfo "
-                             f"{source} has {len(cellid)} rows; they must match one to one", path=self.path)
-        expect = self.cellid[self.active_j, self.active_i]
-        bad = np.flatnonzero(expect != cellid)
-        if bad.size:
-            c = int(bad[0])
-            raise InputError(f"gridinfo row {c + 1} has ijcam {cellid[c]} but the met file's cell {c + 1} in point "
-                             f"order has cellid {expect[c]}", path=self.path, variable="cellid", cell=c + 1,
-                             hint="Sort the gridinfo rows by ilon, then ilat")
-        badpos = np.flatnonzero((ilat - 1 != self.active_j) | (ilon - 1 != self.active_i))
-        if badpos.size:
-            c = int(badpos[0])
-            raise InputError(f"gridinfo row {c + 1} says (ilat, ilon) = ({ilat[c]}, {ilon[c]}) but the cell is at "
-                             f"({self.active_j[c] + 1}, {self.active_i[c] + 1}) in the met grid", path=self.path,
-                             cell=c + 1)
+    def check_domain(self, cellid, ilat: np.ndarray | None = None, ilon: np.ndarray | None = None,
+                     source: str = "", *, allow_missing_frozen: bool = False) -> None:
+        """The gridinfo must list exactly the met file's active cells, in its order and at its coordinates.
+
+        ``cellid`` is a :class:`~testbed.domain.Domain` (ids, indices and lat/lon are compared), or the
+        gridinfo's ijcam array with ``ilat`` and ``ilon`` (no coordinates). A missing xfrznmoist is an error
+        unless ``allow_missing_frozen`` (namelist run.allow_missing_frozen).
+        """
+        if hasattr(cellid, "gridinfo_path"):
+            d = cellid
+            grid = {"ijcam": d.cellid, "ilat": d.ilat, "ilon": d.ilon, "lat": d.lat, "lon": d.lon}
+            source = d.gridinfo_path
+        else:
+            grid = {"ijcam": np.asarray(cellid), "ilat": np.asarray(ilat), "ilon": np.asarray(ilon)}
+            k = np.clip(grid["ilat"] - 1, 0, self.lat.size - 1), np.clip(grid["ilon"] - 1, 0, self.lon.size - 1)
+            grid["lat"], grid["lon"] = self.lat[k[0]], self.lon[k[1]]
+        ck = ic.Checker(self.path)
+        if not self.has_frozen:
+            ic.missing_frozen(ck, allow_missing_frozen)
+        ic.check_met_grid(ck, grid, Path(source).name if source else "the gridinfo", self.cellid, self.lat,
+                          self.lon, self.active_j, self.active_i)
+        ck.raise_errors()
+
+    def cells(self, cells: slice) -> ic.Cells:
+        """Point numbers, ids and coordinates of model cells ``cells`` (for messages)."""
+        start, stop, _ = cells.indices(self.ncell)
+        j, i = self.active_j[start:stop], self.active_i[start:stop]
+        return ic.Cells(np.arange(start, stop) + 1, self.cellid[j, i], self.lat[j], self.lon[i])
 
     def _read_raw(self, year_index: int, cells: slice) -> dict[str, np.ndarray]:
         """The file's float32 values of one year for ``cells``: (365, ncell) and (365, 6, ncell) arrays."""
@@ -160,36 +155,48 @@ class MetFile:
         # are a plain slice: no gather, and the arrays stay contiguous
         one_run = i1 - i0 == 1 and j1 - j0 == jsel.size and bool(np.all(np.diff(jsel) == 1))
         out = {}
-        with netCDF4.Dataset(self.path) as ds:
-            ds.set_auto_mask(False)
-            for name in ("xcgpp", "xtairk", "ndep"):
-                raw = ds.variables[name][t0:t1, j0:j1, i0:i1]       # (365, lat box, lon box)
-                out[name] = raw[:, :, 0] if one_run else raw[:, jsel - j0, isel - i0]  # (365, ncell)
-            for name in ("xtsoil", "xmoist", "xfrznmoist"):
-                if name == "xfrznmoist" and not self.has_frozen:
-                    out[name] = np.zeros((DAYS_PER_YEAR, NSOIL_LAYERS, jsel.size), dtype=np.float32)
-                    continue
-                raw = ds.variables[name][t0:t1, :, j0:j1, i0:i1]    # (365, 6, lat box, lon box)
-                out[name] = raw[:, :, :, 0] if one_run else raw[:, :, jsel - j0, isel - i0]  # (365, 6, ncell)
+        name = ""
+        try:
+            with netCDF4.Dataset(self.path) as ds:
+                ds.set_auto_mask(False)
+                for name in ("xcgpp", "xtairk", "ndep"):
+                    raw = ds.variables[name][t0:t1, j0:j1, i0:i1]       # (365, lat box, lon box)
+                    out[name] = raw[:, :, 0] if one_run else raw[:, jsel - j0, isel - i0]  # (365, ncell)
+                for name in ("xtsoil", "xmoist", "xfrznmoist"):
+                    if name == "xfrznmoist" and not self.has_frozen:
+                        out[name] = np.zeros((DAYS_PER_YEAR, NSOIL_LAYERS, jsel.size), dtype=np.float32)
+                        continue
+                    raw = ds.variables[name][t0:t1, :, j0:j1, i0:i1]    # (365, 6, lat box, lon box)
+                    out[name] = raw[:, :, :, 0] if one_run else raw[:, :, jsel - j0, isel - i0]  # (365, 6, ncell)
+        except (OSError, RuntimeError) as exc:
+            raise InputError(f"year {year_index + 1} of the file cannot be read ({exc}); the file is damaged or "
+                             "incomplete. Copy or write it again", path=self.path, variable=name or None) from None
         return out
 
-    def _check_raw(self, out: dict[str, np.ndarray], year_index: int, first_cell: int) -> None:
+    def _check_raw(self, out: dict[str, np.ndarray], year_index: int, cells: slice, ck: ic.Checker,
+                   seen: dict | None = None) -> None:
+        where = self.cells(cells)
         for name, arr in out.items():
-            bad = ~(np.abs(arr) < 1e30)  # NaN, inf and fill values
-            if bad.any():
-                idx = np.argwhere(bad)[0]
-                day, cell = int(idx[0]), int(idx[-1])
-                raise InputError(f"NaN or fill value on day {day + 1} of year {year_index + 1}", path=self.path,
-                                 variable=name, cell=first_cell + cell + 1,
-                                 hint="Active cells (cellMissing == 0) need valid data every day")
-        if (out["xcgpp"] < 0).any():
-            idx = np.argwhere(out["xcgpp"] < 0)[0]
-            raise InputError(f"negative GPP on day {idx[0] + 1} of year {year_index + 1}", path=self.path,
-                             variable="xcgpp", cell=first_cell + int(idx[1]) + 1)
+            if name == "xfrznmoist" and not self.has_frozen:
+                continue
+            ic.check_values(ck, name, arr, year_index * DAYS_PER_YEAR, where, self.nyear, self.fills.get(name, ()),
+                            seen)
 
     def check_year(self, year_index: int, cells: slice = slice(None)) -> None:
-        """Raise InputError at the first NaN, fill value or negative GPP of a year (no conversion)."""
-        self._check_raw(self._read_raw(year_index, cells), year_index, cells.indices(self.ncell)[0])
+        """Raise InputError at NaN, infinite, fill or out-of-range values of a year (metformat ranges)."""
+        ck = ic.Checker(self.path)
+        self._check_raw(self._read_raw(year_index, cells), year_index, cells, ck)
+        ck.raise_errors()
+
+    def scan(self, ck: ic.Checker, cells: slice = slice(None), block: int = SCAN_BLOCK) -> None:
+        """Add the value problems of every year and of cells ``cells`` to ``ck`` (``block`` cells at a time)."""
+        start, stop, _ = cells.indices(self.ncell)
+        seen: dict = {}
+        for first in range(start, stop, block):
+            sub = slice(first, min(first + block, stop))
+            for year_index in range(self.nyear):
+                self._check_raw(self._read_raw(year_index, sub), year_index, sub, ck, seen)
+        ic.summarize_values(ck, seen)
 
     def read_year(self, year_index: int, cells: slice = slice(None), check: bool = True) -> Forcing:
         """Daily forcing of year ``year_index`` (0-based within the file) for model cells ``cells``.
@@ -198,7 +205,9 @@ class MetFile:
         """
         out = self._read_raw(year_index, cells)
         if check:
-            self._check_raw(out, year_index, cells.indices(self.ncell)[0])
+            ck = ic.Checker(self.path)
+            self._check_raw(out, year_index, cells, ck)
+            ck.raise_errors()
 
         def two_d(a: np.ndarray) -> np.ndarray:
             return np.asfortranarray(a.T)
@@ -210,16 +219,17 @@ class MetFile:
                        tsoil=three_d(out["xtsoil"]), moist=three_d(out["xmoist"]), frzn=three_d(out["xfrznmoist"]))
 
 
-def check_values(met: MetFile, cells: slice = slice(None), block: int = 2000) -> None:
-    """Scan every year of ``met`` for NaN, fill values and negative GPP.
+def check_values(met: MetFile, cells: slice = slice(None), block: int = SCAN_BLOCK) -> None:
+    """Scan every year of ``met`` for NaN, infinite and fill values and values outside the physical ranges.
 
-    Reads ``block`` cells by one year at a time, so memory does not grow with the grid.
+    Reads ``block`` cells by one year at a time, so memory does not grow with the grid; raises the
+    first problem of the first block that has one as an InputError (cell id, lat, lon, day and fix).
     """
     start, stop, _ = cells.indices(met.ncell)
     for first in range(start, stop, block):
-        sub = slice(first, min(first + block, stop))
-        for year_index in range(met.nyear):
-            met.check_year(year_index, sub)
+        ck = ic.Checker(met.path)
+        met.scan(ck, slice(first, min(first + block, stop)), block)
+        ck.raise_errors()
 
 
 def met_path_for_year(pattern: str, year: int) -> Path:

@@ -19,6 +19,7 @@ import f90nml
 import numpy as np
 
 from .errors import InputError
+from .metformat import FINITE, FRACTION, NON_NEGATIVE, POSITIVE, Range
 
 NPFT = 18
 
@@ -255,6 +256,104 @@ MIMICS_PARAMETERS.update({
 assert len(MIMICS_PARAMETERS) == 93
 
 FW_FUNCTIONS = {1: "CASA", 2: "constant 1", 3: "CORPSE"}
+
+
+def _ranges(groups: list[tuple[Range, str]]) -> dict[str, Range]:
+    out: dict[str, Range] = {}
+    for rng, names in groups:
+        for name in names.split():
+            assert name not in out, name
+            out[name] = rng
+    return out
+
+
+#: Documented valid range of every CASA parameter (each IGBP type). Turnover ages, C:N and N:C ratios,
+#: half-saturation constants and Q10 must be > 0 (the kernel divides by them or takes their logarithm);
+#: fractions and efficiencies lie in [0, 1]; pools, rates and multipliers are >= 0; parameters the model
+#: does not use (P cycle, "unused") only need to be finite.
+CASA_RANGES: dict[str, Range] = _ranges([
+    (Range(0.0, 3.0), "ivt2"),
+    (POSITIVE, "kroot rootdepth kminn sla q10soil xknlimitmax "
+               "age_leaf age_wood age_froot age_met age_str age_cwd age_mic age_slow age_pass age_clabile "
+               "cn_leaf cn_wood cn_froot cn_mic cn_slow cn_pass cnmin_mic cnmin_slow cnmin_pass "
+               "cnmax_mic cnmax_slow cnmax_pass nc_leaf_min nc_leaf_max nc_wood_min nc_wood_max "
+               "nc_froot_min nc_froot_max np_leaf_min np_wood_min np_froot_min"),
+    (FRACTION, "fracherb calloc_leaf calloc_wood calloc_froot ftrans_leaf ftrans_wood ftrans_froot "
+               "lig_leaf lig_wood lig_froot xnminloss fracrootexud cue_metb_mic cue_str_mic cue_str_slow "
+               "cue_cwd_mic cue_cwd_slow cue_pass_slow"),
+    (NON_NEGATIVE, "rm_leaf rm_wood rm_froot laimax laimin xkleafcoldmax xkleafdrymax xnleach nfixrate "
+                   "xkoptlitter xkoptsoil maxfinelitter maxcwd xknlimitmin cue_mic_slow cue_mic_pass "
+                   "init_cleaf init_cwood init_cfroot init_cmet init_cstr init_ccwd init_cmic init_cslow "
+                   "init_cpass init_nleaf init_nwood init_nfroot init_nmet init_nstr init_ncwd init_nmic "
+                   "init_nslow init_npass init_nsoilmin init_pleaf init_pwood init_pfroot"),
+    (Range(180.0, 340.0), "tkshed"),
+    (FINITE, "kuptake krootlen kuplabp xkleafcoldexp xkleafdryexp np_leaf_max np_wood_max np_froot_max "
+             "fpptol_leaf fpptol_wood fpptol_froot init_pmet init_pstr init_pcwd init_pmic init_pslow init_ppass "
+             "init_plab init_psorb init_pocc xnpmax prodptase costnpup nintercept nslope"),
+])
+assert set(CASA_RANGES) == set(CASA_PFT_PARAMETERS)
+#: pairs (lower, upper) of CASA parameters that must satisfy lower <= upper for every IGBP type
+CASA_ORDERED = (("nc_leaf_min", "nc_leaf_max"), ("nc_wood_min", "nc_wood_max"), ("nc_froot_min", "nc_froot_max"),
+                ("cnmin_mic", "cnmax_mic"), ("cnmin_slow", "cnmax_slow"), ("cnmin_pass", "cnmax_pass"),
+                ("laimin", "laimax"), ("xknlimitmin", "xknlimitmax"))
+
+#: Documented valid range of every MIMICS parameter: rate constants, Vmax and Km coefficients and their
+#: modifiers, microbial C:N and the turnover scaling > 0; growth and N-use efficiencies in (0, 1];
+#: fractions in [0, 1]; slopes, intercepts (logarithms) and exponents finite; desorpq10 < 0 means no
+#: temperature dependence, so it is only required finite.
+MIMICS_RANGES: dict[str, Range] = _ranges([
+    (FINITE, " ".join(f"{b}_{p}" for b in ("vslope", "vint", "kslope", "kint") for p in _PATHWAYS)),
+    (POSITIVE, " ".join(f"{b}_{p}" for b in ("av", "ak", "vmod", "kmod") for p in _PATHWAYS)),
+    (POSITIVE, "ko_r ko_k tau_r_1 tau_k_1 taumod_denom taumod_min taumod_max phys_scalar_1 cnr cnk cnmodnum"),
+    (Range(0.0, 1.0, lo_open=True), "mge_1 mge_2 mge_3 mge_4 nue_1 nue_2 nue_3 nue_4"),
+    (FRACTION, "fi_met fi_str fracdinavailmic fracnimport_r fracnimport_k"),
+    (NON_NEGATIVE, "fphys_r_1 fphys_k_1 fchem_r_1 fchem_r_3 fchem_k_1 fchem_k_3 fsom_p_1 densdep"),
+    (FINITE, "tau_r_2 tau_k_2 fphys_r_2 fphys_k_2 fchem_r_2 fchem_k_2 fsom_p_2 phys_scalar_2 "
+             "fmet_p_1 fmet_p_2 fmet_p_3 desorpq10 desorptref"),
+])
+assert set(MIMICS_RANGES) == set(MIMICS_PARAMETERS)
+MIMICS_ORDERED = (("taumod_min", "taumod_max"),)
+
+
+def _first_bad(items: list[tuple[str, str]], source: str) -> None:
+    """Raise the first (text, hint) of ``items`` as an InputError naming the file and the count of others."""
+    if items:
+        text, hint = items[0]
+        more = f" ({len(items) - 1} more out-of-range value(s) in this file)" if len(items) > 1 else ""
+        raise InputError(text + more, path=source or None, hint=hint)
+
+
+def check_casa_ranges(pset: CasaParameterSet) -> None:
+    """Every CASA parameter of every IGBP type within CASA_RANGES (and CASA_ORDERED); InputError otherwise."""
+    bad = []
+    for name, rng in CASA_RANGES.items():
+        vals = pset.values[name]
+        units = CASA_PFT_PARAMETERS[name][0]
+        for k in np.flatnonzero(~rng.ok(vals)):
+            bad.append((f"parameter {name} of IGBP type {k + 1} is {vals[k]:g}; it must be {rng}"
+                        f"{'' if units == '1' else ' ' + units} ({CASA_PFT_PARAMETERS[name][1]})",
+                        f"Fix {name} for IGBP type {k + 1} in the parameter file"))
+    for lo, hi in CASA_ORDERED:
+        for k in np.flatnonzero(~(pset.values[lo] <= pset.values[hi])):
+            bad.append((f"parameter {lo} of IGBP type {k + 1} ({pset.values[lo][k]:g}) is larger than {hi} "
+                        f"({pset.values[hi][k]:g})", f"Fix {lo} or {hi} for IGBP type {k + 1} in the parameter file"))
+    _first_bad(bad, pset.source)
+
+
+def check_mimics_ranges(pset: MimicsParameterSet) -> None:
+    """Every MIMICS parameter within MIMICS_RANGES (and MIMICS_ORDERED); InputError otherwise."""
+    bad = []
+    for name, rng in MIMICS_RANGES.items():
+        v = pset.fixed[name]
+        if not rng.ok(np.array([v]))[0]:
+            units = MIMICS_PARAMETERS[name][0]
+            bad.append((f"parameter {name} is {v:g}; it must be {rng}{'' if units == '1' else ' ' + units} "
+                        f"({MIMICS_PARAMETERS[name][1]})", f"Fix {name} in the MIMICS parameter file"))
+    for lo, hi in MIMICS_ORDERED:
+        if not pset.fixed[lo] <= pset.fixed[hi]:
+            bad.append((f"parameter {lo} ({pset.fixed[lo]:g}) is larger than {hi} ({pset.fixed[hi]:g})",
+                        f"Fix {lo} or {hi} in the MIMICS parameter file"))
+    _first_bad(bad, pset.source)
 
 
 def _sha256_of(items: list[tuple[str, object]]) -> str:
@@ -504,15 +603,19 @@ def read_mimics_namelist(path: str | Path) -> MimicsParameterSet:
 
 
 def load_casa_parameters(path: str | Path) -> CasaParameterSet:
-    """Read a CASA parameter set from our namelist or from the original's CSV (by extension)."""
+    """Read a CASA parameter set from our namelist or from the original's CSV (by extension); check its ranges."""
     p = Path(path)
-    return read_casa_pft_csv(p) if p.suffix.lower() == ".csv" else read_casa_namelist(p)
+    pset = read_casa_pft_csv(p) if p.suffix.lower() == ".csv" else read_casa_namelist(p)
+    check_casa_ranges(pset)
+    return pset
 
 
 def load_mimics_parameters(path: str | Path) -> MimicsParameterSet:
-    """Read a MIMICS parameter set from our namelist or from the original's CSV (by extension)."""
+    """Read a MIMICS parameter set from our namelist or from the original's CSV (by extension); check its ranges."""
     p = Path(path)
-    return read_mimics_csv(p) if p.suffix.lower() == ".csv" else read_mimics_namelist(p)
+    pset = read_mimics_csv(p) if p.suffix.lower() == ".csv" else read_mimics_namelist(p)
+    check_mimics_ranges(pset)
+    return pset
 
 
 def _did_you_mean(name: str, choices) -> str | None:
@@ -520,14 +623,6 @@ def _did_you_mean(name: str, choices) -> str | None:
 
     close = difflib.get_close_matches(name, list(choices), n=1)
     return f"Did you mean {close[0]!r}?" if close else None
-
-
-def check_finite(pset: CasaParameterSet) -> None:
-    """Reject NaN or infinite parameter values."""
-    for name, arr in pset.values.items():
-        if not np.all(np.isfinite(arr)):
-            bad = int(np.argmax(~np.isfinite(arr))) + 1
-            raise InputError(f"parameter {name} of IGBP type {bad} is not finite", path=pset.source or None)
 
 
 def phenology_band(lat: float) -> int:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from forcing_tools.synthetic import make_synthetic_domain
 from testbed.api import load_model, simulate
+from testbed.forcing_tools.synthetic import make_synthetic_domain
 
 
 def test_simulate_returns_daily_and_annual_datasets_with_units(tmp_path: Path) -> None:

@@ -47,8 +47,8 @@ def test_pft_outside_the_parameter_table_names_the_cell(tmp_path: Path) -> None:
         "2, 12.0, 0.0, 19, 1, 1, 1e9, 0, 0, 0, 0, -99, -99, -99, -99, -99, -99, 2, 1"])
     soil = _write(tmp_path / "s.csv", SOIL_HEADER, ["1, 10.0, 0.0, 0.4, 0.2, 0.4, 0.1, 0.3, 0.45",
                                                     "2, 12.0, 0.0, 0.4, 0.2, 0.4, 0.1, 0.3, 0.45"])
-    with pytest.raises(InputError, match=r"g\.csv: variable ivt_igbp: IGBP type 19 is outside the parameter "
-                                         r"table \(1\.\.18\) \(cell 2\)"):
+    with pytest.raises(InputError, match=r"g\.csv: row 2 \(ijcam 2, lat 12, lon 0\) has ivt_igbp = 19; it must be "
+                                         r"0 to 18 \(IGBP type; 0 is read as 15\)"):
         Domain.from_files(grid, soil)
 
 
@@ -63,11 +63,12 @@ def test_soil_table_must_match_gridinfo(tmp_path: Path) -> None:
     grid = _write(tmp_path / "g.csv", GRID_HEADER,
                   ["1, 10.0, 0.0, 4, 1, 1, 1e9, 0, 0, 0, 0, -99, -99, -99, -99, -99, -99, 1, 1"])
     soil = _write(tmp_path / "s.csv", SOIL_HEADER, ["1, 10.0, 0.0, 0.4, 0.2, 0.4, 0.1, 1.3, 0.45"])
-    with pytest.raises(InputError, match=r"variable wfield: wfield = 1.3 is not a volume fraction"):
+    with pytest.raises(InputError, match=r"s\.csv: row 1 \(ijcam 1, lat 10, lon 0\) has wfield = 1\.3; "
+                                         r"it must be in \(0, 1\] m3 m-3"):
         Domain.from_files(grid, soil)
     soil2 = _write(tmp_path / "s2.csv", SOIL_HEADER, ["1, 10.0, 0.0, 0.4, 0.2, 0.4, 0.1, 0.3, 0.45",
                                                       "2, 12.0, 0.0, 0.4, 0.2, 0.4, 0.1, 0.3, 0.45"])
-    with pytest.raises(InputError, match="gridinfo has 1 cells but the soil table"):
+    with pytest.raises(InputError, match="s2.csv has 2 rows but g.csv has 1"):
         Domain.from_files(grid, soil2)
     assert np.isfinite(Domain.from_files(grid, _write(tmp_path / "s3.csv", SOIL_HEADER,
                        ["1, 10.0, 0.0, 0.4, 0.2, 0.4, 0.1, 0.3, 0.45"])).ssat).all()

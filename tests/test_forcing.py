@@ -8,10 +8,10 @@ import netCDF4
 import numpy as np
 import pytest
 
-from forcing_tools.synthetic import make_synthetic_domain
 from testbed.domain import Domain
 from testbed.errors import InputError
 from testbed.forcing import MetFile, check_values
+from testbed.forcing_tools.synthetic import make_synthetic_domain
 
 
 @pytest.fixture(scope="module")
@@ -55,13 +55,13 @@ def test_synthetic_met_file_reads_in_point_order(synthetic: dict[str, Path]) -> 
 
 def test_missing_met_variable_is_named(synthetic: dict[str, Path], tmp_path: Path) -> None:
     bad = copy_met(synthetic["met"], tmp_path / "met_1901_1902.nc", drop="xtairk")
-    with pytest.raises(InputError, match=r"met_1901_1902\.nc: variable xtairk: is missing"):
+    with pytest.raises(InputError, match=r"met_1901_1902\.nc: variable xtairk is missing; the model reads it"):
         MetFile.open(bad)
 
 
 def test_wrong_dtype_is_rejected(synthetic: dict[str, Path], tmp_path: Path) -> None:
     bad = copy_met(synthetic["met"], tmp_path / "met.nc", cast={"xcgpp": "f8"})
-    with pytest.raises(InputError, match=r"variable xcgpp: has dtype float64; it must be float32"):
+    with pytest.raises(InputError, match=r"variable xcgpp is float64, the model needs float32"):
         MetFile.open(bad)
 
 
@@ -74,7 +74,9 @@ def test_nan_in_gpp_names_variable_cell_and_day(synthetic: dict[str, Path], tmp_
 
     bad = copy_met(synthetic["met"], tmp_path / "met.nc", edit=poison)
     met = MetFile.open(bad)  # structure is fine
-    with pytest.raises(InputError, match=r"variable xcgpp: NaN or fill value on day 41 of year 2 \(cell 4\)"):
+    with pytest.raises(InputError, match=r"xcgpp is NaN \(nan\) at npt 4 \(lat .*, lon .*, cellid 4\) on day 406 "
+                                         r"\(year 2 of the file, day 41\); "
+                                         r"active cells \(cellMissing = 0\) need a value every day"):
         check_values(met)
 
 
@@ -86,7 +88,8 @@ def test_negative_gpp_is_rejected(synthetic: dict[str, Path], tmp_path: Path) ->
         return data
 
     met = MetFile.open(copy_met(synthetic["met"], tmp_path / "met.nc", edit=negate))
-    with pytest.raises(InputError, match=r"negative GPP on day 6 of year 1 \(cell 2\)"):
+    with pytest.raises(InputError, match=r"xcgpp is negative \(-1\) at npt 2 \(.*cellid 2\) on day 6 "
+                                         r".*GPP must be >= 0"):
         met.read_year(0)
 
 
@@ -95,12 +98,12 @@ def test_wrong_layer_count_and_leap_days_are_rejected(synthetic: dict[str, Path]
     with netCDF4.Dataset(path, "w") as ds:
         for dim, n in [("lon", 1), ("lat", 2), ("time", 366), ("myear", 1), ("nsoilyrs", 6)]:
             ds.createDimension(dim, n)
-    with pytest.raises(InputError, match="time has 366 days but myear = 1 needs 365"):
+    with pytest.raises(InputError, match="time has 366 days but myear is 1; the model stops unless time == 365"):
         MetFile.open(path)
     with netCDF4.Dataset(path, "w") as ds:
         for dim, n in [("lon", 1), ("lat", 2), ("time", 365), ("myear", 1), ("nsoilyrs", 5)]:
             ds.createDimension(dim, n)
-    with pytest.raises(InputError, match="nsoilyrs is 5; the model needs 6 soil layers"):
+    with pytest.raises(InputError, match="nsoilyrs is 5, the model needs 6 soil layers"):
         MetFile.open(path)
 
 
@@ -108,7 +111,8 @@ def test_wrong_units_are_rejected(synthetic: dict[str, Path], tmp_path: Path) ->
     bad = copy_met(synthetic["met"], tmp_path / "met.nc")
     with netCDF4.Dataset(bad, "a") as ds:
         ds.variables["xtairk"].units = "degC"
-    with pytest.raises(InputError, match="variable xtairk: has units 'degC', expected 'K'"):
+    with pytest.raises(InputError, match=r"variable xtairk has units 'degC', the model needs K "
+                                         r"\(if it is in degrees C, add 273.15\)"):
         MetFile.open(bad)
 
 
@@ -119,7 +123,7 @@ def test_more_met_cells_than_gridinfo_rows(synthetic: dict[str, Path], tmp_path:
     (tmp_path / "soil.csv").write_text("\n".join(soil[:-1]) + "\n")
     dom = Domain.from_files(tmp_path / "gridinfo.csv", tmp_path / "soil.csv")
     met = MetFile.open(synthetic["met"])
-    with pytest.raises(InputError, match="met file has 6 active cells .* but the gridinfo .* has 5 rows"):
+    with pytest.raises(InputError, match=r"6 active cells \(cellMissing == 0\) but gridinfo.csv has 5 rows"):
         met.check_domain(dom.cellid, dom.ilat, dom.ilon, str(tmp_path / "gridinfo.csv"))
 
 
@@ -131,5 +135,7 @@ def test_gridinfo_rows_out_of_met_order(synthetic: dict[str, Path], tmp_path: Pa
     soil[2], soil[3] = soil[3], soil[2]
     (tmp_path / "soil.csv").write_text("\n".join(soil) + "\n")
     dom = Domain.from_files(tmp_path / "gridinfo.csv", tmp_path / "soil.csv")
-    with pytest.raises(InputError, match=r"gridinfo row 2 has ijcam 3 .* cellid 2 \(cell 2\). Sort the gridinfo"):
+    with pytest.raises(InputError, match=r"gridinfo row 2 \(ijcam 3\) points at ilat 3, ilon 1, "
+                                         r"but the met file's active cell number 2 "
+                                         r"is at ilat 2, ilon 1; sort the rows by ilon then ilat"):
         MetFile.open(synthetic["met"]).check_domain(dom.cellid, dom.ilat, dom.ilon)

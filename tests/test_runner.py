@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from forcing_tools.synthetic import make_synthetic_domain
 from testbed.cli import main
 from testbed.config import RunConfig, namelist_text
+from testbed.forcing_tools.synthetic import make_synthetic_domain
 from testbed.state import read_restart
 
 
@@ -136,7 +136,7 @@ def test_wrong_dims_in_met_file(domain: Path, tmp_path: Path, capsys) -> None:
             w[:] = np.moveaxis(v[:], 0, -1) if name == "xtairk" else v[:]
     nml = write_namelist(tmp_path, domain, f"files.met={bad}")
     err = _error(capsys, ["validate", str(nml)])
-    assert "variable xtairk: has dimensions ('lat', 'lon', 'time'), expected ('time', 'lat', 'lon')" in err
+    assert "variable xtairk has dimensions ('lat', 'lon', 'time'); the model needs ('time', 'lat', 'lon')" in err
 
 
 def test_nan_in_forcing_is_found_before_any_compute(domain: Path, tmp_path: Path, capsys) -> None:
@@ -152,7 +152,7 @@ def test_nan_in_forcing_is_found_before_any_compute(domain: Path, tmp_path: Path
             b.createVariable(name, v.dtype, v.dimensions)[:] = data
     nml = write_namelist(tmp_path, domain, f"files.met={bad}")
     err = _error(capsys, ["run", str(nml), "-q"])
-    assert "variable xmoist: NaN or fill value on day 101 of year 3 (cell 8)" in err
+    assert "xmoist layer 4 is NaN (nan) at npt 8 (" in err and "on day 831 (year 3 of the file, day 101)" in err
     assert not (tmp_path / "out" / "annual.nc").exists()
 
 
@@ -163,7 +163,7 @@ def test_grid_mismatch_between_met_and_gridinfo(domain: Path, tmp_path: Path, ca
     (tmp_path / "s.csv").write_text("\n".join(soil[:-2]) + "\n")
     nml = write_namelist(tmp_path, domain, f"files.gridinfo={tmp_path / 'g.csv'}", f"files.soil={tmp_path / 's.csv'}")
     err = _error(capsys, ["validate", str(nml)])
-    assert "the met file has 12 active cells (cellMissing == 0) but the gridinfo" in err and "has 10 rows" in err
+    assert "12 active cells (cellMissing == 0) but g.csv has 10 rows" in err
 
 
 def test_pft_not_in_the_parameter_set(domain: Path, tmp_path: Path, capsys) -> None:
@@ -174,7 +174,7 @@ def test_pft_not_in_the_parameter_set(domain: Path, tmp_path: Path, capsys) -> N
     (tmp_path / "g.csv").write_text("\n".join(rows) + "\n")
     nml = write_namelist(tmp_path, domain, f"files.gridinfo={tmp_path / 'g.csv'}")
     err = _error(capsys, ["validate", str(nml)])
-    assert "variable ivt_igbp: IGBP type 21 is outside the parameter table (1..18) (cell 3)" in err
+    assert "g.csv: row 3 (ijcam 3," in err and "has ivt_igbp = 21; it must be 0 to 18" in err
 
 
 def test_restart_from_another_model_or_cycle_is_refused(domain: Path, tmp_path: Path, capsys) -> None:

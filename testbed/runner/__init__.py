@@ -37,7 +37,7 @@ from .assembly import (
 )
 from .folder import CHECKPOINT, OutputFolder
 from .plan import Plan, build_model, initial_state, prepare, schedule
-from .segments import chunks, dask_client, run_chunk, run_segments, worst
+from .segments import check_met_values, chunk_slices_for, chunks, dask_client, run_chunk, run_segments, worst
 
 __all__ = ["CHECKPOINT", "Plan", "build_model", "chunks", "dask_client", "execute", "initial_state", "prepare",
            "run_chunk", "schedule"]
@@ -101,6 +101,7 @@ def execute(plan: Plan, *, resume: bool = False, overwrite: bool = False, worker
     resume command printed when a fault stops the run).
     """
     folder = OutputFolder(plan.output_dir)
+    created = not folder.root.exists()
     command = command or " ".join(shlex.quote(a) for a in sys.argv)
     resume_cmd = command if "--resume" in command.split() else f"{command} --resume"
     resume_cmd = " ".join(a for a in resume_cmd.split() if a != "--overwrite")
@@ -124,6 +125,8 @@ def execute(plan: Plan, *, resume: bool = False, overwrite: bool = False, worker
         raise RunAborted(f"{what}. {_kept(folder, plan)}. Resume with: {resume_cmd}") from exc
     finally:
         folder.release()
+        if created and folder.root.is_dir() and not any(folder.root.iterdir()):
+            folder.root.rmdir()  # refused before anything was written: leave no empty folder behind
 
 
 def _execute(plan: Plan, folder: OutputFolder, *, resume: bool, overwrite: bool, workers: int | None,
@@ -131,8 +134,19 @@ def _execute(plan: Plan, folder: OutputFolder, *, resume: bool, overwrite: bool,
     cfg, model = plan.config, plan.model
     inputs = input_files(plan)
     prints = fingerprint.inputs(inputs, plan.met_files, model.parameter_hashes)
+    with dask_client(cfg, workers, scheduler) as client:
+        chunk_slices = chunk_slices_for(client, plan)
+        if not plan.values_checked:  # every input is checked before anything is written
+            check_met_values(client, plan, chunk_slices)
+        return _run(plan, folder, client, chunk_slices, prints, [*inputs.values(), *plan.met_files],
+                    resume=resume, overwrite=overwrite, progress=progress, command=command, note=note)
+
+
+def _run(plan: Plan, folder: OutputFolder, client, chunk_slices: list[slice], prints: dict[str, str],
+         inputs: list[Path], *, resume: bool, overwrite: bool, progress: bool, command: str, note: str) -> Path:
+    cfg, model = plan.config, plan.model
     state, start_index, runlog, extra = folder.open(cfg, plan.state, resume=resume, overwrite=overwrite,
-                                                    inputs=[*inputs.values(), *plan.met_files])
+                                                    inputs=inputs)
     if resume:
         changed = fingerprint.changed(str(extra.get("inputs_fingerprint", "")), prints)
         if changed:
@@ -140,6 +154,8 @@ def _execute(plan: Plan, folder: OutputFolder, *, resume: bool, overwrite: bool,
                              + ". Restore them, or run again with --overwrite", path=folder.checkpoint)
     else:
         folder.check_space(expected_output_bytes(plan))
+    if not plan.values_checked:
+        runlog.write(f"met values checked: {len(plan.met_files)} file(s), {model.ncell} cells")
     label = f"{model.soil_model.upper()}-{cfg.get('run.cycle').upper()}"
     runlog.write(f"testbed run: {label}, {model.ncell} cells, {len(plan.steps)} simulated years"
                  + (f", resuming at year {start_index + 1}" if resume else "") + f"\ncommand: {command}")
@@ -155,25 +171,24 @@ def _execute(plan: Plan, folder: OutputFolder, *, resume: bool, overwrite: bool,
     bar = tqdm(total=model.ncell * (len(plan.steps) - start_index) * 365, unit="cell-day", unit_scale=True,
                disable=not progress, desc=label.lower(), dynamic_ncols=True)
     t_start = time.perf_counter()
-    with dask_client(cfg, workers, scheduler) as client:
-        for seg in run_segments(client, plan, state, start_index, interval, folder.parts, log=runlog.write,
-                                on_chunk_done=lambda r, n: bar.update((r.cells.stop - r.cells.start) * n * 365)):
-            state = seg.state(model.ncell)
-            write_segment(folder, plan, seg, cells, attrs)
-            log_negative_pools(runlog, model.domain, seg.results)
-            cmax = nmax = 0.0
-            for r in seg.results:
-                cmax, nmax = worst(cmax, r.max_c_residual), worst(nmax, r.max_n_residual)
-            elapsed = time.perf_counter() - t_start
-            rate = model.ncell * (seg.end - start_index) * 365 / max(elapsed, 1e-9)
-            budget = f"max |C budget residual| {cmax:.2e}" + (
-                f", max |N budget residual| {nmax:.2e}" if model.icycle >= 2 else "")
-            runlog.write(f"years {seg.steps[0].count}-{seg.steps[-1].count} done: {budget} g m-2 yr-1; "
-                         f"{rate:,.0f} cell-days/s; slowest chunk {max(r.seconds for r in seg.results):.1f} s")
-            bar.set_postfix_str(f"year {seg.steps[-1].count}/{plan.steps[-1].count}")
-            write_restart(folder.checkpoint, state, restart_info(model, seg.end),
-                          extra={"next_step": np.int32(seg.end), "run_config_sha256": cfg.sha256(),
-                                 "inputs_fingerprint": json.dumps(prints, sort_keys=True)})
+    for seg in run_segments(client, plan, state, start_index, interval, folder.parts, chunk_slices,
+                            on_chunk_done=lambda r, n: bar.update((r.cells.stop - r.cells.start) * n * 365)):
+        state = seg.state(model.ncell)
+        write_segment(folder, plan, seg, cells, attrs)
+        log_negative_pools(runlog, model.domain, seg.results)
+        cmax = nmax = 0.0
+        for r in seg.results:
+            cmax, nmax = worst(cmax, r.max_c_residual), worst(nmax, r.max_n_residual)
+        elapsed = time.perf_counter() - t_start
+        rate = model.ncell * (seg.end - start_index) * 365 / max(elapsed, 1e-9)
+        budget = f"max |C budget residual| {cmax:.2e}" + (
+            f", max |N budget residual| {nmax:.2e}" if model.icycle >= 2 else "")
+        runlog.write(f"years {seg.steps[0].count}-{seg.steps[-1].count} done: {budget} g m-2 yr-1; "
+                     f"{rate:,.0f} cell-days/s; slowest chunk {max(r.seconds for r in seg.results):.1f} s")
+        bar.set_postfix_str(f"year {seg.steps[-1].count}/{plan.steps[-1].count}")
+        write_restart(folder.checkpoint, state, restart_info(model, seg.end),
+                      extra={"next_step": np.int32(seg.end), "run_config_sha256": cfg.sha256(),
+                             "inputs_fingerprint": json.dumps(prints, sort_keys=True)})
     bar.close()
     written = finish(folder, plan, state, attrs)
     folder.close()

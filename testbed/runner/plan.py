@@ -114,7 +114,7 @@ def prepare(cfg: RunConfig, *, scan_met: bool = False) -> Plan:
     met_files = sorted({s.met_path for s in steps})
     for path in met_files:
         met = MetFile.open(path)
-        met.check_domain(model.domain.cellid, model.domain.ilat, model.domain.ilon, model.domain.gridinfo_path)
+        met.check_domain(model.domain, allow_missing_frozen=cfg.get("run.allow_missing_frozen"))
         if scan_met:
             check_values(met)
     state = initial_state(cfg, model)

@@ -166,19 +166,26 @@ class Segment:
         return out
 
 
-def run_segments(client, plan: Plan, state: np.ndarray, start_index: int, interval: int, parts_dir: Path, *,
-                 log: Callable[[str], None], on_chunk_done: Callable[[ChunkResult, int], None] | None = None
+def chunk_slices_for(client, plan: Plan) -> list[slice]:
+    """The chunks of cells of a run on this cluster (parallel.chunk_size, or an even split)."""
+    nworkers = len(client.scheduler_info().get("workers", {})) or 1
+    ncell = plan.model.ncell
+    return chunks(ncell, plan.config.get("parallel.chunk_size") or auto_chunk(ncell, nworkers))
+
+
+def check_met_values(client, plan: Plan, chunk_slices: list[slice]) -> None:
+    """Scan every met value of the run in parallel on the workers; raises the first InputError."""
+    checks = [client.submit(check_chunk, plan.met_files, cs, pure=False) for cs in chunk_slices]
+    client.gather(checks)
+
+
+def run_segments(client, plan: Plan, state: np.ndarray, start_index: int, interval: int, parts_dir: Path,
+                 chunk_slices: list[slice], *, on_chunk_done: Callable[[ChunkResult, int], None] | None = None
                  ) -> Iterator[Segment]:
     """Submit every chunk's segments (chained per chunk, LOOKAHEAD ahead) and yield each finished segment."""
     from dask.distributed import as_completed
 
     model, cfg = plan.model, plan.config
-    nworkers = len(client.scheduler_info().get("workers", {})) or 1
-    chunk_slices = chunks(model.ncell, cfg.get("parallel.chunk_size") or auto_chunk(model.ncell, nworkers))
-    if not plan.values_checked:
-        checks = [client.submit(check_chunk, plan.met_files, cs, pure=False) for cs in chunk_slices]
-        client.gather(checks)  # raises the first InputError, before any year is computed
-        log(f"met values checked: {len(plan.met_files)} file(s), {model.ncell} cells")
     # every chunk's model is sent to the cluster once; segments chain per chunk on the workers
     models = {cs.start: client.scatter(model.subset(cs), hash=False) for cs in chunk_slices}
     previous: dict[int, object] = {cs.start: np.asfortranarray(state[cs]) for cs in chunk_slices}

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from forcing_tools import clm5_to_met as c5
-from forcing_tools.metfile import read_gridinfo, read_soil
-from forcing_tools.validate import validate_met
+from testbed.forcing_tools import clm5_to_met as c5
+from testbed.forcing_tools.metfile import read_gridinfo, read_soil
+from testbed.forcing_tools.validate import validate_met
 
 SPD = 86400.0
 # CLM5 default layer thicknesses (m) and node depths; testbed interfaces (m)

@@ -9,9 +9,9 @@ import netCDF4
 import numpy as np
 import pytest
 
-from forcing_tools import synthetic
-from forcing_tools.metfile import read_gridinfo, read_soil
-from forcing_tools.validate import validate_met
+from testbed.forcing_tools import synthetic
+from testbed.forcing_tools.metfile import read_gridinfo, read_soil
+from testbed.forcing_tools.validate import validate_met
 
 VARS = ("xcgpp", "xtairk", "ndep", "xtsoil", "xmoist", "xfrznmoist")
 

@@ -9,8 +9,8 @@ import netCDF4
 import numpy as np
 import pytest
 
-from forcing_tools import validate
-from forcing_tools.synthetic import make_synthetic_domain
+from testbed.forcing_tools import validate
+from testbed.forcing_tools.synthetic import make_synthetic_domain
 
 NCELL = 8
 
@@ -64,11 +64,15 @@ def test_missing_variable(domain: dict[str, Path], tmp_path: Path) -> None:
     assert validate.main([str(p)]) == 1
 
 
-def test_missing_frozen_is_warning(domain: dict[str, Path], tmp_path: Path) -> None:
+def test_missing_frozen_is_an_error_unless_allowed(domain: dict[str, Path], tmp_path: Path) -> None:
     p = _rewrite(domain["met"], tmp_path / "met_1901_1901.nc", drop="xfrznmoist")
     probs = validate.validate_met(p)
-    assert [x.severity for x in probs] == ["warning"] and "uses 0" in probs[0].message
-    assert validate.main([str(p)]) == 0 and validate.main([str(p), "--strict"]) == 1
+    assert [x.severity for x in probs] == ["error"] and "run.allow_missing_frozen = .true." in probs[0].message
+    assert validate.main([str(p)]) == 1
+    probs = validate.validate_met(p, allow_missing_frozen=True)
+    assert [x.severity for x in probs] == ["warning"] and "taken as 0" in probs[0].message
+    assert validate.main([str(p), "--allow-missing-frozen"]) == 0
+    assert validate.main([str(p), "--allow-missing-frozen", "--strict"]) == 1
 
 
 def test_wrong_unit(domain: dict[str, Path], tmp_path: Path) -> None:
@@ -124,7 +128,8 @@ def test_temperature_and_moisture_ranges(domain: dict[str, Path], tmp_path: Path
         ds["xtairk"][0, 0, 0] = 20.0  # degrees C by mistake
         ds["xmoist"][1, 0, 1, 0] = 1.5
     msgs = [e.message for e in _errors(validate.validate_met(p))]
-    assert any("xtairk is below 150 (20) at npt 1" in m and "150-350 K" in m for m in msgs)
+    assert any("xtairk is below 180 (20) at npt 1" in m and "180 to 340 K (if it is in degrees C, add 273.15)" in m
+               for m in msgs)
     assert any("xmoist layer 1 is above 1 (1.5) at npt 2" in m and "day 2" in m for m in msgs)
 
 

@@ -7,7 +7,6 @@ float32 data variables, int32 ``cellMissing``/``cellid``; ``time == 365 * myear`
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,36 +14,31 @@ from pathlib import Path
 import netCDF4
 import numpy as np
 
-#: Layer thicknesses assumed by the model (m), top to bottom (spec casa.md 2.7).
-TESTBED_DZ: tuple[float, ...] = (0.022, 0.058, 0.154, 0.409, 1.085, 2.872)
+from .. import metformat as mf
+
+#: Layer thicknesses assumed by the model (m), top to bottom: the one declaration in testbed.metformat.
+TESTBED_DZ: tuple[float, ...] = mf.LAYER_THICKNESS_M
 #: Layer interfaces (m) obtained by accumulating TESTBED_DZ: 0, 0.022, 0.080, ... 4.600.
 TESTBED_ZI: np.ndarray = np.concatenate([[0.0], np.cumsum(TESTBED_DZ)])
-NSOIL = 6
-DAYS_PER_YEAR = 365
-FILL = np.float32(1.0e36)
+NSOIL = mf.NSOIL_LAYERS
+DAYS_PER_YEAR = mf.DAYS_PER_YEAR
+FILL = mf.FILL_VALUE
 #: Values at or above this magnitude are treated as fill/missing (CLM uses 1e36).
-FILL_THRESHOLD = 1.0e35
+FILL_THRESHOLD = mf.FILL_THRESHOLD
 SECONDS_PER_DAY = 86400.0
 #: HDF5 chunk cache per written variable (bytes); small keeps memory bounded.
 CHUNK_CACHE_BYTES = 1 << 20
 TFRZ = 273.15
 
-VARS_3D = ("xcgpp", "xtairk", "ndep")
-VARS_4D = ("xtsoil", "xmoist", "xfrznmoist")
+VARS_3D = tuple(n for n, v in mf.MET_VARIABLES.items() if not v.layered)
+VARS_4D = tuple(n for n, v in mf.MET_VARIABLES.items() if v.layered)
 
 VAR_ATTRS: dict[str, dict[str, str]] = {
-    "xcgpp": {"units": "gC/m2/day", "long_name": "daily gross primary production"},
-    "xtairk": {"units": "K", "long_name": "daily mean air temperature"},
-    "ndep": {"units": "gN/m2/day", "long_name": "daily atmospheric N deposition"},
-    "xtsoil": {"units": "K", "long_name": "daily mean soil temperature by layer"},
-    "xmoist": {"units": "m3/m3", "long_name": "daily volumetric liquid soil water by layer"},
-    "xfrznmoist": {"units": "m3/m3", "long_name": "daily volumetric frozen soil water by layer"},
+    n: {"units": v.accepted_units[0], "long_name": v.long_name} for n, v in mf.MET_VARIABLES.items()
 }
 
-GRIDINFO_HEADER = (
-    "ijcam,lat,lon,ivt_igbp,ist,iso,landarea,Ndep,Nfix,Pwea,Pdust,doyP1,doyP2,doyP3,doyP4,Phase(1),ivcasa,ilat,ilon"
-)
-SOIL_HEADER = "ijcam,lat,lon,sand,clay,silt,wwilt,wfield,wsat"
+GRIDINFO_HEADER = mf.GRIDINFO_HEADER
+SOIL_HEADER = mf.SOIL_HEADER
 
 
 # ----------------------------------------------------------------------------------------
@@ -74,7 +68,7 @@ class MetWriter:
         years: Sequence[int],
         *,
         title: str = "Daily forcing for the biogeochemical testbed",
-        source: str = "forcing_tools",
+        source: str = "testbed.forcing_tools",
         with_frozen: bool = True,
         compress: int = 4,
         nc_format: str = "NETCDF4",
@@ -245,61 +239,23 @@ def write_soil(path: str | Path, rows: Sequence[SoilRow]) -> Path:
     return path
 
 
-def _csv_records(path: str | Path) -> tuple[list[str], list[list[str]]]:
-    with open(path, newline="") as fh:
-        reader = csv.reader(fh)
-        header = [h.strip() for h in next(reader)]
-        rows = []
-        for rec in reader:
-            rec = [x.strip() for x in rec]
-            while rec and rec[-1] == "":  # the original writes a trailing comma
-                rec.pop()
-            if rec:
-                rows.append(rec)
-    return header, rows
-
-
 def read_gridinfo(path: str | Path) -> list[GridRow]:
-    """Read a gridinfo CSV in the original format (19 columns, trailing comma allowed)."""
-    _, recs = _csv_records(path)
-    out = []
-    for k, rec in enumerate(recs, start=2):
-        if len(rec) < 19:
-            raise ValueError(f"{Path(path).name}: line {k} has {len(rec)} columns, expected 19")
-        f = [float(x) for x in rec[:19]]
-        out.append(
-            GridRow(
-                ijcam=int(f[0]),
-                lat=f[1],
-                lon=f[2],
-                ivt_igbp=int(f[3]),
-                ist=int(f[4]),
-                iso=int(f[5]),
-                landarea=f[6],
-                ndep=f[7],
-                nfix=f[8],
-                pwea=f[9],
-                pdust=f[10],
-                doy=(int(f[11]), int(f[12]), int(f[13]), int(f[14])),
-                phase=int(f[15]),
-                ivcasa=int(f[16]),
-                ilat=int(f[17]),
-                ilon=int(f[18]),
-            )
-        )
-    return out
+    """Read a gridinfo CSV in the original format (testbed.metformat.read_gridinfo, as rows)."""
+    t = mf.read_gridinfo(path)
+    i = {k: v.astype(int) for k, v in t.items()}
+    return [GridRow(ijcam=i["ijcam"][k], lat=t["lat"][k], lon=t["lon"][k], ivt_igbp=i["ivt_igbp"][k],
+                    ist=i["ist"][k], iso=i["iso"][k], landarea=t["landarea"][k], ndep=t["ndep"][k],
+                    nfix=t["nfix"][k], pwea=t["pwea"][k], pdust=t["pdust"][k],
+                    doy=(i["doyp1"][k], i["doyp2"][k], i["doyp3"][k], i["doyp4"][k]), phase=i["phase"][k],
+                    ivcasa=i["ivcasa"][k], ilat=i["ilat"][k], ilon=i["ilon"][k])
+            for k in range(len(t["ijcam"]))]
 
 
 def read_soil(path: str | Path) -> list[SoilRow]:
-    """Read a soil CSV in the original format (9 columns, trailing comma allowed)."""
-    _, recs = _csv_records(path)
-    out = []
-    for k, rec in enumerate(recs, start=2):
-        if len(rec) < 9:
-            raise ValueError(f"{Path(path).name}: line {k} has {len(rec)} columns, expected 9")
-        f = [float(x) for x in rec[:9]]
-        out.append(SoilRow(int(f[0]), f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8]))
-    return out
+    """Read a soil CSV in the original format (testbed.metformat.read_soil, as rows)."""
+    t = mf.read_soil(path)
+    return [SoilRow(int(t["ijcam"][k]), *(float(t[c.name][k]) for c in mf.SOIL_COLUMNS[1:]))
+            for k in range(len(t["ijcam"]))]
 
 
 # ----------------------------------------------------------------------------------------

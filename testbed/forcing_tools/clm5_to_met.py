@@ -808,7 +808,7 @@ def _convert_clm5(
 
     # --- write met files --------------------------------------------------------------------
     attrs = {
-        "source": "forcing_tools.clm5_to_met from "
+        "source": "testbed.forcing_tools.clm5_to_met from "
         + ", ".join(p.name for p in hist.paths[:3])
         + (" ..." if len(hist.paths) > 3 else ""),
         "title": "Daily forcing for the biogeochemical testbed converted from CLM history",
@@ -1088,7 +1088,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Stand-alone parser (``python -m forcing_tools.clm5_to_met``)."""
+    """Stand-alone parser (``python -m testbed.forcing_tools.clm5_to_met``)."""
     p = argparse.ArgumentParser(
         prog="testbed forcing from-clm5",
         description="Convert CLM5 daily history + surface data to testbed met files, gridinfo and soil CSVs.",

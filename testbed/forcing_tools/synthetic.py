@@ -349,7 +349,7 @@ def make_synthetic_domain(
     cellid = np.arange(1, n + 1, dtype=np.int32)[:, None]
     attrs = {
         "title": "Synthetic daily forcing for the biogeochemical testbed",
-        "source": f"forcing_tools.synthetic seed={seed}",
+        "source": f"testbed.forcing_tools.synthetic seed={seed}",
     }
     common = dict(with_frozen=with_frozen, compress=compress, nc_format=nc_format, **attrs)
     multi = None
@@ -431,7 +431,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Stand-alone parser (``python -m forcing_tools.synthetic``)."""
+    """Stand-alone parser (``python -m testbed.forcing_tools.synthetic``)."""
     p = argparse.ArgumentParser(
         prog="testbed forcing synthetic",
         description="Write a reproducible synthetic met domain with gridinfo and soil tables.",
