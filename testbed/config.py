@@ -274,22 +274,15 @@ class RunConfig:
         return copy
 
     def sha256(self) -> str:
-        """Hash of every value that affects the simulation (not output or parallel settings).
+        """Hash of every value that affects the simulation, except file paths, output and parallel settings.
 
-        File paths enter as absolute paths, so the same run configured from another folder (e.g. the
-        copy of the namelist in the output folder) has the same hash.
+        The files themselves are identified by their content (testbed/fingerprint.py, checked on resume),
+        so the same run configured from another folder (e.g. the copy of the namelist, with absolute
+        paths, in the output folder) has the same hash.
         """
-        skip = {"files.output_dir", "parallel.chunk_size", "parallel.workers", "parallel.scheduler",
-                "run.checkpoint_interval"}
-        files = set(self.file_keys())
-        data = {}
-        for k in KEYS:
-            if k.path in skip:
-                continue
-            value = self.values[k.group][k.name]
-            if k.path in files and value and not value.startswith("@namelists/"):
-                value = str(self.resolve(value).resolve())
-            data[k.path] = value
+        skip = {"parallel.chunk_size", "parallel.workers", "parallel.scheduler", "run.checkpoint_interval",
+                *self.file_keys()}
+        data = {k.path: self.values[k.group][k.name] for k in KEYS if k.path not in skip}
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
     def resolve(self, path_value: str) -> Path:

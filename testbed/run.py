@@ -10,7 +10,7 @@ outputs. Nothing here does physics.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -153,13 +153,15 @@ def _check_budget(kind: str, residual: np.ndarray, scale: np.ndarray, step: Year
 def run_years(model: Model, state: np.ndarray, steps: Sequence[YearStep], *,
               perturbation: Perturbation | None = None, first_year_of_run: bool = True,
               cells: slice = slice(None), check_budgets: bool = True,
-              restart_write_reset: bool = True, check_forcing: bool = True) -> Iterator[YearResult]:
+              restart_write_reset: bool = True, check_forcing: bool | Collection[int] = True
+              ) -> Iterator[YearResult]:
     """Advance ``state`` (in place) through ``steps``, yielding each year's result.
 
     ``model`` and ``state`` cover the cells ``cells`` of the met files' active
     cells. ``restart_write_reset=False`` switches off the original's
     restart-write side effects (casa.md Q5) -- a documented fix option. ``check_forcing=False``
-    skips the per-year NaN and range checks of the forcing when the caller has scanned it already.
+    skips the per-year checks of the forcing values when the caller has scanned them already; a
+    collection of positions in ``steps`` checks the years at those positions only.
     """
     pert = perturbation or Perturbation()
     met_cache: dict[Path, MetFile] = {}
@@ -169,7 +171,8 @@ def run_years(model: Model, state: np.ndarray, steps: Sequence[YearStep], *,
         if met is None:
             met = met_cache[step.met_path] = MetFile.open(step.met_path)
             met_cache = {step.met_path: met}
-        forcing = met.read_year(step.year_index, cells, check=check_forcing)
+        check = check_forcing if isinstance(check_forcing, bool) else k in check_forcing
+        forcing = met.read_year(step.year_index, cells, check=check)
         before = state.copy(order="F")
         annual = kernel.new_annual(model.ncell)
         on = pert.active(step.count)

@@ -37,7 +37,16 @@ from .assembly import (
 )
 from .folder import CHECKPOINT, OutputFolder
 from .plan import Plan, build_model, initial_state, prepare, schedule
-from .segments import check_met_values, chunk_slices_for, chunks, dask_client, run_chunk, run_segments, worst
+from .segments import (
+    check_met_values,
+    chunk_slices_for,
+    chunks,
+    dask_client,
+    first_segment_reads_everything,
+    run_chunk,
+    run_segments,
+    worst,
+)
 
 __all__ = ["CHECKPOINT", "Plan", "build_model", "chunks", "dask_client", "execute", "initial_state", "prepare",
            "run_chunk", "schedule"]
@@ -134,28 +143,38 @@ def _execute(plan: Plan, folder: OutputFolder, *, resume: bool, overwrite: bool,
     cfg, model = plan.config, plan.model
     inputs = input_files(plan)
     prints = fingerprint.inputs(inputs, plan.met_files, model.parameter_hashes)
-    with dask_client(cfg, workers, scheduler) as client:
-        chunk_slices = chunk_slices_for(client, plan)
-        if not plan.values_checked:  # every input is checked before anything is written
-            check_met_values(client, plan, chunk_slices)
-        return _run(plan, folder, client, chunk_slices, prints, [*inputs.values(), *plan.met_files],
-                    resume=resume, overwrite=overwrite, progress=progress, command=command, note=note)
+    state, start_index, runlog, extra = folder.prepare(cfg, plan.state, resume=resume, overwrite=overwrite)
+    try:
+        with dask_client(cfg, workers, scheduler) as client:
+            return _run(plan, folder, client, state, start_index, runlog, extra, prints,
+                        [*inputs.values(), *plan.met_files], resume=resume, progress=progress, command=command,
+                        note=note)
+    finally:
+        folder.abandon(resume)
 
 
-def _run(plan: Plan, folder: OutputFolder, client, chunk_slices: list[slice], prints: dict[str, str],
-         inputs: list[Path], *, resume: bool, overwrite: bool, progress: bool, command: str, note: str) -> Path:
+def _run(plan: Plan, folder: OutputFolder, client, state: np.ndarray, start_index: int, runlog, extra: dict,
+         prints: dict[str, str], inputs: list[Path], *, resume: bool, progress: bool, command: str,
+         note: str) -> Path:
     cfg, model = plan.config, plan.model
-    state, start_index, runlog, extra = folder.open(cfg, plan.state, resume=resume, overwrite=overwrite,
-                                                    inputs=inputs)
-    if resume:
+    interval = cfg.get("run.checkpoint_interval")
+    chunk_slices = chunk_slices_for(client, plan)
+    check_inline = False
+    if resume:  # the values were checked when the run started, and the inputs have not changed since
         changed = fingerprint.changed(str(extra.get("inputs_fingerprint", "")), prints)
         if changed:
             raise InputError("cannot be resumed: these inputs changed since the run started: " + "; ".join(changed)
                              + ". Restore them, or run again with --overwrite", path=folder.checkpoint)
     else:
         folder.check_space(expected_output_bytes(plan))
-    if not plan.values_checked:
-        runlog.write(f"met values checked: {len(plan.met_files)} file(s), {model.ncell} cells")
+        if not plan.values_checked:
+            # every met value is checked before anything is written: as the first segment reads it when that
+            # segment reads every met year of the run (each value read once), else in a separate scan
+            check_inline = first_segment_reads_everything(plan, start_index, interval)
+            if not check_inline:
+                check_met_values(client, plan, chunk_slices)
+            runlog.write(f"met values checked: {len(plan.met_files)} file(s), {model.ncell} cells"
+                         + (" (as the first segment read them)" if check_inline else ""))
     label = f"{model.soil_model.upper()}-{cfg.get('run.cycle').upper()}"
     runlog.write(f"testbed run: {label}, {model.ncell} cells, {len(plan.steps)} simulated years"
                  + (f", resuming at year {start_index + 1}" if resume else "") + f"\ncommand: {command}")
@@ -165,14 +184,16 @@ def _run(plan: Plan, folder: OutputFolder, client, chunk_slices: list[slice], pr
         runlog.write(f"met: {path}")
     attrs = output_attrs(plan, command, prints)
     cells = cell_info(model.domain)
-    interval = cfg.get("run.checkpoint_interval")
     from tqdm import tqdm
 
     bar = tqdm(total=model.ncell * (len(plan.steps) - start_index) * 365, unit="cell-day", unit_scale=True,
                disable=not progress, desc=label.lower(), dynamic_ncols=True)
     t_start = time.perf_counter()
     for seg in run_segments(client, plan, state, start_index, interval, folder.parts, chunk_slices,
+                            check_first_segment=check_inline,
                             on_chunk_done=lambda r, n: bar.update((r.cells.stop - r.cells.start) * n * 365)):
+        if not folder.committed:
+            folder.commit(cfg, runlog, resume=resume, inputs=inputs)
         state = seg.state(model.ncell)
         write_segment(folder, plan, seg, cells, attrs)
         log_negative_pools(runlog, model.domain, seg.results)

@@ -31,16 +31,30 @@ LOCK = ".testbed.lock"
 
 
 class RunLog:
-    """run.log in the output folder: what the run did, appended as it goes."""
+    """run.log in the output folder: what the run did, appended as it goes.
+
+    Until :meth:`start` (the run's first results are in), lines are kept in memory, so that a run
+    refused for bad input leaves no file behind.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._pending: list[str] | None = []
 
     def write(self, text: str) -> None:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        lines = [f"{stamp}  {line}\n" for line in text.splitlines()]
+        if self._pending is not None:
+            self._pending.extend(lines)
+            return
         with self.path.open("a") as f:
-            for line in text.splitlines():
-                f.write(f"{stamp}  {line}\n")
+            f.writelines(lines)
+
+    def start(self, fresh: bool) -> None:
+        """Write the kept lines to the file (replacing a previous run's log if ``fresh``) and go on appending."""
+        pending, self._pending = self._pending or [], None
+        with self.path.open("w" if fresh else "a") as f:
+            f.writelines(pending)
 
 
 def _alive(pid: int) -> bool:
@@ -143,11 +157,13 @@ class OutputFolder:
             p.unlink(missing_ok=True)
         return found
 
-    def remove_previous(self, inputs: Iterable[Path]) -> list[Path]:
+    def remove_previous(self, inputs: Iterable[Path], keep: tuple[str, ...] = ()) -> list[Path]:
         """Remove every output of a previous run (--overwrite), never an input of this run."""
         protected = {p.resolve() for p in inputs}
         removed = []
         for p in self.outputs():
+            if p.name in keep:
+                continue
             if p.resolve() in protected:
                 raise InputError(f"--overwrite would delete {p.name}, which is an input of this run; move the "
                                  "input or choose another files.output_dir", path=self.root)
@@ -166,14 +182,15 @@ class OutputFolder:
                              "free; free some space, write fewer outputs (run.output_interval, run.daily_output) "
                              "or choose another files.output_dir", path=self.root)
 
-    def open(self, cfg: RunConfig, state: np.ndarray, *, resume: bool, overwrite: bool,
-             inputs: Iterable[Path] = ()) -> tuple[np.ndarray, int, RunLog, dict]:
-        """Prepare the folder for a fresh run or a resume (the caller holds the lock).
+    def prepare(self, cfg: RunConfig, state: np.ndarray, *, resume: bool,
+                overwrite: bool) -> tuple[np.ndarray, int, RunLog, dict]:
+        """Check the folder for a fresh run or a resume (the caller holds the lock); writes nothing yet.
 
-        Returns the start state, the first step index, the log and the checkpoint's attributes ({} when
-        starting afresh). A fresh run refuses a folder holding a previous run's outputs unless
+        Returns the start state, the first step index, the (buffered) log and the checkpoint's attributes
+        ({} when starting afresh). A fresh run refuses a folder holding a previous run's outputs unless
         ``overwrite``; a resume continues from the checkpoint, which must have been written with the same
-        configuration.
+        configuration. The previous outputs are removed by :meth:`commit`, once the new run's first results
+        are in, so that a run refused for bad input loses nothing.
         """
         self.remove_temporaries()
         start_index, extra = 0, {}
@@ -186,18 +203,33 @@ class OutputFolder:
                 raise InputError("was written by a run with a different configuration (namelist); it cannot be "
                                  "resumed: run again without --resume (with --overwrite)", path=self.checkpoint)
             start_index = int(extra["next_step"])
-            for f in self.parts.glob("annual_*.nc"):
-                if int(f.stem.split("_")[1]) >= start_index:
+            self.parts.mkdir(exist_ok=True)
+            for f in self.parts.iterdir():  # keep the annual records of the segments before the checkpoint
+                if not (f.name.startswith("annual_") and int(f.stem.split("_")[1]) < start_index):
                     f.unlink()
         else:
-            existing = [p for p in self.outputs() if p.name != NAMELIST]
+            existing = [p for p in self.outputs() if p.name not in (NAMELIST, PARTS)]
             if existing and not overwrite:
                 raise InputError(f"output folder already holds {', '.join(p.name for p in existing)}; "
                                  "pass --overwrite to replace them, or --resume to continue", path=self.root)
-            self.remove_previous(inputs)
-        self.parts.mkdir(exist_ok=True)
-        cfg.absolute().write(self.root / NAMELIST)
+            shutil.rmtree(self.parts, ignore_errors=True)
+            self.parts.mkdir()
+        self.committed = False
         return state, start_index, RunLog(self.root / RUN_LOG), extra
+
+    def commit(self, cfg: RunConfig, runlog: RunLog, *, resume: bool, inputs: Iterable[Path] = ()) -> None:
+        """The run's first results are in: remove a previous run's outputs (fresh run), write the namelist copy
+        (absolute paths) and start run.log."""
+        if not resume:
+            self.remove_previous(inputs, keep=(PARTS,))
+        cfg.absolute().write(self.root / NAMELIST)
+        runlog.start(fresh=not resume)
+        self.committed = True
+
+    def abandon(self, resume: bool) -> None:
+        """A fresh run stopped before its first results: remove what it made (its part files)."""
+        if not getattr(self, "committed", True) and not resume:
+            shutil.rmtree(self.parts, ignore_errors=True)
 
     def close(self) -> None:
         """Remove the internal part files and the checkpoint once the final outputs are written."""

@@ -47,6 +47,7 @@ class ChunkJob:
     check_budgets: bool
     restart_write_reset: bool
     parts_dir: str
+    check_steps: tuple[int, ...] = ()   #: positions in ``steps`` whose met values are checked as they are read
 
 
 @dataclass
@@ -93,7 +94,8 @@ def run_chunk(job: ChunkJob, model: Model, start: np.ndarray | ChunkResult, firs
     for k, res in enumerate(run_years(model, state, job.steps, perturbation=job.perturbation,
                                       first_year_of_run=job.first_year_of_run, cells=job.cells,
                                       check_budgets=job.check_budgets,
-                                      restart_write_reset=job.restart_write_reset, check_forcing=False)):
+                                      restart_write_reset=job.restart_write_reset,
+                                      check_forcing=job.check_steps)):
         index = first_step_index + k
         cmax = worst(cmax, _max_abs(res.c_residual))
         nmax = worst(nmax, _max_abs(res.n_residual))
@@ -179,10 +181,33 @@ def check_met_values(client, plan: Plan, chunk_slices: list[slice]) -> None:
     client.gather(checks)
 
 
+def first_reads(steps: list[YearStep]) -> tuple[int, ...]:
+    """Positions of the steps that read a met (file, year) for the first time."""
+    seen, out = set(), []
+    for k, s in enumerate(steps):
+        if (s.met_path, s.year_index) not in seen:
+            seen.add((s.met_path, s.year_index))
+            out.append(k)
+    return tuple(out)
+
+
+def first_segment_reads_everything(plan: Plan, start_index: int, interval: int) -> bool:
+    """Whether the first segment reads every met (file, year) the run reads (then it checks them as it reads)."""
+    def pairs(steps):
+        return {(s.met_path, s.year_index) for s in steps}
+
+    return pairs(plan.steps[start_index:start_index + interval]) == pairs(plan.steps)
+
+
 def run_segments(client, plan: Plan, state: np.ndarray, start_index: int, interval: int, parts_dir: Path,
-                 chunk_slices: list[slice], *, on_chunk_done: Callable[[ChunkResult, int], None] | None = None
-                 ) -> Iterator[Segment]:
-    """Submit every chunk's segments (chained per chunk, LOOKAHEAD ahead) and yield each finished segment."""
+                 chunk_slices: list[slice], *, check_first_segment: bool = False,
+                 on_chunk_done: Callable[[ChunkResult, int], None] | None = None) -> Iterator[Segment]:
+    """Submit every chunk's segments (chained per chunk, LOOKAHEAD ahead) and yield each finished segment.
+
+    With ``check_first_segment`` the first segment's tasks check every met value as they first read it
+    (the caller made sure that segment reads every met year of the run), so no separate scan is needed;
+    a bad value raises its InputError from the first segment, before the driver writes anything.
+    """
     from dask.distributed import as_completed
 
     model, cfg = plan.model, plan.config
@@ -199,7 +224,8 @@ def run_segments(client, plan: Plan, state: np.ndarray, start_index: int, interv
         for cs in chunk_slices:
             job = ChunkJob(cs, seg, plan.perturbation, first_year_of_run=(first == 0),
                            check_budgets=cfg.get("run.check_budgets"),
-                           restart_write_reset=plan.restart_write_reset, parts_dir=str(parts_dir))
+                           restart_write_reset=plan.restart_write_reset, parts_dir=str(parts_dir),
+                           check_steps=first_reads(seg) if check_first_segment and k == 0 else ())
             fut = client.submit(run_chunk, job, models[cs.start], previous[cs.start], first, pure=False)
             previous[cs.start] = fut
             futures.append(fut)
