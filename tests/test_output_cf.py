@@ -32,7 +32,7 @@ class Runs:
     """
 
     def __init__(self, root: Path) -> None:
-        from forcing_tools.synthetic import make_synthetic_domain
+        from testbed.forcing_tools.synthetic import make_synthetic_domain
 
         self.root = root
         make_synthetic_domain(root / "forcing", ncell=12, years=range(1901, 1904), seed=11, per_year=True,
