@@ -29,6 +29,7 @@
 module mimics_soil
    use tb_precision, only: dp, TKZERO, DELTCASA
    use tb_layout
+   use casa_veg, only: inint
    implicit none
    private
 
@@ -162,22 +163,20 @@ contains
 
    ! ---------------------------------------------------------------------------
    !> 4.2 litter partitioning of plant turnover. CN (icycle > 1): lignin:N of
-   !> leaf and fine root from the start-of-day plant C and N. Sets Q_FMET_LEAF,
-   !> Q_FMET_FROOT (metabolic fractions; structural = 1 - met, wood -> CWD) and
-   !> Q_KPLANT. glai is the start-of-day LAI.
-   subroutine mimics_coeffplant(n, icycle, mp, cp, cplant, nplant, glai, xkleaf, xkleafcold, xkleafdry, q)
+   !> leaf and fine root from the start-of-day plant C and N. Sets Q_FMET_LEAF and
+   !> Q_FMET_FROOT (metabolic fractions; structural = 1 - met, wood -> CWD). The
+   !> turnover rates (Q_KPLANT) come from the vegetation day (casa_kplant).
+   subroutine mimics_coeffplant(n, icycle, mp, cp, cplant, nplant, q)
       integer, intent(in) :: n, icycle
       real(dp), intent(in) :: mp(n, NMIMICSPARAM), cp(n, NCP)
-      real(dp), intent(in) :: cplant(n, 3), nplant(n, 3), glai(n)
-      real(dp), intent(in) :: xkleaf(n), xkleafcold(n), xkleafdry(n)
+      real(dp), intent(in) :: cplant(n, 3), nplant(n, 3)
       real(dp), intent(inout) :: q(n, NQ)
       integer :: i, p, k
       real(dp) :: cnmax, ratio, ln
       do i = 1, n
-         q(i, Q_KPLANT:Q_KPLANT + 2) = 0.0_dp
          q(i, Q_FMET_LEAF) = 0.0_dp
          q(i, Q_FMET_FROOT) = 0.0_dp
-         if (nint(cp(i, CP_IVT2)) /= 0) then
+         if (inint(cp(i, CP_IVT2)) /= 0) then
             if (icycle > 1) then
                do k = 1, 2
                   p = merge(LEAF, FROOT, k == 1)
@@ -193,11 +192,7 @@ contains
             end if
             q(i, Q_FMET_LEAF) = max(0.001_dp, mp(i, M_FMET_P)*(mp(i, M_FMET_P + 1) - mp(i, M_FMET_P + 2)*q(i, Q_LN + 0)))
             q(i, Q_FMET_FROOT) = max(0.001_dp, mp(i, M_FMET_P)*(mp(i, M_FMET_P + 1) - mp(i, M_FMET_P + 2)*q(i, Q_LN + 2)))
-            q(i, Q_KPLANT + 0) = (cp(i, CP_PLANTRATE + 0)*xkleaf(i) + xkleafcold(i)) + xkleafdry(i)
-            q(i, Q_KPLANT + 1) = cp(i, CP_PLANTRATE + 1)
-            q(i, Q_KPLANT + 2) = cp(i, CP_PLANTRATE + 2)
          end if
-         if (glai(i) <= cp(i, CP_GLAIMIN)) q(i, Q_KPLANT + 0) = 0.0_dp
       end do
    end subroutine mimics_coeffplant
 
@@ -212,12 +207,12 @@ contains
       do i = 1, n
          q(i, Q_KLIT_CWD) = 0.0_dp
          q(i, Q_CWD_CO2FRAC) = 0.0_dp
-         if (nint(cp(i, CP_IVT2)) == 0) cycle
+         if (inint(cp(i, CP_IVT2)) == 0) cycle
          fwps = min(1.0_dp, moistavg(i)/cp(i, CP_SSAT))
          xktemp = cp(i, CP_Q10SOIL)**(0.1_dp*((tsoilavg(i) - TKZERO) - 35.0_dp))
          xkwater = ((fwps - 1.70_dp)/(0.55_dp - 1.70_dp))**6.6481_dp &
                    *((fwps - (-0.007_dp))/(0.55_dp - (-0.007_dp)))**3.22_dp
-         iv = nint(cp(i, CP_IVEG))
+         iv = inint(cp(i, CP_IVEG))
          if (iv == 12 .or. iv == 14) xkwater = 1.0_dp
          q(i, Q_KLIT_CWD) = ((cp(i, CP_XKOPTLITTER)*xktemp)*xkwater)*cp(i, CP_LITTERRATE_CWD)
          ligw = cp(i, CP_LIGNIN + 1)
@@ -226,31 +221,23 @@ contains
    end subroutine mimics_cwd_rate
 
    ! ---------------------------------------------------------------------------
-   !> 4.4 plant and CWD tendencies (g m-2 d-1), litter fluxes, MIMICS litter
-   !> inputs (mg cm-3 d-1) and the input-weighted lignin:N. Icewater cells get 0.
-   !> fracnalloc / nminuptake are only read when icycle > 1.
-   subroutine mimics_delplant(n, icycle, cp, cplant, nplant, clit_cwd, nlit_cwd, cnpp, cgpp, fraccalloc, &
-                              fracclabile, clabloss, cexudate, nminuptake, fracnalloc, q)
+   !> 4.4 CWD tendencies (g m-2 d-1), litter fluxes from the start-of-day plant
+   !> pools cplant, MIMICS litter inputs (mg cm-3 d-1) and the input-weighted
+   !> lignin:N. The plant tendencies are those of the vegetation day; dnturn is its
+   !> plant N tendency from turnover alone (read when icycle > 1). Icewater cells get 0.
+   subroutine mimics_delplant(n, icycle, cp, cplant, dnturn, clit_cwd, nlit_cwd, cexudate, q)
       integer, intent(in) :: n, icycle
-      real(dp), intent(in) :: cp(n, NCP), cplant(n, 3), nplant(n, 3), clit_cwd(n), nlit_cwd(n)
-      real(dp), intent(in) :: cnpp(n), cgpp(n), fraccalloc(n, 3), fracclabile(n), clabloss(n), cexudate(n)
-      real(dp), intent(in) :: nminuptake(n), fracnalloc(n, 3)
+      real(dp), intent(in) :: cp(n, NCP), cplant(n, 3), dnturn(n, 3), clit_cwd(n), nlit_cwd(n), cexudate(n)
       real(dp), intent(inout) :: q(n, NQ)
-      integer :: i, p
-      real(dp) :: kl, kw, kr, fml, fsl, fmr, fsr, c2m, c2s, r2m, r2s, w2c, dn(3), n2sl, n2sr, klit, fco2, d
+      integer :: i
+      real(dp) :: kl, kw, kr, fml, fsl, fmr, fsr, c2m, c2s, r2m, r2s, w2c, n2sl, n2sr, klit, fco2, d
       real(dp) :: cwd2co2, cwd2str, nwd2str, num, den
       do i = 1, n
-         q(i, Q_DCPLANT:Q_DCPLANT + 2) = 0.0_dp
-         q(i, Q_DNPLANT:Q_DNPLANT + 2) = 0.0_dp
          q(i, Q_DCLABILE:Q_DNLIT_CWD) = 0.0_dp
          q(i, Q_CLEAF2MET:Q_NLITINPT_STR) = 0.0_dp
          q(i, Q_LIGNINNRATIO) = 0.0_dp
-         if (nint(cp(i, CP_IVT2)) == 0) cycle
+         if (inint(cp(i, CP_IVT2)) == 0) cycle
          kl = q(i, Q_KPLANT + 0); kw = q(i, Q_KPLANT + 1); kr = q(i, Q_KPLANT + 2)
-         do p = 1, 3
-            q(i, Q_DCPLANT + p - 1) = cnpp(i)*fraccalloc(i, p) - q(i, Q_KPLANT + p - 1)*cplant(i, p)
-         end do
-         q(i, Q_DCLABILE) = cgpp(i)*fracclabile(i) - clabloss(i)
          fml = q(i, Q_FMET_LEAF); fsl = 1.0_dp - fml
          fmr = q(i, Q_FMET_FROOT); fsr = 1.0_dp - fmr
          c2m = (fml*kl)*cplant(i, LEAF)
@@ -271,23 +258,13 @@ contains
          q(i, Q_CLITINPT_MET) = c2m + r2m
          q(i, Q_CLITINPT_STR) = (c2s + r2s) + cwd2str
          if (icycle > 1) then
-            if (fracnalloc(i, LEAF) == 0.0_dp) then
-               dn(LEAF) = -(kl*nplant(i, LEAF))
-            else
-               dn(LEAF) = -((kl*nplant(i, LEAF))*cp(i, CP_FTRANS + 0))
-            end if
-            dn(WOOD) = -((kw*nplant(i, WOOD))*cp(i, CP_FTRANS + 1))
-            dn(FROOT) = -((kr*nplant(i, FROOT))*cp(i, CP_FTRANS + 2))
             n2sl = ((fsl*kl)*cplant(i, LEAF))*RATIONCSTRFIX
             n2sr = ((fsr*kr)*cplant(i, FROOT))*RATIONCSTRFIX
             q(i, Q_NLEAF2STR) = n2sl
             q(i, Q_NROOT2STR) = n2sr
-            q(i, Q_NLEAF2MET) = (-dn(LEAF)) - n2sl
-            q(i, Q_NROOT2MET) = (-dn(FROOT)) - n2sr
-            q(i, Q_NWOOD2CWD) = -dn(WOOD)
-            do p = 1, 3
-               q(i, Q_DNPLANT + p - 1) = dn(p) + nminuptake(i)*fracnalloc(i, p)
-            end do
+            q(i, Q_NLEAF2MET) = (-dnturn(i, LEAF)) - n2sl
+            q(i, Q_NROOT2MET) = (-dnturn(i, FROOT)) - n2sr
+            q(i, Q_NWOOD2CWD) = -dnturn(i, WOOD)
             nwd2str = klit*nlit_cwd(i)
             q(i, Q_NWD2STR) = nwd2str
             q(i, Q_DNLIT_CWD) = q(i, Q_NWOOD2CWD) - klit*nlit_cwd(i)
@@ -336,7 +313,7 @@ contains
          q(i, Q_NLITTERMIN:Q_DNSOILMINDT) = 0.0_dp
          q(i, Q_CHRESP:Q_CSOMPIN) = 0.0_dp
          if (icycle > 1) q(i, Q_OVERFLOW_R:Q_OVERFLOW_K) = 0.0_dp
-         if (nint(cp(i, CP_IVT2)) == 0) cycle
+         if (inint(cp(i, CP_IVT2)) == 0) cycle
          if (icycle > 1) then
             q(i, Q_NMINLEACH) = nsoilmin(i)*cp(i, CP_FNMINLEACH)
             nsoilmin(i) = nsoilmin(i) - q(i, Q_NMINLEACH)
@@ -358,7 +335,7 @@ contains
       integer :: i, j, ifw
       real(dp) :: ts, thl, thf, afp, fw, x, taumod, fmet
       do i = 1, n
-         if (nint(cp(i, CP_IVT2)) == 0) then
+         if (inint(cp(i, CP_IVT2)) == 0) then
             q(i, Q_FW) = 0.0_dp; q(i, Q_THETALIQ) = 0.0_dp; q(i, Q_THETAFRZN) = 0.0_dp
             cycle
          end if
@@ -366,7 +343,7 @@ contains
          thl = min(1.0_dp, moistavg(i)/cp(i, CP_SSAT))
          thf = min(1.0_dp, frznmoistavg(i)/cp(i, CP_SSAT))
          afp = max(0.0_dp, (1.0_dp - thl) - thf)
-         ifw = nint(mp(i, M_FWFUNCTION))
+         ifw = inint(mp(i, M_FWFUNCTION))
          if (ifw == 3) then
             if (icycle > 1) then
                fw = (((thl*thl)*thl)*afp**2.5_dp)*44.2466756824402_dp
@@ -436,7 +413,7 @@ contains
 
       hfrac = 1.0_dp/real(NHOURS, dp)
       do i = 1, n
-         if (nint(cp(i, CP_IVT2)) == 0) cycle
+         if (inint(cp(i, CP_IVT2)) == 0) cycle
          im = q(i, Q_CLITIN_MET)*hfrac
          is = q(i, Q_CLITIN_STR)*hfrac
          jm = q(i, Q_NLITIN_MET)*hfrac
@@ -582,7 +559,7 @@ contains
       integer :: i
       real(dp) :: nsnet, nloss, dnmin
       do i = 1, n
-         if (nint(cp(i, CP_IVT2)) == 0) cycle
+         if (inint(cp(i, CP_IVT2)) == 0) cycle
          nsnet = (q(i, Q_NLITTERMIN) + q(i, Q_NSMIN)) + q(i, Q_NSIMM)
          if (nsoilmin(i) > 2.0_dp .and. tsoilavg(i) > 273.12_dp) then
             nloss = cp(i, CP_FNMINLOSS)*max(0.0_dp, nsnet)
@@ -598,62 +575,21 @@ contains
    end subroutine mimics_nbook
 
    ! ---------------------------------------------------------------------------
-   !> 4.13 daily CASA pool update (mimics_[c|cn]cycle) and then the caccum step
-   !> of 4.11 (Chresp += cwd2co2/u). Icewater cells: glai = 0 only.
-   !> csrc / nsrc (out): C and N created by the clamps of negative plant pools,
-   !> plus (CN) the plant N tendency discarded when the updated C_leaf <= 0
-   !> (casa.md Q12); for the budget diagnostics only.
-   subroutine mimics_cycle(n, icycle, cp, q, cplant, nplant, clabile, clit_cwd, nlit_cwd, nsoilmin, glai, csrc, nsrc, &
-                           nneg)
+   !> 4.13 the soil part of the daily CASA pool update (CWD and, CN, mineral N;
+   !> the plant pools are updated by the vegetation day) and then the caccum
+   !> step of 4.11 (Chresp += cwd2co2/u). Icewater cells are left unchanged.
+   subroutine mimics_cycle(n, icycle, cp, q, clit_cwd, nlit_cwd, nsoilmin)
       integer, intent(in) :: n, icycle
       real(dp), intent(in) :: cp(n, NCP)
       real(dp), intent(inout) :: q(n, NQ)
-      real(dp), intent(inout) :: cplant(n, 3), nplant(n, 3), clabile(n), clit_cwd(n), nlit_cwd(n), nsoilmin(n), glai(n)
-      real(dp), intent(out) :: csrc(n), nsrc(n)
-      real(dp), intent(out) :: nneg(n)   !< number of plant pools reset from negative to 0
-      integer :: i, p
+      real(dp), intent(inout) :: clit_cwd(n), nlit_cwd(n), nsoilmin(n)
+      integer :: i
       do i = 1, n
-         csrc(i) = 0.0_dp
-         nsrc(i) = 0.0_dp
-         nneg(i) = 0.0_dp
-         if (nint(cp(i, CP_IVT2)) == 0) then
-            glai(i) = 0.0_dp
-            cycle
-         end if
-         do p = 1, 3
-            cplant(i, p) = cplant(i, p) + q(i, Q_DCPLANT + p - 1)*1.0_dp
-         end do
-         clabile(i) = clabile(i) + q(i, Q_DCLABILE)*1.0_dp
-         if (icycle > 1) then
-            if (cplant(i, LEAF) > 0.0_dp) then
-               do p = 1, 3
-                  nplant(i, p) = nplant(i, p) + q(i, Q_DNPLANT + p - 1)*1.0_dp
-               end do
-            else
-               nsrc(i) = nsrc(i) - ((q(i, Q_DNPLANT) + q(i, Q_DNPLANT + 1)) + q(i, Q_DNPLANT + 2))
-            end if
-         end if
-         glai(i) = min(cp(i, CP_GLAIMAX), max(cp(i, CP_GLAIMIN), cp(i, CP_SLA)*cplant(i, LEAF)))
+         if (inint(cp(i, CP_IVT2)) == 0) cycle
          clit_cwd(i) = clit_cwd(i) + q(i, Q_DCLIT_CWD)*1.0_dp
          if (icycle > 1) then
             nlit_cwd(i) = nlit_cwd(i) + q(i, Q_DNLIT_CWD)*1.0_dp
             nsoilmin(i) = nsoilmin(i) + q(i, Q_DNSOILMINDT)*1.0_dp
-         end if
-         do p = 1, 3
-            if (cplant(i, p) < 0.0_dp) then
-               csrc(i) = csrc(i) - cplant(i, p)
-               nneg(i) = nneg(i) + 1.0_dp
-               cplant(i, p) = 0.0_dp
-            end if
-         end do
-         if (icycle > 1) then
-            do p = 1, 3
-               if (nplant(i, p) < 0.0_dp) then
-                  nsrc(i) = nsrc(i) - nplant(i, p)
-                  nneg(i) = nneg(i) + 1.0_dp
-                  nplant(i, p) = 0.0_dp
-               end if
-            end do
          end if
          ! mimics_caccum: the daily Chresp includes the CWD respiration
          q(i, Q_CHRESP) = q(i, Q_CHRESP) + q(i, Q_CWD2CO2)/q(i, Q_U)
