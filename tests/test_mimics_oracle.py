@@ -44,8 +44,8 @@ pytestmark = pytest.mark.reference
 REPO = Path(__file__).resolve().parents[1]
 FORTRAN = REPO / "fortran_core"
 #: the package's compiler flags (meson.build): the driver must see the same arithmetic as the kernel
-FFLAGS = ["-O2", "-fvect-cost-model=dynamic", "-nostdinc", "-fno-fast-math", "-ffp-contract=off", "-fPIC",
-          "-std=f2018", "-fimplicit-none", "-ffree-line-length-none"]
+FFLAGS = ["-O2", "-fvect-cost-model=dynamic", "-nostdinc", "-fno-semantic-interposition", "-fno-fast-math",
+          "-ffp-contract=off", "-fPIC", "-std=f2018", "-fimplicit-none", "-ffree-line-length-none"]
 
 # ------------------------------------------------------------------------------ (a) Appendix B
 
