@@ -194,6 +194,9 @@ contains
          nfix(n) = params(n, P_NFIXRATE)/365.0_dp
       end do
 
+      ! The diagnostics a day leaves unset are the same every day (they depend only on
+      ! icycle and on whether a cell is active), so dg is zeroed once per call.
+      dg = 0.0_dp
       do d = 1, nday
          doy = doy0 + d - 1
          call widen_forcing_day(nb, nday, d, params, gpp, tair, ndep, tsoil, moist, dtair, dtsoil, &
@@ -236,7 +239,6 @@ contains
          end if
 
          ! ---------------------------------------------------- diagnostics
-         dg = 0.0_dp
          do i = 0, 2
             dg(:, D_CLEAF + i) = state(:, S_CLEAF + i)
             dg(:, D_NLEAF + i) = state(:, S_NLEAF + i)

@@ -183,6 +183,9 @@ contains
          end do
       end if
 
+      ! The diagnostics a day leaves unset are the same every day (they depend only on
+      ! icycle and on whether a cell is active), so dg is zeroed once per call.
+      dg = 0.0_dp
       do d = 1, nday
          doy = doy0 + d - 1
          ! ---- forcing (perturbations added in double after widening) ----
@@ -215,7 +218,6 @@ contains
          call mimics_cycle(nb, icycle, cp, q, state(:, S_CCWD), state(:, S_NCWD), state(:, S_NSOILMIN))
 
          ! ---- diagnostics (column by column: unit stride) ----
-         dg = 0.0_dp
          do k = 0, 2
             dg(:, D_CLEAF + k) = state(:, S_CLEAF + k)
             dg(:, D_NLEAF + k) = state(:, S_NLEAF + k)
