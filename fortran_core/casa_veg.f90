@@ -30,8 +30,10 @@
 !>  casa_xrateplant(ncell, params, phase, tair, btran, kcold, kdry, xkleaf)      (4.6)
 !>  casa_exudation(ncell, params, gpp, cexud)
 !>      gpp inout (reduced by the exudate), cexud out (4.7)
-!>  casa_coeffplant(ncell, params, lai, cplant, nplant, kcold, kdry, xkleaf,
-!>                  kplant, fmet_leaf, fmet_froot)                               (4.8)
+!>  casa_kplant(ncell, params, lai, kcold, kdry, xkleaf, kplant)
+!>      plant turnover rates kplant(ncell,3) (4.8); lai = start-of-day LAI
+!>  casa_litter_fmet(ncell, params, cplant, nplant, fmet_leaf, fmet_froot)
+!>      CASA-soil metabolic fractions of leaf / fine-root litter (4.8), start-of-day pools
 !>  casa_nrequire(ncell, params, xnpp, nsoilmin, fracc, kplant, cplant, nplant, rmin, rmax)
 !>      N requirement NREQ(xnpp) (4.9); rmin, rmax (ncell,3) out; all cells
 !>  casa_xnp(ncell, params, nsoilmin, fracc, kplant, cplant, nplant, gpp, npp, fracclabile)
@@ -41,13 +43,16 @@
 !>      is skipped and rnew(ncell,3) is left untouched (clitter is then not used).
 !>  casa_nuptake(ncell, params, nsoilmin, xkn, npp, fracc, kplant, cplant, nplant,
 !>               nuptake, fracnalloc)                                            (4.13)
-!>  casa_delplant(ncell, params, icycle, npp, gpp, fracclabile, clabloss, cexud, fracc,
-!>                kplant, cplant, nplant, fmet_leaf, fmet_froot, nuptake, fracnalloc,
-!>                dcplant, dclabile, dnplant, fluxc_lit, fluxn_lit,
-!>                clitinpt_met, clitinpt_str, nlitinpt_met, nlitinpt_str)
-!>      plant tendencies and litterfall fluxes (4.14); fluxc_lit/fluxn_lit (ncell,3)
-!>      into met/str/cwd litter; clitinpt_str and nlitinpt_str WITHOUT the cwd parts
-!>      (casa_soil adds cwd2str and k_cwd*N_cwd).
+!>  casa_plant_tendencies(ncell, params, icycle, npp, gpp, fracclabile, clabloss, fracc,
+!>                        kplant, cplant, nplant, nuptake, fracnalloc,
+!>                        dcplant, dclabile, dnturn, dnplant)
+!>      plant C, labile C and N tendencies (4.14); dnturn = N tendency of turnover alone
+!>  casa_litterfall(ncell, params, icycle, cexud, kplant, cplant, fmet_leaf, fmet_froot,
+!>                  dnturn, fluxc_lit, fluxn_lit, clitinpt_met, clitinpt_str,
+!>                  nlitinpt_met, nlitinpt_str)
+!>      CASA-soil litterfall (4.14) from the start-of-day plant pools; fluxc_lit/fluxn_lit
+!>      (ncell,3) into met/str/cwd litter; clitinpt_str and nlitinpt_str WITHOUT the cwd
+!>      parts (casa_soil adds cwd2str and k_cwd*N_cwd).
 !>  casa_plant_update(ncell, params, icycle, dcplant, dclabile, dnplant,
 !>                    cplant, clabile, nplant, lai, csrc, nsrc, nneg)
 !>      plant part of the pool update (4.16 steps 1-3 and the plant clamps of step 6);
@@ -55,6 +60,7 @@
 !>      nneg out: number of plant pools reset from negative to 0.
 !>  casa_end_of_day_np(ncell, params, icycle, cplant, nplant, pplant)
 !>      pdummy then ndummy (4.17), all cells.
+!> The whole vegetation day that calls them is casa_veg_day.casa_vegetation_day.
 module casa_veg
    use tb_precision, only: dp, TKZERO, DELTCASA, DZSOIL
    use tb_layout
