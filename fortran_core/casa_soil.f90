@@ -19,7 +19,7 @@
 module casa_soil
    use tb_precision, only: dp, TKZERO, DELTCASA
    use tb_layout
-   use casa_veg, only: cell_active
+   use casa_veg, only: cell_active, inint
    implicit none
    private
    public :: casa_transfer_coeffs, casa_xratesoil, casa_coeffsoil, casa_delsoil, casa_soil_update
@@ -90,7 +90,7 @@ contains
          ft(n) = params(n, P_Q10SOIL)**(0.1_dp*((tsoilavg(n) - TKZERO) - 35.0_dp))
          fw(n) = ((fwps - 1.70_dp)/(0.55_dp - 1.70_dp))**6.6481_dp &
                  *((fwps - (-0.007_dp))/(0.55_dp - (-0.007_dp)))**3.22_dp
-         iveg = nint(params(n, P_IVEG))
+         iveg = inint(params(n, P_IVEG))
          if (iveg == 12 .or. iveg == 14) fw(n) = 1.0_dp
          xklitter(n) = (params(n, P_XKOPTLITTER)*ft(n))*fw(n)
          xksoil(n) = (params(n, P_XKOPTSOIL)*ft(n))*fw(n)
@@ -116,7 +116,7 @@ contains
                        *(1.0_dp - 0.75_dp*(params(n, P_SILT) + params(n, P_CLAY)))
          ksoil(n, 2) = xksoil(n)*(DELTCASA/params(n, P_AGE_SLOW))
          ksoil(n, 3) = xksoil(n)*(DELTCASA/params(n, P_AGE_PASS))
-         if (nint(params(n, P_IVEG)) == 12) then
+         if (inint(params(n, P_IVEG)) == 12) then
             ksoil(n, 1) = ksoil(n, 1)*1.25_dp
             ksoil(n, 2) = ksoil(n, 2)*1.5_dp
             ksoil(n, 3) = ksoil(n, 3)*1.5_dp

@@ -30,8 +30,10 @@
 !>  casa_xrateplant(ncell, params, phase, tair, btran, kcold, kdry, xkleaf)      (4.6)
 !>  casa_exudation(ncell, params, gpp, cexud)
 !>      gpp inout (reduced by the exudate), cexud out (4.7)
-!>  casa_coeffplant(ncell, params, lai, cplant, nplant, kcold, kdry, xkleaf,
-!>                  kplant, fmet_leaf, fmet_froot)                               (4.8)
+!>  casa_kplant(ncell, params, lai, kcold, kdry, xkleaf, kplant)
+!>      plant turnover rates kplant(ncell,3) (4.8); lai = start-of-day LAI
+!>  casa_litter_fmet(ncell, params, cplant, nplant, fmet_leaf, fmet_froot)
+!>      CASA-soil metabolic fractions of leaf / fine-root litter (4.8), start-of-day pools
 !>  casa_nrequire(ncell, params, xnpp, nsoilmin, fracc, kplant, cplant, nplant, rmin, rmax)
 !>      N requirement NREQ(xnpp) (4.9); rmin, rmax (ncell,3) out; all cells
 !>  casa_xnp(ncell, params, nsoilmin, fracc, kplant, cplant, nplant, gpp, npp, fracclabile)
@@ -41,13 +43,16 @@
 !>      is skipped and rnew(ncell,3) is left untouched (clitter is then not used).
 !>  casa_nuptake(ncell, params, nsoilmin, xkn, npp, fracc, kplant, cplant, nplant,
 !>               nuptake, fracnalloc)                                            (4.13)
-!>  casa_delplant(ncell, params, icycle, npp, gpp, fracclabile, clabloss, cexud, fracc,
-!>                kplant, cplant, nplant, fmet_leaf, fmet_froot, nuptake, fracnalloc,
-!>                dcplant, dclabile, dnplant, fluxc_lit, fluxn_lit,
-!>                clitinpt_met, clitinpt_str, nlitinpt_met, nlitinpt_str)
-!>      plant tendencies and litterfall fluxes (4.14); fluxc_lit/fluxn_lit (ncell,3)
-!>      into met/str/cwd litter; clitinpt_str and nlitinpt_str WITHOUT the cwd parts
-!>      (casa_soil adds cwd2str and k_cwd*N_cwd).
+!>  casa_plant_tendencies(ncell, params, icycle, npp, gpp, fracclabile, clabloss, fracc,
+!>                        kplant, cplant, nplant, nuptake, fracnalloc,
+!>                        dcplant, dclabile, dnturn, dnplant)
+!>      plant C, labile C and N tendencies (4.14); dnturn = N tendency of turnover alone
+!>  casa_litterfall(ncell, params, icycle, cexud, kplant, cplant, fmet_leaf, fmet_froot,
+!>                  dnturn, fluxc_lit, fluxn_lit, clitinpt_met, clitinpt_str,
+!>                  nlitinpt_met, nlitinpt_str)
+!>      CASA-soil litterfall (4.14) from the start-of-day plant pools; fluxc_lit/fluxn_lit
+!>      (ncell,3) into met/str/cwd litter; clitinpt_str and nlitinpt_str WITHOUT the cwd
+!>      parts (casa_soil adds cwd2str and k_cwd*N_cwd).
 !>  casa_plant_update(ncell, params, icycle, dcplant, dclabile, dnplant,
 !>                    cplant, clabile, nplant, lai, csrc, nsrc, nneg)
 !>      plant part of the pool update (4.16 steps 1-3 and the plant clamps of step 6);
@@ -55,6 +60,7 @@
 !>      nneg out: number of plant pools reset from negative to 0.
 !>  casa_end_of_day_np(ncell, params, icycle, cplant, nplant, pplant)
 !>      pdummy then ndummy (4.17), all cells.
+!> The whole vegetation day that calls them is casa_veg_day.casa_vegetation_day.
 module casa_veg
    use tb_precision, only: dp, TKZERO, DELTCASA, DZSOIL
    use tb_layout
@@ -63,19 +69,33 @@ module casa_veg
 
    public :: casa_root_fractions, casa_phenology, casa_avgsoil, casa_avg_layers
    public :: casa_rplant, casa_allocation, casa_xrateplant, casa_exudation
-   public :: casa_coeffplant, casa_nrequire, casa_xnp, casa_xkn2, casa_nuptake
-   public :: casa_delplant, casa_plant_update, casa_end_of_day_np, cell_active
+   public :: casa_kplant, casa_litter_fmet, casa_nrequire, casa_xnp, casa_xkn2, casa_nuptake
+   public :: casa_plant_tendencies, casa_litterfall, casa_plant_update, casa_end_of_day_np, cell_active, inint
 
    !> fixed C:N of structural litter N input (ratioNCstrfix)
    real(dp), parameter, public :: RATIO_NC_STR_FIX = 1.0_dp/150.0_dp
 
 contains
 
-   !> true for cells that are not icewater (ivt2 /= 0)
+   !> true for cells that are not icewater (nint(ivt2) /= 0), without a libm lround call
    elemental logical function cell_active(ivt2)
       real(dp), intent(in) :: ivt2
-      cell_active = (nint(ivt2) /= 0)
+      cell_active = .not. (abs(ivt2) < 0.5_dp)
    end function cell_active
+
+   !> nint(x) (round half away from zero) for |x| < 2**31, inline instead of libm's lround:
+   !> x - int(x) is exact, so the rounding decision is the same as nint's.
+   elemental integer function inint(x)
+      real(dp), intent(in) :: x
+      real(dp) :: f
+      inint = int(x)
+      f = x - real(inint, dp)
+      if (f >= 0.5_dp) then
+         inint = inint + 1
+      else if (f <= -0.5_dp) then
+         inint = inint - 1
+      end if
+   end function inint
 
    !> Lloyd-Taylor type temperature function g(T), 1 at 10 degC (casa.md 4.3)
    elemental real(dp) function resp_tfunc(tk)
@@ -120,8 +140,8 @@ contains
       real(dp), intent(inout) :: phase(ncell)
       integer :: n, d1, d2, d3, d4, l12, l23, l34, l41, ph, dd, iveg
       do n = 1, ncell
-         d1 = nint(params(n, P_GREENUP))
-         d3 = nint(params(n, P_FALL))
+         d1 = inint(params(n, P_GREENUP))
+         d3 = inint(params(n, P_FALL))
          d2 = d1 + 14
          d4 = d3 + 14
          if (d2 > 365) d2 = d2 - 365
@@ -130,7 +150,7 @@ contains
          l23 = d3 - d2; if (l23 < 0) l23 = l23 + 365
          l34 = d4 - d3; if (l34 < 0) l34 = l34 + 365
          l41 = d1 - d4; if (l41 < 0) l41 = l41 + 365
-         ph = nint(phase(n))
+         ph = inint(phase(n))
          select case (ph)
          case (0)
             dd = doy - d4; if (dd < 0) dd = dd + 365
@@ -145,7 +165,7 @@ contains
             dd = doy - d3; if (dd < 0) dd = dd + 365
             if (dd > l34) ph = 0
          end select
-         iveg = nint(params(n, P_IVEG))
+         iveg = inint(params(n, P_IVEG))
          if (iveg == 1 .or. iveg == 2) ph = 2
          phase(n) = real(ph, dp)
       end do
@@ -263,10 +283,10 @@ contains
          al = params(n, P_CALLOC_LEAF)
          aw = params(n, P_CALLOC_WOOD)
          ar = params(n, P_CALLOC_FROOT)
-         ivt2 = nint(params(n, P_IVT2))
+         ivt2 = inint(params(n, P_IVT2))
          if (ivt2 /= 0) then
             woody = (ivt2 == 2 .or. ivt2 == 3)
-            ph = nint(phase(n))
+            ph = inint(phase(n))
             if (ph == 0) then
                al = 0.0_dp
                ar = ar/(ar + aw)
@@ -337,7 +357,7 @@ contains
          x = min(1.0_dp, max(0.0_dp, x))
          kcold(n) = (DELTCASA*params(n, P_XKLEAFCOLDMAX))*((1.0_dp - x)**params(n, P_XKLEAFCOLDEXP))
          kdry(n) = (DELTCASA*params(n, P_XKLEAFDRYMAX))*((1.0_dp - btran(n))**params(n, P_XKLEAFDRYEXP))
-         if (nint(phase(n)) == 1) xkleaf(n) = 0.0_dp
+         if (inint(phase(n)) == 1) xkleaf(n) = 0.0_dp
       end do
    end subroutine casa_xrateplant
 
@@ -358,17 +378,36 @@ contains
    end subroutine casa_exudation
 
    ! ------------------------------------------------------------------ 4.8
-   subroutine casa_coeffplant(ncell, params, lai, cplant, nplant, kcold, kdry, xkleaf, &
-                              kplant, fmet_leaf, fmet_froot)
+   !> Plant turnover rates kplant(ncell,3) (d-1); lai = start-of-day LAI.
+   subroutine casa_kplant(ncell, params, lai, kcold, kdry, xkleaf, kplant)
       integer, intent(in) :: ncell
       real(dp), intent(in) :: params(ncell, NCASAPARAM)
-      real(dp), intent(in) :: lai(ncell), cplant(ncell, 3), nplant(ncell, 3)
-      real(dp), intent(in) :: kcold(ncell), kdry(ncell), xkleaf(ncell)
-      real(dp), intent(out) :: kplant(ncell, 3), fmet_leaf(ncell), fmet_froot(ncell)
-      real(dp) :: rln_leaf, rln_froot, rate_leaf
+      real(dp), intent(in) :: lai(ncell), kcold(ncell), kdry(ncell), xkleaf(ncell)
+      real(dp), intent(out) :: kplant(ncell, 3)
+      real(dp) :: rate_leaf
       integer :: n
       do n = 1, ncell
          kplant(n, :) = 0.0_dp
+         if (cell_active(params(n, P_IVT2))) then
+            rate_leaf = DELTCASA/(params(n, P_AGE_LEAF)*(1.0_dp - params(n, P_FRACHERB)))
+            kplant(n, 1) = (rate_leaf*xkleaf(n) + kcold(n)) + kdry(n)
+            kplant(n, 2) = DELTCASA/params(n, P_AGE_WOOD)
+            kplant(n, 3) = DELTCASA/params(n, P_AGE_FROOT)
+         end if
+         if (lai(n) <= params(n, P_LAIMIN)) kplant(n, 1) = 0.0_dp
+      end do
+   end subroutine casa_kplant
+
+   !> CASA-soil metabolic fractions of leaf and fine-root litter (4.8), from the
+   !> start-of-day plant C and N; 0 on icewater cells.
+   subroutine casa_litter_fmet(ncell, params, cplant, nplant, fmet_leaf, fmet_froot)
+      integer, intent(in) :: ncell
+      real(dp), intent(in) :: params(ncell, NCASAPARAM)
+      real(dp), intent(in) :: cplant(ncell, 3), nplant(ncell, 3)
+      real(dp), intent(out) :: fmet_leaf(ncell), fmet_froot(ncell)
+      real(dp) :: rln_leaf, rln_froot
+      integer :: n
+      do n = 1, ncell
          fmet_leaf(n) = 0.0_dp
          fmet_froot(n) = 0.0_dp
          if (cell_active(params(n, P_IVT2))) then
@@ -378,14 +417,9 @@ contains
                         *params(n, P_LIG_FROOT)
             fmet_leaf(n) = max(0.001_dp, 0.75_dp*(0.85_dp - 0.013_dp*rln_leaf))
             fmet_froot(n) = max(0.001_dp, 0.75_dp*(0.85_dp - 0.013_dp*rln_froot))
-            rate_leaf = DELTCASA/(params(n, P_AGE_LEAF)*(1.0_dp - params(n, P_FRACHERB)))
-            kplant(n, 1) = (rate_leaf*xkleaf(n) + kcold(n)) + kdry(n)
-            kplant(n, 2) = DELTCASA/params(n, P_AGE_WOOD)
-            kplant(n, 3) = DELTCASA/params(n, P_AGE_FROOT)
          end if
-         if (lai(n) <= params(n, P_LAIMIN)) kplant(n, 1) = 0.0_dp
       end do
-   end subroutine casa_coeffplant
+   end subroutine casa_litter_fmet
 
    ! ------------------------------------------------------------------ 4.9
    !> N requirement NREQ(xnpp) for every cell (no icewater mask).
@@ -534,26 +568,61 @@ contains
       end do
    end subroutine casa_nuptake
 
-   ! ------------------------------------------------------------------ 4.14
-   subroutine casa_delplant(ncell, params, icycle, npp, gpp, fracclabile, clabloss, cexud, fracc, &
-                            kplant, cplant, nplant, fmet_leaf, fmet_froot, nuptake, fracnalloc, &
-                            dcplant, dclabile, dnplant, fluxc_lit, fluxn_lit, &
-                            clitinpt_met, clitinpt_str, nlitinpt_met, nlitinpt_str)
+   ! ------------------------------------------------------------------ 4.14 (plant part)
+   !> Plant C, labile C and N tendencies (g m-2 d-1). dnturn(ncell,3): the plant N
+   !> tendency from turnover alone (<= 0, before uptake; its opposite leaves as litter
+   !> N); dnplant = dnturn + uptake. 0 on icewater cells; N only when icycle > 1.
+   subroutine casa_plant_tendencies(ncell, params, icycle, npp, gpp, fracclabile, clabloss, fracc, &
+                                    kplant, cplant, nplant, nuptake, fracnalloc, dcplant, dclabile, &
+                                    dnturn, dnplant)
       integer, intent(in) :: ncell, icycle
       real(dp), intent(in) :: params(ncell, NCASAPARAM)
-      real(dp), intent(in) :: npp(ncell), gpp(ncell), fracclabile(ncell), clabloss(ncell), cexud(ncell)
+      real(dp), intent(in) :: npp(ncell), gpp(ncell), fracclabile(ncell), clabloss(ncell)
       real(dp), intent(in) :: fracc(ncell, 3), kplant(ncell, 3), cplant(ncell, 3), nplant(ncell, 3)
-      real(dp), intent(in) :: fmet_leaf(ncell), fmet_froot(ncell), nuptake(ncell), fracnalloc(ncell, 3)
-      real(dp), intent(out) :: dcplant(ncell, 3), dclabile(ncell), dnplant(ncell, 3)
+      real(dp), intent(in) :: nuptake(ncell), fracnalloc(ncell, 3)
+      real(dp), intent(out) :: dcplant(ncell, 3), dclabile(ncell), dnturn(ncell, 3), dnplant(ncell, 3)
+      integer :: n, i
+      do n = 1, ncell
+         dcplant(n, :) = 0.0_dp
+         dnturn(n, :) = 0.0_dp
+         dnplant(n, :) = 0.0_dp
+         dclabile(n) = 0.0_dp
+         if (.not. cell_active(params(n, P_IVT2))) cycle
+         do i = 1, 3
+            dcplant(n, i) = npp(n)*fracc(n, i) - kplant(n, i)*cplant(n, i)
+         end do
+         dclabile(n) = gpp(n)*fracclabile(n) - clabloss(n)
+         if (icycle > 1) then
+            if (fracnalloc(n, 1) == 0.0_dp) then
+               dnturn(n, 1) = -(kplant(n, 1)*nplant(n, 1))
+            else
+               dnturn(n, 1) = -(kplant(n, 1)*nplant(n, 1))*params(n, P_FTRANS_LEAF)
+            end if
+            dnturn(n, 2) = -(kplant(n, 2)*nplant(n, 2))*params(n, P_FTRANS_WOOD)
+            dnturn(n, 3) = -(kplant(n, 3)*nplant(n, 3))*params(n, P_FTRANS_FROOT)
+            do i = 1, 3
+               dnplant(n, i) = dnturn(n, i) + nuptake(n)*fracnalloc(n, i)
+            end do
+         end if
+      end do
+   end subroutine casa_plant_tendencies
+
+   ! ------------------------------------------------------------------ 4.14 (litterfall)
+   !> CASA-soil litter inputs from the start-of-day plant pools cplant: fluxc_lit /
+   !> fluxn_lit (ncell,3) into met/str/cwd litter; clitinpt_str and nlitinpt_str
+   !> WITHOUT the cwd parts (casa_soil adds cwd2str and k_cwd*N_cwd).
+   subroutine casa_litterfall(ncell, params, icycle, cexud, kplant, cplant, fmet_leaf, fmet_froot, dnturn, &
+                              fluxc_lit, fluxn_lit, clitinpt_met, clitinpt_str, nlitinpt_met, nlitinpt_str)
+      integer, intent(in) :: ncell, icycle
+      real(dp), intent(in) :: params(ncell, NCASAPARAM)
+      real(dp), intent(in) :: cexud(ncell), kplant(ncell, 3), cplant(ncell, 3)
+      real(dp), intent(in) :: fmet_leaf(ncell), fmet_froot(ncell), dnturn(ncell, 3)
       real(dp), intent(out) :: fluxc_lit(ncell, 3), fluxn_lit(ncell, 3)
       real(dp), intent(out) :: clitinpt_met(ncell), clitinpt_str(ncell)
       real(dp), intent(out) :: nlitinpt_met(ncell), nlitinpt_str(ncell)
       real(dp) :: fsl, fsr, cl2m, cl2s, cr2m, cr2s, nl2s, nr2s
-      integer :: n, i
+      integer :: n
       do n = 1, ncell
-         dcplant(n, :) = 0.0_dp
-         dnplant(n, :) = 0.0_dp
-         dclabile(n) = 0.0_dp
          fluxc_lit(n, :) = 0.0_dp
          fluxn_lit(n, :) = 0.0_dp
          clitinpt_met(n) = 0.0_dp
@@ -561,10 +630,6 @@ contains
          nlitinpt_met(n) = 0.0_dp
          nlitinpt_str(n) = 0.0_dp
          if (.not. cell_active(params(n, P_IVT2))) cycle
-         do i = 1, 3
-            dcplant(n, i) = npp(n)*fracc(n, i) - kplant(n, i)*cplant(n, i)
-         end do
-         dclabile(n) = gpp(n)*fracclabile(n) - clabloss(n)
          fsl = 1.0_dp - fmet_leaf(n)
          fsr = 1.0_dp - fmet_froot(n)
          cl2m = (fmet_leaf(n)*kplant(n, 1))*cplant(n, 1)
@@ -579,26 +644,16 @@ contains
          clitinpt_met(n) = cl2m + (cr2m + cexud(n))
          clitinpt_str(n) = cl2s + cr2s
          if (icycle > 1) then
-            if (fracnalloc(n, 1) == 0.0_dp) then
-               dnplant(n, 1) = -(kplant(n, 1)*nplant(n, 1))
-            else
-               dnplant(n, 1) = -(kplant(n, 1)*nplant(n, 1))*params(n, P_FTRANS_LEAF)
-            end if
-            dnplant(n, 2) = -(kplant(n, 2)*nplant(n, 2))*params(n, P_FTRANS_WOOD)
-            dnplant(n, 3) = -(kplant(n, 3)*nplant(n, 3))*params(n, P_FTRANS_FROOT)
             nl2s = cl2s*RATIO_NC_STR_FIX
             nr2s = cr2s*RATIO_NC_STR_FIX
             fluxn_lit(n, 2) = nl2s + nr2s
-            fluxn_lit(n, 1) = ((-dnplant(n, 1)) - dnplant(n, 3)) - fluxn_lit(n, 2)
-            fluxn_lit(n, 3) = -dnplant(n, 2)
-            nlitinpt_met(n) = ((-dnplant(n, 1)) - nl2s) + ((-dnplant(n, 3)) - nr2s)
+            fluxn_lit(n, 1) = ((-dnturn(n, 1)) - dnturn(n, 3)) - fluxn_lit(n, 2)
+            fluxn_lit(n, 3) = -dnturn(n, 2)
+            nlitinpt_met(n) = ((-dnturn(n, 1)) - nl2s) + ((-dnturn(n, 3)) - nr2s)
             nlitinpt_str(n) = nl2s + nr2s
-            do i = 1, 3
-               dnplant(n, i) = dnplant(n, i) + nuptake(n)*fracnalloc(n, i)
-            end do
          end if
       end do
-   end subroutine casa_delplant
+   end subroutine casa_litterfall
 
    ! ------------------------------------------------------------------ 4.16 (plant part)
    subroutine casa_plant_update(ncell, params, icycle, dcplant, dclabile, dnplant, &

@@ -29,10 +29,13 @@
 module mimics_soil
    use tb_precision, only: dp, TKZERO, DELTCASA
    use tb_layout
+   use casa_veg, only: inint
    implicit none
    private
 
    integer, parameter, public :: NHOURS = 24
+   !> cells per chunk of the hourly loop (its working set stays in the L1 cache)
+   integer, parameter :: HOUR_CHUNK = 32
 
    ! ---- per-cell CASA-derived constants (cp) -------------------------------
    integer, parameter, public :: CP_IVEG = 1, CP_IVT2 = 2
@@ -162,22 +165,20 @@ contains
 
    ! ---------------------------------------------------------------------------
    !> 4.2 litter partitioning of plant turnover. CN (icycle > 1): lignin:N of
-   !> leaf and fine root from the start-of-day plant C and N. Sets Q_FMET_LEAF,
-   !> Q_FMET_FROOT (metabolic fractions; structural = 1 - met, wood -> CWD) and
-   !> Q_KPLANT. glai is the start-of-day LAI.
-   subroutine mimics_coeffplant(n, icycle, mp, cp, cplant, nplant, glai, xkleaf, xkleafcold, xkleafdry, q)
+   !> leaf and fine root from the start-of-day plant C and N. Sets Q_FMET_LEAF and
+   !> Q_FMET_FROOT (metabolic fractions; structural = 1 - met, wood -> CWD). The
+   !> turnover rates (Q_KPLANT) come from the vegetation day (casa_kplant).
+   subroutine mimics_coeffplant(n, icycle, mp, cp, cplant, nplant, q)
       integer, intent(in) :: n, icycle
       real(dp), intent(in) :: mp(n, NMIMICSPARAM), cp(n, NCP)
-      real(dp), intent(in) :: cplant(n, 3), nplant(n, 3), glai(n)
-      real(dp), intent(in) :: xkleaf(n), xkleafcold(n), xkleafdry(n)
+      real(dp), intent(in) :: cplant(n, 3), nplant(n, 3)
       real(dp), intent(inout) :: q(n, NQ)
       integer :: i, p, k
       real(dp) :: cnmax, ratio, ln
       do i = 1, n
-         q(i, Q_KPLANT:Q_KPLANT + 2) = 0.0_dp
          q(i, Q_FMET_LEAF) = 0.0_dp
          q(i, Q_FMET_FROOT) = 0.0_dp
-         if (nint(cp(i, CP_IVT2)) /= 0) then
+         if (inint(cp(i, CP_IVT2)) /= 0) then
             if (icycle > 1) then
                do k = 1, 2
                   p = merge(LEAF, FROOT, k == 1)
@@ -193,11 +194,7 @@ contains
             end if
             q(i, Q_FMET_LEAF) = max(0.001_dp, mp(i, M_FMET_P)*(mp(i, M_FMET_P + 1) - mp(i, M_FMET_P + 2)*q(i, Q_LN + 0)))
             q(i, Q_FMET_FROOT) = max(0.001_dp, mp(i, M_FMET_P)*(mp(i, M_FMET_P + 1) - mp(i, M_FMET_P + 2)*q(i, Q_LN + 2)))
-            q(i, Q_KPLANT + 0) = (cp(i, CP_PLANTRATE + 0)*xkleaf(i) + xkleafcold(i)) + xkleafdry(i)
-            q(i, Q_KPLANT + 1) = cp(i, CP_PLANTRATE + 1)
-            q(i, Q_KPLANT + 2) = cp(i, CP_PLANTRATE + 2)
          end if
-         if (glai(i) <= cp(i, CP_GLAIMIN)) q(i, Q_KPLANT + 0) = 0.0_dp
       end do
    end subroutine mimics_coeffplant
 
@@ -212,12 +209,12 @@ contains
       do i = 1, n
          q(i, Q_KLIT_CWD) = 0.0_dp
          q(i, Q_CWD_CO2FRAC) = 0.0_dp
-         if (nint(cp(i, CP_IVT2)) == 0) cycle
+         if (inint(cp(i, CP_IVT2)) == 0) cycle
          fwps = min(1.0_dp, moistavg(i)/cp(i, CP_SSAT))
          xktemp = cp(i, CP_Q10SOIL)**(0.1_dp*((tsoilavg(i) - TKZERO) - 35.0_dp))
          xkwater = ((fwps - 1.70_dp)/(0.55_dp - 1.70_dp))**6.6481_dp &
                    *((fwps - (-0.007_dp))/(0.55_dp - (-0.007_dp)))**3.22_dp
-         iv = nint(cp(i, CP_IVEG))
+         iv = inint(cp(i, CP_IVEG))
          if (iv == 12 .or. iv == 14) xkwater = 1.0_dp
          q(i, Q_KLIT_CWD) = ((cp(i, CP_XKOPTLITTER)*xktemp)*xkwater)*cp(i, CP_LITTERRATE_CWD)
          ligw = cp(i, CP_LIGNIN + 1)
@@ -226,31 +223,23 @@ contains
    end subroutine mimics_cwd_rate
 
    ! ---------------------------------------------------------------------------
-   !> 4.4 plant and CWD tendencies (g m-2 d-1), litter fluxes, MIMICS litter
-   !> inputs (mg cm-3 d-1) and the input-weighted lignin:N. Icewater cells get 0.
-   !> fracnalloc / nminuptake are only read when icycle > 1.
-   subroutine mimics_delplant(n, icycle, cp, cplant, nplant, clit_cwd, nlit_cwd, cnpp, cgpp, fraccalloc, &
-                              fracclabile, clabloss, cexudate, nminuptake, fracnalloc, q)
+   !> 4.4 CWD tendencies (g m-2 d-1), litter fluxes from the start-of-day plant
+   !> pools cplant, MIMICS litter inputs (mg cm-3 d-1) and the input-weighted
+   !> lignin:N. The plant tendencies are those of the vegetation day; dnturn is its
+   !> plant N tendency from turnover alone (read when icycle > 1). Icewater cells get 0.
+   subroutine mimics_delplant(n, icycle, cp, cplant, dnturn, clit_cwd, nlit_cwd, cexudate, q)
       integer, intent(in) :: n, icycle
-      real(dp), intent(in) :: cp(n, NCP), cplant(n, 3), nplant(n, 3), clit_cwd(n), nlit_cwd(n)
-      real(dp), intent(in) :: cnpp(n), cgpp(n), fraccalloc(n, 3), fracclabile(n), clabloss(n), cexudate(n)
-      real(dp), intent(in) :: nminuptake(n), fracnalloc(n, 3)
+      real(dp), intent(in) :: cp(n, NCP), cplant(n, 3), dnturn(n, 3), clit_cwd(n), nlit_cwd(n), cexudate(n)
       real(dp), intent(inout) :: q(n, NQ)
-      integer :: i, p
-      real(dp) :: kl, kw, kr, fml, fsl, fmr, fsr, c2m, c2s, r2m, r2s, w2c, dn(3), n2sl, n2sr, klit, fco2, d
+      integer :: i
+      real(dp) :: kl, kw, kr, fml, fsl, fmr, fsr, c2m, c2s, r2m, r2s, w2c, n2sl, n2sr, klit, fco2, d
       real(dp) :: cwd2co2, cwd2str, nwd2str, num, den
       do i = 1, n
-         q(i, Q_DCPLANT:Q_DCPLANT + 2) = 0.0_dp
-         q(i, Q_DNPLANT:Q_DNPLANT + 2) = 0.0_dp
          q(i, Q_DCLABILE:Q_DNLIT_CWD) = 0.0_dp
          q(i, Q_CLEAF2MET:Q_NLITINPT_STR) = 0.0_dp
          q(i, Q_LIGNINNRATIO) = 0.0_dp
-         if (nint(cp(i, CP_IVT2)) == 0) cycle
+         if (inint(cp(i, CP_IVT2)) == 0) cycle
          kl = q(i, Q_KPLANT + 0); kw = q(i, Q_KPLANT + 1); kr = q(i, Q_KPLANT + 2)
-         do p = 1, 3
-            q(i, Q_DCPLANT + p - 1) = cnpp(i)*fraccalloc(i, p) - q(i, Q_KPLANT + p - 1)*cplant(i, p)
-         end do
-         q(i, Q_DCLABILE) = cgpp(i)*fracclabile(i) - clabloss(i)
          fml = q(i, Q_FMET_LEAF); fsl = 1.0_dp - fml
          fmr = q(i, Q_FMET_FROOT); fsr = 1.0_dp - fmr
          c2m = (fml*kl)*cplant(i, LEAF)
@@ -271,23 +260,13 @@ contains
          q(i, Q_CLITINPT_MET) = c2m + r2m
          q(i, Q_CLITINPT_STR) = (c2s + r2s) + cwd2str
          if (icycle > 1) then
-            if (fracnalloc(i, LEAF) == 0.0_dp) then
-               dn(LEAF) = -(kl*nplant(i, LEAF))
-            else
-               dn(LEAF) = -((kl*nplant(i, LEAF))*cp(i, CP_FTRANS + 0))
-            end if
-            dn(WOOD) = -((kw*nplant(i, WOOD))*cp(i, CP_FTRANS + 1))
-            dn(FROOT) = -((kr*nplant(i, FROOT))*cp(i, CP_FTRANS + 2))
             n2sl = ((fsl*kl)*cplant(i, LEAF))*RATIONCSTRFIX
             n2sr = ((fsr*kr)*cplant(i, FROOT))*RATIONCSTRFIX
             q(i, Q_NLEAF2STR) = n2sl
             q(i, Q_NROOT2STR) = n2sr
-            q(i, Q_NLEAF2MET) = (-dn(LEAF)) - n2sl
-            q(i, Q_NROOT2MET) = (-dn(FROOT)) - n2sr
-            q(i, Q_NWOOD2CWD) = -dn(WOOD)
-            do p = 1, 3
-               q(i, Q_DNPLANT + p - 1) = dn(p) + nminuptake(i)*fracnalloc(i, p)
-            end do
+            q(i, Q_NLEAF2MET) = (-dnturn(i, LEAF)) - n2sl
+            q(i, Q_NROOT2MET) = (-dnturn(i, FROOT)) - n2sr
+            q(i, Q_NWOOD2CWD) = -dnturn(i, WOOD)
             nwd2str = klit*nlit_cwd(i)
             q(i, Q_NWD2STR) = nwd2str
             q(i, Q_DNLIT_CWD) = q(i, Q_NWOOD2CWD) - klit*nlit_cwd(i)
@@ -336,7 +315,7 @@ contains
          q(i, Q_NLITTERMIN:Q_DNSOILMINDT) = 0.0_dp
          q(i, Q_CHRESP:Q_CSOMPIN) = 0.0_dp
          if (icycle > 1) q(i, Q_OVERFLOW_R:Q_OVERFLOW_K) = 0.0_dp
-         if (nint(cp(i, CP_IVT2)) == 0) cycle
+         if (inint(cp(i, CP_IVT2)) == 0) cycle
          if (icycle > 1) then
             q(i, Q_NMINLEACH) = nsoilmin(i)*cp(i, CP_FNMINLEACH)
             nsoilmin(i) = nsoilmin(i) - q(i, Q_NMINLEACH)
@@ -358,7 +337,7 @@ contains
       integer :: i, j, ifw
       real(dp) :: ts, thl, thf, afp, fw, x, taumod, fmet
       do i = 1, n
-         if (nint(cp(i, CP_IVT2)) == 0) then
+         if (inint(cp(i, CP_IVT2)) == 0) then
             q(i, Q_FW) = 0.0_dp; q(i, Q_THETALIQ) = 0.0_dp; q(i, Q_THETAFRZN) = 0.0_dp
             cycle
          end if
@@ -366,7 +345,7 @@ contains
          thl = min(1.0_dp, moistavg(i)/cp(i, CP_SSAT))
          thf = min(1.0_dp, frznmoistavg(i)/cp(i, CP_SSAT))
          afp = max(0.0_dp, (1.0_dp - thl) - thf)
-         ifw = nint(mp(i, M_FWFUNCTION))
+         ifw = inint(mp(i, M_FWFUNCTION))
          if (ifw == 3) then
             if (icycle > 1) then
                fw = (((thl*thl)*thl)*afp**2.5_dp)*44.2466756824402_dp
@@ -414,16 +393,37 @@ contains
    !> 4.8-4.10: 24 explicit hourly steps of reverse Michaelis-Menten kinetics
    !> for every non-icewater cell. Updates mc (and, CN, mn and Q_DIN) and the
    !> day's accumulators Q_CHRESP, Q_CSOMPIN, Q_OVERFLOW_*, Q_NLITTERMIN, Q_NSMIN, Q_NSIMM.
+   !> The cells are taken in chunks of HOUR_CHUNK with the cell loop innermost, so
+   !> that independent cells fill the pipeline and the vector units; each cell's
+   !> arithmetic is exactly that of the spec, hour after hour (mimics_hours_chunk).
    subroutine mimics_hours(n, icycle, mp, cp, q, mc, mn)
       integer, intent(in) :: n, icycle
       real(dp), intent(in) :: mp(n, NMIMICSPARAM), cp(n, NCP)
       real(dp), intent(inout) :: q(n, NQ), mc(n, 7), mn(n, 7)
-      integer :: i, h
-      real(dp) :: hfrac, im, is, jm, js, fim, fis, mge(4), nue(4), ko(2), dd, v(6), k(6)
-      real(dp) :: taur, tauk, fphr, fphk, fchr, fchk, favr, favk, desorption, cnr, cnk, u
-      real(dp) :: c_litm, c_lits, c_micr, c_mick, c_soma, c_somc, c_somp
-      real(dp) :: n_litm, n_lits, n_micr, n_mick, n_soma, n_somc, n_somp, din
-      real(dp) :: litmin1, litmin2, litmin3, litmin4, sommin1, sommin2, mr, mk
+      integer :: i0, m
+      do i0 = 1, n, HOUR_CHUNK
+         m = min(HOUR_CHUNK, n - i0 + 1)
+         call mimics_hours_chunk(n, i0, m, icycle, mp, cp, q, mc, mn)
+      end do
+   end subroutine mimics_hours
+
+   !> mimics_hours for the m <= HOUR_CHUNK cells i0 .. i0+m-1 (local arrays indexed
+   !> k = i - i0 + 1). The hour-invariant products (litter inputs times fI, Km times
+   !> KO, 1 - MGE, 1 - NUE) are formed once per day with the spec's expressions;
+   !> every cell is computed and only non-icewater cells are stored back.
+   subroutine mimics_hours_chunk(n, i0, m, icycle, mp, cp, q, mc, mn)
+      integer, intent(in) :: n, i0, m, icycle
+      real(dp), intent(in) :: mp(n, NMIMICSPARAM), cp(n, NCP)
+      real(dp), intent(inout) :: q(n, NQ), mc(n, 7), mn(n, 7)
+      integer :: i, k, h, j
+      real(dp) :: hfrac
+      real(dp), dimension(HOUR_CHUNK) :: im1, imf, is1, isf, jm1, jmf, js1, jsf, kor, kok
+      real(dp), dimension(HOUR_CHUNK) :: cl_m, cl_s, cm_r, cm_k, cs_a, cs_c, cs_p, mr, mk
+      real(dp), dimension(HOUR_CHUNK) :: nl_m, nl_s, nm_r, nm_k, ns_a, ns_c, ns_p, din
+      real(dp), dimension(HOUR_CHUNK) :: chresp, csompin, ovr_day, ovk_day, nlitmin, nsmin, nsimm
+      real(dp) :: omge(HOUR_CHUNK, 4), onue(HOUR_CHUNK, 4)
+      logical :: active(HOUR_CHUNK), lin_dd(HOUR_CHUNK), all_lin
+      real(dp) :: litmin1, litmin2, litmin3, litmin4, sommin1, sommin2
       real(dp) :: trn1, trn2, trn3, trn4, trn5, trn6, desorp, oxidat
       real(dp) :: litminn1, litminn2, litminn3, litminn4, somminn1, somminn2, rr, rk
       real(dp) :: trnn1, trnn2, trnn3, trnn4, trnn5, trnn6, desorpn, oxidatn
@@ -431,145 +431,193 @@ contains
       real(dp) :: ovf_r, ovf_k, spill_r, spill_k
       real(dp) :: d_litm, d_lits, d_micr, d_mick, d_soma, d_somc, d_somp
       real(dp) :: d_litmn, d_litsn, d_micrn, d_mickn, d_soman, d_somcn, d_sompn, d_din
-      real(dp) :: chresp, csompin, ovr_day, ovk_day, nlitmin, nsmin, nsimm
-      logical :: lin_dd
 
       hfrac = 1.0_dp/real(NHOURS, dp)
-      do i = 1, n
-         if (nint(cp(i, CP_IVT2)) == 0) cycle
-         im = q(i, Q_CLITIN_MET)*hfrac
-         is = q(i, Q_CLITIN_STR)*hfrac
-         jm = q(i, Q_NLITIN_MET)*hfrac
-         js = q(i, Q_NLITIN_STR)*hfrac
-         fim = mp(i, M_FI_MET); fis = mp(i, M_FI_STR)
-         mge = mp(i, M_MGE:M_MGE + 3); nue = mp(i, M_NUE:M_NUE + 3); ko = mp(i, M_KO:M_KO + 1)
-         dd = mp(i, M_DENSDEP)
+      all_lin = .true.
+      do k = 1, m
+         i = i0 + k - 1
+         active(k) = inint(cp(i, CP_IVT2)) /= 0
          ! pow(x, 1.0) == x exactly, so the linear case skips the libm call
-         lin_dd = (dd == 1.0_dp)
-         v = q(i, Q_VMAX:Q_VMAX + 5); k = q(i, Q_KM:Q_KM + 5)
-         taur = q(i, Q_TAUR); tauk = q(i, Q_TAUK)
-         fphr = q(i, Q_FPHYS_R); fphk = q(i, Q_FPHYS_K)
-         fchr = q(i, Q_FCHEM_R); fchk = q(i, Q_FCHEM_K)
-         favr = q(i, Q_FAVAL_R); favk = q(i, Q_FAVAL_K)
-         desorption = q(i, Q_DESORPTION)
-         cnr = q(i, Q_CN_R); cnk = q(i, Q_CN_K); u = q(i, Q_U)
-         c_litm = mc(i, LITM); c_lits = mc(i, LITS); c_micr = mc(i, MICR); c_mick = mc(i, MICK)
-         c_soma = mc(i, SOMA); c_somc = mc(i, SOMC); c_somp = mc(i, SOMP)
-         n_litm = mn(i, LITM); n_lits = mn(i, LITS); n_micr = mn(i, MICR); n_mick = mn(i, MICK)
-         n_soma = mn(i, SOMA); n_somc = mn(i, SOMC); n_somp = mn(i, SOMP)
-         din = q(i, Q_DIN)
-         chresp = 0.0_dp; csompin = 0.0_dp; ovr_day = 0.0_dp; ovk_day = 0.0_dp
-         nlitmin = 0.0_dp; nsmin = 0.0_dp; nsimm = 0.0_dp
+         lin_dd(k) = (mp(i, M_DENSDEP) == 1.0_dp)
+         if (active(k) .and. .not. lin_dd(k)) all_lin = .false.
+      end do
+      do k = 1, m
+         i = i0 + k - 1
+         im1(k) = (q(i, Q_CLITIN_MET)*hfrac)*(1.0_dp - mp(i, M_FI_MET))
+         imf(k) = (q(i, Q_CLITIN_MET)*hfrac)*mp(i, M_FI_MET)
+         is1(k) = (q(i, Q_CLITIN_STR)*hfrac)*(1.0_dp - mp(i, M_FI_STR))
+         isf(k) = (q(i, Q_CLITIN_STR)*hfrac)*mp(i, M_FI_STR)
+         jm1(k) = (q(i, Q_NLITIN_MET)*hfrac)*(1.0_dp - mp(i, M_FI_MET))
+         jmf(k) = (q(i, Q_NLITIN_MET)*hfrac)*mp(i, M_FI_MET)
+         js1(k) = (q(i, Q_NLITIN_STR)*hfrac)*(1.0_dp - mp(i, M_FI_STR))
+         jsf(k) = (q(i, Q_NLITIN_STR)*hfrac)*mp(i, M_FI_STR)
+         kok(k) = mp(i, M_KO + 1)*q(i, Q_KM + 4)
+         kor(k) = mp(i, M_KO)*q(i, Q_KM + 1)
+         cl_m(k) = mc(i, LITM); cl_s(k) = mc(i, LITS); cm_r(k) = mc(i, MICR); cm_k(k) = mc(i, MICK)
+         cs_a(k) = mc(i, SOMA); cs_c(k) = mc(i, SOMC); cs_p(k) = mc(i, SOMP)
+         nl_m(k) = mn(i, LITM); nl_s(k) = mn(i, LITS); nm_r(k) = mn(i, MICR); nm_k(k) = mn(i, MICK)
+         ns_a(k) = mn(i, SOMA); ns_c(k) = mn(i, SOMC); ns_p(k) = mn(i, SOMP)
+         din(k) = q(i, Q_DIN)
+         chresp(k) = 0.0_dp; csompin(k) = 0.0_dp; ovr_day(k) = 0.0_dp; ovk_day(k) = 0.0_dp
+         nlitmin(k) = 0.0_dp; nsmin(k) = 0.0_dp; nsimm(k) = 0.0_dp
+      end do
+      do j = 1, 4
+         do k = 1, m
+            i = i0 + k - 1
+            omge(k, j) = 1.0_dp - mp(i, M_MGE + j - 1)
+            onue(k, j) = 1.0_dp - mp(i, M_NUE + j - 1)
+         end do
+      end do
 
-         do h = 1, NHOURS
-            litmin1 = ((c_micr*v(1))*c_litm)/(k(1) + c_micr)
-            litmin2 = ((c_micr*v(2))*c_lits)/(k(2) + c_micr)
-            sommin1 = ((c_micr*v(3))*c_soma)/(k(3) + c_micr)
-            litmin3 = ((c_mick*v(4))*c_litm)/(k(4) + c_mick)
-            litmin4 = ((c_mick*v(5))*c_lits)/(k(5) + c_mick)
-            sommin2 = ((c_mick*v(6))*c_soma)/(k(6) + c_mick)
-            if (icycle > 1 .and. .not. lin_dd) then
-               mr = c_micr**dd
-               mk = c_mick**dd
-            else
-               mr = c_micr
-               mk = c_mick
-            end if
-            trn1 = (mr*taur)*fphr; trn2 = (mr*taur)*fchr; trn3 = (mr*taur)*favr
-            trn4 = (mk*tauk)*fphk; trn5 = (mk*tauk)*fchk; trn6 = (mk*tauk)*favk
-            desorp = c_somp*desorption
-            oxidat = ((c_mick*v(5))*c_somc)/(ko(2)*k(5) + c_mick) + ((c_micr*v(2))*c_somc)/(ko(1)*k(2) + c_micr)
+      do h = 1, NHOURS
+         if (icycle > 1 .and. .not. all_lin) then
+            do k = 1, m
+               i = i0 + k - 1
+               if (lin_dd(k)) then
+                  mr(k) = cm_r(k)
+                  mk(k) = cm_k(k)
+               else
+                  mr(k) = cm_r(k)**mp(i, M_DENSDEP)
+                  mk(k) = cm_k(k)**mp(i, M_DENSDEP)
+               end if
+            end do
+         else
+            do k = 1, m
+               i = i0 + k - 1
+               mr(k) = cm_r(k)
+               mk(k) = cm_k(k)
+            end do
+         end if
+         if (icycle > 1) then
+            do k = 1, m
+               i = i0 + k - 1
+               litmin1 = ((cm_r(k)*q(i, Q_VMAX))*cl_m(k))/(q(i, Q_KM) + cm_r(k))
+               litmin2 = ((cm_r(k)*q(i, Q_VMAX + 1))*cl_s(k))/(q(i, Q_KM + 1) + cm_r(k))
+               sommin1 = ((cm_r(k)*q(i, Q_VMAX + 2))*cs_a(k))/(q(i, Q_KM + 2) + cm_r(k))
+               litmin3 = ((cm_k(k)*q(i, Q_VMAX + 3))*cl_m(k))/(q(i, Q_KM + 3) + cm_k(k))
+               litmin4 = ((cm_k(k)*q(i, Q_VMAX + 4))*cl_s(k))/(q(i, Q_KM + 4) + cm_k(k))
+               sommin2 = ((cm_k(k)*q(i, Q_VMAX + 5))*cs_a(k))/(q(i, Q_KM + 5) + cm_k(k))
+               trn1 = (mr(k)*q(i, Q_TAUR))*q(i, Q_FPHYS_R); trn2 = (mr(k)*q(i, Q_TAUR))*q(i, Q_FCHEM_R)
+               trn3 = (mr(k)*q(i, Q_TAUR))*q(i, Q_FAVAL_R)
+               trn4 = (mk(k)*q(i, Q_TAUK))*q(i, Q_FPHYS_K); trn5 = (mk(k)*q(i, Q_TAUK))*q(i, Q_FCHEM_K)
+               trn6 = (mk(k)*q(i, Q_TAUK))*q(i, Q_FAVAL_K)
+               desorp = cs_p(k)*q(i, Q_DESORPTION)
+               oxidat = ((cm_k(k)*q(i, Q_VMAX + 4))*cs_c(k))/(kok(k) + cm_k(k)) &
+                        + ((cm_r(k)*q(i, Q_VMAX + 1))*cs_c(k))/(kor(k) + cm_r(k))
 
-            if (icycle > 1) then
-               litminn1 = (litmin1*n_litm)/(c_litm + EPS10)
-               litminn2 = (litmin2*n_lits)/(c_lits + EPS10)
-               litminn3 = (litmin3*n_litm)/(c_litm + EPS10)
-               litminn4 = (litmin4*n_lits)/(c_lits + EPS10)
-               somminn1 = (sommin1*n_soma)/(c_soma + EPS10)
-               somminn2 = (sommin2*n_soma)/(c_soma + EPS10)
-               rr = 1.0_dp/(c_micr + EPS10)
-               rk = 1.0_dp/(c_mick + EPS10)
-               trnn1 = (trn1*n_micr)*rr; trnn2 = (trn2*n_micr)*rr; trnn3 = (trn3*n_micr)*rr
-               trnn4 = (trn4*n_mick)*rk; trnn5 = (trn5*n_mick)*rk; trnn6 = (trn6*n_mick)*rk
-               desorpn = (desorp*n_somp)/(c_somp + EPS10)
-               oxidatn = (oxidat*n_somc)/(c_somc + EPS10)
-               dinup_r = (din*c_micr)/(c_micr + c_mick)
-               dinup_k = (din*c_mick)/(c_micr + c_mick)
-               upc_r = mge(1)*(litmin1 + sommin1) + mge(2)*litmin2
-               upn_r = (nue(1)*(litminn1 + somminn1) + nue(2)*litminn2) + dinup_r
-               upc_k = mge(3)*(litmin3 + sommin2) + mge(4)*litmin4
-               upn_k = (nue(3)*(litminn3 + somminn2) + nue(4)*litminn4) + dinup_k
+               litminn1 = (litmin1*nl_m(k))/(cl_m(k) + EPS10)
+               litminn2 = (litmin2*nl_s(k))/(cl_s(k) + EPS10)
+               litminn3 = (litmin3*nl_m(k))/(cl_m(k) + EPS10)
+               litminn4 = (litmin4*nl_s(k))/(cl_s(k) + EPS10)
+               somminn1 = (sommin1*ns_a(k))/(cs_a(k) + EPS10)
+               somminn2 = (sommin2*ns_a(k))/(cs_a(k) + EPS10)
+               rr = 1.0_dp/(cm_r(k) + EPS10)
+               rk = 1.0_dp/(cm_k(k) + EPS10)
+               trnn1 = (trn1*nm_r(k))*rr; trnn2 = (trn2*nm_r(k))*rr; trnn3 = (trn3*nm_r(k))*rr
+               trnn4 = (trn4*nm_k(k))*rk; trnn5 = (trn5*nm_k(k))*rk; trnn6 = (trn6*nm_k(k))*rk
+               desorpn = (desorp*ns_p(k))/(cs_p(k) + EPS10)
+               oxidatn = (oxidat*ns_c(k))/(cs_c(k) + EPS10)
+               dinup_r = (din(k)*cm_r(k))/(cm_r(k) + cm_k(k))
+               dinup_k = (din(k)*cm_k(k))/(cm_r(k) + cm_k(k))
+               upc_r = mp(i, M_MGE)*(litmin1 + sommin1) + mp(i, M_MGE + 1)*litmin2
+               upn_r = (mp(i, M_NUE)*(litminn1 + somminn1) + mp(i, M_NUE + 1)*litminn2) + dinup_r
+               upc_k = mp(i, M_MGE + 2)*(litmin3 + sommin2) + mp(i, M_MGE + 3)*litmin4
+               upn_k = (mp(i, M_NUE + 2)*(litminn3 + somminn2) + mp(i, M_NUE + 3)*litminn4) + dinup_k
                cnup_r = upc_r/(upn_r + EPS10)
                cnup_k = upc_k/(upn_k + EPS10)
-               ovf_r = upc_r - upn_r*min(cnr, cnup_r)
-               spill_r = upn_r - upc_r/max(cnr, cnup_r)
-               ovf_k = upc_k - upn_k*min(cnk, cnup_k)
-               spill_k = upn_k - upc_k/max(cnk, cnup_k)
-               ovr_day = ovr_day + ovf_r
-               ovk_day = ovk_day + ovf_k
+               ovf_r = upc_r - upn_r*min(q(i, Q_CN_R), cnup_r)
+               spill_r = upn_r - upc_r/max(q(i, Q_CN_R), cnup_r)
+               ovf_k = upc_k - upn_k*min(q(i, Q_CN_K), cnup_k)
+               spill_k = upn_k - upc_k/max(q(i, Q_CN_K), cnup_k)
+               ovr_day(k) = ovr_day(k) + ovf_r
+               ovk_day(k) = ovk_day(k) + ovf_k
 
-               d_litm = ((im*(1.0_dp - fim)) - litmin1) - litmin3
+               d_litm = (im1(k) - litmin1) - litmin3
                d_micr = (upc_r - ((trn1 + trn2) + trn3)) - ovf_r
-               d_somp = (((im*fim) + trn1) + trn4) - desorp
-               d_lits = ((is*(1.0_dp - fis)) - litmin2) - litmin4
+               d_somp = ((imf(k) + trn1) + trn4) - desorp
+               d_lits = (is1(k) - litmin2) - litmin4
                d_mick = (upc_k - ((trn4 + trn5) + trn6)) - ovf_k
-               d_somc = (((is*fis) + trn2) + trn5) - oxidat
+               d_somc = ((isf(k) + trn2) + trn5) - oxidat
                d_soma = ((((trn3 + trn6) + desorp) + oxidat) - sommin1) - sommin2
 
-               d_litmn = ((jm*(1.0_dp - fim)) - litminn1) - litminn3
+               d_litmn = (jm1(k) - litminn1) - litminn3
                d_micrn = (upn_r - ((trnn1 + trnn2) + trnn3)) - spill_r
-               d_sompn = (((jm*fim) + trnn1) + trnn4) - desorpn
-               d_litsn = ((js*(1.0_dp - fis)) - litminn2) - litminn4
+               d_sompn = ((jmf(k) + trnn1) + trnn4) - desorpn
+               d_litsn = (js1(k) - litminn2) - litminn4
                d_mickn = (upn_k - ((trnn4 + trnn5) + trnn6)) - spill_k
-               d_somcn = (((js*fis) + trnn2) + trnn5) - oxidatn
+               d_somcn = ((jsf(k) + trnn2) + trnn5) - oxidatn
                d_soman = ((((trnn3 + trnn6) + desorpn) + oxidatn) - somminn1) - somminn2
-               d_din = ((((((((1.0_dp - nue(1))*(litminn1 + somminn1) + (1.0_dp - nue(2))*litminn2) &
-                             + (1.0_dp - nue(3))*(litminn3 + somminn2)) + (1.0_dp - nue(4))*litminn4) &
+               d_din = (((((((onue(k, 1)*(litminn1 + somminn1) + onue(k, 2)*litminn2) &
+                             + onue(k, 3)*(litminn3 + somminn2)) + onue(k, 4)*litminn4) &
                            + spill_r) + spill_k) - dinup_r) - dinup_k)
 
-               chresp = ((((((chresp + (1.0_dp - mge(1))*(litmin1 + sommin1)) + (1.0_dp - mge(2))*litmin2) &
-                            + (1.0_dp - mge(3))*(litmin3 + sommin2)) + (1.0_dp - mge(4))*litmin4) + ovf_r) + ovf_k)
-               nlitmin = nlitmin + u*((((1.0_dp - nue(1))*litminn1 + (1.0_dp - nue(2))*litminn2) &
-                                       + (1.0_dp - nue(3))*litminn3) + (1.0_dp - nue(4))*litminn4)
-               nsmin = nsmin + u*((1.0_dp - nue(1))*somminn1 + (1.0_dp - nue(3))*somminn2)
-               nsimm = nsimm - u*(((dinup_r + dinup_k) - spill_r) - spill_k)
-            else
-               d_litm = ((im*(1.0_dp - fim)) - litmin1) - litmin3
-               d_micr = (mge(1)*(litmin1 + sommin1) + mge(2)*litmin2) - ((trn1 + trn2) + trn3)
-               d_somp = (((im*fim) + trn1) + trn4) - desorp
-               d_lits = ((is*(1.0_dp - fis)) - litmin2) - litmin4
-               d_mick = (mge(3)*(litmin3 + sommin2) + mge(4)*litmin4) - ((trn4 + trn5) + trn6)
-               d_somc = (((is*fis) + trn2) + trn5) - oxidat
+               chresp(k) = ((((((chresp(k) + omge(k, 1)*(litmin1 + sommin1)) + omge(k, 2)*litmin2) &
+                               + omge(k, 3)*(litmin3 + sommin2)) + omge(k, 4)*litmin4) + ovf_r) + ovf_k)
+               nlitmin(k) = nlitmin(k) + q(i, Q_U)*(((onue(k, 1)*litminn1 + onue(k, 2)*litminn2) &
+                                                     + onue(k, 3)*litminn3) + onue(k, 4)*litminn4)
+               nsmin(k) = nsmin(k) + q(i, Q_U)*(onue(k, 1)*somminn1 + onue(k, 3)*somminn2)
+               nsimm(k) = nsimm(k) - q(i, Q_U)*(((dinup_r + dinup_k) - spill_r) - spill_k)
+               csompin(k) = ((csompin(k) + imf(k)) + trn1) + trn4
+
+               cl_m(k) = cl_m(k) + d_litm; cl_s(k) = cl_s(k) + d_lits
+               cm_r(k) = cm_r(k) + d_micr; cm_k(k) = cm_k(k) + d_mick
+               cs_a(k) = cs_a(k) + d_soma; cs_c(k) = cs_c(k) + d_somc; cs_p(k) = cs_p(k) + d_somp
+               nl_m(k) = nl_m(k) + d_litmn; nl_s(k) = nl_s(k) + d_litsn
+               nm_r(k) = nm_r(k) + d_micrn; nm_k(k) = nm_k(k) + d_mickn
+               ns_a(k) = ns_a(k) + d_soman; ns_c(k) = ns_c(k) + d_somcn; ns_p(k) = ns_p(k) + d_sompn
+               din(k) = din(k) + d_din
+            end do
+         else
+            do k = 1, m
+               i = i0 + k - 1
+               litmin1 = ((cm_r(k)*q(i, Q_VMAX))*cl_m(k))/(q(i, Q_KM) + cm_r(k))
+               litmin2 = ((cm_r(k)*q(i, Q_VMAX + 1))*cl_s(k))/(q(i, Q_KM + 1) + cm_r(k))
+               sommin1 = ((cm_r(k)*q(i, Q_VMAX + 2))*cs_a(k))/(q(i, Q_KM + 2) + cm_r(k))
+               litmin3 = ((cm_k(k)*q(i, Q_VMAX + 3))*cl_m(k))/(q(i, Q_KM + 3) + cm_k(k))
+               litmin4 = ((cm_k(k)*q(i, Q_VMAX + 4))*cl_s(k))/(q(i, Q_KM + 4) + cm_k(k))
+               sommin2 = ((cm_k(k)*q(i, Q_VMAX + 5))*cs_a(k))/(q(i, Q_KM + 5) + cm_k(k))
+               trn1 = (mr(k)*q(i, Q_TAUR))*q(i, Q_FPHYS_R); trn2 = (mr(k)*q(i, Q_TAUR))*q(i, Q_FCHEM_R)
+               trn3 = (mr(k)*q(i, Q_TAUR))*q(i, Q_FAVAL_R)
+               trn4 = (mk(k)*q(i, Q_TAUK))*q(i, Q_FPHYS_K); trn5 = (mk(k)*q(i, Q_TAUK))*q(i, Q_FCHEM_K)
+               trn6 = (mk(k)*q(i, Q_TAUK))*q(i, Q_FAVAL_K)
+               desorp = cs_p(k)*q(i, Q_DESORPTION)
+               oxidat = ((cm_k(k)*q(i, Q_VMAX + 4))*cs_c(k))/(kok(k) + cm_k(k)) &
+                        + ((cm_r(k)*q(i, Q_VMAX + 1))*cs_c(k))/(kor(k) + cm_r(k))
+
+               d_litm = (im1(k) - litmin1) - litmin3
+               d_micr = (mp(i, M_MGE)*(litmin1 + sommin1) + mp(i, M_MGE + 1)*litmin2) - ((trn1 + trn2) + trn3)
+               d_somp = ((imf(k) + trn1) + trn4) - desorp
+               d_lits = (is1(k) - litmin2) - litmin4
+               d_mick = (mp(i, M_MGE + 2)*(litmin3 + sommin2) + mp(i, M_MGE + 3)*litmin4) - ((trn4 + trn5) + trn6)
+               d_somc = ((isf(k) + trn2) + trn5) - oxidat
                d_soma = ((((trn3 + trn6) + desorp) + oxidat) - sommin1) - sommin2
-               chresp = ((((chresp + (1.0_dp - mge(1))*(litmin1 + sommin1)) + (1.0_dp - mge(2))*litmin2) &
-                          + (1.0_dp - mge(3))*(litmin3 + sommin2)) + (1.0_dp - mge(4))*litmin4)
-            end if
-            csompin = ((csompin + im*fim) + trn1) + trn4
+               chresp(k) = ((((chresp(k) + omge(k, 1)*(litmin1 + sommin1)) + omge(k, 2)*litmin2) &
+                             + omge(k, 3)*(litmin3 + sommin2)) + omge(k, 4)*litmin4)
+               csompin(k) = ((csompin(k) + imf(k)) + trn1) + trn4
 
-            c_litm = c_litm + d_litm; c_lits = c_lits + d_lits
-            c_micr = c_micr + d_micr; c_mick = c_mick + d_mick
-            c_soma = c_soma + d_soma; c_somc = c_somc + d_somc; c_somp = c_somp + d_somp
-            if (icycle > 1) then
-               n_litm = n_litm + d_litmn; n_lits = n_lits + d_litsn
-               n_micr = n_micr + d_micrn; n_mick = n_mick + d_mickn
-               n_soma = n_soma + d_soman; n_somc = n_somc + d_somcn; n_somp = n_somp + d_sompn
-               din = din + d_din
-            end if
-         end do
-
-         mc(i, LITM) = c_litm; mc(i, LITS) = c_lits; mc(i, MICR) = c_micr; mc(i, MICK) = c_mick
-         mc(i, SOMA) = c_soma; mc(i, SOMC) = c_somc; mc(i, SOMP) = c_somp
-         q(i, Q_CHRESP) = chresp
-         q(i, Q_CSOMPIN) = csompin
-         if (icycle > 1) then
-            mn(i, LITM) = n_litm; mn(i, LITS) = n_lits; mn(i, MICR) = n_micr; mn(i, MICK) = n_mick
-            mn(i, SOMA) = n_soma; mn(i, SOMC) = n_somc; mn(i, SOMP) = n_somp
-            q(i, Q_DIN) = din
-            q(i, Q_OVERFLOW_R) = ovr_day; q(i, Q_OVERFLOW_K) = ovk_day
-            q(i, Q_NLITTERMIN) = nlitmin; q(i, Q_NSMIN) = nsmin; q(i, Q_NSIMM) = nsimm
+               cl_m(k) = cl_m(k) + d_litm; cl_s(k) = cl_s(k) + d_lits
+               cm_r(k) = cm_r(k) + d_micr; cm_k(k) = cm_k(k) + d_mick
+               cs_a(k) = cs_a(k) + d_soma; cs_c(k) = cs_c(k) + d_somc; cs_p(k) = cs_p(k) + d_somp
+            end do
          end if
       end do
-   end subroutine mimics_hours
+
+      do k = 1, m
+         i = i0 + k - 1
+         if (.not. active(k)) cycle
+         mc(i, LITM) = cl_m(k); mc(i, LITS) = cl_s(k); mc(i, MICR) = cm_r(k); mc(i, MICK) = cm_k(k)
+         mc(i, SOMA) = cs_a(k); mc(i, SOMC) = cs_c(k); mc(i, SOMP) = cs_p(k)
+         q(i, Q_CHRESP) = chresp(k)
+         q(i, Q_CSOMPIN) = csompin(k)
+         if (icycle > 1) then
+            mn(i, LITM) = nl_m(k); mn(i, LITS) = nl_s(k); mn(i, MICR) = nm_r(k); mn(i, MICK) = nm_k(k)
+            mn(i, SOMA) = ns_a(k); mn(i, SOMC) = ns_c(k); mn(i, SOMP) = ns_p(k)
+            q(i, Q_DIN) = din(k)
+            q(i, Q_OVERFLOW_R) = ovr_day(k); q(i, Q_OVERFLOW_K) = ovk_day(k)
+            q(i, Q_NLITTERMIN) = nlitmin(k); q(i, Q_NSMIN) = nsmin(k); q(i, Q_NSIMM) = nsimm(k)
+         end if
+      end do
+   end subroutine mimics_hours_chunk
 
    ! ---------------------------------------------------------------------------
    !> 4.12, after the hours (CN): net mineralisation, gaseous loss and the
@@ -582,7 +630,7 @@ contains
       integer :: i
       real(dp) :: nsnet, nloss, dnmin
       do i = 1, n
-         if (nint(cp(i, CP_IVT2)) == 0) cycle
+         if (inint(cp(i, CP_IVT2)) == 0) cycle
          nsnet = (q(i, Q_NLITTERMIN) + q(i, Q_NSMIN)) + q(i, Q_NSIMM)
          if (nsoilmin(i) > 2.0_dp .and. tsoilavg(i) > 273.12_dp) then
             nloss = cp(i, CP_FNMINLOSS)*max(0.0_dp, nsnet)
@@ -598,62 +646,21 @@ contains
    end subroutine mimics_nbook
 
    ! ---------------------------------------------------------------------------
-   !> 4.13 daily CASA pool update (mimics_[c|cn]cycle) and then the caccum step
-   !> of 4.11 (Chresp += cwd2co2/u). Icewater cells: glai = 0 only.
-   !> csrc / nsrc (out): C and N created by the clamps of negative plant pools,
-   !> plus (CN) the plant N tendency discarded when the updated C_leaf <= 0
-   !> (casa.md Q12); for the budget diagnostics only.
-   subroutine mimics_cycle(n, icycle, cp, q, cplant, nplant, clabile, clit_cwd, nlit_cwd, nsoilmin, glai, csrc, nsrc, &
-                           nneg)
+   !> 4.13 the soil part of the daily CASA pool update (CWD and, CN, mineral N;
+   !> the plant pools are updated by the vegetation day) and then the caccum
+   !> step of 4.11 (Chresp += cwd2co2/u). Icewater cells are left unchanged.
+   subroutine mimics_cycle(n, icycle, cp, q, clit_cwd, nlit_cwd, nsoilmin)
       integer, intent(in) :: n, icycle
       real(dp), intent(in) :: cp(n, NCP)
       real(dp), intent(inout) :: q(n, NQ)
-      real(dp), intent(inout) :: cplant(n, 3), nplant(n, 3), clabile(n), clit_cwd(n), nlit_cwd(n), nsoilmin(n), glai(n)
-      real(dp), intent(out) :: csrc(n), nsrc(n)
-      real(dp), intent(out) :: nneg(n)   !< number of plant pools reset from negative to 0
-      integer :: i, p
+      real(dp), intent(inout) :: clit_cwd(n), nlit_cwd(n), nsoilmin(n)
+      integer :: i
       do i = 1, n
-         csrc(i) = 0.0_dp
-         nsrc(i) = 0.0_dp
-         nneg(i) = 0.0_dp
-         if (nint(cp(i, CP_IVT2)) == 0) then
-            glai(i) = 0.0_dp
-            cycle
-         end if
-         do p = 1, 3
-            cplant(i, p) = cplant(i, p) + q(i, Q_DCPLANT + p - 1)*1.0_dp
-         end do
-         clabile(i) = clabile(i) + q(i, Q_DCLABILE)*1.0_dp
-         if (icycle > 1) then
-            if (cplant(i, LEAF) > 0.0_dp) then
-               do p = 1, 3
-                  nplant(i, p) = nplant(i, p) + q(i, Q_DNPLANT + p - 1)*1.0_dp
-               end do
-            else
-               nsrc(i) = nsrc(i) - ((q(i, Q_DNPLANT) + q(i, Q_DNPLANT + 1)) + q(i, Q_DNPLANT + 2))
-            end if
-         end if
-         glai(i) = min(cp(i, CP_GLAIMAX), max(cp(i, CP_GLAIMIN), cp(i, CP_SLA)*cplant(i, LEAF)))
+         if (inint(cp(i, CP_IVT2)) == 0) cycle
          clit_cwd(i) = clit_cwd(i) + q(i, Q_DCLIT_CWD)*1.0_dp
          if (icycle > 1) then
             nlit_cwd(i) = nlit_cwd(i) + q(i, Q_DNLIT_CWD)*1.0_dp
             nsoilmin(i) = nsoilmin(i) + q(i, Q_DNSOILMINDT)*1.0_dp
-         end if
-         do p = 1, 3
-            if (cplant(i, p) < 0.0_dp) then
-               csrc(i) = csrc(i) - cplant(i, p)
-               nneg(i) = nneg(i) + 1.0_dp
-               cplant(i, p) = 0.0_dp
-            end if
-         end do
-         if (icycle > 1) then
-            do p = 1, 3
-               if (nplant(i, p) < 0.0_dp) then
-                  nsrc(i) = nsrc(i) - nplant(i, p)
-                  nneg(i) = nneg(i) + 1.0_dp
-                  nplant(i, p) = 0.0_dp
-               end if
-            end do
          end if
          ! mimics_caccum: the daily Chresp includes the CWD respiration
          q(i, Q_CHRESP) = q(i, Q_CHRESP) + q(i, Q_CWD2CO2)/q(i, Q_U)

@@ -16,9 +16,8 @@
 module mimics_step
    use tb_precision, only: dp, sp, TKZERO
    use tb_layout
-   use casa_veg, only: casa_root_fractions, casa_phenology, casa_avgsoil, casa_avg_layers, &
-                       casa_rplant, casa_allocation, casa_xrateplant, casa_exudation, casa_xnp, &
-                       casa_xkn2, casa_nuptake, casa_end_of_day_np
+   use casa_veg, only: casa_root_fractions, casa_avg_layers, cell_active
+   use casa_veg_day
    use mimics_soil
    implicit none
    private
@@ -83,7 +82,9 @@ contains
 
    ! ---------------------------------------------------------------------------
    !> nday days (doy0 .. doy0+nday-1 of one 365-day year) of CASA vegetation +
-   !> MIMICS soil; days outer, cells inner. See docs/kernel.md.
+   !> MIMICS soil. Cells are independent: they are run in blocks of BLOCK_CELLS
+   !> cells, each block through all nday days (days outer, cells inner), so that a
+   !> block's state and work arrays stay in cache. See docs/kernel.md.
    subroutine advance_mimics_impl(ncell, nday, icycle, doy0, init_npp_prev, fixes, nfix, params, npar, &
                                   mparams, nmp, state, nst, gpp, tair, ndep, tsoil, moist, frzn, &
                                   dtair, dtsoil, npp_scalar, store_daily, nstore, daily, ndg, annual, ierr)
@@ -99,16 +100,7 @@ contains
       real(dp), intent(inout) :: daily(ncell, ndg, nstore)
       real(dp), intent(inout) :: annual(ncell, ndg)
       integer, intent(out) :: ierr
-
-      real(dp), allocatable :: cp(:, :), q(:, :), froot(:, :), tsl(:, :), msl(:, :), fzl(:, :), dg(:, :)
-      real(dp), allocatable :: gppd(:), taird(:), tsoilavg(:), moistavg(:), frznavg(:), btran(:)
-      real(dp), allocatable :: rm(:, :), rg(:), npp(:), npp0(:), clabloss(:), fracc(:, :)
-      real(dp), allocatable :: kcold(:), kdry(:), xkleaf(:), cexud(:), fracclabile(:)
-      real(dp), allocatable :: xkn(:), rnew(:, :), nuptake(:), fracnalloc(:, :), ndepd(:)
-      real(dp), allocatable :: csrc(:), nsrc(:), nneg(:)
-      logical :: active, keep_prev
-      integer :: i, d, doy, k
-      real(dp) :: u, s, x
+      integer :: n0, n1
 
       ierr = ERR_OK
       if (npar /= NCASAPARAM .or. nmp /= NMIMICSPARAM .or. nst /= NSTATE .or. ndg /= NDIAG .or. nfix /= NFIX) then
@@ -122,164 +114,171 @@ contains
          return
       end if
       if (ncell < 1) return
+      do n0 = 1, ncell, BLOCK_CELLS
+         n1 = min(ncell, n0 + BLOCK_CELLS - 1)
+         call mimics_block_days(n1 - n0 + 1, nday, icycle, doy0, init_npp_prev, fixes, params(n0:n1, :), &
+                                mparams(n0:n1, :), state(n0:n1, :), gpp(n0:n1, :), tair(n0:n1, :), &
+                                ndep(n0:n1, :), tsoil(n0:n1, :, :), moist(n0:n1, :, :), frzn(n0:n1, :, :), &
+                                dtair, dtsoil, npp_scalar, store_daily, nstore, daily(n0:n1, :, :), &
+                                annual(n0:n1, :))
+      end do
+   end subroutine advance_mimics_impl
 
-      allocate (cp(ncell, NCP), q(ncell, NQ), froot(ncell, NSOIL_LAYERS), tsl(ncell, NSOIL_LAYERS))
-      allocate (msl(ncell, NSOIL_LAYERS), fzl(ncell, NSOIL_LAYERS))
-      allocate (dg(ncell, NDIAG))
-      allocate (gppd(ncell), taird(ncell), tsoilavg(ncell), moistavg(ncell), frznavg(ncell), btran(ncell))
-      allocate (rm(ncell, 3), rg(ncell), npp(ncell), npp0(ncell), clabloss(ncell), fracc(ncell, 3))
-      allocate (kcold(ncell), kdry(ncell), xkleaf(ncell), cexud(ncell), fracclabile(ncell))
-      allocate (xkn(ncell), rnew(ncell, 3), nuptake(ncell), fracnalloc(ncell, 3), ndepd(ncell))
-      allocate (csrc(ncell), nsrc(ncell), nneg(ncell))
+   !> advance_mimics_impl for one block of nb cells (arguments already checked).
+   subroutine mimics_block_days(nb, nday, icycle, doy0, init_npp_prev, fixes, params, mparams, state, &
+                                gpp, tair, ndep, tsoil, moist, frzn, dtair, dtsoil, npp_scalar, &
+                                store_daily, nstore, daily, annual)
+      integer, intent(in) :: nb, nday, icycle, doy0, init_npp_prev, store_daily, nstore
+      integer, intent(in) :: fixes(NFIX)
+      real(dp), intent(in) :: params(nb, NCASAPARAM), mparams(nb, NMIMICSPARAM)
+      real(dp), intent(inout) :: state(nb, NSTATE)
+      real(sp), intent(in) :: gpp(nb, nday), tair(nb, nday), ndep(nb, nday)
+      real(sp), intent(in) :: tsoil(nb, NSOIL_LAYERS, nday), moist(nb, NSOIL_LAYERS, nday)
+      real(sp), intent(in) :: frzn(nb, NSOIL_LAYERS, nday)
+      real(dp), intent(in) :: dtair, dtsoil, npp_scalar
+      real(dp), intent(inout) :: daily(nb, NDIAG, nstore)
+      real(dp), intent(inout) :: annual(nb, NDIAG)
 
-      call mimics_casa_constants(ncell, params, cp)
+      type(veg_options) :: opt
+      type(veg_day_work) :: w
+      real(dp) :: cp(nb, NCP), q(nb, NQ), froot(nb, NSOIL_LAYERS), tsl(nb, NSOIL_LAYERS)
+      real(dp) :: msl(nb, NSOIL_LAYERS), fzl(nb, NSOIL_LAYERS), dg(nb, NDIAG)
+      real(dp) :: gppd(nb), taird(nb), ndepd(nb), frznavg(nb), s(nb)
+      logical :: active(nb), keep_prev
+      integer :: i, d, doy, k
+      real(dp) :: u, x
+
+      opt%clamp_btran = fixes(FIX_CLAMP_BTRAN) /= 0
+      opt%leaf_maint_resp = fixes(FIX_LEAF_MAINT_RESP) /= 0
+      opt%constant_yield = fixes(FIX_CONSTANT_GROWTH_YIELD) /= 0
+      opt%exudate_from_npp = .false.   ! the Q6 option applies to the CASA soil model only
+      opt%casa_soil_mode = .false.
+
+      call veg_work_allocate(nb, params, w)
+      call mimics_casa_constants(nb, params, cp)
       q = 0.0_dp
-      call mimics_static(ncell, mparams, cp, q)
-      call casa_root_fractions(ncell, params, fixes(FIX_CUMULATIVE_ROOT_DEPTH) /= 0, froot)
-      rnew = 0.0_dp
+      call mimics_static(nb, mparams, cp, q)
+      call casa_root_fractions(nb, params, fixes(FIX_CUMULATIVE_ROOT_DEPTH) /= 0, froot)
+      do i = 1, nb
+         active(i) = cell_active(params(i, P_IVT2))
+      end do
 
       ! previous-year NPP of the first simulated year: half the year's GPP (3.4, Q10)
       if (init_npp_prev /= 0) then
-         do i = 1, ncell
+         s = 0.0_dp
+         do d = 1, nday
+            do i = 1, nb
+               s(i) = s(i) + real(gpp(i, d), dp)/2.0_dp
+            end do
+         end do
+         do i = 1, nb
             x = state(i, S_NPP_PREV)
             keep_prev = fixes(FIX_MIMICS_FIRST_YEAR_NPP) /= 0 .and. x > NPP_PREV_UNSET_BELOW
             if (keep_prev) cycle          ! (x > -99 is false for NaN)
-            s = 0.0_dp
-            if (nint(params(i, P_IVT2)) /= 0) then
-               do d = 1, nday
-                  s = s + real(gpp(i, d), dp)/2.0_dp
-               end do
+            if (active(i)) then
+               state(i, S_NPP_PREV) = s(i)
+            else
+               state(i, S_NPP_PREV) = 0.0_dp
             end if
-            state(i, S_NPP_PREV) = s
          end do
       end if
 
+      ! The diagnostics a day leaves unset are the same every day (they depend only on
+      ! icycle and on whether a cell is active), so dg is zeroed once per call.
+      dg = 0.0_dp
       do d = 1, nday
          doy = doy0 + d - 1
          ! ---- forcing (perturbations added in double after widening) ----
-         do i = 1, ncell
-            active = nint(params(i, P_IVT2)) /= 0
-            gppd(i) = merge(real(gpp(i, d), dp), 0.0_dp, active)
-            taird(i) = real(tair(i, d), dp) + dtair
-            ndepd(i) = real(ndep(i, d), dp)
-         end do
+         call widen_forcing_day(nb, nday, d, params, gpp, tair, ndep, tsoil, moist, dtair, dtsoil, &
+                                gppd, taird, ndepd, tsl, msl)
          do k = 1, NSOIL_LAYERS
-            do i = 1, ncell
-               tsl(i, k) = real(tsoil(i, k, d), dp) + dtsoil
-               msl(i, k) = real(moist(i, k, d), dp)
+            do i = 1, nb
                fzl(i, k) = real(frzn(i, k, d), dp)
             end do
          end do
-
-         ! ---- 3.2 step 1: vegetation front end (casa_veg) ----
-         cexud = 0.0_dp
-         call casa_phenology(ncell, doy, params, state(:, S_PHASE))
-         call casa_avgsoil(ncell, params, fixes(FIX_CLAMP_BTRAN) /= 0, froot, tsl, msl, &
-                           tsoilavg, moistavg, btran)
-         call casa_avg_layers(ncell, froot, fzl, frznavg)
-         call casa_rplant(ncell, params, fixes(FIX_LEAF_MAINT_RESP) /= 0, fixes(FIX_CONSTANT_GROWTH_YIELD) /= 0, &
-                          taird, tsoilavg, gppd, state(:, S_CLEAF:S_CFROOT), state(:, S_NLEAF:S_NFROOT), &
-                          state(:, S_PLEAF:S_PFROOT), state(:, S_CLABILE), rm, rg, npp0, clabloss)
-         do i = 1, ncell
-            npp(i) = npp0(i)*npp_scalar
+         ! ---- step 3 (litter part): MIMICS lignin:N and fromPtoL from the start-of-day pools ----
+         call mimics_coeffplant(nb, icycle, mparams, cp, state(:, S_CLEAF:S_CFROOT), state(:, S_NLEAF:S_NFROOT), q)
+         ! ---- steps 1-4, 6, 7, 9 and 11 (plant parts): the vegetation day ----
+         call casa_vegetation_day(nb, doy, icycle, opt, params, froot, taird, tsl, msl, npp_scalar, gppd, state, w)
+         do k = 0, 2
+            q(:, Q_KPLANT + k) = w%kplant(:, k + 1)
          end do
-         call casa_allocation(ncell, params, state(:, S_PHASE), state(:, S_LAI), npp, rm, fracc)
-         call casa_xrateplant(ncell, params, state(:, S_PHASE), taird, btran, kcold, kdry, xkleaf)
-         ! ---- step 2: exudation after NPP (Q6 / casa.md Q6) ----
-         call casa_exudation(ncell, params, gppd, cexud)
-         ! ---- step 3: MIMICS coeffplant (dynamic lignin:N, fromPtoL, kplant) ----
-         call mimics_coeffplant(ncell, icycle, mparams, cp, state(:, S_CLEAF:S_CFROOT), state(:, S_NLEAF:S_NFROOT), &
-                                state(:, S_LAI), xkleaf, kcold, kdry, q)
-         ! ---- step 4: N-limited NPP ----
-         fracclabile = 0.0_dp
-         if (icycle > 1) then
-            call casa_xnp(ncell, params, state(:, S_NSOILMIN), fracc, q(:, Q_KPLANT:Q_KPLANT + 2), &
-                          state(:, S_CLEAF:S_CFROOT), state(:, S_NLEAF:S_NFROOT), gppd, npp, fracclabile)
-         end if
+         call casa_avg_layers(nb, froot, fzl, frznavg)
          ! ---- step 5: CWD decay ----
-         call mimics_cwd_rate(ncell, cp, tsoilavg, moistavg, q)
-         ! ---- step 6: xkNlimiting (MIMICS mode, 5.2) and plant N uptake ----
-         if (icycle > 1) then
-            call casa_xkn2(ncell, params, .false., state(:, S_NSOILMIN), state(:, S_CMET:S_CCWD), xkn, rnew)
-            call casa_nuptake(ncell, params, state(:, S_NSOILMIN), xkn, npp, fracc, q(:, Q_KPLANT:Q_KPLANT + 2), &
-                              state(:, S_CLEAF:S_CFROOT), state(:, S_NLEAF:S_NFROOT), nuptake, fracnalloc)
-         else
-            xkn = 1.0_dp
-            nuptake = 0.0_dp
-            fracnalloc = 0.0_dp
-         end if
-         ! ---- step 7: plant / CWD tendencies, litter inputs, daily fractions ----
-         call mimics_delplant(ncell, icycle, cp, state(:, S_CLEAF:S_CFROOT), state(:, S_NLEAF:S_NFROOT), &
-                              state(:, S_CCWD), state(:, S_NCWD), npp, gppd, fracc, fracclabile, clabloss, cexud, &
-                              nuptake, fracnalloc, q)
-         call mimics_fractions(ncell, mparams, cp, q)
+         call mimics_cwd_rate(nb, cp, w%tsoilavg, w%moistavg, q)
+         ! ---- step 7: CWD tendencies, litter inputs, daily fractions ----
+         call mimics_delplant(nb, icycle, cp, w%cplant0, w%dnturn, state(:, S_CCWD), state(:, S_NCWD), w%cexud, q)
+         call mimics_fractions(nb, mparams, cp, q)
          ! ---- step 8: 24 hours of MIMICS (+ CN mineral-N bookkeeping) ----
-         call mimics_leach(ncell, icycle, mparams, cp, state(:, S_NSOILMIN), q)
-         call mimics_environment(ncell, icycle, mparams, cp, tsoilavg, moistavg, frznavg, state(:, S_NPP_PREV), q)
-         call mimics_hours(ncell, icycle, mparams, cp, q, state(:, S_LITM:S_SOMP), state(:, S_LITMN:S_SOMPN))
-         if (icycle > 1) call mimics_nbook(ncell, cp, tsoilavg, state(:, S_NSOILMIN), ndepd, nuptake, q)
-         ! ---- steps 9-10: CASA pool update, caccum ----
-         call mimics_cycle(ncell, icycle, cp, q, state(:, S_CLEAF:S_CFROOT), state(:, S_NLEAF:S_NFROOT), &
-                           state(:, S_CLABILE), state(:, S_CCWD), state(:, S_NCWD), state(:, S_NSOILMIN), &
-                           state(:, S_LAI), csrc, nsrc, nneg)
-         ! ---- step 11: pdummy / ndummy ----
-         call casa_end_of_day_np(ncell, params, icycle, state(:, S_CLEAF:S_CFROOT), state(:, S_NLEAF:S_NFROOT), &
-                                 state(:, S_PLEAF:S_PFROOT))
+         call mimics_leach(nb, icycle, mparams, cp, state(:, S_NSOILMIN), q)
+         call mimics_environment(nb, icycle, mparams, cp, w%tsoilavg, w%moistavg, frznavg, state(:, S_NPP_PREV), q)
+         call mimics_hours(nb, icycle, mparams, cp, q, state(:, S_LITM:S_SOMP), state(:, S_LITMN:S_SOMPN))
+         if (icycle > 1) call mimics_nbook(nb, cp, w%tsoilavg, state(:, S_NSOILMIN), ndepd, w%nup, q)
+         ! ---- steps 9-10 (soil part): CWD and mineral N update, caccum ----
+         call mimics_cycle(nb, icycle, cp, q, state(:, S_CCWD), state(:, S_NCWD), state(:, S_NSOILMIN))
 
-         ! ---- diagnostics ----
-         do i = 1, ncell
-            active = nint(params(i, P_IVT2)) /= 0
-            u = q(i, Q_U)
-            dg(i, :) = 0.0_dp
-            dg(i, D_CLEAF) = state(i, S_CLEAF); dg(i, D_CWOOD) = state(i, S_CWOOD); dg(i, D_CFROOT) = state(i, S_CFROOT)
-            dg(i, D_NLEAF) = state(i, S_NLEAF); dg(i, D_NWOOD) = state(i, S_NWOOD); dg(i, D_NFROOT) = state(i, S_NFROOT)
-            dg(i, D_CLABILE) = state(i, S_CLABILE)
-            dg(i, D_CMET) = state(i, S_CMET); dg(i, D_CSTR) = state(i, S_CSTR); dg(i, D_CCWD) = state(i, S_CCWD)
-            dg(i, D_NMET) = state(i, S_NMET); dg(i, D_NSTR) = state(i, S_NSTR); dg(i, D_NCWD) = state(i, S_NCWD)
-            dg(i, D_CMIC) = state(i, S_CMIC); dg(i, D_CSLOW) = state(i, S_CSLOW); dg(i, D_CPASS) = state(i, S_CPASS)
-            dg(i, D_NMIC) = state(i, S_NMIC); dg(i, D_NSLOW) = state(i, S_NSLOW); dg(i, D_NPASS) = state(i, S_NPASS)
-            dg(i, D_NSOILMIN) = state(i, S_NSOILMIN)
-            dg(i, D_LAI) = state(i, S_LAI)
-            dg(i, D_PHASE) = state(i, S_PHASE)
-            dg(i, D_PLEAF) = state(i, S_PLEAF)
-            dg(i, D_GPP) = gppd(i)
-            dg(i, D_NPP) = npp(i)
-            dg(i, D_RA) = ((rm(i, 1) + rm(i, 2)) + rm(i, 3)) + rg(i)
-            dg(i, D_RM_LEAF) = rm(i, 1); dg(i, D_RM_WOOD) = rm(i, 2); dg(i, D_RM_FROOT) = rm(i, 3)
-            dg(i, D_RG) = rg(i)
-            dg(i, D_CLABLOSS) = clabloss(i)
-            dg(i, D_CEXUDATE) = cexud(i)
-            dg(i, D_FRACCLABILE) = fracclabile(i)
-            dg(i, D_FA_LEAF) = fracc(i, 1); dg(i, D_FA_WOOD) = fracc(i, 2); dg(i, D_FA_FROOT) = fracc(i, 3)
-            dg(i, D_KP_LEAF) = q(i, Q_KPLANT); dg(i, D_KP_WOOD) = q(i, Q_KPLANT + 1); dg(i, D_KP_FROOT) = q(i, Q_KPLANT + 2)
-            dg(i, D_KL_CWD) = q(i, Q_KLIT_CWD)
-            dg(i, D_CLITINPT_MET) = q(i, Q_CLITINPT_MET); dg(i, D_CLITINPT_STR) = q(i, Q_CLITINPT_STR)
-            dg(i, D_NLITINPT_MET) = q(i, Q_NLITINPT_MET); dg(i, D_NLITINPT_STR) = q(i, Q_NLITINPT_STR)
-            ! reported for every cell, as the original does (see casa_step)
-            dg(i, D_NDEP) = ndepd(i)
-            dg(i, D_NFIX) = cp(i, CP_NMINFIX)
-            dg(i, D_NUPTAKE) = nuptake(i)
-            dg(i, D_NLEACH) = q(i, Q_NMINLEACH)
-            dg(i, D_NLOSS) = q(i, Q_NMINLOSS)
-            dg(i, D_NLITTERMIN) = q(i, Q_NLITTERMIN)
-            dg(i, D_NSOILMIN_GROSS) = q(i, Q_NSMIN)
-            dg(i, D_NSOILIMMOB) = q(i, Q_NSIMM)
-            dg(i, D_NNETMIN) = q(i, Q_NSNET)
-            dg(i, D_XKNLIMITING) = xkn(i)
+         ! ---- diagnostics (column by column: unit stride) ----
+         do k = 0, 2
+            dg(:, D_CLEAF + k) = state(:, S_CLEAF + k)
+            dg(:, D_NLEAF + k) = state(:, S_NLEAF + k)
+            dg(:, D_CMET + k) = state(:, S_CMET + k)
+            dg(:, D_NMET + k) = state(:, S_NMET + k)
+            dg(:, D_CMIC + k) = state(:, S_CMIC + k)
+            dg(:, D_NMIC + k) = state(:, S_NMIC + k)
+            dg(:, D_RM_LEAF + k) = w%rm(:, 1 + k)
+            dg(:, D_FA_LEAF + k) = w%fracc(:, 1 + k)
+            dg(:, D_KP_LEAF + k) = q(:, Q_KPLANT + k)
+         end do
+         dg(:, D_CLABILE) = state(:, S_CLABILE)
+         dg(:, D_NSOILMIN) = state(:, S_NSOILMIN)
+         dg(:, D_LAI) = state(:, S_LAI)
+         dg(:, D_PHASE) = state(:, S_PHASE)
+         dg(:, D_PLEAF) = state(:, S_PLEAF)
+         dg(:, D_GPP) = gppd
+         dg(:, D_NPP) = w%npp
+         do i = 1, nb
+            dg(i, D_RA) = ((w%rm(i, 1) + w%rm(i, 2)) + w%rm(i, 3)) + w%rg(i)
+         end do
+         dg(:, D_RG) = w%rg
+         dg(:, D_CLABLOSS) = w%clabloss
+         dg(:, D_CEXUDATE) = w%cexud
+         dg(:, D_FRACCLABILE) = w%fracclab
+         dg(:, D_KL_CWD) = q(:, Q_KLIT_CWD)
+         dg(:, D_CLITINPT_MET) = q(:, Q_CLITINPT_MET)
+         dg(:, D_CLITINPT_STR) = q(:, Q_CLITINPT_STR)
+         dg(:, D_NLITINPT_MET) = q(:, Q_NLITINPT_MET)
+         dg(:, D_NLITINPT_STR) = q(:, Q_NLITINPT_STR)
+         ! reported for every cell, as the original does (see casa_step)
+         dg(:, D_NDEP) = ndepd
+         dg(:, D_NFIX) = cp(:, CP_NMINFIX)
+         dg(:, D_NUPTAKE) = w%nup
+         dg(:, D_NLEACH) = q(:, Q_NMINLEACH)
+         dg(:, D_NLOSS) = q(:, Q_NMINLOSS)
+         dg(:, D_NLITTERMIN) = q(:, Q_NLITTERMIN)
+         dg(:, D_NSOILMIN_GROSS) = q(:, Q_NSMIN)
+         dg(:, D_NSOILIMMOB) = q(:, Q_NSIMM)
+         dg(:, D_NNETMIN) = q(:, Q_NSNET)
+         dg(:, D_XKNLIMITING) = w%xkn
+         do i = 1, nb
             dg(i, D_TAIRC) = taird(i) - TKZERO
-            dg(i, D_TSOILC) = tsoilavg(i) - TKZERO
-            dg(i, D_MOISTAVG) = moistavg(i)
-            dg(i, D_BTRAN) = btran(i)
-            ! CASA thetaLiq / fT / fW are reset to 0 in MIMICS mode (casa.md 3.4 step 8)
-            dg(i, D_FMET_LEAF) = q(i, Q_FMET_LEAF)
-            do k = 0, 6
-               dg(i, D_LITM + k) = state(i, S_LITM + k)*u
-               dg(i, D_LITMN + k) = state(i, S_LITMN + k)*u
+            dg(i, D_TSOILC) = w%tsoilavg(i) - TKZERO
+         end do
+         dg(:, D_MOISTAVG) = w%moistavg
+         dg(:, D_BTRAN) = w%btran
+         ! CASA thetaLiq / fT / fW are reset to 0 in MIMICS mode (casa.md 3.4 step 8)
+         dg(:, D_FMET_LEAF) = q(:, Q_FMET_LEAF)
+         do k = 0, 6
+            do i = 1, nb
+               dg(i, D_LITM + k) = state(i, S_LITM + k)*q(i, Q_U)
+               dg(i, D_LITMN + k) = state(i, S_LITMN + k)*q(i, Q_U)
             end do
+         end do
+         do i = 1, nb
+            u = q(i, Q_U)
             dg(i, D_DIN) = q(i, Q_DIN)*u
             dg(i, D_CHRESP) = q(i, Q_CHRESP)*u
             dg(i, D_RH) = dg(i, D_CHRESP)
-            dg(i, D_NEP) = npp(i) - dg(i, D_RH)
+            dg(i, D_NEP) = w%npp(i) - dg(i, D_RH)
             dg(i, D_CSOMPIN) = q(i, Q_CSOMPIN)*u
             dg(i, D_CLITINPUT_MET) = q(i, Q_CLITIN_MET)*u
             dg(i, D_CLITINPUT_STR) = q(i, Q_CLITIN_STR)*u
@@ -287,24 +286,28 @@ contains
             dg(i, D_OVERFLOW_K) = q(i, Q_OVERFLOW_K)*u
             dg(i, D_NLITINPUT_MET) = q(i, Q_NLITIN_MET)*u
             dg(i, D_NLITINPUT_STR) = q(i, Q_NLITIN_STR)*u
-            dg(i, D_THETAFRZN) = q(i, Q_THETAFRZN)
-            dg(i, D_FW_MIMICS) = q(i, Q_FW)
-            dg(i, D_THETALIQ_MIMICS) = q(i, Q_THETALIQ)
-            dg(i, D_FMET) = q(i, Q_FMET)
-            dg(i, D_LIGNINNRATIO) = q(i, Q_LIGNINNRATIO)
-            dg(i, D_TAUMOD) = q(i, Q_TAUMOD)
-            dg(i, D_NPP_PREV) = state(i, S_NPP_PREV)
-            dg(i, D_CWD2CO2) = q(i, Q_CWD2CO2)
-            dg(i, D_CWD2STR) = q(i, Q_CWD2STR)
-            dg(i, D_NEG_POOLS) = nneg(i)
-            ! mass created outside the physical fluxes (docs/kernel.md "Budgets"):
-            ! C: NPP multiplier, exudate (counted in GPP and again as litter), plant clamps
-            dg(i, D_C_QUIRK_SOURCE) = ((npp0(i)*npp_scalar - npp0(i)) + cexud(i)) + csrc(i)
-            ! N: the 1e-10 of Nminuptake not given to plants, discarded plant N (Q12), clamps
-            if (icycle > 1 .and. active) then
-               dg(i, D_N_QUIRK_SOURCE) = ((((nuptake(i)*fracnalloc(i, 1) + nuptake(i)*fracnalloc(i, 2)) &
-                                            + nuptake(i)*fracnalloc(i, 3)) - nuptake(i))) + nsrc(i)
-            else if (.not. active) then
+         end do
+         dg(:, D_THETAFRZN) = q(:, Q_THETAFRZN)
+         dg(:, D_FW_MIMICS) = q(:, Q_FW)
+         dg(:, D_THETALIQ_MIMICS) = q(:, Q_THETALIQ)
+         dg(:, D_FMET) = q(:, Q_FMET)
+         dg(:, D_LIGNINNRATIO) = q(:, Q_LIGNINNRATIO)
+         dg(:, D_TAUMOD) = q(:, Q_TAUMOD)
+         dg(:, D_NPP_PREV) = state(:, S_NPP_PREV)
+         dg(:, D_CWD2CO2) = q(:, Q_CWD2CO2)
+         dg(:, D_CWD2STR) = q(:, Q_CWD2STR)
+         dg(:, D_NEG_POOLS) = w%nneg
+         ! mass created outside the physical fluxes (docs/kernel.md "Budgets"):
+         ! C: NPP multiplier, exudate (counted in GPP and again as litter), plant clamps
+         do i = 1, nb
+            dg(i, D_C_QUIRK_SOURCE) = ((w%npp_raw(i)*npp_scalar - w%npp_raw(i)) + w%cexud(i)) + w%csrc(i)
+         end do
+         ! N: the 1e-10 of Nminuptake not given to plants, discarded plant N (Q12), clamps
+         do i = 1, nb
+            if (icycle > 1 .and. active(i)) then
+               dg(i, D_N_QUIRK_SOURCE) = ((((w%nup(i)*w%fracn(i, 1) + w%nup(i)*w%fracn(i, 2)) &
+                                            + w%nup(i)*w%fracn(i, 3)) - w%nup(i))) + w%nsrc(i)
+            else if (.not. active(i)) then
                dg(i, D_N_QUIRK_SOURCE) = -(dg(i, D_NDEP) + dg(i, D_NFIX))
             end if
          end do
@@ -314,10 +317,10 @@ contains
 
       ! end of the year: the year's NPP sum becomes the previous-year NPP (3.4)
       if (doy0 + nday - 1 == 365) then
-         do i = 1, ncell
+         do i = 1, nb
             state(i, S_NPP_PREV) = annual(i, D_NPP)
          end do
       end if
-   end subroutine advance_mimics_impl
+   end subroutine mimics_block_days
 
 end module mimics_step

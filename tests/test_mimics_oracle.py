@@ -45,8 +45,8 @@ pytestmark = pytest.mark.reference
 REPO = Path(__file__).resolve().parents[1]
 FORTRAN = REPO / "fortran_core"
 #: the package's compiler flags (meson.build): the driver must see the same arithmetic as the kernel
-FFLAGS = ["-O2", "-fno-fast-math", "-ffp-contract=off", "-fPIC", "-std=f2018", "-fimplicit-none",
-          "-ffree-line-length-none"]
+FFLAGS = ["-O2", "-fvect-cost-model=dynamic", "-nostdinc", "-fno-semantic-interposition", "-fno-fast-math",
+          "-ffp-contract=off", "-fPIC", "-std=f2018", "-fimplicit-none", "-ffree-line-length-none"]
 
 # ------------------------------------------------------------------------------ (a) Appendix B
 
@@ -61,12 +61,15 @@ program check_b
    use tb_precision, only: dp, DELTCASA
    use tb_layout
    use mimics_soil
+   use casa_veg, only: casa_kplant, casa_plant_tendencies, casa_plant_update
    implicit none
    integer, parameter :: n = 2, nd = 60
    real(dp) :: mp(n, NMIMICSPARAM), cp(n, NCP), q(n, NQ), mc(n,7), mn(n,7)
    real(dp) :: cplant(n,3), nplant(n,3), clab(n), ccwd(n), ncwd(n), nsm(n), glai(n), cnppan(n)
    real(dp) :: fcal(n,3), fnal(n,3), ts(n), mo(n), fr(n), xkc(n), cnpp(n), nup(n), zero(n), one(n), ndep(n)
    real(dp) :: csrc(n), nsrc(n), nneg(n), vals(8), pv(NMIMICSPARAM), chnocwd(n), crsoil(n)
+   ! the CASA vegetation routines read the plant constants of cp from a CASA parameter table
+   real(dp) :: params(n, NCASAPARAM), kplant(n,3), dcplant(n,3), dclab(n), dnturn(n,3), dnplant(n,3)
    integer :: icycle, d, i, k, idum
    character(len=200) :: line
    open(10, file='mp.txt'); do k = 1, NMIMICSPARAM; read(10,*) pv(k); end do; close(10)
@@ -94,6 +97,13 @@ program check_b
          cp(i,CP_FNMINLEACH) = (10.0_dp*0.05_dp)*DELTCASA
          cp(i,CP_FNMINLOSS) = 0.05_dp
       end do
+      params = 0
+      params(:,P_IVT2) = cp(:,CP_IVT2)
+      params(:,P_AGE_LEAF) = [0.8_dp, 1.0_dp]; params(:,P_AGE_WOOD) = [40.0_dp, 1.0_dp]
+      params(:,P_AGE_FROOT) = [10.0_dp, 3.0_dp]; params(:,P_FRACHERB) = [0.134_dp, 0.109_dp]
+      params(:,P_LAIMIN) = cp(:,CP_GLAIMIN); params(:,P_LAIMAX) = cp(:,CP_GLAIMAX); params(:,P_SLA) = cp(:,CP_SLA)
+      params(:,P_FTRANS_LEAF) = cp(:,CP_FTRANS); params(:,P_FTRANS_WOOD) = cp(:,CP_FTRANS+1)
+      params(:,P_FTRANS_FROOT) = cp(:,CP_FTRANS+2)
       cplant(1,:) = [150.0_dp, 10000.0_dp, 220.0_dp]; nplant(1,:) = [2.5_dp, 60.0_dp, 5.4_dp]
       ccwd(1)=900; ncwd(1)=6; nsm(1)=1.5_dp; glai(1)=3.0_dp; cnppan(1)=800
       fcal(1,:)=[0.3_dp,0.2_dp,0.5_dp]; fnal(1,:)=[0.4_dp,0.2_dp,0.4_dp]
@@ -115,10 +125,13 @@ program check_b
             read(10,*) idum, idum, vals(1:6)
             ts(i)=vals(1); mo(i)=vals(2); fr(i)=vals(3); xkc(i)=vals(4); cnpp(i)=vals(5); nup(i)=vals(6)
          end do
-         call mimics_coeffplant(n, icycle, mp, cp, cplant, nplant, glai, one, xkc, zero, q)
+         call mimics_coeffplant(n, icycle, mp, cp, cplant, nplant, q)
+         call casa_kplant(n, params, glai, xkc, zero, one, kplant)
+         q(:, Q_KPLANT:Q_KPLANT+2) = kplant
          call mimics_cwd_rate(n, cp, ts, mo, q)
-         call mimics_delplant(n, icycle, cp, cplant, nplant, ccwd, ncwd, cnpp, zero, fcal, zero, zero, zero, nup, &
-                              fnal, q)
+         call casa_plant_tendencies(n, params, icycle, cnpp, zero, zero, zero, fcal, kplant, cplant, nplant, nup, &
+                                    fnal, dcplant, dclab, dnturn, dnplant)
+         call mimics_delplant(n, icycle, cp, cplant, dnturn, ccwd, ncwd, zero, q)
          call mimics_fractions(n, mp, cp, q)
          call mimics_leach(n, icycle, mp, cp, nsm, q)
          call mimics_environment(n, icycle, mp, cp, ts, mo, fr, cnppan, q)
@@ -126,7 +139,9 @@ program check_b
          if (icycle > 1) call mimics_nbook(n, cp, ts, nsm, ndep, nup, q)
          chnocwd = q(:, Q_CHRESP)
          crsoil = chnocwd(2)*q(2,Q_U) + q(:,Q_CWD2CO2)
-         call mimics_cycle(n, icycle, cp, q, cplant, nplant, clab, ccwd, ncwd, nsm, glai, csrc, nsrc, nneg)
+         call mimics_cycle(n, icycle, cp, q, ccwd, ncwd, nsm)
+         call casa_plant_update(n, params, icycle, dcplant, dclab, dnplant, cplant, clab, nplant, glai, &
+                                csrc, nsrc, nneg)
          do i = 1, n
             if (icycle == 2) then
                write(20,'(2i4,200es26.17e3)') d, i, mc(i,:), mn(i,:), q(i,Q_DIN), q(i,Q_CHRESP), q(i,Q_CSOMPIN), &
@@ -158,7 +173,8 @@ def appendix_b_outputs(tmp_path_factory: pytest.TempPathFactory, setA: Path, spe
     work = tmp_path_factory.mktemp("mimics_check")
     (work / "check_b.f90").write_text(CHECK_B_F90)
     subprocess.run([sys.executable, str(FORTRAN / "gen_layout.py"), str(work / "tb_columns.f90")], check=True)
-    sources = [work / "tb_columns.f90", *(FORTRAN / f for f in ("precision.f90", "layout.f90", "mimics_soil.f90"))]
+    sources = [work / "tb_columns.f90",
+               *(FORTRAN / f for f in ("precision.f90", "layout.f90", "casa_veg.f90", "mimics_soil.f90"))]
     build = subprocess.run([gfortran, *FFLAGS, "-J", str(work), *map(str, sources), str(work / "check_b.f90"),
                             "-o", str(work / "check_b")], cwd=work, capture_output=True, text=True, timeout=600)
     assert build.returncode == 0, f"building the Appendix B driver failed:\n{build.stderr[-4000:]}"

@@ -1,0 +1,158 @@
+!> The whole CASA-CNP vegetation day (casa.md 3.4 steps 2-11, 14-18 plant parts;
+!> mimics.md 3.2 steps 1-4, 6, 7 plant part, 9, 11), shared by the CASA soil
+!> driver (casa_step) and the MIMICS soil driver (mimics_step).
+!>
+!> The soil models read only start-of-day pools and the quantities returned in
+!> veg_day_work, so the plant pool update can run before the soil step: the
+!> start-of-day plant C and N are kept in w%cplant0 / w%nplant0 for the litter
+!> partitioning of either soil model.
+module casa_veg_day
+   use tb_precision, only: dp, sp
+   use tb_layout
+   use casa_veg
+   implicit none
+   private
+   public :: veg_options, veg_day_work, veg_work_allocate, widen_forcing_day, casa_vegetation_day
+
+   !> cells per block of the step drivers (a block runs through all days of a call
+   !> with its state and work arrays in cache; results do not depend on it)
+   integer, parameter, public :: BLOCK_CELLS = 120
+
+   !> model options of the vegetation day (fix flags, FIX_* in layout.f90)
+   type :: veg_options
+      logical :: clamp_btran = .false.       !< FIX_CLAMP_BTRAN (Q2)
+      logical :: leaf_maint_resp = .false.   !< FIX_LEAF_MAINT_RESP (Q3)
+      logical :: constant_yield = .false.    !< FIX_CONSTANT_GROWTH_YIELD (Q4)
+      logical :: exudate_from_npp = .false.  !< FIX_EXUDATE_FROM_NPP (Q6), CASA soil only
+      logical :: casa_soil_mode = .true.     !< xkNlimiting with the CASA-soil litter override and rnew
+   end type veg_options
+
+   !> The day's vegetation quantities of nb cells (g m-2 d-1 unless stated; organ index
+   !> 1..3 = leaf, wood, froot). Allocated once per block of cells by veg_work_allocate.
+   type :: veg_day_work
+      real(dp), allocatable :: tsoilavg(:), moistavg(:), btran(:)   !< K, m3 m-3, -
+      real(dp), allocatable :: rm(:, :), rg(:), clabloss(:)
+      real(dp), allocatable :: npp_raw(:)     !< NPP before the NPP scalar
+      real(dp), allocatable :: npp(:)         !< NPP after scalar, (Q6 option) exudate and N limitation
+      real(dp), allocatable :: fracc(:, :), kcold(:), kdry(:), xkleaf(:), cexud(:)
+      real(dp), allocatable :: kplant(:, :)   !< d-1
+      real(dp), allocatable :: fracclab(:), xkn(:)
+      real(dp), allocatable :: rnew(:, :)     !< CASA soil: N:C of new soil organic matter (set in casa_soil_mode)
+      real(dp), allocatable :: nup(:), fracn(:, :)
+      real(dp), allocatable :: cplant0(:, :), nplant0(:, :)  !< start-of-day plant C, N
+      real(dp), allocatable :: dcplant(:, :), dclab(:), dnturn(:, :), dnplant(:, :)
+      real(dp), allocatable :: csrc(:), nsrc(:), nneg(:)     !< plant clamps (casa_plant_update)
+   end type veg_day_work
+
+contains
+
+   !> Allocate the work arrays for nb cells; rnew starts at NCsoilmax = 1/CNmin_mic
+   !> (casa_xkn2 recomputes it before any use).
+   subroutine veg_work_allocate(nb, params, w)
+      integer, intent(in) :: nb
+      real(dp), intent(in) :: params(nb, NCASAPARAM)
+      type(veg_day_work), intent(inout) :: w
+      integer :: i, n
+      allocate (w%tsoilavg(nb), w%moistavg(nb), w%btran(nb), w%rm(nb, 3), w%rg(nb), w%clabloss(nb))
+      allocate (w%npp_raw(nb), w%npp(nb), w%fracc(nb, 3), w%kcold(nb), w%kdry(nb), w%xkleaf(nb), w%cexud(nb))
+      allocate (w%kplant(nb, 3), w%fracclab(nb), w%xkn(nb), w%rnew(nb, 3), w%nup(nb), w%fracn(nb, 3))
+      allocate (w%cplant0(nb, 3), w%nplant0(nb, 3), w%dcplant(nb, 3), w%dclab(nb), w%dnturn(nb, 3))
+      allocate (w%dnplant(nb, 3), w%csrc(nb), w%nsrc(nb), w%nneg(nb))
+      do i = 1, 3
+         do n = 1, nb
+            w%rnew(n, i) = 1.0_dp/params(n, P_CNMIN_MIC + i - 1)
+         end do
+      end do
+   end subroutine veg_work_allocate
+
+   !> Day d of the float32 forcing of nb cells, widened exactly to real64; the air and
+   !> soil temperature perturbations are added in double after widening (docs/kernel.md).
+   !> gppd is 0 on icewater cells.
+   subroutine widen_forcing_day(nb, nday, d, params, gpp, tair, ndep, tsoil, moist, dtair, dtsoil, &
+                                gppd, tairk, ndepd, tsl, msl)
+      integer, intent(in) :: nb, nday, d
+      real(dp), intent(in) :: params(nb, NCASAPARAM)
+      real(sp), intent(in) :: gpp(nb, nday), tair(nb, nday), ndep(nb, nday)
+      real(sp), intent(in) :: tsoil(nb, NSOIL_LAYERS, nday), moist(nb, NSOIL_LAYERS, nday)
+      real(dp), intent(in) :: dtair, dtsoil
+      real(dp), intent(out) :: gppd(nb), tairk(nb), ndepd(nb), tsl(nb, NSOIL_LAYERS), msl(nb, NSOIL_LAYERS)
+      integer :: n, l
+      do n = 1, nb
+         if (cell_active(params(n, P_IVT2))) then
+            gppd(n) = real(gpp(n, d), dp)
+         else
+            gppd(n) = 0.0_dp
+         end if
+         tairk(n) = real(tair(n, d), dp) + dtair
+         ndepd(n) = real(ndep(n, d), dp)
+      end do
+      do l = 1, NSOIL_LAYERS
+         do n = 1, nb
+            tsl(n, l) = real(tsoil(n, l, d), dp) + dtsoil
+            msl(n, l) = real(moist(n, l, d), dp)
+         end do
+      end do
+   end subroutine widen_forcing_day
+
+   !> One vegetation day of nb cells: phenology, root-zone soil averages, plant
+   !> respiration and NPP (times npp_scalar), allocation, leaf-shedding rates,
+   !> exudation (gppd is reduced by the exudate), turnover rates, N-limited NPP,
+   !> xkNlimiting, plant N uptake, plant tendencies, the plant pool update (with
+   !> clamps) and pdummy / ndummy. st(nb, NSTATE) is updated in place (plant pools,
+   !> labile C, LAI, phase); soil and litter pools are only read.
+   subroutine casa_vegetation_day(nb, doy, icycle, opt, params, froot, tairk, tsl, msl, npp_scalar, &
+                                  gppd, st, w)
+      integer, intent(in) :: nb, doy, icycle
+      type(veg_options), intent(in) :: opt
+      real(dp), intent(in) :: params(nb, NCASAPARAM), froot(nb, NSOIL_LAYERS)
+      real(dp), intent(in) :: tairk(nb), tsl(nb, NSOIL_LAYERS), msl(nb, NSOIL_LAYERS), npp_scalar
+      real(dp), intent(inout) :: gppd(nb), st(nb, NSTATE)
+      type(veg_day_work), intent(inout) :: w
+      integer :: n, i
+
+      call casa_phenology(nb, doy, params, st(:, S_PHASE))
+      call casa_avgsoil(nb, params, opt%clamp_btran, froot, tsl, msl, w%tsoilavg, w%moistavg, w%btran)
+      call casa_rplant(nb, params, opt%leaf_maint_resp, opt%constant_yield, tairk, w%tsoilavg, gppd, &
+                       st(:, S_CLEAF:S_CFROOT), st(:, S_NLEAF:S_NFROOT), st(:, S_PLEAF:S_PFROOT), &
+                       st(:, S_CLABILE), w%rm, w%rg, w%npp, w%clabloss)
+      do n = 1, nb
+         w%npp_raw(n) = w%npp(n)
+         w%npp(n) = w%npp(n)*npp_scalar
+      end do
+      call casa_allocation(nb, params, st(:, S_PHASE), st(:, S_LAI), w%npp, w%rm, w%fracc)
+      call casa_xrateplant(nb, params, st(:, S_PHASE), tairk, w%btran, w%kcold, w%kdry, w%xkleaf)
+      call casa_exudation(nb, params, gppd, w%cexud)
+      if (opt%exudate_from_npp) then
+         ! Q6 option: the exudate is taken from NPP instead of being created
+         do n = 1, nb
+            w%npp(n) = w%npp(n) - w%cexud(n)
+         end do
+      end if
+      call casa_kplant(nb, params, st(:, S_LAI), w%kcold, w%kdry, w%xkleaf, w%kplant)
+      if (icycle > 1) then
+         call casa_xnp(nb, params, st(:, S_NSOILMIN), w%fracc, w%kplant, st(:, S_CLEAF:S_CFROOT), &
+                       st(:, S_NLEAF:S_NFROOT), gppd, w%npp, w%fracclab)
+         call casa_xkn2(nb, params, opt%casa_soil_mode, st(:, S_NSOILMIN), st(:, S_CMET:S_CCWD), w%xkn, w%rnew)
+         call casa_nuptake(nb, params, st(:, S_NSOILMIN), w%xkn, w%npp, w%fracc, w%kplant, &
+                           st(:, S_CLEAF:S_CFROOT), st(:, S_NLEAF:S_NFROOT), w%nup, w%fracn)
+      else
+         w%fracclab = 0.0_dp
+         w%xkn = 1.0_dp
+         w%nup = 0.0_dp
+         w%fracn = 0.0_dp
+      end if
+      do i = 0, 2
+         do n = 1, nb
+            w%cplant0(n, i + 1) = st(n, S_CLEAF + i)
+            w%nplant0(n, i + 1) = st(n, S_NLEAF + i)
+         end do
+      end do
+      call casa_plant_tendencies(nb, params, icycle, w%npp, gppd, w%fracclab, w%clabloss, w%fracc, w%kplant, &
+                                 w%cplant0, w%nplant0, w%nup, w%fracn, w%dcplant, w%dclab, w%dnturn, w%dnplant)
+      call casa_plant_update(nb, params, icycle, w%dcplant, w%dclab, w%dnplant, st(:, S_CLEAF:S_CFROOT), &
+                             st(:, S_CLABILE), st(:, S_NLEAF:S_NFROOT), st(:, S_LAI), w%csrc, w%nsrc, w%nneg)
+      call casa_end_of_day_np(nb, params, icycle, st(:, S_CLEAF:S_CFROOT), st(:, S_NLEAF:S_NFROOT), &
+                              st(:, S_PLEAF:S_PFROOT))
+   end subroutine casa_vegetation_day
+
+end module casa_veg_day
