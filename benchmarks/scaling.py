@@ -1,0 +1,265 @@
+"""Measurements behind docs/performance_scaling.md: fixed costs of a run, dask scheduler overhead, per-core rates.
+
+    python benchmarks/scaling.py [--quick] [--out benchmarks/work/scaling.json]
+
+1. Fixed costs of a 4,263-cell MIMICS-CN run (5 years) with 1 and 2 workers, step by step as
+   testbed.runner.execute does them (interpreter start, imports, validation, LocalCluster start,
+   met-value scan, scatter of the model, compute, output writing and merging, restart, cluster
+   shut-down). Uses the runner's functions of the current commit; measurement only.
+2. Scheduler overhead with more workers than cores (LocalCluster of 1 to 16 single-threaded worker
+   processes): trivial tasks, and sleeping tasks that carry the data of a real 2,000-cell chunk task
+   (the scattered model, the state in, the state and 5 years of annual sums out).
+3. Per-core rates and sizes for the extrapolation: MIMICS-CN kernel cell-days/s, met read time and
+   memory per cell-year, idle worker RSS.
+Prints a JSON document (also written to --out).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import run_benchmarks as rb  # noqa: E402
+
+CHUNK = 2000  # cells per task in a large run (runner.MAX_AUTO_CHUNK)
+
+
+def _t(f, *a, **k):
+    t0 = time.perf_counter()
+    r = f(*a, **k)
+    return r, time.perf_counter() - t0
+
+
+# ------------------------------------------------------------------------------ 1. fixed costs
+
+IMPORTS = """
+import json, time
+t = {}
+t0 = time.perf_counter(); import numpy; t['numpy'] = time.perf_counter() - t0
+t0 = time.perf_counter(); import testbed.cli; t['testbed.cli'] = time.perf_counter() - t0
+t0 = time.perf_counter(); import testbed.runner; t['testbed.runner (xarray, netCDF4)'] = time.perf_counter() - t0
+t0 = time.perf_counter(); import dask.distributed; t['dask.distributed'] = time.perf_counter() - t0
+print(json.dumps(t))
+"""
+
+
+def import_costs(repeats: int = 3) -> dict:
+    """Interpreter start and the imports of `testbed run` in fresh processes (median of ``repeats``)."""
+    starts, parts = [], []
+    for _ in range(repeats):
+        _, s = _t(subprocess.run, [sys.executable, "-c", "pass"], check=True)
+        starts.append(s)
+        out = subprocess.run([sys.executable, "-c", IMPORTS], capture_output=True, text=True, check=True)
+        parts.append(json.loads(out.stdout))
+    res = {"python start": statistics.median(starts)}
+    for k in parts[0]:
+        res[k] = statistics.median(p[k] for p in parts)
+    return res
+
+
+def fixed_costs(domain: Path, nyears: int, workers: int) -> dict:
+    """Each step of runner.execute for one segment run, timed in the driver (seconds)."""
+    from dask.distributed import wait
+
+    from testbed import runner
+    from testbed.config import RunConfig
+    from testbed.output import annual_dataset, write_dataset
+
+    out = rb.WORK / f"fixed_w{workers}"
+    cfg = RunConfig.read(rb.namelist(domain, nyears, "mimics", out, 0, workers))
+    t: dict[str, float] = {}
+    plan, t["validation (prepare)"] = _t(runner.prepare, cfg)
+    model = plan.model
+    parts = out / runner.PARTS
+    parts.mkdir(parents=True, exist_ok=True)
+    ctx = runner.dask_client(cfg, workers)
+    client, t["LocalCluster + Client start"] = _t(ctx.__enter__)
+    try:
+        chunk_slices = runner.chunks(model.ncell, runner._auto_chunk(model.ncell, workers))
+        t0 = time.perf_counter()
+        client.gather([client.submit(runner.check_chunk, plan.met_files, cs, pure=False) for cs in chunk_slices])
+        t["met-value scan"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        models = {cs.start: client.scatter(model.subset(cs), hash=False) for cs in chunk_slices}
+        wait(list(models.values()))
+        t["scatter of the model"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        attrs = runner._attrs(plan)
+        futs = [client.submit(runner.run_chunk, runner.ChunkJob(
+            cs, plan.steps, plan.perturbation, True, cfg.get("run.check_budgets"), plan.restart_write_reset,
+            str(parts), runner._cell_info(model.domain, cs), attrs), models[cs.start],
+            np.asfortranarray(plan.state[cs]), 0, pure=False) for cs in chunk_slices]
+        results = sorted(client.gather(futs), key=lambda r: r.cells.start)
+        t["compute (all chunk tasks)"] = time.perf_counter() - t0
+        t["slowest chunk task, inside the worker"] = max(r.seconds for r in results)
+    finally:
+        t0 = time.perf_counter()
+        ctx.__exit__(None, None, None)
+        t["cluster shut-down"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    state = np.zeros_like(plan.state, order="F")
+    for r in results:
+        state[r.cells] = r.state
+    idx = [i for i, s in enumerate(plan.steps) if s.write_output]
+    annuals = [np.concatenate([r.annual[i] for r in results]) for i in idx]
+    info = runner._cell_info(model.domain)
+    ds = annual_dataset(annuals, [plan.steps[i].label for i in idx], info, model.soil_model, model.icycle, attrs)
+    write_dataset(ds, parts / "annual_0000000.nc", overwrite=True)
+    t["annual output of the segment (assemble, write part)"] = time.perf_counter() - t0
+    _, t["merge of the annual parts (annual.nc)"] = _t(runner._merge_annual, parts, out / runner.ANNUAL)
+    _, t["restart file"] = _t(runner.write_restart, out / runner.RESTART, state, runner._restart_info(plan, len(idx)))
+    _, t["checkpoint file (once per segment)"] = _t(runner.write_restart, out / runner.CHECKPOINT, state,
+                                                    runner._restart_info(plan, len(idx)))
+    return t
+
+
+# ------------------------------------------------------------------------------ 2. scheduler overhead
+
+def noop(i: int) -> int:
+    return i
+
+
+def chunk_like(model: np.ndarray, state: np.ndarray, seconds: float, nyears: int) -> tuple:
+    """Stands for run_chunk: sleeps (no CPU) and returns a chunk's state and annual sums."""
+    time.sleep(seconds)
+    ndiag = 105
+    return state.copy(), {k: np.ones((state.shape[0], ndiag)) for k in range(nyears)}
+
+
+def worker_rss(client) -> float:
+    """Summed RSS (GB) of the worker processes and their nannies."""
+    import psutil
+
+    pids = client.run(os.getpid)
+    total = 0
+    for pid in pids.values():
+        p = psutil.Process(pid)
+        total += p.memory_info().rss + p.parent().memory_info().rss
+    return total / 1024**3
+
+
+def scheduler_overhead(nworkers: int, model_bytes: int, ntrivial: int, sleep: float) -> dict:
+    from dask.distributed import Client, LocalCluster, wait
+
+    res: dict[str, float] = {"workers": nworkers}
+    t0 = time.perf_counter()
+    cluster = LocalCluster(n_workers=nworkers, threads_per_worker=1, processes=True, dashboard_address=":0",
+                           silence_logs=40)
+    client = Client(cluster)
+    res["cluster start s"] = time.perf_counter() - t0
+    try:
+        client.run(lambda: __import__("testbed.runner"))
+        res["idle RSS of workers+nannies, testbed imported (GB)"] = worker_rss(client)
+        client.gather(client.map(noop, range(nworkers * 4)))  # warm up
+        t0 = time.perf_counter()
+        client.gather(client.map(noop, range(ntrivial)))
+        res["trivial tasks: ms per task (throughput)"] = 1e3 * (time.perf_counter() - t0) / ntrivial
+        lat = []
+        for i in range(20):
+            t0 = time.perf_counter()
+            client.submit(noop, i, pure=False).result()
+            lat.append(time.perf_counter() - t0)
+        res["trivial task round trip ms (median)"] = 1e3 * statistics.median(lat)
+        # chunk-sized tasks: one scattered model per chunk, state in, state + 5 annual records out
+        ntasks = 4 * nworkers
+        models = [client.scatter(np.ones(model_bytes // 8), hash=False) for _ in range(ntasks)]
+        wait(models)
+        state = np.ones((CHUNK, 40), order="F")
+        t0 = time.perf_counter()
+        futs = [client.submit(chunk_like, m, state, sleep, 5, pure=False) for m in models]
+        client.gather(futs)
+        wall = time.perf_counter() - t0
+        res["chunk-sized tasks"] = ntasks
+        res["chunk-sized tasks: wall s"] = wall
+        res["chunk-sized tasks: ideal s"] = ntasks * sleep / nworkers
+        res["chunk-sized tasks: lost worker-ms per task"] = 1e3 * (wall * nworkers - ntasks * sleep) / ntasks
+    finally:
+        t0 = time.perf_counter()
+        client.close()
+        cluster.close()
+        res["cluster close s"] = time.perf_counter() - t0
+    return res
+
+
+# ------------------------------------------------------------------------------ 3. rates and sizes
+
+def rates(domain: Path, nyears: int) -> dict:
+    from testbed import kernel
+    from testbed.config import RunConfig
+    from testbed.forcing import MetFile
+    from testbed.runner import ChunkJob, _cell_info, build_model, prepare
+
+    cfg = RunConfig.read(rb.namelist(domain, nyears, "mimics", rb.WORK / "rates", 0, 1))
+    model = build_model(cfg)
+    met = MetFile.open(cfg.resolve(cfg.get("files.met")))
+    n = min(CHUNK, model.ncell)
+    cells = slice(0, n)
+    reads = [_t(met.read_year, y, cells)[1] for y in range(min(nyears, 3))]
+    f = met.read_year(0, cells)
+    sub = model.subset(cells)
+    state = sub.cold_state()
+    annual = kernel.new_annual(n)
+    _, secs = _t(kernel.advance, "mimics", state, sub.params, f, icycle=2, fixes=sub.fix_flags, annual=annual,
+                 mparams=sub.mparams, init_npp_prev=True)
+    plan = prepare(cfg)
+    job = ChunkJob(cells, plan.steps, plan.perturbation, True, True, True, "", _cell_info(model.domain, cells), {})
+    forcing_bytes = sum(a.nbytes for a in (f.gpp, f.tair, f.ndep, f.tsoil, f.moist, f.frzn))
+    return {"chunk cells": n,
+            "MIMICS-CN kernel cell-days/s, one core (one year, chunk)": n * 365 / secs,
+            "met read s per cell-year (chunk of cells, page cache)": statistics.median(reads) / n,
+            "forcing bytes per cell-year (float32, in memory)": forcing_bytes / n,
+            "state bytes per cell": state.nbytes / n,
+            "annual record bytes per cell-year": annual.nbytes / n,
+            "pickled model subset bytes (chunk)": len(pickle.dumps(sub)),
+            "pickled ChunkJob bytes (chunk, 5 years)": len(pickle.dumps(job))}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true", help="300 cells, workers 1/2/4, fewer tasks")
+    p.add_argument("--out", default=str(rb.WORK / "scaling.json"))
+    p.add_argument("--part", choices=["fixed", "overhead", "rates", "all"], default="all")
+    args = p.parse_args()
+    rb.WORK.mkdir(exist_ok=True)
+    ncell, nyears = (300, 2) if args.quick else (4263, 5)
+    domain = rb.make_domain(ncell, nyears)
+    rb.warm(rb.met_path(domain, nyears))
+    doc: dict = {"started": time.strftime("%Y-%m-%d %H:%M", time.gmtime()), "load_before": rb.load_average(),
+                 "machine": rb.machine_info(), "cells": ncell, "years": nyears}
+    if args.part in ("rates", "all"):
+        doc["rates"] = rates(domain, nyears)
+        print(json.dumps(doc["rates"], indent=1), flush=True)
+    if args.part in ("fixed", "all"):
+        doc["imports"] = import_costs()
+        print(json.dumps(doc["imports"], indent=1), flush=True)
+        for w in (1, 2):
+            doc[f"fixed_w{w}"] = fixed_costs(domain, nyears, w)
+            print(w, json.dumps(doc[f"fixed_w{w}"], indent=1), flush=True)
+            doc[f"testbed_run_w{w}_s"] = rb.run_ours(domain, nyears, "mimics", w, f"fixed_run_w{w}")["seconds"]
+            print("testbed run wall", doc[f"testbed_run_w{w}_s"], flush=True)
+    if args.part in ("overhead", "all"):
+        model_bytes = doc.get("rates", {}).get("pickled model subset bytes (chunk)", 2_000_000)
+        doc["overhead"] = []
+        for n in ((1, 2, 4) if args.quick else (1, 2, 8, 16)):
+            r = scheduler_overhead(n, model_bytes, 200 if args.quick else 2000, 0.5)
+            doc["overhead"].append(r)
+            print(json.dumps(r), flush=True)
+    doc["load_after"] = rb.load_average()
+    Path(args.out).write_text(json.dumps(doc, indent=1))
+    print(f"written: {args.out}; load {doc['load_before']} -> {doc['load_after']}")
+
+
+if __name__ == "__main__":
+    main()
