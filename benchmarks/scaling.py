@@ -206,24 +206,70 @@ def rates(domain: Path, nyears: int) -> dict:
     met = MetFile.open(cfg.resolve(cfg.get("files.met")))
     n = min(CHUNK, model.ncell)
     cells = slice(0, n)
-    reads = [_t(met.read_year, y, cells)[1] for y in range(min(nyears, 3))]
-    f = met.read_year(0, cells)
+    reads = [_t(met.read_year, y, cells)[1] for y in range(nyears)]
     sub = model.subset(cells)
     state = sub.cold_state()
-    annual = kernel.new_annual(n)
-    _, secs = _t(kernel.advance, "mimics", state, sub.params, f, icycle=2, fixes=sub.fix_flags, annual=annual,
-                 mparams=sub.mparams, init_npp_prev=True)
+    secs = 0.0
+    for y in range(nyears):  # every year of the file: the cost per year changes as the pools build up
+        f = met.read_year(y, cells)
+        annual = kernel.new_annual(n)
+        secs += _t(kernel.advance, "mimics", state, sub.params, f, icycle=2, fixes=sub.fix_flags, annual=annual,
+                   mparams=sub.mparams, init_npp_prev=y == 0)[1]
     plan = prepare(cfg)
     job = ChunkJob(cells, plan.steps, plan.perturbation, True, True, True, "", _cell_info(model.domain, cells), {})
     forcing_bytes = sum(a.nbytes for a in (f.gpp, f.tair, f.ndep, f.tsoil, f.moist, f.frzn))
     return {"chunk cells": n,
-            "MIMICS-CN kernel cell-days/s, one core (one year, chunk)": n * 365 / secs,
+            "MIMICS-CN kernel cell-days/s, one core (chunk, every year of the file)": n * 365 * nyears / secs,
             "met read s per cell-year (chunk of cells, page cache)": statistics.median(reads) / n,
             "forcing bytes per cell-year (float32, in memory)": forcing_bytes / n,
             "state bytes per cell": state.nbytes / n,
             "annual record bytes per cell-year": annual.nbytes / n,
             "pickled model subset bytes (chunk)": len(pickle.dumps(sub)),
             "pickled ChunkJob bytes (chunk, 5 years)": len(pickle.dumps(job))}
+
+
+# ------------------------------------------------------------------------------ 4. extrapolation
+
+GRIDS = {"0.5 deg": 60_000, "0.25 deg": 240_000}  # land cells
+SPINUP_YEARS = 20_000
+
+
+def extrapolate(doc: dict, workers: tuple[int, ...] = (1, 16, 64, 256)) -> list[str]:
+    """Markdown: time and memory of a global MIMICS-CN year and of the spin-up, from the measured rates."""
+    r = doc["rates"]
+    rate = r["MIMICS-CN kernel cell-days/s, one core (chunk, every year of the file)"]
+    read = r["met read s per cell-year (chunk of cells, page cache)"]
+    core_s = 365 / rate + read  # core-seconds per cell-year on a worker (kernel + met read)
+    ov = max(o["chunk-sized tasks: lost worker-ms per task"] for o in doc["overhead"]) / 1e3
+    start = max(o["cluster start s"] for o in doc["overhead"])
+    worker_gb = max(o["idle RSS of workers+nannies, testbed imported (GB)"] / o["workers"] for o in doc["overhead"])
+    per_cell = r["pickled model subset bytes (chunk)"] / r["chunk cells"] + r["state bytes per cell"]
+    lines = [f"Per cell-year on one core: {365 / rate * 1e3:.2f} ms kernel + {read * 1e3:.3f} ms met read = "
+             f"{core_s * 1e3:.2f} ms. Per task, lost worker time {ov * 1e3:.0f} ms (worst measured); "
+             f"cluster start {start:.1f} s (worst measured, 16 workers on 2 cores).", "",
+             "| grid | cells | run | core-hours | " + " | ".join(f"wall, {n} worker{'s' * (n > 1)}" for n in workers)
+             + " | driver memory | memory per worker (chunk 2,000) |",
+             "|---|---:|---|---:|" + "---:|" * len(workers) + "---:|---:|"]
+
+    def fmt(sec: float) -> str:
+        return f"{sec:.0f} s" if sec < 120 else f"{sec / 60:.0f} min" if sec < 7200 else f"{sec / 3600:.1f} h"
+
+    for grid, cells in GRIDS.items():
+        for run, years in (("1 year", 1), (f"{SPINUP_YEARS:,}-year spin-up", SPINUP_YEARS)):
+            core = cells * years * core_s
+            walls = []
+            for n in workers:
+                chunk = min(2000, max(1, cells // (2 * n)))
+                tasks = -(-cells // chunk) * max(1, years // 100)  # segments of 100 years
+                walls.append(fmt(core / n + tasks * ov / n + start))
+            # driver: state + one output year's annual records (+ one copy each while merging and writing);
+            # spin-up: checkpoint_interval = output_interval = 100 years, so one output year per segment
+            driver = cells * 2 * (r["state bytes per cell"] + r["annual record bytes per cell-year"])
+            worker = worker_gb + 2000 * (r["forcing bytes per cell-year (float32, in memory)"] + per_cell
+                                         + r["annual record bytes per cell-year"]) / 1e9
+            lines.append(f"| {grid} | {cells:,} | {run} | {core / 3600:,.1f} | " + " | ".join(walls)
+                         + f" | {driver / 1e9:.2f} GB + interpreter | {worker:.2f} GB |")
+    return lines
 
 
 def main() -> None:
@@ -256,6 +302,9 @@ def main() -> None:
             r = scheduler_overhead(n, model_bytes, 200 if args.quick else 2000, 0.5)
             doc["overhead"].append(r)
             print(json.dumps(r), flush=True)
+    if "rates" in doc and "overhead" in doc:
+        doc["extrapolation_md"] = extrapolate(doc)
+        print("\n".join(doc["extrapolation_md"]))
     doc["load_after"] = rb.load_average()
     Path(args.out).write_text(json.dumps(doc, indent=1))
     print(f"written: {args.out}; load {doc['load_before']} -> {doc['load_after']}")
