@@ -104,6 +104,8 @@ def fixed_costs(domain: Path, nyears: int, workers: int) -> dict:
         results = sorted(client.gather(futs), key=lambda r: r.cells.start)
         t["compute (all chunk tasks)"] = time.perf_counter() - t0
         t["slowest chunk task, inside the worker"] = max(r.seconds for r in results)
+        t["sum of chunk tasks, inside the workers"] = sum(r.seconds for r in results)
+        t["chunk tasks"] = len(results)
     finally:
         t0 = time.perf_counter()
         ctx.__exit__(None, None, None)
