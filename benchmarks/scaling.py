@@ -230,26 +230,66 @@ def rates(domain: Path, nyears: int) -> dict:
             "pickled ChunkJob bytes (chunk, 5 years)": len(pickle.dumps(job))}
 
 
+def tables_md(doc: dict) -> list[str]:
+    """Markdown tables of the fixed costs (1 and 2 workers) and of the scheduler overhead."""
+    lines = [f"Measured {doc['started']} UTC, commit {doc['machine']['commit']}, {doc['machine']['cpu']}, "
+             f"{doc['machine']['cores']} cores; load average {doc['load_before']} before, {doc['load_after']} after.",
+             "", f"| step ({doc['cells']:,} cells x {doc['years']} years, MIMICS-CN) | 1 worker, s | 2 workers, s |",
+             "|---|---:|---:|"]
+    for k, v in doc.get("imports", {}).items():
+        lines.append(f"| {'import ' + k if k != 'python start' else 'Python interpreter start'} | {v:.2f} | {v:.2f} |")
+    f1, f2 = doc.get("fixed_w1", {}), doc.get("fixed_w2", {})
+    for k in f1:
+        v1, v2 = f1[k], f2.get(k, float("nan"))
+        lines.append(f"| {k} | {v1:.0f} | {v2:.0f} |" if k == "chunk tasks" else f"| {k} | {v1:.2f} | {v2:.2f} |")
+    if "testbed_run_w1_s" in doc:
+        lines.append(f"| whole `testbed run` (separate process, for comparison) | {doc['testbed_run_w1_s']:.1f} | "
+                     f"{doc['testbed_run_w2_s']:.1f} |")
+    if doc.get("overhead"):
+        keys = [k for k in doc["overhead"][0] if k != "workers"]
+        lines += ["", "| workers (1 thread each) | " + " | ".join(keys) + " |",
+                  "|---:|" + "---:|" * len(keys)]
+        for o in doc["overhead"]:
+            lines.append(f"| {o['workers']} | " + " | ".join(f"{o[k]:.3g}" for k in keys) + " |")
+    return lines
+
+
 # ------------------------------------------------------------------------------ 4. extrapolation
 
 GRIDS = {"0.5 deg": 60_000, "0.25 deg": 240_000}  # land cells
 SPINUP_YEARS = 20_000
 
 
-def extrapolate(doc: dict, workers: tuple[int, ...] = (1, 16, 64, 256)) -> list[str]:
-    """Markdown: time and memory of a global MIMICS-CN year and of the spin-up, from the measured rates."""
-    r = doc["rates"]
+def extrapolate(doc: dict, workers: tuple[int, ...] = (1, 16, 64, 256), met_years: int = 20) -> list[str]:
+    """Markdown: time and memory of a global MIMICS-CN year and of the spin-up on N workers.
+
+    Worker side: kernel + met read per cell-year, and the per-task cost measured with no more workers
+    than cores (each worker of a real cluster has its own core). Driver side (serial): imports,
+    validation, cluster start, the met-value scan (spread over the workers), writing the outputs.
+    Spin-up: a ``met_years``-year met file cycled, checkpoint and output every 100 years.
+    """
+    r, f1, cores = doc["rates"], doc["fixed_w1"], doc["machine"]["cores"]
     rate = r["MIMICS-CN kernel cell-days/s, one core (chunk, every year of the file)"]
     read = r["met read s per cell-year (chunk of cells, page cache)"]
-    core_s = 365 / rate + read  # core-seconds per cell-year on a worker (kernel + met read)
-    ov = max(o["chunk-sized tasks: lost worker-ms per task"] for o in doc["overhead"]) / 1e3
-    start = max(o["cluster start s"] for o in doc["overhead"])
+    core_s = 365 / rate + read  # core-seconds per cell-year on a worker
+    own = [o for o in doc["overhead"] if o["workers"] <= cores]
+    ov = max(o["chunk-sized tasks: lost worker-ms per task"] for o in own) / 1e3
+    start = max(o["cluster start s"] for o in own)
     worker_gb = max(o["idle RSS of workers+nannies, testbed imported (GB)"] / o["workers"] for o in doc["overhead"])
+    cell_years = doc["cells"] * doc["years"]
+    scan = f1["met-value scan"] / cell_years  # core-seconds per cell-year (1 worker)
+    out = (f1["annual output of the segment (assemble, write part)"]
+           + f1["merge of the annual parts (annual.nc)"]) / cell_years  # driver s per output cell-year
+    ckpt = f1["checkpoint file (once per segment)"] / doc["cells"]
+    startup = sum(doc["imports"].values()) + f1["validation (prepare)"] + start
     per_cell = r["pickled model subset bytes (chunk)"] / r["chunk cells"] + r["state bytes per cell"]
-    lines = [f"Per cell-year on one core: {365 / rate * 1e3:.2f} ms kernel + {read * 1e3:.3f} ms met read = "
-             f"{core_s * 1e3:.2f} ms. Per task, lost worker time {ov * 1e3:.0f} ms (worst measured); "
-             f"cluster start {start:.1f} s (worst measured, 16 workers on 2 cores).", "",
-             "| grid | cells | run | core-hours | " + " | ".join(f"wall, {n} worker{'s' * (n > 1)}" for n in workers)
+    lines = [f"Per cell-year on a worker: {365 / rate * 1e3:.2f} ms kernel + {read * 1e3:.3f} ms met read; "
+             f"per task {ov * 1e3:.0f} ms (chunk-sized tasks, no more workers than cores); met-value scan "
+             f"{scan * 1e3:.2f} ms per cell-year of the met file (spread over the workers); driver: start-up "
+             f"{startup:.1f} s (imports, validation, cluster start), {out * 1e3:.3f} ms per output cell-year, "
+             f"{ckpt * 1e3:.3f} ms per cell and checkpoint.", "",
+             "| grid | cells | run | worker core-hours | " + " | ".join(
+                 f"wall, {n} worker{'s' * (n > 1)}" for n in workers)
              + " | driver memory | memory per worker (chunk 2,000) |",
              "|---|---:|---|---:|" + "---:|" * len(workers) + "---:|---:|"]
 
@@ -257,19 +297,20 @@ def extrapolate(doc: dict, workers: tuple[int, ...] = (1, 16, 64, 256)) -> list[
         return f"{sec:.0f} s" if sec < 120 else f"{sec / 60:.0f} min" if sec < 7200 else f"{sec / 3600:.1f} h"
 
     for grid, cells in GRIDS.items():
-        for run, years in (("1 year", 1), (f"{SPINUP_YEARS:,}-year spin-up", SPINUP_YEARS)):
+        for run, years, myears in (("1 year", 1, 1), (f"{SPINUP_YEARS:,}-year spin-up", SPINUP_YEARS, met_years)):
+            segments = max(1, years // 100)
             core = cells * years * core_s
+            driver_s = startup + cells * (scan * myears + out * segments + ckpt * segments)
             walls = []
             for n in workers:
                 chunk = min(2000, max(1, cells // (2 * n)))
-                tasks = -(-cells // chunk) * max(1, years // 100)  # segments of 100 years
-                walls.append(fmt(core / n + tasks * ov / n + start))
-            # driver: state + one output year's annual records (+ one copy each while merging and writing);
-            # spin-up: checkpoint_interval = output_interval = 100 years, so one output year per segment
+                tasks = -(-cells // chunk) * segments
+                walls.append(fmt(core / n + tasks * ov / n + driver_s + cells * scan * myears * (1 / n - 1)))
+            # driver: state + one output year's annual records (+ one copy each while merging and writing)
             driver = cells * 2 * (r["state bytes per cell"] + r["annual record bytes per cell-year"])
             worker = worker_gb + 2000 * (r["forcing bytes per cell-year (float32, in memory)"] + per_cell
                                          + r["annual record bytes per cell-year"]) / 1e9
-            lines.append(f"| {grid} | {cells:,} | {run} | {core / 3600:,.1f} | " + " | ".join(walls)
+            lines.append(f"| {grid} | {cells:,} | {run} | {core / 3600:,.2f} | " + " | ".join(walls)
                          + f" | {driver / 1e9:.2f} GB + interpreter | {worker:.2f} GB |")
     return lines
 
@@ -308,6 +349,8 @@ def main() -> None:
         doc["extrapolation_md"] = extrapolate(doc)
         print("\n".join(doc["extrapolation_md"]))
     doc["load_after"] = rb.load_average()
+    doc["tables_md"] = tables_md(doc)
+    print("\n".join(doc["tables_md"]))
     Path(args.out).write_text(json.dumps(doc, indent=1))
     print(f"written: {args.out}; load {doc['load_before']} -> {doc['load_after']}")
 
