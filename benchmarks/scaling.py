@@ -266,7 +266,7 @@ def extrapolate(doc: dict, workers: tuple[int, ...] = (1, 16, 64, 256), met_year
     Worker side: kernel + met read per cell-year, and the per-task cost measured with no more workers
     than cores (each worker of a real cluster has its own core). Driver side (serial): imports,
     validation, cluster start, the met-value scan (spread over the workers), writing the outputs.
-    Spin-up: a ``met_years``-year met file cycled, checkpoint and output every 100 years.
+    Spin-up: a ``met_years``-year met file cycled, checkpoint and output every 100 years (200 output records).
     """
     r, f1, cores = doc["rates"], doc["fixed_w1"], doc["machine"]["cores"]
     rate = r["MIMICS-CN kernel cell-days/s, one core (chunk, every year of the file)"]
@@ -306,8 +306,9 @@ def extrapolate(doc: dict, workers: tuple[int, ...] = (1, 16, 64, 256), met_year
                 chunk = min(2000, max(1, cells // (2 * n)))
                 tasks = -(-cells // chunk) * segments
                 walls.append(fmt(core / n + tasks * ov / n + driver_s + cells * scan * myears * (1 / n - 1)))
-            # driver: state + one output year's annual records (+ one copy each while merging and writing)
-            driver = cells * 2 * (r["state bytes per cell"] + r["annual record bytes per cell-year"])
+            # driver: state, and at the end every output year's annual records, loaded and concatenated by the
+            # merge into annual.nc (runner._merge_annual: two copies)
+            driver = cells * 2 * (r["state bytes per cell"] + r["annual record bytes per cell-year"] * segments)
             worker = worker_gb + 2000 * (r["forcing bytes per cell-year (float32, in memory)"] + per_cell
                                          + r["annual record bytes per cell-year"]) / 1e9
             lines.append(f"| {grid} | {cells:,} | {run} | {core / 3600:,.2f} | " + " | ".join(walls)
