@@ -142,7 +142,7 @@ def _pct(x: float | None) -> str:
 def find_original(args: argparse.Namespace) -> tuple[Path | None, str]:
     """The original's binary, and how it was found (or why there is none)."""
     if args.no_original:
-        return None, "not run (--no-original)"
+        return None, "skipped (--no-original)"
     given = args.original_bin or os.environ.get("TESTBED_ORIGINAL_BIN")
     if given:
         path = Path(given)
@@ -368,30 +368,33 @@ def report(info: dict, caches: list[dict], runs: dict[str, list[dict]], years_ro
              f"| load average (1/5/15 min) | before {load_before}; after {load_average()} |",
              f"| original program | {orig_note} |", "",
              f"Workload: {ncell:,} cells x {nyears} years ({cell_days:,} cell-days) of synthetic forcing in one "
-             "uncompressed 64-bit-offset NetCDF file (ncell x 1 grid), read by both programs; cold start, C+N, "
+             "uncompressed 64-bit-offset NetCDF file (ncell x 1 grid), read by "
+             f"{'both programs' if has_original else 'the program'}; cold start, C+N, "
              "annual output; the same parameter sets (the original's CSVs, ours converted from them). "
-             f"{args.repeats} repeats, programs alternating within each repeat; wall time from start to exit.", ""]
+             f"{args.repeats} repeat{'s' * (args.repeats > 1)}, programs alternating within each repeat; "
+             "wall time from start to exit.", ""]
     for c in caches:
         lines.append(f"Page cache: `{c['file']}` ({c['gb']:.2f} GB) was {_pct(c['before'])} in the page cache "
                      f"before this script read it once ({c['read_s']:.1f} s), {_pct(c['after'])} after; "
                      f"{_pct(c.get('end'))} at the end of the run. Timed runs read it from memory, not from disk.")
     lines += ["", "## 1. Side by side, end to end", ""]
     if not has_original:
-        lines += ["**No ratio was measured**: the original program was not available to this run "
+        lines += ["**No ratio was measured**: the original program was not measured in this run "
                   f"({orig_note}). The figures below are absolute.", ""]
+    ratio_head = "| original's median wall / this median wall (best / best) " if has_original else ""
     lines += ["| configuration | program | wall s, best | wall s, median | cell-days/s (median) "
-              "| original's median wall / this median wall (best / best) | peak RSS, all processes (GB, max) |",
-              "|---|---|---:|---:|---:|---:|---:|"]
+              f"{ratio_head}| peak RSS, all processes (GB, max) |",
+              "|---|---|---:|---:|---:|" + ("---:|" if has_original else "") + "---:|"]
     for config, rr in runs.items():
         o = stats(rr, "original", 1)
         for prog in ("original", "ours_w1", "ours_w2"):
             s = stats(rr, prog, 1 if prog == "original" else None)
             if s is None:
                 continue
-            ratio = f"{_ratio(o['median'], s['median'])} ({_ratio(o['best'], s['best'])})" if o else "not measured"
+            ratio = f" {_ratio(o['median'], s['median'])} ({_ratio(o['best'], s['best'])}) |" if o else ""
             name = "original (-O2, 1 process)" if prog == "original" else f"testbed, {_workers(int(prog[-1]))}"
             lines.append(f"| {config.replace('_', '-').upper()} | {name} | {s['best']:.1f} | {s['median']:.1f} | "
-                         f"{s['cell_days'] / s['median']:,.0f} | {ratio} | {_gb(s['rss_gb'])} |")
+                         f"{s['cell_days'] / s['median']:,.0f} |{ratio} {_gb(s['rss_gb'])} |")
     lines += ["", "Ours: `testbed run` as a user runs it (start-up, validation, met-value scan, dask LocalCluster, "
               "outputs, checkpoints); its peak RSS is the sum over the driver and the dask processes, sampled every "
               "0.1 s. The original: its own peak RSS (`/usr/bin/time`).", "",
