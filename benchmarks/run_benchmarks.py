@@ -373,6 +373,11 @@ def report(info: dict, caches: list[dict], runs: dict[str, list[dict]], years_ro
              "annual output; the same parameter sets (the original's CSVs, ours converted from them). "
              f"{args.repeats} repeat{'s' * (args.repeats > 1)}, programs alternating within each repeat; "
              "wall time from start to exit.", ""]
+    busy = max([float(load_before.split(" / ")[0]), os.getloadavg()[0]] + [r["load"] for rr in runs.values() for r in rr])
+    if busy > (info["cores"] or 1):
+        lines += [f"**The machine was busy** (1-min load average up to {busy:.1f} on {info['cores']} cores): other "
+                  "jobs shared the CPUs, which slows every program and the 2-worker runs most. The ratios are "
+                  "still like for like (same run, alternating), but rerun on a quiet machine before quoting them.", ""]
     for c in caches:
         lines.append(f"Page cache: `{c['file']}` ({c['gb']:.2f} GB) was {_pct(c['before'])} in the page cache "
                      f"before this script read it once ({c['read_s']:.1f} s), {_pct(c['after'])} after; "
@@ -506,6 +511,9 @@ def main() -> None:
     # ---- spin-up benchmark: benchmarks/spinup_bench.py (maintained separately) adds its own section here ----
     ok = spinup_section(lines, args.quick)
     out_md.write_text("\n".join(lines) + "\n")
+    raw = {"machine": info, "caches": [{k: v for k, v in c.items() if k != "path"} for c in caches], "runs": runs,
+           "forcing_years": years_rows, "memory": mem}
+    (WORK / f"{out_md.stem}.json").write_text(json.dumps(raw, indent=1))
     print("\n".join(lines))
     print(f"\nwritten: {out_md}")
     if not ok:
