@@ -373,7 +373,8 @@ def report(info: dict, caches: list[dict], runs: dict[str, list[dict]], years_ro
              "annual output; the same parameter sets (the original's CSVs, ours converted from them). "
              f"{args.repeats} repeat{'s' * (args.repeats > 1)}, programs alternating within each repeat; "
              "wall time from start to exit.", ""]
-    busy = max([float(load_before.split(" / ")[0]), os.getloadavg()[0]] + [r["load"] for rr in runs.values() for r in rr])
+    busy = max([float(load_before.split(" / ")[0]), os.getloadavg()[0]]
+               + [r["load"] for rr in runs.values() for r in rr])
     if busy > (info["cores"] or 1):
         lines += [f"**The machine was busy** (1-min load average up to {busy:.1f} on {info['cores']} cores): other "
                   "jobs shared the CPUs, which slows every program and the 2-worker runs most. The ratios are "
