@@ -32,8 +32,11 @@ test-fast: install  ## the quick tests only (what plain `pytest` runs)
 demo: install  ## synthetic example: spin-up and transient of CASA-CN and MIMICS-CN, summary table and figures
 	$(VENV)/bin/testbed demo --out demo_output
 
-bench: install  ## kernel and end-to-end throughput; writes benchmarks/results.md
-	$(PY) benchmarks/run_benchmarks.py
+# The original runs side by side when TESTBED_ORIGINAL_BIN (its binary) or TESTBED_ORIGINAL_MIRROR (a git directory
+# of wwieder/biogeochem_testbed, built with ../shared/bench/original.sh outside the repository) is set; without it the
+# results are absolute figures only. BENCH_ARGS: e.g. --quick (small smoke test) or --repeats 3.
+bench: install  ## ours and the original side by side (throughput, memory); writes benchmarks/results.md
+	$(PY) benchmarks/run_benchmarks.py $(BENCH_ARGS)
 
 lint:
 	$(VENV)/bin/ruff check .

@@ -48,8 +48,8 @@ def run_once(model, forcings) -> tuple[float, float, np.ndarray, np.ndarray]:
     for k, f in enumerate(forcings):
         annual = kernel.new_annual(model.ncell)
         t0, c0 = time.perf_counter(), time.thread_time()
-        kernel.advance(model.soil_model, state, model.params, f, icycle=model.icycle, fixes=model.fix_flags,
-                       annual=annual, mparams=model.mparams, init_npp_prev=k == 0)
+        kernel.advance(model.soil, state, model.params, model.sparams, f, icycle=model.icycle,
+                       fixes=model.fix_flags, annual=annual, first_year=k == 0)
         wall += time.perf_counter() - t0
         cpu += time.thread_time() - c0
     return wall, cpu, state, annual

@@ -1,63 +1,83 @@
-"""`make bench`: kernel and end-to-end throughput and peak memory; writes benchmarks/results.md.
+"""`make bench`: our testbed and the original Fortran program side by side; writes benchmarks/results.md.
 
-Domain: 4,263 cells x 5 years of synthetic forcing. When ../shared/reference/global holds the
-original's global grid tables, the cells (PFT, latitude, soil) are the real CLM 1.9x2.5 land cells;
-otherwise a synthetic latitude/PFT gradient is used.
+Every ratio in the results comes from numbers measured in the same invocation of this script, on
+the same machine and the same input files, with the programs alternating (original, ours kernel
+only, ours 1 worker, ours 2 workers; then again), so that a slow or busy spell hits every program.
+Without the original, the results give absolute figures only and say that no ratio was measured.
 
-1. Kernel only, one core: every year's forcing is read first, then the kernel is timed
-   (cell-days per second; compare with the original's compute-only estimate in TIMINGS.md).
-2. End to end: `testbed run` (validation, met reading, dask, outputs, checkpoints) with 1 and 2
-   workers; peak RSS is the sum over the driver and its worker processes, sampled every 0.1 s.
-3. Memory scaling: peak RSS against chunk size and against the number of cells.
+The original is found through ``--original-bin`` or the environment variable TESTBED_ORIGINAL_BIN,
+or built from a git directory of wwieder/biogeochem_testbed given by ``--original-mirror`` or
+TESTBED_ORIGINAL_MIRROR, with ../shared/bench/original.sh, into a folder outside this repository.
+
+Domain: 4,263 cells x 5 years of synthetic forcing (the real CLM 1.9x2.5 land cells when
+../shared/reference/global holds the grid tables), cold start, C+N, annual output.
+1. Side by side: wall time (best and median of the repeats), cell-days/s, peak RSS of all processes.
+2. Kernel compute only: ours on one core with the forcing already in memory, against the original's
+   wall time minus its wall time with mloop = 0 (read and set-up only), both from this run.
+3. Forcing years: peak RSS with a 20-year met file against the 5-year one.
+4. Peak RSS against chunk size and cell count; 5. the spin-up benchmark (benchmarks/spinup_bench.py), if present.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import inspect
 import json
 import os
 import platform
 import resource
+import shutil
+import statistics
 import subprocess
 import sys
 import time
+import traceback
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 WORK = HERE / "work"
 REPO = HERE.parent
-ORIGINAL = {  # ../shared/reference/TIMINGS.md (4,263 cells x 5 years, optimised build; another run)
-    "casa_cn": {"whole_run": 153_800, "compute": 460_000, "rss_gb": 3.4},
-    "mimics_cn": {"whole_run": 87_600, "compute": 136_000, "rss_gb": 3.4},
-}
-YEARS = (1901, 1905)
+SHARED = Path(os.environ.get("TESTBED_SHARED_DIR", REPO.parent / "shared"))
+ORIGINAL_SH = SHARED / "bench" / "original.sh"
+FIRST_YEAR = 1901
+CONFIGS = {"casa_cn": "casa", "mimics_cn": "mimics"}  # original.sh config -> our run.soil_model
 
 
-def make_domain(ncell: int) -> Path:
-    """Synthetic forcing for ``ncell`` cells (cached in benchmarks/work)."""
+# ------------------------------------------------------------------------------------ inputs
+
+def met_path(domain: Path, nyears: int) -> Path:
+    return domain / f"met_{FIRST_YEAR}_{FIRST_YEAR + nyears - 1}.nc"
+
+
+def make_domain(ncell: int, nyears: int) -> Path:
+    """Synthetic forcing for ``ncell`` cells over ``nyears`` years (cached in benchmarks/work)."""
     from testbed.forcing_tools.synthetic import make_synthetic_domain
 
-    out = WORK / f"domain_{ncell}"
-    if (out / f"met_{YEARS[0]}_{YEARS[1]}.nc").exists():
+    out = WORK / f"domain_{ncell}_{nyears}y"
+    if met_path(out, nyears).exists() and (out / "gridinfo_soil.csv").exists():
         return out
-    shared = Path(os.environ.get("TESTBED_REFERENCE_DIR", REPO.parent / "shared" / "reference"))
+    ref = SHARED / "reference" / "global"
     kw = {}
-    if ncell == 4263 and (shared / "global" / "gridinfo_igbpz_CLM5_GSWP3.csv").exists():
-        kw = {"gridinfo": shared / "global" / "gridinfo_igbpz_CLM5_GSWP3.csv",
-              "soil": shared / "global" / "gridinfo_soil_CLM5_GSWP3.csv"}
-    # 64-bit-offset classic NetCDF, as the original's timing file (TIMINGS.md)
-    make_synthetic_domain(out, ncell=ncell, years=range(YEARS[0], YEARS[1] + 1), seed=2024, per_year=False,
+    if ncell == 4263 and (ref / "gridinfo_igbpz_CLM5_GSWP3.csv").exists():
+        kw = {"gridinfo": ref / "gridinfo_igbpz_CLM5_GSWP3.csv", "soil": ref / "gridinfo_soil_CLM5_GSWP3.csv"}
+    # uncompressed 64-bit-offset classic NetCDF (ncell x 1 grid), which both programs read
+    make_synthetic_domain(out, ncell=ncell, years=range(FIRST_YEAR, FIRST_YEAR + nyears), seed=2024, per_year=False,
                           multi_year=True, nc_format="NETCDF3_64BIT_OFFSET", **kw)
     return out
 
 
-def namelist(domain: Path, soil_model: str, out: Path, chunk: int, workers: int, cycles: int = 1) -> Path:
+def ncell_of(domain: Path) -> int:
+    return sum(1 for _ in (domain / "gridinfo_igbpz.csv").open()) - 1
+
+
+def namelist(domain: Path, nyears: int, soil_model: str, out: Path, chunk: int, workers: int) -> Path:
     from testbed.config import RunConfig, namelist_text
 
     cfg = RunConfig.defaults()
-    cfg.override([f"run.soil_model={soil_model}", "run.cycle=cn", f"run.cycles={cycles}", "run.checkpoint_interval=5",
+    cfg.override([f"run.soil_model={soil_model}", "run.cycle=cn", "run.cycles=1", "run.checkpoint_interval=5",
                   f"files.gridinfo={domain / 'gridinfo_igbpz.csv'}", f"files.soil={domain / 'gridinfo_soil.csv'}",
-                  f"files.met={domain / f'met_{YEARS[0]}_{YEARS[1]}.nc'}", f"files.output_dir={out}",
+                  f"files.met={met_path(domain, nyears)}", f"files.output_dir={out}",
                   f"parallel.chunk_size={chunk}", f"parallel.workers={workers}"])
     out.mkdir(parents=True, exist_ok=True)
     path = out.parent / f"{out.name}.nml"
@@ -65,8 +85,105 @@ def namelist(domain: Path, soil_model: str, out: Path, chunk: int, workers: int,
     return path
 
 
-def kernel_benchmark(domain: Path, soil_model: str) -> dict:
-    """Kernel-only throughput on one core (forcing read beforehand), in this process."""
+# ------------------------------------------------------------------------------------ machine
+
+def _cmd(*args: str) -> str:
+    try:
+        return subprocess.run(args, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+
+
+def machine_info() -> dict:
+    """CPU model, cores, memory, OS, git commit, compiler and library versions of this run."""
+    import numpy
+
+    model = next((line.split(":", 1)[1].strip() for line in _cmd("lscpu").splitlines()
+                  if line.startswith("Model name")), platform.processor() or platform.machine())
+    mem_kb = next((int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                   if line.startswith("MemTotal")), 0)
+    commit = _cmd("git", "-C", str(REPO), "rev-parse", "--short", "HEAD") or "unknown"
+    if _cmd("git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"):
+        commit += " (with uncommitted changes)"
+    return {"cpu": model, "cores": os.cpu_count(), "memory_gib": mem_kb / 2**20,
+            "os": f"{platform.system()} {platform.release()}", "commit": commit,
+            "compiler": _cmd("gfortran", "--version").splitlines()[0] if shutil.which("gfortran") else "none",
+            "python": platform.python_version(), "numpy": numpy.__version__}
+
+
+def load_average() -> str:
+    return " / ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def cached_fraction(path: Path) -> float | None:
+    """Fraction of ``path`` in the page cache (util-linux fincore), or None without fincore."""
+    out = _cmd("fincore", "--bytes", "--noheadings", "--output", "RES", str(path))
+    return int(out) / max(path.stat().st_size, 1) if out.isdigit() else None
+
+
+def warm(path: Path) -> dict:
+    """Read ``path`` once (so every timed run finds it in the page cache); cache state before and after."""
+    before = cached_fraction(path)
+    t0 = time.perf_counter()
+    with path.open("rb", buffering=0) as f:
+        while f.read(1 << 24):
+            pass
+    seconds = time.perf_counter() - t0
+    return {"path": path, "file": path.name, "gb": path.stat().st_size / 1e9, "before": before, "read_s": seconds,
+            "after": cached_fraction(path)}
+
+
+def _pct(x: float | None) -> str:
+    return "unknown (no fincore)" if x is None else f"{100 * x:.0f} %"
+
+
+# ------------------------------------------------------------------------------------ the original
+
+def find_original(args: argparse.Namespace) -> tuple[Path | None, str]:
+    """The original's binary, and how it was found (or why there is none)."""
+    if args.no_original:
+        return None, "skipped (--no-original)"
+    given = args.original_bin or os.environ.get("TESTBED_ORIGINAL_BIN")
+    if given:
+        path = Path(given)
+        if not os.access(path, os.X_OK):
+            raise SystemExit(f"original binary not found or not executable: {path}")
+        return path.resolve(), f"binary {path}"
+    mirror = args.original_mirror or os.environ.get("TESTBED_ORIGINAL_MIRROR")
+    if not mirror:
+        return None, ("not available: set TESTBED_ORIGINAL_BIN (binary) or TESTBED_ORIGINAL_MIRROR "
+                      "(git directory of wwieder/biogeochem_testbed) to measure it side by side")
+    build = Path(args.original_build_dir).resolve()
+    if build.is_relative_to(REPO):
+        raise SystemExit(f"--original-build-dir must be outside the repository: {build}")
+    binary = build / "SOURCE_CODE" / "casaclm_mimics-cn_corpse"
+    if not binary.exists():
+        print(f"building the original from {mirror} into {build} ...", flush=True)
+        out = subprocess.run(["bash", str(ORIGINAL_SH), "build", mirror, str(build)], capture_output=True, text=True)
+        if out.returncode != 0:
+            raise SystemExit(f"building the original failed:\n{out.stdout}\n{out.stderr}")
+        binary = Path(out.stdout.strip().splitlines()[-1])
+    return binary, f"built by ../shared/bench/original.sh from {mirror} (commit 27ae1a0, -O2)"
+
+
+def run_original(binary: Path, config: str, domain: Path, nyears: int, tag: str, mloop: int = 1) -> dict:
+    """One run of the original (original.sh run): wall time, peak RSS of its process (/usr/bin/time)."""
+    work = WORK / f"orig_{tag}"
+    shutil.rmtree(work, ignore_errors=True)
+    res = subprocess.run(["bash", str(ORIGINAL_SH), "run", str(binary), config, str(domain / "gridinfo_igbpz.csv"),
+                          str(domain / "gridinfo_soil.csv"), str(met_path(domain, nyears)), str(work), str(mloop)],
+                         capture_output=True, text=True, env={**os.environ, "PYTHON": sys.executable})
+    if res.returncode != 0:
+        raise RuntimeError(f"the original failed ({config}, mloop={mloop}):\n{res.stdout[-2000:]}\n{res.stderr}")
+    r = json.loads(res.stdout.strip().splitlines()[-1])
+    return {"program": "original", "mloop": mloop, "seconds": r["wall_s"], "rss_gb": r["peak_rss_gb"],
+            "cell_days": ncell_of(domain) * 365 * nyears * mloop}
+
+
+# ------------------------------------------------------------------------------------ ours
+
+def kernel_benchmark(domain: Path, nyears: int, soil_model: str) -> dict:
+    """Kernel-only time on one core (all forcing read beforehand), in this process."""
     import numpy as np
 
     from testbed import kernel
@@ -75,7 +192,7 @@ def kernel_benchmark(domain: Path, soil_model: str) -> dict:
     from testbed.runner import build_model
 
     out = WORK / f"kernel_{soil_model}"
-    cfg = RunConfig.read(namelist(domain, soil_model, out, 10_000, 1))
+    cfg = RunConfig.read(namelist(domain, nyears, soil_model, out, 10_000, 1))
     model = build_model(cfg)
     met = MetFile.open(cfg.resolve(cfg.get("files.met")))
     forcings = [met.read_year(y) for y in range(met.nyear)]
@@ -84,16 +201,16 @@ def kernel_benchmark(domain: Path, soil_model: str) -> dict:
     for k, f in enumerate(forcings):
         annual = kernel.new_annual(model.ncell)
         t0 = time.perf_counter()
-        kernel.advance(model.soil_model, state, model.params, f, icycle=model.icycle, fixes=model.fix_flags,
-                       annual=annual, mparams=model.mparams, init_npp_prev=k == 0)
+        kernel.advance(model.soil, state, model.params, model.sparams, f, icycle=model.icycle,
+                       fixes=model.fix_flags, annual=annual, first_year=k == 0)
         seconds += time.perf_counter() - t0
     assert np.isfinite(state).all()
-    cell_days = model.ncell * 365 * len(forcings)
-    return {"cells": model.ncell, "years": len(forcings), "seconds": seconds, "rate": cell_days / seconds,
+    return {"program": "kernel", "seconds": seconds, "cell_days": model.ncell * 365 * len(forcings),
             "rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2}
 
 
 def tree_rss(pid: int) -> float:
+    """RSS (GB) of a process and all its descendants (driver, dask nanny and worker processes)."""
     import psutil
 
     try:
@@ -110,10 +227,10 @@ def tree_rss(pid: int) -> float:
     return total / 1024**3
 
 
-def end_to_end(domain: Path, soil_model: str, workers: int, chunk: int, tag: str, cycles: int = 1) -> dict:
-    """Wall time and peak RSS (process tree) of `testbed run`."""
+def run_ours(domain: Path, nyears: int, soil_model: str, workers: int, tag: str, chunk: int = 0) -> dict:
+    """Wall time and peak RSS (sum over the process tree, sampled every 0.1 s) of `testbed run`."""
     out = WORK / f"run_{tag}"
-    nml = namelist(domain, soil_model, out, chunk, workers, cycles)
+    nml = namelist(domain, nyears, soil_model, out, chunk, workers)
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "testbed.cli", "run", str(nml), "--overwrite", "-q"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -124,90 +241,284 @@ def end_to_end(domain: Path, soil_model: str, workers: int, chunk: int, tag: str
     seconds = time.perf_counter() - t0
     if proc.returncode != 0:
         raise RuntimeError(f"testbed run failed: {proc.stderr.read().decode()[-2000:]}")
-    from testbed.forcing import MetFile
-
-    met = MetFile.open(domain / f"met_{YEARS[0]}_{YEARS[1]}.nc")
-    cell_days = met.ncell * 365 * met.nyear * cycles
-    return {"cells": met.ncell, "years": met.nyear * cycles, "workers": workers, "chunk": chunk, "seconds": seconds,
-            "rate": cell_days / seconds, "rss_gb": peak}
+    return {"program": f"ours_w{workers}", "workers": workers, "chunk": chunk, "seconds": seconds,
+            "cell_days": ncell_of(domain) * 365 * nyears, "rss_gb": peak}
 
 
-def in_subprocess(func: str, *args: str) -> dict:
-    """Run a benchmark function in a fresh process (so its peak RSS is its own)."""
-    res = subprocess.run([sys.executable, __file__, "--one", func, *args], capture_output=True, text=True,
-                         check=True)
+def kernel_in_subprocess(domain: Path, nyears: int, soil_model: str) -> dict:
+    """kernel_benchmark in a fresh process, so that its peak RSS is its own."""
+    res = subprocess.run([sys.executable, __file__, "--one-kernel", str(domain), str(nyears), soil_model],
+                         capture_output=True, text=True, check=True)
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
+# ------------------------------------------------------------------------------------ measurement
+
+def side_by_side(domain: Path, nyears: int, original: Path | None, repeats: int) -> dict[str, list[dict]]:
+    """Every run of section 1 and 2, alternating programs within each repeat; config -> list of runs."""
+    runs: dict[str, list[dict]] = {c: [] for c in CONFIGS}
+    order: list[dict] = []
+    for rep in range(repeats):
+        for config, soil in CONFIGS.items():
+            print(f"repeat {rep + 1}/{repeats}, {config}: ", end="", flush=True)
+            batch: list[tuple] = []
+            if original is not None:
+                batch += [(run_original, original, config, domain, nyears, config, 1),
+                          (run_original, original, config, domain, nyears, f"{config}_m0", 0)]
+            batch += [(kernel_in_subprocess, domain, nyears, soil), (run_ours, domain, nyears, soil, 1, f"{config}_w1"),
+                      (run_ours, domain, nyears, soil, 2, f"{config}_w2")]
+            for func, *fargs in batch:
+                r = func(*fargs) | {"repeat": rep + 1, "load": os.getloadavg()[0], "seq": len(order)}
+                order.append(r)
+                print(f"{label(r)} {r['seconds']:.1f} s; ", end="", flush=True)
+                runs[config].append(r)
+            print(flush=True)
+    return runs
+
+
+def label(r: dict) -> str:
+    if r["program"] == "original":
+        return "original" + (" mloop=0" if r["mloop"] == 0 else "")
+    return "ours kernel only" if r["program"] == "kernel" else f"ours {_workers(r['workers'])}"
+
+
+def _workers(n: int) -> str:
+    return f"{n} worker" + ("s" if n > 1 else "")
+
+
+def stats(runs: list[dict], program: str, mloop: int | None = None) -> dict | None:
+    sel = [r for r in runs if r["program"] == program and (mloop is None or r.get("mloop") == mloop)]
+    if not sel:
+        return None
+    secs = [r["seconds"] for r in sel]
+    return {"best": min(secs), "median": statistics.median(secs), "n": len(secs), "cell_days": sel[0]["cell_days"],
+            "rss_gb": max(r["rss_gb"] for r in sel)}
+
+
+def forcing_years(domain_short: Path, short_years: int, domain_long: Path, long_years: int,
+                  original: Path | None) -> list[dict]:
+    """Peak RSS with the short and the long met file (same cells): ours CASA-CN 1 and 2 workers, original read."""
+    rows = []
+    for dom, ny in ((domain_short, short_years), (domain_long, long_years)):
+        for w in (1, 2):
+            print(f"{ny}-year met file: ours, {w} worker(s) ...", flush=True)
+            rows.append(run_ours(dom, ny, "casa", w, f"years{ny}_w{w}") | {"years": ny})
+    if original is not None:
+        short_read = run_original(original, "casa_cn", domain_short, short_years, f"years{short_years}_m0", mloop=0)
+        rows.append(short_read | {"years": short_years})
+        need_gb = short_read["rss_gb"] * long_years / short_years * 1.3
+        avail_gb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                        if line.startswith("MemAvailable")) / 2**20
+        if avail_gb > need_gb + 2:
+            print(f"{long_years}-year met file: original, mloop=0 ...", flush=True)
+            rows.append(run_original(original, "casa_cn", domain_long, long_years, f"years{long_years}_m0", mloop=0)
+                        | {"years": long_years})
+        else:
+            rows.append({"program": "original", "mloop": 0, "years": long_years, "skipped":
+                         f"needs about {need_gb:.1f} GB, {avail_gb:.1f} GB available"})
+    return rows
+
+
+# ------------------------------------------------------------------------------------ spin-up hook
+
+def spinup_section(lines: list[str], quick: bool) -> bool:
+    """Hook for the spin-up benchmark: benchmarks/spinup_bench.py, maintained separately, adds its own
+    Markdown lines to ``lines`` through ``run(lines)`` (``quick`` is passed if it takes it).
+    Returns False if that module exists but failed."""
+    if not (HERE / "spinup_bench.py").exists():
+        return True
+    sys.path.insert(0, str(HERE))
+    try:
+        mod = importlib.import_module("spinup_bench")
+        kwargs = {"quick": quick} if "quick" in inspect.signature(mod.run).parameters else {}
+        mod.run(lines, **kwargs)
+        return True
+    except Exception:
+        traceback.print_exc()
+        lines += ["", "## Spin-up", "", "The spin-up benchmark (benchmarks/spinup_bench.py) failed in this run; "
+                  "see the output of `make bench`."]
+        return False
+
+
+# ------------------------------------------------------------------------------------ report
+
+def _gb(x: float) -> str:
+    return f"{x:.2f}"
+
+
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}x" if a > 0 and b > 0 else "n/a"
+
+
+def report(info: dict, caches: list[dict], runs: dict[str, list[dict]], years_rows: list[dict], mem: list[dict],
+           orig_note: str, has_original: bool, args: argparse.Namespace, ncell: int, nyears: int,
+           load_before: str, started: str) -> list[str]:
+    cell_days = ncell * 365 * nyears
+    lines = ["# Benchmarks", "",
+             f"Written by `make bench` (benchmarks/run_benchmarks.py{' --quick' if args.quick else ''}), "
+             f"started {started} UTC. Every figure and every ratio below was measured in this one run of the script; "
+             "nothing is compared with another day's figures.", "",
+             "| machine | |", "|---|---|",
+             f"| CPU | {info['cpu']}, {info['cores']} cores (shared with other work; see load) |",
+             f"| memory | {info['memory_gib']:.1f} GiB |",
+             f"| OS | {info['os']} |",
+             f"| testbed commit | {info['commit']} |",
+             f"| compiler (both programs) | {info['compiler']} |",
+             f"| Python, NumPy | {info['python']}, {info['numpy']} |",
+             f"| load average (1/5/15 min) | before {load_before}; after {load_average()} |",
+             f"| original program | {orig_note} |", "",
+             f"Workload: {ncell:,} cells x {nyears} years ({cell_days:,} cell-days) of synthetic forcing in one "
+             "uncompressed 64-bit-offset NetCDF file (ncell x 1 grid), read by "
+             f"{'both programs' if has_original else 'the program'}; cold start, C+N, "
+             "annual output; the same parameter sets (the original's CSVs, ours converted from them). "
+             f"{args.repeats} repeat{'s' * (args.repeats > 1)}, programs alternating within each repeat; "
+             "wall time from start to exit.", ""]
+    busy = max([float(load_before.split(" / ")[0]), os.getloadavg()[0]]
+               + [r["load"] for rr in runs.values() for r in rr])
+    if busy > (info["cores"] or 1):
+        lines += [f"**The machine was busy** (1-min load average up to {busy:.1f} on {info['cores']} cores): other "
+                  "jobs shared the CPUs, which slows every program and the 2-worker runs most. The ratios are "
+                  "still like for like (same run, alternating), but rerun on a quiet machine before quoting them.", ""]
+    for c in caches:
+        lines.append(f"Page cache: `{c['file']}` ({c['gb']:.2f} GB) was {_pct(c['before'])} in the page cache "
+                     f"before this script read it once ({c['read_s']:.1f} s), {_pct(c['after'])} after; "
+                     f"{_pct(c.get('end'))} at the end of the run. Timed runs read it from memory, not from disk.")
+    lines += ["", "## 1. Side by side, end to end", ""]
+    if not has_original:
+        lines += ["**No ratio was measured**: the original program was not measured in this run "
+                  f"({orig_note}). The figures below are absolute.", ""]
+    ratio_head = "| original's median wall / this median wall (best / best) " if has_original else ""
+    lines += ["| configuration | program | wall s, best | wall s, median | cell-days/s (median) "
+              f"{ratio_head}| peak RSS, all processes (GB, max) |",
+              "|---|---|---:|---:|---:|" + ("---:|" if has_original else "") + "---:|"]
+    for config, rr in runs.items():
+        o = stats(rr, "original", 1)
+        for prog in ("original", "ours_w1", "ours_w2"):
+            s = stats(rr, prog, 1 if prog == "original" else None)
+            if s is None:
+                continue
+            ratio = f" {_ratio(o['median'], s['median'])} ({_ratio(o['best'], s['best'])}) |" if o else ""
+            name = "original (-O2, 1 process)" if prog == "original" else f"testbed, {_workers(int(prog[-1]))}"
+            lines.append(f"| {config.replace('_', '-').upper()} | {name} | {s['best']:.1f} | {s['median']:.1f} | "
+                         f"{s['cell_days'] / s['median']:,.0f} |{ratio} {_gb(s['rss_gb'])} |")
+    lines += ["", "Ours: `testbed run` as a user runs it (start-up, validation, met-value scan, dask LocalCluster, "
+              "outputs, checkpoints); its peak RSS is the sum over the driver and the dask processes, sampled every "
+              "0.1 s. The original: its own peak RSS (`/usr/bin/time`).", "",
+              "## 2. Kernel compute only, one core", "",
+              "Ours: the kernel alone on one core, every year's forcing read beforehand. The original: its wall time "
+              "minus its wall time with mloop = 0 (reads the met file and sets up, simulates no day), both medians "
+              "(best: both bests) of this run.", ""]
+    if has_original:
+        lines += ["| configuration | ours kernel s (best / median) | ours cell-days/s (median) | original mloop=0 s "
+                  "(best / median) | original compute s, median (best) | original cell-days/s | ours / original |",
+                  "|---|---:|---:|---:|---:|---:|---:|"]
+    else:
+        lines += ["| configuration | ours kernel s (best / median) | ours cell-days/s (median) |", "|---|---:|---:|"]
+    for config, rr in runs.items():
+        k = stats(rr, "kernel")
+        row = (f"| {config.replace('_', '-').upper()} | {k['best']:.1f} / {k['median']:.1f} | "
+               f"{k['cell_days'] / k['median']:,.0f} |")
+        o1, o0 = stats(rr, "original", 1), stats(rr, "original", 0)
+        if o1 and o0:
+            cmed, cbest = o1["median"] - o0["median"], o1["best"] - o0["best"]
+            row += (f" {o0['best']:.1f} / {o0['median']:.1f} | {cmed:.1f} ({cbest:.1f}) | "
+                    f"{(k['cell_days'] / cmed) if cmed > 0 else float('nan'):,.0f} | "
+                    f"{_ratio(cmed, k['median'])} ({_ratio(cbest, k['best'])}) |")
+        lines.append(row)
+    if has_original:
+        lines += ["", "The original's compute-only figure is a difference of two noisy wall times; read its ratio "
+                  "as approximate."]
+    lines += ["", "## 3. Forcing years and peak memory (CASA-CN)", "",
+              "The same cells with a met file of more years (one cycle of each file). Ours reads the forcing one "
+              "year at a time; the original reads the whole file into memory (its row: mloop = 0, the read only).", "",
+              "| program | met file years | wall s | peak RSS (GB) |", "|---|---:|---:|---:|"]
+    for r in years_rows:
+        name = "original, read only (mloop=0)" if r["program"] == "original" else f"testbed, {_workers(r['workers'])}"
+        if "skipped" in r:
+            lines.append(f"| {name} | {r['years']} | not run: {r['skipped']} | |")
+        else:
+            lines.append(f"| {name} | {r['years']} | {r['seconds']:.1f} | {_gb(r['rss_gb'])} |")
+    if years_rows:
+        ycells = years_rows[-1].get("cells", ncell)
+        lines += ["", f"Cells in this section: {ycells:,}" + ("" if ycells == ncell else
+                                                              " (fewer than in section 1, to save time)") + "."]
+    lines += ["", "## 4. Peak memory against chunk size and number of cells (CASA-CN, 1 worker)", "",
+              "| cells | chunk size | wall s | peak RSS (GB) |", "|---:|---:|---:|---:|"]
+    for r in mem:
+        lines.append(f"| {r['cells']:,} | {r['chunk'] or 'auto'} | {r['seconds']:.1f} | {_gb(r['rss_gb'])} |")
+    lines += ["", "## Every timed run, in order", "",
+              "| configuration | repeat | program | wall s | peak RSS (GB) | 1-min load at end |",
+              "|---|---:|---|---:|---:|---:|"]
+    for config, r in sorted(((c, r) for c, rr in runs.items() for r in rr), key=lambda cr: cr[1]["seq"]):
+        lines.append(f"| {config} | {r['repeat']} | {label(r)} | {r['seconds']:.2f} | {_gb(r['rss_gb'])} "
+                     f"| {r['load']:.2f} |")
+    return lines
+
+
+# ------------------------------------------------------------------------------------ main
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--one", nargs="+", help=argparse.SUPPRESS)
-    parser.add_argument("--quick", action="store_true", help="smaller domain, for a smoke test")
+    parser.add_argument("--one-kernel", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--quick", action="store_true",
+                        help="300 cells x 2 years (8 in section 3), for a smoke test; writes benchmarks/work/"
+                             "results-quick.md unless --out is given")
+    parser.add_argument("--repeats", type=int, default=2, help="repeats of each program (default 2)")
+    parser.add_argument("--original-bin", help="the original's binary (default: $TESTBED_ORIGINAL_BIN)")
+    parser.add_argument("--original-mirror", help="git directory of wwieder/biogeochem_testbed to build the original "
+                                                  "from (default: $TESTBED_ORIGINAL_MIRROR)")
+    parser.add_argument("--original-build-dir", default=str(Path.home() / ".cache" / "testbed-original"),
+                        help="where to build the original; must be outside the repository "
+                             "(default ~/.cache/testbed-original)")
+    parser.add_argument("--no-original", action="store_true", help="measure ours only (no ratio)")
+    parser.add_argument("--years-cells", type=int, help="cells in section 3 (default: as section 1)")
+    parser.add_argument("--out", help="results file (default benchmarks/results.md)")
     args = parser.parse_args()
-    if args.one:
-        name, *rest = args.one
-        if name == "kernel":
-            print(json.dumps(kernel_benchmark(Path(rest[0]), rest[1])))
+    if args.one_kernel:
+        d, ny, soil = args.one_kernel
+        print(json.dumps(kernel_benchmark(Path(d), int(ny), soil)))
         return
-    ncell = 600 if args.quick else 4263
-    print(f"building the synthetic domain ({ncell} cells x 5 years) ...", flush=True)
-    domain = make_domain(ncell)
-    rows = {}
-    for soil_model in ("casa", "mimics"):
-        tag = f"{soil_model}_cn"
-        print(f"{tag}: kernel ...", flush=True)
-        k = in_subprocess("kernel", str(domain), soil_model)
-        print(f"{tag}: end to end, 1 and 2 workers ...", flush=True)
-        e1 = end_to_end(domain, soil_model, 1, 0, f"{tag}_w1")
-        e2 = end_to_end(domain, soil_model, 2, 0, f"{tag}_w2")
-        rows[tag] = (k, e1, e2)
-    print("CASA-CN over 20 years, 1 and 2 workers ...", flush=True)
-    long_runs = (end_to_end(domain, "casa", 1, 0, "casa_long_w1", cycles=4),
-                 end_to_end(domain, "casa", 2, 0, "casa_long_w2", cycles=4))
-    print("memory scaling ...", flush=True)
-    small = make_domain(ncell // 2)
-    mem = [end_to_end(domain, "casa", 1, 250, "mem_c250"), end_to_end(domain, "casa", 1, 1000, "mem_c1000"),
-           end_to_end(small, "casa", 1, 250, "mem_half_c250")]
-    write_results(rows, mem, ncell, long_runs)
-
-
-def write_results(rows: dict, mem: list[dict], ncell: int, long_runs: tuple[dict, dict]) -> None:
-    lines = ["# Benchmarks", "",
-             f"Written by `make bench` (benchmarks/run_benchmarks.py) on {time.strftime('%Y-%m-%d')}: "
-             f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
-             f"{platform.python_version()}. Domain: {ncell} cells x 5 years (1825 days) of synthetic forcing, "
-             "cold start, C+N, annual output.", "",
-             "Ratios compare with the original testbed's figures in ../shared/reference/TIMINGS.md "
-             "(same cell count and years, optimised build). Those were measured in another run on a "
-             "machine of the same size, so read the ratios as approximate (the original's own run-to-run "
-             "spread was up to 20 %).", "",
-             "## Kernel only (one core, forcing already in memory)", "",
-             "| configuration | cell-days/s | vs original compute-only | peak RSS (GB) |", "|---|---:|---:|---:|"]
-    for tag, (k, _, _) in rows.items():
-        lines.append(f"| {tag.replace('_', '-').upper()} | {k['rate']:,.0f} | "
-                     f"{k['rate'] / ORIGINAL[tag]['compute']:.2f}x | {k['rss_gb']:.2f} |")
-    lines += ["", "## End to end (`testbed run`: validation, met reading, dask, outputs, checkpoints)", "",
-              "| configuration | workers | wall (s) | cell-days/s | vs original whole run | speed-up 2 vs 1 worker "
-              "| peak RSS, all processes (GB) |", "|---|---:|---:|---:|---:|---:|---:|"]
-    for tag, (_, e1, e2) in rows.items():
-        for e in (e1, e2):
-            speed = f"{e2['rate'] / e1['rate']:.2f}x" if e is e2 else ""
-            lines.append(f"| {tag.replace('_', '-').upper()} | {e['workers']} | {e['seconds']:.1f} | {e['rate']:,.0f} "
-                         f"| {e['rate'] / ORIGINAL[tag]['whole_run']:.2f}x | {speed} | {e['rss_gb']:.2f} |")
-    l1, l2 = long_runs
-    lines += ["", "The fixed costs (starting Python and the dask workers, scanning the met values before any "
-              "compute, writing the outputs) weigh most in short runs of the cheaper CASA model. The same "
-              f"CASA-CN run over {l1['years']} years (4 cycles of the met file): 1 worker {l1['seconds']:.1f} s "
-              f"({l1['rate']:,.0f} cell-days/s), 2 workers {l2['seconds']:.1f} s ({l2['rate']:,.0f} cell-days/s, "
-              f"{l2['rate'] / l1['rate']:.2f}x)."]
-    lines += ["", f"The original's peak RSS for this run was {ORIGINAL['casa_cn']['rss_gb']} GB, growing with the "
-              "number of forcing years; ours streams the forcing one year at a time.", "",
-              "## Peak memory against chunk size and number of cells (CASA-CN, 1 worker)", "",
-              "| cells | chunk size | peak RSS (GB) |", "|---:|---:|---:|"]
-    for e in mem:
-        lines.append(f"| {e['cells']} | {e['chunk'] or 'auto'} | {e['rss_gb']:.2f} |")
-    (HERE / "results.md").write_text("\n".join(lines) + "\n")
+    if args.repeats < 1:
+        parser.error("--repeats must be >= 1")
+    started = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
+    load_before = load_average()
+    ncell, nyears, long_years = (300, 2, 8) if args.quick else (4263, 5, 20)
+    out_md = Path(args.out) if args.out else (WORK / "results-quick.md" if args.quick else HERE / "results.md")
+    WORK.mkdir(exist_ok=True)
+    original, orig_note = find_original(args)
+    info = machine_info()
+    print(f"load average {load_before}; original: {orig_note}", flush=True)
+    print(f"synthetic domains ({ncell} cells x {nyears} years, {args.years_cells or ncell} x {long_years}) ...",
+          flush=True)
+    domain = make_domain(ncell, nyears)
+    ycells = args.years_cells or ncell
+    domain_ys = domain if ycells == ncell else make_domain(ycells, nyears)
+    domain_yl = make_domain(ycells, long_years)
+    caches = [warm(met_path(domain, nyears))]
+    runs = side_by_side(domain, nyears, original, args.repeats)
+    caches.append(warm(met_path(domain_yl, long_years)))
+    if domain_ys != domain:
+        caches.append(warm(met_path(domain_ys, nyears)))
+    years_rows = [r | {"cells": ycells} for r in forcing_years(domain_ys, nyears, domain_yl, long_years, original)]
+    print("memory against chunk size and cells ...", flush=True)
+    half = make_domain(ncell // 2, nyears)
+    mem = [run_ours(domain, nyears, "casa", 1, "mem_c250", chunk=250) | {"cells": ncell},
+           run_ours(domain, nyears, "casa", 1, "mem_c1000", chunk=1000) | {"cells": ncell},
+           run_ours(half, nyears, "casa", 1, "mem_half_c250", chunk=250) | {"cells": ncell // 2}]
+    for c in caches:
+        c["end"] = cached_fraction(c["path"])
+    lines = report(info, caches, runs, years_rows, mem, orig_note, original is not None, args, ncell, nyears,
+                   load_before, started)
+    # ---- spin-up benchmark: benchmarks/spinup_bench.py (maintained separately) adds its own section here ----
+    ok = spinup_section(lines, args.quick)
+    out_md.write_text("\n".join(lines) + "\n")
+    raw = {"machine": info, "caches": [{k: v for k, v in c.items() if k != "path"} for c in caches], "runs": runs,
+           "forcing_years": years_rows, "memory": mem}
+    (WORK / f"{out_md.stem}.json").write_text(json.dumps(raw, indent=1))
     print("\n".join(lines))
+    print(f"\nwritten: {out_md}")
+    if not ok:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":
