@@ -69,14 +69,19 @@ class Anderson:
         return {k: np.concatenate([getattr(b, k) for b in blocks]) for k in Anderson.__dataclass_fields__}
 
     def step(self, x: np.ndarray, phi: np.ndarray, *, beta: float = 1.0, max_factor: float = 10.0,
-             fallback_after: int = 4, growth: float = GROWTH, tol: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+             fallback_after: int = 4, growth: float = GROWTH, tol: float = 0.0,
+             floor: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The next iterate from x (ncell, n) and Phi(x); returns it and a per-cell mask of plain steps.
 
         ``tol``: cells whose weighted residual is below it take a plain cycle (no extrapolation).
+        ``floor`` (ncell, n): pool sizes below which changes do not matter (they are weighed as changes of a
+        pool of that size), so that nearly empty pools (mineral N, labile C) do not dominate the fit.
         """
         f = phi - x
         scale = np.abs(phi)
         scale = np.maximum(scale, WEIGHT_FLOOR * np.mean(scale, axis=1, keepdims=True) + 1e-300)
+        if floor is not None:
+            scale = np.maximum(scale, floor)
         w = 1.0 / scale
         fnorm = np.sqrt(np.mean((w * f) ** 2, axis=1))
         finite = np.isfinite(fnorm) & np.all(np.isfinite(phi), axis=1)

@@ -51,6 +51,20 @@ def prognostic_indices(model: Model) -> np.ndarray:
     return np.array([layout.index("state", c) for c in model.soil.prognostic_columns(model.icycle)])
 
 
+def pool_floor(model: Model, carbon: float, nitrogen: float) -> np.ndarray:
+    """(ncell, n) sizes in state units below which a prognostic column's changes do not matter:
+    ``carbon`` g C m-2 and ``nitrogen`` g N m-2 (converted for pools held in other units), 1 for others."""
+    pools = {p.column: p for p in model.soil.all_pools(model.icycle)}
+    own = {p.column for p in model.soil.pools}
+    to_gm2 = model.soil.state_to_gm2(model)
+    cols = []
+    for c in model.soil.prognostic_columns(model.icycle):
+        p = pools.get(c)
+        size = 1.0 if p is None else (carbon if p.element == "carbon" else nitrogen)
+        cols.append(size / to_gm2 if c in own else np.full(model.ncell, size))
+    return np.stack(cols, axis=1)
+
+
 def cycle_chunk(job: CycleJob, model: Model, start: np.ndarray, memory: dict | None) -> CycleResult:
     """Run one forcing cycle for a chunk of cells and apply the method (runs on a dask worker)."""
     t0 = time.perf_counter()
@@ -73,7 +87,8 @@ def cycle_chunk(job: CycleJob, model: Model, start: np.ndarray, memory: dict | N
         acc = Anderson.from_arrays(memory) if memory else Anderson.new(model.ncell, cols.size, opts["depth"])
         x_next, plain = acc.step(x[:, cols], state[:, cols], beta=opts["damping"], max_factor=opts["max_factor"],
                                  fallback_after=opts["fallback_after"], growth=opts.get("growth", GROWTH),
-                                 tol=opts.get("tol", 0.0))
+                                 tol=opts.get("tol", 0.0), floor=pool_floor(model, opts.get("floor_c", 1.0),
+                                                                          opts.get("floor_n", 0.1)))
         nxt = state.copy(order="F")
         nxt[:, cols] = x_next
         mem = acc.arrays()
