@@ -267,3 +267,37 @@ def test_resume_needs_a_checkpoint_and_outputs_need_overwrite(domain: Path, tmp_
     for name in ("equilibrium.csv", "equilibrium.png", "cells.csv", "restart.nc", "transient.nml", "run.log"):
         assert (out / name).exists(), name
     assert not (out / "spinup_checkpoint.npz").exists()
+
+
+def test_shipped_pipeline_namelist_parses() -> None:
+    from testbed.config import shipped_namelists
+
+    cfg = RunConfig.read(shipped_namelists() / "pipeline_mimics_cn.nml")
+    assert cfg.get("spinup.stages").split() == ["prespin", "accelerate", "cycle"]
+    assert cfg.get("spinup.prespin_year") == cfg.get("run.first_year")
+
+
+# ------------------------------------------------------------------------------------ accuracy
+
+REFERENCE = Path(__file__).parent / "data" / "spinup_reference.npz"
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(reason="known gap (docs/spinup.md): slow cold cells and cells with a jittering cycle map end "
+                          "more than 0.5 % away from the brute-force reference", strict=False)
+@pytest.mark.parametrize("tag", ["casa_c", "casa_cn", "mimics_c", "mimics_cn"])
+def test_accelerated_spinup_matches_the_brute_force_reference(tag: str, tmp_path: Path) -> None:
+    """Per-cell totals within 0.5 % of benchmarks/spinup_reference.py's stored brute-force spin-up."""
+    if not REFERENCE.exists():
+        pytest.skip("no stored reference; run benchmarks/spinup_reference.py")
+    sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+    import spinup_reference as ref
+
+    stored = dict(np.load(REFERENCE))
+    if f"{tag}:cycles" not in stored:
+        pytest.skip(f"no stored reference for {tag}")
+    forcing = ref.reference_domain(tmp_path)
+    totals, years, _ = ref.accelerated(forcing, tag, tmp_path / tag)
+    result = ref.compare(stored, tag, totals)
+    assert all(v == 0 for k, v in result.items() if k.startswith("cells_over")), result
+    assert years <= 0.1 * int(stored[f"{tag}:cycles"]) * int(stored[f"{tag}:years_per_cycle"])
