@@ -35,6 +35,10 @@ TABLE = "equilibrium.csv"
 CELLS = "cells.csv"
 #: cycles of per-cell changes kept to tell oscillating from drifting cells
 RECENT = 4
+#: anderson: a cell has converged when its relative residual is below this fraction of spinup.cell_rel; the
+#: accelerate stage ends when the criteria hold and cell_fraction of the cells have converged or fallen back
+#: (settled is not enough: a slow pool drifting 0.01 % per cycle can still be percents from its steady state)
+CONVERGED = 1.0e-3
 #: unsettled cells listed in run.log (all of them are in cells.csv)
 LIST_CELLS = 20
 
@@ -161,8 +165,8 @@ def execute_spinup(plan: SpinupPlan, *, resume: bool = False, overwrite: bool = 
             opts = {"depth": cfg.get("spinup.anderson_depth"), "damping": cfg.get("spinup.anderson_damping"),
                     "max_factor": cfg.get("spinup.anderson_max_factor"),
                     "fallback_after": cfg.get("spinup.anderson_fallback_after"),
-                    # a cell within a tenth of the relative criterion takes plain cycles (anderson.py)
-                    "tol": 0.1 * cfg.get("spinup.cell_rel")}
+                    # a cell within CONVERGED x the relative criterion takes plain cycles (anderson.py)
+                    "tol": CONVERGED * cfg.get("spinup.cell_rel")}
             for k in range(first_cycle, stage.max_cycles):
                 futures = []
                 for cs in slices:
@@ -188,11 +192,16 @@ def execute_spinup(plan: SpinupPlan, *, resume: bool = False, overwrite: bool = 
                     row["cells_accelerated"] = int((~plain & active).sum())
                     row["cells_fallback"] = int((memory["fallback"] & active).sum())
                     row["max_rel_residual"] = float(np.max(np.where(active, memory["fnorm_prev"], 0.0)))
+                met = diag.met
+                if stage.method == "anderson":
+                    done_cells = (memory["fnorm_prev"] < opts["tol"]) | memory["fallback"]
+                    row["cells_converged"] = int((done_cells & active).sum())
+                    met = met and (done_cells & active).sum() >= c.cell_fraction * max(int(active.sum()), 1)
                 row["seconds"] = round(max(r.seconds for r in results), 3)
                 rows.append(row)
                 _atomic_write_text(out / TABLE, _table_text(rows))
                 _log_cycle(runlog, row, results, domain)
-                done = (stage.early_stop and diag.met) or k + 1 == stage.max_cycles
+                done = (stage.early_stop and met) or k + 1 == stage.max_cycles
                 if done:
                     state = phi
                     break
