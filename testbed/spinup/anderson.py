@@ -12,9 +12,10 @@ and m >= n this finds the fixed point in about n + 1 cycles, like GMRES. Safegua
 
 * projection: every pool stays within a factor ``max_factor`` of its plain-cycled value
   (so pools stay positive);
-* restart: when an accelerated step makes the weighted residual grow (by more than GROWTH), the cell's history is
-  cleared and it takes a plain cycle; after ``fallback_after`` such failures, or a non-finite
-  value, the cell falls back to plain cycling for good;
+* restart: when an accelerated step makes the weighted residual grow (by more than GROWTH), the cell's
+  history is cleared and it restarts from the best point so far (Phi of the iterate with the smallest
+  residual); after ``fallback_after`` such failures, or a non-finite value, the cell falls back to
+  plain cycling for good;
 * cells taking a plain cycle get exactly Phi(x), bit for bit.
 
 Nothing here runs the model: :meth:`Anderson.step` takes x and Phi(x) from the caller.
@@ -48,13 +49,15 @@ class Anderson:
     fallback: np.ndarray    #: (ncell,) bool: plain cycling for good
     steps: np.ndarray       #: (ncell,) accelerated steps taken
     last_accel: np.ndarray  #: (ncell,) bool: the last step was accelerated
+    best_phi: np.ndarray    #: (ncell, n) Phi of the iterate with the smallest residual so far
+    best_fnorm: np.ndarray  #: (ncell,) that residual
 
     @classmethod
     def new(cls, ncell: int, n: int, m: int) -> Anderson:
         return cls(np.zeros((ncell, m, n)), np.zeros((ncell, m, n)), np.zeros(ncell, dtype=np.int64),
                    np.zeros((ncell, n)), np.zeros((ncell, n)), np.full(ncell, np.inf),
                    np.zeros(ncell, dtype=np.int64), np.zeros(ncell, dtype=bool), np.zeros(ncell, dtype=np.int64),
-                   np.zeros(ncell, dtype=bool))
+                   np.zeros(ncell, dtype=bool), np.zeros((ncell, n)), np.full(ncell, np.inf))
 
     # ---- (de)serialisation by cell block: a checkpoint holds the concatenation over chunks
     def arrays(self) -> dict[str, np.ndarray]:
@@ -104,7 +107,13 @@ class Anderson:
         # cells already within tol per cycle take plain cycles: near the fixed point the cycle map of some
         # cells jitters (leaf cap, phenology thresholds) and secant steps would chase the noise
         accel = (self.nhist > 0) & ~self.fallback & finite & ~(fnorm < tol)
+        # a failed step restarts from the best point so far: Phi of the iterate with the smallest residual
+        better = fnorm < self.best_fnorm
+        self.best_phi[better] = phi[better]
+        self.best_fnorm[better] = fnorm[better]
         x_next = phi.copy()
+        back = (failed | ~finite) & np.isfinite(self.best_fnorm) & ~better
+        x_next[back] = self.best_phi[back]
         if np.any(accel):
             wa = w[accel][:, None, :]
             dx, df, fa = self.dx[accel], self.df[accel], f[accel]
@@ -127,7 +136,7 @@ class Anderson:
         self.steps += accel
         self.last_accel = accel
         self.x_prev, self.f_prev, self.fnorm_prev = x.copy(), f, fnorm
-        return x_next, ~accel
+        return x_next, ~accel & ~back
 
     def residual(self) -> np.ndarray:
         """Weighted RMS of each cell's last residual (~ relative change of its pools per cycle)."""
