@@ -255,7 +255,7 @@ restart.nc, and transient.nml: `testbed run transient.nml` continues from the st
                                     "transient, summary table and figures")
     d.add_argument("--out", default="demo_output", help="folder for everything the demo writes")
     d.add_argument("--cells", type=int, default=60, help="number of synthetic cells")
-    d.add_argument("--spin-years", type=int, default=200,
+    d.add_argument("--spin-years", type=int, default=100,
                    help="at most this many spin-up years per configuration (testbed spinup stops earlier when "
                         "the equilibrium criteria hold)")
     d.add_argument("--workers", type=int, default=2, help="local dask workers")

@@ -25,7 +25,7 @@ def _say(text: str) -> None:
     print(f"\n== {text}", flush=True)
 
 
-def run_demo(out: Path, ncell: int = 60, spin_years: int = 200, workers: int = 2, seed: int = 20240531) -> Path:
+def run_demo(out: Path, ncell: int = 60, spin_years: int = 100, workers: int = 2, seed: int = 20240531) -> Path:
     """Run the example into ``out``; returns the folder with the summary and figures."""
     from dask.distributed import Client, LocalCluster
 
