@@ -1,6 +1,7 @@
 """The ``testbed`` command.
 
     testbed run NAMELIST [-s group.key=value ...] [--resume] [--overwrite]
+    testbed spinup NAMELIST [-s group.key=value ...] [--resume] [--overwrite]
     testbed validate NAMELIST
     testbed namelist show|set|diff|new|doc
     testbed import-legacy FILE.lst [-o NAMELIST]
@@ -61,6 +62,17 @@ def cmd_run(args: argparse.Namespace) -> int:
                   scheduler=args.scheduler, progress=not args.quiet, break_lock=args.break_lock,
                   command=_command_line(args))
     print(f"done: outputs in {out}")
+    return 0
+
+
+def cmd_spinup(args: argparse.Namespace) -> int:
+    from .spinup import run_spinup
+
+    cfg = _config_from(args)
+    print(f"validating the spin-up pipeline of {args.namelist} ...", file=sys.stderr)
+    out = run_spinup(cfg, resume=args.resume, overwrite=args.overwrite, workers=args.workers,
+                     scheduler=args.scheduler, progress=not args.quiet)
+    print(f"done: restart.nc, equilibrium.csv and run.log in {out}; transient namelist: {out / 'transient.nml'}")
     return 0
 
 
@@ -195,6 +207,39 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=cmd_run)
 
+    sp = sub.add_parser(
+        "spinup", help="spin up to steady state in one command: staged pipeline, criteria, acceleration",
+        epilog="Example: testbed spinup namelists/pipeline_mimics_cn.nml -s spinup.accelerate_max_cycles=30. "
+               "Methods, stages and criteria: docs/spinup.md. " + _EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="""Run the stages of &spinup (keys spinup.*) one after the other, handing each stage's end state
+to the next one, until the state repeats itself from one forcing cycle to the next.
+
+stages (spinup.stages, in order; each optional):
+  prespin     cycle one met year (spinup.prespin_year) prespin_cycles times, optionally with
+              its own settings, e.g. prespin_set = 'files.casa_params=boreal_nfix.nml'
+  accelerate  spinup.accelerate_method: anderson (per-cell Anderson acceleration of the cycle
+              map, the default) or cycle, until the criteria hold
+  cycle       plain cycling until the criteria hold (a check of the accelerated state)
+
+criteria, checked after every forcing cycle (defaults: the original authors' practice):
+  |global change of total soil C| < spinup.soc_global (0.01 Pg C per cycle), and
+  >= spinup.cell_fraction (98 %) of vegetated cells changing by < spinup.cell_abs (1 g m-2)
+  and < spinup.cell_rel (0.1 %) per cycle in spinup.criteria_variables (soil_c).
+
+outputs in files.output_dir: equilibrium.csv and equilibrium.png (one row per cycle),
+cells.csv (per-cell convergence; drifting or oscillating cells), run.log, restart_<stage>.nc,
+restart.nc, and transient.nml: `testbed run transient.nml` continues from the steady state.""")
+    with_namelist(sp)
+    sp.add_argument("--resume", action="store_true", help="continue a killed spin-up from its last checkpoint "
+                    "(bit-identical to an uninterrupted one)")
+    sp.add_argument("--overwrite", action="store_true", help="replace existing outputs in the output folder")
+    sp.add_argument("--workers", type=int, default=None, help="local worker processes (default: namelist, 0 = cores)")
+    sp.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                    help="attach to a running dask.distributed scheduler, e.g. tcp://10.0.0.5:8786")
+    sp.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    sp.set_defaults(func=cmd_spinup)
+
     v = sub.add_parser("validate", help="check every input of a run without running it", epilog=_EPILOG,
                        description="Makes every check `testbed run` makes before computing (docs/reliability.md, "
                                    "'Input checks'): met files complete, dims, dtypes, units, NaN, fill values and "
@@ -252,7 +297,9 @@ def build_parser() -> argparse.ArgumentParser:
                                     "transient, summary table and figures")
     d.add_argument("--out", default="demo_output", help="folder for everything the demo writes")
     d.add_argument("--cells", type=int, default=60, help="number of synthetic cells")
-    d.add_argument("--spin-years", type=int, default=20, help="spin-up length (years)")
+    d.add_argument("--spin-years", type=int, default=100,
+                   help="at most this many spin-up years per configuration (testbed spinup stops earlier when "
+                        "the equilibrium criteria hold)")
     d.add_argument("--workers", type=int, default=2, help="local dask workers")
     d.set_defaults(func=cmd_demo)
     return p

@@ -111,9 +111,48 @@ KEYS: tuple[Key, ...] = (
         "first simulated year (1-based count within this run) that is perturbed"),
     # &fixes
     *(Key("fixes", name, bool, False, "", help) for name, help in _FIX_HELP.items()),
+    # &spinup (testbed spinup; docs/spinup.md)
+    Key("spinup", "stages", str, "prespin accelerate cycle", "",
+        "stages run in order by `testbed spinup`, separated by spaces: prespin (cycle one met year), accelerate "
+        "(accelerate_method), cycle (plain cycling until the criteria hold); each at most once"),
+    Key("spinup", "prespin_cycles", int, 10, "",
+        "prespin: how many times its one met year is run (no early stop)"),
+    Key("spinup", "prespin_year", int, 0, "yr",
+        "prespin: calendar year of per-year met files, or 1-based year of a multi-year file (0: the first)"),
+    Key("spinup", "prespin_set", str, "", "",
+        "prespin: group.key=value settings for this stage only, space-separated (e.g. files.casa_params=x.nml)"),
+    Key("spinup", "accelerate_method", str, "anderson", "",
+        "accelerate: cycle (plain cycling), anderson (per-cell Anderson acceleration of the cycle map), sasu "
+        "(semi-analytic, soil models that describe their transfer matrix), newton (not implemented yet)",
+        ("cycle", "anderson", "sasu", "newton")),
+    Key("spinup", "accelerate_max_cycles", int, 60, "", "accelerate: at most this many forcing cycles"),
+    Key("spinup", "accelerate_set", str, "", "", "accelerate: group.key=value settings for this stage only"),
+    Key("spinup", "cycle_max_cycles", int, 200, "", "cycle: at most this many forcing cycles"),
+    Key("spinup", "cycle_set", str, "", "", "cycle: group.key=value settings for this stage only"),
+    Key("spinup", "soc_global", float, 0.01, "Pg",
+        "criterion: |global change of total soil C| per forcing cycle below this (Pg C per cycle)"),
+    Key("spinup", "cell_abs", float, 1.0, "g m-2",
+        "criterion: a cell is settled when its total changes by less than this per cycle (g m-2 per cycle) ..."),
+    Key("spinup", "cell_rel", float, 0.001, "1",
+        "... and by less than this fraction per cycle (0.001 = 0.1 %)"),
+    Key("spinup", "cell_fraction", float, 0.98, "1",
+        "criterion: at least this fraction of vegetated cells settled in every criteria variable"),
+    Key("spinup", "criteria_variables", str, "soil_c", "",
+        "totals the cell criterion applies to, space-separated: soil_c, veg_c, mic_c, soil_n, mic_n (N: C+N only)"),
+    Key("spinup", "anderson_depth", int, 5, "", "anderson: history length m (previous cycles remembered)"),
+    Key("spinup", "anderson_damping", float, 1.0, "", "anderson: damping beta in (0, 1]"),
+    Key("spinup", "anderson_max_factor", float, 10.0, "",
+        "anderson: a pool may differ from its plain-cycled value by at most this factor per step"),
+    Key("spinup", "anderson_fallback_after", int, 4, "",
+        "anderson: failed steps (residual grew) after which a cell falls back to plain cycling"),
+    Key("spinup", "transient_first_year", int, 0, "yr",
+        "first year of the transient run written for the user (0: run.first_year)"),
+    Key("spinup", "transient_last_year", int, 0, "yr", "last year of that transient run (0: run.last_year)"),
+    Key("spinup", "transient_output_dir", str, "", "",
+        "output folder of that transient run (empty: the spin-up's output_dir + '_transient')"),
 )
 
-GROUPS = ("run", "files", "parallel", "perturbation", "fixes")
+GROUPS = ("run", "files", "parallel", "perturbation", "fixes", "spinup")
 _BY_PATH = {k.path: k for k in KEYS}
 assert set(_FIX_HELP) - {"no_restart_write_reset"} == set(FIXES) - {"reserved"}
 

@@ -1,0 +1,109 @@
+"""Wall time of a MIMICS-CN spin-up from cold start to the default criteria (docs/spinup.md "Benchmark").
+
+The 4,263-cell synthetic global domain (the reference gridinfo and soil tables of
+../shared/reference/global, as benchmarks/run_benchmarks.py), per-year met files 1901-1920 (the
+published workflow's forcing cycle), `testbed spinup` with its default stages on 2 workers. Next
+to it: the brute-force time, extrapolated from the measured time per plain cycle and the number
+of cycles brute force needs (``--brute-cycles``, default 1000: the published workflow's 2 x 499
+cycles of 1901-1920 after its prespin).
+
+    .venv/bin/python benchmarks/spinup_bench.py                    # the full benchmark (~15+ min)
+    .venv/bin/python benchmarks/spinup_bench.py --cells 200 --max-cycles 3   # a quick check that it works
+
+Writes benchmarks/spinup_results.md (and the run folder under benchmarks/work/).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+WORK = REPO / "benchmarks" / "work"
+YEARS = (1901, 1920)
+
+
+def make_domain(ncell: int) -> Path:
+    """Per-year synthetic met files 1901-1920 for ``ncell`` cells (global tables for 4,263; cached)."""
+    from forcing_tools.synthetic import make_synthetic_domain
+
+    out = WORK / f"spinup_domain_{ncell}"
+    if (out / f"met_{YEARS[1]}_{YEARS[1]}.nc").exists():
+        return out
+    shared = Path(os.environ.get("TESTBED_REFERENCE_DIR", REPO.parent / "shared" / "reference"))
+    kw = {}
+    if ncell == 4263 and (shared / "global" / "gridinfo_igbpz_CLM5_GSWP3.csv").exists():
+        kw = {"gridinfo": shared / "global" / "gridinfo_igbpz_CLM5_GSWP3.csv",
+              "soil": shared / "global" / "gridinfo_soil_CLM5_GSWP3.csv"}
+    make_synthetic_domain(out, ncell=ncell, years=range(YEARS[0], YEARS[1] + 1), seed=2024, per_year=True,
+                          multi_year=False, **kw)
+    return out
+
+
+def write_namelist(domain: Path, out: Path, workers: int, max_cycles: int | None) -> Path:
+    from testbed.config import RunConfig, namelist_text
+
+    cfg = RunConfig.defaults()
+    settings = ["run.soil_model=mimics", "run.cycle=cn", f"run.first_year={YEARS[0]}", f"run.last_year={YEARS[1]}",
+                f"files.gridinfo={domain / 'gridinfo_igbpz.csv'}", f"files.soil={domain / 'gridinfo_soil.csv'}",
+                f"files.met={domain / 'met_{year}_{year}.nc'}", f"files.output_dir={out}",
+                f"parallel.workers={workers}"]
+    if max_cycles is not None:
+        settings += [f"spinup.accelerate_max_cycles={max_cycles}", f"spinup.cycle_max_cycles={max_cycles}",
+                     f"spinup.prespin_cycles={max_cycles}"]
+    cfg.override(settings)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    path = out.parent / f"{out.name}.nml"
+    path.write_text(namelist_text(cfg))
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--cells", type=int, default=4263)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--max-cycles", type=int, default=None, help="cap every stage (a reduced check)")
+    ap.add_argument("--brute-cycles", type=int, default=1000,
+                    help="forcing cycles brute force needs, for the extrapolated brute-force time")
+    args = ap.parse_args(argv)
+    from testbed.config import RunConfig
+    from testbed.spinup import run_spinup
+
+    domain = make_domain(args.cells)
+    out = WORK / f"spinup_mimics_cn_{args.cells}"
+    nml = write_namelist(domain, out, args.workers, args.max_cycles)
+    t0 = time.perf_counter()
+    run_spinup(RunConfig.read(nml), overwrite=True, workers=args.workers)
+    wall = time.perf_counter() - t0
+    rows = list(csv.DictReader((out / "equilibrium.csv").open()))
+    full = [r for r in rows if r["stage"] == "cycle"] or [r for r in rows if r["stage"] == "accelerate"]
+    per_cycle = sum(float(r["seconds"]) for r in full) / max(len(full), 1)
+    years = int(rows[-1]["years"])
+    met = rows[-1]["criteria_met"] == "1"
+    brute = per_cycle * args.brute_cycles
+    capped = "" if args.max_cycles is None else f", stages capped at {args.max_cycles} cycles"
+    text = "\n".join([
+        "# Spin-up benchmark (benchmarks/spinup_bench.py)", "",
+        f"MIMICS-CN, {args.cells} cells, per-year met files {YEARS[0]}-{YEARS[1]}, {args.workers} workers, "
+        f"default stages and criteria{capped}.",
+        "",
+        "| quantity | value |", "|---|---:|",
+        f"| wall time of `testbed spinup` (cold start to the end) | {wall:.0f} s ({wall / 60:.1f} min) |",
+        f"| simulated years | {years} |",
+        f"| criteria met | {'yes' if met else 'no'} |",
+        f"| time per 20-year cycle (slowest chunk) | {per_cycle:.1f} s |",
+        f"| brute force, {args.brute_cycles} cycles (extrapolated) | {brute:.0f} s ({brute / 3600:.1f} h) |",
+        f"| simulated years, accelerated / brute force | {years / (20 * args.brute_cycles):.3f} |", ""])
+    target = REPO / "benchmarks" / "spinup_results.md"
+    target.write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""Equilibrium diagnostics and criteria of a spin-up (docs/spinup.md "Criteria").
+
+Per forcing cycle: the global change of total soil C, vegetation C and soil N (Pg per cycle, cell
+area from the domain, inactive cells masked), and the fraction of vegetated cells whose total
+changes by less than ``cell_abs`` g m-2 **and** less than ``cell_rel`` (fraction) per cycle.
+The default criteria are the original authors' practice: |global dSOC| < 0.01 Pg C per cycle and
+at least 98 % of vegetated cells settled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ConfigError
+
+#: totals a criterion may use (keys of SoilModel.totals), and which of them need a C+N run
+TOTALS = ("soil_c", "veg_c", "mic_c", "soil_n", "mic_n")
+N_TOTALS = ("soil_n", "mic_n")
+#: grams per petagram
+G_PER_PG = 1.0e15
+
+
+@dataclass(frozen=True)
+class Criteria:
+    """When a spin-up stage is at equilibrium (namelist &spinup keys of the same names)."""
+
+    soc_global: float = 0.01          #: Pg C per cycle
+    cell_abs: float = 1.0             #: g m-2 per cycle
+    cell_rel: float = 0.001           #: fraction per cycle
+    cell_fraction: float = 0.98       #: of vegetated cells
+    variables: tuple[str, ...] = ("soil_c",)
+
+    def check(self, icycle: int) -> None:
+        """Refuse criteria that can never hold, or that name a total the run does not have."""
+        for name in ("soc_global", "cell_abs", "cell_rel"):
+            v = getattr(self, name)
+            if not np.isfinite(v) or v <= 0:
+                raise ConfigError(f"spinup.{name} = {v} can never be met; it must be a positive number")
+        if not 0 < self.cell_fraction <= 1:
+            raise ConfigError(f"spinup.cell_fraction = {self.cell_fraction} must be in (0, 1]")
+        if not self.variables:
+            raise ConfigError("spinup.criteria_variables is empty; name at least soil_c")
+        for v in self.variables:
+            if v not in TOTALS:
+                import difflib
+
+                close = difflib.get_close_matches(v, TOTALS, n=1)
+                raise ConfigError(f"spinup.criteria_variables: unknown total {v!r}; choose from {', '.join(TOTALS)}"
+                                  + (f"; did you mean {close[0]!r}?" if close else ""))
+            if v in N_TOTALS and icycle < 2:
+                raise ConfigError(f"spinup.criteria_variables: {v} needs a C+N run (run.cycle = 'cn')")
+
+    def tighter(self, factor: float) -> Criteria:
+        """The same criteria ``factor`` times tighter (the brute-force reference uses 10)."""
+        return Criteria(self.soc_global / factor, self.cell_abs / factor, self.cell_rel / factor,
+                        self.cell_fraction, self.variables)
+
+
+def settled(before: np.ndarray, after: np.ndarray, crit: Criteria) -> np.ndarray:
+    """Per cell: changed by less than cell_abs g m-2 and less than cell_rel of its value over the cycle."""
+    d = np.abs(after - before)
+    return (d < crit.cell_abs) & (d < crit.cell_rel * np.abs(before))
+
+
+@dataclass
+class CycleDiagnostics:
+    """The equilibrium diagnostics of one forcing cycle (one row of equilibrium.csv)."""
+
+    global_delta: dict[str, float]      #: total -> global change over the cycle, Pg per cycle
+    global_total: dict[str, float]      #: total -> global stock at the end of the cycle, Pg
+    fraction_settled: dict[str, float]  #: total -> fraction of vegetated cells settled
+    settled: np.ndarray                 #: (ncell,) settled in every criteria variable (False for inactive cells)
+    met: bool                           #: the criteria hold
+
+    def row(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for k in self.global_delta:
+            out[f"d_{k}_Pg"] = self.global_delta[k]
+        for k in self.global_total:
+            out[f"{k}_Pg"] = self.global_total[k]
+        for k in self.fraction_settled:
+            out[f"settled_{k}"] = self.fraction_settled[k]
+        out["criteria_met"] = int(self.met)
+        return out
+
+
+def diagnose(before: Mapping[str, np.ndarray], after: Mapping[str, np.ndarray], area: np.ndarray,
+             active: np.ndarray, crit: Criteria) -> CycleDiagnostics:
+    """Diagnostics of one cycle from per-cell totals (g m-2) at its start and end.
+
+    ``area`` in m2; ``active`` marks vegetated cells (the others are masked out of every number).
+    """
+    gd, gt, frac = {}, {}, {}
+    ok_all = active.copy()
+    nact = max(int(active.sum()), 1)
+    for k in before:
+        b, a = before[k], after[k]
+        gd[k] = float(np.sum(np.where(active, (a - b) * area, 0.0)) / G_PER_PG)
+        gt[k] = float(np.sum(np.where(active, a * area, 0.0)) / G_PER_PG)
+        ok = settled(b, a, crit) & active
+        frac[k] = float(ok.sum() / nact)
+        if k in crit.variables:
+            ok_all &= ok
+    met = abs(gd["soil_c"]) < crit.soc_global and all(frac[v] >= crit.cell_fraction for v in crit.variables)
+    return CycleDiagnostics(gd, gt, frac, ok_all, met)
+
+
+def unsettled_kind(deltas: np.ndarray) -> str:
+    """'oscillating' when the last cycles' changes alternate in sign, else 'drifting' (``deltas``: oldest first)."""
+    s = np.sign(deltas[np.isfinite(deltas)])
+    s = s[s != 0]
+    if s.size >= 3 and np.all(s[1:] != s[:-1]):
+        return "oscillating"
+    return "drifting"

@@ -1,0 +1,354 @@
+"""``testbed spinup``: run the stages of a spin-up pipeline, with diagnostics, checkpoints and resume.
+
+For every forcing cycle of every stage the driver submits one task per chunk of cells
+(:func:`.tasks.cycle_chunk`), gathers the chunks' states and per-cell totals, writes a row of
+equilibrium.csv and a line of run.log, decides whether the stage's criteria hold, and writes a
+checkpoint (state, method memory, table so far). A killed pipeline resumes from its last
+checkpoint and ends bit-identical to an uninterrupted one. At the end of each stage its state is
+written to restart_<stage>.nc and handed to the next stage as it is (no pool scaling: the
+methods here need none); the last stage's state is restart.nc, and transient.nml is a namelist
+for the transient ``testbed run`` that starts from it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..config import RunConfig, namelist_text
+from ..errors import InputError
+from ..runner import RunLog, _auto_chunk, check_chunk, chunks, dask_client
+from ..state import RestartInfo, atomic_path, write_restart
+from .anderson import Anderson
+from .criteria import diagnose, unsettled_kind
+from .stages import SpinupPlan, Stage, plan_spinup
+from .tasks import CycleJob, CycleResult, cycle_chunk
+
+CHECKPOINT = "spinup_checkpoint.npz"
+TABLE = "equilibrium.csv"
+CELLS = "cells.csv"
+#: cycles of per-cell changes kept to tell oscillating from drifting cells
+RECENT = 4
+#: anderson: a cell has converged when its relative residual is below this fraction of spinup.cell_rel; the
+#: accelerate stage ends when the criteria hold and cell_fraction of the cells have converged or fallen back
+#: (settled is not enough: a slow pool drifting 0.01 % per cycle can still be percents from its steady state)
+CONVERGED = 1.0e-3
+#: unsettled cells listed in run.log (all of them are in cells.csv)
+LIST_CELLS = 20
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = atomic_path(path)
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _table_text(rows: list[dict]) -> str:
+    if not rows:
+        return ""
+    keys: list[str] = []
+    for r in rows:
+        keys += [k for k in r if k not in keys]
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=keys, lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: (f"{v:.6e}" if isinstance(v, float) else v) for k, v in r.items()})
+    return buf.getvalue()
+
+
+class _Checkpoint:
+    """Everything needed to continue a pipeline bit-identically: one .npz, written atomically."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def write(self, *, sha: str, stage: int, cycle: int, years: int, state: np.ndarray, memory: dict | None,
+              rows: list[dict], recent: np.ndarray, settled_at: np.ndarray, last_settled: np.ndarray,
+              last_met: bool) -> None:
+        tmp = atomic_path(self.path)
+        arrays = {"state": state, "recent": recent, "settled_at": settled_at, "last_settled": last_settled}
+        for k, v in (memory or {}).items():
+            arrays[f"mem_{k}"] = v
+        meta = json.dumps({"sha": sha, "stage": stage, "cycle": cycle, "years": years, "rows": rows,
+                           "last_met": bool(last_met)})
+        with tmp.open("wb") as f:
+            np.savez(f, meta=np.array(meta), **arrays)
+        os.replace(tmp, self.path)
+
+    def read(self) -> dict:
+        with np.load(self.path) as z:
+            out = json.loads(str(z["meta"]))
+            out["state"] = np.asfortranarray(z["state"])
+            out["recent"], out["settled_at"], out["last_settled"] = z["recent"], z["settled_at"], z["last_settled"]
+            mem = {k[4:]: z[k] for k in z.files if k.startswith("mem_")}
+        out["memory"] = mem or None
+        return out
+
+
+def run_spinup(cfg: RunConfig, *, resume: bool = False, overwrite: bool = False, workers: int | None = None,
+               scheduler: str | None = None, progress: bool = True) -> Path:
+    """Validate and run the spin-up pipeline of ``cfg``; returns the output folder."""
+    plan = plan_spinup(cfg)
+    return execute_spinup(plan, resume=resume, overwrite=overwrite, workers=workers, scheduler=scheduler,
+                          progress=progress)
+
+
+def execute_spinup(plan: SpinupPlan, *, resume: bool = False, overwrite: bool = False, workers: int | None = None,
+                   scheduler: str | None = None, progress: bool = True) -> Path:
+    cfg = plan.config
+    out = plan.output_dir
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt = _Checkpoint(out / CHECKPOINT)
+    products = [out / n for n in ("restart.nc", TABLE, "transient.nml")] + \
+        [out / f"restart_{s.name}.nc" for s in plan.stages]
+    model0 = plan.stages[0].model
+    ncell = model0.ncell
+    sha = cfg.sha256()
+    if resume:
+        if not ckpt.path.exists():
+            raise InputError("no spin-up checkpoint to resume from; run without --resume", path=ckpt.path)
+        saved = ckpt.read()
+        if saved["sha"] != sha:
+            raise InputError("was written by a spin-up with a different configuration; it cannot be resumed",
+                             path=ckpt.path)
+    else:
+        existing = [p.name for p in products if p.exists()]
+        if existing and not overwrite:
+            raise InputError(f"output folder already holds {', '.join(existing)}; pass --overwrite to replace "
+                             "them, or --resume to continue", path=out)
+        for p in products + [ckpt.path, out / "run.log", out / CELLS, out / "equilibrium.png"]:
+            p.unlink(missing_ok=True)
+        saved = {"stage": 0, "cycle": 0, "years": 0, "rows": [], "state": plan.state, "memory": None,
+                 "recent": np.full((RECENT, ncell), np.nan), "settled_at": np.full((len(plan.stages), ncell), -1),
+                 "last_settled": np.zeros(ncell, dtype=bool), "last_met": False}
+    runlog = RunLog(out / "run.log")
+    cfg.write(out / "namelist.nml")
+    tag = f"{model0.soil_model.upper()}-{'CN' if model0.icycle == 2 else 'C'}"
+    runlog.write(f"testbed spinup: {tag}, {ncell} cells, stages: "
+                 + ", ".join(f"{s.name} ({s.method}, <= {s.max_cycles} cycles of {s.years_per_cycle} yr)"
+                             for s in plan.stages)
+                 + (f"; resuming in stage {plan.stages[saved['stage']].name} at cycle {saved['cycle'] + 1}"
+                    if resume and saved["stage"] < len(plan.stages) else ""))
+    c = plan.criteria
+    runlog.write(f"criteria: |global dSOC| < {c.soc_global:g} Pg C per cycle and >= {100 * c.cell_fraction:g} % of "
+                 f"vegetated cells changing by < {c.cell_abs:g} g m-2 and < {100 * c.cell_rel:g} % per cycle in "
+                 f"{', '.join(c.variables)}")
+    state, memory, rows = saved["state"], saved["memory"], list(saved["rows"])
+    recent, settled_at = saved["recent"], saved["settled_at"]
+    years = int(saved["years"])
+    domain = model0.domain
+    area = domain.area
+    active = ~domain.inactive(model0.casa)
+    t_start = time.perf_counter()
+    last_settled, last_met = saved["last_settled"], bool(saved["last_met"])
+    with dask_client(cfg, workers, scheduler) as client:
+        nworkers = len(client.scheduler_info().get("workers", {})) or 1
+        slices = chunks(ncell, cfg.get("parallel.chunk_size") or _auto_chunk(ncell, nworkers))
+        if not resume:
+            client.gather([client.submit(check_chunk, plan.met_files, cs, pure=False) for cs in slices])
+            runlog.write(f"met values checked: {len(plan.met_files)} file(s), {ncell} cells")
+        for si in range(int(saved["stage"]), len(plan.stages)):
+            stage = plan.stages[si]
+            first_cycle = int(saved["cycle"]) if si == int(saved["stage"]) else 0
+            if first_cycle == 0:
+                memory = None
+                runlog.write(f"stage {stage.name}: method {stage.method}, one cycle = {stage.years_per_cycle} "
+                             f"simulated year(s)")
+            models = {cs.start: client.scatter(stage.model.subset(cs), hash=False) for cs in slices}
+            opts = {"depth": cfg.get("spinup.anderson_depth"), "damping": cfg.get("spinup.anderson_damping"),
+                    "max_factor": cfg.get("spinup.anderson_max_factor"),
+                    "fallback_after": cfg.get("spinup.anderson_fallback_after"),
+                    # a cell within CONVERGED x the relative criterion takes plain cycles (anderson.py)
+                    "tol": CONVERGED * cfg.get("spinup.cell_rel")}
+            for k in range(first_cycle, stage.max_cycles):
+                futures = []
+                for cs in slices:
+                    job = CycleJob(cs, stage.steps, stage.method, first_year_of_run=(years == 0),
+                                   check_budgets=cfg.get("run.check_budgets"), options=opts)
+                    mem = {n: v[cs] for n, v in memory.items()} if memory else None
+                    futures.append(client.submit(cycle_chunk, job, models[cs.start], np.asfortranarray(state[cs]),
+                                                 mem, pure=False))
+                results: list[CycleResult] = sorted(client.gather(futures), key=lambda r: r.cells.start)
+                years += stage.years_per_cycle
+                phi, nxt = _assemble(state, results, "phi"), _assemble(state, results, "next")
+                before = {n: np.concatenate([r.before[n] for r in results]) for n in results[0].before}
+                after = {n: np.concatenate([r.after[n] for r in results]) for n in results[0].after}
+                diag = diagnose(before, after, area, active, c)
+                last_settled, last_met = diag.settled, diag.met
+                recent = np.vstack([recent[1:], (after["soil_c"] - before["soil_c"])[None]])
+                newly = diag.settled & (settled_at[si] < 0)
+                settled_at[si][newly] = k + 1
+                plain = np.concatenate([r.plain for r in results])
+                row = {"stage": stage.name, "method": stage.method, "cycle": k + 1, "years": years, **diag.row()}
+                if stage.method == "anderson":
+                    memory = Anderson.concat([Anderson.from_arrays(r.memory) for r in results])
+                    row["cells_accelerated"] = int((~plain & active).sum())
+                    row["cells_fallback"] = int((memory["fallback"] & active).sum())
+                    row["max_rel_residual"] = float(np.max(np.where(active, memory["fnorm_prev"], 0.0)))
+                met = diag.met
+                if stage.method == "anderson":
+                    done_cells = (memory["fnorm_prev"] < opts["tol"]) | memory["fallback"]
+                    row["cells_converged"] = int((done_cells & active).sum())
+                    met = met and (done_cells & active).sum() >= c.cell_fraction * max(int(active.sum()), 1)
+                row["seconds"] = round(max(r.seconds for r in results), 3)
+                rows.append(row)
+                _atomic_write_text(out / TABLE, _table_text(rows))
+                _log_cycle(runlog, row, results, domain)
+                done = (stage.early_stop and met) or k + 1 == stage.max_cycles
+                if done:
+                    state = phi
+                    break
+                state = nxt
+                ckpt.write(sha=sha, stage=si, cycle=k + 1, years=years, state=state, memory=memory, rows=rows,
+                           recent=recent, settled_at=settled_at, last_settled=last_settled, last_met=last_met)
+            verdict = "criteria met" if last_met else "criteria NOT met"
+            if not stage.early_stop:
+                verdict = "fixed length"
+            runlog.write(f"stage {stage.name} done after {k + 1} cycle(s), {years} simulated years in total: "
+                         f"{verdict}" + (f"; {int((memory['fallback'] & active).sum())} cell(s) fell back to plain "
+                                         "cycling" if memory is not None else ""))
+            _write_restart(out / f"restart_{stage.name}.nc", state, stage, years, last_met)
+            ckpt.write(sha=sha, stage=si + 1, cycle=0, years=years, state=state, memory=None, rows=rows,
+                       recent=recent, settled_at=settled_at, last_settled=last_settled, last_met=last_met)
+    last = plan.stages[-1]
+    _write_restart(out / "restart.nc", state, last, years, last_met)
+    unsettled = np.flatnonzero(active & ~last_settled)
+    _write_cells(out / CELLS, plan, settled_at, recent, unsettled, active)
+    _log_unsettled(runlog, plan, recent, unsettled)
+    _plot(out, rows)
+    tnml = write_transient_namelist(plan, out / "restart.nc", out / "transient.nml")
+    ckpt.path.unlink(missing_ok=True)
+    runlog.write(f"finished: {years} simulated years in {time.perf_counter() - t_start:.1f} s; "
+                 f"{'criteria met' if last_met else 'criteria NOT met'}; outputs: restart.nc, "
+                 f"{TABLE}, equilibrium.png, {CELLS}; transient namelist: {tnml.name}")
+    return out
+
+
+def _assemble(state: np.ndarray, results: list[CycleResult], which: str) -> np.ndarray:
+    new = np.zeros_like(state, order="F")
+    for r in results:
+        new[r.cells] = getattr(r, which)
+    return new
+
+
+def _log_cycle(runlog: RunLog, row: dict, results: list[CycleResult], domain) -> None:
+    cmax = max(r.max_c_residual for r in results)
+    nmax = max(r.max_n_residual for r in results)
+    parts = [f"{row['stage']} cycle {row['cycle']} (year {row['years']}): dSOC {row['d_soil_c_Pg']:+.3e} Pg C",
+             f"dVegC {row['d_veg_c_Pg']:+.3e} Pg C"]
+    if "d_soil_n_Pg" in row:
+        parts.append(f"dSoilN {row['d_soil_n_Pg'] * 1e3:+.3e} Tg N")
+    parts.append("settled " + ", ".join(f"{k[8:]} {100 * v:.1f} %" for k, v in row.items() if k.startswith("settled_")))
+    if "cells_accelerated" in row:
+        parts.append(f"accelerated {row['cells_accelerated']} cells, fallback {row['cells_fallback']}")
+    parts.append(f"max budget residual C {cmax:.1e} N {nmax:.1e} g m-2 yr-1")
+    runlog.write("; ".join(parts) + (" -- criteria met" if row["criteria_met"] else ""))
+    negative = sorted({c for r in results for c in r.negative_cells})
+    if negative:
+        runlog.write(f"negative pools reset to 0 in {len(negative)} cell(s), first: cell {negative[0] + 1} "
+                     f"(cellid {domain.cellid[negative[0]]})")
+
+
+def _write_restart(path: Path, state: np.ndarray, stage: Stage, years: int, met: bool) -> None:
+    m = stage.model
+    info = RestartInfo(m.soil_model, m.icycle, years, m.casa.sha256, m.mimics.sha256 if m.mimics else "",
+                       m.domain.cellid)
+    write_restart(path, state, info, extra={"spinup_stage": stage.name, "spinup_method": stage.method,
+                                            "spinup_pool_scaling": "none", "spinup_criteria_met": np.int32(met)})
+
+
+def _write_cells(path: Path, plan: SpinupPlan, settled_at: np.ndarray, recent: np.ndarray, cells: np.ndarray,
+                 active: np.ndarray) -> None:
+    """Per-cell convergence: the cycle of each stage at which the cell first settled (-1: never)."""
+    d = plan.stages[0].model.domain
+    unsettled = set(cells.tolist())
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["cell", "cellid", "lat", "lon", "igbp", "active", *[f"settled_cycle_{s.name}" for s in plan.stages],
+                "status", "last_dsoc_gm2"])
+    for c in range(d.ncell):
+        status = "inactive" if not active[c] else (unsettled_kind(recent[:, c]) if c in unsettled else "settled")
+        w.writerow([c + 1, d.cellid[c], f"{d.lat[c]:.3f}", f"{d.lon[c]:.3f}", d.pft[c], int(active[c]),
+                    *settled_at[:, c].tolist(), status, f"{recent[-1, c]:.4e}"])
+    _atomic_write_text(path, buf.getvalue())
+
+
+def _log_unsettled(runlog: RunLog, plan: SpinupPlan, recent: np.ndarray, cells: np.ndarray) -> None:
+    if not cells.size:
+        runlog.write("every vegetated cell is settled")
+        return
+    d = plan.stages[0].model.domain
+    order = cells[np.argsort(-np.abs(recent[-1, cells]))]
+    runlog.write(f"{cells.size} vegetated cell(s) not settled (largest soil C change first; all in {CELLS}):")
+    for c in order[:LIST_CELLS]:
+        runlog.write(f"  cell {c + 1} (cellid {d.cellid[c]}) lat {d.lat[c]:.2f} lon {d.lon[c]:.2f} IGBP {d.pft[c]}: "
+                     f"{unsettled_kind(recent[:, c])}, last dSOC {recent[-1, c]:+.3g} g m-2 per cycle")
+
+
+def _plot(out: Path, rows: list[dict]) -> None:
+    """equilibrium.png: |global dSOC| per cycle and the fraction of settled cells, against simulated years."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not rows:
+        return
+    years = [r["years"] for r in rows]
+    fig, (a, b) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
+    for key, label in (("d_soil_c_Pg", "soil C"), ("d_veg_c_Pg", "vegetation C"), ("d_soil_n_Pg", "soil N")):
+        if key in rows[0]:
+            a.semilogy(years, [max(abs(r[key]), 1e-12) for r in rows], marker=".", label=label)
+    a.set_ylabel("|global change| per cycle (Pg)")
+    a.legend()
+    for key in rows[0]:
+        if key.startswith("settled_"):
+            b.plot(years, [100 * r[key] for r in rows], marker=".", label=key[8:])
+    b.set_ylabel("vegetated cells settled (%)")
+    b.set_xlabel("simulated years")
+    b.legend()
+    for ax in (a, b):
+        for i in range(1, len(rows)):
+            if rows[i]["stage"] != rows[i - 1]["stage"]:
+                ax.axvline(rows[i - 1]["years"], color="grey", lw=0.5)
+    fig.tight_layout()
+    fig.savefig(out / "equilibrium.png", dpi=100)
+    plt.close(fig)
+
+
+def write_transient_namelist(plan: SpinupPlan, restart: Path, target: Path) -> Path:
+    """A namelist for the transient `testbed run` that starts from the spun-up state (absolute paths)."""
+    import copy
+
+    base = plan.config
+    cfg = copy.deepcopy(plan.stages[-1].config)
+    for key in ("files.gridinfo", "files.soil", "files.phenology", "files.casa_params", "files.mimics_params",
+                "files.met"):
+        v = cfg.get(key)
+        if v and not v.startswith("@namelists/"):
+            cfg.set(key, str(cfg.resolve(v).resolve()) if "{year}" not in v else str(cfg.resolve(v).absolute()))
+    first = base.get("spinup.transient_first_year") or base.get("run.first_year")
+    last = base.get("spinup.transient_last_year") or base.get("run.last_year")
+    cfg.set("run.start", "restart")
+    cfg.set("files.restart_in", str(restart.resolve()))
+    for key in ("files.legacy_restart_casa", "files.legacy_restart_mimics"):
+        cfg.set(key, "")
+    cfg.set("run.cycles", 1)
+    if first and last:
+        cfg.set("run.mode", "transient")
+        cfg.set("run.first_year", first)
+        cfg.set("run.last_year", last)
+    outdir = base.get("spinup.transient_output_dir") or f"{plan.output_dir.resolve()}_transient"
+    cfg.set("files.output_dir", str(base.resolve(outdir).resolve()) if outdir else outdir)
+    # the perturbation of the namelist applies to the transient run (the spin-up is unperturbed)
+    cfg.check()
+    _atomic_write_text(target, "! written by testbed spinup: the transient run from its restart.nc\n"
+                       + namelist_text(cfg))
+    return target

@@ -1,0 +1,175 @@
+"""The stages of a spin-up pipeline, read from the namelist's &spinup group and checked before compute.
+
+Stages (docs/spinup.md "Stages"), run in the order of ``spinup.stages``:
+
+* ``prespin``: plain cycling of one met year, ``prespin_cycles`` times (the published MIMICS-CN
+  workflow's 100 cycles of 1901, often with its own CASA table: ``prespin_set``);
+* ``accelerate``: ``accelerate_method`` (cycle | anderson | sasu | newton) until the criteria hold
+  or ``accelerate_max_cycles``;
+* ``cycle``: plain cycling until the criteria hold or ``cycle_max_cycles``.
+
+Every stage may change settings for itself (``<stage>_set``: group.key=value, e.g. its parameter
+files) but not the soil model, the cycle (C or C+N), the domain or the forcing cycle.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import difflib
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..config import RunConfig
+from ..errors import ConfigError
+from ..model import Model
+from ..run import YearStep
+from ..runner import prepare
+from .criteria import Criteria
+
+STAGES = ("prespin", "accelerate", "cycle")
+#: methods implemented; the others of the namelist key's choices are refused with a reason
+METHODS = ("cycle", "anderson")
+#: keys no stage may change: the pipeline's stages share one fixed point
+FROZEN = ("run.soil_model", "run.cycle", "run.first_year", "run.last_year", "files.met", "files.gridinfo",
+          "files.soil")
+
+
+@dataclass
+class Stage:
+    """One validated stage."""
+
+    name: str
+    method: str
+    max_cycles: int
+    early_stop: bool          #: stop as soon as the criteria hold
+    config: RunConfig         #: the namelist with this stage's settings applied
+    model: Model
+    steps: list[YearStep]     #: one forcing cycle
+
+    @property
+    def years_per_cycle(self) -> int:
+        return len(self.steps)
+
+
+@dataclass
+class SpinupPlan:
+    config: RunConfig
+    stages: list[Stage]
+    state: np.ndarray         #: initial state (cold start or restart)
+    criteria: Criteria
+    met_files: list[Path]
+
+    @property
+    def output_dir(self) -> Path:
+        return self.config.resolve(self.config.get("files.output_dir"))
+
+
+def criteria_from(cfg: RunConfig) -> Criteria:
+    return Criteria(cfg.get("spinup.soc_global"), cfg.get("spinup.cell_abs"), cfg.get("spinup.cell_rel"),
+                    cfg.get("spinup.cell_fraction"), tuple(cfg.get("spinup.criteria_variables").split()))
+
+
+def stage_names(cfg: RunConfig) -> list[str]:
+    names = cfg.get("spinup.stages").replace(",", " ").split()
+    if not names:
+        raise ConfigError("spinup.stages is empty; e.g. stages = 'prespin accelerate cycle'")
+    for n in names:
+        if n not in STAGES:
+            close = difflib.get_close_matches(n, STAGES, n=1)
+            raise ConfigError(f"spinup.stages: unknown stage {n!r}; stages are {', '.join(STAGES)}"
+                              + (f"; did you mean {close[0]!r}?" if close else ""))
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ConfigError(f"spinup.stages: stage {dup[0]!r} appears twice; each stage runs at most once")
+    return names
+
+
+def stage_config(cfg: RunConfig, name: str) -> RunConfig:
+    """The namelist with stage ``name``'s own settings applied (one forcing cycle per run.cycles)."""
+    out = copy.deepcopy(cfg)
+    try:
+        assignments = shlex.split(cfg.get(f"spinup.{name}_set"))
+    except ValueError as exc:
+        raise ConfigError(f"spinup.{name}_set: {exc}") from None
+    for a in assignments:
+        if a.split("=", 1)[0].strip().startswith("spinup."):
+            raise ConfigError(f"spinup.{name}_set: {a!r} -- &spinup keys cannot be set per stage")
+    try:
+        out.override(assignments)
+    except ConfigError as exc:
+        raise ConfigError(f"spinup.{name}_set: {exc}") from None
+    for path in FROZEN:
+        if out.get(path) != cfg.get(path):
+            raise ConfigError(f"spinup.{name}_set changes {path} from {cfg.get(path)!r} to {out.get(path)!r}; "
+                              "every stage of a spin-up must share the soil model, the cycle (C or C+N), the "
+                              "domain and the forcing cycle")
+    out.set("run.cycles", 1)
+    out.set("run.mode", "spinup")
+    out.set("run.output_interval", 1)
+    out.set("run.daily_output", False)
+    out.check()
+    return out
+
+
+def _quiet(step: YearStep, count: int) -> YearStep:
+    return dataclasses.replace(step, count=count, label=count, write_output=False, restart_write=False,
+                               store_daily=False)
+
+
+def _prespin_steps(cfg: RunConfig, steps: list[YearStep]) -> list[YearStep]:
+    year = cfg.get("spinup.prespin_year")
+    first = cfg.get("run.first_year")
+    if first or cfg.get("run.last_year"):
+        index = 0 if year == 0 else year - first
+        what = f"calendar year {year} (met files {first}-{cfg.get('run.last_year')})"
+    else:
+        index = 0 if year == 0 else year - 1
+        what = f"year {year} of the {len(steps)}-year met file"
+    if not 0 <= index < len(steps):
+        raise ConfigError(f"spinup.prespin_year = {year}: there is no {what}")
+    return [_quiet(steps[index], 1)]
+
+
+def plan_spinup(cfg: RunConfig) -> SpinupPlan:
+    """Validate a spin-up pipeline and every input of each of its stages, before any compute."""
+    names = stage_names(cfg)
+    crit = criteria_from(cfg)
+    crit.check(cfg.icycle)
+    method = cfg.get("spinup.accelerate_method")
+    if "accelerate" in names and method not in METHODS:
+        reason = {"sasu": "the semi-analytic spin-up is not implemented yet",
+                  "newton": "per-cell Newton is not implemented yet (anderson reaches the goal)"}.get(method, "")
+        raise ConfigError(f"spinup.accelerate_method = {method!r}: {reason}; use one of {', '.join(METHODS)}")
+    for key in ("prespin_cycles", "accelerate_max_cycles", "cycle_max_cycles", "anderson_fallback_after"):
+        if cfg.get(f"spinup.{key}") < 1:
+            raise ConfigError(f"spinup.{key} must be >= 1")
+    if cfg.get("spinup.anderson_depth") < 1:
+        raise ConfigError("spinup.anderson_depth must be >= 1")
+    if not 0 < cfg.get("spinup.anderson_damping") <= 1:
+        raise ConfigError("spinup.anderson_damping must be in (0, 1]")
+    if not cfg.get("spinup.anderson_max_factor") > 1:
+        raise ConfigError("spinup.anderson_max_factor must be > 1")
+    stages: list[Stage] = []
+    state = None
+    met_files: set[Path] = set()
+    for name in names:
+        scfg = stage_config(cfg, name)
+        plan = prepare(scfg)
+        if state is None:
+            state = plan.state
+        met_files.update(plan.met_files)
+        steps = [_quiet(s, i + 1) for i, s in enumerate(plan.steps)]
+        if name == "prespin":
+            stages.append(Stage(name, "cycle", cfg.get("spinup.prespin_cycles"), False, scfg, plan.model,
+                                _prespin_steps(cfg, steps)))
+        elif name == "accelerate":
+            stages.append(Stage(name, method, cfg.get("spinup.accelerate_max_cycles"), True, scfg, plan.model,
+                                steps))
+        else:
+            stages.append(Stage(name, "cycle", cfg.get("spinup.cycle_max_cycles"), True, scfg, plan.model, steps))
+    assert state is not None
+    return SpinupPlan(cfg, stages, state, crit, sorted(met_files))

@@ -1,0 +1,96 @@
+"""The dask task of a spin-up: one chunk of cells through one forcing cycle, then the method's update.
+
+Phi (one pass over the forcing years) is evaluated by :func:`testbed.run.run_years` for the whole
+chunk at once -- one kernel call per year, budgets checked every year -- and the acceleration
+(:mod:`.anderson`) runs on the worker, so only the chunk's state, its method memory and
+per-cell totals travel back to the driver.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import layout
+from ..model import Model
+from ..run import YearStep, run_years
+from .anderson import GROWTH, Anderson
+
+
+@dataclass
+class CycleJob:
+    """One chunk of cells through one forcing cycle."""
+
+    cells: slice
+    steps: list[YearStep]
+    method: str                       #: cycle | anderson
+    first_year_of_run: bool           #: the pipeline's very first simulated year (MIMICS NPP start, Q10)
+    check_budgets: bool
+    options: dict = field(default_factory=dict)  #: anderson: depth, damping, max_factor, fallback_after
+
+
+@dataclass
+class CycleResult:
+    cells: slice
+    phi: np.ndarray                   #: state after the cycle, Phi(x)
+    next: np.ndarray                  #: state the next cycle starts from (Phi(x), or the accelerated iterate)
+    memory: dict | None               #: the method's per-cell memory (arrays with the cell as first axis)
+    before: dict[str, np.ndarray]     #: per-cell totals (g m-2) of x
+    after: dict[str, np.ndarray]      #: per-cell totals of Phi(x)
+    plain: np.ndarray                 #: (ncell,) bool: the next state is plain Phi(x)
+    max_c_residual: float
+    max_n_residual: float
+    seconds: float
+    negative_cells: list[int] = field(default_factory=list)
+
+
+def prognostic_indices(model: Model) -> np.ndarray:
+    """State column indices a spin-up iterates, from the soil model's description."""
+    return np.array([layout.index("state", c) for c in model.soil.prognostic_columns(model.icycle)])
+
+
+def pool_floor(model: Model, carbon: float, nitrogen: float) -> np.ndarray:
+    """(ncell, n) sizes in state units below which a prognostic column's changes do not matter:
+    ``carbon`` g C m-2 and ``nitrogen`` g N m-2 (converted for pools held in other units), 1 for others."""
+    pools = {p.column: p for p in model.soil.all_pools(model.icycle)}
+    own = {p.column for p in model.soil.pools}
+    to_gm2 = model.soil.state_to_gm2(model)
+    cols = []
+    for c in model.soil.prognostic_columns(model.icycle):
+        p = pools.get(c)
+        size = 1.0 if p is None else (carbon if p.element == "carbon" else nitrogen)
+        cols.append(size / to_gm2 if c in own else np.full(model.ncell, size))
+    return np.stack(cols, axis=1)
+
+
+def cycle_chunk(job: CycleJob, model: Model, start: np.ndarray, memory: dict | None) -> CycleResult:
+    """Run one forcing cycle for a chunk of cells and apply the method (runs on a dask worker)."""
+    t0 = time.perf_counter()
+    x = np.asfortranarray(start.copy())
+    state = x.copy(order="F")
+    cmax = nmax = 0.0
+    negative: set[int] = set()
+    neg_col = layout.index("diag", "neg_pools")
+    for res in run_years(model, state, job.steps, first_year_of_run=job.first_year_of_run, cells=job.cells,
+                         check_budgets=job.check_budgets, restart_write_reset=False, check_forcing=False):
+        cmax = max(cmax, float(np.max(np.abs(res.c_residual), initial=0.0)))
+        if res.n_residual is not None:
+            nmax = max(nmax, float(np.max(np.abs(res.n_residual), initial=0.0)))
+        negative.update(int(job.cells.start + c) for c in np.flatnonzero(res.annual[:, neg_col] > 0))
+    before, after = model.soil.totals(model, x), model.soil.totals(model, state)
+    nxt, plain, mem = state, np.ones(model.ncell, dtype=bool), None
+    if job.method == "anderson":
+        opts = job.options
+        cols = prognostic_indices(model)
+        acc = Anderson.from_arrays(memory) if memory else Anderson.new(model.ncell, cols.size, opts["depth"])
+        x_next, plain = acc.step(x[:, cols], state[:, cols], beta=opts["damping"], max_factor=opts["max_factor"],
+                                 fallback_after=opts["fallback_after"], growth=opts.get("growth", GROWTH),
+                                 tol=opts.get("tol", 0.0), floor=pool_floor(model, opts.get("floor_c", 1.0),
+                                                                          opts.get("floor_n", 0.1)))
+        nxt = state.copy(order="F")
+        nxt[:, cols] = x_next
+        mem = acc.arrays()
+    return CycleResult(job.cells, state, nxt, mem, before, after, plain, cmax, nmax, time.perf_counter() - t0,
+                       sorted(negative))

@@ -1,0 +1,305 @@
+"""testbed spinup: criteria, the Anderson accelerator, stage hand-over, kill and resume, bad input."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from forcing_tools.synthetic import make_synthetic_domain
+from testbed.cli import main
+from testbed.config import RunConfig, namelist_text
+from testbed.errors import ConfigError
+from testbed.spinup.anderson import Anderson
+from testbed.spinup.criteria import Criteria, diagnose, unsettled_kind
+from testbed.spinup.stages import plan_spinup
+from testbed.spinup.tasks import CycleJob, cycle_chunk
+from testbed.state import read_restart
+
+# ------------------------------------------------------------------------------------ criteria
+
+def test_global_change_uses_cell_area_and_masks_inactive_cells() -> None:
+    area = np.array([1e12, 2e12, 5e12])
+    active = np.array([True, True, False])
+    before = {"soil_c": np.array([1000.0, 2000.0, 0.0]), "veg_c": np.array([10.0, 10.0, 0.0])}
+    after = {"soil_c": np.array([1001.0, 1999.5, 1e9]), "veg_c": np.array([10.0, 10.0, 0.0])}
+    d = diagnose(before, after, area, active, Criteria())
+    assert d.global_delta["soil_c"] == pytest.approx((1.0 * 1e12 - 0.5 * 2e12) / 1e15)
+    assert d.global_total["soil_c"] == pytest.approx((1001.0 * 1e12 + 1999.5 * 2e12) / 1e15)
+    # cell 1 changes by 1 g m-2 (not < 1), cell 2 by 0.5 g m-2 and 0.025 %: settled
+    assert d.fraction_settled["soil_c"] == 0.5
+    assert d.settled.tolist() == [False, True, False]
+    assert not d.met
+
+
+def test_both_cell_thresholds_must_hold_and_the_fraction_decides() -> None:
+    area, active = np.ones(4) * 1e6, np.ones(4, dtype=bool)
+    before = {"soil_c": np.array([100.0, 10000.0, 50.0, 50.0])}
+    # cell 0: 0.5 g m-2 but 0.5 %; cell 1: 5 g m-2 but 0.05 %; cells 2, 3: 0.01 g m-2, 0.02 %
+    after = {"soil_c": before["soil_c"] + np.array([0.5, 5.0, 0.01, -0.01])}
+    d = diagnose(before, after, area, active, Criteria())
+    assert d.settled.tolist() == [False, False, True, True]
+    assert not d.met
+    loose = Criteria(cell_abs=10.0, cell_rel=0.01, cell_fraction=1.0)
+    assert diagnose(before, after, area, active, loose).met
+    # the global criterion alone can fail
+    assert not diagnose(before, after, area * 1e9, active, loose).met
+    assert Criteria().tighter(10).cell_abs == pytest.approx(0.1)
+
+
+def test_criteria_that_can_never_hold_are_refused() -> None:
+    with pytest.raises(ConfigError, match="cell_abs = -1.0 can never be met"):
+        Criteria(cell_abs=-1.0).check(2)
+    with pytest.raises(ConfigError, match="soc_global = 0.0 can never be met"):
+        Criteria(soc_global=0.0).check(2)
+    with pytest.raises(ConfigError, match="cell_fraction"):
+        Criteria(cell_fraction=1.5).check(2)
+    with pytest.raises(ConfigError, match="soil_n needs a C\\+N run"):
+        Criteria(variables=("soil_c", "soil_n")).check(1)
+    with pytest.raises(ConfigError, match="did you mean 'soil_c'"):
+        Criteria(variables=("soil_cc",)).check(2)
+
+
+def test_oscillating_and_drifting_cells_are_told_apart() -> None:
+    assert unsettled_kind(np.array([1.0, -1.0, 1.0, -0.5])) == "oscillating"
+    assert unsettled_kind(np.array([3.0, 2.0, 1.5, 1.2])) == "drifting"
+
+
+# ----------------------------------------------------------------------------------- anderson
+
+def _linear_problem(ncell: int = 40, n: int = 6, seed: int = 3):
+    """Donor-controlled pool chains x' = A x + b with turnover from 1e-3 to 0.5 per cycle."""
+    rng = np.random.default_rng(seed)
+    a = np.zeros((ncell, n, n))
+    for c in range(ncell):
+        k = 10 ** rng.uniform(-3, -0.3, n)
+        a[c] = np.diag(1 - k)
+        for i in range(1, n):
+            a[c, i, i - 1] = 0.5 * k[i - 1]
+    b = rng.uniform(1, 10, (ncell, n))
+    fixed = np.linalg.solve(np.eye(n)[None] - a, b[:, :, None])[:, :, 0]
+    return (lambda x: np.einsum("cij,cj->ci", a, x) + b), fixed
+
+
+def _iterations(phi, fixed, x, acc: Anderson | None, tol: float = 1e-6, max_it: int = 5000) -> int:
+    for it in range(max_it):
+        p = phi(x)
+        if np.max(np.abs(p / fixed - 1)) < tol:
+            return it + 1
+        x = acc.step(x, p)[0] if acc is not None else p
+    return max_it
+
+
+def test_anderson_reaches_the_fixed_point_of_a_linear_map_much_faster_than_cycling() -> None:
+    phi, fixed = _linear_problem()
+    x0 = np.ones_like(fixed)
+    plain = _iterations(phi, fixed, x0, None)
+    accel = _iterations(phi, fixed, x0, Anderson.new(fixed.shape[0], fixed.shape[1], 6))
+    assert accel < plain / 10, (accel, plain)
+
+
+def test_failing_cells_fall_back_to_plain_cycling_bit_for_bit() -> None:
+    phi, fixed = _linear_problem(ncell=6)
+    acc = Anderson.new(6, fixed.shape[1], 4)
+    x = np.ones_like(fixed)
+    rng = np.random.default_rng(1)
+    for _ in range(30):
+        p = phi(x)
+        # cell 2's map is noise around its fixed point: accelerated steps keep making its residual grow
+        p[2] = fixed[2] * (1 + rng.uniform(-0.5, 0.5, fixed.shape[1]))
+        x_next, plain = acc.step(x, p, fallback_after=3, growth=1.0)
+        assert np.array_equal(x_next[plain], p[plain])
+        x = x_next
+    assert acc.fallback[2] and acc.failures[2] >= 3
+    assert not acc.fallback[[0, 1, 3, 5]].any()
+    p = phi(x)
+    p[4, 0] = np.nan
+    x_next, plain = acc.step(x, p)
+    # the NaN cell falls back for good, restarting from its best point so far (finite)
+    assert acc.fallback[4] and np.all(np.isfinite(x_next[4]))
+    assert np.array_equal(x_next[4], acc.best_phi[4])
+    assert plain[2] and np.array_equal(x_next[2], p[2])
+
+
+def test_anderson_keeps_pools_positive() -> None:
+    acc = Anderson.new(1, 2, 3)
+    x = np.array([[1.0, 1.0]])
+    for target in (2.0, 4.0, 8.0, 16.0):   # a history pointing steeply up, then a sudden collapse
+        x, _ = acc.step(x, np.array([[target, target]]))
+    x, _ = acc.step(x, np.array([[1e-3, 1e-3]]), max_factor=10.0)
+    assert np.all(x >= 1e-4) and np.all(x <= 1e-2)
+
+
+# ------------------------------------------------------------------------------- the pipeline
+
+@pytest.fixture(scope="module")
+def domain(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("spinup_domain")
+    make_synthetic_domain(out / "forcing", ncell=12, years=range(1901, 1903), seed=5, per_year=False,
+                          multi_year=True)
+    return out
+
+
+def write_namelist(folder: Path, domain: Path, *settings: str) -> Path:
+    cfg = RunConfig.defaults()
+    f = domain / "forcing"
+    cfg.override([f"files.gridinfo={f / 'gridinfo_igbpz.csv'}", f"files.soil={f / 'gridinfo_soil.csv'}",
+                  f"files.met={f / 'met_1901_1902.nc'}", f"files.output_dir={folder / 'out'}", *settings])
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "spinup.nml"
+    path.write_text(namelist_text(cfg))
+    return path
+
+
+@pytest.mark.parametrize("setting, message", [
+    ("spinup.stages=prespin accelerat", "unknown stage 'accelerat'; stages are prespin, accelerate, cycle; "
+                                        "did you mean 'accelerate'"),
+    ("spinup.stages=cycle cycle", "appears twice"),
+    ("spinup.accelerate_method=newton", "not implemented"),
+    ("spinup.cell_rel=-0.001", "cell_rel = -0.001 can never be met"),
+    ("spinup.prespin_set=run.soil_model=mimics", "changes run.soil_model from 'casa' to 'mimics'"),
+    ("spinup.cycle_set=run.cycle=c", "changes run.cycle from 'cn' to 'c'"),
+    ("spinup.accelerate_set=files.met=other.nc", "changes files.met"),
+    ("spinup.prespin_year=7", "there is no year 7 of the 2-year met file"),
+    ("spinup.prespin_set=files.casa_params=missing.nml", "CASA parameter set not found"),
+])
+def test_bad_pipelines_are_refused_before_any_compute(domain: Path, tmp_path: Path, capsys, setting: str,
+                                                       message: str) -> None:
+    nml = write_namelist(tmp_path, domain)
+    assert main(["spinup", str(nml), "-s", setting, "-q"]) == 2
+    err = capsys.readouterr().err
+    assert message in err, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_unknown_method_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="not one of cycle, anderson, sasu, newton"):
+        RunConfig.defaults().override(["spinup.accelerate_method=annderson"])
+
+
+def _read_state(path: Path) -> np.ndarray:
+    return read_restart(path)[0]
+
+
+def test_stage_hand_over_passes_the_state_unchanged(domain: Path, tmp_path: Path) -> None:
+    """The cycle stage starts from the prespin stage's end state exactly: no jump, no scaling."""
+    a = write_namelist(tmp_path / "a", domain, "spinup.stages=prespin", "spinup.prespin_cycles=2")
+    assert main(["spinup", str(a), "--workers", "1", "-q"]) == 0
+    b = write_namelist(tmp_path / "b", domain, "spinup.stages=prespin cycle", "spinup.prespin_cycles=2",
+                       "spinup.cycle_max_cycles=1", "parallel.chunk_size=5")
+    assert main(["spinup", str(b), "--workers", "1", "-q"]) == 0
+    prespin = _read_state(tmp_path / "a" / "out" / "restart.nc")
+    assert np.array_equal(prespin, _read_state(tmp_path / "b" / "out" / "restart_prespin.nc"))
+    # one plain cycle from the prespin state, in process, gives the pipeline's end state bit for bit
+    plan = plan_spinup(RunConfig.read(b))
+    stage = plan.stages[1]
+    res = cycle_chunk(CycleJob(slice(0, 12), stage.steps, "cycle", False, True), stage.model,
+                      np.asfortranarray(prespin), None)
+    assert np.array_equal(res.phi, _read_state(tmp_path / "b" / "out" / "restart.nc"))
+    _, info = read_restart(tmp_path / "b" / "out" / "restart_prespin.nc")
+    assert info.extra["spinup_pool_scaling"] == "none"
+    rows = list(csv.DictReader((tmp_path / "b" / "out" / "equilibrium.csv").open()))
+    assert [r["stage"] for r in rows] == ["prespin", "prespin", "cycle"]
+    assert [int(r["years"]) for r in rows] == [1, 2, 4]
+    transient = RunConfig.read(tmp_path / "b" / "out" / "transient.nml")
+    assert transient.get("run.start") == "restart"
+    assert Path(transient.get("files.restart_in")) == (tmp_path / "b" / "out" / "restart.nc").resolve()
+
+
+def _kill_when(proc: subprocess.Popen, ckpt: Path, ready) -> bool:
+    deadline = time.time() + 180
+    while time.time() < deadline and proc.poll() is None:
+        if ckpt.exists():
+            try:
+                with np.load(ckpt) as z:
+                    meta = str(z["meta"])
+            except Exception:  # being replaced this instant
+                continue
+            if ready(meta):
+                os.killpg(proc.pid, signal.SIGKILL)
+                return True
+        time.sleep(0.02)
+    return False
+
+
+@pytest.mark.parametrize("soil_model", ["casa", pytest.param("mimics", marks=pytest.mark.slow)])
+def test_killed_pipeline_resumes_bit_identical(domain: Path, tmp_path: Path, soil_model: str) -> None:
+    settings = (f"run.soil_model={soil_model}", "spinup.stages=prespin accelerate cycle", "spinup.prespin_cycles=2",
+                "spinup.accelerate_max_cycles=6", "spinup.cycle_max_cycles=3", "spinup.cell_abs=1e-9",
+                "parallel.chunk_size=6")
+    ref = write_namelist(tmp_path / "ref", domain, *settings)
+    assert main(["spinup", str(ref), "--workers", "1", "-q"]) == 0
+    nml = write_namelist(tmp_path / "killed", domain, *settings)
+    out = tmp_path / "killed" / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "testbed.cli", "spinup", str(nml), "--workers", "1", "-q"],
+                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    killed = _kill_when(proc, out / "spinup_checkpoint.npz", lambda meta: '"stage": 1, "cycle": 3' in meta)
+    proc.wait(timeout=30)
+    assert killed, "the pipeline finished before it could be killed in its accelerate stage"
+    assert not (out / "restart.nc").exists()
+    assert main(["spinup", str(nml), "--workers", "1", "-q", "--resume"]) == 0
+    for name in ("restart.nc", "restart_prespin.nc", "restart_accelerate.nc"):
+        assert np.array_equal(_read_state(tmp_path / "ref" / "out" / name), _read_state(out / name)), name
+
+    def table(p: Path) -> list[dict]:
+        return [{k: v for k, v in r.items() if k != "seconds"} for r in csv.DictReader(p.open())]
+
+    assert table(tmp_path / "ref" / "out" / "equilibrium.csv") == table(out / "equilibrium.csv")
+    log = (out / "run.log").read_text()
+    assert "resuming in stage accelerate at cycle 4" in log
+    assert "max budget residual" in log
+
+
+def test_resume_needs_a_checkpoint_and_outputs_need_overwrite(domain: Path, tmp_path: Path, capsys) -> None:
+    nml = write_namelist(tmp_path, domain, "spinup.stages=prespin", "spinup.prespin_cycles=1")
+    assert main(["spinup", str(nml), "--workers", "1", "-q", "--resume"]) == 2
+    assert "no spin-up checkpoint" in capsys.readouterr().err
+    assert main(["spinup", str(nml), "--workers", "1", "-q"]) == 0
+    assert main(["spinup", str(nml), "--workers", "1", "-q"]) == 2
+    assert "pass --overwrite" in capsys.readouterr().err
+    assert main(["spinup", str(nml), "--workers", "1", "-q", "--overwrite"]) == 0
+    out = tmp_path / "out"
+    for name in ("equilibrium.csv", "equilibrium.png", "cells.csv", "restart.nc", "transient.nml", "run.log"):
+        assert (out / name).exists(), name
+    assert not (out / "spinup_checkpoint.npz").exists()
+
+
+def test_shipped_pipeline_namelist_parses() -> None:
+    from testbed.config import shipped_namelists
+
+    cfg = RunConfig.read(shipped_namelists() / "pipeline_mimics_cn.nml")
+    assert cfg.get("spinup.stages").split() == ["prespin", "accelerate", "cycle"]
+    assert cfg.get("spinup.prespin_year") == cfg.get("run.first_year")
+
+
+# ------------------------------------------------------------------------------------ accuracy
+
+REFERENCE = Path(__file__).parent / "data" / "spinup_reference.npz"
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(reason="known gap (docs/spinup.md): slow cold cells and cells with a jittering cycle map end "
+                          "more than 0.5 % away from the brute-force reference", strict=False)
+@pytest.mark.parametrize("tag", ["casa_c", "casa_cn", "mimics_c", "mimics_cn"])
+def test_accelerated_spinup_matches_the_brute_force_reference(tag: str, tmp_path: Path) -> None:
+    """Per-cell totals within 0.5 % of benchmarks/spinup_reference.py's stored brute-force spin-up."""
+    if not REFERENCE.exists():
+        pytest.skip("no stored reference; run benchmarks/spinup_reference.py")
+    sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+    import spinup_reference as ref
+
+    stored = dict(np.load(REFERENCE))
+    if f"{tag}:cycles" not in stored:
+        pytest.skip(f"no stored reference for {tag}")
+    forcing = ref.reference_domain(tmp_path)
+    totals, years, _ = ref.accelerated(forcing, tag, tmp_path / tag)
+    result = ref.compare(stored, tag, totals)
+    assert all(v == 0 for k, v in result.items() if k.startswith("cells_over")), result
+    assert years <= 0.1 * int(stored[f"{tag}:cycles"]) * int(stored[f"{tag}:years_per_cycle"])
