@@ -30,7 +30,7 @@ YEARS = (1901, 1920)
 
 def make_domain(ncell: int) -> Path:
     """Per-year synthetic met files 1901-1920 for ``ncell`` cells (global tables for 4,263; cached)."""
-    from forcing_tools.synthetic import make_synthetic_domain
+    from testbed.forcing_tools.synthetic import make_synthetic_domain
 
     out = WORK / f"spinup_domain_{ncell}"
     if (out / f"met_{YEARS[1]}_{YEARS[1]}.nc").exists():

@@ -24,8 +24,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from forcing_tools.synthetic import make_synthetic_domain  # noqa: E402
 from testbed.config import RunConfig  # noqa: E402
+from testbed.forcing_tools.synthetic import make_synthetic_domain  # noqa: E402
 from testbed.spinup.criteria import Criteria, diagnose  # noqa: E402
 from testbed.spinup.stages import plan_spinup  # noqa: E402
 from testbed.spinup.tasks import CycleJob, cycle_chunk  # noqa: E402

@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from forcing_tools.synthetic import make_synthetic_domain
 from testbed.cli import main
 from testbed.config import RunConfig, namelist_text
 from testbed.errors import ConfigError
+from testbed.forcing_tools.synthetic import make_synthetic_domain
 from testbed.spinup.anderson import Anderson
 from testbed.spinup.criteria import Criteria, diagnose, unsettled_kind
 from testbed.spinup.stages import plan_spinup

@@ -15,16 +15,20 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_write, write_text
 from ..config import RunConfig, namelist_text
 from ..errors import InputError
-from ..runner import RunLog, _auto_chunk, check_chunk, chunks, dask_client
-from ..state import RestartInfo, atomic_path, write_restart
+from ..runner import chunks, dask_client
+from ..runner.assembly import restart_info
+from ..runner.folder import RunLog
+from ..runner.segments import auto_chunk, check_chunk
+from ..soil.base import CYCLE_NAMES
+from ..state import write_restart
 from .anderson import Anderson
 from .criteria import diagnose, unsettled_kind
 from .stages import SpinupPlan, Stage, plan_spinup
@@ -41,12 +45,6 @@ RECENT = 4
 CONVERGED = 1.0e-3
 #: unsettled cells listed in run.log (all of them are in cells.csv)
 LIST_CELLS = 20
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = atomic_path(path)
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def _table_text(rows: list[dict]) -> str:
@@ -72,15 +70,13 @@ class _Checkpoint:
     def write(self, *, sha: str, stage: int, cycle: int, years: int, state: np.ndarray, memory: dict | None,
               rows: list[dict], recent: np.ndarray, settled_at: np.ndarray, last_settled: np.ndarray,
               last_met: bool) -> None:
-        tmp = atomic_path(self.path)
         arrays = {"state": state, "recent": recent, "settled_at": settled_at, "last_settled": last_settled}
         for k, v in (memory or {}).items():
             arrays[f"mem_{k}"] = v
         meta = json.dumps({"sha": sha, "stage": stage, "cycle": cycle, "years": years, "rows": rows,
                            "last_met": bool(last_met)})
-        with tmp.open("wb") as f:
+        with atomic_write(self.path) as tmp, tmp.open("wb") as f:
             np.savez(f, meta=np.array(meta), **arrays)
-        os.replace(tmp, self.path)
 
     def read(self) -> dict:
         with np.load(self.path) as z:
@@ -129,8 +125,9 @@ def execute_spinup(plan: SpinupPlan, *, resume: bool = False, overwrite: bool = 
                  "recent": np.full((RECENT, ncell), np.nan), "settled_at": np.full((len(plan.stages), ncell), -1),
                  "last_settled": np.zeros(ncell, dtype=bool), "last_met": False}
     runlog = RunLog(out / "run.log")
-    cfg.write(out / "namelist.nml")
-    tag = f"{model0.soil_model.upper()}-{'CN' if model0.icycle == 2 else 'C'}"
+    runlog.start(fresh=False)
+    cfg.absolute().write(out / "namelist.nml")
+    tag = f"{model0.soil_model.upper()}-{CYCLE_NAMES[model0.icycle].upper()}"
     runlog.write(f"testbed spinup: {tag}, {ncell} cells, stages: "
                  + ", ".join(f"{s.name} ({s.method}, <= {s.max_cycles} cycles of {s.years_per_cycle} yr)"
                              for s in plan.stages)
@@ -150,7 +147,7 @@ def execute_spinup(plan: SpinupPlan, *, resume: bool = False, overwrite: bool = 
     last_settled, last_met = saved["last_settled"], bool(saved["last_met"])
     with dask_client(cfg, workers, scheduler) as client:
         nworkers = len(client.scheduler_info().get("workers", {})) or 1
-        slices = chunks(ncell, cfg.get("parallel.chunk_size") or _auto_chunk(ncell, nworkers))
+        slices = chunks(ncell, cfg.get("parallel.chunk_size") or auto_chunk(ncell, nworkers))
         if not resume:
             client.gather([client.submit(check_chunk, plan.met_files, cs, pure=False) for cs in slices])
             runlog.write(f"met values checked: {len(plan.met_files)} file(s), {ncell} cells")
@@ -199,7 +196,7 @@ def execute_spinup(plan: SpinupPlan, *, resume: bool = False, overwrite: bool = 
                     met = met and (done_cells & active).sum() >= c.cell_fraction * max(int(active.sum()), 1)
                 row["seconds"] = round(max(r.seconds for r in results), 3)
                 rows.append(row)
-                _atomic_write_text(out / TABLE, _table_text(rows))
+                write_text(out / TABLE, _table_text(rows))
                 _log_cycle(runlog, row, results, domain)
                 done = (stage.early_stop and met) or k + 1 == stage.max_cycles
                 if done:
@@ -257,9 +254,7 @@ def _log_cycle(runlog: RunLog, row: dict, results: list[CycleResult], domain) ->
 
 
 def _write_restart(path: Path, state: np.ndarray, stage: Stage, years: int, met: bool) -> None:
-    m = stage.model
-    info = RestartInfo(m.soil_model, m.icycle, years, m.casa.sha256, m.mimics.sha256 if m.mimics else "",
-                       m.domain.cellid)
+    info = restart_info(stage.model, years)
     write_restart(path, state, info, extra={"spinup_stage": stage.name, "spinup_method": stage.method,
                                             "spinup_pool_scaling": "none", "spinup_criteria_met": np.int32(met)})
 
@@ -277,7 +272,7 @@ def _write_cells(path: Path, plan: SpinupPlan, settled_at: np.ndarray, recent: n
         status = "inactive" if not active[c] else (unsettled_kind(recent[:, c]) if c in unsettled else "settled")
         w.writerow([c + 1, d.cellid[c], f"{d.lat[c]:.3f}", f"{d.lon[c]:.3f}", d.pft[c], int(active[c]),
                     *settled_at[:, c].tolist(), status, f"{recent[-1, c]:.4e}"])
-    _atomic_write_text(path, buf.getvalue())
+    write_text(path, buf.getvalue())
 
 
 def _log_unsettled(runlog: RunLog, plan: SpinupPlan, recent: np.ndarray, cells: np.ndarray) -> None:
@@ -349,6 +344,6 @@ def write_transient_namelist(plan: SpinupPlan, restart: Path, target: Path) -> P
     cfg.set("files.output_dir", str(base.resolve(outdir).resolve()) if outdir else outdir)
     # the perturbation of the namelist applies to the transient run (the spin-up is unperturbed)
     cfg.check()
-    _atomic_write_text(target, "! written by testbed spinup: the transient run from its restart.nc\n"
+    write_text(target, "! written by testbed spinup: the transient run from its restart.nc\n"
                        + namelist_text(cfg))
     return target
