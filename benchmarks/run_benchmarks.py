@@ -473,6 +473,8 @@ def main() -> None:
     parser.add_argument("--no-original", action="store_true", help="measure ours only (no ratio)")
     parser.add_argument("--years-cells", type=int, help="cells in section 3 (default: as section 1)")
     parser.add_argument("--out", help="results file (default benchmarks/results.md)")
+    parser.add_argument("--spinup", action="store_true",
+                        help="also run the global MIMICS-CN spin-up benchmark (benchmarks/spinup_bench.py; long)")
     args = parser.parse_args()
     if args.one_kernel:
         d, ny, soil = args.one_kernel
@@ -510,7 +512,13 @@ def main() -> None:
     lines = report(info, caches, runs, years_rows, mem, orig_note, original is not None, args, ncell, nyears,
                    load_before, started)
     # ---- spin-up benchmark: benchmarks/spinup_bench.py (maintained separately) adds its own section here ----
-    ok = spinup_section(lines, args.quick)
+    if args.spinup:
+        ok = spinup_section(lines, args.quick)
+    else:
+        ok = True
+        lines += ["", "## 5. Spin-up", "", "Not run in this run of the script (it takes long): "
+                  "`make bench BENCH_ARGS=--spinup`, or `.venv/bin/python benchmarks/spinup_bench.py` "
+                  "(writes benchmarks/spinup_results.md)."]
     out_md.write_text("\n".join(lines) + "\n")
     raw = {"machine": info, "caches": [{k: v for k, v in c.items() if k != "path"} for c in caches], "runs": runs,
            "forcing_years": years_rows, "memory": mem}

@@ -105,5 +105,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def run(lines: list[str], quick: bool = False) -> None:
+    """The hook of benchmarks/run_benchmarks.py (`make bench BENCH_ARGS=--spinup`): adds the results section."""
+    main(["--cells", "200", "--max-cycles", "3"] if quick else [])
+    text = (REPO / "benchmarks" / "spinup_results.md").read_text().splitlines()
+    lines += ["", "## 5. Spin-up", ""] + text[1:]
+
+
 if __name__ == "__main__":
     sys.exit(main())
