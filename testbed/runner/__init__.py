@@ -47,20 +47,47 @@ class Terminated(BaseException):
     """SIGTERM arrived (raised in the main thread by the handler installed during a run)."""
 
 
-@contextlib.contextmanager
-def _sigterm_raises() -> Iterator[None]:
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+class _Signals:
+    """SIGINT and SIGTERM during a run: raised in the main thread at once, except while outputs are being
+    written (an exception raised inside the NetCDF library can leave it hung), then right after."""
 
-    def handler(signum, frame):
-        raise Terminated()
+    def __init__(self) -> None:
+        self.depth = 0
+        self.pending: BaseException | None = None
 
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    def handler(self, signum: int, frame: object) -> None:
+        exc = KeyboardInterrupt() if signum == signal.SIGINT else Terminated()
+        if self.depth:
+            self.pending = self.pending or exc
+            return
+        raise exc
+
+    @contextlib.contextmanager
+    def writing(self, last: bool = False) -> Iterator[None]:
+        """A block that a signal does not interrupt; a signal that arrived meanwhile is raised at its end
+        (unless the block was the ``last`` one: then the run is complete and the signal is ignored)."""
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+        if last:
+            self.pending = None
+        if not self.depth and self.pending is not None:
+            exc, self.pending = self.pending, None
+            raise exc
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {s: signal.signal(s, self.handler) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for s, h in previous.items():
+                signal.signal(s, h)
 
 
 def _kept(folder: OutputFolder, plan: Plan) -> str:
@@ -75,6 +102,14 @@ def _kept(folder: OutputFolder, plan: Plan) -> str:
     last = plan.steps[done - 1]
     return (f"kept: the checkpoint after simulated year {last.count} ({done} of {len(plan.steps)} years) and the "
             f"outputs up to it")
+
+
+def _again(command: str, folder: OutputFolder) -> str:
+    """The command that continues a stopped run: a resume, or a fresh start when no checkpoint was kept."""
+    words = [a for a in command.split() if a not in ("--resume", "--overwrite")]
+    if folder.checkpoint.exists():
+        return "Resume with: " + " ".join([*words, "--resume"])
+    return "Run again with: " + " ".join([*words, "--overwrite"])
 
 
 def _what(exc: BaseException) -> str | None:
@@ -103,34 +138,34 @@ def execute(plan: Plan, *, resume: bool = False, overwrite: bool = False, worker
     folder = OutputFolder(plan.output_dir)
     created = not folder.root.exists()
     command = command or " ".join(shlex.quote(a) for a in sys.argv)
-    resume_cmd = command if "--resume" in command.split() else f"{command} --resume"
-    resume_cmd = " ".join(a for a in resume_cmd.split() if a != "--overwrite")
     try:
         note = folder.acquire(command, break_lock=break_lock, resume=resume)
     except FileNotFoundError as exc:
         raise InputError(f"cannot create the output folder ({exc.strerror})", path=folder.root) from None
     except OSError as exc:
         raise RunAborted(f"{_what(exc) or exc}; nothing was written") from None
+    signals = _Signals()
     try:
-        with _sigterm_raises():
+        with signals.installed():
             if note:
                 print(f"testbed: {note}", file=sys.stderr)
-            return _execute(plan, folder, resume=resume, overwrite=overwrite, workers=workers,
+            return _execute(plan, folder, signals, resume=resume, overwrite=overwrite, workers=workers,
                             scheduler=scheduler, progress=progress, command=command, note=note)
     except (KeyboardInterrupt, Terminated, OSError, Exception) as exc:
         what = _what(exc)
         if what is None:
             raise
-        folder.remove_temporaries()
-        raise RunAborted(f"{what}. {_kept(folder, plan)}. Resume with: {resume_cmd}") from exc
+        with signals.writing():
+            folder.remove_temporaries()
+        raise RunAborted(f"{what}. {_kept(folder, plan)}. {_again(command, folder)}") from exc
     finally:
         folder.release()
         if created and folder.root.is_dir() and not any(folder.root.iterdir()):
             folder.root.rmdir()  # refused before anything was written: leave no empty folder behind
 
 
-def _execute(plan: Plan, folder: OutputFolder, *, resume: bool, overwrite: bool, workers: int | None,
-             scheduler: str | None, progress: bool, command: str, note: str = "") -> Path:
+def _execute(plan: Plan, folder: OutputFolder, signals: _Signals, *, resume: bool, overwrite: bool,
+             workers: int | None, scheduler: str | None, progress: bool, command: str, note: str = "") -> Path:
     cfg, model = plan.config, plan.model
     inputs = input_files(plan)
     prints = fingerprint.inputs(inputs, plan.met_files, model.parameter_hashes)
@@ -138,22 +173,22 @@ def _execute(plan: Plan, folder: OutputFolder, *, resume: bool, overwrite: bool,
         chunk_slices = chunk_slices_for(client, plan)
         if not plan.values_checked:  # every input is checked before anything is written
             check_met_values(client, plan, chunk_slices)
-        return _run(plan, folder, client, chunk_slices, prints, [*inputs.values(), *plan.met_files],
+        return _run(plan, folder, signals, client, chunk_slices, prints, [*inputs.values(), *plan.met_files],
                     resume=resume, overwrite=overwrite, progress=progress, command=command, note=note)
 
 
-def _run(plan: Plan, folder: OutputFolder, client, chunk_slices: list[slice], prints: dict[str, str],
-         inputs: list[Path], *, resume: bool, overwrite: bool, progress: bool, command: str, note: str) -> Path:
+def _run(plan: Plan, folder: OutputFolder, signals: _Signals, client, chunk_slices: list[slice],
+         prints: dict[str, str], inputs: list[Path], *, resume: bool, overwrite: bool, progress: bool, command: str,
+         note: str) -> Path:
     cfg, model = plan.config, plan.model
-    state, start_index, runlog, extra = folder.open(cfg, plan.state, resume=resume, overwrite=overwrite,
-                                                    inputs=inputs)
+    with signals.writing():
+        state, start_index, runlog, extra = folder.open(cfg, plan.state, resume=resume, overwrite=overwrite,
+                                                        inputs=inputs, needed=expected_output_bytes(plan))
     if resume:
         changed = fingerprint.changed(str(extra.get("inputs_fingerprint", "")), prints)
         if changed:
             raise InputError("cannot be resumed: these inputs changed since the run started: " + "; ".join(changed)
                              + ". Restore them, or run again with --overwrite", path=folder.checkpoint)
-    else:
-        folder.check_space(expected_output_bytes(plan))
     if not plan.values_checked:
         runlog.write(f"met values checked: {len(plan.met_files)} file(s), {model.ncell} cells")
     label = f"{model.soil_model.upper()}-{cfg.get('run.cycle').upper()}"
@@ -174,26 +209,28 @@ def _run(plan: Plan, folder: OutputFolder, client, chunk_slices: list[slice], pr
     for seg in run_segments(client, plan, state, start_index, interval, folder.parts, chunk_slices,
                             on_chunk_done=lambda r, n: bar.update((r.cells.stop - r.cells.start) * n * 365)):
         state = seg.state(model.ncell)
-        write_segment(folder, plan, seg, cells, attrs)
-        log_negative_pools(runlog, model.domain, seg.results)
-        cmax = nmax = 0.0
-        for r in seg.results:
-            cmax, nmax = worst(cmax, r.max_c_residual), worst(nmax, r.max_n_residual)
-        elapsed = time.perf_counter() - t_start
-        rate = model.ncell * (seg.end - start_index) * 365 / max(elapsed, 1e-9)
-        budget = f"max |C budget residual| {cmax:.2e}" + (
-            f", max |N budget residual| {nmax:.2e}" if model.icycle >= 2 else "")
-        runlog.write(f"years {seg.steps[0].count}-{seg.steps[-1].count} done: {budget} g m-2 yr-1; "
-                     f"{rate:,.0f} cell-days/s; slowest chunk {max(r.seconds for r in seg.results):.1f} s")
-        bar.set_postfix_str(f"year {seg.steps[-1].count}/{plan.steps[-1].count}")
-        write_restart(folder.checkpoint, state, restart_info(model, seg.end),
-                      extra={"next_step": np.int32(seg.end), "run_config_sha256": cfg.sha256(),
-                             "inputs_fingerprint": json.dumps(prints, sort_keys=True)})
+        with signals.writing():  # a segment's files and checkpoint are written whole
+            write_segment(folder, plan, seg, cells, attrs)
+            log_negative_pools(runlog, model.domain, seg.results)
+            cmax = nmax = 0.0
+            for r in seg.results:
+                cmax, nmax = worst(cmax, r.max_c_residual), worst(nmax, r.max_n_residual)
+            elapsed = time.perf_counter() - t_start
+            rate = model.ncell * (seg.end - start_index) * 365 / max(elapsed, 1e-9)
+            budget = f"max |C budget residual| {cmax:.2e}" + (
+                f", max |N budget residual| {nmax:.2e}" if model.icycle >= 2 else "")
+            runlog.write(f"years {seg.steps[0].count}-{seg.steps[-1].count} done: {budget} g m-2 yr-1; "
+                         f"{rate:,.0f} cell-days/s; slowest chunk {max(r.seconds for r in seg.results):.1f} s")
+            bar.set_postfix_str(f"year {seg.steps[-1].count}/{plan.steps[-1].count}")
+            write_restart(folder.checkpoint, state, restart_info(model, seg.end),
+                          extra={"next_step": np.int32(seg.end), "run_config_sha256": cfg.sha256(),
+                                 "inputs_fingerprint": json.dumps(prints, sort_keys=True)})
     bar.close()
-    written = finish(folder, plan, state, attrs)
-    folder.close()
-    elapsed = time.perf_counter() - t_start
-    daily = ", daily_*.nc" if cfg.get("run.daily_output") else ""
-    runlog.write(f"finished in {elapsed:.1f} s ({model.ncell * (len(plan.steps) - start_index) * 365 / elapsed:,.0f} "
-                 f"cell-days/s); outputs: {', '.join(written)}{daily}")
+    with signals.writing(last=True):
+        written = finish(folder, plan, state, attrs)
+        folder.close()
+        elapsed = time.perf_counter() - t_start
+        daily = ", daily_*.nc" if cfg.get("run.daily_output") else ""
+        rate = model.ncell * (len(plan.steps) - start_index) * 365 / elapsed
+        runlog.write(f"finished in {elapsed:.1f} s ({rate:,.0f} cell-days/s); outputs: {', '.join(written)}{daily}")
     return folder.root

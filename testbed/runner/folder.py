@@ -167,13 +167,14 @@ class OutputFolder:
                              "or choose another files.output_dir", path=self.root)
 
     def open(self, cfg: RunConfig, state: np.ndarray, *, resume: bool, overwrite: bool,
-             inputs: Iterable[Path] = ()) -> tuple[np.ndarray, int, RunLog, dict]:
+             inputs: Iterable[Path] = (), needed: int = 0) -> tuple[np.ndarray, int, RunLog, dict]:
         """Prepare the folder for a fresh run or a resume (the caller holds the lock).
 
         Returns the start state, the first step index, the log and the checkpoint's attributes ({} when
         starting afresh). A fresh run refuses a folder holding a previous run's outputs unless
         ``overwrite``; a resume continues from the checkpoint, which must have been written with the same
-        configuration.
+        configuration. A fresh run first checks that ``needed`` bytes are free (after removing the previous
+        outputs), before it writes anything.
         """
         self.remove_temporaries()
         start_index, extra = 0, {}
@@ -195,6 +196,7 @@ class OutputFolder:
                 raise InputError(f"output folder already holds {', '.join(p.name for p in existing)}; "
                                  "pass --overwrite to replace them, or --resume to continue", path=self.root)
             self.remove_previous(inputs)
+            self.check_space(needed)
         self.parts.mkdir(exist_ok=True)
         cfg.absolute().write(self.root / NAMELIST)
         return state, start_index, RunLog(self.root / RUN_LOG), extra
