@@ -13,6 +13,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -123,6 +125,20 @@ def chunks(ncell: int, size: int) -> list[slice]:
 
 
 @contextlib.contextmanager
+def _workers_ignore_sigint() -> Iterator[None]:
+    """Worker processes started inside inherit SIGINT ignored: Ctrl-C reaches the whole process group, and
+    only the driver handles it (one sentence), instead of every worker printing a traceback."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
 def dask_client(cfg: RunConfig, workers: int | None = None, scheduler: str | None = None) -> Iterator:
     """A dask.distributed client: attach to ``parallel.scheduler`` or start a local cluster of processes."""
     from dask.distributed import Client, LocalCluster
@@ -140,11 +156,12 @@ def dask_client(cfg: RunConfig, workers: int | None = None, scheduler: str | Non
     n = workers if workers is not None else cfg.get("parallel.workers")
     n = n or os.cpu_count() or 1
     # a chunk whose worker dies is run once more on another worker; a second death stops the run
-    with (dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_WORKER_DEATHS}),
-          LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
-                       silence_logs=logging.ERROR) as cluster,
-          Client(cluster) as client):
-        yield client
+    with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_WORKER_DEATHS}):
+        with _workers_ignore_sigint():
+            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
+                                   silence_logs=logging.ERROR)
+        with cluster, Client(cluster) as client:
+            yield client
 
 
 @dataclass

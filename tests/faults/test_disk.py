@@ -20,7 +20,7 @@ from testbed.runner.assembly import expected_output_bytes
 from tests.test_runner import assert_same_outputs, write_namelist
 
 from .conftest import SETTINGS, checkpoint_step, cleanup, finish, start, temporaries, wait_for
-from .test_signals import SENTENCE, resume_command
+from .test_signals import SENTENCE, assert_one_sentence, resume_command
 
 
 def _mount(where: Path, *options: str) -> subprocess.CompletedProcess:
@@ -92,7 +92,7 @@ def test_disk_full_mid_run_ends_in_the_sentence_and_resumes_after_freeing_space(
         filler = fill(mnt)
         code, err = finish(proc)
     assert code == 3, err
-    assert len(err.strip().splitlines()) <= 2, err
+    assert_one_sentence(err)
     m = SENTENCE.search(err)
     assert m and m["what"].startswith("the disk is full: cannot write "), err
     assert m["what"].endswith("; free some space"), err

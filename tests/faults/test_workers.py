@@ -14,6 +14,7 @@ import pytest
 from tests.test_runner import assert_same_outputs, write_namelist
 
 from .conftest import SETTINGS, checkpoint_step, cleanup, finish, start, temporaries, wait_for, workers_of
+from .test_signals import assert_one_sentence
 
 
 @pytest.mark.slow
@@ -48,7 +49,7 @@ def test_worker_killed_repeatedly_stops_the_run_with_the_sentence(domain: Path, 
         code, err = finish(proc)
     assert killed >= 2
     assert code == 3, err
-    assert len(err.strip().splitlines()) <= 2, err
+    assert_one_sentence(err)
     assert re.search(r"testbed: stopped: a dask worker died twice running the same chunk of cells .*; check its "
                      r"memory\. kept: the checkpoint after simulated year \d+ .*Resume with: testbed run \S+ "
                      r"--workers 2 --resume$", err.strip()), err
