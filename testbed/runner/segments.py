@@ -159,7 +159,7 @@ def dask_client(cfg: RunConfig, workers: int | None = None, scheduler: str | Non
     with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_WORKER_DEATHS}):
         with _workers_ignore_sigint():
             cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
-                                   silence_logs=logging.ERROR)
+                                   silence_logs=logging.CRITICAL)  # a fault ends in one sentence, not logs
         with cluster, Client(cluster) as client:
             yield client
 
@@ -190,6 +190,10 @@ def chunk_slices_for(client, plan: Plan) -> list[slice]:
     return chunks(ncell, plan.config.get("parallel.chunk_size") or auto_chunk(ncell, nworkers))
 
 
+def _same(obj: object) -> object:
+    return obj
+
+
 def check_met_values(client, plan: Plan, chunk_slices: list[slice]) -> None:
     """Scan every met value of the run in parallel on the workers; raises the first InputError."""
     checks = [client.submit(check_chunk, plan.met_files, cs, pure=False) for cs in chunk_slices]
@@ -203,8 +207,9 @@ def run_segments(client, plan: Plan, state: np.ndarray, start_index: int, interv
     from dask.distributed import as_completed
 
     model, cfg = plan.model, plan.config
-    # every chunk's model is sent to the cluster once; segments chain per chunk on the workers
-    models = {cs.start: client.scatter(model.subset(cs), hash=False) for cs in chunk_slices}
+    # every chunk's model is sent to the cluster once, as a task (not scattered data, which a lost worker
+    # takes with it: a task is recomputed); segments chain per chunk on the workers
+    models = {cs.start: client.submit(_same, model.subset(cs), pure=False) for cs in chunk_slices}
     previous: dict[int, object] = {cs.start: np.asfortranarray(state[cs]) for cs in chunk_slices}
     seg_starts = list(range(start_index, len(plan.steps), interval))
     pending: dict[int, list] = {}
