@@ -596,7 +596,8 @@ def summary_table(
     names = list(runs)
     means = dict(zip(names, dask.compute(*[period_mean(subset(runs[n]), period) for n in names]), strict=True))
     values: dict[tuple[str, str], float] = {}
-    nan = {name: c for name, ds in means.items() if (c := nan_cells(ds))}
+    # a time mean skips NaN too: look for them in every record of the period
+    nan = {n: c for n in names if (c := nan_cells(select_period(subset(runs[n]), period)))}
     for name, ds in means.items():
         for label, q in SUMMARY_ROWS:
             if q == "mic_cn" and not _soil(ds).explicit_microbes:
@@ -630,7 +631,7 @@ def summary_table(
 
 
 def nan_cells(ds: xr.Dataset) -> list[int]:
-    """cellid (or position) of the active cells with a NaN in any summary variable of ``ds``.
+    """cellid (or position) of the active cells with a NaN in any summary variable of ``ds`` (any record).
 
     The global sums skip NaN, so the summary reports these cells instead of silently leaving them out.
     """
@@ -649,8 +650,8 @@ def nan_warnings(table: pd.DataFrame) -> list[str]:
     out = []
     for name, cells in table.attrs.get("nan_cells", {}).items():
         shown = ", ".join(str(c) for c in cells[:10]) + (", ..." if len(cells) > 10 else "")
-        out.append(f"run {name}: {len(cells)} active cell(s) with NaN values (cellid {shown}) are left out of "
-                   "its global sums")
+        out.append(f"run {name}: {len(cells)} active cell(s) with NaN values (cellid {shown}); the table's "
+                   "sums and means skip those values")
     return out
 
 

@@ -62,13 +62,16 @@ def test_run_log_reports_a_nan_residual_and_no_n_budget_for_c_only(domain: Path,
 
 def test_summary_reports_cells_with_nan(tmp_path: Path, capsys) -> None:
     ok, bad = make_run(), make_run()
-    bad["cgpp"][0, 2] = np.nan
-    bad["cleaf"][1, 4] = np.nan
+    active = np.flatnonzero(an.active_mask(bad).values)
+    a, b = active[-2:]
+    bad["cgpp"][0, a] = np.nan  # one year of one cell: the time mean alone would skip it
+    bad["cleaf"][:, b] = np.nan
+    bad["cgpp"][:, np.flatnonzero(~an.active_mask(bad).values)[0]] = np.nan  # an inactive cell does not count
     table = an.summary_table({"ok": ok, "bad": bad})
-    assert table.attrs["nan_cells"] == {"bad": [int(bad["cellid"][2]), int(bad["cellid"][4])]}
+    assert table.attrs["nan_cells"] == {"bad": [int(bad["cellid"][a]), int(bad["cellid"][b])]}
     md = an.to_markdown(table)
-    assert (f"Warning: run bad: 2 active cell(s) with NaN values (cellid {int(bad['cellid'][2])}, "
-            f"{int(bad['cellid'][4])}) are left out of its global sums.") in md
+    assert (f"Warning: run bad: 2 active cell(s) with NaN values (cellid {int(bad['cellid'][a])}, "
+            f"{int(bad['cellid'][b])}); the table's sums and means skip those values.") in md
     assert "run ok" not in md
     for name, ds in (("ok", ok), ("bad", bad)):
         (tmp_path / name).mkdir()
