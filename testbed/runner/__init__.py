@@ -13,6 +13,7 @@ import contextlib
 import errno
 import json
 import shlex
+import shutil
 import signal
 import sys
 import threading
@@ -112,7 +113,11 @@ def _again(command: str, folder: OutputFolder) -> str:
     return "Run again with: " + " ".join([*words, "--overwrite"])
 
 
-def _what(exc: BaseException) -> str | None:
+#: a NetCDF error or EACCES with less free space than this in the output folder is taken for a full disk
+NEARLY_FULL = 64 * 2**20
+
+
+def _what(exc: BaseException, folder: OutputFolder | None = None) -> str | None:
     """A sentence for a fault that stops a run, or None for errors that are not faults."""
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted (Ctrl-C / SIGINT)"
@@ -120,6 +125,16 @@ def _what(exc: BaseException) -> str | None:
         return "terminated (SIGTERM)"
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return f"the disk is full: cannot write {exc.filename or 'an output file'}; free some space"
+    netcdf = isinstance(exc, (RuntimeError, OSError)) and "NetCDF:" in str(exc)
+    denied = isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EPERM)
+    if (netcdf or denied) and folder is not None:
+        # the NetCDF library reports a full disk as "HDF error" or, creating a file, as EACCES
+        with contextlib.suppress(OSError):
+            free = shutil.disk_usage(folder.root).free
+            if free < NEARLY_FULL:
+                where = getattr(exc, "filename", None) or "an output file"
+                why = getattr(exc, "strerror", None) or str(exc)
+                return f"the disk is full ({free / 2**20:.1f} MiB free): cannot write {where} ({why}); free some space"
     if isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return f"cannot write {exc.filename or 'to the output folder'}: {exc.strerror}"
     if type(exc).__name__ == "KilledWorker":
@@ -152,7 +167,7 @@ def execute(plan: Plan, *, resume: bool = False, overwrite: bool = False, worker
             return _execute(plan, folder, signals, resume=resume, overwrite=overwrite, workers=workers,
                             scheduler=scheduler, progress=progress, command=command, note=note)
     except (KeyboardInterrupt, Terminated, OSError, Exception) as exc:
-        what = _what(exc)
+        what = _what(exc, folder)
         if what is None:
             raise
         with signals.writing():
