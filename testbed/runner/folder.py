@@ -146,11 +146,13 @@ class OutputFolder:
     def remove_previous(self, inputs: Iterable[Path]) -> list[Path]:
         """Remove every output of a previous run (--overwrite), never an input of this run."""
         protected = {p.resolve() for p in inputs}
-        removed = []
-        for p in self.outputs():
+        found = self.outputs()
+        for p in found:  # refuse before removing anything
             if p.resolve() in protected:
                 raise InputError(f"--overwrite would delete {p.name}, which is an input of this run; move the "
                                  "input or choose another files.output_dir", path=self.root)
+        removed = []
+        for p in found:
             if p.is_dir():
                 shutil.rmtree(p)
             else:
