@@ -179,11 +179,20 @@ def execute(plan: Plan, *, resume: bool = False, overwrite: bool = False, worker
             folder.root.rmdir()  # refused before anything was written: leave no empty folder behind
 
 
+def _refuse_changed_inputs(folder: OutputFolder, extra: dict, prints: dict[str, str]) -> None:
+    changed = fingerprint.changed(str(extra.get("inputs_fingerprint", "")), prints)
+    if changed:
+        raise InputError("cannot be resumed: these inputs changed since the run started: " + "; ".join(changed)
+                         + ". Restore them, or run again with --overwrite", path=folder.checkpoint)
+
+
 def _execute(plan: Plan, folder: OutputFolder, signals: _Signals, *, resume: bool, overwrite: bool,
              workers: int | None, scheduler: str | None, progress: bool, command: str, note: str = "") -> Path:
     cfg, model = plan.config, plan.model
     inputs = input_files(plan)
     prints = fingerprint.inputs(inputs, plan.met_files, model.parameter_hashes)
+    if resume and folder.checkpoint.exists():  # refuse before starting the workers
+        _refuse_changed_inputs(folder, read_restart(folder.checkpoint)[1].extra or {}, prints)
     with dask_client(cfg, workers, scheduler) as client:
         chunk_slices = chunk_slices_for(client, plan)
         if not plan.values_checked:  # every input is checked before anything is written
@@ -200,10 +209,7 @@ def _run(plan: Plan, folder: OutputFolder, signals: _Signals, client, chunk_slic
         state, start_index, runlog, extra = folder.open(cfg, plan.state, resume=resume, overwrite=overwrite,
                                                         inputs=inputs, needed=expected_output_bytes(plan))
     if resume:
-        changed = fingerprint.changed(str(extra.get("inputs_fingerprint", "")), prints)
-        if changed:
-            raise InputError("cannot be resumed: these inputs changed since the run started: " + "; ".join(changed)
-                             + ". Restore them, or run again with --overwrite", path=folder.checkpoint)
+        _refuse_changed_inputs(folder, extra, prints)
     if not plan.values_checked:
         runlog.write(f"met values checked: {len(plan.met_files)} file(s), {model.ncell} cells")
     label = f"{model.soil_model.upper()}-{cfg.get('run.cycle').upper()}"

@@ -96,6 +96,7 @@ def test_second_run_on_a_running_folder_is_refused_and_the_first_finishes(domain
     assert_same_outputs(reference, out)
 
 
+@pytest.mark.slow
 def test_overwrite_removes_every_previous_output_and_never_an_input(domain: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "out"
     out.mkdir()
@@ -119,6 +120,7 @@ def test_overwrite_removes_every_previous_output_and_never_an_input(domain: Path
     assert all((out / n).read_bytes() == b for n, b in inputs.items())
 
 
+@pytest.mark.slow
 def test_overwrite_refuses_to_delete_an_input_named_like_an_output(domain: Path, tmp_path: Path, capsys) -> None:
     """Continuing a run from its own restart.nc into the same folder with --overwrite."""
     nml = write_namelist(tmp_path, domain, *SHORT)
@@ -174,6 +176,7 @@ def _edit_first_value(path: Path, name: str) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
+@pytest.mark.slow
 def test_fault_before_the_first_checkpoint_says_how_to_run_again(domain: Path, tmp_path: Path, capsys,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     nml = write_namelist(tmp_path, domain, *SHORT)
@@ -196,6 +199,7 @@ def test_fault_before_the_first_checkpoint_says_how_to_run_again(domain: Path, t
     assert main([*again[1:], "-q"]) == 0
 
 
+@pytest.mark.slow
 def test_unwritable_file_mid_run_is_a_fault_with_the_resume_command(domain: Path, tmp_path: Path, capsys,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     nml = write_namelist(tmp_path, domain, *SHORT)
