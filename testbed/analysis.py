@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -595,6 +596,8 @@ def summary_table(
     names = list(runs)
     means = dict(zip(names, dask.compute(*[period_mean(subset(runs[n]), period) for n in names]), strict=True))
     values: dict[tuple[str, str], float] = {}
+    # a time mean skips NaN too: look for them in every record of the period
+    nan = {n: c for n in names if (c := nan_cells(select_period(subset(runs[n]), period)))}
     for name, ds in means.items():
         for label, q in SUMMARY_ROWS:
             if q == "mic_cn" and not _soil(ds).explicit_microbes:
@@ -622,8 +625,34 @@ def summary_table(
             table.loc[row, cn_name] = response_ratio(get(label, cn_name), get(label, c_name))
     table.attrs["pairs"] = pairs
     table.attrs["period"] = period
+    table.attrs["nan_cells"] = nan
     table.attrs["provenance"] = {name: run_provenance(runs[name]) for name in names}
     return table
+
+
+def nan_cells(ds: xr.Dataset) -> list[int]:
+    """cellid (or position) of the active cells with a NaN in any summary variable of ``ds`` (any record).
+
+    The global sums skip NaN, so the summary reports these cells instead of silently leaving them out.
+    """
+    bad = xr.zeros_like(active_mask(ds), dtype=bool)
+    for name in subset(ds).data_vars:
+        v = ds[name]
+        if "cell" in v.dims:
+            bad = bad | v.isnull().any([d for d in v.dims if d != "cell"])
+    bad = np.asarray(bad & active_mask(ds))
+    ids = ds["cellid"].values if "cellid" in ds.variables else np.arange(bad.size)
+    return [int(i) for i in np.asarray(ids)[bad]]
+
+
+def nan_warnings(table: pd.DataFrame) -> list[str]:
+    """One line per run whose summary leaves out cells with NaN values."""
+    out = []
+    for name, cells in table.attrs.get("nan_cells", {}).items():
+        shown = ", ".join(str(c) for c in cells[:10]) + (", ..." if len(cells) > 10 else "")
+        out.append(f"run {name}: {len(cells)} active cell(s) with NaN values (cellid {shown}); the table's "
+                   "sums and means skip those values")
+    return out
 
 
 def run_provenance(ds: xr.Dataset) -> dict[str, str]:
@@ -658,6 +687,7 @@ def to_markdown(table: pd.DataFrame) -> str:
     notes.append(f"Means over years {period[0]}-{period[1]}." if period else "Means over all records.")
     for cn_name, c_name in table.attrs.get("pairs", {}).items():
         notes.append(f"N limitation and ln(CN/C) rows of `{cn_name}`: against its C-only twin `{c_name}`.")
+    notes += [f"Warning: {line}." for line in nan_warnings(table)]
     return "\n".join(lines) + "\n\n" + "\n".join(notes) + "\n"
 
 
@@ -714,4 +744,6 @@ def summary_command(run_dirs: list[str], out_prefix: str | None, period: Period 
     if out_prefix:
         write_summary(table, out_prefix)
     print(md)
+    for line in nan_warnings(table):
+        print(f"testbed: warning: {line}", file=sys.stderr)
     return md

@@ -13,6 +13,7 @@ import contextlib
 import errno
 import json
 import shlex
+import shutil
 import signal
 import sys
 import threading
@@ -56,20 +57,47 @@ class Terminated(BaseException):
     """SIGTERM arrived (raised in the main thread by the handler installed during a run)."""
 
 
-@contextlib.contextmanager
-def _sigterm_raises() -> Iterator[None]:
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+class _Signals:
+    """SIGINT and SIGTERM during a run: raised in the main thread at once, except while outputs are being
+    written (an exception raised inside the NetCDF library can leave it hung), then right after."""
 
-    def handler(signum, frame):
-        raise Terminated()
+    def __init__(self) -> None:
+        self.depth = 0
+        self.pending: BaseException | None = None
 
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    def handler(self, signum: int, frame: object) -> None:
+        exc = KeyboardInterrupt() if signum == signal.SIGINT else Terminated()
+        if self.depth:
+            self.pending = self.pending or exc
+            return
+        raise exc
+
+    @contextlib.contextmanager
+    def writing(self, last: bool = False) -> Iterator[None]:
+        """A block that a signal does not interrupt; a signal that arrived meanwhile is raised at its end
+        (unless the block was the ``last`` one: then the run is complete and the signal is ignored)."""
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+        if last:
+            self.pending = None
+        if not self.depth and self.pending is not None:
+            exc, self.pending = self.pending, None
+            raise exc
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {s: signal.signal(s, self.handler) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for s, h in previous.items():
+                signal.signal(s, h)
 
 
 def _kept(folder: OutputFolder, plan: Plan) -> str:
@@ -86,7 +114,19 @@ def _kept(folder: OutputFolder, plan: Plan) -> str:
             f"outputs up to it")
 
 
-def _what(exc: BaseException) -> str | None:
+def _again(command: str, folder: OutputFolder) -> str:
+    """The command that continues a stopped run: a resume, or a fresh start when no checkpoint was kept."""
+    words = [a for a in command.split() if a not in ("--resume", "--overwrite")]
+    if folder.checkpoint.exists():
+        return "Resume with: " + " ".join([*words, "--resume"])
+    return "Run again with: " + " ".join([*words, "--overwrite"])
+
+
+#: a NetCDF error or EACCES with less free space than this in the output folder is taken for a full disk
+NEARLY_FULL = 64 * 2**20
+
+
+def _what(exc: BaseException, folder: OutputFolder | None = None) -> str | None:
     """A sentence for a fault that stops a run, or None for errors that are not faults."""
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted (Ctrl-C / SIGINT)"
@@ -94,6 +134,16 @@ def _what(exc: BaseException) -> str | None:
         return "terminated (SIGTERM)"
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return f"the disk is full: cannot write {exc.filename or 'an output file'}; free some space"
+    netcdf = isinstance(exc, (RuntimeError, OSError)) and "NetCDF:" in str(exc)
+    denied = isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EPERM)
+    if (netcdf or denied) and folder is not None:
+        # the NetCDF library reports a full disk as "HDF error" or, creating a file, as EACCES
+        with contextlib.suppress(OSError):
+            free = shutil.disk_usage(folder.root).free
+            if free < NEARLY_FULL:
+                where = getattr(exc, "filename", None) or "an output file"
+                why = getattr(exc, "strerror", None) or str(exc)
+                return f"the disk is full ({free / 2**20:.1f} MiB free): cannot write {where} ({why}); free some space"
     if isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return f"cannot write {exc.filename or 'to the output folder'}: {exc.strerror}"
     if type(exc).__name__ == "KilledWorker":
@@ -112,69 +162,74 @@ def execute(plan: Plan, *, resume: bool = False, overwrite: bool = False, worker
     folder = OutputFolder(plan.output_dir)
     created = not folder.root.exists()
     command = command or " ".join(shlex.quote(a) for a in sys.argv)
-    resume_cmd = command if "--resume" in command.split() else f"{command} --resume"
-    resume_cmd = " ".join(a for a in resume_cmd.split() if a != "--overwrite")
     try:
         note = folder.acquire(command, break_lock=break_lock, resume=resume)
     except FileNotFoundError as exc:
         raise InputError(f"cannot create the output folder ({exc.strerror})", path=folder.root) from None
     except OSError as exc:
         raise RunAborted(f"{_what(exc) or exc}; nothing was written") from None
+    signals = _Signals()
     try:
-        with _sigterm_raises():
+        with signals.installed():
             if note:
                 print(f"testbed: {note}", file=sys.stderr)
-            return _execute(plan, folder, resume=resume, overwrite=overwrite, workers=workers,
+            return _execute(plan, folder, signals, resume=resume, overwrite=overwrite, workers=workers,
                             scheduler=scheduler, progress=progress, command=command, note=note)
     except (KeyboardInterrupt, Terminated, OSError, Exception) as exc:
-        what = _what(exc)
+        what = _what(exc, folder)
         if what is None:
             raise
-        folder.remove_temporaries()
-        raise RunAborted(f"{what}. {_kept(folder, plan)}. Resume with: {resume_cmd}") from exc
+        with signals.writing():
+            folder.remove_temporaries()
+        raise RunAborted(f"{what}. {_kept(folder, plan)}. {_again(command, folder)}") from exc
     finally:
         folder.release()
         if created and folder.root.is_dir() and not any(folder.root.iterdir()):
             folder.root.rmdir()  # refused before anything was written: leave no empty folder behind
 
 
-def _execute(plan: Plan, folder: OutputFolder, *, resume: bool, overwrite: bool, workers: int | None,
-             scheduler: str | None, progress: bool, command: str, note: str = "") -> Path:
+def _refuse_changed_inputs(folder: OutputFolder, extra: dict, prints: dict[str, str]) -> None:
+    changed = fingerprint.changed(str(extra.get("inputs_fingerprint", "")), prints)
+    if changed:
+        raise InputError("cannot be resumed: these inputs changed since the run started: " + "; ".join(changed)
+                         + ". Restore them, or run again with --overwrite", path=folder.checkpoint)
+
+
+def _execute(plan: Plan, folder: OutputFolder, signals: _Signals, *, resume: bool, overwrite: bool,
+             workers: int | None, scheduler: str | None, progress: bool, command: str, note: str = "") -> Path:
     cfg, model = plan.config, plan.model
     inputs = input_files(plan)
     prints = fingerprint.inputs(inputs, plan.met_files, model.parameter_hashes)
-    state, start_index, runlog, extra = folder.prepare(cfg, plan.state, resume=resume, overwrite=overwrite)
+    all_inputs = [*inputs.values(), *plan.met_files]
+    if resume and folder.checkpoint.exists():  # refuse before starting the workers
+        _refuse_changed_inputs(folder, read_restart(folder.checkpoint)[1].extra or {}, prints)
+    state, start_index, runlog, extra = folder.prepare(cfg, plan.state, resume=resume, overwrite=overwrite,
+                                                       inputs=all_inputs)
+    if not resume:
+        folder.check_space(expected_output_bytes(plan))  # before anything is written
     try:
         with dask_client(cfg, workers, scheduler) as client:
-            return _run(plan, folder, client, state, start_index, runlog, extra, prints,
-                        [*inputs.values(), *plan.met_files], resume=resume, progress=progress, command=command,
-                        note=note)
+            return _run(plan, folder, signals, client, state, start_index, runlog, all_inputs, resume=resume,
+                        progress=progress, command=command, note=note, prints=prints)
     finally:
         folder.abandon(resume)
 
 
-def _run(plan: Plan, folder: OutputFolder, client, state: np.ndarray, start_index: int, runlog, extra: dict,
-         prints: dict[str, str], inputs: list[Path], *, resume: bool, progress: bool, command: str,
-         note: str) -> Path:
+def _run(plan: Plan, folder: OutputFolder, signals: _Signals, client, state: np.ndarray, start_index: int,
+         runlog, inputs: list[Path], *, resume: bool, progress: bool, command: str, note: str,
+         prints: dict[str, str]) -> Path:
     cfg, model = plan.config, plan.model
     interval = cfg.get("run.checkpoint_interval")
     chunk_slices = chunk_slices_for(client, plan)
     check_inline = False
-    if resume:  # the values were checked when the run started, and the inputs have not changed since
-        changed = fingerprint.changed(str(extra.get("inputs_fingerprint", "")), prints)
-        if changed:
-            raise InputError("cannot be resumed: these inputs changed since the run started: " + "; ".join(changed)
-                             + ". Restore them, or run again with --overwrite", path=folder.checkpoint)
-    else:
-        folder.check_space(expected_output_bytes(plan))
-        if not plan.values_checked:
-            # every met value is checked before anything is written: as the first segment reads it when that
-            # segment reads every met year of the run (each value read once), else in a separate scan
-            check_inline = first_segment_reads_everything(plan, start_index, interval)
-            if not check_inline:
-                check_met_values(client, plan, chunk_slices)
-            runlog.write(f"met values checked: {len(plan.met_files)} file(s), {model.ncell} cells"
-                         + (" (as the first segment read them)" if check_inline else ""))
+    if not resume and not plan.values_checked:  # a resume's inputs were checked when it started, unchanged since
+        # every met value is checked before anything is written: as the first segment reads it when that
+        # segment reads every met year of the run (each value read once), else in a separate scan
+        check_inline = first_segment_reads_everything(plan, start_index, interval)
+        if not check_inline:
+            check_met_values(client, plan, chunk_slices)
+        runlog.write(f"met values checked: {len(plan.met_files)} file(s), {model.ncell} cells"
+                     + (" (as the first segment read them)" if check_inline else ""))
     label = f"{model.soil_model.upper()}-{cfg.get('run.cycle').upper()}"
     runlog.write(f"testbed run: {label}, {model.ncell} cells, {len(plan.steps)} simulated years"
                  + (f", resuming at year {start_index + 1}" if resume else "") + f"\ncommand: {command}")
@@ -192,29 +247,31 @@ def _run(plan: Plan, folder: OutputFolder, client, state: np.ndarray, start_inde
     for seg in run_segments(client, plan, state, start_index, interval, folder.parts, chunk_slices,
                             check_first_segment=check_inline,
                             on_chunk_done=lambda r, n: bar.update((r.cells.stop - r.cells.start) * n * 365)):
-        if not folder.committed:
-            folder.commit(cfg, runlog, resume=resume, inputs=inputs)
         state = seg.state(model.ncell)
-        write_segment(folder, plan, seg, cells, attrs)
-        log_negative_pools(runlog, model.domain, seg.results)
-        cmax = nmax = 0.0
-        for r in seg.results:
-            cmax, nmax = worst(cmax, r.max_c_residual), worst(nmax, r.max_n_residual)
-        elapsed = time.perf_counter() - t_start
-        rate = model.ncell * (seg.end - start_index) * 365 / max(elapsed, 1e-9)
-        budget = f"max |C budget residual| {cmax:.2e}" + (
-            f", max |N budget residual| {nmax:.2e}" if model.icycle >= 2 else "")
-        runlog.write(f"years {seg.steps[0].count}-{seg.steps[-1].count} done: {budget} g m-2 yr-1; "
-                     f"{rate:,.0f} cell-days/s; slowest chunk {max(r.seconds for r in seg.results):.1f} s")
-        bar.set_postfix_str(f"year {seg.steps[-1].count}/{plan.steps[-1].count}")
-        write_restart(folder.checkpoint, state, restart_info(model, seg.end),
-                      extra={"next_step": np.int32(seg.end), "run_config_sha256": cfg.sha256(),
-                             "inputs_fingerprint": json.dumps(prints, sort_keys=True)})
+        with signals.writing():  # a segment's files and checkpoint are written whole
+            if not folder.committed:
+                folder.commit(cfg, runlog, resume=resume, inputs=inputs)
+            write_segment(folder, plan, seg, cells, attrs)
+            log_negative_pools(runlog, model.domain, seg.results)
+            cmax = nmax = 0.0
+            for r in seg.results:
+                cmax, nmax = worst(cmax, r.max_c_residual), worst(nmax, r.max_n_residual)
+            elapsed = time.perf_counter() - t_start
+            rate = model.ncell * (seg.end - start_index) * 365 / max(elapsed, 1e-9)
+            budget = f"max |C budget residual| {cmax:.2e}" + (
+                f", max |N budget residual| {nmax:.2e}" if model.icycle >= 2 else "")
+            runlog.write(f"years {seg.steps[0].count}-{seg.steps[-1].count} done: {budget} g m-2 yr-1; "
+                         f"{rate:,.0f} cell-days/s; slowest chunk {max(r.seconds for r in seg.results):.1f} s")
+            bar.set_postfix_str(f"year {seg.steps[-1].count}/{plan.steps[-1].count}")
+            write_restart(folder.checkpoint, state, restart_info(model, seg.end),
+                          extra={"next_step": np.int32(seg.end), "run_config_sha256": cfg.sha256(),
+                                 "inputs_fingerprint": json.dumps(prints, sort_keys=True)})
     bar.close()
-    written = finish(folder, plan, state, attrs)
-    folder.close()
-    elapsed = time.perf_counter() - t_start
-    daily = ", daily_*.nc" if cfg.get("run.daily_output") else ""
-    runlog.write(f"finished in {elapsed:.1f} s ({model.ncell * (len(plan.steps) - start_index) * 365 / elapsed:,.0f} "
-                 f"cell-days/s); outputs: {', '.join(written)}{daily}")
+    with signals.writing(last=True):
+        written = finish(folder, plan, state, attrs)
+        folder.close()
+        elapsed = time.perf_counter() - t_start
+        daily = ", daily_*.nc" if cfg.get("run.daily_output") else ""
+        rate = model.ncell * (len(plan.steps) - start_index) * 365 / elapsed
+        runlog.write(f"finished in {elapsed:.1f} s ({rate:,.0f} cell-days/s); outputs: {', '.join(written)}{daily}")
     return folder.root

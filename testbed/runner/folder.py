@@ -157,16 +157,19 @@ class OutputFolder:
             p.unlink(missing_ok=True)
         return found
 
-    def remove_previous(self, inputs: Iterable[Path], keep: tuple[str, ...] = ()) -> list[Path]:
-        """Remove every output of a previous run (--overwrite), never an input of this run."""
+    def _refuse_removing_inputs(self, outputs: Iterable[Path], inputs: Iterable[Path]) -> None:
         protected = {p.resolve() for p in inputs}
-        removed = []
-        for p in self.outputs():
-            if p.name in keep:
-                continue
+        for p in outputs:
             if p.resolve() in protected:
                 raise InputError(f"--overwrite would delete {p.name}, which is an input of this run; move the "
                                  "input or choose another files.output_dir", path=self.root)
+
+    def remove_previous(self, inputs: Iterable[Path], keep: tuple[str, ...] = ()) -> list[Path]:
+        """Remove every output of a previous run (--overwrite), never an input of this run."""
+        found = [p for p in self.outputs() if p.name not in keep]
+        self._refuse_removing_inputs(found, inputs)  # before removing anything
+        removed = []
+        for p in found:
             if p.is_dir():
                 shutil.rmtree(p)
             else:
@@ -182,8 +185,8 @@ class OutputFolder:
                              "free; free some space, write fewer outputs (run.output_interval, run.daily_output) "
                              "or choose another files.output_dir", path=self.root)
 
-    def prepare(self, cfg: RunConfig, state: np.ndarray, *, resume: bool,
-                overwrite: bool) -> tuple[np.ndarray, int, RunLog, dict]:
+    def prepare(self, cfg: RunConfig, state: np.ndarray, *, resume: bool, overwrite: bool,
+                inputs: Iterable[Path] = ()) -> tuple[np.ndarray, int, RunLog, dict]:
         """Check the folder for a fresh run or a resume (the caller holds the lock); writes nothing yet.
 
         Returns the start state, the first step index, the (buffered) log and the checkpoint's attributes
@@ -212,6 +215,7 @@ class OutputFolder:
             if existing and not overwrite:
                 raise InputError(f"output folder already holds {', '.join(p.name for p in existing)}; "
                                  "pass --overwrite to replace them, or --resume to continue", path=self.root)
+            self._refuse_removing_inputs(self.outputs(), inputs)
             shutil.rmtree(self.parts, ignore_errors=True)
             self.parts.mkdir()
         self.committed = False

@@ -13,6 +13,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -125,6 +127,20 @@ def chunks(ncell: int, size: int) -> list[slice]:
 
 
 @contextlib.contextmanager
+def _workers_ignore_sigint() -> Iterator[None]:
+    """Worker processes started inside inherit SIGINT ignored: Ctrl-C reaches the whole process group, and
+    only the driver handles it (one sentence), instead of every worker printing a traceback."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
 def dask_client(cfg: RunConfig, workers: int | None = None, scheduler: str | None = None) -> Iterator:
     """A dask.distributed client: attach to ``parallel.scheduler`` or start a local cluster of processes."""
     from dask.distributed import Client, LocalCluster
@@ -142,11 +158,12 @@ def dask_client(cfg: RunConfig, workers: int | None = None, scheduler: str | Non
     n = workers if workers is not None else cfg.get("parallel.workers")
     n = n or os.cpu_count() or 1
     # a chunk whose worker dies is run once more on another worker; a second death stops the run
-    with (dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_WORKER_DEATHS}),
-          LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
-                       silence_logs=logging.ERROR) as cluster,
-          Client(cluster) as client):
-        yield client
+    with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_WORKER_DEATHS}):
+        with _workers_ignore_sigint():
+            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
+                                   silence_logs=logging.CRITICAL)  # a fault ends in one sentence, not logs
+        with cluster, Client(cluster) as client:
+            yield client
 
 
 @dataclass
@@ -173,6 +190,10 @@ def chunk_slices_for(client, plan: Plan) -> list[slice]:
     nworkers = len(client.scheduler_info().get("workers", {})) or 1
     ncell = plan.model.ncell
     return chunks(ncell, plan.config.get("parallel.chunk_size") or auto_chunk(ncell, nworkers))
+
+
+def _same(obj: object) -> object:
+    return obj
 
 
 def check_met_values(client, plan: Plan, chunk_slices: list[slice]) -> None:
@@ -211,8 +232,9 @@ def run_segments(client, plan: Plan, state: np.ndarray, start_index: int, interv
     from dask.distributed import as_completed
 
     model, cfg = plan.model, plan.config
-    # every chunk's model is sent to the cluster once; segments chain per chunk on the workers
-    models = {cs.start: client.scatter(model.subset(cs), hash=False) for cs in chunk_slices}
+    # every chunk's model is sent to the cluster once, as a task (not scattered data, which a lost worker
+    # takes with it: a task is recomputed); segments chain per chunk on the workers
+    models = {cs.start: client.submit(_same, model.subset(cs), pure=False) for cs in chunk_slices}
     previous: dict[int, object] = {cs.start: np.asfortranarray(state[cs]) for cs in chunk_slices}
     seg_starts = list(range(start_index, len(plan.steps), interval))
     pending: dict[int, list] = {}

@@ -1,0 +1,96 @@
+"""SIGTERM, SIGINT and SIGKILL at random moments of a run: the sentence, nothing lost, a bit-identical resume."""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import shlex
+import signal
+import time
+from pathlib import Path
+
+import netCDF4
+import numpy as np
+import pytest
+
+from testbed.cli import main
+from tests.test_runner import assert_same_outputs, write_namelist
+
+from .conftest import SEED, SETTINGS, checkpoint_step, cleanup, finish, start, temporaries, wait_for
+
+SENTENCE = re.compile(r"^testbed: stopped: (?P<what>.+?)\. (?P<kept>(?:nothing was )?kept[^\n]*?)\. "
+                      r"(?:Resume|Run again) with: (?P<cmd>testbed run .*)$", re.MULTILINE)
+WHAT = {signal.SIGTERM: "terminated (SIGTERM)", signal.SIGINT: "interrupted (Ctrl-C / SIGINT)"}
+#: SIGTERM goes to the run's process (``kill PID``); Ctrl-C and SIGKILL to its whole process group
+TO_GROUP = {signal.SIGTERM: False, signal.SIGINT: True, signal.SIGKILL: True}
+
+
+def assert_one_sentence(err: str) -> None:
+    """stderr holds the stop sentence and nothing else (no traceback, no worker or library noise)."""
+    lines = [line for line in err.strip().splitlines() if not line.startswith("validating inputs of ")]
+    assert len(lines) == 1 and SENTENCE.match(lines[0]), err
+
+
+def resume_command(err: str) -> list[str]:
+    """The arguments of the resume command a stopped run printed (without the leading ``testbed``)."""
+    m = SENTENCE.search(err)
+    assert m, f"no stop sentence in: {err[-2000:]}"
+    words = shlex.split(m["cmd"])
+    assert words[:2] == ["testbed", "run"] and Path(words[2]).is_absolute() and words[-1] == "--resume"
+    return words[1:]
+
+
+def interrupt_and_resume(domain: Path, reference: Path, folder: Path, sig: signal.Signals, rng: random.Random
+                         ) -> None:
+    """Signal a run once its checkpoint passed a random year, plus a random delay; check; resume; compare."""
+    after, delay = rng.randint(1, 7), rng.uniform(0.0, 1.0)
+    print(f"{sig.name} after checkpoint {after} + {delay:.2f} s")
+    nml = write_namelist(folder, domain, *SETTINGS)
+    out = folder / "out"
+    with cleanup(start(nml)) as proc:
+        assert wait_for(proc, lambda: checkpoint_step(out) >= after), "the run ended before the fault"
+        time.sleep(delay)
+        done = checkpoint_step(out)
+        kept = {p.name: load_one(p) for p in sorted(out.glob("daily_*.nc"))[:done]}
+        (os.killpg if TO_GROUP[sig] else os.kill)(proc.pid, sig)
+        code, err = finish(proc)
+    assert not (out / "restart.nc").exists(), "the run finished before the fault"
+    years = checkpoint_step(out)
+    assert years >= done and (out / "checkpoint.nc").exists()
+    for name, data in kept.items():  # nothing written before the fault is lost or changed
+        assert load_one(out / name) == data
+    if sig == signal.SIGKILL:
+        assert code == -signal.SIGKILL
+        args = ["run", str(nml), "--workers", "2", "--resume"]
+    else:
+        assert code == 3, err
+        assert_one_sentence(err)
+        m = SENTENCE.search(err)
+        assert m and m["what"] == WHAT[sig], err
+        assert m["kept"] == f"kept: the checkpoint after simulated year {years} ({years} of 9 years) and the " \
+                            "outputs up to it"
+        assert temporaries(out) == []
+        assert not (out / ".testbed.lock").exists()
+        args = resume_command(err)
+    assert main([*args, "-q"]) == 0
+    assert temporaries(out) == [] and not (out / "checkpoint.nc").exists()
+    assert_same_outputs(reference, out)
+
+
+def load_one(path: Path) -> dict[str, bytes]:
+    """Every variable of one output file, as raw bytes."""
+    with netCDF4.Dataset(path) as ds:
+        ds.set_auto_mask(False)
+        return {name: np.asarray(v[:]).tobytes() for name, v in ds.variables.items()}
+
+
+def test_sigterm_ends_in_the_sentence_and_resumes_bit_identical(domain, reference, tmp_path) -> None:
+    interrupt_and_resume(domain, reference, tmp_path, signal.SIGTERM, random.Random(SEED))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL], ids=lambda s: s.name)
+@pytest.mark.parametrize("draw", range(3))
+def test_signal_at_random_points(domain, reference, tmp_path, sig: signal.Signals, draw: int) -> None:
+    interrupt_and_resume(domain, reference, tmp_path, sig, random.Random(f"{SEED}-{sig.name}-{draw}"))
