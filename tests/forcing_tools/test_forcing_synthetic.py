@@ -172,3 +172,14 @@ def test_full_grid_same_cells_same_results(tmp_path: Path, refdir: Path) -> None
 def test_full_grid_needs_grid_tables(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="gridinfo"):
         synthetic.make_synthetic_domain(tmp_path, 5, [1901], grid="full")
+
+
+def test_full_grid_cli(tmp_path: Path, refdir: Path) -> None:
+    gi, so = _global_subset(refdir, tmp_path / "src", every=500)
+    argv = [str(tmp_path / "o"), "--years", "1901", "--gridinfo", str(gi), "--soil", str(so), "--grid", "full"]
+    assert synthetic.main([*argv, "--format", "NETCDF3_64BIT_OFFSET", "--no-per-year"]) == 0
+    with netCDF4.Dataset(tmp_path / "o" / "met_1901_1901.nc") as ds:
+        assert ds.data_model == "NETCDF3_64BIT_OFFSET"
+        assert (ds.dimensions["lat"].size, ds.dimensions["lon"].size) == (96, 144)
+        assert int((ds["cellMissing"][:] == 0).sum()) == len(read_gridinfo(gi))
+    assert (tmp_path / "o" / "cells.csv").read_text().startswith("npt,ijcam_full,ilat_full,ilon_full,ijcam_source,")
