@@ -9,8 +9,9 @@ The original is found through ``--original-bin`` or the environment variable TES
 or built from a git directory of wwieder/biogeochem_testbed given by ``--original-mirror`` or
 TESTBED_ORIGINAL_MIRROR, with ../shared/bench/original.sh, into a folder outside this repository.
 
-Domain: 4,263 cells x 5 years of synthetic forcing (the real CLM 1.9x2.5 land cells when
-../shared/reference/global holds the grid tables), cold start, C+N, annual output.
+Domain: 4,263 cells x 5 years of synthetic forcing (the real CLM 1.9x2.5 land cells on the full 96 x 144
+grid when ../shared/reference/global holds the grid tables; --quick: 300 drawn cells on the compact
+layout), cold start, C+N, annual output.
 1. Side by side: wall time (best and median of the repeats), cell-days/s, peak RSS of all processes.
 2. Kernel compute only: ours on one core with the forcing already in memory, against the original's
    wall time minus its wall time with mloop = 0 (read and set-up only), both from this run.
@@ -50,21 +51,50 @@ def met_path(domain: Path, nyears: int) -> Path:
     return domain / f"met_{FIRST_YEAR}_{FIRST_YEAR + nyears - 1}.nc"
 
 
-def make_domain(ncell: int, nyears: int) -> Path:
-    """Synthetic forcing for ``ncell`` cells over ``nyears`` years (cached in benchmarks/work)."""
+def make_domain(ncell: int, nyears: int, grid: str = "compact") -> Path:
+    """Synthetic forcing for ``ncell`` cells over ``nyears`` years (cached in benchmarks/work).
+
+    ``grid="full"`` (when ../shared/reference/global holds the CLM tables): the real land cells (all
+    4,263, or ``ncell`` of them evenly spaced in the table) on the 96 x 144 CLM grid, every other point
+    missing, as users' CLM5-derived files and the original's timing file; else the compact layout
+    (nlat = ncell, nlon = 1) of drawn cells. Uncompressed 64-bit-offset classic NetCDF, which both
+    programs read.
+    """
+    from testbed.forcing_tools.metfile import read_gridinfo, read_soil, write_gridinfo, write_soil
     from testbed.forcing_tools.synthetic import make_synthetic_domain
 
-    out = WORK / f"domain_{ncell}_{nyears}y"
+    ref = SHARED / "reference" / "global"
+    tables = ref / "gridinfo_igbpz_CLM5_GSWP3.csv", ref / "gridinfo_soil_CLM5_GSWP3.csv"
+    if grid == "full" and not tables[0].exists():
+        print(f"note: {ref} has no CLM grid tables; compact layout instead of the full grid", flush=True)
+        grid = "compact"
+    out = WORK / f"domain_{ncell}_{nyears}y{'_grid' if grid == 'full' else ''}"
     if met_path(out, nyears).exists() and (out / "gridinfo_soil.csv").exists():
         return out
-    ref = SHARED / "reference" / "global"
-    kw = {}
-    if ncell == 4263 and (ref / "gridinfo_igbpz_CLM5_GSWP3.csv").exists():
-        kw = {"gridinfo": ref / "gridinfo_igbpz_CLM5_GSWP3.csv", "soil": ref / "gridinfo_soil_CLM5_GSWP3.csv"}
-    # uncompressed 64-bit-offset classic NetCDF (ncell x 1 grid), which both programs read
+    kw: dict = {"grid": grid}
+    if grid == "full":
+        g, so = read_gridinfo(tables[0]), read_soil(tables[1])
+        if ncell < len(g):  # evenly spaced rows of the global table (they stay in ilon, ilat order)
+            rows = sorted({int(round(x)) for x in (k * (len(g) - 1) / max(ncell - 1, 1) for k in range(ncell))})
+            src = out / "source"
+            src.mkdir(parents=True, exist_ok=True)
+            tables = (write_gridinfo(src / "gridinfo.csv", [g[r] for r in rows]),
+                      write_soil(src / "soil.csv", [so[r] for r in rows]))
+        kw |= {"gridinfo": tables[0], "soil": tables[1]}
+    elif ncell == 4263 and tables[0].exists():  # the real cells, compact
+        kw |= {"gridinfo": tables[0], "soil": tables[1]}
     make_synthetic_domain(out, ncell=ncell, years=range(FIRST_YEAR, FIRST_YEAR + nyears), seed=2024, per_year=False,
                           multi_year=True, nc_format="NETCDF3_64BIT_OFFSET", **kw)
     return out
+
+
+def grid_text(met: Path) -> str:
+    """The met file's layout, for the report."""
+    import netCDF4
+
+    with netCDF4.Dataset(met) as ds:
+        nlat, nlon = ds.dimensions["lat"].size, ds.dimensions["lon"].size
+    return "compact layout, ncell x 1 grid" if nlon == 1 else f"full {nlat} x {nlon} CLM grid, other points missing"
 
 
 def ncell_of(domain: Path) -> int:
@@ -368,7 +398,7 @@ def report(info: dict, caches: list[dict], runs: dict[str, list[dict]], years_ro
              f"| load average (1/5/15 min) | before {load_before}; after {load_average()} |",
              f"| original program | {orig_note} |", "",
              f"Workload: {ncell:,} cells x {nyears} years ({cell_days:,} cell-days) of synthetic forcing in one "
-             "uncompressed 64-bit-offset NetCDF file (ncell x 1 grid), read by "
+             f"uncompressed 64-bit-offset NetCDF file ({grid_text(caches[0]['path'])}), read by "
              f"{'both programs' if has_original else 'the program'}; cold start, C+N, "
              "annual output; the same parameter sets (the original's CSVs, ours converted from them). "
              f"{args.repeats} repeat{'s' * (args.repeats > 1)}, programs alternating within each repeat; "
@@ -492,10 +522,11 @@ def main() -> None:
     print(f"load average {load_before}; original: {orig_note}", flush=True)
     print(f"synthetic domains ({ncell} cells x {nyears} years, {args.years_cells or ncell} x {long_years}) ...",
           flush=True)
-    domain = make_domain(ncell, nyears)
+    grid = "compact" if args.quick else "full"
+    domain = make_domain(ncell, nyears, grid)
     ycells = args.years_cells or ncell
-    domain_ys = domain if ycells == ncell else make_domain(ycells, nyears)
-    domain_yl = make_domain(ycells, long_years)
+    domain_ys = domain if ycells == ncell else make_domain(ycells, nyears, grid)
+    domain_yl = make_domain(ycells, long_years, grid)
     caches = [warm(met_path(domain, nyears))]
     runs = side_by_side(domain, nyears, original, args.repeats)
     caches.append(warm(met_path(domain_yl, long_years)))
@@ -503,7 +534,7 @@ def main() -> None:
         caches.append(warm(met_path(domain_ys, nyears)))
     years_rows = [r | {"cells": ycells} for r in forcing_years(domain_ys, nyears, domain_yl, long_years, original)]
     print("memory against chunk size and cells ...", flush=True)
-    half = make_domain(ncell // 2, nyears)
+    half = make_domain(ncell // 2, nyears, grid)
     mem = [run_ours(domain, nyears, "casa", 1, "mem_c250", chunk=250) | {"cells": ncell},
            run_ours(domain, nyears, "casa", 1, "mem_c1000", chunk=1000) | {"cells": ncell},
            run_ours(half, nyears, "casa", 1, "mem_half_c250", chunk=250) | {"cells": ncell // 2}]

@@ -2,7 +2,8 @@
 
 Python API: :func:`make_synthetic_domain`. CLI: ``main(argv)`` (mounted as
 ``testbed forcing synthetic``). Everything is vectorised numpy; output is float32 on the
-compact grid of the reference subsets (nlon = 1, nlat = ncell, cellid = ilat = ijcam = row).
+compact grid of the reference subsets (nlon = 1, nlat = ncell, cellid = ilat = ijcam = row) or,
+for cells taken from gridinfo/soil tables, optionally on the full 96 x 144 CLM grid (MET_FORMAT.md).
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..metformat import COORD_TOLERANCE_DEG
 from .metfile import (
     DAYS_PER_YEAR,
+    FILL,
     NSOIL,
     TESTBED_ZI,
     TFRZ,
@@ -60,6 +63,12 @@ TYPE_LAT = {
     17: 65,
     18: 70,
 }
+#: The CLM 1.9 x 2.5 degree grid of the global tables: rows -90..90 degN, columns 0..357.5 degE.
+CLM_NLAT, CLM_NLON = 96, 144
+#: Layouts of the met file: compact (nlon = 1, one row per cell) or the full CLM grid.
+GRIDS = ("compact", "full")
+#: Days per block written on the full grid (bounds memory: ~25 MB per 6-layer block).
+FULL_GRID_BLOCK_DAYS = 73
 #: Candidate IGBP types per absolute-latitude zone (upper bound of zone, types).
 ZONES = (
     (10.0, (2, 2, 2, 8, 9, 11, 14, 17)),
@@ -88,6 +97,8 @@ class Domain:
     wsat: np.ndarray
     ndep_annual: np.ndarray
     ijcam_source: np.ndarray
+    ilat_source: np.ndarray | None = None
+    ilon_source: np.ndarray | None = None
 
     @property
     def ncell(self) -> int:
@@ -169,6 +180,8 @@ def domain_from_tables(gridinfo: str | Path, soil: str | Path, seed: int = 0) ->
         wsat=col(s, "wsat"),
         ndep_annual=ndep[order],
         ijcam_source=np.array([r.ijcam for r in g])[order],
+        ilat_source=np.array([r.ilat for r in g])[order],
+        ilon_source=np.array([r.ilon for r in g])[order],
     )
 
 
@@ -256,34 +269,102 @@ def synthetic_year(
     }
 
 
-def _write_tables(out_dir: Path, dom: Domain, ndep_mean: np.ndarray, prefix: str) -> list[Path]:
+@dataclass
+class Layout:
+    """Where the cells of a :class:`Domain` sit in the met file (MET_FORMAT.md, cell order).
+
+    ``lat``/``lon`` the grid coordinates (float32), ``missing``/``cellid`` (nlat, nlon) int32,
+    ``ilat``/``ilon`` each domain cell's 1-based grid position, ``point`` the domain index of
+    model point k (longitude index outer, latitude index inner).
+    """
+
+    grid: str
+    lat: np.ndarray
+    lon: np.ndarray
+    missing: np.ndarray
+    cellid: np.ndarray
+    ilat: np.ndarray
+    ilon: np.ndarray
+    point: np.ndarray
+
+    def scatter(self, data: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """Put per-cell ``data`` (days, [6,] ncell) into grid block ``out`` (days, [6,] nlat, nlon)."""
+        out[..., self.ilat - 1, self.ilon - 1] = data
+        return out
+
+
+def make_layout(dom: Domain, grid: str = "compact") -> Layout:
+    """Compact layout (nlat = ncell, nlon = 1) or the full CLM 96 x 144 grid at the cells' ilat/ilon.
+
+    The full grid needs cells from gridinfo tables of that grid (ijcam = (ilon-1)*96 + ilat, lat/lon
+    within COORD_TOLERANCE_DEG of the grid point); other cells are missing (cellMissing = 1, data 1e36).
+    """
+    n = dom.ncell
+    if grid == "compact":
+        ilat = np.arange(1, n + 1)
+        return Layout(grid, dom.lat.astype(np.float32), np.zeros(1, dtype=np.float32),
+                      np.zeros((n, 1), dtype=np.int32), ilat.astype(np.int32)[:, None], ilat,
+                      np.ones(n, dtype=np.int64), np.arange(n))
+    if grid != "full":
+        raise ValueError(f"grid must be one of {GRIDS}, not {grid!r}")
+    if dom.ilat_source is None or dom.ilon_source is None:
+        raise ValueError("grid='full' needs cells from gridinfo/soil tables (their ilat, ilon)")
+    ilat, ilon = dom.ilat_source.astype(np.int64), dom.ilon_source.astype(np.int64)
+    nlat, nlon = CLM_NLAT, CLM_NLON
+    if ilat.min() < 1 or ilat.max() > nlat or ilon.min() < 1 or ilon.max() > nlon:
+        raise ValueError(f"gridinfo ilat/ilon outside the {nlat} x {nlon} CLM grid")
+    ids = (ilon - 1) * nlat + ilat
+    if np.unique(ids).size != n:
+        raise ValueError("gridinfo lists a grid cell (ilat, ilon) twice")
+    bad = np.flatnonzero(ids != dom.ijcam_source)
+    if bad.size:
+        raise ValueError(f"gridinfo ijcam {int(dom.ijcam_source[bad[0]])} != (ilon-1)*{nlat}+ilat = {int(ids[bad[0]])}")
+    lat = np.linspace(-90.0, 90.0, nlat)
+    lon = np.arange(nlon) * (360.0 / nlon)
+    dlat = np.abs(dom.lat - lat[ilat - 1])
+    dlon = np.abs((dom.lon - lon[ilon - 1] + 180.0) % 360.0 - 180.0)
+    bad = np.flatnonzero((dlat > COORD_TOLERANCE_DEG) | (dlon > COORD_TOLERANCE_DEG))
+    if bad.size:
+        k = bad[0]
+        raise ValueError(f"gridinfo cell {int(dom.ijcam_source[k])} at ({dom.lat[k]:.2f}, {dom.lon[k]:.2f}) is not "
+                         f"at the CLM grid point ({lat[ilat[k] - 1]:.2f}, {lon[ilon[k] - 1]:.2f})")
+    missing = np.ones((nlat, nlon), dtype=np.int32)
+    missing[ilat - 1, ilon - 1] = 0
+    cellid = (np.arange(nlon)[None, :] * nlat + np.arange(1, nlat + 1)[:, None]).astype(np.int32)
+    return Layout(grid, lat.astype(np.float32), lon.astype(np.float32), missing, cellid, ilat, ilon,
+                  np.lexsort((ilat, ilon)))
+
+
+def _write_tables(out_dir: Path, dom: Domain, lay: Layout, ndep_mean: np.ndarray, prefix: str) -> list[Path]:
+    """gridinfo, soil and cells.csv rows in model point order (``lay.point``)."""
     grid, soil = [], []
-    for k in range(dom.ncell):
-        row = k + 1
-        lat, lon = float(dom.lat[k]), float(dom.lon[k])
+    for c in lay.point:
+        ilat, ilon = int(lay.ilat[c]), int(lay.ilon[c])
+        ijcam = int(lay.cellid[ilat - 1, ilon - 1])
+        lat, lon = float(dom.lat[c]), float(dom.lon[c])
         grid.append(
             GridRow(
-                ijcam=row,
+                ijcam=ijcam,
                 lat=lat,
                 lon=lon,
-                ivt_igbp=int(dom.pft[k]),
-                landarea=float(dom.landarea[k]),
-                ndep=float(ndep_mean[k]),
-                ilat=row,
-                ilon=1,
+                ivt_igbp=int(dom.pft[c]),
+                landarea=float(dom.landarea[c]),
+                ndep=float(ndep_mean[c]),
+                ilat=ilat,
+                ilon=ilon,
             )
         )
         soil.append(
             SoilRow(
-                row,
+                ijcam,
                 lat,
                 lon,
-                float(dom.sand[k]),
-                float(dom.clay[k]),
-                float(dom.silt[k]),
-                float(dom.wwilt[k]),
-                float(dom.wfield[k]),
-                float(dom.wsat[k]),
+                float(dom.sand[c]),
+                float(dom.clay[c]),
+                float(dom.silt[c]),
+                float(dom.wwilt[c]),
+                float(dom.wfield[c]),
+                float(dom.wsat[c]),
             )
         )
     paths = [
@@ -291,12 +372,13 @@ def _write_tables(out_dir: Path, dom: Domain, ndep_mean: np.ndarray, prefix: str
         write_soil(out_dir / f"gridinfo_soil{prefix}.csv", soil),
     ]
     cells = out_dir / f"cells{prefix}.csv"
+    g = lay.grid
     with open(cells, "w") as fh:
-        fh.write("npt,ijcam_compact,ilat_compact,ilon_compact,ijcam_source,lat,lon,ivt_igbp\n")
-        for k in range(dom.ncell):
+        fh.write(f"npt,ijcam_{g},ilat_{g},ilon_{g},ijcam_source,lat,lon,ivt_igbp\n")
+        for k, (c, r) in enumerate(zip(lay.point, grid, strict=True)):
             fh.write(
-                f"{k + 1},{k + 1},{k + 1},1,{int(dom.ijcam_source[k])},"
-                f"{dom.lat[k]:.2f},{dom.lon[k]:.2f},{int(dom.pft[k])}\n"
+                f"{k + 1},{r.ijcam},{r.ilat},{r.ilon},{int(dom.ijcam_source[c])},"
+                f"{dom.lat[c]:.2f},{dom.lon[c]:.2f},{int(dom.pft[c])}\n"
             )
     paths.append(cells)
     return paths
@@ -318,6 +400,7 @@ def make_synthetic_domain(
     nc_format: str = "NETCDF4",
     with_frozen: bool = True,
     table_suffix: str = "",
+    grid: str = "compact",
 ) -> dict[str, list[Path]]:
     """Write a reproducible synthetic domain to ``out_dir`` and return the paths.
 
@@ -325,7 +408,10 @@ def make_synthetic_domain(
     cells then come from that table pair, re-ordered by latitude). ``years``: calendar years;
     one ``met_YYYY_YYYY.nc`` per year if ``per_year`` and one ``met_Y1_Y2.nc`` if
     ``multi_year``. ``warming`` in K yr-1, ``ndep_trend`` fraction yr-1 (relative to the
-    first year). ``compress``: zlib level (default 0 = none, fastest;
+    first year). ``grid``: ``"compact"`` (nlat = ncell, nlon = 1, rows sorted by latitude) or
+    ``"full"`` (the 96 x 144 CLM grid, cells at the tables' ilat/ilon, every other point missing
+    with 1e36; needs ``gridinfo``/``soil``, written in blocks of days); a cell gets the same
+    values on either layout. ``compress``: zlib level (default 0 = none, fastest;
     4 as in the reference files). Same arguments give identical files.
     Returns ``{"met_year": [...], "met_multi": [...], "tables": [gridinfo, soil, cells]}``.
     """
@@ -342,23 +428,22 @@ def make_synthetic_domain(
         if ncell < 1:
             raise ValueError("ncell must be >= 1")
         dom = _draw_domain(ncell, np.random.default_rng(np.random.SeedSequence([seed, 0])))
+    lay = make_layout(dom, grid)
     n = dom.ncell
-    lat_out = dom.lat.astype(np.float32)
-    lon_out = np.zeros(1, dtype=np.float32)
-    missing = np.zeros((n, 1), dtype=np.int32)
-    cellid = np.arange(1, n + 1, dtype=np.int32)[:, None]
     attrs = {
         "title": "Synthetic daily forcing for the biogeochemical testbed",
-        "source": f"testbed.forcing_tools.synthetic seed={seed}",
+        "source": f"testbed.forcing_tools.synthetic seed={seed} grid={grid}",
     }
     common = dict(with_frozen=with_frozen, compress=compress, nc_format=nc_format, **attrs)
+    geo = (lay.lat, lay.lon, lay.missing, lay.cellid)
     multi = None
     result: dict[str, list[Path]] = {"met_year": [], "met_multi": [], "tables": []}
     if multi_year:
         path = out / met_name(years[0], years[-1])
-        multi = MetWriter(path, lat_out, lon_out, missing, cellid, years, **common)
+        multi = MetWriter(path, *geo, years, **common)
         result["met_multi"].append(path)
     ndep_sum = np.zeros(n)
+    buffers: dict[tuple[int, ...], np.ndarray] = {}  # full grid: fill everywhere, cells overwritten
     try:
         for iy, year in enumerate(years):
             data = synthetic_year(dom, year, seed, year0=years[0], warming=warming, ndep_trend=ndep_trend)
@@ -366,25 +451,34 @@ def make_synthetic_domain(
             writers = []
             if per_year and not (multi_year and len(years) == 1):
                 path = out / met_name(year, year)
-                writers.append(MetWriter(path, lat_out, lon_out, missing, cellid, [year], **common))
+                writers.append(MetWriter(path, *geo, [year], **common))
                 result["met_year"].append(path)
             elif per_year:
                 result["met_year"].append(out / met_name(year, year))
             for name in ("xcgpp", "xtairk", "ndep", "xtsoil", "xmoist", "xfrznmoist"):
                 if name == "xfrznmoist" and not with_frozen:
                     continue
-                block = data[name][..., None]  # (time, [6,] ncell, 1)
-                for w in writers:
-                    w.write_block(name, 0, block)
-                if multi is not None:
-                    multi.write_block(name, iy * DAYS_PER_YEAR, block)
+                step = DAYS_PER_YEAR if grid == "compact" else FULL_GRID_BLOCK_DAYS
+                for d0 in range(0, DAYS_PER_YEAR, step):
+                    part = data[name][d0 : d0 + step]  # (days, [6,] ncell)
+                    if grid == "compact":
+                        block = part[..., None]
+                    else:
+                        shape = (step, *part.shape[1:-1], *lay.missing.shape)
+                        if shape not in buffers:
+                            buffers[shape] = np.full(shape, FILL, dtype=np.float32)
+                        block = lay.scatter(part, buffers[shape][: part.shape[0]])
+                    for w in writers:
+                        w.write_block(name, d0, block)
+                    if multi is not None:
+                        multi.write_block(name, iy * DAYS_PER_YEAR + d0, block)
             for w in writers:
                 w.close()
     finally:
         if multi is not None:
             multi.close()
     ndep_mean = ndep_sum / len(years)
-    result["tables"] = _write_tables(out, dom, ndep_mean, table_suffix)
+    result["tables"] = _write_tables(out, dom, lay, ndep_mean, table_suffix)
     return result
 
 
@@ -427,6 +521,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         help="NetCDF file format (default NETCDF4)",
     )
     parser.add_argument("--no-frozen", dest="with_frozen", action="store_false", help="omit xfrznmoist")
+    parser.add_argument(
+        "--grid",
+        choices=GRIDS,
+        default="compact",
+        help="compact: nlon=1, nlat=ncell (default); full: the 96 x 144 CLM grid at the gridinfo's ilat/ilon "
+        "(needs --gridinfo/--soil), other points missing",
+    )
     return parser
 
 
@@ -455,6 +556,7 @@ def run(args: argparse.Namespace) -> int:
         compress=args.compress,
         nc_format=args.nc_format,
         with_frozen=args.with_frozen,
+        grid=args.grid,
     )
     for group in paths.values():
         for p in group:

@@ -109,3 +109,77 @@ def test_domain_from_tables_and_cli(tmp_path: Path) -> None:
     assert [(r.lat, r.ivt_igbp) for r in g1] == [(r.lat, r.ivt_igbp) for r in g0]
     assert sorted(p.name for p in (tmp_path / "b").glob("met_*.nc")) == ["met_1950_1950.nc", "met_1951_1951.nc"]
     assert (tmp_path / "b" / "cells.csv").read_text().splitlines()[1].startswith("1,1,1,1,1,")
+
+
+def _global_subset(refdir: Path, out: Path, every: int = 107) -> tuple[Path, Path]:
+    """Every ``every``-th cell of the global 4,263-cell CLM tables (rows keep their ilon, ilat order)."""
+    from testbed.forcing_tools.metfile import write_gridinfo, write_soil
+
+    g = read_gridinfo(refdir / "global" / "gridinfo_igbpz_CLM5_GSWP3.csv")[::every]
+    s = read_soil(refdir / "global" / "gridinfo_soil_CLM5_GSWP3.csv")[::every]
+    out.mkdir()
+    return write_gridinfo(out / "gridinfo.csv", g), write_soil(out / "soil.csv", s)
+
+
+def _source_ids(cells_csv: Path) -> np.ndarray:
+    return np.loadtxt(cells_csv, delimiter=",", skiprows=1, usecols=4, dtype=np.int64)
+
+
+def test_full_grid_same_cells_same_results(tmp_path: Path, refdir: Path) -> None:
+    """40 global cells on the compact and the full 96 x 144 grid: same forcing per cell, same model results."""
+    from testbed.api import load_model, simulate
+
+    gi, so = _global_subset(refdir, tmp_path / "src")
+    kw = dict(years=[1901], seed=9, per_year=False, gridinfo=gi, soil=so)
+    comp = synthetic.make_synthetic_domain(tmp_path / "compact", **kw)
+    full = synthetic.make_synthetic_domain(tmp_path / "full", grid="full", **kw)
+    g = read_gridinfo(full["tables"][0])
+    assert len(g) == 40
+    # tables: rows in met point order (ilon outer, ilat inner), ijcam = (ilon-1)*96 + ilat = source ids
+    assert [(r.ilon, r.ilat) for r in g] == sorted((r.ilon, r.ilat) for r in g)
+    assert [r.ijcam for r in g] == [(r.ilon - 1) * 96 + r.ilat for r in g] == sorted(r.ijcam for r in read_gridinfo(gi))
+    assert [r.ijcam for r in read_soil(full["tables"][1])] == [r.ijcam for r in g]
+    for p in (*full["met_multi"], *comp["met_multi"]):
+        tables = full["tables"] if p in full["met_multi"] else comp["tables"]
+        assert [x for x in validate_met(p, tables[0], tables[1]) if x.severity == "error"] == []
+    mf, mc = _read(full["met_multi"][0]), _read(comp["met_multi"][0])
+    assert mf["xcgpp"].shape == (365, 96, 144) and mf["xtsoil"].shape == (365, 6, 96, 144)
+    assert mf["cellid"][5, 2] == 2 * 96 + 6 and int((mf["cellMissing"] == 0).sum()) == 40
+    np.testing.assert_allclose(mf["lat"][[0, 95]], [-90, 90])
+    np.testing.assert_allclose(mf["lon"][[0, 143]], [0, 357.5])
+    assert np.all(mf["xtairk"][:, mf["cellMissing"] == 1] == np.float32(1e36))
+    # the same values per cell on both layouts
+    ids_c, ids_f = _source_ids(comp["tables"][2]), _source_ids(full["tables"][2])
+    pos = {int(i): k for k, i in enumerate(ids_c)}
+    for r in g:
+        k = pos[r.ijcam]
+        for v in VARS:
+            assert np.array_equal(mf[v][..., r.ilat - 1, r.ilon - 1], mc[v][..., k, 0]), (v, r.ijcam)
+    # and bit-identical model results
+    results = {}
+    for name, res in (("compact", comp), ("full", full)):
+        model = load_model(res["tables"][0], res["tables"][1], soil_model="mimics")
+        results[name] = simulate(model, res["met_multi"][0], years=1)
+    order = np.array([pos[int(i)] for i in ids_f])
+    for dc, df in zip(results["compact"], results["full"], strict=True):
+        assert set(dc.data_vars) == set(df.data_vars) and len(dc.data_vars) > 10
+        assert np.count_nonzero(dc["cleaf"].values[-1]) > 10
+        for v in dc.data_vars:
+            a = dc[v].isel(cell=order) if "cell" in dc[v].dims else dc[v]
+            np.testing.assert_array_equal(a.values, df[v].values, err_msg=v)
+
+
+def test_full_grid_needs_grid_tables(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="gridinfo"):
+        synthetic.make_synthetic_domain(tmp_path, 5, [1901], grid="full")
+
+
+def test_full_grid_cli(tmp_path: Path, refdir: Path) -> None:
+    gi, so = _global_subset(refdir, tmp_path / "src", every=500)
+    argv = [str(tmp_path / "o"), "--years", "1901", "--gridinfo", str(gi), "--soil", str(so), "--grid", "full"]
+    assert synthetic.main([*argv, "--format", "NETCDF3_64BIT_OFFSET", "--no-per-year"]) == 0
+    with netCDF4.Dataset(tmp_path / "o" / "met_1901_1901.nc") as ds:
+        assert ds.data_model == "NETCDF3_64BIT_OFFSET"
+        assert (ds.dimensions["lat"].size, ds.dimensions["lon"].size) == (96, 144)
+        assert int((ds["cellMissing"][:] == 0).sum()) == len(read_gridinfo(gi))
+    assert (tmp_path / "o" / "cells.csv").read_text().startswith("npt,ijcam_full,ilat_full,ilon_full,ijcam_source,")
