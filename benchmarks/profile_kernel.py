@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from run_benchmarks import YEARS, make_domain
+from run_benchmarks import make_domain, met_path
 
 CONFIGS = (("casa", "c"), ("casa", "cn"), ("mimics", "c"), ("mimics", "cn"))
 
@@ -32,9 +32,9 @@ def load(domain: Path, soil_model: str, cycle: str, nyear: int):
     cfg = RunConfig.defaults()
     cfg.override([f"run.soil_model={soil_model}", f"run.cycle={cycle}",
                   f"files.gridinfo={domain / 'gridinfo_igbpz.csv'}", f"files.soil={domain / 'gridinfo_soil.csv'}",
-                  f"files.met={domain / f'met_{YEARS[0]}_{YEARS[1]}.nc'}"])
+                  f"files.met={met_path(domain, 5)}"])
     model = build_model(cfg)
-    met = MetFile.open(domain / f"met_{YEARS[0]}_{YEARS[1]}.nc")
+    met = MetFile.open(met_path(domain, 5))
     return model, [met.read_year(y) for y in range(min(nyear, met.nyear))]
 
 
@@ -65,7 +65,7 @@ def main() -> None:
     parser.add_argument("--compare", type=Path, help="compare with a --save file, bit for bit")
     args = parser.parse_args()
 
-    domain = make_domain(args.cells)
+    domain = make_domain(args.cells, 5)
     saved = {}
     print(f"load average before: {os.getloadavg()[0]:.2f}", flush=True)
     for soil_model, cycle in CONFIGS:

@@ -203,10 +203,10 @@ def _execute(plan: Plan, folder: OutputFolder, signals: _Signals, *, resume: boo
     all_inputs = [*inputs.values(), *plan.met_files]
     if resume and folder.checkpoint.exists():  # refuse before starting the workers
         _refuse_changed_inputs(folder, read_restart(folder.checkpoint)[1].extra or {}, prints)
-    state, start_index, runlog, extra = folder.prepare(cfg, plan.state, resume=resume, overwrite=overwrite,
-                                                       inputs=all_inputs)
     if not resume:
         folder.check_space(expected_output_bytes(plan))  # before anything is written
+    state, start_index, runlog, extra = folder.prepare(cfg, plan.state, resume=resume, overwrite=overwrite,
+                                                       inputs=all_inputs)
     try:
         with dask_client(cfg, workers, scheduler) as client:
             return _run(plan, folder, signals, client, state, start_index, runlog, all_inputs, resume=resume,
