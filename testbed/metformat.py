@@ -9,7 +9,8 @@ mistakes (degC labelled K, per-second fluxes labelled per-day, fill values such 
 
 * air temperature 180-340 K: the coldest (-89 degC, Vostok) and hottest (+57 degC) air temperatures
   measured are 184 K and 330 K;
-* soil temperature 200-340 K: soils are buffered against the coldest air; bare desert soil reaches ~345 K
+* soil temperature 180-340 K: the top layer of ice-sheet and polar columns follows the coldest air (the
+  synthetic global forcing reaches 199.96 K at 88 S); bare desert soil reaches ~345 K
   only at the very surface, not as a daily mean of the 2.2 cm top layer;
 * GPP 0-100 gC m-2 d-1: the largest daily GPP measured by eddy covariance is ~30 gC m-2 d-1;
   GPP in gC m-2 s-1 multiplied by 86400 twice, or in mgC, is far above;
@@ -122,7 +123,7 @@ MET_VARIABLES: dict[str, MetVariable] = {v.name: v for v in (
                 Range(0.0, 0.1), "if it is per second, multiply by 86400; per year, divide by 365",
                 "per-year values must be divided by 365, kgN ha-1 multiplied by 0.1"),
     MetVariable("xtsoil", _LAYERED, "K", _KELVIN, "soil temperature", "daily mean soil temperature by layer",
-                Range(200.0, 340.0), _CELSIUS, _CELSIUS + "; -9999 and similar are fill values"),
+                Range(180.0, 340.0), _CELSIUS, _CELSIUS + "; -9999 and similar are fill values"),
     MetVariable("xmoist", _LAYERED, "m3 m-3", _WATER, "liquid soil water",
                 "daily volumetric liquid soil water by layer", FRACTION, _WATER_HINT, _WATER_HINT),
     MetVariable("xfrznmoist", _LAYERED, "m3 m-3", _WATER, "frozen soil water",
