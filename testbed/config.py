@@ -109,11 +109,44 @@ KEYS: tuple[Key, ...] = (
     Key("perturbation", "npp_mult", float, 1.0, "", "multiplies NPP (after autotrophic respiration)"),
     Key("perturbation", "start_year_count", int, 10000, "",
         "first simulated year (1-based count within this run) that is perturbed"),
+    Key("perturbation", "dry_start", int, 0, "d",
+        "first day of year of a dry spell (seed_processes.md 2.1); 0: no dry spell"),
+    Key("perturbation", "dry_days", int, 7, "d", "length of the dry spell"),
+    Key("perturbation", "dry_psi", float, -450.0, "hPa",
+        "soil water potential held in every layer during the dry spell (water content theta(psi) per cell)"),
+    Key("perturbation", "dry_dtsoil", float, 0.0, "K", "added to every soil layer's temperature during the spell"),
+    Key("perturbation", "dry_years", str, "", "",
+        "comma-separated simulation-year counts (1-based) with the dry spell; empty: every year"),
+    # &moisture
+    Key("moisture", "fw_psi", bool, False, "",
+        "CASA soil: the water-potential moisture scalar max(fw_min, f_psi) for litter and soil decay "
+        "(seed_processes.md 2.3); MIMICS: set fw_function = 4 in its parameters"),
+    Key("moisture", "fw_min", float, 0.05, "", "floor of the water-potential moisture scalar"),
+    Key("moisture", "fw_on_tau", bool, True, "",
+        "MIMICS fw_function 4: also scale microbial turnover by fW (false: as S001, rates only)"),
+    # &heterogeneity
+    Key("heterogeneity", "het_mm", bool, False, "",
+        "MIMICS: second-order sub-grid heterogeneity factor on the Michaelis-Menten fluxes and turnover "
+        "(seed_processes.md 3)"),
+    Key("heterogeneity", "het_lin", bool, False, "",
+        "CASA soil: heterogeneity factor 1 + rho CVk CVC on the litter and soil decay rates"),
+    Key("heterogeneity", "phi_min", float, 0.0, "", "lower clamp of the heterogeneity factor (clamps are counted)"),
+    *(Key("heterogeneity", f"cv_{p}", float, 0.0, "", f"MIMICS: coefficient of variation of {p.upper()}")
+      for p in ("litm", "lits", "micr", "mick", "soma", "somc")),
+    *(Key("heterogeneity", f"rho_{r}", float, 0.0, "", f"MIMICS: correlation of substrate and microbe, {help}")
+      for r, help in (("r1", "LITm-MICr"), ("r2", "LITs-MICr"), ("r3", "SOMa-MICr"), ("k1", "LITm-MICk"),
+                      ("k2", "LITs-MICk"), ("k3", "SOMa-MICk"), ("ox_r", "SOMc-MICr (OXIDAT)"),
+                      ("ox_k", "SOMc-MICk (OXIDAT)"))),
+    *(Key("heterogeneity", f"{kind}_{p}", float, 0.0, "", f"CASA: {help} of the {p} pool")
+      for p in ("met", "str", "cwd", "mic", "slow", "pass")
+      for kind, help in (("cvc", "coefficient of variation of the carbon"),
+                         ("cvk", "coefficient of variation of the decay rate"),
+                         ("rhokc", "correlation of decay rate and carbon"))),
     # &fixes
     *(Key("fixes", name, bool, False, "", help) for name, help in _FIX_HELP.items()),
 )
 
-GROUPS = ("run", "files", "parallel", "perturbation", "fixes")
+GROUPS = ("run", "files", "parallel", "perturbation", "moisture", "heterogeneity", "fixes")
 _BY_PATH = {k.path: k for k in KEYS}
 assert set(_FIX_HELP) - {"no_restart_write_reset"} == set(FIXES) - {"reserved"}
 
@@ -235,6 +268,10 @@ class RunConfig:
             raise ConfigError(f"files.met = {met!r} must contain {{year}} when first_year/last_year are set")
         if self.values["parallel"]["chunk_size"] < 0:
             raise ConfigError("parallel.chunk_size must be >= 0 (0: automatic)")
+        from .scenarios import options_from_config
+
+        for opt in options_from_config(self):
+            opt.check()
 
     @property
     def icycle(self) -> int:

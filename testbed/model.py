@@ -18,6 +18,15 @@ from . import soil as soil_models
 from .domain import Domain, PhenologyTable
 from .errors import ConfigError
 from .params import CasaParameterSet
+from .scenarios import (
+    DrySpell,
+    Heterogeneity,
+    MoistureOptions,
+    casa_columns,
+    dry_spell_params,
+    mimics_columns,
+    van_genuchten_columns,
+)
 from .soil import SoilModel
 
 # state column <- cold-start table name (the PFT table's initial pools)
@@ -37,6 +46,9 @@ class Model:
     icycle: int = 2
     soil_params: Any = None     #: the soil model's own parameter set (testbed.soil ParameterSpec), if it has one
     fixes: Mapping[str, bool] = field(default_factory=dict)
+    moisture: MoistureOptions = field(default_factory=MoistureOptions)   #: psi-based fW (seed_processes.md 2.3)
+    dry_spell: DrySpell = field(default_factory=DrySpell)                #: dry-spell forcing (2.1)
+    heterogeneity: Heterogeneity = field(default_factory=Heterogeneity)  #: sub-grid heterogeneity (3)
 
     def __post_init__(self) -> None:
         soil = self.soil
@@ -55,6 +67,7 @@ class Model:
         self.params = self._casa_params()
         self.sparams = (soil.parameters.gather(self.soil_params, self.domain.pft) if soil.parameters
                         else np.zeros((self.ncell, 0), order="F"))
+        self._scenario_columns()
         self.greenup, self.fall, self.phase0 = self.phenology.lookup(self.domain.lat, self.domain.pft)
 
     @property
@@ -104,10 +117,36 @@ class Model:
         put("nclitter_cwd", ncwd / (ccwd + 1.0e-10))
         return p
 
+    def _scenario_columns(self) -> None:
+        """The moisture and heterogeneity columns (seed_processes.md 2, 3); all off leaves them at 0."""
+        for opt in (self.moisture, self.dry_spell, self.heterogeneity):
+            opt.check()
+        mimics_psi = self.soil_model == "mimics" and getattr(self.soil_params, "fw_function", 0) == 4
+        if self.heterogeneity.het_mm and self.soil_model != "mimics":
+            raise ConfigError("heterogeneity.het_mm applies to the MIMICS soil model only")
+        if self.heterogeneity.het_lin and self.soil_model != "casa":
+            raise ConfigError("heterogeneity.het_lin applies to the CASA soil model only")
+        if self.moisture.fw_psi and self.soil_model != "casa":
+            raise ConfigError("moisture.fw_psi is the CASA switch; MIMICS uses fw_function = 4 in its parameters")
+        self.uses_vg = self.moisture.fw_psi or mimics_psi or self.dry_spell.on
+        if self.uses_vg:
+            d = self.domain
+            van_genuchten_columns(self.params, d.sand, d.silt, d.clay)
+        casa_columns(self.params, self.moisture, self.heterogeneity)
+        if self.soil_model == "mimics":
+            mimics_columns(self.sparams, self.moisture, self.heterogeneity)
+        self._dry_params = dry_spell_params(self.params, self.dry_spell) if self.dry_spell.on else None
+
+    def params_for_year(self, count: int) -> np.ndarray:
+        """The CASA parameter array of simulation year ``count`` (with the dry spell where it applies)."""
+        if self._dry_params is not None and self.dry_spell.applies(count):
+            return self._dry_params
+        return self.params
+
     def subset(self, cells: slice) -> Model:
         """The same model restricted to a contiguous range of cells (for chunked runs)."""
         return Model(self.domain.subset(cells), self.casa, self.phenology, self.soil_model, self.icycle,
-                     self.soil_params, dict(self.fixes))
+                     self.soil_params, dict(self.fixes), self.moisture, self.dry_spell, self.heterogeneity)
 
     # ------------------------------------------------------------------ initial state
     def cold_state(self) -> np.ndarray:

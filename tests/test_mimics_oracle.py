@@ -174,7 +174,8 @@ def appendix_b_outputs(tmp_path_factory: pytest.TempPathFactory, setA: Path, spe
     (work / "check_b.f90").write_text(CHECK_B_F90)
     subprocess.run([sys.executable, str(FORTRAN / "gen_layout.py"), str(work / "tb_columns.f90")], check=True)
     sources = [work / "tb_columns.f90",
-               *(FORTRAN / f for f in ("precision.f90", "layout.f90", "moisture.f90", "casa_veg.f90", "mimics_soil.f90"))]
+               *(FORTRAN / f for f in ("precision.f90", "layout.f90", "moisture.f90", "casa_veg.f90",
+                                       "mimics_soil.f90"))]
     build = subprocess.run([gfortran, *FFLAGS, "-J", str(work), *map(str, sources), str(work / "check_b.f90"),
                             "-o", str(work / "check_b")], cwd=work, capture_output=True, text=True, timeout=600)
     assert build.returncode == 0, f"building the Appendix B driver failed:\n{build.stderr[-4000:]}"
