@@ -104,7 +104,10 @@ class Heterogeneity:
 
 def van_genuchten_columns(params: np.ndarray, sand: np.ndarray, silt: np.ndarray, clay: np.ndarray) -> None:
     """Fill the vg_* columns of a CASA parameter array from texture (theta_s is the host's ssat > theta_r)."""
-    vg = van_genuchten(sand, silt, clay)
+    try:
+        vg = van_genuchten(sand, silt, clay)
+    except ValueError as exc:
+        raise ConfigError(f"van Genuchten parameters from texture: {exc}") from None
     ssat = params[:, layout.index("casa", "ssat")]
     bad = np.flatnonzero(ssat <= vg["theta_r"])
     if bad.size:
