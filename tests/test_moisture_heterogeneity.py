@@ -314,3 +314,17 @@ def test_texture_not_summing_to_one_is_refused(setA: Path) -> None:
     model.domain.silt[0] += 0.2
     with pytest.raises(ConfigError, match="sum to 1"):
         dataclasses.replace(model, moisture=MoistureOptions(fw_psi=True))
+
+
+def test_example_namelists_parse() -> None:
+    from testbed.config import RunConfig, shipped_namelists
+    from testbed.params import load_mimics_parameters
+    from testbed.scenarios import options_from_config
+
+    dry = RunConfig.read(shipped_namelists() / "dryspell_casa_cn.nml")
+    moisture, spell, _ = options_from_config(dry)
+    assert moisture.fw_psi and spell.applies(3) and not spell.applies(2) and spell.psi == -450.0 and spell.days == 7
+    het = RunConfig.read(shipped_namelists() / "heterogeneity_mimics_cn.nml")
+    _, _, h = options_from_config(het)
+    assert h.het_mm and h.cv["micr"] == 0.3 and h.rho["ox_k"] == -0.3
+    assert load_mimics_parameters(het.resolve(het.get("files.mimics_params"))).fw_function == 4
