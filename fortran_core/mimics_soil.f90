@@ -434,7 +434,7 @@ contains
       real(dp), dimension(HOUR_CHUNK) :: cl_m, cl_s, cm_r, cm_k, cs_a, cs_c, cs_p, mr, mk
       real(dp), dimension(HOUR_CHUNK) :: nl_m, nl_s, nm_r, nm_k, ns_a, ns_c, ns_p, din
       real(dp), dimension(HOUR_CHUNK) :: chresp, csompin, ovr_day, ovk_day, nlitmin, nsmin, nsimm
-      real(dp) :: omge(HOUR_CHUNK, 4), onue(HOUR_CHUNK, 4), phi(HOUR_CHUNK, 8), phit(HOUR_CHUNK, 2), nclamp(HOUR_CHUNK)
+      real(dp) :: omge(HOUR_CHUNK, 4), onue(HOUR_CHUNK, 4), vm(HOUR_CHUNK, 8), phit(HOUR_CHUNK, 2), nclamp(HOUR_CHUNK)
       logical :: active(HOUR_CHUNK), lin_dd(HOUR_CHUNK), all_lin, het(HOUR_CHUNK), any_het
       real(dp) :: litmin1, litmin2, litmin3, litmin4, sommin1, sommin2
       real(dp) :: trn1, trn2, trn3, trn4, trn5, trn6, desorp, oxidat
@@ -448,8 +448,6 @@ contains
       hfrac = 1.0_dp/real(NHOURS, dp)
       all_lin = .true.
       any_het = .false.
-      ! heterogeneity factors (seed_processes.md 3): 1 unless het_mm is on (x*1 == x exactly)
-      phi = 1.0_dp
       nclamp = 0.0_dp
       do k = 1, m
          i = i0 + k - 1
@@ -478,6 +476,13 @@ contains
          jmf(k) = (q(i, Q_NLITIN_MET)*hfrac)*mp(i, M_FI_MET)
          js1(k) = (q(i, Q_NLITIN_STR)*hfrac)*(1.0_dp - mp(i, M_FI_STR))
          jsf(k) = (q(i, Q_NLITIN_STR)*hfrac)*mp(i, M_FI_STR)
+         ! the Vmax of the six uptakes and of OXIDAT by MICr, MICk; with het_mm times the hour's
+         ! heterogeneity factor (mimics_hour_phi), else the day's values
+         do j = 1, 6
+            vm(k, j) = q(i, Q_VMAX + j - 1)
+         end do
+         vm(k, 7) = q(i, Q_VMAX + 1)
+         vm(k, 8) = q(i, Q_VMAX + 4)
          kok(k) = mp(i, M_KO + 1)*q(i, Q_KM + 4)
          kor(k) = mp(i, M_KO)*q(i, Q_KM + 1)
          cl_m(k) = mc(i, LITM); cl_s(k) = mc(i, LITS); cm_r(k) = mc(i, MICR); cm_k(k) = mc(i, MICK)
@@ -497,7 +502,7 @@ contains
       end do
 
       do h = 1, NHOURS
-         if (any_het) call hour_phi()
+         if (any_het) call mimics_hour_phi(n, i0, m, mp, q, het, cm_r, cm_k, kor, kok, vm, nclamp)
          if (icycle > 1 .and. .not. all_lin) then
             do k = 1, m
                i = i0 + k - 1
@@ -526,19 +531,19 @@ contains
          if (icycle > 1) then
             do k = 1, m
                i = i0 + k - 1
-               litmin1 = (((cm_r(k)*q(i, Q_VMAX))*cl_m(k))/(q(i, Q_KM) + cm_r(k)))*phi(k, 1)
-               litmin2 = (((cm_r(k)*q(i, Q_VMAX + 1))*cl_s(k))/(q(i, Q_KM + 1) + cm_r(k)))*phi(k, 2)
-               sommin1 = (((cm_r(k)*q(i, Q_VMAX + 2))*cs_a(k))/(q(i, Q_KM + 2) + cm_r(k)))*phi(k, 3)
-               litmin3 = (((cm_k(k)*q(i, Q_VMAX + 3))*cl_m(k))/(q(i, Q_KM + 3) + cm_k(k)))*phi(k, 4)
-               litmin4 = (((cm_k(k)*q(i, Q_VMAX + 4))*cl_s(k))/(q(i, Q_KM + 4) + cm_k(k)))*phi(k, 5)
-               sommin2 = (((cm_k(k)*q(i, Q_VMAX + 5))*cs_a(k))/(q(i, Q_KM + 5) + cm_k(k)))*phi(k, 6)
+               litmin1 = ((cm_r(k)*vm(k, 1))*cl_m(k))/(q(i, Q_KM) + cm_r(k))
+               litmin2 = ((cm_r(k)*vm(k, 2))*cl_s(k))/(q(i, Q_KM + 1) + cm_r(k))
+               sommin1 = ((cm_r(k)*vm(k, 3))*cs_a(k))/(q(i, Q_KM + 2) + cm_r(k))
+               litmin3 = ((cm_k(k)*vm(k, 4))*cl_m(k))/(q(i, Q_KM + 3) + cm_k(k))
+               litmin4 = ((cm_k(k)*vm(k, 5))*cl_s(k))/(q(i, Q_KM + 4) + cm_k(k))
+               sommin2 = ((cm_k(k)*vm(k, 6))*cs_a(k))/(q(i, Q_KM + 5) + cm_k(k))
                trn1 = (mr(k)*q(i, Q_TAUR))*q(i, Q_FPHYS_R); trn2 = (mr(k)*q(i, Q_TAUR))*q(i, Q_FCHEM_R)
                trn3 = (mr(k)*q(i, Q_TAUR))*q(i, Q_FAVAL_R)
                trn4 = (mk(k)*q(i, Q_TAUK))*q(i, Q_FPHYS_K); trn5 = (mk(k)*q(i, Q_TAUK))*q(i, Q_FCHEM_K)
                trn6 = (mk(k)*q(i, Q_TAUK))*q(i, Q_FAVAL_K)
                desorp = cs_p(k)*q(i, Q_DESORPTION)
-               oxidat = (((cm_k(k)*q(i, Q_VMAX + 4))*cs_c(k))/(kok(k) + cm_k(k)))*phi(k, 8) &
-                        + (((cm_r(k)*q(i, Q_VMAX + 1))*cs_c(k))/(kor(k) + cm_r(k)))*phi(k, 7)
+               oxidat = ((cm_k(k)*vm(k, 8))*cs_c(k))/(kok(k) + cm_k(k)) &
+                        + ((cm_r(k)*vm(k, 7))*cs_c(k))/(kor(k) + cm_r(k))
 
                litminn1 = (litmin1*nl_m(k))/(cl_m(k) + EPS10)
                litminn2 = (litmin2*nl_s(k))/(cl_s(k) + EPS10)
@@ -605,19 +610,19 @@ contains
          else
             do k = 1, m
                i = i0 + k - 1
-               litmin1 = (((cm_r(k)*q(i, Q_VMAX))*cl_m(k))/(q(i, Q_KM) + cm_r(k)))*phi(k, 1)
-               litmin2 = (((cm_r(k)*q(i, Q_VMAX + 1))*cl_s(k))/(q(i, Q_KM + 1) + cm_r(k)))*phi(k, 2)
-               sommin1 = (((cm_r(k)*q(i, Q_VMAX + 2))*cs_a(k))/(q(i, Q_KM + 2) + cm_r(k)))*phi(k, 3)
-               litmin3 = (((cm_k(k)*q(i, Q_VMAX + 3))*cl_m(k))/(q(i, Q_KM + 3) + cm_k(k)))*phi(k, 4)
-               litmin4 = (((cm_k(k)*q(i, Q_VMAX + 4))*cl_s(k))/(q(i, Q_KM + 4) + cm_k(k)))*phi(k, 5)
-               sommin2 = (((cm_k(k)*q(i, Q_VMAX + 5))*cs_a(k))/(q(i, Q_KM + 5) + cm_k(k)))*phi(k, 6)
+               litmin1 = ((cm_r(k)*vm(k, 1))*cl_m(k))/(q(i, Q_KM) + cm_r(k))
+               litmin2 = ((cm_r(k)*vm(k, 2))*cl_s(k))/(q(i, Q_KM + 1) + cm_r(k))
+               sommin1 = ((cm_r(k)*vm(k, 3))*cs_a(k))/(q(i, Q_KM + 2) + cm_r(k))
+               litmin3 = ((cm_k(k)*vm(k, 4))*cl_m(k))/(q(i, Q_KM + 3) + cm_k(k))
+               litmin4 = ((cm_k(k)*vm(k, 5))*cl_s(k))/(q(i, Q_KM + 4) + cm_k(k))
+               sommin2 = ((cm_k(k)*vm(k, 6))*cs_a(k))/(q(i, Q_KM + 5) + cm_k(k))
                trn1 = (mr(k)*q(i, Q_TAUR))*q(i, Q_FPHYS_R); trn2 = (mr(k)*q(i, Q_TAUR))*q(i, Q_FCHEM_R)
                trn3 = (mr(k)*q(i, Q_TAUR))*q(i, Q_FAVAL_R)
                trn4 = (mk(k)*q(i, Q_TAUK))*q(i, Q_FPHYS_K); trn5 = (mk(k)*q(i, Q_TAUK))*q(i, Q_FCHEM_K)
                trn6 = (mk(k)*q(i, Q_TAUK))*q(i, Q_FAVAL_K)
                desorp = cs_p(k)*q(i, Q_DESORPTION)
-               oxidat = (((cm_k(k)*q(i, Q_VMAX + 4))*cs_c(k))/(kok(k) + cm_k(k)))*phi(k, 8) &
-                        + (((cm_r(k)*q(i, Q_VMAX + 1))*cs_c(k))/(kor(k) + cm_r(k)))*phi(k, 7)
+               oxidat = ((cm_k(k)*vm(k, 8))*cs_c(k))/(kok(k) + cm_k(k)) &
+                        + ((cm_r(k)*vm(k, 7))*cs_c(k))/(kor(k) + cm_r(k))
 
                d_litm = (im1(k) - litmin1) - litmin3
                d_micr = (mp(i, M_MGE)*(litmin1 + sommin1) + mp(i, M_MGE + 1)*litmin2) - ((trn1 + trn2) + trn3)
@@ -653,36 +658,41 @@ contains
             q(i, Q_NLITTERMIN) = nlitmin(k); q(i, Q_NSMIN) = nsmin(k); q(i, Q_NSIMM) = nsimm(k)
          end if
       end do
-   contains
-
-      !> The hour's heterogeneity factors of the het cells from the start-of-hour pools (3.1, 3.2):
-      !> phi(:, 1..6) the six uptakes (K = Km_j), phi(:, 7..8) OXIDAT by MICr, MICk (K = KO Km), each
-      !> clamped at phi_min (counted in nclamp).
-      subroutine hour_phi()
-         integer :: kk, ii, jj
-         real(dp) :: cvr, cvk
-         do kk = 1, m
-            if (.not. het(kk)) cycle
-            ii = i0 + kk - 1
-            cvr = mp(ii, M_CV + 2); cvk = mp(ii, M_CV + 3)
-            phi(kk, 1) = heterogeneity_mm(q(ii, Q_KM), cm_r(kk), mp(ii, M_CV), cvr, mp(ii, M_RHO))
-            phi(kk, 2) = heterogeneity_mm(q(ii, Q_KM + 1), cm_r(kk), mp(ii, M_CV + 1), cvr, mp(ii, M_RHO + 1))
-            phi(kk, 3) = heterogeneity_mm(q(ii, Q_KM + 2), cm_r(kk), mp(ii, M_CV + 4), cvr, mp(ii, M_RHO + 2))
-            phi(kk, 4) = heterogeneity_mm(q(ii, Q_KM + 3), cm_k(kk), mp(ii, M_CV), cvk, mp(ii, M_RHO + 3))
-            phi(kk, 5) = heterogeneity_mm(q(ii, Q_KM + 4), cm_k(kk), mp(ii, M_CV + 1), cvk, mp(ii, M_RHO + 4))
-            phi(kk, 6) = heterogeneity_mm(q(ii, Q_KM + 5), cm_k(kk), mp(ii, M_CV + 4), cvk, mp(ii, M_RHO + 5))
-            phi(kk, 7) = heterogeneity_mm(kor(kk), cm_r(kk), mp(ii, M_CV + 5), cvr, mp(ii, M_RHO_OX))
-            phi(kk, 8) = heterogeneity_mm(kok(kk), cm_k(kk), mp(ii, M_CV + 5), cvk, mp(ii, M_RHO_OX + 1))
-            do jj = 1, 8
-               if (phi(kk, jj) < mp(ii, M_PHI_MIN)) then
-                  phi(kk, jj) = mp(ii, M_PHI_MIN)
-                  nclamp(kk) = nclamp(kk) + 1.0_dp
-               end if
-            end do
-         end do
-      end subroutine hour_phi
-
    end subroutine mimics_hours_chunk
+
+   !> The hour's heterogeneity factors of the het cells of a chunk from the start-of-hour pools
+   !> (seed_processes.md 3.1, 3.2), each clamped at phi_min (counted in nclamp) and folded into vm: the six
+   !> uptakes (K = Km_j) and OXIDAT by MICr, MICk (K = KO Km).
+   subroutine mimics_hour_phi(n, i0, m, mp, q, het, cm_r, cm_k, kor, kok, vm, nclamp)
+      integer, intent(in) :: n, i0, m
+      real(dp), intent(in) :: mp(n, NMIMICSPARAM), q(n, NQ)
+      logical, intent(in) :: het(HOUR_CHUNK)
+      real(dp), intent(in) :: cm_r(HOUR_CHUNK), cm_k(HOUR_CHUNK), kor(HOUR_CHUNK), kok(HOUR_CHUNK)
+      real(dp), intent(inout) :: vm(HOUR_CHUNK, 8), nclamp(HOUR_CHUNK)
+      integer, parameter :: VCOL(8) = [0, 1, 2, 3, 4, 5, 1, 4]
+      integer :: k, i, j
+      real(dp) :: cvr, cvk, phi(8)
+      do k = 1, m
+         if (.not. het(k)) cycle
+         i = i0 + k - 1
+         cvr = mp(i, M_CV + 2); cvk = mp(i, M_CV + 3)
+         phi(1) = heterogeneity_mm(q(i, Q_KM), cm_r(k), mp(i, M_CV), cvr, mp(i, M_RHO))
+         phi(2) = heterogeneity_mm(q(i, Q_KM + 1), cm_r(k), mp(i, M_CV + 1), cvr, mp(i, M_RHO + 1))
+         phi(3) = heterogeneity_mm(q(i, Q_KM + 2), cm_r(k), mp(i, M_CV + 4), cvr, mp(i, M_RHO + 2))
+         phi(4) = heterogeneity_mm(q(i, Q_KM + 3), cm_k(k), mp(i, M_CV), cvk, mp(i, M_RHO + 3))
+         phi(5) = heterogeneity_mm(q(i, Q_KM + 4), cm_k(k), mp(i, M_CV + 1), cvk, mp(i, M_RHO + 4))
+         phi(6) = heterogeneity_mm(q(i, Q_KM + 5), cm_k(k), mp(i, M_CV + 4), cvk, mp(i, M_RHO + 5))
+         phi(7) = heterogeneity_mm(kor(k), cm_r(k), mp(i, M_CV + 5), cvr, mp(i, M_RHO_OX))
+         phi(8) = heterogeneity_mm(kok(k), cm_k(k), mp(i, M_CV + 5), cvk, mp(i, M_RHO_OX + 1))
+         do j = 1, 8
+            if (phi(j) < mp(i, M_PHI_MIN)) then
+               phi(j) = mp(i, M_PHI_MIN)
+               nclamp(k) = nclamp(k) + 1.0_dp
+            end if
+            vm(k, j) = q(i, Q_VMAX + VCOL(j))*phi(j)
+         end do
+      end do
+   end subroutine mimics_hour_phi
 
    ! ---------------------------------------------------------------------------
    !> 4.12, after the hours (CN): net mineralisation, gaseous loss and the
