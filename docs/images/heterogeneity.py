@@ -57,7 +57,8 @@ def main() -> None:
     fig, ax = plt.subplots(figsize=(6, 4))
     for rho, c in out.items():
         ratio = [np.sum(c[act & (lat >= a) & (lat < b)]) / np.sum(c0[act & (lat >= a) & (lat < b)])
-                 if np.any(act & (lat >= a) & (lat < b)) else np.nan for a, b in zip(edges[:-1], edges[1:])]
+                 if np.any(act & (lat >= a) & (lat < b)) else np.nan
+                 for a, b in zip(edges[:-1], edges[1:], strict=True)]
         ax.plot(mid, 100 * (np.array(ratio) - 1), "o-", label=f"rho = {rho:+.1f}")
     ax.axhline(0, color="0.5", lw=0.8)
     ax.set_xlabel("latitude band centre (degrees north)")
