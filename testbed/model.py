@@ -137,6 +137,20 @@ class Model:
             mimics_columns(self.sparams, self.moisture, self.heterogeneity)
         self._dry_params = dry_spell_params(self.params, self.dry_spell) if self.dry_spell.on else None
 
+    def static_fields(self) -> dict[str, tuple[np.ndarray, dict]]:
+        """Optional static per-cell output fields: the van Genuchten parameters when an option uses them."""
+        if not self.uses_vg:
+            return {}
+        out = {}
+        for name in ("vg_theta_r", "vg_alpha", "vg_n"):
+            col = layout.column("casa", name)
+            out[name] = (self.params[:, layout.index("casa", name)].copy(),
+                         {"units": col.units, "long_name": col.long_name})
+        out["vg_theta_s"] = (self.params[:, layout.index("casa", "ssat")].copy(),
+                             {"units": "m3 m-3", "long_name": "van Genuchten saturated water content (the soil "
+                                                              "table's saturation content)"})
+        return out
+
     def params_for_year(self, count: int) -> np.ndarray:
         """The CASA parameter array of simulation year ``count`` (with the dry spell where it applies)."""
         if self._dry_params is not None and self.dry_spell.applies(count):

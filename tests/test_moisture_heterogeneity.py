@@ -328,3 +328,21 @@ def test_example_namelists_parse() -> None:
     _, _, h = options_from_config(het)
     assert h.het_mm and h.cv["micr"] == 0.3 and h.rho["ox_k"] == -0.3
     assert load_mimics_parameters(het.resolve(het.get("files.mimics_params"))).fw_function == 4
+
+
+@pytest.mark.reference
+def test_van_genuchten_parameters_are_static_output_fields(setA: Path) -> None:
+    from testbed.output import CellInfo, annual_dataset
+
+    model = setA_model(setA / "inputs", "casa", 2)
+    assert model.static_fields() == {}
+    model = dataclasses.replace(model, moisture=MoistureOptions(fw_psi=True))
+    d = model.domain
+    ds = annual_dataset([np.zeros((model.ncell, layout.NDIAG))], [1],
+                        CellInfo(d.lat, d.lon, d.area, d.pft, d.cellid, model.static_fields()), "casa", 2)
+    loam = [k for k in range(model.ncell) if texture_class(d.sand[k], d.silt[k], d.clay[k]) == "loam"]
+    assert loam, "reference set A has loam cells"
+    for k in loam:
+        assert ds["vg_alpha"].values[k] == CARSEL_PARRISH["loam"][2] and ds["vg_n"].values[k] == 1.56
+    assert ds["vg_theta_s"].attrs["units"] == "m3 m-3"
+    np.testing.assert_array_equal(ds["vg_theta_s"].values, d.ssat)
