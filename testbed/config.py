@@ -93,6 +93,9 @@ KEYS: tuple[Key, ...] = (
     *(Key("files", m.legacy_csv.config_key.split(".")[1], str, "", "",
           f"the original's {m.legacy_csv.file_name} to start from (run.soil_model = {m.name})")
       for m in SOIL_MODELS.values() if m.legacy_csv),
+    Key("files", "vg_table", str, "", "",
+        "CSV of per-cell van Genuchten parameters (header theta_r,alpha,n; alpha in cm-1), one row per cell in the "
+        "soil table's order; empty: Carsel & Parrish class means from the texture (docs/moisture_heterogeneity.md)"),
     Key("files", "output_dir", str, "output", "", "folder for annual.nc, daily_YYYY.nc, restart.nc, run.log"),
     Key("files", "write_legacy_restart", bool, False, "",
         "also write the original's cnppool_end.csv (and the soil model's own, e.g. mimicspool_end.csv) at the end"),

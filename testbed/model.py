@@ -49,6 +49,7 @@ class Model:
     moisture: MoistureOptions = field(default_factory=MoistureOptions)   #: psi-based fW (seed_processes.md 2.3)
     dry_spell: DrySpell = field(default_factory=DrySpell)                #: dry-spell forcing (2.1)
     heterogeneity: Heterogeneity = field(default_factory=Heterogeneity)  #: sub-grid heterogeneity (3)
+    vg_table: np.ndarray | None = None   #: user's per-cell (theta_r, alpha, n), else class means from texture
 
     def __post_init__(self) -> None:
         soil = self.soil
@@ -131,7 +132,7 @@ class Model:
         self.uses_vg = self.moisture.fw_psi or mimics_psi or self.dry_spell.on
         if self.uses_vg:
             d = self.domain
-            van_genuchten_columns(self.params, d.sand, d.silt, d.clay)
+            van_genuchten_columns(self.params, d.sand, d.silt, d.clay, self.vg_table)
         casa_columns(self.params, self.moisture, self.heterogeneity)
         if self.soil_model == "mimics":
             mimics_columns(self.sparams, self.moisture, self.heterogeneity)
@@ -160,7 +161,8 @@ class Model:
     def subset(self, cells: slice) -> Model:
         """The same model restricted to a contiguous range of cells (for chunked runs)."""
         return Model(self.domain.subset(cells), self.casa, self.phenology, self.soil_model, self.icycle,
-                     self.soil_params, dict(self.fixes), self.moisture, self.dry_spell, self.heterogeneity)
+                     self.soil_params, dict(self.fixes), self.moisture, self.dry_spell, self.heterogeneity,
+                     None if self.vg_table is None else self.vg_table[cells])
 
     # ------------------------------------------------------------------ initial state
     def cold_state(self) -> np.ndarray:

@@ -102,12 +102,34 @@ class Heterogeneity:
         return np.maximum(self.phi_min, phi)
 
 
-def van_genuchten_columns(params: np.ndarray, sand: np.ndarray, silt: np.ndarray, clay: np.ndarray) -> None:
-    """Fill the vg_* columns of a CASA parameter array from texture (theta_s is the host's ssat > theta_r)."""
+def read_vg_table(path) -> np.ndarray:
+    """A user's per-cell van Genuchten table (CSV, header theta_r,alpha,n) as an (ncell, 3) array, checked."""
     try:
-        vg = van_genuchten(sand, silt, clay)
-    except ValueError as exc:
-        raise ConfigError(f"van Genuchten parameters from texture: {exc}") from None
+        tab = np.genfromtxt(path, delimiter=",", names=True, dtype=float)
+        arr = np.column_stack([np.atleast_1d(tab[c]) for c in ("theta_r", "alpha", "n")])
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: not a van Genuchten table with columns theta_r, alpha, n ({exc})") from None
+    bad = ~(np.isfinite(arr).all(axis=1) & (arr[:, 0] >= 0) & (arr[:, 1] > 0) & (arr[:, 2] > 1))
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise ConfigError(f"{path}: row {k + 1} has theta_r {arr[k, 0]:g}, alpha {arr[k, 1]:g}, n {arr[k, 2]:g}; "
+                          "need theta_r >= 0, alpha > 0 and n > 1")
+    return arr
+
+
+def van_genuchten_columns(params: np.ndarray, sand: np.ndarray, silt: np.ndarray, clay: np.ndarray,
+                          table: np.ndarray | None = None) -> None:
+    """Fill the vg_* columns of a CASA parameter array from texture, or from a user's (ncell, 3) ``table``
+    (theta_r, alpha, n); theta_s is the host's ssat, which must exceed theta_r."""
+    if table is not None:
+        if table.shape[0] != params.shape[0]:
+            raise ConfigError(f"the van Genuchten table has {table.shape[0]} rows for {params.shape[0]} cells")
+        vg = {"theta_r": table[:, 0], "alpha": table[:, 1], "n": table[:, 2]}
+    else:
+        try:
+            vg = van_genuchten(sand, silt, clay)
+        except ValueError as exc:
+            raise ConfigError(f"van Genuchten parameters from texture: {exc}") from None
     ssat = params[:, layout.index("casa", "ssat")]
     bad = np.flatnonzero(ssat <= vg["theta_r"])
     if bad.size:

@@ -346,3 +346,25 @@ def test_van_genuchten_parameters_are_static_output_fields(setA: Path) -> None:
         assert ds["vg_alpha"].values[k] == CARSEL_PARRISH["loam"][2] and ds["vg_n"].values[k] == 1.56
     assert ds["vg_theta_s"].attrs["units"] == "m3 m-3"
     np.testing.assert_array_equal(ds["vg_theta_s"].values, d.ssat)
+
+
+@pytest.mark.reference
+def test_user_van_genuchten_table(setA: Path, tmp_path: Path) -> None:
+    from testbed.scenarios import read_vg_table
+
+    model = setA_model(setA / "inputs", "casa", 2)
+    n = model.ncell
+    rows = [(0.05 + 0.001 * k, 0.02 + 0.001 * k, 1.3 + 0.01 * k) for k in range(n)]
+    path = tmp_path / "vg.csv"
+    path.write_text("theta_r,alpha,n\n" + "".join(f"{a},{b},{c}\n" for a, b, c in rows))
+    table = read_vg_table(path)
+    model = dataclasses.replace(model, moisture=MoistureOptions(fw_psi=True), vg_table=table)
+    for j, name in enumerate(("vg_theta_r", "vg_alpha", "vg_n")):
+        np.testing.assert_array_equal(model.params[:, layout.index("casa", name)], [r[j] for r in rows])
+    sub = model.subset(slice(3, 7))
+    np.testing.assert_array_equal(sub.params[:, layout.index("casa", "vg_n")], [r[2] for r in rows[3:7]])
+    path.write_text("theta_r,alpha,n\n0.05,0.02,0.9\n")
+    with pytest.raises(ConfigError, match="n > 1"):
+        read_vg_table(path)
+    with pytest.raises(ConfigError, match="rows for"):
+        dataclasses.replace(model, vg_table=table[:2])

@@ -16,7 +16,7 @@ from ..legacy import pool_csvs, read_pool_csv
 from ..model import Model
 from ..params import load_casa_parameters
 from ..run import Perturbation, YearStep, cycle_schedule, transient_schedule
-from ..scenarios import options_from_config
+from ..scenarios import options_from_config, read_vg_table
 from ..soil import get as get_soil
 from ..state import check_restart_matches, read_restart
 
@@ -75,7 +75,8 @@ def build_model(cfg: RunConfig) -> Model:
     phen = PhenologyTable.read(_file(cfg, "files.phenology", "phenology table"))
     fixes = {name: True for name in layout.FIXES if name != "reserved" and cfg.get(f"fixes.{name}")}
     moisture, dry_spell, het = options_from_config(cfg)
-    return Model(domain, casa, phen, soil.name, cfg.icycle, soil_params, fixes, moisture, dry_spell, het)
+    vg = read_vg_table(_file(cfg, "files.vg_table", "van Genuchten table")) if cfg.get("files.vg_table") else None
+    return Model(domain, casa, phen, soil.name, cfg.icycle, soil_params, fixes, moisture, dry_spell, het, vg)
 
 
 def initial_state(cfg: RunConfig, model: Model) -> np.ndarray:
