@@ -399,6 +399,9 @@ contains
          else
             q(i, Q_DESORPTION) = q(i, Q_DESORP)*(mp(i, M_DESORPQ10)*exp((ts - mp(i, M_DESORPTREF))/10.0_dp))
          end if
+         ! heterogeneity of the linear desorption k SOMp: 1 + rho CVk CVC (seed_processes.md 3.1)
+         if (mp(i, M_HET_MM) /= 0.0_dp) q(i, Q_DESORPTION) = q(i, Q_DESORPTION) &
+            *max(mp(i, M_PHI_MIN), 1.0_dp + (mp(i, M_RHO_DESORP)*mp(i, M_CVK_DESORP))*mp(i, M_CV + 6))
       end do
    end subroutine mimics_environment
 

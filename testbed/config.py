@@ -135,7 +135,9 @@ KEYS: tuple[Key, ...] = (
         "CASA soil: heterogeneity factor 1 + rho CVk CVC on the litter and soil decay rates"),
     Key("heterogeneity", "phi_min", float, 0.0, "", "lower clamp of the heterogeneity factor (clamps are counted)"),
     *(Key("heterogeneity", f"cv_{p}", float, 0.0, "", f"MIMICS: coefficient of variation of {p.upper()}")
-      for p in ("litm", "lits", "micr", "mick", "soma", "somc")),
+      for p in ("litm", "lits", "micr", "mick", "soma", "somc", "somp")),
+    Key("heterogeneity", "cvk_desorp", float, 0.0, "", "MIMICS: coefficient of variation of the desorption rate"),
+    Key("heterogeneity", "rho_desorp", float, 0.0, "", "MIMICS: correlation of the desorption rate and SOMp"),
     *(Key("heterogeneity", f"rho_{r}", float, 0.0, "", f"MIMICS: correlation of substrate and microbe, {help}")
       for r, help in (("r1", "LITm-MICr"), ("r2", "LITs-MICr"), ("r3", "SOMa-MICr"), ("k1", "LITm-MICk"),
                       ("k2", "LITs-MICk"), ("k3", "SOMa-MICk"), ("ox_r", "SOMc-MICr (OXIDAT)"),

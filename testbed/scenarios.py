@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 #: CASA pools of the linear correction, in the order of the het_phi columns
 CASA_HET_POOLS = ("met", "str", "cwd", "mic", "slow", "pass")
 #: MIMICS pools with a coefficient of variation (the cv columns)
-MIMICS_CV_POOLS = ("litm", "lits", "micr", "mick", "soma", "somc")
+MIMICS_CV_POOLS = ("litm", "lits", "micr", "mick", "soma", "somc", "somp")
 #: MIMICS substrate-microbe pairs of the six uptakes (rho columns) and of OXIDAT (rho_ox columns)
 MIMICS_RHO = ("r1", "r2", "r3", "k1", "k2", "k3")
 MIMICS_RHO_OX = ("r", "k")
@@ -176,6 +176,8 @@ def mimics_columns(sparams: np.ndarray, moisture: MoistureOptions, het: Heteroge
         sparams[:, layout.index("mimics", f"rho_{r}")] = het.rho.get(r, 0.0)
     for r in MIMICS_RHO_OX:
         sparams[:, layout.index("mimics", f"rho_ox_{r}")] = het.rho.get(f"ox_{r}", 0.0)
+    sparams[:, layout.index("mimics", "cvk_desorp")] = het.cv.get("k_desorp", 0.0)
+    sparams[:, layout.index("mimics", "rho_desorp")] = het.rho.get("desorp", 0.0)
 
 
 def options_from_config(cfg: RunConfig) -> tuple[MoistureOptions, DrySpell, Heterogeneity]:
@@ -188,8 +190,8 @@ def options_from_config(cfg: RunConfig) -> tuple[MoistureOptions, DrySpell, Hete
                           ) from None
     spell = DrySpell(p["dry_start"], p["dry_days"], p["dry_psi"], p["dry_dtsoil"], years)
     het = Heterogeneity(
-        h["het_mm"], h["het_lin"], {q: h[f"cv_{q}"] for q in MIMICS_CV_POOLS},
-        {r: h[f"rho_{r}"] for r in (*MIMICS_RHO, *(f"ox_{x}" for x in MIMICS_RHO_OX))},
+        h["het_mm"], h["het_lin"], {**{q: h[f"cv_{q}"] for q in MIMICS_CV_POOLS}, "k_desorp": h["cvk_desorp"]},
+        {r: h[f"rho_{r}"] for r in (*MIMICS_RHO, *(f"ox_{x}" for x in MIMICS_RHO_OX), "desorp")},
         {q: h[f"cvc_{q}"] for q in CASA_HET_POOLS}, {q: h[f"cvk_{q}"] for q in CASA_HET_POOLS},
         {q: h[f"rhokc_{q}"] for q in CASA_HET_POOLS}, h["phi_min"])
     return MoistureOptions(m["fw_psi"], m["fw_min"], m["fw_on_tau"]), spell, het

@@ -368,3 +368,12 @@ def test_user_van_genuchten_table(setA: Path, tmp_path: Path) -> None:
         read_vg_table(path)
     with pytest.raises(ConfigError, match="rows for"):
         dataclasses.replace(model, vg_table=table[:2])
+
+
+@pytest.mark.reference
+def test_mimics_desorption_linear_factor(setA: Path, steps, base_mimics) -> None:
+    het = Heterogeneity(het_mm=True, cv={"somp": 0.5, "k_desorp": 0.5}, rho={"desorp": -0.5})
+    run = _run(setA, steps, "mimics", heterogeneity=het)
+    act = _active(run)
+    somp = layout.index("state", "somp")
+    assert np.all(run.states[-1][act, somp] > base_mimics.states[-1][act, somp])
