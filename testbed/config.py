@@ -96,6 +96,9 @@ KEYS: tuple[Key, ...] = (
     Key("files", "vg_table", str, "", "",
         "CSV of per-cell van Genuchten parameters (header theta_r,alpha,n; alpha in cm-1), one row per cell in the "
         "soil table's order; empty: Carsel & Parrish class means from the texture (docs/moisture_heterogeneity.md)"),
+    Key("files", "heterogeneity_table", str, "", "",
+        "CSV of per-cell coefficients of variation and correlations (header: &heterogeneity key names such as "
+        "cv_micr, rho_r1, cvc_slow), one row per cell in the soil table's order; its columns override the namelist"),
     Key("files", "output_dir", str, "output", "", "folder for annual.nc, daily_YYYY.nc, restart.nc, run.log"),
     Key("files", "write_legacy_restart", bool, False, "",
         "also write the original's cnppool_end.csv (and the soil model's own, e.g. mimicspool_end.csv) at the end"),

@@ -50,6 +50,7 @@ class Model:
     dry_spell: DrySpell = field(default_factory=DrySpell)                #: dry-spell forcing (2.1)
     heterogeneity: Heterogeneity = field(default_factory=Heterogeneity)  #: sub-grid heterogeneity (3)
     vg_table: np.ndarray | None = None   #: user's per-cell (theta_r, alpha, n), else class means from texture
+    het_table: dict[str, np.ndarray] | None = None   #: per-cell CVs and correlations overriding the namelist
 
     def __post_init__(self) -> None:
         soil = self.soil
@@ -133,9 +134,13 @@ class Model:
         if self.uses_vg:
             d = self.domain
             van_genuchten_columns(self.params, d.sand, d.silt, d.clay, self.vg_table)
-        casa_columns(self.params, self.moisture, self.heterogeneity)
+        for name, values in (self.het_table or {}).items():
+            if values.shape != (self.ncell,):
+                raise ConfigError(f"the heterogeneity table's column {name} has {values.size} rows for "
+                                  f"{self.ncell} cells")
+        casa_columns(self.params, self.moisture, self.heterogeneity, self.het_table)
         if self.soil_model == "mimics":
-            mimics_columns(self.sparams, self.moisture, self.heterogeneity)
+            mimics_columns(self.sparams, self.moisture, self.heterogeneity, self.het_table)
         self._dry_params = dry_spell_params(self.params, self.dry_spell) if self.dry_spell.on else None
 
     def static_fields(self) -> dict[str, tuple[np.ndarray, dict]]:
@@ -162,7 +167,8 @@ class Model:
         """The same model restricted to a contiguous range of cells (for chunked runs)."""
         return Model(self.domain.subset(cells), self.casa, self.phenology, self.soil_model, self.icycle,
                      self.soil_params, dict(self.fixes), self.moisture, self.dry_spell, self.heterogeneity,
-                     None if self.vg_table is None else self.vg_table[cells])
+                     None if self.vg_table is None else self.vg_table[cells],
+                     None if self.het_table is None else {k: v[cells] for k, v in self.het_table.items()})
 
     # ------------------------------------------------------------------ initial state
     def cold_state(self) -> np.ndarray:

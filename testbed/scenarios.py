@@ -152,20 +152,51 @@ def dry_spell_params(params: np.ndarray, spell: DrySpell) -> np.ndarray:
     return out
 
 
-def casa_columns(params: np.ndarray, moisture: MoistureOptions, het: Heterogeneity) -> None:
-    """The CASA switches and factors (in place)."""
+def table_keys() -> tuple[str, ...]:
+    """The &heterogeneity keys (testbed.config KEYS) that a per-cell table may give."""
+    return (*(f"cv_{p}" for p in MIMICS_CV_POOLS), *(f"rho_{r}" for r in MIMICS_RHO),
+            *(f"rho_ox_{r}" for r in MIMICS_RHO_OX), "cvk_desorp", "rho_desorp",
+            *(f"{k}_{p}" for p in CASA_HET_POOLS for k in ("cvc", "cvk", "rhokc")))
+
+
+def read_heterogeneity_table(path) -> dict[str, np.ndarray]:
+    """A per-cell table of CVs and correlations (CSV; header = &heterogeneity key names, e.g. cv_micr, rho_r1,
+    cvc_slow), one row per cell in the soil table's order; its columns override the namelist values."""
+    try:
+        tab = np.genfromtxt(path, delimiter=",", names=True, dtype=float)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: not a heterogeneity table ({exc})") from None
+    out = {name: np.atleast_1d(tab[name]).astype(float) for name in tab.dtype.names}
+    unknown = sorted(set(out) - set(table_keys()))
+    if unknown:
+        raise ConfigError(f"{path}: unknown columns {unknown}; allowed: {', '.join(table_keys())}")
+    for name, v in out.items():
+        if name.startswith("cv") and not np.all(v >= 0):
+            raise ConfigError(f"{path}: column {name} has a value < 0 (a coefficient of variation)")
+        if name.startswith("rho") and not np.all(np.abs(v) <= 1):
+            raise ConfigError(f"{path}: column {name} has a correlation outside [-1, 1]")
+    return out
+
+
+def casa_columns(params: np.ndarray, moisture: MoistureOptions, het: Heterogeneity,
+                 table: dict[str, np.ndarray] | None = None) -> None:
+    """The CASA switches and factors (in place); ``table`` holds per-cell overrides of the CVs and rho."""
     params[:, layout.index("casa", "fw_min")] = moisture.fw_min
     if moisture.fw_psi:
         params[:, layout.index("casa", "fw_psi")] = 1.0
     if het.het_lin:
         params[:, layout.index("casa", "het_lin")] = 1.0
-        phi = het.casa_phi()
-        for k, pool in enumerate(CASA_HET_POOLS):
-            params[:, layout.index("casa", f"het_phi_{pool}")] = phi[k]
+        t = table or {}
+        for pool in CASA_HET_POOLS:
+            cvk = t.get(f"cvk_{pool}", het.casa_cvk.get(pool, 0.0))
+            cvc = t.get(f"cvc_{pool}", het.casa_cvc.get(pool, 0.0))
+            rho = t.get(f"rhokc_{pool}", het.casa_rho.get(pool, 0.0))
+            params[:, layout.index("casa", f"het_phi_{pool}")] = np.maximum(het.phi_min, phi_linear(cvk, cvc, rho))
 
 
-def mimics_columns(sparams: np.ndarray, moisture: MoistureOptions, het: Heterogeneity) -> None:
-    """The MIMICS switches, CVs and correlations (in place)."""
+def mimics_columns(sparams: np.ndarray, moisture: MoistureOptions, het: Heterogeneity,
+                   table: dict[str, np.ndarray] | None = None) -> None:
+    """The MIMICS switches, CVs and correlations (in place); ``table`` holds per-cell overrides."""
     sparams[:, layout.index("mimics", "fwontau")] = 1.0 if moisture.fw_on_tau else 0.0
     sparams[:, layout.index("mimics", "phi_min")] = het.phi_min
     if het.het_mm:
@@ -178,6 +209,9 @@ def mimics_columns(sparams: np.ndarray, moisture: MoistureOptions, het: Heteroge
         sparams[:, layout.index("mimics", f"rho_ox_{r}")] = het.rho.get(f"ox_{r}", 0.0)
     sparams[:, layout.index("mimics", "cvk_desorp")] = het.cv.get("k_desorp", 0.0)
     sparams[:, layout.index("mimics", "rho_desorp")] = het.rho.get("desorp", 0.0)
+    for name, values in (table or {}).items():
+        if name in layout.TABLES["mimics"].names:
+            sparams[:, layout.index("mimics", name)] = values
 
 
 def options_from_config(cfg: RunConfig) -> tuple[MoistureOptions, DrySpell, Heterogeneity]:

@@ -377,3 +377,35 @@ def test_mimics_desorption_linear_factor(setA: Path, steps, base_mimics) -> None
     act = _active(run)
     somp = layout.index("state", "somp")
     assert np.all(run.states[-1][act, somp] > base_mimics.states[-1][act, somp])
+
+
+@pytest.mark.reference
+def test_per_cell_heterogeneity_table(setA: Path, tmp_path: Path) -> None:
+    from testbed.scenarios import read_heterogeneity_table
+
+    model = setA_model(setA / "inputs", "mimics", 2)
+    n = model.ncell
+    path = tmp_path / "het.csv"
+    path.write_text("cv_micr,rho_r1\n" + "".join(f"{0.1 * k},{-0.05 * k}\n" for k in range(n)))
+    table = read_heterogeneity_table(path)
+    het = Heterogeneity(het_mm=True, cv={"micr": 0.9, "litm": 0.3})
+    m = dataclasses.replace(model, heterogeneity=het, het_table=table)
+    np.testing.assert_allclose(m.sparams[:, layout.index("mimics", "cv_micr")], 0.1 * np.arange(n))
+    np.testing.assert_allclose(m.sparams[:, layout.index("mimics", "rho_r1")], -0.05 * np.arange(n))
+    assert np.all(m.sparams[:, layout.index("mimics", "cv_litm")] == 0.3)
+    casa = setA_model(setA / "inputs", "casa", 2)
+    path.write_text("cvc_slow,cvk_slow,rhokc_slow\n" + "".join(f"0.5,0.4,{-0.1 * (k % 3)}\n" for k in range(n)))
+    c = dataclasses.replace(casa, heterogeneity=Heterogeneity(het_lin=True),
+                            het_table=read_heterogeneity_table(path))
+    np.testing.assert_allclose(c.params[:, layout.index("casa", "het_phi_slow")],
+                               1 + 0.2 * (-0.1 * (np.arange(n) % 3)))
+    assert np.all(c.params[:, layout.index("casa", "het_phi_met")] == 1.0)
+    path.write_text("cv_micr\n-0.1\n")
+    with pytest.raises(ConfigError, match="< 0"):
+        read_heterogeneity_table(path)
+    path.write_text("rho_k2\n1.1\n")
+    with pytest.raises(ConfigError, match="outside"):
+        read_heterogeneity_table(path)
+    path.write_text("cv_foo\n0.1\n")
+    with pytest.raises(ConfigError, match="unknown columns"):
+        read_heterogeneity_table(path)
