@@ -20,6 +20,7 @@ module casa_soil
    use tb_precision, only: dp, TKZERO, DELTCASA
    use tb_layout
    use casa_veg, only: cell_active, inint
+   use tb_moisture, only: vg_psi, f_psi
    implicit none
    private
    public :: casa_transfer_coeffs, casa_xratesoil, casa_coeffsoil, casa_delsoil, casa_soil_update
@@ -72,11 +73,14 @@ contains
    end subroutine casa_transfer_coeffs
 
    ! ------------------------------------------------------------------ 4.10
-   subroutine casa_xratesoil(ncell, params, tsoilavg, moistavg, thetaliq, ft, fw, xklitter, xksoil)
+   !> With P_FW_PSI on, fW = max(fw_min, f_psi(psi(moistavg))) (seed_processes.md 2.3) and psi (hPa) is
+   !> returned; else psi is left as it is. The host's fW = 1 of IGBP types 12 and 14 is kept.
+   subroutine casa_xratesoil(ncell, params, tsoilavg, moistavg, thetaliq, ft, fw, xklitter, xksoil, psi)
       integer, intent(in) :: ncell
       real(dp), intent(in) :: params(ncell, NCASAPARAM)
       real(dp), intent(in) :: tsoilavg(ncell), moistavg(ncell)
       real(dp), intent(out) :: thetaliq(ncell), ft(ncell), fw(ncell), xklitter(ncell), xksoil(ncell)
+      real(dp), intent(inout) :: psi(ncell)
       real(dp) :: fwps
       integer :: n, iveg
       do n = 1, ncell
@@ -90,6 +94,11 @@ contains
          ft(n) = params(n, P_Q10SOIL)**(0.1_dp*((tsoilavg(n) - TKZERO) - 35.0_dp))
          fw(n) = ((fwps - 1.70_dp)/(0.55_dp - 1.70_dp))**6.6481_dp &
                  *((fwps - (-0.007_dp))/(0.55_dp - (-0.007_dp)))**3.22_dp
+         if (params(n, P_FW_PSI) /= 0.0_dp) then
+            psi(n) = vg_psi(moistavg(n), params(n, P_VG_THETA_R), params(n, P_SSAT), params(n, P_VG_ALPHA), &
+                            params(n, P_VG_N))
+            fw(n) = max(params(n, P_FW_MIN), f_psi(psi(n)))
+         end if
          iveg = inint(params(n, P_IVEG))
          if (iveg == 12 .or. iveg == 14) fw(n) = 1.0_dp
          xklitter(n) = (params(n, P_XKOPTLITTER)*ft(n))*fw(n)

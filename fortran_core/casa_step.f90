@@ -175,7 +175,7 @@ contains
       real(dp) :: crsoil(nb), cpass(nb), cwd2str(nb), nlitmin(nb), nsmin(nb), nsimm(nb), nsnet(nb)
       real(dp) :: nloss(nb), nleach(nb), nsrc_q9(nb), csrc_s(nb), nsrc_s(nb), nneg_s(nb)
       real(dp) :: dg(nb, NDIAG), ncwd0(nb), nfix(nb)
-      logical :: active(nb)
+      logical :: active(nb), any_het
       real(dp) :: nalloc_sum
 
       opt%clamp_btran = fixes(FIX_CLAMP_BTRAN) /= 0
@@ -193,25 +193,36 @@ contains
          active(n) = cell_active(params(n, P_IVT2))
          nfix(n) = params(n, P_NFIXRATE)/365.0_dp
       end do
+      any_het = any(params(:, P_HET_LIN) /= 0.0_dp)
 
       ! The diagnostics a day leaves unset are the same every day (they depend only on
       ! icycle and on whether a cell is active), so dg is zeroed once per call.
       dg = 0.0_dp
       do d = 1, nday
          doy = doy0 + d - 1
-         call widen_forcing_day(nb, nday, d, params, gpp, tair, ndep, tsoil, moist, dtair, dtsoil, &
-                                gppd, tairk, ndepd, tsl, msl)
+         call widen_forcing_day(nb, nday, d, doy, params, gpp, tair, ndep, tsoil, moist, dtair, dtsoil, &
+                                gppd, tairk, ndepd, tsl, msl, dg(:, D_DRY_SPELL), dg(:, D_DRY_WETTER))
          ! litter partitioning from the start-of-day plant pools, then the vegetation day
          ! (2-11, 14, the plant parts of 15-16, 17 and 18), which updates the plant pools
          call casa_litter_fmet(nb, params, state(:, S_CLEAF:S_CFROOT), state(:, S_NLEAF:S_NFROOT), fmet_l, fmet_r)
          call casa_vegetation_day(nb, doy, icycle, opt, params, froot, tairk, tsl, msl, npp_scalar, gppd, state, w)
          ! 12-13
-         call casa_xratesoil(nb, params, w%tsoilavg, w%moistavg, thetaliq, ft, fw, xklit, xksoil)
+         call casa_xratesoil(nb, params, w%tsoilavg, w%moistavg, thetaliq, ft, fw, xklit, xksoil, dg(:, D_PSI))
          call casa_coeffsoil(nb, params, xklit, xksoil, klitter, ksoil)
          if (icycle > 1) then
             do i = 1, 3
                do n = 1, nb
                   klitter(n, i) = klitter(n, i)*w%xkn(n)
+               end do
+            end do
+         end if
+         if (any_het) then
+            ! sub-grid heterogeneity of the linear decay fluxes, after xkN (seed_processes.md 3.2)
+            do n = 1, nb
+               if (params(n, P_HET_LIN) == 0.0_dp) cycle
+               do i = 1, 3
+                  klitter(n, i) = klitter(n, i)*params(n, P_HET_PHI + i - 1)
+                  ksoil(n, i) = ksoil(n, i)*params(n, P_HET_PHI + i + 2)
                end do
             end do
          end if

@@ -30,6 +30,7 @@ module mimics_soil
    use tb_precision, only: dp, TKZERO, DELTCASA
    use tb_layout
    use casa_veg, only: inint
+   use tb_moisture, only: vg_psi, f_psi, heterogeneity_mm
    implicit none
    private
 
@@ -48,7 +49,8 @@ module mimics_soil
    integer, parameter, public :: CP_XKOPTLITTER = 21, CP_Q10SOIL = 22, CP_LITTERRATE_CWD = 23
    integer, parameter, public :: CP_CLAY = 24, CP_SSAT = 25
    integer, parameter, public :: CP_FNMINLEACH = 26, CP_FNMINLOSS = 27, CP_NMINFIX = 28
-   integer, parameter, public :: NCP = 28
+   integer, parameter, public :: CP_VG_THETA_R = 29, CP_VG_ALPHA = 30, CP_VG_N = 31, CP_FW_MIN = 32
+   integer, parameter, public :: NCP = 32
 
    ! ---- the day's MIMICS quantities (q) -----------------------------------
    integer, parameter, public :: Q_KMOD = 1            ! 1..6  Km divisors (r3, k3 x Pscalar)
@@ -81,7 +83,8 @@ module mimics_soil
    integer, parameter, public :: Q_CHRESP = 81, Q_CSOMPIN = 82, Q_OVERFLOW_R = 83, Q_OVERFLOW_K = 84
    integer, parameter, public :: Q_NLITTERMIN = 85, Q_NSMIN = 86, Q_NSIMM = 87, Q_NSNET = 88
    integer, parameter, public :: Q_NMINLOSS = 89, Q_NMINLEACH = 90, Q_DNSOILMINDT = 91
-   integer, parameter, public :: NQ = 91
+   integer, parameter, public :: Q_PSI = 92, Q_HET_CLAMPED = 93
+   integer, parameter, public :: NQ = 93
 
    ! pool order inside mc / mn
    integer, parameter :: LITM = 1, LITS = 2, MICR = 3, MICK = 4, SOMA = 5, SOMC = 6, SOMP = 7
@@ -133,6 +136,10 @@ contains
          cp(i, CP_FNMINLEACH) = (10.0_dp*params(i, P_XNLEACH))*DELTCASA
          cp(i, CP_FNMINLOSS) = params(i, P_XNMINLOSS)
          cp(i, CP_NMINFIX) = params(i, P_NFIXRATE)/365.0_dp
+         cp(i, CP_VG_THETA_R) = params(i, P_VG_THETA_R)
+         cp(i, CP_VG_ALPHA) = params(i, P_VG_ALPHA)
+         cp(i, CP_VG_N) = params(i, P_VG_N)
+         cp(i, CP_FW_MIN) = params(i, P_FW_MIN)
       end do
    end subroutine mimics_casa_constants
 
@@ -353,6 +360,11 @@ contains
                fw = (((thl*thl)*thl)*afp**2.5_dp)/0.022600567942709_dp
             end if
             fw = max(0.05_dp, fw)
+         else if (ifw == 4) then
+            ! water-potential scalar (seed_processes.md 2.3) of the root-weighted moisture
+            q(i, Q_PSI) = vg_psi(moistavg(i), cp(i, CP_VG_THETA_R), cp(i, CP_SSAT), cp(i, CP_VG_ALPHA), &
+                                 cp(i, CP_VG_N))
+            fw = max(cp(i, CP_FW_MIN), f_psi(q(i, Q_PSI)))
          else if (ifw == 1) then
             fw = ((thl - 1.70_dp)/(0.55_dp - 1.70_dp))**6.6481_dp &
                  *((thl - (-0.007_dp))/(0.55_dp - (-0.007_dp)))**3.22_dp
@@ -375,6 +387,7 @@ contains
          end if
          q(i, Q_TAUMOD) = taumod
          fmet = q(i, Q_FMET)
+         if (ifw == 4 .and. mp(i, M_FWONTAU) == 0.0_dp) fw = 1.0_dp   ! S001: no moisture effect on death
          q(i, Q_TAUR) = ((mp(i, M_TAU_R)*exp(mp(i, M_TAU_R + 1)*fmet))*taumod)*fw
          q(i, Q_TAUK) = ((mp(i, M_TAU_K)*exp(mp(i, M_TAU_K + 1)*fmet))*taumod)*fw
          if (icycle > 1) then
@@ -386,6 +399,9 @@ contains
          else
             q(i, Q_DESORPTION) = q(i, Q_DESORP)*(mp(i, M_DESORPQ10)*exp((ts - mp(i, M_DESORPTREF))/10.0_dp))
          end if
+         ! heterogeneity of the linear desorption k SOMp: 1 + rho CVk CVC (seed_processes.md 3.1)
+         if (mp(i, M_HET_MM) /= 0.0_dp) q(i, Q_DESORPTION) = q(i, Q_DESORPTION) &
+            *max(mp(i, M_PHI_MIN), 1.0_dp + (mp(i, M_RHO_DESORP)*mp(i, M_CVK_DESORP))*mp(i, M_CV + 6))
       end do
    end subroutine mimics_environment
 
@@ -421,8 +437,8 @@ contains
       real(dp), dimension(HOUR_CHUNK) :: cl_m, cl_s, cm_r, cm_k, cs_a, cs_c, cs_p, mr, mk
       real(dp), dimension(HOUR_CHUNK) :: nl_m, nl_s, nm_r, nm_k, ns_a, ns_c, ns_p, din
       real(dp), dimension(HOUR_CHUNK) :: chresp, csompin, ovr_day, ovk_day, nlitmin, nsmin, nsimm
-      real(dp) :: omge(HOUR_CHUNK, 4), onue(HOUR_CHUNK, 4)
-      logical :: active(HOUR_CHUNK), lin_dd(HOUR_CHUNK), all_lin
+      real(dp) :: omge(HOUR_CHUNK, 4), onue(HOUR_CHUNK, 4), vm(HOUR_CHUNK, 8), phit(HOUR_CHUNK, 2), nclamp(HOUR_CHUNK)
+      logical :: active(HOUR_CHUNK), lin_dd(HOUR_CHUNK), all_lin, het(HOUR_CHUNK), any_het
       real(dp) :: litmin1, litmin2, litmin3, litmin4, sommin1, sommin2
       real(dp) :: trn1, trn2, trn3, trn4, trn5, trn6, desorp, oxidat
       real(dp) :: litminn1, litminn2, litminn3, litminn4, somminn1, somminn2, rr, rk
@@ -434,9 +450,21 @@ contains
 
       hfrac = 1.0_dp/real(NHOURS, dp)
       all_lin = .true.
+      any_het = .false.
+      nclamp = 0.0_dp
       do k = 1, m
          i = i0 + k - 1
          active(k) = inint(cp(i, CP_IVT2)) /= 0
+         het(k) = active(k) .and. mp(i, M_HET_MM) /= 0.0_dp
+         if (het(k)) any_het = .true.
+         ! turnover M^beta: 1 + beta(beta - 1)CV^2/2 (3.1), in the CN step only (C-only turnover is linear)
+         phit(k, :) = 1.0_dp
+         if (het(k) .and. icycle > 1) then
+            do j = 1, 2
+               phit(k, j) = max(mp(i, M_PHI_MIN), 1.0_dp + ((0.5_dp*mp(i, M_DENSDEP))*(mp(i, M_DENSDEP) - 1.0_dp)) &
+                                                    *(mp(i, M_CV + 1 + j)*mp(i, M_CV + 1 + j)))
+            end do
+         end if
          ! pow(x, 1.0) == x exactly, so the linear case skips the libm call
          lin_dd(k) = (mp(i, M_DENSDEP) == 1.0_dp)
          if (active(k) .and. .not. lin_dd(k)) all_lin = .false.
@@ -451,6 +479,13 @@ contains
          jmf(k) = (q(i, Q_NLITIN_MET)*hfrac)*mp(i, M_FI_MET)
          js1(k) = (q(i, Q_NLITIN_STR)*hfrac)*(1.0_dp - mp(i, M_FI_STR))
          jsf(k) = (q(i, Q_NLITIN_STR)*hfrac)*mp(i, M_FI_STR)
+         ! the Vmax of the six uptakes and of OXIDAT by MICr, MICk; with het_mm times the hour's
+         ! heterogeneity factor (mimics_hour_phi), else the day's values
+         do j = 1, 6
+            vm(k, j) = q(i, Q_VMAX + j - 1)
+         end do
+         vm(k, 7) = q(i, Q_VMAX + 1)
+         vm(k, 8) = q(i, Q_VMAX + 4)
          kok(k) = mp(i, M_KO + 1)*q(i, Q_KM + 4)
          kor(k) = mp(i, M_KO)*q(i, Q_KM + 1)
          cl_m(k) = mc(i, LITM); cl_s(k) = mc(i, LITS); cm_r(k) = mc(i, MICR); cm_k(k) = mc(i, MICK)
@@ -470,6 +505,7 @@ contains
       end do
 
       do h = 1, NHOURS
+         if (any_het) call mimics_hour_phi(n, i0, m, mp, q, het, cm_r, cm_k, kor, kok, vm, nclamp)
          if (icycle > 1 .and. .not. all_lin) then
             do k = 1, m
                i = i0 + k - 1
@@ -488,22 +524,29 @@ contains
                mk(k) = cm_k(k)
             end do
          end if
+         if (any_het .and. icycle > 1) then
+            do k = 1, m
+               if (.not. het(k)) cycle
+               mr(k) = mr(k)*phit(k, 1)
+               mk(k) = mk(k)*phit(k, 2)
+            end do
+         end if
          if (icycle > 1) then
             do k = 1, m
                i = i0 + k - 1
-               litmin1 = ((cm_r(k)*q(i, Q_VMAX))*cl_m(k))/(q(i, Q_KM) + cm_r(k))
-               litmin2 = ((cm_r(k)*q(i, Q_VMAX + 1))*cl_s(k))/(q(i, Q_KM + 1) + cm_r(k))
-               sommin1 = ((cm_r(k)*q(i, Q_VMAX + 2))*cs_a(k))/(q(i, Q_KM + 2) + cm_r(k))
-               litmin3 = ((cm_k(k)*q(i, Q_VMAX + 3))*cl_m(k))/(q(i, Q_KM + 3) + cm_k(k))
-               litmin4 = ((cm_k(k)*q(i, Q_VMAX + 4))*cl_s(k))/(q(i, Q_KM + 4) + cm_k(k))
-               sommin2 = ((cm_k(k)*q(i, Q_VMAX + 5))*cs_a(k))/(q(i, Q_KM + 5) + cm_k(k))
+               litmin1 = ((cm_r(k)*vm(k, 1))*cl_m(k))/(q(i, Q_KM) + cm_r(k))
+               litmin2 = ((cm_r(k)*vm(k, 2))*cl_s(k))/(q(i, Q_KM + 1) + cm_r(k))
+               sommin1 = ((cm_r(k)*vm(k, 3))*cs_a(k))/(q(i, Q_KM + 2) + cm_r(k))
+               litmin3 = ((cm_k(k)*vm(k, 4))*cl_m(k))/(q(i, Q_KM + 3) + cm_k(k))
+               litmin4 = ((cm_k(k)*vm(k, 5))*cl_s(k))/(q(i, Q_KM + 4) + cm_k(k))
+               sommin2 = ((cm_k(k)*vm(k, 6))*cs_a(k))/(q(i, Q_KM + 5) + cm_k(k))
                trn1 = (mr(k)*q(i, Q_TAUR))*q(i, Q_FPHYS_R); trn2 = (mr(k)*q(i, Q_TAUR))*q(i, Q_FCHEM_R)
                trn3 = (mr(k)*q(i, Q_TAUR))*q(i, Q_FAVAL_R)
                trn4 = (mk(k)*q(i, Q_TAUK))*q(i, Q_FPHYS_K); trn5 = (mk(k)*q(i, Q_TAUK))*q(i, Q_FCHEM_K)
                trn6 = (mk(k)*q(i, Q_TAUK))*q(i, Q_FAVAL_K)
                desorp = cs_p(k)*q(i, Q_DESORPTION)
-               oxidat = ((cm_k(k)*q(i, Q_VMAX + 4))*cs_c(k))/(kok(k) + cm_k(k)) &
-                        + ((cm_r(k)*q(i, Q_VMAX + 1))*cs_c(k))/(kor(k) + cm_r(k))
+               oxidat = ((cm_k(k)*vm(k, 8))*cs_c(k))/(kok(k) + cm_k(k)) &
+                        + ((cm_r(k)*vm(k, 7))*cs_c(k))/(kor(k) + cm_r(k))
 
                litminn1 = (litmin1*nl_m(k))/(cl_m(k) + EPS10)
                litminn2 = (litmin2*nl_s(k))/(cl_s(k) + EPS10)
@@ -570,19 +613,19 @@ contains
          else
             do k = 1, m
                i = i0 + k - 1
-               litmin1 = ((cm_r(k)*q(i, Q_VMAX))*cl_m(k))/(q(i, Q_KM) + cm_r(k))
-               litmin2 = ((cm_r(k)*q(i, Q_VMAX + 1))*cl_s(k))/(q(i, Q_KM + 1) + cm_r(k))
-               sommin1 = ((cm_r(k)*q(i, Q_VMAX + 2))*cs_a(k))/(q(i, Q_KM + 2) + cm_r(k))
-               litmin3 = ((cm_k(k)*q(i, Q_VMAX + 3))*cl_m(k))/(q(i, Q_KM + 3) + cm_k(k))
-               litmin4 = ((cm_k(k)*q(i, Q_VMAX + 4))*cl_s(k))/(q(i, Q_KM + 4) + cm_k(k))
-               sommin2 = ((cm_k(k)*q(i, Q_VMAX + 5))*cs_a(k))/(q(i, Q_KM + 5) + cm_k(k))
+               litmin1 = ((cm_r(k)*vm(k, 1))*cl_m(k))/(q(i, Q_KM) + cm_r(k))
+               litmin2 = ((cm_r(k)*vm(k, 2))*cl_s(k))/(q(i, Q_KM + 1) + cm_r(k))
+               sommin1 = ((cm_r(k)*vm(k, 3))*cs_a(k))/(q(i, Q_KM + 2) + cm_r(k))
+               litmin3 = ((cm_k(k)*vm(k, 4))*cl_m(k))/(q(i, Q_KM + 3) + cm_k(k))
+               litmin4 = ((cm_k(k)*vm(k, 5))*cl_s(k))/(q(i, Q_KM + 4) + cm_k(k))
+               sommin2 = ((cm_k(k)*vm(k, 6))*cs_a(k))/(q(i, Q_KM + 5) + cm_k(k))
                trn1 = (mr(k)*q(i, Q_TAUR))*q(i, Q_FPHYS_R); trn2 = (mr(k)*q(i, Q_TAUR))*q(i, Q_FCHEM_R)
                trn3 = (mr(k)*q(i, Q_TAUR))*q(i, Q_FAVAL_R)
                trn4 = (mk(k)*q(i, Q_TAUK))*q(i, Q_FPHYS_K); trn5 = (mk(k)*q(i, Q_TAUK))*q(i, Q_FCHEM_K)
                trn6 = (mk(k)*q(i, Q_TAUK))*q(i, Q_FAVAL_K)
                desorp = cs_p(k)*q(i, Q_DESORPTION)
-               oxidat = ((cm_k(k)*q(i, Q_VMAX + 4))*cs_c(k))/(kok(k) + cm_k(k)) &
-                        + ((cm_r(k)*q(i, Q_VMAX + 1))*cs_c(k))/(kor(k) + cm_r(k))
+               oxidat = ((cm_k(k)*vm(k, 8))*cs_c(k))/(kok(k) + cm_k(k)) &
+                        + ((cm_r(k)*vm(k, 7))*cs_c(k))/(kor(k) + cm_r(k))
 
                d_litm = (im1(k) - litmin1) - litmin3
                d_micr = (mp(i, M_MGE)*(litmin1 + sommin1) + mp(i, M_MGE + 1)*litmin2) - ((trn1 + trn2) + trn3)
@@ -609,6 +652,7 @@ contains
          mc(i, SOMA) = cs_a(k); mc(i, SOMC) = cs_c(k); mc(i, SOMP) = cs_p(k)
          q(i, Q_CHRESP) = chresp(k)
          q(i, Q_CSOMPIN) = csompin(k)
+         q(i, Q_HET_CLAMPED) = nclamp(k)
          if (icycle > 1) then
             mn(i, LITM) = nl_m(k); mn(i, LITS) = nl_s(k); mn(i, MICR) = nm_r(k); mn(i, MICK) = nm_k(k)
             mn(i, SOMA) = ns_a(k); mn(i, SOMC) = ns_c(k); mn(i, SOMP) = ns_p(k)
@@ -618,6 +662,40 @@ contains
          end if
       end do
    end subroutine mimics_hours_chunk
+
+   !> The hour's heterogeneity factors of the het cells of a chunk from the start-of-hour pools
+   !> (seed_processes.md 3.1, 3.2), each clamped at phi_min (counted in nclamp) and folded into vm: the six
+   !> uptakes (K = Km_j) and OXIDAT by MICr, MICk (K = KO Km).
+   subroutine mimics_hour_phi(n, i0, m, mp, q, het, cm_r, cm_k, kor, kok, vm, nclamp)
+      integer, intent(in) :: n, i0, m
+      real(dp), intent(in) :: mp(n, NMIMICSPARAM), q(n, NQ)
+      logical, intent(in) :: het(HOUR_CHUNK)
+      real(dp), intent(in) :: cm_r(HOUR_CHUNK), cm_k(HOUR_CHUNK), kor(HOUR_CHUNK), kok(HOUR_CHUNK)
+      real(dp), intent(inout) :: vm(HOUR_CHUNK, 8), nclamp(HOUR_CHUNK)
+      integer, parameter :: VCOL(8) = [0, 1, 2, 3, 4, 5, 1, 4]
+      integer :: k, i, j
+      real(dp) :: cvr, cvk, phi(8)
+      do k = 1, m
+         if (.not. het(k)) cycle
+         i = i0 + k - 1
+         cvr = mp(i, M_CV + 2); cvk = mp(i, M_CV + 3)
+         phi(1) = heterogeneity_mm(q(i, Q_KM), cm_r(k), mp(i, M_CV), cvr, mp(i, M_RHO))
+         phi(2) = heterogeneity_mm(q(i, Q_KM + 1), cm_r(k), mp(i, M_CV + 1), cvr, mp(i, M_RHO + 1))
+         phi(3) = heterogeneity_mm(q(i, Q_KM + 2), cm_r(k), mp(i, M_CV + 4), cvr, mp(i, M_RHO + 2))
+         phi(4) = heterogeneity_mm(q(i, Q_KM + 3), cm_k(k), mp(i, M_CV), cvk, mp(i, M_RHO + 3))
+         phi(5) = heterogeneity_mm(q(i, Q_KM + 4), cm_k(k), mp(i, M_CV + 1), cvk, mp(i, M_RHO + 4))
+         phi(6) = heterogeneity_mm(q(i, Q_KM + 5), cm_k(k), mp(i, M_CV + 4), cvk, mp(i, M_RHO + 5))
+         phi(7) = heterogeneity_mm(kor(k), cm_r(k), mp(i, M_CV + 5), cvr, mp(i, M_RHO_OX))
+         phi(8) = heterogeneity_mm(kok(k), cm_k(k), mp(i, M_CV + 5), cvk, mp(i, M_RHO_OX + 1))
+         do j = 1, 8
+            if (phi(j) < mp(i, M_PHI_MIN)) then
+               phi(j) = mp(i, M_PHI_MIN)
+               nclamp(k) = nclamp(k) + 1.0_dp
+            end if
+            vm(k, j) = q(i, Q_VMAX + VCOL(j))*phi(j)
+         end do
+      end do
+   end subroutine mimics_hour_phi
 
    ! ---------------------------------------------------------------------------
    !> 4.12, after the hours (CN): net mineralisation, gaseous loss and the

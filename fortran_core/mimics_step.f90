@@ -189,8 +189,8 @@ contains
       do d = 1, nday
          doy = doy0 + d - 1
          ! ---- forcing (perturbations added in double after widening) ----
-         call widen_forcing_day(nb, nday, d, params, gpp, tair, ndep, tsoil, moist, dtair, dtsoil, &
-                                gppd, taird, ndepd, tsl, msl)
+         call widen_forcing_day(nb, nday, d, doy, params, gpp, tair, ndep, tsoil, moist, dtair, dtsoil, &
+                                gppd, taird, ndepd, tsl, msl, dg(:, D_DRY_SPELL), dg(:, D_DRY_WETTER))
          do k = 1, NSOIL_LAYERS
             do i = 1, nb
                fzl(i, k) = real(frzn(i, k, d), dp)
@@ -290,6 +290,8 @@ contains
          dg(:, D_THETAFRZN) = q(:, Q_THETAFRZN)
          dg(:, D_FW_MIMICS) = q(:, Q_FW)
          dg(:, D_THETALIQ_MIMICS) = q(:, Q_THETALIQ)
+         dg(:, D_PSI) = q(:, Q_PSI)
+         dg(:, D_HET_CLAMPED) = q(:, Q_HET_CLAMPED)
          dg(:, D_FMET) = q(:, Q_FMET)
          dg(:, D_LIGNINNRATIO) = q(:, Q_LIGNINNRATIO)
          dg(:, D_TAUMOD) = q(:, Q_TAUMOD)

@@ -68,15 +68,19 @@ contains
    !> Day d of the float32 forcing of nb cells, widened exactly to real64; the air and
    !> soil temperature perturbations are added in double after widening (docs/kernel.md).
    !> gppd is 0 on icewater cells.
-   subroutine widen_forcing_day(nb, nday, d, params, gpp, tair, ndep, tsoil, moist, dtair, dtsoil, &
-                                gppd, tairk, ndepd, tsl, msl)
-      integer, intent(in) :: nb, nday, d
+   !> A dry spell (seed_processes.md 2.1: P_DRY_DAYS > 0 and doy in [P_DRY_START, P_DRY_START + P_DRY_DAYS))
+   !> sets every layer's liquid water to P_DRY_THETA and adds P_DRY_DTSOIL to its temperature; dry_spell is
+   !> then 1 and dry_wetter 1 if that water content exceeds the met value of a layer (else both 0).
+   subroutine widen_forcing_day(nb, nday, d, doy, params, gpp, tair, ndep, tsoil, moist, dtair, dtsoil, &
+                                gppd, tairk, ndepd, tsl, msl, dry_spell, dry_wetter)
+      integer, intent(in) :: nb, nday, d, doy
       real(dp), intent(in) :: params(nb, NCASAPARAM)
       real(sp), intent(in) :: gpp(nb, nday), tair(nb, nday), ndep(nb, nday)
       real(sp), intent(in) :: tsoil(nb, NSOIL_LAYERS, nday), moist(nb, NSOIL_LAYERS, nday)
       real(dp), intent(in) :: dtair, dtsoil
       real(dp), intent(out) :: gppd(nb), tairk(nb), ndepd(nb), tsl(nb, NSOIL_LAYERS), msl(nb, NSOIL_LAYERS)
-      integer :: n, l
+      real(dp), intent(inout) :: dry_spell(nb), dry_wetter(nb)
+      integer :: n, l, d0
       do n = 1, nb
          if (cell_active(params(n, P_IVT2))) then
             gppd(n) = real(gpp(n, d), dp)
@@ -90,6 +94,19 @@ contains
          do n = 1, nb
             tsl(n, l) = real(tsoil(n, l, d), dp) + dtsoil
             msl(n, l) = real(moist(n, l, d), dp)
+         end do
+      end do
+      do n = 1, nb
+         if (params(n, P_DRY_DAYS) <= 0.0_dp) cycle
+         d0 = inint(params(n, P_DRY_START))
+         dry_spell(n) = 0.0_dp
+         dry_wetter(n) = 0.0_dp
+         if (doy < d0 .or. doy >= d0 + inint(params(n, P_DRY_DAYS))) cycle
+         dry_spell(n) = 1.0_dp
+         do l = 1, NSOIL_LAYERS
+            if (params(n, P_DRY_THETA) > msl(n, l)) dry_wetter(n) = 1.0_dp
+            msl(n, l) = params(n, P_DRY_THETA)
+            tsl(n, l) = tsl(n, l) + params(n, P_DRY_DTSOIL)
          end do
       end do
    end subroutine widen_forcing_day

@@ -54,7 +54,7 @@ def simulate(model: Model, met: str | Path, years: int, *, state: np.ndarray | N
         s.write_output = True
     state = model.cold_state() if state is None else state
     d = model.domain
-    cells = CellInfo(d.lat, d.lon, d.area, d.pft, d.cellid)
+    cells = CellInfo(d.lat, d.lon, d.area, d.pft, d.cellid, model.static_fields())
     dailies, annuals, labels = [], [], []
     for res in run_years(model, state, steps, perturbation=perturbation):
         dailies.append(daily_dataset(daily_columns(res.daily, model.soil_model, model.icycle), res.step.label, cells,

@@ -93,6 +93,12 @@ KEYS: tuple[Key, ...] = (
     *(Key("files", m.legacy_csv.config_key.split(".")[1], str, "", "",
           f"the original's {m.legacy_csv.file_name} to start from (run.soil_model = {m.name})")
       for m in SOIL_MODELS.values() if m.legacy_csv),
+    Key("files", "vg_table", str, "", "",
+        "CSV of per-cell van Genuchten parameters (header theta_r,alpha,n; alpha in cm-1), one row per cell in the "
+        "soil table's order; empty: Carsel & Parrish class means from the texture (docs/moisture_heterogeneity.md)"),
+    Key("files", "heterogeneity_table", str, "", "",
+        "CSV of per-cell coefficients of variation and correlations (header: &heterogeneity key names such as "
+        "cv_micr, rho_r1, cvc_slow), one row per cell in the soil table's order; its columns override the namelist"),
     Key("files", "output_dir", str, "output", "", "folder for annual.nc, daily_YYYY.nc, restart.nc, run.log"),
     Key("files", "write_legacy_restart", bool, False, "",
         "also write the original's cnppool_end.csv (and the soil model's own, e.g. mimicspool_end.csv) at the end"),
@@ -109,6 +115,41 @@ KEYS: tuple[Key, ...] = (
     Key("perturbation", "npp_mult", float, 1.0, "", "multiplies NPP (after autotrophic respiration)"),
     Key("perturbation", "start_year_count", int, 10000, "",
         "first simulated year (1-based count within this run) that is perturbed"),
+    Key("perturbation", "dry_start", int, 0, "d",
+        "first day of year of a dry spell (seed_processes.md 2.1); 0: no dry spell"),
+    Key("perturbation", "dry_days", int, 7, "d", "length of the dry spell"),
+    Key("perturbation", "dry_psi", float, -450.0, "hPa",
+        "soil water potential held in every layer during the dry spell (water content theta(psi) per cell)"),
+    Key("perturbation", "dry_dtsoil", float, 0.0, "K", "added to every soil layer's temperature during the spell"),
+    Key("perturbation", "dry_years", str, "", "",
+        "comma-separated simulation-year counts (1-based) with the dry spell; empty: every year"),
+    # &moisture
+    Key("moisture", "fw_psi", bool, False, "",
+        "CASA soil: the water-potential moisture scalar max(fw_min, f_psi) for litter and soil decay "
+        "(seed_processes.md 2.3); MIMICS: set fw_function = 4 in its parameters"),
+    Key("moisture", "fw_min", float, 0.05, "", "floor of the water-potential moisture scalar"),
+    Key("moisture", "fw_on_tau", bool, True, "",
+        "MIMICS fw_function 4: also scale microbial turnover by fW (false: as S001, rates only)"),
+    # &heterogeneity
+    Key("heterogeneity", "het_mm", bool, False, "",
+        "MIMICS: second-order sub-grid heterogeneity factor on the Michaelis-Menten fluxes and turnover "
+        "(seed_processes.md 3)"),
+    Key("heterogeneity", "het_lin", bool, False, "",
+        "CASA soil: heterogeneity factor 1 + rho CVk CVC on the litter and soil decay rates"),
+    Key("heterogeneity", "phi_min", float, 0.0, "", "lower clamp of the heterogeneity factor (clamps are counted)"),
+    *(Key("heterogeneity", f"cv_{p}", float, 0.0, "", f"MIMICS: coefficient of variation of {p.upper()}")
+      for p in ("litm", "lits", "micr", "mick", "soma", "somc", "somp")),
+    Key("heterogeneity", "cvk_desorp", float, 0.0, "", "MIMICS: coefficient of variation of the desorption rate"),
+    Key("heterogeneity", "rho_desorp", float, 0.0, "", "MIMICS: correlation of the desorption rate and SOMp"),
+    *(Key("heterogeneity", f"rho_{r}", float, 0.0, "", f"MIMICS: correlation of substrate and microbe, {help}")
+      for r, help in (("r1", "LITm-MICr"), ("r2", "LITs-MICr"), ("r3", "SOMa-MICr"), ("k1", "LITm-MICk"),
+                      ("k2", "LITs-MICk"), ("k3", "SOMa-MICk"), ("ox_r", "SOMc-MICr (OXIDAT)"),
+                      ("ox_k", "SOMc-MICk (OXIDAT)"))),
+    *(Key("heterogeneity", f"{kind}_{p}", float, 0.0, "", f"CASA: {help} of the {p} pool")
+      for p in ("met", "str", "cwd", "mic", "slow", "pass")
+      for kind, help in (("cvc", "coefficient of variation of the carbon"),
+                         ("cvk", "coefficient of variation of the decay rate"),
+                         ("rhokc", "correlation of decay rate and carbon"))),
     # &fixes
     *(Key("fixes", name, bool, False, "", help) for name, help in _FIX_HELP.items()),
     # &spinup (testbed spinup; docs/spinup.md)
@@ -152,7 +193,7 @@ KEYS: tuple[Key, ...] = (
         "output folder of that transient run (empty: the spin-up's output_dir + '_transient')"),
 )
 
-GROUPS = ("run", "files", "parallel", "perturbation", "fixes", "spinup")
+GROUPS = ("run", "files", "parallel", "perturbation", "moisture", "heterogeneity", "fixes", "spinup")
 _BY_PATH = {k.path: k for k in KEYS}
 assert set(_FIX_HELP) - {"no_restart_write_reset"} == set(FIXES) - {"reserved"}
 
@@ -274,6 +315,10 @@ class RunConfig:
             raise ConfigError(f"files.met = {met!r} must contain {{year}} when first_year/last_year are set")
         if self.values["parallel"]["chunk_size"] < 0:
             raise ConfigError("parallel.chunk_size must be >= 0 (0: automatic)")
+        from .scenarios import options_from_config
+
+        for opt in options_from_config(self):
+            opt.check()
 
     @property
     def icycle(self) -> int:

@@ -18,6 +18,15 @@ from . import soil as soil_models
 from .domain import Domain, PhenologyTable
 from .errors import ConfigError
 from .params import CasaParameterSet
+from .scenarios import (
+    DrySpell,
+    Heterogeneity,
+    MoistureOptions,
+    casa_columns,
+    dry_spell_params,
+    mimics_columns,
+    van_genuchten_columns,
+)
 from .soil import SoilModel
 
 # state column <- cold-start table name (the PFT table's initial pools)
@@ -37,6 +46,11 @@ class Model:
     icycle: int = 2
     soil_params: Any = None     #: the soil model's own parameter set (testbed.soil ParameterSpec), if it has one
     fixes: Mapping[str, bool] = field(default_factory=dict)
+    moisture: MoistureOptions = field(default_factory=MoistureOptions)   #: psi-based fW (seed_processes.md 2.3)
+    dry_spell: DrySpell = field(default_factory=DrySpell)                #: dry-spell forcing (2.1)
+    heterogeneity: Heterogeneity = field(default_factory=Heterogeneity)  #: sub-grid heterogeneity (3)
+    vg_table: np.ndarray | None = None   #: user's per-cell (theta_r, alpha, n), else class means from texture
+    het_table: dict[str, np.ndarray] | None = None   #: per-cell CVs and correlations overriding the namelist
 
     def __post_init__(self) -> None:
         soil = self.soil
@@ -55,6 +69,7 @@ class Model:
         self.params = self._casa_params()
         self.sparams = (soil.parameters.gather(self.soil_params, self.domain.pft) if soil.parameters
                         else np.zeros((self.ncell, 0), order="F"))
+        self._scenario_columns()
         self.greenup, self.fall, self.phase0 = self.phenology.lookup(self.domain.lat, self.domain.pft)
 
     @property
@@ -104,10 +119,56 @@ class Model:
         put("nclitter_cwd", ncwd / (ccwd + 1.0e-10))
         return p
 
+    def _scenario_columns(self) -> None:
+        """The moisture and heterogeneity columns (seed_processes.md 2, 3); all off leaves them at 0."""
+        for opt in (self.moisture, self.dry_spell, self.heterogeneity):
+            opt.check()
+        mimics_psi = self.soil_model == "mimics" and getattr(self.soil_params, "fw_function", 0) == 4
+        if self.heterogeneity.het_mm and self.soil_model != "mimics":
+            raise ConfigError("heterogeneity.het_mm applies to the MIMICS soil model only")
+        if self.heterogeneity.het_lin and self.soil_model != "casa":
+            raise ConfigError("heterogeneity.het_lin applies to the CASA soil model only")
+        if self.moisture.fw_psi and self.soil_model != "casa":
+            raise ConfigError("moisture.fw_psi is the CASA switch; MIMICS uses fw_function = 4 in its parameters")
+        self.uses_vg = self.moisture.fw_psi or mimics_psi or self.dry_spell.on
+        if self.uses_vg:
+            d = self.domain
+            van_genuchten_columns(self.params, d.sand, d.silt, d.clay, self.vg_table)
+        for name, values in (self.het_table or {}).items():
+            if values.shape != (self.ncell,):
+                raise ConfigError(f"the heterogeneity table's column {name} has {values.size} rows for "
+                                  f"{self.ncell} cells")
+        casa_columns(self.params, self.moisture, self.heterogeneity, self.het_table)
+        if self.soil_model == "mimics":
+            mimics_columns(self.sparams, self.moisture, self.heterogeneity, self.het_table)
+        self._dry_params = dry_spell_params(self.params, self.dry_spell) if self.dry_spell.on else None
+
+    def static_fields(self) -> dict[str, tuple[np.ndarray, dict]]:
+        """Optional static per-cell output fields: the van Genuchten parameters when an option uses them."""
+        if not self.uses_vg:
+            return {}
+        out = {}
+        for name in ("vg_theta_r", "vg_alpha", "vg_n"):
+            col = layout.column("casa", name)
+            out[name] = (self.params[:, layout.index("casa", name)].copy(),
+                         {"units": col.units, "long_name": col.long_name})
+        out["vg_theta_s"] = (self.params[:, layout.index("casa", "ssat")].copy(),
+                             {"units": "m3 m-3", "long_name": "van Genuchten saturated water content (the soil "
+                                                              "table's saturation content)"})
+        return out
+
+    def params_for_year(self, count: int) -> np.ndarray:
+        """The CASA parameter array of simulation year ``count`` (with the dry spell where it applies)."""
+        if self._dry_params is not None and self.dry_spell.applies(count):
+            return self._dry_params
+        return self.params
+
     def subset(self, cells: slice) -> Model:
         """The same model restricted to a contiguous range of cells (for chunked runs)."""
         return Model(self.domain.subset(cells), self.casa, self.phenology, self.soil_model, self.icycle,
-                     self.soil_params, dict(self.fixes))
+                     self.soil_params, dict(self.fixes), self.moisture, self.dry_spell, self.heterogeneity,
+                     None if self.vg_table is None else self.vg_table[cells],
+                     None if self.het_table is None else {k: v[cells] for k, v in self.het_table.items()})
 
     # ------------------------------------------------------------------ initial state
     def cold_state(self) -> np.ndarray:

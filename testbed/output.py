@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cftime
@@ -86,6 +86,9 @@ class CellInfo:
     area: np.ndarray     #: m2, 0 for inactive (ice/water) cells
     pft: np.ndarray
     cellid: np.ndarray
+    #: further static per-cell fields, name -> (values, attributes), e.g. the van Genuchten parameters of a run
+    #: with a water-potential option (Model.static_fields)
+    static: dict[str, tuple[np.ndarray, dict]] = field(default_factory=dict)
 
 
 CELL_MEASURES = "area: area"
@@ -104,6 +107,7 @@ def _coords(cells: CellInfo) -> dict:
                  {"units": "m2", "long_name": "land area (0 for ice/water cells)", "standard_name": "cell_area"}),
         "pft": ("cell", cells.pft.astype(np.int32), {"long_name": "IGBP plant functional type (1-18)"}),
         "cellid": ("cell", cells.cellid.astype(np.int32), {"long_name": "met file cell id"}),
+        **{name: ("cell", values, dict(attrs)) for name, (values, attrs) in cells.static.items()},
     }
 
 

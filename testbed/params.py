@@ -255,7 +255,7 @@ MIMICS_PARAMETERS.update({
 })
 assert len(MIMICS_PARAMETERS) == 93
 
-FW_FUNCTIONS = {1: "CASA", 2: "constant 1", 3: "CORPSE"}
+FW_FUNCTIONS = {1: "CASA", 2: "constant 1", 3: "CORPSE", 4: "water potential (seed_processes.md 2.3)"}
 
 
 def _ranges(groups: list[tuple[Range, str]]) -> dict[str, Range]:

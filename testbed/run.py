@@ -176,7 +176,8 @@ def run_years(model: Model, state: np.ndarray, steps: Sequence[YearStep], *,
         before = state.copy(order="F")
         annual = kernel.new_annual(model.ncell)
         on = pert.active(step.count)
-        daily = kernel.advance(model.soil, state, model.params, model.sparams, forcing, icycle=model.icycle,
+        daily = kernel.advance(model.soil, state, model.params_for_year(step.count), model.sparams, forcing,
+                               icycle=model.icycle,
                                fixes=model.fix_flags, annual=annual,
                                dtair=pert.dtair if on else 0.0, dtsoil=pert.dtsoil if on else 0.0,
                                npp_scalar=pert.npp_mult if on else 1.0, store_daily=step.store_daily,

@@ -174,7 +174,8 @@ def appendix_b_outputs(tmp_path_factory: pytest.TempPathFactory, setA: Path, spe
     (work / "check_b.f90").write_text(CHECK_B_F90)
     subprocess.run([sys.executable, str(FORTRAN / "gen_layout.py"), str(work / "tb_columns.f90")], check=True)
     sources = [work / "tb_columns.f90",
-               *(FORTRAN / f for f in ("precision.f90", "layout.f90", "casa_veg.f90", "mimics_soil.f90"))]
+               *(FORTRAN / f for f in ("precision.f90", "layout.f90", "moisture.f90", "casa_veg.f90",
+                                       "mimics_soil.f90"))]
     build = subprocess.run([gfortran, *FFLAGS, "-J", str(work), *map(str, sources), str(work / "check_b.f90"),
                             "-o", str(work / "check_b")], cwd=work, capture_output=True, text=True, timeout=600)
     assert build.returncode == 0, f"building the Appendix B driver failed:\n{build.stderr[-4000:]}"
@@ -182,6 +183,8 @@ def appendix_b_outputs(tmp_path_factory: pytest.TempPathFactory, setA: Path, spe
     mset = read_mimics_csv(setA / "inputs" / MIMICS_CSV)
     values = [float(mset.fixed[n]) for n in layout.MIMICS_PARAMS[:93]]
     values += [float(mset.depth_cm[0]), float(mset.fw_function)]
+    # the optional moisture / heterogeneity columns after them, switched off (seed_processes.md 2, 3)
+    values += [1.0 if c.name == "fwontau" else 0.0 for c in layout.TABLES["mimics"].columns[95:]]
     assert len(values) == layout.NMIMICSPARAM
     (work / "mp.txt").write_text("\n".join(repr(v) for v in values) + "\n")
     (work / "inputs.csv").write_text((specdir / "mimics_check" / "inputs.csv").read_text())

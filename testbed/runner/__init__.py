@@ -238,7 +238,7 @@ def _run(plan: Plan, folder: OutputFolder, signals: _Signals, client, state: np.
     for path in plan.met_files[:3]:
         runlog.write(f"met: {path}")
     attrs = output_attrs(plan, command, prints)
-    cells = cell_info(model.domain)
+    cells = cell_info(model.domain, model)
     from tqdm import tqdm
 
     bar = tqdm(total=model.ncell * (len(plan.steps) - start_index) * 365, unit="cell-day", unit_scale=True,

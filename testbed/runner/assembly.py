@@ -24,8 +24,10 @@ from .plan import Plan
 from .segments import ChunkResult, Segment
 
 
-def cell_info(domain: Domain) -> CellInfo:
-    return CellInfo(domain.lat, domain.lon, domain.area, domain.pft, domain.cellid)
+def cell_info(domain: Domain, model: Model | None = None) -> CellInfo:
+    """The static per-cell fields of the outputs (with ``model``, also its optional ones)."""
+    static = model.static_fields() if model is not None else {}
+    return CellInfo(domain.lat, domain.lon, domain.area, domain.pft, domain.cellid, static)
 
 
 def input_files(plan: Plan) -> dict[str, Path]:

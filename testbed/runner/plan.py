@@ -16,6 +16,7 @@ from ..legacy import pool_csvs, read_pool_csv
 from ..model import Model
 from ..params import load_casa_parameters
 from ..run import Perturbation, YearStep, cycle_schedule, transient_schedule
+from ..scenarios import options_from_config, read_heterogeneity_table, read_vg_table
 from ..soil import get as get_soil
 from ..state import check_restart_matches, read_restart
 
@@ -73,7 +74,12 @@ def build_model(cfg: RunConfig) -> Model:
     soil_params = spec.load(_file(cfg, spec.config_key, f"{soil.name} parameter set")) if spec else None
     phen = PhenologyTable.read(_file(cfg, "files.phenology", "phenology table"))
     fixes = {name: True for name in layout.FIXES if name != "reserved" and cfg.get(f"fixes.{name}")}
-    return Model(domain, casa, phen, soil.name, cfg.icycle, soil_params, fixes)
+    moisture, dry_spell, het = options_from_config(cfg)
+    vg = read_vg_table(_file(cfg, "files.vg_table", "van Genuchten table")) if cfg.get("files.vg_table") else None
+    het_table = (read_heterogeneity_table(_file(cfg, "files.heterogeneity_table", "heterogeneity table"))
+                 if cfg.get("files.heterogeneity_table") else None)
+    return Model(domain, casa, phen, soil.name, cfg.icycle, soil_params, fixes, moisture, dry_spell, het, vg,
+                 het_table)
 
 
 def initial_state(cfg: RunConfig, model: Model) -> np.ndarray:

@@ -1,0 +1,53 @@
+!> Soil-water potential and the water-potential rate scalar (spec seed_processes.md 2.2, 2.3).
+!>
+!> Van Genuchten-Mualem head h (cm) of a water content, m = 1 - 1/n, and S001 Eq. D10
+!> (Table A2: psi_opt = -30 hPa, psi_th = -158000 hPa, a = 1.47). 1 cm H2O = 0.980665 hPa.
+!> Used only when a water-potential option is on; the same formulas are in testbed/moisture.py.
+module tb_moisture
+   use tb_precision, only: dp
+   implicit none
+   private
+   public :: vg_psi, f_psi, heterogeneity_mm
+
+   real(dp), parameter, public :: HPA_PER_CM = 0.980665_dp
+   real(dp), parameter :: PSI_OPT = -30.0_dp, PSI_TH = -158000.0_dp, A_PSI = 1.47_dp
+
+contains
+
+   !> Water potential (hPa) of water content theta (m3 m-3): Se = (theta - theta_r)/(theta_s - theta_r)
+   !> clipped to <= 1; Se <= 0 gives -huge (f_psi = 0).
+   pure elemental function vg_psi(theta, theta_r, theta_s, alpha, n) result(psi)
+      real(dp), intent(in) :: theta, theta_r, theta_s, alpha, n
+      real(dp) :: psi, se, m
+      se = min(1.0_dp, (theta - theta_r)/(theta_s - theta_r))
+      if (se <= 0.0_dp) then
+         psi = -huge(1.0_dp)
+         return
+      end if
+      m = 1.0_dp - 1.0_dp/n
+      psi = -((1.0_dp/alpha)*(se**(-1.0_dp/m) - 1.0_dp)**(1.0_dp/n))*HPA_PER_CM
+   end function vg_psi
+
+   !> S001 Eq. D10: 1 above psi_opt, 0 below psi_th, else 1 - [log10(psi/psi_opt)/log10(psi_th/psi_opt)]^a.
+   pure elemental function f_psi(psi) result(f)
+      real(dp), intent(in) :: psi
+      real(dp) :: f
+      if (psi > PSI_OPT) then
+         f = 1.0_dp
+      else if (psi < PSI_TH) then
+         f = 0.0_dp
+      else
+         f = 1.0_dp - (log10(psi/PSI_OPT)/log10(PSI_TH/PSI_OPT))**A_PSI
+      end if
+   end function f_psi
+
+   !> Second-order heterogeneity factor of a reverse Michaelis-Menten flux V S M/(K + M) (S002 Table 2,
+   !> seed_processes.md 3.1): 1 - CVM^2 K M/(K+M)^2 + rho CVS CVM K/(K+M).
+   pure elemental function heterogeneity_mm(k, m, cvs, cvm, rho) result(phi)
+      real(dp), intent(in) :: k, m, cvs, cvm, rho
+      real(dp) :: phi, r
+      r = k/(k + m)
+      phi = (1.0_dp - ((cvm*cvm)*r)*(m/(k + m))) + ((rho*cvs)*cvm)*r
+   end function heterogeneity_mm
+
+end module tb_moisture
