@@ -24,7 +24,6 @@ from .scenarios import (
     MoistureOptions,
     casa_columns,
     dry_spell_params,
-    mimics_columns,
     van_genuchten_columns,
 )
 from .soil import SoilModel
@@ -123,14 +122,15 @@ class Model:
         """The moisture and heterogeneity columns (seed_processes.md 2, 3); all off leaves them at 0."""
         for opt in (self.moisture, self.dry_spell, self.heterogeneity):
             opt.check()
-        mimics_psi = self.soil_model == "mimics" and getattr(self.soil_params, "fw_function", 0) == 4
-        if self.heterogeneity.het_mm and self.soil_model != "mimics":
-            raise ConfigError("heterogeneity.het_mm applies to the MIMICS soil model only")
-        if self.heterogeneity.het_lin and self.soil_model != "casa":
-            raise ConfigError("heterogeneity.het_lin applies to the CASA soil model only")
-        if self.moisture.fw_psi and self.soil_model != "casa":
-            raise ConfigError("moisture.fw_psi is the CASA switch; MIMICS uses fw_function = 4 in its parameters")
-        self.uses_vg = self.moisture.fw_psi or mimics_psi or self.dry_spell.on
+        soil = self.soil
+        params_psi = soil.psi_scalar_in_params(self.soil_params)
+        switches = {"heterogeneity.het_mm": self.heterogeneity.het_mm,
+                     "heterogeneity.het_lin": self.heterogeneity.het_lin, "moisture.fw_psi": self.moisture.fw_psi}
+        for key, on in switches.items():
+            if on and key not in soil.scenario_options:
+                raise ConfigError(f"{key} is not available for the {soil.name} soil model (it offers: "
+                                  f"{', '.join(soil.scenario_options) or 'none'}; docs/moisture_heterogeneity.md)")
+        self.uses_vg = self.moisture.fw_psi or params_psi or self.dry_spell.on
         if self.uses_vg:
             d = self.domain
             van_genuchten_columns(self.params, d.sand, d.silt, d.clay, self.vg_table)
@@ -139,8 +139,8 @@ class Model:
                 raise ConfigError(f"the heterogeneity table's column {name} has {values.size} rows for "
                                   f"{self.ncell} cells")
         casa_columns(self.params, self.moisture, self.heterogeneity, self.het_table)
-        if self.soil_model == "mimics":
-            mimics_columns(self.sparams, self.moisture, self.heterogeneity, self.het_table)
+        if soil.scenario_columns:
+            soil.scenario_columns(self.sparams, self.moisture, self.heterogeneity, self.het_table)
         self._dry_params = dry_spell_params(self.params, self.dry_spell) if self.dry_spell.on else None
 
     def static_fields(self) -> dict[str, tuple[np.ndarray, dict]]:

@@ -124,6 +124,12 @@ class SoilModel:
     explicit_microbes: bool = False
     unsupported_fixes: tuple[str, ...] = ()     #: fix options this model's kernel path does not implement
     outputs: tuple[OutputVar, ...] = ()         #: its output variables besides its pools (testbed.variables)
+    #: moisture and heterogeneity switches it implements (namelist keys; docs/moisture_heterogeneity.md)
+    scenario_options: tuple[str, ...] = ()
+    #: whether its parameter set asks for the water-potential moisture scalar (needs van Genuchten columns)
+    psi_scalar_in_params: Callable[[Any], bool] = field(default=lambda params: False)
+    #: fills its own parameter array's moisture and heterogeneity columns (sparams, moisture, het, table)
+    scenario_columns: Callable[..., None] | None = None
 
     def own_pools(self, icycle: int) -> tuple[Pool, ...]:
         return tuple(p for p in self.pools if p.in_cycle(icycle))

@@ -23,6 +23,7 @@ MODEL = SoilModel(
     ),
     legacy_isom=1,
     kernel_advance="advance_casa",
+    scenario_options=("moisture.fw_psi", "heterogeneity.het_lin"),
     outputs=(
         OutputVar("thetaLiq", "thetaliq", "mean"),
         OutputVar("fT", "ft", "mean"),

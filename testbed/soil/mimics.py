@@ -51,6 +51,12 @@ def _gather(pset: MimicsParameterSet, pft: np.ndarray) -> np.ndarray:
     return m
 
 
+def _scenario_columns(sparams, moisture, het, table) -> None:
+    from ..scenarios import mimics_columns
+
+    mimics_columns(sparams, moisture, het, table)
+
+
 def _csv_lead(model: Model, state: np.ndarray, c: int, year_count: int) -> str:
     d = model.domain
     return f"{year_count:6d},{c + 1:7d},{int(d.pft[c]):7d}," + "".join(
@@ -85,6 +91,9 @@ MODEL = SoilModel(
     state_to_gm2=_mg_cm3_to_g_m2,
     extra_prognostic=("npp_prev",),
     explicit_microbes=True,
+    scenario_options=("heterogeneity.het_mm",),
+    scenario_columns=_scenario_columns,
+    psi_scalar_in_params=lambda pset: pset.fw_function == 4,   # fW from water potential (seed_processes.md 2.3)
     outputs=(
         OutputVar("DIN", "din", "mean", CN),
         OutputVar("cHresp", "chresp", "flux", standard_name=(

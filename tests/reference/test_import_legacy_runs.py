@@ -62,7 +62,7 @@ def _compare_file(report: Report, ours: xr.Dataset, ref_files, soil_model: str, 
 def _labels_written(stage_dir: Path, daily: bool = False) -> list[int]:
     """The year labels of the original's CASA NetCDF files in the stage's OUT folder (the set's own record)."""
     suffix = "_daily.nc" if daily else ".nc"
-    names = [p.name for p in (stage_dir / "OUT").glob(f"casaclm_pool_flux_*{suffix}")]
+    names = [p.name for p in (stage_dir / "OUT").glob(f"casaclm_pool_flux_[0-9][0-9][0-9][0-9]{suffix}")]
     return sorted(int(n[len("casaclm_pool_flux_"):][:4]) for n in names if n.endswith(suffix) and
                   (daily or not n.endswith("_daily.nc")))
 

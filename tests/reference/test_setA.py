@@ -90,7 +90,7 @@ def test_spinup_annual_netcdf_matches_original(setA: Path, config: str) -> None:
     report = Report()
     written = [r for r in run.years if r.step.write_output]
     recorded = sorted(int(p.name[len("casaclm_pool_flux_"):][:4])
-                      for p in (setA / config / "spin" / "OUT").glob("casaclm_pool_flux_????.nc"))
+                      for p in (setA / config / "spin" / "OUT").glob("casaclm_pool_flux_[0-9][0-9][0-9][0-9].nc"))
     assert [r.step.count for r in written] == recorded
     for res in written:
         files = [("casa", setA / config / "spin" / "OUT" / f"casaclm_pool_flux_{res.step.count:04d}.nc")]
