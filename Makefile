@@ -40,6 +40,7 @@ bench: install  ## ours and the original side by side (throughput, memory); writ
 
 lint:
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 clean:
 	rm -rf build demo_output benchmarks/work .pytest_cache

@@ -30,9 +30,15 @@ def load(domain: Path, soil_model: str, cycle: str, nyear: int):
     from testbed.runner import build_model
 
     cfg = RunConfig.defaults()
-    cfg.override([f"run.soil_model={soil_model}", f"run.cycle={cycle}",
-                  f"files.gridinfo={domain / 'gridinfo_igbpz.csv'}", f"files.soil={domain / 'gridinfo_soil.csv'}",
-                  f"files.met={met_path(domain, 5)}"])
+    cfg.override(
+        [
+            f"run.soil_model={soil_model}",
+            f"run.cycle={cycle}",
+            f"files.gridinfo={domain / 'gridinfo_igbpz.csv'}",
+            f"files.soil={domain / 'gridinfo_soil.csv'}",
+            f"files.met={met_path(domain, 5)}",
+        ]
+    )
     model = build_model(cfg)
     met = MetFile.open(met_path(domain, 5))
     return model, [met.read_year(y) for y in range(min(nyear, met.nyear))]
@@ -48,8 +54,17 @@ def run_once(model, forcings) -> tuple[float, float, np.ndarray, np.ndarray]:
     for k, f in enumerate(forcings):
         annual = kernel.new_annual(model.ncell)
         t0, c0 = time.perf_counter(), time.thread_time()
-        kernel.advance(model.soil, state, model.params, model.sparams, f, icycle=model.icycle,
-                       fixes=model.fix_flags, annual=annual, first_year=k == 0)
+        kernel.advance(
+            model.soil,
+            state,
+            model.params,
+            model.sparams,
+            f,
+            icycle=model.icycle,
+            fixes=model.fix_flags,
+            annual=annual,
+            first_year=k == 0,
+        )
         wall += time.perf_counter() - t0
         cpu += time.thread_time() - c0
     return wall, cpu, state, annual
@@ -80,9 +95,12 @@ def main() -> None:
             walls.append(cell_days / wall)
             cpus.append(cell_days / cpu)
         saved[f"{tag}/state"], saved[f"{tag}/annual"] = state, annual
-        print(f"{tag.upper():10s} {model.ncell} cells x {len(forcings)} y: best {max(walls):12,.0f} cell-days/s wall, "
-              f"{max(cpus):12,.0f} per CPU second (wall runs: {', '.join(f'{r:,.0f}' for r in walls)}; "
-              f"load {os.getloadavg()[0]:.2f})", flush=True)
+        print(
+            f"{tag.upper():10s} {model.ncell} cells x {len(forcings)} y: best {max(walls):12,.0f} cell-days/s wall, "
+            f"{max(cpus):12,.0f} per CPU second (wall runs: {', '.join(f'{r:,.0f}' for r in walls)}; "
+            f"load {os.getloadavg()[0]:.2f})",
+            flush=True,
+        )
     if args.save:
         np.savez(args.save, **saved)
     if args.compare:

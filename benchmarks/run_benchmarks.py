@@ -47,6 +47,7 @@ CONFIGS = {"casa_cn": "casa", "mimics_cn": "mimics"}  # original.sh config -> ou
 
 # ------------------------------------------------------------------------------------ inputs
 
+
 def met_path(domain: Path, nyears: int) -> Path:
     return domain / f"met_{FIRST_YEAR}_{FIRST_YEAR + nyears - 1}.nc"
 
@@ -78,13 +79,23 @@ def make_domain(ncell: int, nyears: int, grid: str = "compact") -> Path:
             rows = sorted({int(round(x)) for x in (k * (len(g) - 1) / max(ncell - 1, 1) for k in range(ncell))})
             src = out / "source"
             src.mkdir(parents=True, exist_ok=True)
-            tables = (write_gridinfo(src / "gridinfo.csv", [g[r] for r in rows]),
-                      write_soil(src / "soil.csv", [so[r] for r in rows]))
+            tables = (
+                write_gridinfo(src / "gridinfo.csv", [g[r] for r in rows]),
+                write_soil(src / "soil.csv", [so[r] for r in rows]),
+            )
         kw |= {"gridinfo": tables[0], "soil": tables[1]}
     elif ncell == 4263 and tables[0].exists():  # the real cells, compact
         kw |= {"gridinfo": tables[0], "soil": tables[1]}
-    make_synthetic_domain(out, ncell=ncell, years=range(FIRST_YEAR, FIRST_YEAR + nyears), seed=2024, per_year=False,
-                          multi_year=True, nc_format="NETCDF3_64BIT_OFFSET", **kw)
+    make_synthetic_domain(
+        out,
+        ncell=ncell,
+        years=range(FIRST_YEAR, FIRST_YEAR + nyears),
+        seed=2024,
+        per_year=False,
+        multi_year=True,
+        nc_format="NETCDF3_64BIT_OFFSET",
+        **kw,
+    )
     return out
 
 
@@ -105,10 +116,20 @@ def namelist(domain: Path, nyears: int, soil_model: str, out: Path, chunk: int, 
     from testbed.config import RunConfig, namelist_text
 
     cfg = RunConfig.defaults()
-    cfg.override([f"run.soil_model={soil_model}", "run.cycle=cn", "run.cycles=1", "run.checkpoint_interval=5",
-                  f"files.gridinfo={domain / 'gridinfo_igbpz.csv'}", f"files.soil={domain / 'gridinfo_soil.csv'}",
-                  f"files.met={met_path(domain, nyears)}", f"files.output_dir={out}",
-                  f"parallel.chunk_size={chunk}", f"parallel.workers={workers}"])
+    cfg.override(
+        [
+            f"run.soil_model={soil_model}",
+            "run.cycle=cn",
+            "run.cycles=1",
+            "run.checkpoint_interval=5",
+            f"files.gridinfo={domain / 'gridinfo_igbpz.csv'}",
+            f"files.soil={domain / 'gridinfo_soil.csv'}",
+            f"files.met={met_path(domain, nyears)}",
+            f"files.output_dir={out}",
+            f"parallel.chunk_size={chunk}",
+            f"parallel.workers={workers}",
+        ]
+    )
     out.mkdir(parents=True, exist_ok=True)
     path = out.parent / f"{out.name}.nml"
     path.write_text(namelist_text(cfg))
@@ -116,6 +137,7 @@ def namelist(domain: Path, nyears: int, soil_model: str, out: Path, chunk: int, 
 
 
 # ------------------------------------------------------------------------------------ machine
+
 
 def _cmd(*args: str) -> str:
     try:
@@ -128,17 +150,31 @@ def machine_info() -> dict:
     """CPU model, cores, memory, OS, git commit, compiler and library versions of this run."""
     import numpy
 
-    model = next((line.split(":", 1)[1].strip() for line in _cmd("lscpu").splitlines()
-                  if line.startswith("Model name")), platform.processor() or platform.machine())
-    mem_kb = next((int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                   if line.startswith("MemTotal")), 0)
+    model = next(
+        (line.split(":", 1)[1].strip() for line in _cmd("lscpu").splitlines() if line.startswith("Model name")),
+        platform.processor() or platform.machine(),
+    )
+    mem_kb = next(
+        (
+            int(line.split()[1])
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal")
+        ),
+        0,
+    )
     commit = _cmd("git", "-C", str(REPO), "rev-parse", "--short", "HEAD") or "unknown"
     if _cmd("git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"):
         commit += " (with uncommitted changes)"
-    return {"cpu": model, "cores": os.cpu_count(), "memory_gib": mem_kb / 2**20,
-            "os": f"{platform.system()} {platform.release()}", "commit": commit,
-            "compiler": _cmd("gfortran", "--version").splitlines()[0] if shutil.which("gfortran") else "none",
-            "python": platform.python_version(), "numpy": numpy.__version__}
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "memory_gib": mem_kb / 2**20,
+        "os": f"{platform.system()} {platform.release()}",
+        "commit": commit,
+        "compiler": _cmd("gfortran", "--version").splitlines()[0] if shutil.which("gfortran") else "none",
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+    }
 
 
 def load_average() -> str:
@@ -159,8 +195,14 @@ def warm(path: Path) -> dict:
         while f.read(1 << 24):
             pass
     seconds = time.perf_counter() - t0
-    return {"path": path, "file": path.name, "gb": path.stat().st_size / 1e9, "before": before, "read_s": seconds,
-            "after": cached_fraction(path)}
+    return {
+        "path": path,
+        "file": path.name,
+        "gb": path.stat().st_size / 1e9,
+        "before": before,
+        "read_s": seconds,
+        "after": cached_fraction(path),
+    }
 
 
 def _pct(x: float | None) -> str:
@@ -168,6 +210,7 @@ def _pct(x: float | None) -> str:
 
 
 # ------------------------------------------------------------------------------------ the original
+
 
 def find_original(args: argparse.Namespace) -> tuple[Path | None, str]:
     """The original's binary, and how it was found (or why there is none)."""
@@ -181,8 +224,10 @@ def find_original(args: argparse.Namespace) -> tuple[Path | None, str]:
         return path.resolve(), f"binary {path}"
     mirror = args.original_mirror or os.environ.get("TESTBED_ORIGINAL_MIRROR")
     if not mirror:
-        return None, ("not available: set TESTBED_ORIGINAL_BIN (binary) or TESTBED_ORIGINAL_MIRROR "
-                      "(git directory of wwieder/biogeochem_testbed) to measure it side by side")
+        return None, (
+            "not available: set TESTBED_ORIGINAL_BIN (binary) or TESTBED_ORIGINAL_MIRROR "
+            "(git directory of wwieder/biogeochem_testbed) to measure it side by side"
+        )
     build = Path(args.original_build_dir).resolve()
     if build.is_relative_to(REPO):
         raise SystemExit(f"--original-build-dir must be outside the repository: {build}")
@@ -200,17 +245,37 @@ def run_original(binary: Path, config: str, domain: Path, nyears: int, tag: str,
     """One run of the original (original.sh run): wall time, peak RSS of its process (/usr/bin/time)."""
     work = WORK / f"orig_{tag}"
     shutil.rmtree(work, ignore_errors=True)
-    res = subprocess.run(["bash", str(ORIGINAL_SH), "run", str(binary), config, str(domain / "gridinfo_igbpz.csv"),
-                          str(domain / "gridinfo_soil.csv"), str(met_path(domain, nyears)), str(work), str(mloop)],
-                         capture_output=True, text=True, env={**os.environ, "PYTHON": sys.executable})
+    res = subprocess.run(
+        [
+            "bash",
+            str(ORIGINAL_SH),
+            "run",
+            str(binary),
+            config,
+            str(domain / "gridinfo_igbpz.csv"),
+            str(domain / "gridinfo_soil.csv"),
+            str(met_path(domain, nyears)),
+            str(work),
+            str(mloop),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHON": sys.executable},
+    )
     if res.returncode != 0:
         raise RuntimeError(f"the original failed ({config}, mloop={mloop}):\n{res.stdout[-2000:]}\n{res.stderr}")
     r = json.loads(res.stdout.strip().splitlines()[-1])
-    return {"program": "original", "mloop": mloop, "seconds": r["wall_s"], "rss_gb": r["peak_rss_gb"],
-            "cell_days": ncell_of(domain) * 365 * nyears * mloop}
+    return {
+        "program": "original",
+        "mloop": mloop,
+        "seconds": r["wall_s"],
+        "rss_gb": r["peak_rss_gb"],
+        "cell_days": ncell_of(domain) * 365 * nyears * mloop,
+    }
 
 
 # ------------------------------------------------------------------------------------ ours
+
 
 def kernel_benchmark(domain: Path, nyears: int, soil_model: str) -> dict:
     """Kernel-only time on one core (all forcing read beforehand), in this process."""
@@ -231,12 +296,25 @@ def kernel_benchmark(domain: Path, nyears: int, soil_model: str) -> dict:
     for k, f in enumerate(forcings):
         annual = kernel.new_annual(model.ncell)
         t0 = time.perf_counter()
-        kernel.advance(model.soil, state, model.params, model.sparams, f, icycle=model.icycle,
-                       fixes=model.fix_flags, annual=annual, first_year=k == 0)
+        kernel.advance(
+            model.soil,
+            state,
+            model.params,
+            model.sparams,
+            f,
+            icycle=model.icycle,
+            fixes=model.fix_flags,
+            annual=annual,
+            first_year=k == 0,
+        )
         seconds += time.perf_counter() - t0
     assert np.isfinite(state).all()
-    return {"program": "kernel", "seconds": seconds, "cell_days": model.ncell * 365 * len(forcings),
-            "rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2}
+    return {
+        "program": "kernel",
+        "seconds": seconds,
+        "cell_days": model.ncell * 365 * len(forcings),
+        "rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2,
+    }
 
 
 def tree_rss(pid: int) -> float:
@@ -262,8 +340,11 @@ def run_ours(domain: Path, nyears: int, soil_model: str, workers: int, tag: str,
     out = WORK / f"run_{tag}"
     nml = namelist(domain, nyears, soil_model, out, chunk, workers)
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "testbed.cli", "run", str(nml), "--overwrite", "-q"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "testbed.cli", "run", str(nml), "--overwrite", "-q"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     peak = 0.0
     while proc.poll() is None:
         peak = max(peak, tree_rss(proc.pid))
@@ -271,18 +352,29 @@ def run_ours(domain: Path, nyears: int, soil_model: str, workers: int, tag: str,
     seconds = time.perf_counter() - t0
     if proc.returncode != 0:
         raise RuntimeError(f"testbed run failed: {proc.stderr.read().decode()[-2000:]}")
-    return {"program": f"ours_w{workers}", "workers": workers, "chunk": chunk, "seconds": seconds,
-            "cell_days": ncell_of(domain) * 365 * nyears, "rss_gb": peak}
+    return {
+        "program": f"ours_w{workers}",
+        "workers": workers,
+        "chunk": chunk,
+        "seconds": seconds,
+        "cell_days": ncell_of(domain) * 365 * nyears,
+        "rss_gb": peak,
+    }
 
 
 def kernel_in_subprocess(domain: Path, nyears: int, soil_model: str) -> dict:
     """kernel_benchmark in a fresh process, so that its peak RSS is its own."""
-    res = subprocess.run([sys.executable, __file__, "--one-kernel", str(domain), str(nyears), soil_model],
-                         capture_output=True, text=True, check=True)
+    res = subprocess.run(
+        [sys.executable, __file__, "--one-kernel", str(domain), str(nyears), soil_model],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
 # ------------------------------------------------------------------------------------ measurement
+
 
 def side_by_side(domain: Path, nyears: int, original: Path | None, repeats: int) -> dict[str, list[dict]]:
     """Every run of section 1 and 2, alternating programs within each repeat; config -> list of runs."""
@@ -293,10 +385,15 @@ def side_by_side(domain: Path, nyears: int, original: Path | None, repeats: int)
             print(f"repeat {rep + 1}/{repeats}, {config}: ", end="", flush=True)
             batch: list[tuple] = []
             if original is not None:
-                batch += [(run_original, original, config, domain, nyears, config, 1),
-                          (run_original, original, config, domain, nyears, f"{config}_m0", 0)]
-            batch += [(kernel_in_subprocess, domain, nyears, soil), (run_ours, domain, nyears, soil, 1, f"{config}_w1"),
-                      (run_ours, domain, nyears, soil, 2, f"{config}_w2")]
+                batch += [
+                    (run_original, original, config, domain, nyears, config, 1),
+                    (run_original, original, config, domain, nyears, f"{config}_m0", 0),
+                ]
+            batch += [
+                (kernel_in_subprocess, domain, nyears, soil),
+                (run_ours, domain, nyears, soil, 1, f"{config}_w1"),
+                (run_ours, domain, nyears, soil, 2, f"{config}_w2"),
+            ]
             for func, *fargs in batch:
                 r = func(*fargs) | {"repeat": rep + 1, "load": os.getloadavg()[0], "seq": len(order)}
                 order.append(r)
@@ -321,12 +418,18 @@ def stats(runs: list[dict], program: str, mloop: int | None = None) -> dict | No
     if not sel:
         return None
     secs = [r["seconds"] for r in sel]
-    return {"best": min(secs), "median": statistics.median(secs), "n": len(secs), "cell_days": sel[0]["cell_days"],
-            "rss_gb": max(r["rss_gb"] for r in sel)}
+    return {
+        "best": min(secs),
+        "median": statistics.median(secs),
+        "n": len(secs),
+        "cell_days": sel[0]["cell_days"],
+        "rss_gb": max(r["rss_gb"] for r in sel),
+    }
 
 
-def forcing_years(domain_short: Path, short_years: int, domain_long: Path, long_years: int,
-                  original: Path | None) -> list[dict]:
+def forcing_years(
+    domain_short: Path, short_years: int, domain_long: Path, long_years: int, original: Path | None
+) -> list[dict]:
     """Peak RSS with the short and the long met file (same cells): ours CASA-CN 1 and 2 workers, original read."""
     rows = []
     for dom, ny in ((domain_short, short_years), (domain_long, long_years)):
@@ -337,19 +440,34 @@ def forcing_years(domain_short: Path, short_years: int, domain_long: Path, long_
         short_read = run_original(original, "casa_cn", domain_short, short_years, f"years{short_years}_m0", mloop=0)
         rows.append(short_read | {"years": short_years})
         need_gb = short_read["rss_gb"] * long_years / short_years * 1.3
-        avail_gb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                        if line.startswith("MemAvailable")) / 2**20
+        avail_gb = (
+            next(
+                int(line.split()[1])
+                for line in Path("/proc/meminfo").read_text().splitlines()
+                if line.startswith("MemAvailable")
+            )
+            / 2**20
+        )
         if avail_gb > need_gb + 2:
             print(f"{long_years}-year met file: original, mloop=0 ...", flush=True)
-            rows.append(run_original(original, "casa_cn", domain_long, long_years, f"years{long_years}_m0", mloop=0)
-                        | {"years": long_years})
+            rows.append(
+                run_original(original, "casa_cn", domain_long, long_years, f"years{long_years}_m0", mloop=0)
+                | {"years": long_years}
+            )
         else:
-            rows.append({"program": "original", "mloop": 0, "years": long_years, "skipped":
-                         f"needs about {need_gb:.1f} GB, {avail_gb:.1f} GB available"})
+            rows.append(
+                {
+                    "program": "original",
+                    "mloop": 0,
+                    "years": long_years,
+                    "skipped": f"needs about {need_gb:.1f} GB, {avail_gb:.1f} GB available",
+                }
+            )
     return rows
 
 
 # ------------------------------------------------------------------------------------ spin-up hook
+
 
 def spinup_section(lines: list[str], quick: bool) -> bool:
     """Hook for the spin-up benchmark: benchmarks/spinup_bench.py, maintained separately, adds its own
@@ -365,12 +483,17 @@ def spinup_section(lines: list[str], quick: bool) -> bool:
         return True
     except Exception:
         traceback.print_exc()
-        lines += ["", "## Spin-up", "", "The spin-up benchmark (benchmarks/spinup_bench.py) failed in this run; "
-                  "see the output of `make bench`."]
+        lines += [
+            "",
+            "## Spin-up",
+            "",
+            "The spin-up benchmark (benchmarks/spinup_bench.py) failed in this run; see the output of `make bench`.",
+        ]
         return False
 
 
 # ------------------------------------------------------------------------------------ report
+
 
 def _gb(x: float) -> str:
     return f"{x:.2f}"
@@ -380,47 +503,76 @@ def _ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}x" if a > 0 and b > 0 else "n/a"
 
 
-def report(info: dict, caches: list[dict], runs: dict[str, list[dict]], years_rows: list[dict], mem: list[dict],
-           orig_note: str, has_original: bool, args: argparse.Namespace, ncell: int, nyears: int,
-           load_before: str, started: str) -> list[str]:
+def report(
+    info: dict,
+    caches: list[dict],
+    runs: dict[str, list[dict]],
+    years_rows: list[dict],
+    mem: list[dict],
+    orig_note: str,
+    has_original: bool,
+    args: argparse.Namespace,
+    ncell: int,
+    nyears: int,
+    load_before: str,
+    started: str,
+) -> list[str]:
     cell_days = ncell * 365 * nyears
-    lines = ["# Benchmarks", "",
-             f"Written by `make bench` (benchmarks/run_benchmarks.py{' --quick' if args.quick else ''}), "
-             f"started {started} UTC. Every figure and every ratio below was measured in this one run of the script; "
-             "nothing is compared with another day's figures.", "",
-             "| machine | |", "|---|---|",
-             f"| CPU | {info['cpu']}, {info['cores']} cores (shared with other work; see load) |",
-             f"| memory | {info['memory_gib']:.1f} GiB |",
-             f"| OS | {info['os']} |",
-             f"| testbed commit | {info['commit']} |",
-             f"| compiler (both programs) | {info['compiler']} |",
-             f"| Python, NumPy | {info['python']}, {info['numpy']} |",
-             f"| load average (1/5/15 min) | before {load_before}; after {load_average()} |",
-             f"| original program | {orig_note} |", "",
-             f"Workload: {ncell:,} cells x {nyears} years ({cell_days:,} cell-days) of synthetic forcing in one "
-             f"uncompressed 64-bit-offset NetCDF file ({grid_text(caches[0]['path'])}), read by "
-             f"{'both programs' if has_original else 'the program'}; cold start, C+N, "
-             "annual output; the same parameter sets (the original's CSVs, ours converted from them). "
-             f"{args.repeats} repeat{'s' * (args.repeats > 1)}, programs alternating within each repeat; "
-             "wall time from start to exit.", ""]
-    busy = max([float(load_before.split(" / ")[0]), os.getloadavg()[0]]
-               + [r["load"] for rr in runs.values() for r in rr])
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Written by `make bench` (benchmarks/run_benchmarks.py{' --quick' if args.quick else ''}), "
+        f"started {started} UTC. Every figure and every ratio below was measured in this one run of the script; "
+        "nothing is compared with another day's figures.",
+        "",
+        "| machine | |",
+        "|---|---|",
+        f"| CPU | {info['cpu']}, {info['cores']} cores (shared with other work; see load) |",
+        f"| memory | {info['memory_gib']:.1f} GiB |",
+        f"| OS | {info['os']} |",
+        f"| testbed commit | {info['commit']} |",
+        f"| compiler (both programs) | {info['compiler']} |",
+        f"| Python, NumPy | {info['python']}, {info['numpy']} |",
+        f"| load average (1/5/15 min) | before {load_before}; after {load_average()} |",
+        f"| original program | {orig_note} |",
+        "",
+        f"Workload: {ncell:,} cells x {nyears} years ({cell_days:,} cell-days) of synthetic forcing in one "
+        f"uncompressed 64-bit-offset NetCDF file ({grid_text(caches[0]['path'])}), read by "
+        f"{'both programs' if has_original else 'the program'}; cold start, C+N, "
+        "annual output; the same parameter sets (the original's CSVs, ours converted from them). "
+        f"{args.repeats} repeat{'s' * (args.repeats > 1)}, programs alternating within each repeat; "
+        "wall time from start to exit.",
+        "",
+    ]
+    busy = max(
+        [float(load_before.split(" / ")[0]), os.getloadavg()[0]] + [r["load"] for rr in runs.values() for r in rr]
+    )
     if busy > (info["cores"] or 1):
-        lines += [f"**The machine was busy** (1-min load average up to {busy:.1f} on {info['cores']} cores): other "
-                  "jobs shared the CPUs, which slows every program and the 2-worker runs most. The ratios are "
-                  "still like for like (same run, alternating), but rerun on a quiet machine before quoting them.", ""]
+        lines += [
+            f"**The machine was busy** (1-min load average up to {busy:.1f} on {info['cores']} cores): other "
+            "jobs shared the CPUs, which slows every program and the 2-worker runs most. The ratios are "
+            "still like for like (same run, alternating), but rerun on a quiet machine before quoting them.",
+            "",
+        ]
     for c in caches:
-        lines.append(f"Page cache: `{c['file']}` ({c['gb']:.2f} GB) was {_pct(c['before'])} in the page cache "
-                     f"before this script read it once ({c['read_s']:.1f} s), {_pct(c['after'])} after; "
-                     f"{_pct(c.get('end'))} at the end of the run. Timed runs read it from memory, not from disk.")
+        lines.append(
+            f"Page cache: `{c['file']}` ({c['gb']:.2f} GB) was {_pct(c['before'])} in the page cache "
+            f"before this script read it once ({c['read_s']:.1f} s), {_pct(c['after'])} after; "
+            f"{_pct(c.get('end'))} at the end of the run. Timed runs read it from memory, not from disk."
+        )
     lines += ["", "## 1. Side by side, end to end", ""]
     if not has_original:
-        lines += ["**No ratio was measured**: the original program was not measured in this run "
-                  f"({orig_note}). The figures below are absolute.", ""]
+        lines += [
+            "**No ratio was measured**: the original program was not measured in this run "
+            f"({orig_note}). The figures below are absolute.",
+            "",
+        ]
     ratio_head = "| original's median wall / this median wall (best / best) " if has_original else ""
-    lines += ["| configuration | program | wall s, best | wall s, median | cell-days/s (median) "
-              f"{ratio_head}| peak RSS, all processes (GB, max) |",
-              "|---|---|---:|---:|---:|" + ("---:|" if has_original else "") + "---:|"]
+    lines += [
+        "| configuration | program | wall s, best | wall s, median | cell-days/s (median) "
+        f"{ratio_head}| peak RSS, all processes (GB, max) |",
+        "|---|---|---:|---:|---:|" + ("---:|" if has_original else "") + "---:|",
+    ]
     for config, rr in runs.items():
         o = stats(rr, "original", 1)
         for prog in ("original", "ours_w1", "ours_w2"):
@@ -429,39 +581,62 @@ def report(info: dict, caches: list[dict], runs: dict[str, list[dict]], years_ro
                 continue
             ratio = f" {_ratio(o['median'], s['median'])} ({_ratio(o['best'], s['best'])}) |" if o else ""
             name = "original (-O2, 1 process)" if prog == "original" else f"testbed, {_workers(int(prog[-1]))}"
-            lines.append(f"| {config.replace('_', '-').upper()} | {name} | {s['best']:.1f} | {s['median']:.1f} | "
-                         f"{s['cell_days'] / s['median']:,.0f} |{ratio} {_gb(s['rss_gb'])} |")
-    lines += ["", "Ours: `testbed run` as a user runs it (start-up, validation, met-value scan, dask LocalCluster, "
-              "outputs, checkpoints); its peak RSS is the sum over the driver and the dask processes, sampled every "
-              "0.1 s. The original: its own peak RSS (`/usr/bin/time`).", "",
-              "## 2. Kernel compute only, one core", "",
-              "Ours: the kernel alone on one core, every year's forcing read beforehand. The original: its wall time "
-              "minus its wall time with mloop = 0 (reads the met file and sets up, simulates no day), both medians "
-              "(best: both bests) of this run.", ""]
+            lines.append(
+                f"| {config.replace('_', '-').upper()} | {name} | {s['best']:.1f} | {s['median']:.1f} | "
+                f"{s['cell_days'] / s['median']:,.0f} |{ratio} {_gb(s['rss_gb'])} |"
+            )
+    lines += [
+        "",
+        "Ours: `testbed run` as a user runs it (start-up, validation, met-value scan, dask LocalCluster, "
+        "outputs, checkpoints); its peak RSS is the sum over the driver and the dask processes, sampled every "
+        "0.1 s. The original: its own peak RSS (`/usr/bin/time`).",
+        "",
+        "## 2. Kernel compute only, one core",
+        "",
+        "Ours: the kernel alone on one core, every year's forcing read beforehand. The original: its wall time "
+        "minus its wall time with mloop = 0 (reads the met file and sets up, simulates no day), both medians "
+        "(best: both bests) of this run.",
+        "",
+    ]
     if has_original:
-        lines += ["| configuration | ours kernel s (best / median) | ours cell-days/s (median) | original mloop=0 s "
-                  "(best / median) | original compute s, median (best) | original cell-days/s | ours / original |",
-                  "|---|---:|---:|---:|---:|---:|---:|"]
+        lines += [
+            "| configuration | ours kernel s (best / median) | ours cell-days/s (median) | original mloop=0 s "
+            "(best / median) | original compute s, median (best) | original cell-days/s | ours / original |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
     else:
         lines += ["| configuration | ours kernel s (best / median) | ours cell-days/s (median) |", "|---|---:|---:|"]
     for config, rr in runs.items():
         k = stats(rr, "kernel")
-        row = (f"| {config.replace('_', '-').upper()} | {k['best']:.1f} / {k['median']:.1f} | "
-               f"{k['cell_days'] / k['median']:,.0f} |")
+        row = (
+            f"| {config.replace('_', '-').upper()} | {k['best']:.1f} / {k['median']:.1f} | "
+            f"{k['cell_days'] / k['median']:,.0f} |"
+        )
         o1, o0 = stats(rr, "original", 1), stats(rr, "original", 0)
         if o1 and o0:
             cmed, cbest = o1["median"] - o0["median"], o1["best"] - o0["best"]
-            row += (f" {o0['best']:.1f} / {o0['median']:.1f} | {cmed:.1f} ({cbest:.1f}) | "
-                    f"{(k['cell_days'] / cmed) if cmed > 0 else float('nan'):,.0f} | "
-                    f"{_ratio(cmed, k['median'])} ({_ratio(cbest, k['best'])}) |")
+            row += (
+                f" {o0['best']:.1f} / {o0['median']:.1f} | {cmed:.1f} ({cbest:.1f}) | "
+                f"{(k['cell_days'] / cmed) if cmed > 0 else float('nan'):,.0f} | "
+                f"{_ratio(cmed, k['median'])} ({_ratio(cbest, k['best'])}) |"
+            )
         lines.append(row)
     if has_original:
-        lines += ["", "The original's compute-only figure is a difference of two noisy wall times; read its ratio "
-                  "as approximate."]
-    lines += ["", "## 3. Forcing years and peak memory (CASA-CN)", "",
-              "The same cells with a met file of more years (one cycle of each file). Ours reads the forcing one "
-              "year at a time; the original reads the whole file into memory (its row: mloop = 0, the read only).", "",
-              "| program | met file years | wall s | peak RSS (GB) |", "|---|---:|---:|---:|"]
+        lines += [
+            "",
+            "The original's compute-only figure is a difference of two noisy wall times; read its ratio "
+            "as approximate.",
+        ]
+    lines += [
+        "",
+        "## 3. Forcing years and peak memory (CASA-CN)",
+        "",
+        "The same cells with a met file of more years (one cycle of each file). Ours reads the forcing one "
+        "year at a time; the original reads the whole file into memory (its row: mloop = 0, the read only).",
+        "",
+        "| program | met file years | wall s | peak RSS (GB) |",
+        "|---|---:|---:|---:|",
+    ]
     for r in years_rows:
         name = "original, read only (mloop=0)" if r["program"] == "original" else f"testbed, {_workers(r['workers'])}"
         if "skipped" in r:
@@ -470,41 +645,67 @@ def report(info: dict, caches: list[dict], runs: dict[str, list[dict]], years_ro
             lines.append(f"| {name} | {r['years']} | {r['seconds']:.1f} | {_gb(r['rss_gb'])} |")
     if years_rows:
         ycells = years_rows[-1].get("cells", ncell)
-        lines += ["", f"Cells in this section: {ycells:,}" + ("" if ycells == ncell else
-                                                              " (fewer than in section 1, to save time)") + "."]
-    lines += ["", "## 4. Peak memory against chunk size and number of cells (CASA-CN, 1 worker)", "",
-              "| cells | chunk size | wall s | peak RSS (GB) |", "|---:|---:|---:|---:|"]
+        lines += [
+            "",
+            f"Cells in this section: {ycells:,}"
+            + ("" if ycells == ncell else " (fewer than in section 1, to save time)")
+            + ".",
+        ]
+    lines += [
+        "",
+        "## 4. Peak memory against chunk size and number of cells (CASA-CN, 1 worker)",
+        "",
+        "| cells | chunk size | wall s | peak RSS (GB) |",
+        "|---:|---:|---:|---:|",
+    ]
     for r in mem:
         lines.append(f"| {r['cells']:,} | {r['chunk'] or 'auto'} | {r['seconds']:.1f} | {_gb(r['rss_gb'])} |")
-    lines += ["", "## Every timed run, in order", "",
-              "| configuration | repeat | program | wall s | peak RSS (GB) | 1-min load at end |",
-              "|---|---:|---|---:|---:|---:|"]
+    lines += [
+        "",
+        "## Every timed run, in order",
+        "",
+        "| configuration | repeat | program | wall s | peak RSS (GB) | 1-min load at end |",
+        "|---|---:|---|---:|---:|---:|",
+    ]
     for config, r in sorted(((c, r) for c, rr in runs.items() for r in rr), key=lambda cr: cr[1]["seq"]):
-        lines.append(f"| {config} | {r['repeat']} | {label(r)} | {r['seconds']:.2f} | {_gb(r['rss_gb'])} "
-                     f"| {r['load']:.2f} |")
+        lines.append(
+            f"| {config} | {r['repeat']} | {label(r)} | {r['seconds']:.2f} | {_gb(r['rss_gb'])} | {r['load']:.2f} |"
+        )
     return lines
 
 
 # ------------------------------------------------------------------------------------ main
 
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--one-kernel", nargs=3, help=argparse.SUPPRESS)
-    parser.add_argument("--quick", action="store_true",
-                        help="300 cells x 2 years (8 in section 3), for a smoke test; writes benchmarks/work/"
-                             "results-quick.md unless --out is given")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="300 cells x 2 years (8 in section 3), for a smoke test; writes benchmarks/work/"
+        "results-quick.md unless --out is given",
+    )
     parser.add_argument("--repeats", type=int, default=2, help="repeats of each program (default 2)")
     parser.add_argument("--original-bin", help="the original's binary (default: $TESTBED_ORIGINAL_BIN)")
-    parser.add_argument("--original-mirror", help="git directory of wwieder/biogeochem_testbed to build the original "
-                                                  "from (default: $TESTBED_ORIGINAL_MIRROR)")
-    parser.add_argument("--original-build-dir", default=str(Path.home() / ".cache" / "testbed-original"),
-                        help="where to build the original; must be outside the repository "
-                             "(default ~/.cache/testbed-original)")
+    parser.add_argument(
+        "--original-mirror",
+        help="git directory of wwieder/biogeochem_testbed to build the original "
+        "from (default: $TESTBED_ORIGINAL_MIRROR)",
+    )
+    parser.add_argument(
+        "--original-build-dir",
+        default=str(Path.home() / ".cache" / "testbed-original"),
+        help="where to build the original; must be outside the repository (default ~/.cache/testbed-original)",
+    )
     parser.add_argument("--no-original", action="store_true", help="measure ours only (no ratio)")
     parser.add_argument("--years-cells", type=int, help="cells in section 3 (default: as section 1)")
     parser.add_argument("--out", help="results file (default benchmarks/results.md)")
-    parser.add_argument("--spinup", action="store_true",
-                        help="also run the global MIMICS-CN spin-up benchmark (benchmarks/spinup_bench.py; long)")
+    parser.add_argument(
+        "--spinup",
+        action="store_true",
+        help="also run the global MIMICS-CN spin-up benchmark (benchmarks/spinup_bench.py; long)",
+    )
     args = parser.parse_args()
     if args.one_kernel:
         d, ny, soil = args.one_kernel
@@ -520,8 +721,10 @@ def main() -> None:
     original, orig_note = find_original(args)
     info = machine_info()
     print(f"load average {load_before}; original: {orig_note}", flush=True)
-    print(f"synthetic domains ({ncell} cells x {nyears} years, {args.years_cells or ncell} x {long_years}) ...",
-          flush=True)
+    print(
+        f"synthetic domains ({ncell} cells x {nyears} years, {args.years_cells or ncell} x {long_years}) ...",
+        flush=True,
+    )
     grid = "compact" if args.quick else "full"
     domain = make_domain(ncell, nyears, grid)
     ycells = args.years_cells or ncell
@@ -535,24 +738,37 @@ def main() -> None:
     years_rows = [r | {"cells": ycells} for r in forcing_years(domain_ys, nyears, domain_yl, long_years, original)]
     print("memory against chunk size and cells ...", flush=True)
     half = make_domain(ncell // 2, nyears, grid)
-    mem = [run_ours(domain, nyears, "casa", 1, "mem_c250", chunk=250) | {"cells": ncell},
-           run_ours(domain, nyears, "casa", 1, "mem_c1000", chunk=1000) | {"cells": ncell},
-           run_ours(half, nyears, "casa", 1, "mem_half_c250", chunk=250) | {"cells": ncell // 2}]
+    mem = [
+        run_ours(domain, nyears, "casa", 1, "mem_c250", chunk=250) | {"cells": ncell},
+        run_ours(domain, nyears, "casa", 1, "mem_c1000", chunk=1000) | {"cells": ncell},
+        run_ours(half, nyears, "casa", 1, "mem_half_c250", chunk=250) | {"cells": ncell // 2},
+    ]
     for c in caches:
         c["end"] = cached_fraction(c["path"])
-    lines = report(info, caches, runs, years_rows, mem, orig_note, original is not None, args, ncell, nyears,
-                   load_before, started)
+    lines = report(
+        info, caches, runs, years_rows, mem, orig_note, original is not None, args, ncell, nyears, load_before, started
+    )
     # ---- spin-up benchmark: benchmarks/spinup_bench.py (maintained separately) adds its own section here ----
     if args.spinup:
         ok = spinup_section(lines, args.quick)
     else:
         ok = True
-        lines += ["", "## 5. Spin-up", "", "Not run in this run of the script (it takes long): "
-                  "`make bench BENCH_ARGS=--spinup`, or `.venv/bin/python benchmarks/spinup_bench.py` "
-                  "(writes benchmarks/spinup_results.md)."]
+        lines += [
+            "",
+            "## 5. Spin-up",
+            "",
+            "Not run in this run of the script (it takes long): "
+            "`make bench BENCH_ARGS=--spinup`, or `.venv/bin/python benchmarks/spinup_bench.py` "
+            "(writes benchmarks/spinup_results.md).",
+        ]
     out_md.write_text("\n".join(lines) + "\n")
-    raw = {"machine": info, "caches": [{k: v for k, v in c.items() if k != "path"} for c in caches], "runs": runs,
-           "forcing_years": years_rows, "memory": mem}
+    raw = {
+        "machine": info,
+        "caches": [{k: v for k, v in c.items() if k != "path"} for c in caches],
+        "runs": runs,
+        "forcing_years": years_rows,
+        "memory": mem,
+    }
     (WORK / f"{out_md.stem}.json").write_text(json.dumps(raw, indent=1))
     print("\n".join(lines))
     print(f"\nwritten: {out_md}")

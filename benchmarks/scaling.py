@@ -99,10 +99,25 @@ def fixed_costs(domain: Path, nyears: int, workers: int) -> dict:
         t["scatter of the model"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         attrs = assembly.output_attrs(plan)
-        futs = [client.submit(runner.run_chunk, segments.ChunkJob(
-            cs, plan.steps, plan.perturbation, True, cfg.get("run.check_budgets"), plan.restart_write_reset,
-            str(parts)), models[cs.start],
-            np.asfortranarray(plan.state[cs]), 0, pure=False) for cs in chunk_slices]
+        futs = [
+            client.submit(
+                runner.run_chunk,
+                segments.ChunkJob(
+                    cs,
+                    plan.steps,
+                    plan.perturbation,
+                    True,
+                    cfg.get("run.check_budgets"),
+                    plan.restart_write_reset,
+                    str(parts),
+                ),
+                models[cs.start],
+                np.asfortranarray(plan.state[cs]),
+                0,
+                pure=False,
+            )
+            for cs in chunk_slices
+        ]
         results = sorted(client.gather(futs), key=lambda r: r.cells.start)
         t["compute (all chunk tasks)"] = time.perf_counter() - t0
         t["slowest chunk task, inside the worker"] = max(r.seconds for r in results)
@@ -130,6 +145,7 @@ def fixed_costs(domain: Path, nyears: int, workers: int) -> dict:
 
 
 # ------------------------------------------------------------------------------ 2. scheduler overhead
+
 
 def noop(i: int) -> int:
     return i
@@ -159,8 +175,9 @@ def scheduler_overhead(nworkers: int, model_bytes: int, ntrivial: int, sleep: fl
 
     res: dict[str, float] = {"workers": nworkers}
     t0 = time.perf_counter()
-    cluster = LocalCluster(n_workers=nworkers, threads_per_worker=1, processes=True, dashboard_address=":0",
-                           silence_logs=40)
+    cluster = LocalCluster(
+        n_workers=nworkers, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=40
+    )
     client = Client(cluster)
     res["cluster start s"] = time.perf_counter() - t0
     try:
@@ -199,6 +216,7 @@ def scheduler_overhead(nworkers: int, model_bytes: int, ntrivial: int, sleep: fl
 
 # ------------------------------------------------------------------------------ 3. rates and sizes
 
+
 def rates(domain: Path, nyears: int) -> dict:
     from testbed import kernel
     from testbed.config import RunConfig
@@ -217,27 +235,42 @@ def rates(domain: Path, nyears: int) -> dict:
     for y in range(nyears):  # every year of the file: the cost per year changes as the pools build up
         f = met.read_year(y, cells)
         annual = kernel.new_annual(n)
-        secs += _t(kernel.advance, sub.soil, state, sub.params, sub.sparams, f, icycle=2, fixes=sub.fix_flags,
-                   annual=annual, first_year=y == 0)[1]
+        secs += _t(
+            kernel.advance,
+            sub.soil,
+            state,
+            sub.params,
+            sub.sparams,
+            f,
+            icycle=2,
+            fixes=sub.fix_flags,
+            annual=annual,
+            first_year=y == 0,
+        )[1]
     plan = prepare(cfg)
     job = ChunkJob(cells, plan.steps, plan.perturbation, True, True, True, "")
     forcing_bytes = sum(a.nbytes for a in (f.gpp, f.tair, f.ndep, f.tsoil, f.moist, f.frzn))
-    return {"chunk cells": n,
-            "MIMICS-CN kernel cell-days/s, one core (chunk, every year of the file)": n * 365 * nyears / secs,
-            "met read s per cell-year (chunk of cells, page cache)": statistics.median(reads) / n,
-            "forcing bytes per cell-year (float32, in memory)": forcing_bytes / n,
-            "state bytes per cell": state.nbytes / n,
-            "annual record bytes per cell-year": annual.nbytes / n,
-            "pickled model subset bytes (chunk)": len(pickle.dumps(sub)),
-            "pickled ChunkJob bytes (chunk, 5 years)": len(pickle.dumps(job))}
+    return {
+        "chunk cells": n,
+        "MIMICS-CN kernel cell-days/s, one core (chunk, every year of the file)": n * 365 * nyears / secs,
+        "met read s per cell-year (chunk of cells, page cache)": statistics.median(reads) / n,
+        "forcing bytes per cell-year (float32, in memory)": forcing_bytes / n,
+        "state bytes per cell": state.nbytes / n,
+        "annual record bytes per cell-year": annual.nbytes / n,
+        "pickled model subset bytes (chunk)": len(pickle.dumps(sub)),
+        "pickled ChunkJob bytes (chunk, 5 years)": len(pickle.dumps(job)),
+    }
 
 
 def tables_md(doc: dict) -> list[str]:
     """Markdown tables of the fixed costs (1 and 2 workers) and of the scheduler overhead."""
-    lines = [f"Measured {doc['started']} UTC, commit {doc['machine']['commit']}, {doc['machine']['cpu']}, "
-             f"{doc['machine']['cores']} cores; load average {doc['load_before']} before, {doc['load_after']} after.",
-             "", f"| step ({doc['cells']:,} cells x {doc['years']} years, MIMICS-CN) | 1 worker, s | 2 workers, s |",
-             "|---|---:|---:|"]
+    lines = [
+        f"Measured {doc['started']} UTC, commit {doc['machine']['commit']}, {doc['machine']['cpu']}, "
+        f"{doc['machine']['cores']} cores; load average {doc['load_before']} before, {doc['load_after']} after.",
+        "",
+        f"| step ({doc['cells']:,} cells x {doc['years']} years, MIMICS-CN) | 1 worker, s | 2 workers, s |",
+        "|---|---:|---:|",
+    ]
     for k, v in doc.get("imports", {}).items():
         lines.append(f"| {'import ' + k if k != 'python start' else 'Python interpreter start'} | {v:.2f} | {v:.2f} |")
     f1, f2 = doc.get("fixed_w1", {}), doc.get("fixed_w2", {})
@@ -245,12 +278,13 @@ def tables_md(doc: dict) -> list[str]:
         v1, v2 = f1[k], f2.get(k, float("nan"))
         lines.append(f"| {k} | {v1:.0f} | {v2:.0f} |" if k == "chunk tasks" else f"| {k} | {v1:.2f} | {v2:.2f} |")
     if "testbed_run_w1_s" in doc:
-        lines.append(f"| whole `testbed run` (separate process, for comparison) | {doc['testbed_run_w1_s']:.1f} | "
-                     f"{doc['testbed_run_w2_s']:.1f} |")
+        lines.append(
+            f"| whole `testbed run` (separate process, for comparison) | {doc['testbed_run_w1_s']:.1f} | "
+            f"{doc['testbed_run_w2_s']:.1f} |"
+        )
     if doc.get("overhead"):
         keys = [k for k in doc["overhead"][0] if k != "workers"]
-        lines += ["", "| workers (1 thread each) | " + " | ".join(keys) + " |",
-                  "|---:|" + "---:|" * len(keys)]
+        lines += ["", "| workers (1 thread each) | " + " | ".join(keys) + " |", "|---:|" + "---:|" * len(keys)]
         for o in doc["overhead"]:
             lines.append(f"| {o['workers']} | " + " | ".join(f"{o[k]:.3g}" for k in keys) + " |")
     return lines
@@ -280,20 +314,24 @@ def extrapolate(doc: dict, workers: tuple[int, ...] = (1, 16, 64, 256), met_year
     worker_gb = max(o["idle RSS of workers+nannies, testbed imported (GB)"] / o["workers"] for o in doc["overhead"])
     cell_years = doc["cells"] * doc["years"]
     scan = f1["met-value scan"] / cell_years  # core-seconds per cell-year (1 worker)
-    out = (f1["annual output of the segment (assemble, write part)"]
-           + f1["merge of the annual parts (annual.nc)"]) / cell_years  # driver s per output cell-year
+    out = (
+        f1["annual output of the segment (assemble, write part)"] + f1["merge of the annual parts (annual.nc)"]
+    ) / cell_years  # driver s per output cell-year
     ckpt = f1["checkpoint file (once per segment)"] / doc["cells"]
     startup = sum(doc["imports"].values()) + f1["validation (prepare)"] + start
     per_cell = r["pickled model subset bytes (chunk)"] / r["chunk cells"] + r["state bytes per cell"]
-    lines = [f"Per cell-year on a worker: {365 / rate * 1e3:.2f} ms kernel + {read * 1e3:.3f} ms met read; "
-             f"per task {ov * 1e3:.0f} ms (chunk-sized tasks, no more workers than cores); met-value scan "
-             f"{scan * 1e3:.2f} ms per cell-year of the met file (spread over the workers); driver: start-up "
-             f"{startup:.1f} s (imports, validation, cluster start), {out * 1e3:.3f} ms per output cell-year, "
-             f"{ckpt * 1e3:.3f} ms per cell and checkpoint.", "",
-             "| grid | cells | run | worker core-hours | " + " | ".join(
-                 f"wall, {n} worker{'s' * (n > 1)}" for n in workers)
-             + " | driver memory | memory per worker (chunk 2,000) |",
-             "|---|---:|---|---:|" + "---:|" * len(workers) + "---:|---:|"]
+    lines = [
+        f"Per cell-year on a worker: {365 / rate * 1e3:.2f} ms kernel + {read * 1e3:.3f} ms met read; "
+        f"per task {ov * 1e3:.0f} ms (chunk-sized tasks, no more workers than cores); met-value scan "
+        f"{scan * 1e3:.2f} ms per cell-year of the met file (spread over the workers); driver: start-up "
+        f"{startup:.1f} s (imports, validation, cluster start), {out * 1e3:.3f} ms per output cell-year, "
+        f"{ckpt * 1e3:.3f} ms per cell and checkpoint.",
+        "",
+        "| grid | cells | run | worker core-hours | "
+        + " | ".join(f"wall, {n} worker{'s' * (n > 1)}" for n in workers)
+        + " | driver memory | memory per worker (chunk 2,000) |",
+        "|---|---:|---|---:|" + "---:|" * len(workers) + "---:|---:|",
+    ]
 
     def fmt(sec: float) -> str:
         return f"{sec:.0f} s" if sec < 120 else f"{sec / 60:.0f} min" if sec < 7200 else f"{sec / 3600:.1f} h"
@@ -311,10 +349,21 @@ def extrapolate(doc: dict, workers: tuple[int, ...] = (1, 16, 64, 256), met_year
             # driver: state, and at the end every output year's annual records, loaded and concatenated by the
             # merge into annual.nc (runner.assembly.merge_annual: two copies)
             driver = cells * 2 * (r["state bytes per cell"] + r["annual record bytes per cell-year"] * segments)
-            worker = worker_gb + 2000 * (r["forcing bytes per cell-year (float32, in memory)"] + per_cell
-                                         + r["annual record bytes per cell-year"]) / 1e9
-            lines.append(f"| {grid} | {cells:,} | {run} | {core / 3600:,.2f} | " + " | ".join(walls)
-                         + f" | {driver / 1e9:.2f} GB + interpreter | {worker:.2f} GB |")
+            worker = (
+                worker_gb
+                + 2000
+                * (
+                    r["forcing bytes per cell-year (float32, in memory)"]
+                    + per_cell
+                    + r["annual record bytes per cell-year"]
+                )
+                / 1e9
+            )
+            lines.append(
+                f"| {grid} | {cells:,} | {run} | {core / 3600:,.2f} | "
+                + " | ".join(walls)
+                + f" | {driver / 1e9:.2f} GB + interpreter | {worker:.2f} GB |"
+            )
     return lines
 
 
@@ -328,8 +377,13 @@ def main() -> None:
     ncell, nyears = (300, 2) if args.quick else (4263, 5)
     domain = rb.make_domain(ncell, nyears)
     rb.warm(rb.met_path(domain, nyears))
-    doc: dict = {"started": time.strftime("%Y-%m-%d %H:%M", time.gmtime()), "load_before": rb.load_average(),
-                 "machine": rb.machine_info(), "cells": ncell, "years": nyears}
+    doc: dict = {
+        "started": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+        "load_before": rb.load_average(),
+        "machine": rb.machine_info(),
+        "cells": ncell,
+        "years": nyears,
+    }
     if args.part in ("rates", "all"):
         doc["rates"] = rates(domain, nyears)
         print(json.dumps(doc["rates"], indent=1), flush=True)
@@ -344,7 +398,7 @@ def main() -> None:
     if args.part in ("overhead", "all"):
         model_bytes = doc.get("rates", {}).get("pickled model subset bytes (chunk)", 2_000_000)
         doc["overhead"] = []
-        for n in ((1, 2, 4) if args.quick else (1, 2, 8, 16)):
+        for n in (1, 2, 4) if args.quick else (1, 2, 8, 16):
             r = scheduler_overhead(n, model_bytes, 200 if args.quick else 2000, 0.5)
             doc["overhead"].append(r)
             print(json.dumps(r), flush=True)

@@ -38,10 +38,13 @@ def make_domain(ncell: int) -> Path:
     shared = Path(os.environ.get("TESTBED_REFERENCE_DIR", REPO.parent / "shared" / "reference"))
     kw = {}
     if ncell == 4263 and (shared / "global" / "gridinfo_igbpz_CLM5_GSWP3.csv").exists():
-        kw = {"gridinfo": shared / "global" / "gridinfo_igbpz_CLM5_GSWP3.csv",
-              "soil": shared / "global" / "gridinfo_soil_CLM5_GSWP3.csv"}
-    make_synthetic_domain(out, ncell=ncell, years=range(YEARS[0], YEARS[1] + 1), seed=2024, per_year=True,
-                          multi_year=False, **kw)
+        kw = {
+            "gridinfo": shared / "global" / "gridinfo_igbpz_CLM5_GSWP3.csv",
+            "soil": shared / "global" / "gridinfo_soil_CLM5_GSWP3.csv",
+        }
+    make_synthetic_domain(
+        out, ncell=ncell, years=range(YEARS[0], YEARS[1] + 1), seed=2024, per_year=True, multi_year=False, **kw
+    )
     return out
 
 
@@ -49,13 +52,23 @@ def write_namelist(domain: Path, out: Path, workers: int, max_cycles: int | None
     from testbed.config import RunConfig, namelist_text
 
     cfg = RunConfig.defaults()
-    settings = ["run.soil_model=mimics", "run.cycle=cn", f"run.first_year={YEARS[0]}", f"run.last_year={YEARS[1]}",
-                f"files.gridinfo={domain / 'gridinfo_igbpz.csv'}", f"files.soil={domain / 'gridinfo_soil.csv'}",
-                f"files.met={domain / 'met_{year}_{year}.nc'}", f"files.output_dir={out}",
-                f"parallel.workers={workers}"]
+    settings = [
+        "run.soil_model=mimics",
+        "run.cycle=cn",
+        f"run.first_year={YEARS[0]}",
+        f"run.last_year={YEARS[1]}",
+        f"files.gridinfo={domain / 'gridinfo_igbpz.csv'}",
+        f"files.soil={domain / 'gridinfo_soil.csv'}",
+        f"files.met={domain / 'met_{year}_{year}.nc'}",
+        f"files.output_dir={out}",
+        f"parallel.workers={workers}",
+    ]
     if max_cycles is not None:
-        settings += [f"spinup.accelerate_max_cycles={max_cycles}", f"spinup.cycle_max_cycles={max_cycles}",
-                     f"spinup.prespin_cycles={max_cycles}"]
+        settings += [
+            f"spinup.accelerate_max_cycles={max_cycles}",
+            f"spinup.cycle_max_cycles={max_cycles}",
+            f"spinup.prespin_cycles={max_cycles}",
+        ]
     cfg.override(settings)
     out.parent.mkdir(parents=True, exist_ok=True)
     path = out.parent / f"{out.name}.nml"
@@ -68,8 +81,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cells", type=int, default=4263)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--max-cycles", type=int, default=None, help="cap every stage (a reduced check)")
-    ap.add_argument("--brute-cycles", type=int, default=1000,
-                    help="forcing cycles brute force needs, for the extrapolated brute-force time")
+    ap.add_argument(
+        "--brute-cycles",
+        type=int,
+        default=1000,
+        help="forcing cycles brute force needs, for the extrapolated brute-force time",
+    )
     args = ap.parse_args(argv)
     from testbed.config import RunConfig
     from testbed.spinup import run_spinup
@@ -87,18 +104,24 @@ def main(argv: list[str] | None = None) -> int:
     met = rows[-1]["criteria_met"] == "1"
     brute = per_cycle * args.brute_cycles
     capped = "" if args.max_cycles is None else f", stages capped at {args.max_cycles} cycles"
-    text = "\n".join([
-        "# Spin-up benchmark (benchmarks/spinup_bench.py)", "",
-        f"MIMICS-CN, {args.cells} cells, per-year met files {YEARS[0]}-{YEARS[1]}, {args.workers} workers, "
-        f"default stages and criteria{capped}.",
-        "",
-        "| quantity | value |", "|---|---:|",
-        f"| wall time of `testbed spinup` (cold start to the end) | {wall:.0f} s ({wall / 60:.1f} min) |",
-        f"| simulated years | {years} |",
-        f"| criteria met | {'yes' if met else 'no'} |",
-        f"| time per 20-year cycle (slowest chunk) | {per_cycle:.1f} s |",
-        f"| brute force, {args.brute_cycles} cycles (extrapolated) | {brute:.0f} s ({brute / 3600:.1f} h) |",
-        f"| simulated years, accelerated / brute force | {years / (20 * args.brute_cycles):.3f} |", ""])
+    text = "\n".join(
+        [
+            "# Spin-up benchmark (benchmarks/spinup_bench.py)",
+            "",
+            f"MIMICS-CN, {args.cells} cells, per-year met files {YEARS[0]}-{YEARS[1]}, {args.workers} workers, "
+            f"default stages and criteria{capped}.",
+            "",
+            "| quantity | value |",
+            "|---|---:|",
+            f"| wall time of `testbed spinup` (cold start to the end) | {wall:.0f} s ({wall / 60:.1f} min) |",
+            f"| simulated years | {years} |",
+            f"| criteria met | {'yes' if met else 'no'} |",
+            f"| time per 20-year cycle (slowest chunk) | {per_cycle:.1f} s |",
+            f"| brute force, {args.brute_cycles} cycles (extrapolated) | {brute:.0f} s ({brute / 3600:.1f} h) |",
+            f"| simulated years, accelerated / brute force | {years / (20 * args.brute_cycles):.3f} |",
+            "",
+        ]
+    )
     target = REPO / "benchmarks" / "spinup_results.md"
     target.write_text(text)
     print(text)

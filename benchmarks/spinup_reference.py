@@ -30,8 +30,12 @@ from testbed.spinup.criteria import Criteria, diagnose  # noqa: E402
 from testbed.spinup.stages import plan_spinup  # noqa: E402
 from testbed.spinup.tasks import CycleJob, cycle_chunk  # noqa: E402
 
-CONFIGS = {"casa_c": ("casa", "c"), "casa_cn": ("casa", "cn"), "mimics_c": ("mimics", "c"),
-           "mimics_cn": ("mimics", "cn")}
+CONFIGS = {
+    "casa_c": ("casa", "c"),
+    "casa_cn": ("casa", "cn"),
+    "mimics_c": ("mimics", "c"),
+    "mimics_cn": ("mimics", "cn"),
+}
 NCELL, SEED, YEARS = 64, 7, range(1901, 1906)
 TIGHTER = 10.0
 OUTPUT = ROOT / "tests" / "data" / "spinup_reference.npz"
@@ -49,10 +53,18 @@ def reference_config(forcing: Path, tag: str, output_dir: Path) -> RunConfig:
     soil_model, cycle = CONFIGS[tag]
     variables = "soil_c veg_c mic_c" + (" soil_n" if cycle == "cn" else "")
     cfg = RunConfig.defaults()
-    cfg.override([f"files.gridinfo={forcing / 'gridinfo_igbpz.csv'}", f"files.soil={forcing / 'gridinfo_soil.csv'}",
-                  f"files.met={forcing / f'met_{YEARS[0]}_{YEARS[-1]}.nc'}", f"files.output_dir={output_dir}",
-                  f"run.soil_model={soil_model}", f"run.cycle={cycle}", "spinup.stages=cycle",
-                  f"spinup.criteria_variables={variables}"])
+    cfg.override(
+        [
+            f"files.gridinfo={forcing / 'gridinfo_igbpz.csv'}",
+            f"files.soil={forcing / 'gridinfo_soil.csv'}",
+            f"files.met={forcing / f'met_{YEARS[0]}_{YEARS[-1]}.nc'}",
+            f"files.output_dir={output_dir}",
+            f"run.soil_model={soil_model}",
+            f"run.cycle={cycle}",
+            "spinup.stages=cycle",
+            f"spinup.criteria_variables={variables}",
+        ]
+    )
     return cfg
 
 
@@ -77,16 +89,19 @@ def brute_force(cfg: RunConfig, max_cycles: int, log_every: int = 100) -> dict[s
             default_met_at = k + 1
         state = r.phi
         if (k + 1) % log_every == 0 or d.met:
-            print(f"  cycle {k + 1}: dSOC {d.global_delta['soil_c']:+.2e} Pg, settled "
-                  + ", ".join(f"{n} {100 * v:.1f} %" for n, v in d.fraction_settled.items())
-                  + f" ({time.perf_counter() - t0:.0f} s)", flush=True)
+            print(
+                f"  cycle {k + 1}: dSOC {d.global_delta['soil_c']:+.2e} Pg, settled "
+                + ", ".join(f"{n} {100 * v:.1f} %" for n, v in d.fraction_settled.items())
+                + f" ({time.perf_counter() - t0:.0f} s)",
+                flush=True,
+            )
         if d.met:
             break
     out = {f"{n}": v for n, v in r.after.items()}
     out.update({f"delta_{n}": r.after[n] - r.before[n] for n in r.after})
     out["cycles"] = np.array(k + 1)
-    out["default_met_cycle"] = np.array(default_met_at)                  #: -1: the default criteria never held
-    out["settled_soil_c_default"] = np.array(settled_default)           #: per cycle, default thresholds
+    out["default_met_cycle"] = np.array(default_met_at)  #: -1: the default criteria never held
+    out["settled_soil_c_default"] = np.array(settled_default)  #: per cycle, default thresholds
     out["years_per_cycle"] = np.array(len(stage.steps))
     out["met"] = np.array(bool(d.met))
     out["active"] = active
@@ -104,8 +119,9 @@ def accelerated(forcing: Path, tag: str, folder: Path, workers: int = 1) -> tupl
     from testbed.state import read_restart
 
     cfg = reference_config(forcing, tag, folder)
-    cfg.override(["spinup.stages=prespin accelerate cycle", "spinup.criteria_variables=soil_c",
-                  f"parallel.chunk_size={NCELL}"])
+    cfg.override(
+        ["spinup.stages=prespin accelerate cycle", "spinup.criteria_variables=soil_c", f"parallel.chunk_size={NCELL}"]
+    )
     run_spinup(cfg, overwrite=True, workers=workers, progress=False)
     state, _ = read_restart(folder / "restart.nc")
     model = plan_spinup(cfg).stages[-1].model
@@ -133,8 +149,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
     ap.add_argument("--work", type=Path, default=Path("/tmp/spinup_reference"))
     ap.add_argument("--output", type=Path, default=OUTPUT)
-    ap.add_argument("--compare", action="store_true",
-                    help="run the accelerated spin-up and compare it with the stored reference instead")
+    ap.add_argument(
+        "--compare",
+        action="store_true",
+        help="run the accelerated spin-up and compare it with the stored reference instead",
+    )
     args = ap.parse_args(argv)
     forcing = reference_domain(args.work)
     if args.compare:
@@ -145,9 +164,12 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             totals, years, met = accelerated(forcing, tag, args.work / f"accelerated_{tag}")
             brute = int(reference[f"{tag}:cycles"] * reference[f"{tag}:years_per_cycle"])
-            print(f"{tag}: accelerated {years} simulated years (criteria {'met' if met else 'NOT met'}), brute force "
-                  f"{brute} ({'met' if reference[f'{tag}:met'] else 'NOT met'}); ratio {years / brute:.3f}; "
-                  + ", ".join(f"{k} {v:.4g}" for k, v in compare(reference, tag, totals).items()), flush=True)
+            print(
+                f"{tag}: accelerated {years} simulated years (criteria {'met' if met else 'NOT met'}), brute force "
+                f"{brute} ({'met' if reference[f'{tag}:met'] else 'NOT met'}); ratio {years / brute:.3f}; "
+                + ", ".join(f"{k} {v:.4g}" for k, v in compare(reference, tag, totals).items()),
+                flush=True,
+            )
         return 0
     stored = dict(np.load(args.output)) if args.output.exists() else {}
     for tag in args.configs:
@@ -157,9 +179,12 @@ def main(argv: list[str] | None = None) -> int:
             stored[f"{tag}:{k}"] = v
         args.output.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(args.output, **stored)
-        print(f"{tag}: {int(res['cycles'])} cycles ({int(res['cycles'] * res['years_per_cycle'])} years), "
-              f"criteria {'met' if res['met'] else 'NOT met'}; default criteria first met at cycle "
-              f"{int(res['default_met_cycle'])}; stored in {args.output}", flush=True)
+        print(
+            f"{tag}: {int(res['cycles'])} cycles ({int(res['cycles'] * res['years_per_cycle'])} years), "
+            f"criteria {'met' if res['met'] else 'NOT met'}; default criteria first met at cycle "
+            f"{int(res['default_met_cycle'])}; stored in {args.output}",
+            flush=True,
+        )
     return 0
 
 

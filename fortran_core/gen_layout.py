@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 spec = importlib.util.spec_from_file_location(
-    "_tb_layout_decl", Path(__file__).resolve().parent.parent / "testbed" / "layout.py")
+    "_tb_layout_decl", Path(__file__).resolve().parent.parent / "testbed" / "layout.py"
+)
 decl = importlib.util.module_from_spec(spec)
 sys.modules[spec.name] = decl  # dataclasses look the module up while building the classes
 spec.loader.exec_module(decl)

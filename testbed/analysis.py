@@ -74,8 +74,10 @@ def soil_model(ds: xr.Dataset) -> str:
     for name, m in SOIL_MODELS.items():
         if all(v in ds.data_vars for v in soil_pool_names(m)):
             return name
-    raise MissingVariableError("cannot tell the soil model: no soil_model attribute, and the soil C pools of "
-                               f"none of {', '.join(SOIL_MODELS)} are all present")
+    raise MissingVariableError(
+        "cannot tell the soil model: no soil_model attribute, and the soil C pools of "
+        f"none of {', '.join(SOIL_MODELS)} are all present"
+    )
 
 
 def _soil(ds: xr.Dataset) -> SoilModel:
@@ -650,8 +652,10 @@ def nan_warnings(table: pd.DataFrame) -> list[str]:
     out = []
     for name, cells in table.attrs.get("nan_cells", {}).items():
         shown = ", ".join(str(c) for c in cells[:10]) + (", ..." if len(cells) > 10 else "")
-        out.append(f"run {name}: {len(cells)} active cell(s) with NaN values (cellid {shown}); the table's "
-                   "sums and means skip those values")
+        out.append(
+            f"run {name}: {len(cells)} active cell(s) with NaN values (cellid {shown}); the table's "
+            "sums and means skip those values"
+        )
     return out
 
 

@@ -24,10 +24,18 @@ from .run import Perturbation, cycle_schedule, run_years
 from .soil.base import CYCLE_NAMES
 
 
-def load_model(gridinfo: str | Path, soil: str | Path, *, soil_model: str = "casa", cycle: str = "cn",
-               casa_params: str | Path | None = None, soil_params: str | Path | None = None,
-               phenology: str | Path | None = None, fixes: dict[str, bool] | None = None,
-               mimics_params: str | Path | None = None) -> Model:
+def load_model(
+    gridinfo: str | Path,
+    soil: str | Path,
+    *,
+    soil_model: str = "casa",
+    cycle: str = "cn",
+    casa_params: str | Path | None = None,
+    soil_params: str | Path | None = None,
+    phenology: str | Path | None = None,
+    fixes: dict[str, bool] | None = None,
+    mimics_params: str | Path | None = None,
+) -> Model:
     """A model of the cells in ``gridinfo``/``soil`` with the shipped parameter sets unless others are given.
 
     ``soil_params`` is the soil model's own parameter file, if it has one (``mimics_params`` is an alias).
@@ -41,8 +49,14 @@ def load_model(gridinfo: str | Path, soil: str | Path, *, soil_model: str = "cas
     return Model(Domain.from_files(gridinfo, soil), casa, phen, soil_model, icycle, sparams, fixes or {})
 
 
-def simulate(model: Model, met: str | Path, years: int, *, state: np.ndarray | None = None,
-             perturbation: Perturbation | None = None) -> tuple[xr.Dataset, xr.Dataset]:
+def simulate(
+    model: Model,
+    met: str | Path,
+    years: int,
+    *,
+    state: np.ndarray | None = None,
+    perturbation: Perturbation | None = None,
+) -> tuple[xr.Dataset, xr.Dataset]:
     """Run ``years`` years cycling the met file from a cold start (or ``state``, updated in place).
 
     Returns (daily, annual) datasets with units: daily pools and fluxes of every day on a
@@ -57,8 +71,15 @@ def simulate(model: Model, met: str | Path, years: int, *, state: np.ndarray | N
     cells = CellInfo(d.lat, d.lon, d.area, d.pft, d.cellid, model.static_fields())
     dailies, annuals, labels = [], [], []
     for res in run_years(model, state, steps, perturbation=perturbation):
-        dailies.append(daily_dataset(daily_columns(res.daily, model.soil_model, model.icycle), res.step.label, cells,
-                                     model.soil_model, model.icycle))
+        dailies.append(
+            daily_dataset(
+                daily_columns(res.daily, model.soil_model, model.icycle),
+                res.step.label,
+                cells,
+                model.soil_model,
+                model.icycle,
+            )
+        )
         annuals.append(res.annual)
         labels.append(res.step.label)
     daily = xr.concat(dailies, dim="time", data_vars="minimal", coords="minimal", compat="override")

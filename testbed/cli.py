@@ -26,8 +26,10 @@ from pathlib import Path
 from .errors import RunAborted, TestbedError
 from .soil.base import CYCLE_NAMES
 
-_EPILOG = ("Namelist keys are documented by `testbed namelist doc` (docs/namelist.md). "
-           "Errors name the file, variable and cell concerned.")
+_EPILOG = (
+    "Namelist keys are documented by `testbed namelist doc` (docs/namelist.md). "
+    "Errors name the file, variable and cell concerned."
+)
 
 
 def _config_from(args: argparse.Namespace):
@@ -58,9 +60,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     cfg = _config_from(args)
     print(f"validating inputs of {args.namelist} ...", file=sys.stderr)
     plan = prepare(cfg)
-    out = execute(plan, resume=args.resume, overwrite=args.overwrite, workers=args.workers,
-                  scheduler=args.scheduler, progress=not args.quiet, break_lock=args.break_lock,
-                  command=_command_line(args))
+    out = execute(
+        plan,
+        resume=args.resume,
+        overwrite=args.overwrite,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        progress=not args.quiet,
+        break_lock=args.break_lock,
+        command=_command_line(args),
+    )
     print(f"done: outputs in {out}")
     return 0
 
@@ -70,8 +79,14 @@ def cmd_spinup(args: argparse.Namespace) -> int:
 
     cfg = _config_from(args)
     print(f"validating the spin-up pipeline of {args.namelist} ...", file=sys.stderr)
-    out = run_spinup(cfg, resume=args.resume, overwrite=args.overwrite, workers=args.workers,
-                     scheduler=args.scheduler, progress=not args.quiet)
+    out = run_spinup(
+        cfg,
+        resume=args.resume,
+        overwrite=args.overwrite,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        progress=not args.quiet,
+    )
     print(f"done: restart.nc, equilibrium.csv and run.log in {out}; transient namelist: {out / 'transient.nml'}")
     return 0
 
@@ -82,9 +97,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     cfg = _config_from(args)
     plan = prepare(cfg, scan_met=True)
     m = plan.model
-    print(f"{args.namelist}: OK -- {m.soil_model.upper()}-{CYCLE_NAMES[m.icycle].upper()}, {m.ncell} cells "
-          f"({int(m.domain.inactive(m.casa).sum())} ice/water), {len(plan.steps)} simulated years, "
-          f"{len(plan.met_files)} met file(s) checked")
+    print(
+        f"{args.namelist}: OK -- {m.soil_model.upper()}-{CYCLE_NAMES[m.icycle].upper()}, {m.ncell} cells "
+        f"({int(m.domain.inactive(m.casa).sum())} ice/water), {len(plan.steps)} simulated years, "
+        f"{len(plan.met_files)} met file(s) checked"
+    )
     return 0
 
 
@@ -179,38 +196,63 @@ class _VersionAction(argparse.Action):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="testbed", description="The land biogeochemistry testbed: CASA-CNP vegetation "
-                                "with CASA-CN or MIMICS-CN soil, driven by daily forcing from CLM5.", epilog=_EPILOG)
+    p = argparse.ArgumentParser(
+        prog="testbed",
+        description="The land biogeochemistry testbed: CASA-CNP vegetation "
+        "with CASA-CN or MIMICS-CN soil, driven by daily forcing from CLM5.",
+        epilog=_EPILOG,
+    )
     p.add_argument("--debug", action="store_true", help="show the full Python traceback of an error")
-    p.add_argument("--version", action=_VersionAction,
-                   help="print the version and, from a git checkout, the commit (and whether it is dirty)")
+    p.add_argument(
+        "--version",
+        action=_VersionAction,
+        help="print the version and, from a git checkout, the commit (and whether it is dirty)",
+    )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def with_namelist(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("namelist", help="run namelist (.nml); `testbed namelist new run.nml` writes one")
-        sp.add_argument("-s", "--set", action="append", metavar="GROUP.KEY=VALUE",
-                        help="override a namelist key, e.g. -s run.cycles=40 -s parallel.workers=2 (repeatable)")
-        sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                        help="show the full Python traceback of an error")
+        sp.add_argument(
+            "-s",
+            "--set",
+            action="append",
+            metavar="GROUP.KEY=VALUE",
+            help="override a namelist key, e.g. -s run.cycles=40 -s parallel.workers=2 (repeatable)",
+        )
+        sp.add_argument(
+            "--debug", action="store_true", default=argparse.SUPPRESS, help="show the full Python traceback of an error"
+        )
 
-    r = sub.add_parser("run", help="run a spin-up or transient simulation", epilog=_EPILOG,
-                       description="Validate every input, then run the simulation chunked across cells with dask. "
-                                   "Outputs: annual.nc (and daily_YYYY.nc), restart.nc, run.log, namelist.nml.")
+    r = sub.add_parser(
+        "run",
+        help="run a spin-up or transient simulation",
+        epilog=_EPILOG,
+        description="Validate every input, then run the simulation chunked across cells with dask. "
+        "Outputs: annual.nc (and daily_YYYY.nc), restart.nc, run.log, namelist.nml.",
+    )
     with_namelist(r)
     r.add_argument("--resume", action="store_true", help="continue from the last checkpoint of a killed run")
     r.add_argument("--overwrite", action="store_true", help="replace existing outputs in the output folder")
     r.add_argument("--workers", type=int, default=None, help="local worker processes (default: namelist, 0 = cores)")
-    r.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                   help="attach to a running dask.distributed scheduler, e.g. tcp://10.0.0.5:8786")
-    r.add_argument("--break-lock", action="store_true",
-                   help="take over an output folder whose lock was left by a run that is no longer running")
+    r.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="attach to a running dask.distributed scheduler, e.g. tcp://10.0.0.5:8786",
+    )
+    r.add_argument(
+        "--break-lock",
+        action="store_true",
+        help="take over an output folder whose lock was left by a run that is no longer running",
+    )
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=cmd_run)
 
     sp = sub.add_parser(
-        "spinup", help="spin up to steady state in one command: staged pipeline, criteria, acceleration",
+        "spinup",
+        help="spin up to steady state in one command: staged pipeline, criteria, acceleration",
         epilog="Example: testbed spinup namelists/pipeline_mimics_cn.nml -s spinup.accelerate_max_cycles=30. "
-               "Methods, stages and criteria: docs/spinup.md. " + _EPILOG,
+        "Methods, stages and criteria: docs/spinup.md. " + _EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="""Run the stages of &spinup (keys spinup.*) one after the other, handing each stage's end state
 to the next one, until the state repeats itself from one forcing cycle to the next.
@@ -229,38 +271,56 @@ criteria, checked after every forcing cycle (defaults: the original authors' pra
 
 outputs in files.output_dir: equilibrium.csv and equilibrium.png (one row per cycle),
 cells.csv (per-cell convergence; drifting or oscillating cells), run.log, restart_<stage>.nc,
-restart.nc, and transient.nml: `testbed run transient.nml` continues from the steady state.""")
+restart.nc, and transient.nml: `testbed run transient.nml` continues from the steady state.""",
+    )
     with_namelist(sp)
-    sp.add_argument("--resume", action="store_true", help="continue a killed spin-up from its last checkpoint "
-                    "(bit-identical to an uninterrupted one)")
+    sp.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue a killed spin-up from its last checkpoint (bit-identical to an uninterrupted one)",
+    )
     sp.add_argument("--overwrite", action="store_true", help="replace existing outputs in the output folder")
     sp.add_argument("--workers", type=int, default=None, help="local worker processes (default: namelist, 0 = cores)")
-    sp.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                    help="attach to a running dask.distributed scheduler, e.g. tcp://10.0.0.5:8786")
+    sp.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="attach to a running dask.distributed scheduler, e.g. tcp://10.0.0.5:8786",
+    )
     sp.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     sp.set_defaults(func=cmd_spinup)
 
-    v = sub.add_parser("validate", help="check every input of a run without running it", epilog=_EPILOG,
-                       description="Makes every check `testbed run` makes before computing (docs/reliability.md, "
-                                   "'Input checks'): met files complete, dims, dtypes, units, NaN, fill values and "
-                                   "physical ranges of every value; met grid, gridinfo and soil consistent (ids, "
-                                   "order, coordinates) and within range; every parameter within its documented "
-                                   "range; and the restart.")
+    v = sub.add_parser(
+        "validate",
+        help="check every input of a run without running it",
+        epilog=_EPILOG,
+        description="Makes every check `testbed run` makes before computing (docs/reliability.md, "
+        "'Input checks'): met files complete, dims, dtypes, units, NaN, fill values and "
+        "physical ranges of every value; met grid, gridinfo and soil consistent (ids, "
+        "order, coordinates) and within range; every parameter within its documented "
+        "range; and the restart.",
+    )
     with_namelist(v)
     v.set_defaults(func=cmd_validate)
 
     n = sub.add_parser("namelist", help="show, edit, compare or create namelists", epilog=_EPILOG)
-    n.add_argument("action", choices=["show", "set", "diff", "new", "doc"],
-                   help="show FILE | set FILE g.k=v ... | diff FILE OTHER | new FILE [g.k=v ...] | doc")
+    n.add_argument(
+        "action",
+        choices=["show", "set", "diff", "new", "doc"],
+        help="show FILE | set FILE g.k=v ... | diff FILE OTHER | new FILE [g.k=v ...] | doc",
+    )
     n.add_argument("file", nargs="?", default="", help="namelist file")
     n.add_argument("assignments", nargs="*", help="group.key=value (set, new) or the other file (diff)")
     n.add_argument("--changed", action="store_true", help="show: only keys that differ from the defaults")
     n.add_argument("--overwrite", action="store_true", help="new: replace an existing file")
     n.set_defaults(func=cmd_namelist)
 
-    i = sub.add_parser("import-legacy", help="turn an original fcasacnp_clm_testbed.lst into a namelist",
-                       description="Reads the .lst and its co2delta file, converts the CASA and MIMICS parameter "
-                                   "CSVs into documented namelists next to the output, and writes a run namelist.")
+    i = sub.add_parser(
+        "import-legacy",
+        help="turn an original fcasacnp_clm_testbed.lst into a namelist",
+        description="Reads the .lst and its co2delta file, converts the CASA and MIMICS parameter "
+        "CSVs into documented namelists next to the output, and writes a run namelist.",
+    )
     i.add_argument("lst", help="the original's run-control file")
     i.add_argument("-o", "--output", default=None, help="namelist to write (default: run.nml beside the .lst)")
     i.add_argument("--overwrite", action="store_true", help="replace existing files")
@@ -270,10 +330,11 @@ restart.nc, and transient.nml: `testbed run transient.nml` continues from the st
     fsub = f.add_subparsers(dest="forcing_command", required=True, metavar="ACTION")
     from .forcing_tools import clm5_to_met, synthetic, validate
 
-    for name, module, help_text in [("synthetic", synthetic, "reproducible synthetic domain: met files + tables"),
-                                    ("from-clm5", clm5_to_met, "convert CLM5 history and surface data"),
-                                    ("validate", validate, "check met files (and gridinfo/soil) as `testbed "
-                                                           "run` does, and report every problem")]:
+    for name, module, help_text in [
+        ("synthetic", synthetic, "reproducible synthetic domain: met files + tables"),
+        ("from-clm5", clm5_to_met, "convert CLM5 history and surface data"),
+        ("validate", validate, "check met files (and gridinfo/soil) as `testbed run` does, and report every problem"),
+    ]:
         fp = fsub.add_parser(name, help=help_text, description=(module.__doc__ or "").strip().split("\n")[0])
         module.add_arguments(fp)
         fp.set_defaults(func=cmd_forcing, forcing_run=module.run)
@@ -281,25 +342,42 @@ restart.nc, and transient.nml: `testbed run transient.nml` continues from the st
     s = sub.add_parser("summary", help="paper-style table of global fluxes and stocks for one or more runs")
     s.add_argument("run_dirs", nargs="+", type=Path, help="run output folders (each with annual.nc)")
     s.add_argument("-o", "--out", default=None, help="also write OUT.csv and OUT.md")
-    s.add_argument("--period", type=_period, default=None, metavar="Y1:Y2",
-                   help="average over these years (inclusive), e.g. 1991:2010 (default: all records)")
+    s.add_argument(
+        "--period",
+        type=_period,
+        default=None,
+        metavar="Y1:Y2",
+        help="average over these years (inclusive), e.g. 1991:2010 (default: all records)",
+    )
     s.set_defaults(func=cmd_summary)
 
     pl = sub.add_parser("plot", help="figures of one or more runs (PNG)")
     pl.add_argument("run_dirs", nargs="+", type=Path, help="run output folders (each with annual.nc)")
     pl.add_argument("--kind", choices=["zonal", "timeseries", "map", "turnover"], default="zonal")
     pl.add_argument("-o", "--out", default="figures", help="folder for the PNG files (default: figures)")
-    pl.add_argument("--period", type=_period, default=None, metavar="Y1:Y2",
-                    help="average over these years for zonal, map and turnover figures")
+    pl.add_argument(
+        "--period",
+        type=_period,
+        default=None,
+        metavar="Y1:Y2",
+        help="average over these years for zonal, map and turnover figures",
+    )
     pl.set_defaults(func=cmd_plot)
 
-    d = sub.add_parser("demo", help="the shipped example: synthetic domain, CASA-CN and MIMICS-CN spin-up and "
-                                    "transient, summary table and figures")
+    d = sub.add_parser(
+        "demo",
+        help="the shipped example: synthetic domain, CASA-CN and MIMICS-CN spin-up and "
+        "transient, summary table and figures",
+    )
     d.add_argument("--out", default="demo_output", help="folder for everything the demo writes")
     d.add_argument("--cells", type=int, default=60, help="number of synthetic cells")
-    d.add_argument("--spin-years", type=int, default=100,
-                   help="at most this many spin-up years per configuration (testbed spinup stops earlier when "
-                        "the equilibrium criteria hold)")
+    d.add_argument(
+        "--spin-years",
+        type=int,
+        default=100,
+        help="at most this many spin-up years per configuration (testbed spinup stops earlier when "
+        "the equilibrium criteria hold)",
+    )
     d.add_argument("--workers", type=int, default=2, help="local dask workers")
     d.set_defaults(func=cmd_demo)
     return p
@@ -327,8 +405,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         where = traceback.extract_tb(exc.__traceback__)[-1]
-        print(f"testbed: internal error: {type(exc).__name__}: {exc} (at {Path(where.filename).name}:{where.lineno}); "
-              "run again with --debug for the traceback, and please report it", file=sys.stderr)
+        print(
+            f"testbed: internal error: {type(exc).__name__}: {exc} (at {Path(where.filename).name}:{where.lineno}); "
+            "run again with --debug for the traceback, and please report it",
+            file=sys.stderr,
+        )
         return 4
 
 

@@ -42,155 +42,391 @@ class Key:
 _FIX_HELP = {
     "cumulative_root_depth": "use cumulative layer depths for the root profile (casa.md Q1)",
     "clamp_btran": "clamp the root-zone water stress factor btran to [0, 1] and average soil moisture without "
-                   "the field-capacity cap (casa.md Q2; changes CASA fW and MIMICS thetaLiq/fW too)",
+    "the field-capacity cap (casa.md Q2; changes CASA fW and MIMICS thetaLiq/fW too)",
     "leaf_maint_resp": "compute leaf maintenance respiration from the rm_leaf parameter (casa.md Q3)",
     "constant_growth_yield": "growth respiration from the table leaf N:P, without the one-day lag (casa.md Q4)",
     "exudate_from_npp": "take root exudate from NPP instead of creating it (casa.md Q6; CASA soil only)",
-    "floor_mineral_n": "keep soil mineral N >= 0, booking the added N as a quirk source (casa.md Q10; CASA soil "
-                       "only)",
+    "floor_mineral_n": "keep soil mineral N >= 0, booking the added N as a quirk source (casa.md Q10; CASA soil only)",
     "mimics_first_year_npp": "MIMICS: keep the previous-year NPP of a restart instead of GPP/2 (mimics.md Q10)",
     "no_restart_write_reset": "the original's restart-file write changes the state (casa.md Q5); skip that",
 }
 
 KEYS: tuple[Key, ...] = (
     # &run
-    Key("run", "mode", str, "spinup", "",
+    Key(
+        "run",
+        "mode",
+        str,
+        "spinup",
+        "",
         "spinup: cycle the met years `cycles` times (counting years 1, 2, ...); transient: one met file per "
-        "calendar year from first_year to last_year", ("spinup", "transient")),
+        "calendar year from first_year to last_year",
+        ("spinup", "transient"),
+    ),
     Key("run", "soil_model", str, "casa", "", "soil model coupled to CASA-CNP vegetation", tuple(SOIL_MODELS)),
     Key("run", "cycle", str, "cn", "", "c: carbon only; cn: carbon and nitrogen", ("c", "cn")),
-    Key("run", "start", str, "cold", "",
+    Key(
+        "run",
+        "start",
+        str,
+        "cold",
+        "",
         "cold: start from the parameter table's initial pools; restart: from files.restart_in (or the "
         "original's CSV restarts in files.legacy_restart_casa and the soil model's own, e.g. "
-        "legacy_restart_mimics)", ("cold", "restart")),
+        "legacy_restart_mimics)",
+        ("cold", "restart"),
+    ),
     Key("run", "cycles", int, 1, "", "how many times the met years are run (spin-up) or the transient repeated"),
-    Key("run", "first_year", int, 0, "yr",
-        "first calendar year of per-year met files (0: files.met is one multi-year file)"),
+    Key(
+        "run",
+        "first_year",
+        int,
+        0,
+        "yr",
+        "first calendar year of per-year met files (0: files.met is one multi-year file)",
+    ),
     Key("run", "last_year", int, 0, "yr", "last calendar year of per-year met files"),
-    Key("run", "output_interval", int, 1, "yr",
-        "write outputs every N simulated years, and always for the first and the last year"),
+    Key(
+        "run",
+        "output_interval",
+        int,
+        1,
+        "yr",
+        "write outputs every N simulated years, and always for the first and the last year",
+    ),
     Key("run", "daily_output", bool, False, "", "also write daily_YYYY.nc files for the output years"),
-    Key("run", "checkpoint_interval", int, 10, "yr",
-        "write a checkpoint every N simulated years; `testbed run --resume` continues from the last one"),
+    Key(
+        "run",
+        "checkpoint_interval",
+        int,
+        10,
+        "yr",
+        "write a checkpoint every N simulated years; `testbed run --resume` continues from the last one",
+    ),
     Key("run", "check_budgets", bool, True, "", "stop when a cell's annual C or N budget does not close to 1e-12"),
-    Key("run", "allow_missing_frozen", bool, False, "",
+    Key(
+        "run",
+        "allow_missing_frozen",
+        bool,
+        False,
+        "",
         "accept met files without xfrznmoist and take frozen soil water as 0, as the original does; otherwise a "
-        "missing xfrznmoist is an error"),
+        "missing xfrznmoist is an error",
+    ),
     # &files
     Key("files", "gridinfo", str, "", "", "grid-info CSV (the original's 19-column format), in met point order"),
     Key("files", "soil", str, "", "", "soil-texture CSV (the original's 9-column format), same order"),
-    Key("files", "phenology", str, "@namelists/phenology_modis_igbp.csv", "",
-        "phenology table: ours (CSV) or the original's modis_phenology*.txt"),
-    Key("files", "casa_params", str, "@namelists/params_casa_igbp.nml", "",
-        "CASA parameter set: our namelist, or the original's pftlookup CSV (@namelists/ = shipped sets)"),
-    *(Key("files", m.parameters.config_key.split(".")[1], str, f"@namelists/{m.parameters.shipped}", "",
-          f"{m.name} soil parameter set (run.soil_model = {m.name}): our namelist, or the original's file")
-      for m in SOIL_MODELS.values() if m.parameters),
-    Key("files", "met", str, "", "",
-        "met NetCDF file; with first_year/last_year a pattern containing {year}, e.g. met/met_{year}_{year}.nc"),
+    Key(
+        "files",
+        "phenology",
+        str,
+        "@namelists/phenology_modis_igbp.csv",
+        "",
+        "phenology table: ours (CSV) or the original's modis_phenology*.txt",
+    ),
+    Key(
+        "files",
+        "casa_params",
+        str,
+        "@namelists/params_casa_igbp.nml",
+        "",
+        "CASA parameter set: our namelist, or the original's pftlookup CSV (@namelists/ = shipped sets)",
+    ),
+    *(
+        Key(
+            "files",
+            m.parameters.config_key.split(".")[1],
+            str,
+            f"@namelists/{m.parameters.shipped}",
+            "",
+            f"{m.name} soil parameter set (run.soil_model = {m.name}): our namelist, or the original's file",
+        )
+        for m in SOIL_MODELS.values()
+        if m.parameters
+    ),
+    Key(
+        "files",
+        "met",
+        str,
+        "",
+        "",
+        "met NetCDF file; with first_year/last_year a pattern containing {year}, e.g. met/met_{year}_{year}.nc",
+    ),
     Key("files", "restart_in", str, "", "", "restart NetCDF written by testbed (run.start = restart)"),
     Key("files", "legacy_restart_casa", str, "", "", "the original's cnppool_end.csv to start from"),
-    *(Key("files", m.legacy_csv.config_key.split(".")[1], str, "", "",
-          f"the original's {m.legacy_csv.file_name} to start from (run.soil_model = {m.name})")
-      for m in SOIL_MODELS.values() if m.legacy_csv),
-    Key("files", "vg_table", str, "", "",
+    *(
+        Key(
+            "files",
+            m.legacy_csv.config_key.split(".")[1],
+            str,
+            "",
+            "",
+            f"the original's {m.legacy_csv.file_name} to start from (run.soil_model = {m.name})",
+        )
+        for m in SOIL_MODELS.values()
+        if m.legacy_csv
+    ),
+    Key(
+        "files",
+        "vg_table",
+        str,
+        "",
+        "",
         "CSV of per-cell van Genuchten parameters (header theta_r,alpha,n; alpha in cm-1), one row per cell in the "
-        "soil table's order; empty: Carsel & Parrish class means from the texture (docs/moisture_heterogeneity.md)"),
-    Key("files", "heterogeneity_table", str, "", "",
+        "soil table's order; empty: Carsel & Parrish class means from the texture (docs/moisture_heterogeneity.md)",
+    ),
+    Key(
+        "files",
+        "heterogeneity_table",
+        str,
+        "",
+        "",
         "CSV of per-cell coefficients of variation and correlations (header: &heterogeneity key names such as "
-        "cv_micr, rho_r1, cvc_slow), one row per cell in the soil table's order; its columns override the namelist"),
+        "cv_micr, rho_r1, cvc_slow), one row per cell in the soil table's order; its columns override the namelist",
+    ),
     Key("files", "output_dir", str, "output", "", "folder for annual.nc, daily_YYYY.nc, restart.nc, run.log"),
-    Key("files", "write_legacy_restart", bool, False, "",
-        "also write the original's cnppool_end.csv (and the soil model's own, e.g. mimicspool_end.csv) at the end"),
+    Key(
+        "files",
+        "write_legacy_restart",
+        bool,
+        False,
+        "",
+        "also write the original's cnppool_end.csv (and the soil model's own, e.g. mimicspool_end.csv) at the end",
+    ),
     # &parallel
-    Key("parallel", "chunk_size", int, 0, "cells",
+    Key(
+        "parallel",
+        "chunk_size",
+        int,
+        0,
+        "cells",
         "cells per dask task (0: split the cells evenly over the workers, at most 2000 per task); results do "
-        "not depend on it, memory per worker grows with it"),
+        "not depend on it, memory per worker grows with it",
+    ),
     Key("parallel", "workers", int, 0, "", "local worker processes (0: one per core)"),
-    Key("parallel", "scheduler", str, "", "",
-        "address of a running dask.distributed scheduler (e.g. from dask-jobqueue); empty: a local cluster"),
+    Key(
+        "parallel",
+        "scheduler",
+        str,
+        "",
+        "",
+        "address of a running dask.distributed scheduler (e.g. from dask-jobqueue); empty: a local cluster",
+    ),
     # &perturbation
     Key("perturbation", "dtair", float, 0.0, "K", "added to air temperature from start_year_count on"),
     Key("perturbation", "dtsoil", float, 0.0, "K", "added to every soil layer's temperature"),
     Key("perturbation", "npp_mult", float, 1.0, "", "multiplies NPP (after autotrophic respiration)"),
-    Key("perturbation", "start_year_count", int, 10000, "",
-        "first simulated year (1-based count within this run) that is perturbed"),
-    Key("perturbation", "dry_start", int, 0, "d",
-        "first day of year of a dry spell (seed_processes.md 2.1); 0: no dry spell"),
+    Key(
+        "perturbation",
+        "start_year_count",
+        int,
+        10000,
+        "",
+        "first simulated year (1-based count within this run) that is perturbed",
+    ),
+    Key(
+        "perturbation",
+        "dry_start",
+        int,
+        0,
+        "d",
+        "first day of year of a dry spell (seed_processes.md 2.1); 0: no dry spell",
+    ),
     Key("perturbation", "dry_days", int, 7, "d", "length of the dry spell"),
-    Key("perturbation", "dry_psi", float, -450.0, "hPa",
-        "soil water potential held in every layer during the dry spell (water content theta(psi) per cell)"),
+    Key(
+        "perturbation",
+        "dry_psi",
+        float,
+        -450.0,
+        "hPa",
+        "soil water potential held in every layer during the dry spell (water content theta(psi) per cell)",
+    ),
     Key("perturbation", "dry_dtsoil", float, 0.0, "K", "added to every soil layer's temperature during the spell"),
-    Key("perturbation", "dry_years", str, "", "",
-        "comma-separated simulation-year counts (1-based) with the dry spell; empty: every year"),
+    Key(
+        "perturbation",
+        "dry_years",
+        str,
+        "",
+        "",
+        "comma-separated simulation-year counts (1-based) with the dry spell; empty: every year",
+    ),
     # &moisture
-    Key("moisture", "fw_psi", bool, False, "",
+    Key(
+        "moisture",
+        "fw_psi",
+        bool,
+        False,
+        "",
         "CASA soil: the water-potential moisture scalar max(fw_min, f_psi) for litter and soil decay "
-        "(seed_processes.md 2.3); MIMICS: set fw_function = 4 in its parameters"),
+        "(seed_processes.md 2.3); MIMICS: set fw_function = 4 in its parameters",
+    ),
     Key("moisture", "fw_min", float, 0.05, "", "floor of the water-potential moisture scalar"),
-    Key("moisture", "fw_on_tau", bool, True, "",
-        "MIMICS fw_function 4: also scale microbial turnover by fW (false: as S001, rates only)"),
+    Key(
+        "moisture",
+        "fw_on_tau",
+        bool,
+        True,
+        "",
+        "MIMICS fw_function 4: also scale microbial turnover by fW (false: as S001, rates only)",
+    ),
     # &heterogeneity
-    Key("heterogeneity", "het_mm", bool, False, "",
+    Key(
+        "heterogeneity",
+        "het_mm",
+        bool,
+        False,
+        "",
         "MIMICS: second-order sub-grid heterogeneity factor on the Michaelis-Menten fluxes and turnover "
-        "(seed_processes.md 3)"),
-    Key("heterogeneity", "het_lin", bool, False, "",
-        "CASA soil: heterogeneity factor 1 + rho CVk CVC on the litter and soil decay rates"),
+        "(seed_processes.md 3)",
+    ),
+    Key(
+        "heterogeneity",
+        "het_lin",
+        bool,
+        False,
+        "",
+        "CASA soil: heterogeneity factor 1 + rho CVk CVC on the litter and soil decay rates",
+    ),
     Key("heterogeneity", "phi_min", float, 0.0, "", "lower clamp of the heterogeneity factor (clamps are counted)"),
-    *(Key("heterogeneity", f"cv_{p}", float, 0.0, "", f"MIMICS: coefficient of variation of {p.upper()}")
-      for p in ("litm", "lits", "micr", "mick", "soma", "somc", "somp")),
+    *(
+        Key("heterogeneity", f"cv_{p}", float, 0.0, "", f"MIMICS: coefficient of variation of {p.upper()}")
+        for p in ("litm", "lits", "micr", "mick", "soma", "somc", "somp")
+    ),
     Key("heterogeneity", "cvk_desorp", float, 0.0, "", "MIMICS: coefficient of variation of the desorption rate"),
     Key("heterogeneity", "rho_desorp", float, 0.0, "", "MIMICS: correlation of the desorption rate and SOMp"),
-    *(Key("heterogeneity", f"rho_{r}", float, 0.0, "", f"MIMICS: correlation of substrate and microbe, {help}")
-      for r, help in (("r1", "LITm-MICr"), ("r2", "LITs-MICr"), ("r3", "SOMa-MICr"), ("k1", "LITm-MICk"),
-                      ("k2", "LITs-MICk"), ("k3", "SOMa-MICk"), ("ox_r", "SOMc-MICr (OXIDAT)"),
-                      ("ox_k", "SOMc-MICk (OXIDAT)"))),
-    *(Key("heterogeneity", f"{kind}_{p}", float, 0.0, "", f"CASA: {help} of the {p} pool")
-      for p in ("met", "str", "cwd", "mic", "slow", "pass")
-      for kind, help in (("cvc", "coefficient of variation of the carbon"),
-                         ("cvk", "coefficient of variation of the decay rate"),
-                         ("rhokc", "correlation of decay rate and carbon"))),
+    *(
+        Key("heterogeneity", f"rho_{r}", float, 0.0, "", f"MIMICS: correlation of substrate and microbe, {help}")
+        for r, help in (
+            ("r1", "LITm-MICr"),
+            ("r2", "LITs-MICr"),
+            ("r3", "SOMa-MICr"),
+            ("k1", "LITm-MICk"),
+            ("k2", "LITs-MICk"),
+            ("k3", "SOMa-MICk"),
+            ("ox_r", "SOMc-MICr (OXIDAT)"),
+            ("ox_k", "SOMc-MICk (OXIDAT)"),
+        )
+    ),
+    *(
+        Key("heterogeneity", f"{kind}_{p}", float, 0.0, "", f"CASA: {help} of the {p} pool")
+        for p in ("met", "str", "cwd", "mic", "slow", "pass")
+        for kind, help in (
+            ("cvc", "coefficient of variation of the carbon"),
+            ("cvk", "coefficient of variation of the decay rate"),
+            ("rhokc", "correlation of decay rate and carbon"),
+        )
+    ),
     # &fixes
     *(Key("fixes", name, bool, False, "", help) for name, help in _FIX_HELP.items()),
     # &spinup (testbed spinup; docs/spinup.md)
-    Key("spinup", "stages", str, "prespin accelerate cycle", "",
+    Key(
+        "spinup",
+        "stages",
+        str,
+        "prespin accelerate cycle",
+        "",
         "stages run in order by `testbed spinup`, separated by spaces: prespin (cycle one met year), accelerate "
-        "(accelerate_method), cycle (plain cycling until the criteria hold); each at most once"),
-    Key("spinup", "prespin_cycles", int, 10, "",
-        "prespin: how many times its one met year is run (no early stop)"),
-    Key("spinup", "prespin_year", int, 0, "yr",
-        "prespin: calendar year of per-year met files, or 1-based year of a multi-year file (0: the first)"),
-    Key("spinup", "prespin_set", str, "", "",
-        "prespin: group.key=value settings for this stage only, space-separated (e.g. files.casa_params=x.nml)"),
-    Key("spinup", "accelerate_method", str, "anderson", "",
+        "(accelerate_method), cycle (plain cycling until the criteria hold); each at most once",
+    ),
+    Key("spinup", "prespin_cycles", int, 10, "", "prespin: how many times its one met year is run (no early stop)"),
+    Key(
+        "spinup",
+        "prespin_year",
+        int,
+        0,
+        "yr",
+        "prespin: calendar year of per-year met files, or 1-based year of a multi-year file (0: the first)",
+    ),
+    Key(
+        "spinup",
+        "prespin_set",
+        str,
+        "",
+        "",
+        "prespin: group.key=value settings for this stage only, space-separated (e.g. files.casa_params=x.nml)",
+    ),
+    Key(
+        "spinup",
+        "accelerate_method",
+        str,
+        "anderson",
+        "",
         "accelerate: cycle (plain cycling), anderson (per-cell Anderson acceleration of the cycle map), sasu "
         "(semi-analytic, soil models that describe their transfer matrix), newton (not implemented yet)",
-        ("cycle", "anderson", "sasu", "newton")),
+        ("cycle", "anderson", "sasu", "newton"),
+    ),
     Key("spinup", "accelerate_max_cycles", int, 60, "", "accelerate: at most this many forcing cycles"),
     Key("spinup", "accelerate_set", str, "", "", "accelerate: group.key=value settings for this stage only"),
     Key("spinup", "cycle_max_cycles", int, 200, "", "cycle: at most this many forcing cycles"),
     Key("spinup", "cycle_set", str, "", "", "cycle: group.key=value settings for this stage only"),
-    Key("spinup", "soc_global", float, 0.01, "Pg",
-        "criterion: |global change of total soil C| per forcing cycle below this (Pg C per cycle)"),
-    Key("spinup", "cell_abs", float, 1.0, "g m-2",
-        "criterion: a cell is settled when its total changes by less than this per cycle (g m-2 per cycle) ..."),
-    Key("spinup", "cell_rel", float, 0.001, "1",
-        "... and by less than this fraction per cycle (0.001 = 0.1 %)"),
-    Key("spinup", "cell_fraction", float, 0.98, "1",
-        "criterion: at least this fraction of vegetated cells settled in every criteria variable"),
-    Key("spinup", "criteria_variables", str, "soil_c", "",
-        "totals the cell criterion applies to, space-separated: soil_c, veg_c, mic_c, soil_n, mic_n (N: C+N only)"),
+    Key(
+        "spinup",
+        "soc_global",
+        float,
+        0.01,
+        "Pg",
+        "criterion: |global change of total soil C| per forcing cycle below this (Pg C per cycle)",
+    ),
+    Key(
+        "spinup",
+        "cell_abs",
+        float,
+        1.0,
+        "g m-2",
+        "criterion: a cell is settled when its total changes by less than this per cycle (g m-2 per cycle) ...",
+    ),
+    Key("spinup", "cell_rel", float, 0.001, "1", "... and by less than this fraction per cycle (0.001 = 0.1 %)"),
+    Key(
+        "spinup",
+        "cell_fraction",
+        float,
+        0.98,
+        "1",
+        "criterion: at least this fraction of vegetated cells settled in every criteria variable",
+    ),
+    Key(
+        "spinup",
+        "criteria_variables",
+        str,
+        "soil_c",
+        "",
+        "totals the cell criterion applies to, space-separated: soil_c, veg_c, mic_c, soil_n, mic_n (N: C+N only)",
+    ),
     Key("spinup", "anderson_depth", int, 5, "", "anderson: history length m (previous cycles remembered)"),
     Key("spinup", "anderson_damping", float, 1.0, "", "anderson: damping beta in (0, 1]"),
-    Key("spinup", "anderson_max_factor", float, 10.0, "",
-        "anderson: a pool may differ from its plain-cycled value by at most this factor per step"),
-    Key("spinup", "anderson_fallback_after", int, 4, "",
-        "anderson: failed steps (residual grew) after which a cell falls back to plain cycling"),
-    Key("spinup", "transient_first_year", int, 0, "yr",
-        "first year of the transient run written for the user (0: run.first_year)"),
+    Key(
+        "spinup",
+        "anderson_max_factor",
+        float,
+        10.0,
+        "",
+        "anderson: a pool may differ from its plain-cycled value by at most this factor per step",
+    ),
+    Key(
+        "spinup",
+        "anderson_fallback_after",
+        int,
+        4,
+        "",
+        "anderson: failed steps (residual grew) after which a cell falls back to plain cycling",
+    ),
+    Key(
+        "spinup",
+        "transient_first_year",
+        int,
+        0,
+        "yr",
+        "first year of the transient run written for the user (0: run.first_year)",
+    ),
     Key("spinup", "transient_last_year", int, 0, "yr", "last year of that transient run (0: run.last_year)"),
-    Key("spinup", "transient_output_dir", str, "", "",
-        "output folder of that transient run (empty: the spin-up's output_dir + '_transient')"),
+    Key(
+        "spinup",
+        "transient_output_dir",
+        str,
+        "",
+        "",
+        "output folder of that transient run (empty: the spin-up's output_dir + '_transient')",
+    ),
 )
 
 GROUPS = ("run", "files", "parallel", "perturbation", "moisture", "heterogeneity", "fixes", "spinup")
@@ -214,8 +450,16 @@ def _coerce(k: Key, value: Any, where: str) -> Any:
     if k.type is bool:
         if isinstance(value, bool):
             out = value
-        elif isinstance(value, str) and value.strip().lower().strip(".") in ("true", "t", "yes", "1", "false", "f",
-                                                                             "no", "0"):
+        elif isinstance(value, str) and value.strip().lower().strip(".") in (
+            "true",
+            "t",
+            "yes",
+            "1",
+            "false",
+            "f",
+            "no",
+            "0",
+        ):
             out = value.strip().lower().strip(".") in ("true", "t", "yes", "1")
         else:
             raise ConfigError(f"{where}: {k.path} must be true or false, not {value!r}")
@@ -234,8 +478,9 @@ def _coerce(k: Key, value: Any, where: str) -> Any:
     else:
         out = "" if value is None else str(value)
     if k.choices and out not in k.choices:
-        raise ConfigError(f"{where}: {k.path} = {out!r} is not one of {', '.join(map(str, k.choices))}"
-                          + _hint(str(out), k.choices))
+        raise ConfigError(
+            f"{where}: {k.path} = {out!r} is not one of {', '.join(map(str, k.choices))}" + _hint(str(out), k.choices)
+        )
     return out
 
 
@@ -264,8 +509,10 @@ class RunConfig:
             for name, value in dict(entries).items():
                 k = key(f"{g}.{name.lower()}") if f"{g}.{name.lower()}" in _BY_PATH else None
                 if k is None:
-                    raise ConfigError(f"{where}: unknown key {name!r} in &{g}"
-                                      + _hint(name.lower(), [kk.name for kk in KEYS if kk.group == g]))
+                    raise ConfigError(
+                        f"{where}: unknown key {name!r} in &{g}"
+                        + _hint(name.lower(), [kk.name for kk in KEYS if kk.group == g])
+                    )
                 cfg.values[g][k.name] = _coerce(k, value, where)
         cfg.check()
         return cfg
@@ -364,15 +611,20 @@ class RunConfig:
         so the same run configured from another folder (e.g. the copy of the namelist, with absolute
         paths, in the output folder) has the same hash.
         """
-        skip = {"parallel.chunk_size", "parallel.workers", "parallel.scheduler", "run.checkpoint_interval",
-                *self.file_keys()}
+        skip = {
+            "parallel.chunk_size",
+            "parallel.workers",
+            "parallel.scheduler",
+            "run.checkpoint_interval",
+            *self.file_keys(),
+        }
         data = {k.path: self.values[k.group][k.name] for k in KEYS if k.path not in skip}
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
     def resolve(self, path_value: str) -> Path:
         """A file key's path: ``@namelists/`` is the shipped folder; relative paths are relative to the namelist."""
         if path_value.startswith("@namelists/"):
-            return shipped_namelists() / path_value[len("@namelists/"):]
+            return shipped_namelists() / path_value[len("@namelists/") :]
         p = Path(path_value)
         if not p.is_absolute() and self.source is not None:
             p = self.source.parent / p
@@ -418,8 +670,11 @@ def namelist_text(cfg: RunConfig, only_changed: bool = False, with_help: bool = 
 
 def diff(a: RunConfig, b: RunConfig) -> list[tuple[str, Any, Any]]:
     """Keys whose values differ: (group.key, value in a, value in b)."""
-    return [(k.path, a.values[k.group][k.name], b.values[k.group][k.name]) for k in KEYS
-            if a.values[k.group][k.name] != b.values[k.group][k.name]]
+    return [
+        (k.path, a.values[k.group][k.name], b.values[k.group][k.name])
+        for k in KEYS
+        if a.values[k.group][k.name] != b.values[k.group][k.name]
+    ]
 
 
 def markdown_reference() -> str:
@@ -430,7 +685,8 @@ def markdown_reference() -> str:
         for k in KEYS:
             if k.group == g:
                 choices = f" One of: {', '.join(k.choices)}." if k.choices else ""
-                out.append(f"| `{k.name}` | {k.type.__name__} | `{_format(k.default)}` | {k.units} | {k.help}."
-                           f"{choices} |")
+                out.append(
+                    f"| `{k.name}` | {k.type.__name__} | `{_format(k.default)}` | {k.units} | {k.help}.{choices} |"
+                )
         out.append("")
     return "\n".join(out)

@@ -39,12 +39,24 @@ def run_demo(out: Path, ncell: int = 60, spin_years: int = 100, workers: int = 2
     forcing = out / "forcing"
     if not (forcing / f"met_{LAST_YEAR}_{LAST_YEAR}.nc").exists():
         _say(f"synthetic domain: {ncell} cells, {FIRST_YEAR}-{LAST_YEAR}, warming 0.02 K/yr, N deposition +1 %/yr")
-        make_synthetic_domain(forcing, ncell=ncell, years=range(FIRST_YEAR, LAST_YEAR + 1), seed=seed,
-                              per_year=True, multi_year=False, warming=0.02, ndep_trend=0.01)
+        make_synthetic_domain(
+            forcing,
+            ncell=ncell,
+            years=range(FIRST_YEAR, LAST_YEAR + 1),
+            seed=seed,
+            per_year=True,
+            multi_year=False,
+            warming=0.02,
+            ndep_trend=0.01,
+        )
     cycles = max(1, round(spin_years / (LAST_YEAR - FIRST_YEAR + 1)))
     hist_dirs = []
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
-                      silence_logs=logging.ERROR) as cluster, Client(cluster):
+    with (
+        LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.ERROR
+        ) as cluster,
+        Client(cluster),
+    ):
         for tag in CONFIGS:
             for stage in ("spinup", "hist"):
                 cfg_text = (shipped_namelists() / f"{stage}_{tag}.nml").read_text()
@@ -53,8 +65,11 @@ def run_demo(out: Path, ncell: int = 60, spin_years: int = 100, workers: int = 2
                 cfg = RunConfig.read(nml)
                 overrides = [f"parallel.chunk_size={max(1, ncell // (2 * workers))}"]
                 if stage == "spinup":
-                    overrides += ["spinup.stages=accelerate cycle", f"spinup.accelerate_max_cycles={cycles}",
-                                  "spinup.cycle_max_cycles=1"]
+                    overrides += [
+                        "spinup.stages=accelerate cycle",
+                        f"spinup.accelerate_max_cycles={cycles}",
+                        "spinup.cycle_max_cycles=1",
+                    ]
                 cfg.override(overrides)
                 cfg.write(nml)
                 _say(f"{stage} {tag.replace('_', '-').upper()}")
@@ -70,8 +85,9 @@ def run_demo(out: Path, ncell: int = 60, spin_years: int = 100, workers: int = 2
     figures = out / "figures"
     paths = []
     for kind in ("zonal", "timeseries"):
-        paths += plot_command(hist_dirs, kind, str(figures), period=(LAST_YEAR - 9, LAST_YEAR) if kind == "zonal"
-                              else None)
+        paths += plot_command(
+            hist_dirs, kind, str(figures), period=(LAST_YEAR - 9, LAST_YEAR) if kind == "zonal" else None
+        )
     _say(f"finished in {time.perf_counter() - t0:.0f} s")
     print(f"summary table: {out / 'summary.md'} (and .csv)")
     for p in paths:

@@ -22,20 +22,20 @@ from .params import CasaParameterSet, phenology_band
 class Domain:
     """Per-cell static information (arrays of length ``ncell``, in met point order)."""
 
-    cellid: np.ndarray      #: ijgcm of gridinfo (int)
-    lat: np.ndarray         #: degrees north (from gridinfo; used for phenology)
-    lon: np.ndarray         #: degrees east
-    pft: np.ndarray         #: IGBP type 1..18 (gridinfo 0 -> 15)
+    cellid: np.ndarray  #: ijgcm of gridinfo (int)
+    lat: np.ndarray  #: degrees north (from gridinfo; used for phenology)
+    lon: np.ndarray  #: degrees east
+    pft: np.ndarray  #: IGBP type 1..18 (gridinfo 0 -> 15)
     soil_order: np.ndarray  #: soil order (P cycle only)
-    area: np.ndarray        #: land area, m2
-    ilat: np.ndarray        #: 1-based latitude index on the met grid
-    ilon: np.ndarray        #: 1-based longitude index on the met grid
+    area: np.ndarray  #: land area, m2
+    ilat: np.ndarray  #: 1-based latitude index on the met grid
+    ilon: np.ndarray  #: 1-based longitude index on the met grid
     sand: np.ndarray
     clay: np.ndarray
     silt: np.ndarray
-    swilt: np.ndarray       #: wilting point, m3 m-3
-    sfc: np.ndarray         #: field capacity, m3 m-3
-    ssat: np.ndarray        #: saturation, m3 m-3
+    swilt: np.ndarray  #: wilting point, m3 m-3
+    sfc: np.ndarray  #: field capacity, m3 m-3
+    ssat: np.ndarray  #: saturation, m3 m-3
     gridinfo_path: str = ""
     soil_path: str = ""
 
@@ -66,10 +66,24 @@ class Domain:
         ic.check_soil(ck, s)
         ic.check_soil_matches_grid(ck, s, spath.name, g, gpath.name)
         ck.raise_errors()
-        return cls(cellid=g["ijcam"].astype(int), lat=g["lat"], lon=g["lon"], pft=pft,
-                   soil_order=g["iso"].astype(int), area=g["landarea"], ilat=g["ilat"].astype(int),
-                   ilon=g["ilon"].astype(int), sand=s["sand"], clay=s["clay"], silt=s["silt"], swilt=s["wwilt"],
-                   sfc=s["wfield"], ssat=s["wsat"], gridinfo_path=str(gpath), soil_path=str(spath))
+        return cls(
+            cellid=g["ijcam"].astype(int),
+            lat=g["lat"],
+            lon=g["lon"],
+            pft=pft,
+            soil_order=g["iso"].astype(int),
+            area=g["landarea"],
+            ilat=g["ilat"].astype(int),
+            ilon=g["ilon"].astype(int),
+            sand=s["sand"],
+            clay=s["clay"],
+            silt=s["silt"],
+            swilt=s["wwilt"],
+            sfc=s["wfield"],
+            ssat=s["wsat"],
+            gridinfo_path=str(gpath),
+            soil_path=str(spath),
+        )
 
     def inactive(self, casa: CasaParameterSet) -> np.ndarray:
         """True for cells whose PFT class is 0 (ice, water, urban, wetland): they never evolve."""
@@ -80,10 +94,10 @@ class Domain:
 class PhenologyTable:
     """The original's MODIS phenology table: day of green-up and leaf fall by latitude band."""
 
-    types: list[int]          #: IGBP types with seasonal phenology (column order)
-    greenup: np.ndarray       #: (271, ntypes) day of year
-    fall: np.ndarray          #: (271, ntypes)
-    phase0: np.ndarray        #: (271, ntypes) initial phase
+    types: list[int]  #: IGBP types with seasonal phenology (column order)
+    greenup: np.ndarray  #: (271, ntypes) day of year
+    fall: np.ndarray  #: (271, ntypes)
+    phase0: np.ndarray  #: (271, ntypes) initial phase
     source: str = ""
 
     @classmethod
@@ -102,8 +116,7 @@ class PhenologyTable:
             raise InputError(f"not a phenology table with 271 latitude bands ({exc})", path=path) from None
         if rows.shape != (271, 34) or len(types) != 11:
             raise InputError("expected 11 PFT columns and 271 latitude bands of 34 values", path=path)
-        return cls(types, rows[:, 1:12].astype(int), rows[:, 12:23].astype(int), rows[:, 23:34].astype(int),
-                   str(path))
+        return cls(types, rows[:, 1:12].astype(int), rows[:, 12:23].astype(int), rows[:, 23:34].astype(int), str(path))
 
     @classmethod
     def _read_csv(cls, path: Path, lines: list[str]) -> PhenologyTable:
@@ -120,17 +133,20 @@ class PhenologyTable:
             table["fall"][band - 1, j] = fall
             table["phase0"][band - 1, j] = phase0
         if len(data) != 271 * len(types):
-            raise InputError(f"expected 271 latitude bands for each of {len(types)} PFTs, found {len(data)} rows",
-                             path=path)
+            raise InputError(
+                f"expected 271 latitude bands for each of {len(types)} PFTs, found {len(data)} rows", path=path
+            )
         return cls(types, table["greenup"], table["fall"], table["phase0"], str(path))
 
     def write_csv(self, path: str | Path, title: str = "") -> None:
         """Our format: one row per latitude band and PFT (band 1 = 79.75 N ... 271 = 55.25 S, 0.5 degree steps)."""
-        out = [f"# testbed phenology table{': ' + title if title else ''}",
-               "# band: latitude band, lat = 79.75 - 0.5*(band-1) degrees; pft: IGBP type with seasonal phenology;",
-               "# greenup, fall: day of year of leaf green-up and leaf fall; phase0: phenology phase on a cold start.",
-               "# IGBP types not listed are evergreen or have no phenology (phase 2 all year).",
-               "band,pft,greenup,fall,phase0"]
+        out = [
+            f"# testbed phenology table{': ' + title if title else ''}",
+            "# band: latitude band, lat = 79.75 - 0.5*(band-1) degrees; pft: IGBP type with seasonal phenology;",
+            "# greenup, fall: day of year of leaf green-up and leaf fall; phase0: phenology phase on a cold start.",
+            "# IGBP types not listed are evergreen or have no phenology (phase 2 all year).",
+            "band,pft,greenup,fall,phase0",
+        ]
         for band in range(271):
             for j, pft in enumerate(self.types):
                 out.append(f"{band + 1},{pft},{self.greenup[band, j]},{self.fall[band, j]},{self.phase0[band, j]}")

@@ -14,8 +14,15 @@ class InputError(TestbedError, ValueError):
     what to do about it.
     """
 
-    def __init__(self, message: str, *, path: object = None, variable: str | None = None,
-                 cell: int | None = None, hint: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: object = None,
+        variable: str | None = None,
+        cell: int | None = None,
+        hint: str | None = None,
+    ) -> None:
         parts = []
         if path is not None:
             parts.append(f"{path}:")

@@ -30,12 +30,12 @@ class Forcing:
     The kernel widens every value exactly to float64 before use.
     """
 
-    gpp: np.ndarray    #: (ncell, nday) gC m-2 d-1
-    tair: np.ndarray   #: (ncell, nday) K
-    ndep: np.ndarray   #: (ncell, nday) gN m-2 d-1
+    gpp: np.ndarray  #: (ncell, nday) gC m-2 d-1
+    tair: np.ndarray  #: (ncell, nday) K
+    ndep: np.ndarray  #: (ncell, nday) gN m-2 d-1
     tsoil: np.ndarray  #: (ncell, 6, nday) K
     moist: np.ndarray  #: (ncell, 6, nday) m3 m-3 liquid water
-    frzn: np.ndarray   #: (ncell, 6, nday) m3 m-3 frozen water
+    frzn: np.ndarray  #: (ncell, 6, nday) m3 m-3 frozen water
 
     @property
     def ncell(self) -> int:
@@ -52,11 +52,11 @@ class MetFile:
 
     path: Path
     nyear: int
-    lat: np.ndarray           #: (nlat,) grid latitudes, degrees north
-    lon: np.ndarray           #: (nlon,) grid longitudes, degrees east
-    cellid: np.ndarray        #: (nlat, nlon) int32
-    active_j: np.ndarray      #: latitude index (0-based) of each model cell, met point order
-    active_i: np.ndarray      #: longitude index (0-based) of each model cell
+    lat: np.ndarray  #: (nlat,) grid latitudes, degrees north
+    lon: np.ndarray  #: (nlon,) grid longitudes, degrees east
+    cellid: np.ndarray  #: (nlat, nlon) int32
+    active_j: np.ndarray  #: latitude index (0-based) of each model cell, met point order
+    active_i: np.ndarray  #: longitude index (0-based) of each model cell
     has_frozen: bool
     fills: dict[str, tuple[float, ...]] = field(default_factory=dict)  #: declared _FillValue / missing_value
 
@@ -87,8 +87,11 @@ class MetFile:
         try:
             ds = netCDF4.Dataset(path)
         except OSError as exc:
-            ck.add(None, f"cannot be opened as NetCDF ({exc}); the file is damaged, incomplete or not NetCDF. Copy "
-                         "or write it again")
+            ck.add(
+                None,
+                f"cannot be opened as NetCDF ({exc}); the file is damaged, incomplete or not NetCDF. Copy "
+                "or write it again",
+            )
             return None
         with ds:
             ic.check_structure(ck, ds, allow_missing_frozen=allow_missing_frozen)
@@ -99,20 +102,34 @@ class MetFile:
             cellid = np.asarray(ds.variables["cellid"][:])
             lat = np.asarray(ds.variables["lat"][:], dtype=np.float64)
             lon = np.asarray(ds.variables["lon"][:], dtype=np.float64)
-            fills = {name: tuple(float(np.asarray(ds.variables[name].getncattr(a)).ravel()[0])
-                                 for a in ("_FillValue", "missing_value") if a in ds.variables[name].ncattrs())
-                     for name in MET_VARIABLES if name in ds.variables}
+            fills = {
+                name: tuple(
+                    float(np.asarray(ds.variables[name].getncattr(a)).ravel()[0])
+                    for a in ("_FillValue", "missing_value")
+                    if a in ds.variables[name].ncattrs()
+                )
+                for name in MET_VARIABLES
+                if name in ds.variables
+            }
             nyear = len(ds.dimensions["myear"])
             has_frozen = "xfrznmoist" in ds.variables
         jj, ii = met_cell_order(missing)
         if jj.size == 0:
-            ck.add("cellMissing", "has no active cell (cellMissing == 0 nowhere); the model would have nothing to "
-                                  "simulate")
+            ck.add(
+                "cellMissing", "has no active cell (cellMissing == 0 nowhere); the model would have nothing to simulate"
+            )
             return None
         return cls(path, nyear, lat, lon, cellid, active_j=jj, active_i=ii, has_frozen=has_frozen, fills=fills)
 
-    def check_domain(self, cellid, ilat: np.ndarray | None = None, ilon: np.ndarray | None = None,
-                     source: str = "", *, allow_missing_frozen: bool = False) -> None:
+    def check_domain(
+        self,
+        cellid,
+        ilat: np.ndarray | None = None,
+        ilon: np.ndarray | None = None,
+        source: str = "",
+        *,
+        allow_missing_frozen: bool = False,
+    ) -> None:
         """The gridinfo must list exactly the met file's active cells, in its order and at its coordinates.
 
         ``cellid`` is a :class:`~testbed.domain.Domain` (ids, indices and lat/lon are compared), or the
@@ -130,8 +147,16 @@ class MetFile:
         ck = ic.Checker(self.path)
         if not self.has_frozen:
             ic.missing_frozen(ck, allow_missing_frozen)
-        ic.check_met_grid(ck, grid, Path(source).name if source else "the gridinfo", self.cellid, self.lat,
-                          self.lon, self.active_j, self.active_i)
+        ic.check_met_grid(
+            ck,
+            grid,
+            Path(source).name if source else "the gridinfo",
+            self.cellid,
+            self.lat,
+            self.lon,
+            self.active_j,
+            self.active_i,
+        )
         ck.raise_errors()
 
     def cells(self, cells: slice) -> ic.Cells:
@@ -160,27 +185,33 @@ class MetFile:
             with netCDF4.Dataset(self.path) as ds:
                 ds.set_auto_mask(False)
                 for name in ("xcgpp", "xtairk", "ndep"):
-                    raw = ds.variables[name][t0:t1, j0:j1, i0:i1]       # (365, lat box, lon box)
+                    raw = ds.variables[name][t0:t1, j0:j1, i0:i1]  # (365, lat box, lon box)
                     out[name] = raw[:, :, 0] if one_run else raw[:, jsel - j0, isel - i0]  # (365, ncell)
                 for name in ("xtsoil", "xmoist", "xfrznmoist"):
                     if name == "xfrznmoist" and not self.has_frozen:
                         out[name] = np.zeros((DAYS_PER_YEAR, NSOIL_LAYERS, jsel.size), dtype=np.float32)
                         continue
-                    raw = ds.variables[name][t0:t1, :, j0:j1, i0:i1]    # (365, 6, lat box, lon box)
+                    raw = ds.variables[name][t0:t1, :, j0:j1, i0:i1]  # (365, 6, lat box, lon box)
                     out[name] = raw[:, :, :, 0] if one_run else raw[:, :, jsel - j0, isel - i0]  # (365, 6, ncell)
         except (OSError, RuntimeError) as exc:
-            raise InputError(f"year {year_index + 1} of the file cannot be read ({exc}); the file is damaged or "
-                             "incomplete. Copy or write it again", path=self.path, variable=name or None) from None
+            raise InputError(
+                f"year {year_index + 1} of the file cannot be read ({exc}); the file is damaged or "
+                "incomplete. Copy or write it again",
+                path=self.path,
+                variable=name or None,
+            ) from None
         return out
 
-    def _check_raw(self, out: dict[str, np.ndarray], year_index: int, cells: slice, ck: ic.Checker,
-                   seen: dict | None = None) -> None:
+    def _check_raw(
+        self, out: dict[str, np.ndarray], year_index: int, cells: slice, ck: ic.Checker, seen: dict | None = None
+    ) -> None:
         where = self.cells(cells)
         for name, arr in out.items():
             if name == "xfrznmoist" and not self.has_frozen:
                 continue
-            ic.check_values(ck, name, arr, year_index * DAYS_PER_YEAR, where, self.nyear, self.fills.get(name, ()),
-                            seen)
+            ic.check_values(
+                ck, name, arr, year_index * DAYS_PER_YEAR, where, self.nyear, self.fills.get(name, ()), seen
+            )
 
     def check_year(self, year_index: int, cells: slice = slice(None)) -> None:
         """Raise InputError at NaN, infinite, fill or out-of-range values of a year (metformat ranges)."""
@@ -215,8 +246,14 @@ class MetFile:
         def three_d(a: np.ndarray) -> np.ndarray:
             return np.asfortranarray(a.transpose(2, 1, 0))
 
-        return Forcing(gpp=two_d(out["xcgpp"]), tair=two_d(out["xtairk"]), ndep=two_d(out["ndep"]),
-                       tsoil=three_d(out["xtsoil"]), moist=three_d(out["xmoist"]), frzn=three_d(out["xfrznmoist"]))
+        return Forcing(
+            gpp=two_d(out["xcgpp"]),
+            tair=two_d(out["xtairk"]),
+            ndep=two_d(out["ndep"]),
+            tsoil=three_d(out["xtsoil"]),
+            moist=three_d(out["xmoist"]),
+            frzn=three_d(out["xfrznmoist"]),
+        )
 
 
 def check_values(met: MetFile, cells: slice = slice(None), block: int = SCAN_BLOCK) -> None:

@@ -65,5 +65,5 @@ def two_pool_steady_state(km, kb=KB, y=Y, inp=INPUT, dt=50.0, max_steps=200000):
 
 def log_uniform_mean_cs(a, b, kb=KB, y=Y):
     """S002 Eq. A16: mean steady-state Cs (mg C g-1) of kM ~ log10 U(a, b) in fg units."""
-    fg = kb * (10.0 ** -a - 10.0 ** -b) / (y * (b - a) * np.log(10.0))
+    fg = kb * (10.0**-a - 10.0**-b) / (y * (b - a) * np.log(10.0))
     return fg / FG_PER_MG_G

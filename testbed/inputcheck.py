@@ -51,8 +51,9 @@ class Checker:
         self.problems: list[Problem] = []
 
     def add(self, variable: str | None, text: str, severity: str = "error", **where: object) -> None:
-        self.problems.append(Problem(self.name, variable, f"{self.name}: {text}", severity, path=str(self.path),
-                                     text=text, **where))  # type: ignore[arg-type]
+        self.problems.append(
+            Problem(self.name, variable, f"{self.name}: {text}", severity, path=str(self.path), text=text, **where)
+        )  # type: ignore[arg-type]
 
     @property
     def errors(self) -> list[Problem]:
@@ -66,7 +67,7 @@ class Checker:
         first = errs[0]
         text = first.text
         if len(errs) > 1:
-            text += (f" ({len(errs) - 1} more problem(s) in this file; `testbed forcing validate` lists them)")
+            text += f" ({len(errs) - 1} more problem(s) in this file; `testbed forcing validate` lists them)"
         exc = InputError(text, path=first.path or self.path)
         exc.variable, exc.cell = first.variable, first.npt
         raise exc
@@ -87,7 +88,7 @@ def classic_expected_size(path: str | Path) -> tuple[int, int, int, int] | None:
         if len(head) < 4 or head[:3] != b"CDF" or head[3] not in (1, 2, 5):
             return None
         version = head[3]
-        nn = 8 if version == 5 else 4   # NON_NEG size
+        nn = 8 if version == 5 else 4  # NON_NEG size
         off = 4 if version == 1 else 8  # OFFSET size
         buf = f.read(1 << 16)
         pos = 0
@@ -103,7 +104,7 @@ def classic_expected_size(path: str | Path) -> tuple[int, int, int, int] | None:
         def uint(n: int) -> int:
             nonlocal pos
             need(n)
-            v = int.from_bytes(buf[pos:pos + n], "big")
+            v = int.from_bytes(buf[pos : pos + n], "big")
             pos += n
             return v
 
@@ -111,7 +112,7 @@ def classic_expected_size(path: str | Path) -> tuple[int, int, int, int] | None:
             nonlocal pos
             n = uint(nn)
             need(n)
-            s = buf[pos:pos + n].decode(errors="replace")
+            s = buf[pos : pos + n].decode(errors="replace")
             pos += -(-n // 4) * 4
             return s
 
@@ -167,8 +168,11 @@ def check_complete(ck: Checker, path: str | Path) -> None:
     if size < expected:
         whole = max(0, (size - rec0) // recsize) if recsize else 0
         recs = f"; only {whole} of its {numrecs} records (days) are complete" if recsize else ""
-        ck.add(None, f"is truncated: its header describes {expected} bytes but the file has {size} "
-                     f"({100.0 * size / expected:.0f} %){recs}. Copy or write the file again")
+        ck.add(
+            None,
+            f"is truncated: its header describes {expected} bytes but the file has {size} "
+            f"({100.0 * size / expected:.0f} %){recs}. Copy or write the file again",
+        )
 
 
 def check_structure(ck: Checker, ds, *, allow_missing_frozen: bool = False) -> None:
@@ -176,16 +180,23 @@ def check_structure(ck: Checker, ds, *, allow_missing_frozen: bool = False) -> N
     dims = ds.dimensions
     for d in mf.DIMENSIONS:
         if d not in dims:
-            ck.add(None, f"dimension {d} is missing; the model needs dimensions {', '.join(mf.DIMENSIONS)} "
-                         "(MET_FORMAT.md)")
+            ck.add(
+                None, f"dimension {d} is missing; the model needs dimensions {', '.join(mf.DIMENSIONS)} (MET_FORMAT.md)"
+            )
     if "nsoilyrs" in dims and len(dims["nsoilyrs"]) != mf.NSOIL_LAYERS:
-        ck.add("nsoilyrs", f"dimension nsoilyrs is {len(dims['nsoilyrs'])}, the model needs {mf.NSOIL_LAYERS} soil "
-                           f"layers ({', '.join(f'{z:g}' for z in mf.LAYER_THICKNESS_M)} m)")
+        ck.add(
+            "nsoilyrs",
+            f"dimension nsoilyrs is {len(dims['nsoilyrs'])}, the model needs {mf.NSOIL_LAYERS} soil "
+            f"layers ({', '.join(f'{z:g}' for z in mf.LAYER_THICKNESS_M)} m)",
+        )
     if "time" in dims and "myear" in dims:
         nt, ny = len(dims["time"]), len(dims["myear"])
         if nt != mf.DAYS_PER_YEAR * ny:
-            ck.add("time", f"time has {nt} days but myear is {ny}; the model stops unless time == 365*myear = "
-                           f"{mf.DAYS_PER_YEAR * ny} (no leap days; drop Feb 29)")
+            ck.add(
+                "time",
+                f"time has {nt} days but myear is {ny}; the model stops unless time == 365*myear = "
+                f"{mf.DAYS_PER_YEAR * ny} (no leap days; drop Feb 29)",
+            )
     expected = {**mf.GRID_VARIABLES, **{k: (v.dims, "float32") for k, v in mf.MET_VARIABLES.items()}}
     for name, (edims, dtype) in expected.items():
         var = mf.MET_VARIABLES.get(name)
@@ -198,21 +209,34 @@ def check_structure(ck: Checker, ds, *, allow_missing_frozen: bool = False) -> N
         v = ds.variables[name]
         if v.dimensions != edims:
             if len(v.dimensions) == len(edims) and "nsoilyrs" in edims and v.dimensions[1] != "nsoilyrs":
-                ck.add(name, f"variable {name} has dimensions {v.dimensions}; the model needs {edims} (layer "
-                             "dimension named nsoilyrs, second)")
+                ck.add(
+                    name,
+                    f"variable {name} has dimensions {v.dimensions}; the model needs {edims} (layer "
+                    "dimension named nsoilyrs, second)",
+                )
             else:
                 ck.add(name, f"variable {name} has dimensions {v.dimensions}; the model needs {edims} in this order")
         if v.dtype != np.dtype(dtype):
             kind = "int32 (NF_INT)" if dtype == "int32" else "float32 (NF_FLOAT)"
-            ck.add(name, f"variable {name} is {v.dtype}, the model needs {kind}: it copies the raw bytes without "
-                         "conversion, so other types are read as garbage")
+            ck.add(
+                name,
+                f"variable {name} is {v.dtype}, the model needs {kind}: it copies the raw bytes without "
+                "conversion, so other types are read as garbage",
+            )
         if var is not None and "units" in v.ncattrs():
             units = str(v.getncattr("units")).strip()
             if units not in var.accepted_units:
-                ck.add(name, f"variable {name} has units '{v.getncattr('units')}', the model needs {var.units} "
-                             f"({var.unit_hint})")
-        if var is not None and var.layered and "nsoilyrs" in v.dimensions and \
-                v.shape[v.dimensions.index("nsoilyrs")] != mf.NSOIL_LAYERS:
+                ck.add(
+                    name,
+                    f"variable {name} has units '{v.getncattr('units')}', the model needs {var.units} "
+                    f"({var.unit_hint})",
+                )
+        if (
+            var is not None
+            and var.layered
+            and "nsoilyrs" in v.dimensions
+            and v.shape[v.dimensions.index("nsoilyrs")] != mf.NSOIL_LAYERS
+        ):
             n = v.shape[v.dimensions.index("nsoilyrs")]
             ck.add(name, f"variable {name} has {n} layers, the model needs {mf.NSOIL_LAYERS} (nsoilyrs)")
 
@@ -220,12 +244,19 @@ def check_structure(ck: Checker, ds, *, allow_missing_frozen: bool = False) -> N
 def missing_frozen(ck: Checker, allowed: bool) -> None:
     """xfrznmoist is absent: an error unless run.allow_missing_frozen says to take frozen water as 0."""
     if allowed:
-        ck.add("xfrznmoist", "variable xfrznmoist is missing; frozen soil water is taken as 0 "
-                             "(run.allow_missing_frozen), as the original does", "warning")
+        ck.add(
+            "xfrznmoist",
+            "variable xfrznmoist is missing; frozen soil water is taken as 0 "
+            "(run.allow_missing_frozen), as the original does",
+            "warning",
+        )
     else:
-        ck.add("xfrznmoist", "variable xfrznmoist is missing; the model needs frozen soil water. Add it, or set "
-                             "run.allow_missing_frozen = .true. (testbed forcing validate --allow-missing-frozen) to "
-                             "take it as 0 as the original does")
+        ck.add(
+            "xfrznmoist",
+            "variable xfrznmoist is missing; the model needs frozen soil water. Add it, or set "
+            "run.allow_missing_frozen = .true. (testbed forcing validate --allow-missing-frozen) to "
+            "take it as 0 as the original does",
+        )
 
 
 def check_cellid(ck: Checker, cellid: np.ndarray) -> None:
@@ -235,9 +266,13 @@ def check_cellid(ck: Checker, cellid: np.ndarray) -> None:
     bad = cellid != expect
     if bad.any():
         j, i = (int(x[0]) for x in np.nonzero(bad))
-        ck.add("cellid", f"cellid at ilat {j + 1}, ilon {i + 1} is {int(cellid[j, i])}, expected (ilon-1)*nlat+ilat "
-                         f"= {int(expect[j, i])} ({int(bad.sum())} cell(s) differ); the model prints 'Data "
-                         "alignment problem'", "warning")
+        ck.add(
+            "cellid",
+            f"cellid at ilat {j + 1}, ilon {i + 1} is {int(cellid[j, i])}, expected (ilon-1)*nlat+ilat "
+            f"= {int(expect[j, i])} ({int(bad.sum())} cell(s) differ); the model prints 'Data "
+            "alignment problem'",
+            "warning",
+        )
 
 
 @dataclass
@@ -261,8 +296,16 @@ def day_text(day: int, nyear: int) -> str:
     return f"day {day}"
 
 
-def check_values(ck: Checker, name: str, values: np.ndarray, day0: int, cells: Cells, nyear: int,
-                 declared_fills: tuple[float, ...] = (), seen: dict | None = None) -> None:
+def check_values(
+    ck: Checker,
+    name: str,
+    values: np.ndarray,
+    day0: int,
+    cells: Cells,
+    nyear: int,
+    declared_fills: tuple[float, ...] = (),
+    seen: dict | None = None,
+) -> None:
     """NaN, infinite, fill values and valid range of one variable's block ``values`` (days, [layers,] cells).
 
     ``day0``: 0-based day in the file of the block's first day. One problem per cell and kind (its first day),
@@ -288,10 +331,13 @@ def check_values(ck: Checker, name: str, values: np.ndarray, day0: int, cells: C
         low_what, low_fix = "negative", f"{var.label} must be >= 0"
     else:
         low_what, low_fix = f"below {rng.lo:g}", f"{var.label} must be {rng} {var.units} ({var.range_hint})"
-    kinds = [("NaN", nan, every_day), ("infinite", inf, every_day),
-             ("a fill value", fill, every_day + "; set cellMissing = 1 to skip the cell"),
-             (low_what, low, low_fix),
-             (f"above {rng.hi:g}", high, f"{var.label} must be {rng} {var.units} ({var.range_hint})")]
+    kinds = [
+        ("NaN", nan, every_day),
+        ("infinite", inf, every_day),
+        ("a fill value", fill, every_day + "; set cellMissing = 1 to skip the cell"),
+        (low_what, low, low_fix),
+        (f"above {rng.hi:g}", high, f"{var.label} must be {rng} {var.units} ({var.range_hint})"),
+    ]
     for what, bad, fix in kinds:
         if not bad.any():
             continue
@@ -306,8 +352,14 @@ def check_values(ck: Checker, name: str, values: np.ndarray, day0: int, cells: C
             v = blk.reshape(flat.shape)[t, lay, c]
             day = day0 + t + 1
             layer = f" layer {lay + 1}" if var.layered else ""
-            ck.add(name, f"{name}{layer} is {what} ({v:g}) at {cells.where(c)} on {day_text(day, nyear)}; {fix}",
-                   npt=int(cells.npt[c]), lat=float(cells.lat[c]), lon=float(cells.lon[c]), day=day)
+            ck.add(
+                name,
+                f"{name}{layer} is {what} ({v:g}) at {cells.where(c)} on {day_text(day, nyear)}; {fix}",
+                npt=int(cells.npt[c]),
+                lat=float(cells.lat[c]),
+                lon=float(cells.lon[c]),
+                day=day,
+            )
             reported.add(int(cells.npt[c]))
 
 
@@ -316,20 +368,29 @@ def summarize_values(ck: Checker, seen: dict) -> None:
     for key, cells in seen.items():
         if len(key) == 3 and len(cells) > ck.max_cells:
             name, what, _ = key
-            ck.add(name, f"{name} is {what} on {len(cells)} active cells in total (only the first {ck.max_cells} "
-                         "are listed)")
+            ck.add(
+                name,
+                f"{name} is {what} on {len(cells)} active cells in total (only the first {ck.max_cells} are listed)",
+            )
 
 
 # ------------------------------------------------------------------------- gridinfo, soil, link to met
+
 
 def _check_columns(ck: Checker, table: dict[str, np.ndarray], columns: tuple[mf.Column, ...], what: str) -> None:
     for col in columns:
         bad = np.flatnonzero(~col.valid.ok(table[col.name]))
         for r in bad[: ck.max_cells]:
             lat, lon = table["lat"][r], table["lon"][r]
-            ck.add(col.name, f"row {r + 1} (ijcam {table['ijcam'][r]:g}, lat {lat:g}, lon {lon:g}) has {col.header} "
-                             f"= {table[col.name][r]:g}; it must be {col.valid}{' ' + col.units if col.units else ''}"
-                             f". Fix the {what} table", npt=int(r) + 1, lat=float(lat), lon=float(lon))
+            ck.add(
+                col.name,
+                f"row {r + 1} (ijcam {table['ijcam'][r]:g}, lat {lat:g}, lon {lon:g}) has {col.header} "
+                f"= {table[col.name][r]:g}; it must be {col.valid}{' ' + col.units if col.units else ''}"
+                f". Fix the {what} table",
+                npt=int(r) + 1,
+                lat=float(lat),
+                lon=float(lon),
+            )
 
 
 def check_gridinfo(ck: Checker, grid: dict[str, np.ndarray]) -> None:
@@ -351,30 +412,50 @@ def check_soil(ck: Checker, soil: dict[str, np.ndarray]) -> None:
     total = soil["sand"] + soil["silt"] + soil["clay"]
     bad = [r for r in rows if not abs(total[r] - 1.0) <= mf.TEXTURE_SUM_TOLERANCE]
     for r in bad[: ck.max_cells]:
-        ck.add("sand", f"{where(r)} has sand + silt + clay = {total[r]:g}; the fractions must sum to 1 within "
-                       f"{mf.TEXTURE_SUM_TOLERANCE:g}. Give fractions, not percent, of the fine earth", **at(r))
+        ck.add(
+            "sand",
+            f"{where(r)} has sand + silt + clay = {total[r]:g}; the fractions must sum to 1 within "
+            f"{mf.TEXTURE_SUM_TOLERANCE:g}. Give fractions, not percent, of the fine earth",
+            **at(r),
+        )
     w, f, s = soil["wwilt"], soil["wfield"], soil["wsat"]
     bad = [r for r in rows if not (0 < w[r] < f[r] < s[r] <= 1)]
     for r in bad[: ck.max_cells]:
-        ck.add("wwilt", f"{where(r)} has wwilt {w[r]:g}, wfield {f[r]:g}, wsat {s[r]:g}; the model needs 0 < wwilt "
-                        "< wfield < wsat <= 1 (it divides by wfield - wwilt and by wsat)", **at(r))
+        ck.add(
+            "wwilt",
+            f"{where(r)} has wwilt {w[r]:g}, wfield {f[r]:g}, wsat {s[r]:g}; the model needs 0 < wwilt "
+            "< wfield < wsat <= 1 (it divides by wfield - wwilt and by wsat)",
+            **at(r),
+        )
 
 
-def check_soil_matches_grid(ck: Checker, soil: dict[str, np.ndarray], sname: str, grid: dict[str, np.ndarray],
-                            gname: str) -> None:
+def check_soil_matches_grid(
+    ck: Checker, soil: dict[str, np.ndarray], sname: str, grid: dict[str, np.ndarray], gname: str
+) -> None:
     """The soil table lists the gridinfo's cells, in the same order (ijcam, lat, lon)."""
     if len(grid["ijcam"]) != len(soil["ijcam"]):
-        ck.add(None, f"{sname} has {len(soil['ijcam'])} rows but {gname} has {len(grid['ijcam'])}; both must list "
-                     "the met file's active cells in the same order")
+        ck.add(
+            None,
+            f"{sname} has {len(soil['ijcam'])} rows but {gname} has {len(grid['ijcam'])}; both must list "
+            "the met file's active cells in the same order",
+        )
     m = min(len(grid["ijcam"]), len(soil["ijcam"]))
-    diff = np.flatnonzero((grid["ijcam"][:m] != soil["ijcam"][:m])
-                          | (np.abs(grid["lat"][:m] - soil["lat"][:m]) > mf.COORD_TOLERANCE_DEG)
-                          | (np.abs(grid["lon"][:m] - soil["lon"][:m]) > mf.COORD_TOLERANCE_DEG))
+    diff = np.flatnonzero(
+        (grid["ijcam"][:m] != soil["ijcam"][:m])
+        | (np.abs(grid["lat"][:m] - soil["lat"][:m]) > mf.COORD_TOLERANCE_DEG)
+        | (np.abs(grid["lon"][:m] - soil["lon"][:m]) > mf.COORD_TOLERANCE_DEG)
+    )
     for r in diff[: ck.max_cells]:
-        ck.add(None, f"{sname} row {r + 1} is cell {soil['ijcam'][r]:g} at ({soil['lat'][r]:.2f}, "
-                     f"{soil['lon'][r]:.2f}) but {gname} row {r + 1} is cell {grid['ijcam'][r]:g} at "
-                     f"({grid['lat'][r]:.2f}, {grid['lon'][r]:.2f}); both tables must be in the same (met point) "
-                     "order", npt=int(r) + 1, lat=float(soil["lat"][r]), lon=float(soil["lon"][r]))
+        ck.add(
+            None,
+            f"{sname} row {r + 1} is cell {soil['ijcam'][r]:g} at ({soil['lat'][r]:.2f}, "
+            f"{soil['lon'][r]:.2f}) but {gname} row {r + 1} is cell {grid['ijcam'][r]:g} at "
+            f"({grid['lat'][r]:.2f}, {grid['lon'][r]:.2f}); both tables must be in the same (met point) "
+            "order",
+            npt=int(r) + 1,
+            lat=float(soil["lat"][r]),
+            lon=float(soil["lon"][r]),
+        )
 
 
 def _lon_differs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -382,8 +463,16 @@ def _lon_differs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return d > mf.COORD_TOLERANCE_DEG
 
 
-def check_met_grid(ck: Checker, grid: dict[str, np.ndarray], gname: str, cellid: np.ndarray, lat: np.ndarray,
-                   lon: np.ndarray, pj: np.ndarray, pi: np.ndarray) -> None:
+def check_met_grid(
+    ck: Checker,
+    grid: dict[str, np.ndarray],
+    gname: str,
+    cellid: np.ndarray,
+    lat: np.ndarray,
+    lon: np.ndarray,
+    pj: np.ndarray,
+    pi: np.ndarray,
+) -> None:
     """The gridinfo lists the met file's active cells in point order: ids, (ilat, ilon) and coordinates.
 
     ``cellid`` (nlat, nlon), ``lat`` (nlat,), ``lon`` (nlon,) from the met file; ``pj``, ``pi`` the active
@@ -394,33 +483,52 @@ def check_met_grid(ck: Checker, grid: dict[str, np.ndarray], gname: str, cellid:
     nlat, nlon = cellid.shape
     nrow = len(grid["ijcam"])
     if nrow != nact:
-        ck.add("cellMissing", f"{nact} active cells (cellMissing == 0) but {gname} has {nrow} rows; they must "
-                              "match one to one (and .lst line 1, mp)")
+        ck.add(
+            "cellMissing",
+            f"{nact} active cells (cellMissing == 0) but {gname} has {nrow} rows; they must "
+            "match one to one (and .lst line 1, mp)",
+        )
     nbad = 0
     for k in range(min(nrow, nact)):
         ilat, ilon, ijcam = int(grid["ilat"][k]), int(grid["ilon"][k]), int(grid["ijcam"][k])
         glat, glon = float(grid["lat"][k]), float(grid["lon"][k])
         at = {"npt": k + 1, "lat": glat, "lon": glon}
         if not (1 <= ilat <= nlat and 1 <= ilon <= nlon):
-            ck.add("cellid", f"{gname} row {k + 1} (ijcam {ijcam}) has ilat {ilat}, ilon {ilon} outside the met grid "
-                             f"({nlat} x {nlon})", **at)
+            ck.add(
+                "cellid",
+                f"{gname} row {k + 1} (ijcam {ijcam}) has ilat {ilat}, ilon {ilon} outside the met grid "
+                f"({nlat} x {nlon})",
+                **at,
+            )
             nbad += 1
         elif (ilat - 1, ilon - 1) != (int(pj[k]), int(pi[k])):
-            ck.add("cellid", f"{gname} row {k + 1} (ijcam {ijcam}) points at ilat {ilat}, ilon {ilon}, but the met "
-                             f"file's active cell number {k + 1} is at ilat {int(pj[k]) + 1}, ilon {int(pi[k]) + 1}; "
-                             "sort the rows by ilon then ilat and keep only active cells", **at)
+            ck.add(
+                "cellid",
+                f"{gname} row {k + 1} (ijcam {ijcam}) points at ilat {ilat}, ilon {ilon}, but the met "
+                f"file's active cell number {k + 1} is at ilat {int(pj[k]) + 1}, ilon {int(pi[k]) + 1}; "
+                "sort the rows by ilon then ilat and keep only active cells",
+                **at,
+            )
             nbad += 1
         elif int(cellid[ilat - 1, ilon - 1]) != ijcam:
-            ck.add("cellid", f"{gname} row {k + 1} has ijcam {ijcam} but the met cellid at ilat {ilat}, ilon {ilon} is "
-                             f"{int(cellid[ilat - 1, ilon - 1])}; the model stops when it writes NetCDF output", **at)
+            ck.add(
+                "cellid",
+                f"{gname} row {k + 1} has ijcam {ijcam} but the met cellid at ilat {ilat}, ilon {ilon} is "
+                f"{int(cellid[ilat - 1, ilon - 1])}; the model stops when it writes NetCDF output",
+                **at,
+            )
             nbad += 1
         else:
             mlat, mlon = float(lat[ilat - 1]), float(lon[ilon - 1])
             if abs(mlat - glat) > mf.COORD_TOLERANCE_DEG or (nlon > 1 and _lon_differs(mlon, glon)):
-                ck.add("lat", f"{gname} row {k + 1} (ijcam {ijcam}) is at lat {glat:.2f}, lon {glon:.2f} but the met "
-                              f"file's cell at ilat {ilat}, ilon {ilon} is at lat {mlat:.2f}, lon {mlon:.2f}; the met "
-                              "file and the gridinfo must describe the same domain (within "
-                              f"{mf.COORD_TOLERANCE_DEG:g} degree)", **at)
+                ck.add(
+                    "lat",
+                    f"{gname} row {k + 1} (ijcam {ijcam}) is at lat {glat:.2f}, lon {glon:.2f} but the met "
+                    f"file's cell at ilat {ilat}, ilon {ilon} is at lat {mlat:.2f}, lon {mlon:.2f}; the met "
+                    "file and the gridinfo must describe the same domain (within "
+                    f"{mf.COORD_TOLERANCE_DEG:g} degree)",
+                    **at,
+                )
                 nbad += 1
         if nbad >= ck.max_cells:
             ck.add("cellid", f"{gname}: further row checks stopped after {nbad} mismatches")
@@ -428,6 +536,7 @@ def check_met_grid(ck: Checker, grid: dict[str, np.ndarray], gname: str, cellid:
 
 
 # ------------------------------------------------------------------------------------------- documentation
+
 
 def markdown_input_checks() -> str:
     """The "Input checks" section of docs/reliability.md, generated from metformat and params."""
@@ -464,8 +573,10 @@ def markdown_input_checks() -> str:
         "|---|---|---|---|---|",
     ]
     for v in mf.MET_VARIABLES.values():
-        out.append(f"| `{v.name}` | {', '.join(v.dims)} | {v.units} (accepted: {', '.join(v.accepted_units)}) | "
-                   f"{v.valid} {v.units} | {v.range_hint} |")
+        out.append(
+            f"| `{v.name}` | {', '.join(v.dims)} | {v.units} (accepted: {', '.join(v.accepted_units)}) | "
+            f"{v.valid} {v.units} | {v.range_hint} |"
+        )
     out += [
         "",
         "- `xfrznmoist` is required, unless the namelist sets `run.allow_missing_frozen = .true.` (frozen water "

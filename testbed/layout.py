@@ -42,8 +42,8 @@ class Table:
     """One array's columns: state, casa, diag, fix, or a soil model's parameters (e.g. mimics)."""
 
     kind: str
-    prefix: str        #: Fortran constant prefix (S_, P_, D_, FIX_, M_ ...)
-    size_name: str     #: Fortran name of the column count (NSTATE ...)
+    prefix: str  #: Fortran constant prefix (S_, P_, D_, FIX_, M_ ...)
+    size_name: str  #: Fortran name of the column count (NSTATE ...)
     columns: tuple[Column, ...]
 
     @property
@@ -54,12 +54,19 @@ class Table:
 def _columns(entries: dict) -> list[Column]:
     out = []
     for name, spec in entries.items():
-        if isinstance(spec, str):          # "pft" or "param": metadata lives with the parameter set
+        if isinstance(spec, str):  # "pft" or "param": metadata lives with the parameter set
             out.append(Column(name, "", "", spec, name))
-        elif isinstance(spec, dict):       # a group: one Fortran constant, one column per member
+        elif isinstance(spec, dict):  # a group: one Fortran constant, one column per member
             for k, member in enumerate(spec["members"]):
-                out.append(Column(f"{name}_{member}", spec.get("units", ""), spec.get("long_name", ""),
-                                  spec.get("source", ""), name if k == 0 else ""))
+                out.append(
+                    Column(
+                        f"{name}_{member}",
+                        spec.get("units", ""),
+                        spec.get("long_name", ""),
+                        spec.get("source", ""),
+                        name if k == 0 else "",
+                    )
+                )
         else:
             units, long_name = spec
             out.append(Column(name, units, long_name, "", name))
@@ -98,8 +105,9 @@ CASA_PARAMS: tuple[str, ...] = TABLES["casa"].names
 MIMICS_PARAMS: tuple[str, ...] = TABLES["mimics"].names
 DIAGNOSTICS: tuple[str, ...] = TABLES["diag"].names
 FIXES: tuple[str, ...] = TABLES["fix"].names
-NSTATE, NCASAPARAM, NMIMICSPARAM, NDIAG, NFIX = (len(TABLES[k].columns) for k in ("state", "casa", "mimics",
-                                                                                     "diag", "fix"))
+NSTATE, NCASAPARAM, NMIMICSPARAM, NDIAG, NFIX = (
+    len(TABLES[k].columns) for k in ("state", "casa", "mimics", "diag", "fix")
+)
 #: soil layer thicknesses (m), top to bottom (casa.md 2.7)
 LAYER_THICKNESS_M: tuple[float, ...] = tuple(REAL_CONSTANTS["DZSOIL"])
 
@@ -122,9 +130,14 @@ def column(kind: str, name: str) -> Column:
 def fortran_module(name: str = "tb_columns") -> str:
     """The Fortran module of named column indices and constants (written by fortran_core/gen_layout.py)."""
     sources = ", ".join(p.name for p in DECLARATIONS)
-    lines = [f"!> GENERATED at build time by fortran_core/gen_layout.py from {sources}.",
-             "!> Do not edit: change the declarations instead. Column indices are 1-based.",
-             f"module {name}", "   use, intrinsic :: iso_fortran_env, only: real64", "   implicit none", "   public"]
+    lines = [
+        f"!> GENERATED at build time by fortran_core/gen_layout.py from {sources}.",
+        "!> Do not edit: change the declarations instead. Column indices are 1-based.",
+        f"module {name}",
+        "   use, intrinsic :: iso_fortran_env, only: real64",
+        "   implicit none",
+        "   public",
+    ]
     for t in TABLES.values():
         lines.append(f"   ! ---- {t.kind}")
         for k, c in enumerate(t.columns, start=1):

@@ -50,8 +50,8 @@ class LegacyRun:
     point_index: int
     point_dir: Path
     nc_interval: int
-    soil_params: Path | None = None       #: the soil model's own parameter file (its .lst line), if any
-    soil_restart_in: Path | None = None   #: the soil model's own pool CSV to restart from (its .lst line), if any
+    soil_params: Path | None = None  #: the soil model's own parameter file (its .lst line), if any
+    soil_restart_in: Path | None = None  #: the soil model's own pool CSV to restart from (its .lst line), if any
 
     @property
     def soil_description(self) -> SoilModel:
@@ -79,8 +79,9 @@ def read_lst(path: str | Path) -> LegacyRun:
     def line(n: int) -> str:
         if n > len(lines) or not lines[n - 1].strip():
             if n == 29:
-                raise InputError("line 29 (netCDF output interval) is missing; the original needs it too (casa.md "
-                                 "Q28)", path=path)
+                raise InputError(
+                    "line 29 (netCDF output interval) is missing; the original needs it too (casa.md Q28)", path=path
+                )
             raise InputError(f"line {n} is missing", path=path)
         return lines[n - 1]
 
@@ -101,14 +102,33 @@ def read_lst(path: str | Path) -> LegacyRun:
     except ValueError:
         tyear1 = tyear2 = 0
         if initcasa >= 2:
-            raise InputError(f"line 6 must hold the first and last transient year: {line(6).strip()!r}",
-                             path=path) from None
-    run = LegacyRun(path=path, mp=integer(1, "mp"), mloop=integer(3, "mloop"), mdaily=integer(4, "mdaily"),
-                    initcasa=initcasa, tyear1=tyear1, tyear2=tyear2, isom=integer(7, "isomModel"),
-                    icycle=integer(8, "icycle"), gridinfo=file(9), casa_params=file(10), phenology=file(11),
-                    soil=file(12), met=file(13), casa_restart_in=file(14), casa_pool_out=file(15),
-                    casa_flux_out=file(16), casa_nc_out=file(17), co2delta=file(26),
-                    point_index=integer(27, "point index"), point_dir=file(28), nc_interval=integer(29, "interval"))
+            raise InputError(
+                f"line 6 must hold the first and last transient year: {line(6).strip()!r}", path=path
+            ) from None
+    run = LegacyRun(
+        path=path,
+        mp=integer(1, "mp"),
+        mloop=integer(3, "mloop"),
+        mdaily=integer(4, "mdaily"),
+        initcasa=initcasa,
+        tyear1=tyear1,
+        tyear2=tyear2,
+        isom=integer(7, "isomModel"),
+        icycle=integer(8, "icycle"),
+        gridinfo=file(9),
+        casa_params=file(10),
+        phenology=file(11),
+        soil=file(12),
+        met=file(13),
+        casa_restart_in=file(14),
+        casa_pool_out=file(15),
+        casa_flux_out=file(16),
+        casa_nc_out=file(17),
+        co2delta=file(26),
+        point_index=integer(27, "point index"),
+        point_dir=file(28),
+        nc_interval=integer(29, "interval"),
+    )
     isoms = {m.legacy_isom: m for m in REGISTRY.values()}
     if run.isom not in isoms:
         supported = ", ".join(f"{k} ({m.name})" for k, m in sorted(isoms.items()))
@@ -119,8 +139,11 @@ def read_lst(path: str | Path) -> LegacyRun:
     if soil.legacy_csv:
         run.soil_restart_in = file(soil.legacy_csv.lst_line)
     if run.icycle not in (1, 2):
-        raise InputError(f"icycle = {run.icycle}: only 1 (C) and 2 (C+N) are supported; the original's P cycle "
-                         "is broken (casa.md Appendix A)", path=path)
+        raise InputError(
+            f"icycle = {run.icycle}: only 1 (C) and 2 (C+N) are supported; the original's P cycle "
+            "is broken (casa.md Appendix A)",
+            path=path,
+        )
     if run.initcasa not in (0, 1, 2, 3):
         raise InputError(f"initcasa = {run.initcasa} must be 0, 1, 2 or 3", path=path)
     run.nc_interval = max(1, run.nc_interval)
@@ -136,8 +159,9 @@ def read_co2delta(path: str | Path) -> Perturbation:
     try:
         _co2, dtsoil, dtair, start, mult = (float(t) for t in lines[0].replace(",", " ").split()[:5])
     except (IndexError, ValueError):
-        raise InputError("line 2 must hold: co2 ppm, dtSoil, dtAir, start year count, NPP multiplier",
-                         path=path) from None
+        raise InputError(
+            "line 2 must hold: co2 ppm, dtSoil, dtAir, start year count, NPP multiplier", path=path
+        ) from None
     return Perturbation(dtair=dtair, dtsoil=dtsoil, npp_mult=mult, start_year_count=int(start))
 
 
@@ -155,35 +179,54 @@ def legacy_schedule(run: LegacyRun) -> list[YearStep]:
     if run.initcasa < 2:
         return cycle_schedule(run.met, run.mloop, output_interval=run.nc_interval, daily=daily)
     repeats = 1 if run.initcasa == 2 else run.mloop
-    return transient_schedule(transient_pattern(run.met), run.tyear1, run.tyear2, repeats=repeats,
-                              output_interval=run.nc_interval, daily=daily, label_by_count=run.initcasa == 3)
+    return transient_schedule(
+        transient_pattern(run.met),
+        run.tyear1,
+        run.tyear2,
+        repeats=repeats,
+        output_interval=run.nc_interval,
+        daily=daily,
+        label_by_count=run.initcasa == 3,
+    )
 
 
 # ------------------------------------------------------------------------- pool CSVs (restarts)
+
 
 def _casa_lead(model: Model, state: np.ndarray, c: int, year_count: int) -> str:
     d = model.domain
     lai, phase = state[c, layout.index("state", "lai")], state[c, layout.index("state", "phase")]
     head = [year_count, c + 1, int(d.pft[c]), 1, int(d.soil_order[c])]
     sla = model.casa["sla"][d.pft[c] - 1]
-    return (",  ".join(f"{v:6d}" for v in head) + ",  "
-            + ",  ".join(f"{v:18.6f}" for v in (d.lat[c], d.lon[c], d.area[c] * 1e-9, lai, sla))
-            + f",  {int(phase):6d},")
+    return (
+        ",  ".join(f"{v:6d}" for v in head)
+        + ",  "
+        + ",  ".join(f"{v:18.6f}" for v in (d.lat[c], d.lon[c], d.area[c] * 1e-9, lai, sla))
+        + f",  {int(phase):6d},"
+    )
 
 
 #: the original's ``cnppool_end.csv`` (casa.md 6.2, 7.3): the host's pools, written for every soil model.
 #: P pools and the cumulative balance columns are not written: the original never reads them for icycle <= 2.
 HOST_CSV = PoolCSV(
-    file_name="cnppool_end.csv", config_key="files.legacy_restart_casa",
+    file_name="cnppool_end.csv",
+    config_key="files.legacy_restart_casa",
     header="iYrCnt,npt,veg%iveg,soil%isoilm,casamet%isorder,casamet%lat,casamet%lon,casamet%areacell,casamet%glai,"
-           "casabiome%sla(veg%iveg),phen%phase,casapool%clabile,casapool%cplant(LEAF),casapool%cplant(WOOD),"
-           "casapool%cplant(FROOT),casapool%clitter(METB),casapool%clitter(STR),casapool%clitter(CWD),"
-           "casapool%csoil(MIC),casapool%csoil(SLOW),casapool%csoil(PASS),casapool%nplant(LEAF),"
-           "casapool%nplant(WOOD),casapool%nplant(FROOT),casapool%nlitter(METB),casapool%nlitter(STR),"
-           "casapool%nlitter(CWD),casapool%nsoil(MIC),casapool%nsoil(SLOW),casapool%nsoil(PASS),casapool%nsoilmin",
-    nlead=11, carbon=("clabile", "cleaf", "cwood", "cfroot", "cmet", "cstr", "ccwd", "cmic", "cslow", "cpass"),
+    "casabiome%sla(veg%iveg),phen%phase,casapool%clabile,casapool%cplant(LEAF),casapool%cplant(WOOD),"
+    "casapool%cplant(FROOT),casapool%clitter(METB),casapool%clitter(STR),casapool%clitter(CWD),"
+    "casapool%csoil(MIC),casapool%csoil(SLOW),casapool%csoil(PASS),casapool%nplant(LEAF),"
+    "casapool%nplant(WOOD),casapool%nplant(FROOT),casapool%nlitter(METB),casapool%nlitter(STR),"
+    "casapool%nlitter(CWD),casapool%nsoil(MIC),casapool%nsoil(SLOW),casapool%nsoil(PASS),casapool%nsoilmin",
+    nlead=11,
+    carbon=("clabile", "cleaf", "cwood", "cfroot", "cmet", "cstr", "ccwd", "cmic", "cslow", "cpass"),
     nitrogen=("nleaf", "nwood", "nfroot", "nmet", "nstr", "ncwd", "nmic", "nslow", "npass", "nsoilmin"),
-    width=18, decimals=6, sep=",  ", lead=_casa_lead, lst_line=14, nitrogen_in_c_runs=True)
+    width=18,
+    decimals=6,
+    sep=",  ",
+    lead=_casa_lead,
+    lst_line=14,
+    nitrogen_in_c_runs=True,
+)
 #: leading fields of the host CSV that a restart reads besides the pools (0-based field -> state column)
 _HOST_LEAD_READ = {8: "lai", 10: "phase"}
 
@@ -201,37 +244,52 @@ def _rows(spec: PoolCSV, path: Path, ncell: int, icycle: int) -> np.ndarray:
     lines = path.read_text(errors="replace").replace("\r", "").split("\n")
     body = [(n + 2, ln) for n, ln in enumerate(lines[1:]) if ln.strip()]
     if len(body) < ncell:
-        raise InputError(f"has {len(body)} cell rows but the run has {ncell} cells (truncated file?)", path=path,
-                         cell=len(body) + 1)
+        raise InputError(
+            f"has {len(body)} cell rows but the run has {ncell} cells (truncated file?)", path=path, cell=len(body) + 1
+        )
     rows = np.empty((ncell, ncol))
     for c, (lineno, line) in enumerate(body[:ncell]):
         fields = [t.strip() for t in line.split(",")]
-        while fields and fields[-1] == "":   # the original ends rows with a separator
+        while fields and fields[-1] == "":  # the original ends rows with a separator
             fields.pop()
         if len(fields) < ncol:
-            raise InputError(f"line {lineno} (cell {c + 1}) has {len(fields)} fields; a row of a "
-                             f"{'C+N' if icycle >= 2 else 'C-only'} run needs {ncol} (truncated file?)", path=path,
-                             cell=c + 1)
+            raise InputError(
+                f"line {lineno} (cell {c + 1}) has {len(fields)} fields; a row of a "
+                f"{'C+N' if icycle >= 2 else 'C-only'} run needs {ncol} (truncated file?)",
+                path=path,
+                cell=c + 1,
+            )
         for k, text in enumerate(fields[:ncol]):
             try:
                 rows[c, k] = float(text)
             except ValueError:
                 what = "is blank" if not text else f"is not a number ({text!r})"
-                raise InputError(f"line {lineno} (cell {c + 1}), column {k + 1} {what}; every field must hold a "
-                                 "value (a blank field would shift the following columns)", path=path,
-                                 cell=c + 1) from None
+                raise InputError(
+                    f"line {lineno} (cell {c + 1}), column {k + 1} {what}; every field must hold a "
+                    "value (a blank field would shift the following columns)",
+                    path=path,
+                    cell=c + 1,
+                ) from None
             if not np.isfinite(rows[c, k]):
-                raise InputError(f"line {lineno} (cell {c + 1}), column {k + 1} is not finite ({text!r})",
-                                 path=path, cell=c + 1)
+                raise InputError(
+                    f"line {lineno} (cell {c + 1}), column {k + 1} is not finite ({text!r})", path=path, cell=c + 1
+                )
         if int(rows[c, 1]) != c + 1:
-            raise InputError(f"line {lineno} holds cell {int(rows[c, 1])} where cell {c + 1} was expected: rows "
-                             "must be in the met file's cell order, one per cell", path=path, cell=c + 1)
-    pools = rows[:, spec.nlead:]
+            raise InputError(
+                f"line {lineno} holds cell {int(rows[c, 1])} where cell {c + 1} was expected: rows "
+                "must be in the met file's cell order, one per cell",
+                path=path,
+                cell=c + 1,
+            )
+    pools = rows[:, spec.nlead :]
     bad = np.argwhere(pools < 0)
     if bad.size:
         c, k = bad[0]
-        raise InputError(f"line {body[c][0]} (cell {c + 1}), column {spec.nlead + k + 1} holds a negative pool "
-                         f"({pools[c, k]!r})", path=path, cell=int(c) + 1)
+        raise InputError(
+            f"line {body[c][0]} (cell {c + 1}), column {spec.nlead + k + 1} holds a negative pool ({pools[c, k]!r})",
+            path=path,
+            cell=int(c) + 1,
+        )
     return rows
 
 
@@ -251,8 +309,10 @@ def read_pool_csvs(soil: SoilModel, paths: Sequence[str | Path], ncell: int, icy
     """State columns from a run's pool CSVs, ``paths`` in :func:`pool_csvs` order (host file first)."""
     specs = pool_csvs(soil)
     if len(paths) != len(specs):
-        raise InputError(f"a {soil.name} restart from the original's CSVs needs {len(specs)} file(s): "
-                         + ", ".join(s.file_name for s in specs))
+        raise InputError(
+            f"a {soil.name} restart from the original's CSVs needs {len(specs)} file(s): "
+            + ", ".join(s.file_name for s in specs)
+        )
     values: dict[str, np.ndarray] = {}
     for spec, path in zip(specs, paths, strict=True):
         values.update(read_pool_csv(spec, path, ncell, icycle))
@@ -265,7 +325,8 @@ def write_pool_csv(spec: PoolCSV, path: str | Path, state: np.ndarray, model: Mo
     cols = [state[:, layout.index("state", n)] for n in names]
     rows = [spec.header]
     for c in range(model.ncell):
-        row = spec.lead(model, state, c, year_count) + "".join(f"{v[c]:{spec.width}.{spec.decimals}f}{spec.sep}"
-                                                        for v in cols)
+        row = spec.lead(model, state, c, year_count) + "".join(
+            f"{v[c]:{spec.width}.{spec.decimals}f}{spec.sep}" for v in cols
+        )
         rows.append(row.rstrip())
     write_text(Path(path), "\n".join(rows) + "\n")

@@ -90,13 +90,13 @@ class MetVariable:
 
     name: str
     dims: tuple[str, ...]
-    units: str                       #: units written by our tools and shown in messages
+    units: str  #: units written by our tools and shown in messages
     accepted_units: tuple[str, ...]  #: ``units`` attribute values accepted (after stripping blanks)
-    label: str                       #: short name in messages
+    label: str  #: short name in messages
     long_name: str
-    valid: Range                     #: valid values on active cells
-    unit_hint: str                   #: how to convert the usual wrong units
-    range_hint: str                  #: what an out-of-range value usually means
+    valid: Range  #: valid values on active cells
+    unit_hint: str  #: how to convert the usual wrong units
+    range_hint: str  #: what an out-of-range value usually means
 
     @property
     def layered(self) -> bool:
@@ -113,22 +113,77 @@ _CELSIUS = "if it is in degrees C, add 273.15"
 _WATER_HINT = "convert kg m-2 of water in a layer to m3 m-3 with 0.001 / thickness (m)"
 
 #: The data variables, in file order.
-MET_VARIABLES: dict[str, MetVariable] = {v.name: v for v in (
-    MetVariable("xcgpp", _SURFACE, "gC m-2 day-1", _GC, "GPP", "daily gross primary production", Range(0.0, 100.0),
-                "if it is per second, multiply by 86400",
-                "larger values mean a unit error: per-second data multiplied by 86400 twice, or mgC"),
-    MetVariable("xtairk", _SURFACE, "K", _KELVIN, "air temperature", "daily mean air temperature",
-                Range(180.0, 340.0), _CELSIUS, _CELSIUS),
-    MetVariable("ndep", _SURFACE, "gN m-2 day-1", _GN, "N deposition", "daily atmospheric N deposition",
-                Range(0.0, 0.1), "if it is per second, multiply by 86400; per year, divide by 365",
-                "per-year values must be divided by 365, kgN ha-1 multiplied by 0.1"),
-    MetVariable("xtsoil", _LAYERED, "K", _KELVIN, "soil temperature", "daily mean soil temperature by layer",
-                Range(180.0, 340.0), _CELSIUS, _CELSIUS + "; -9999 and similar are fill values"),
-    MetVariable("xmoist", _LAYERED, "m3 m-3", _WATER, "liquid soil water",
-                "daily volumetric liquid soil water by layer", FRACTION, _WATER_HINT, _WATER_HINT),
-    MetVariable("xfrznmoist", _LAYERED, "m3 m-3", _WATER, "frozen soil water",
-                "daily volumetric frozen soil water by layer", FRACTION, _WATER_HINT, _WATER_HINT),
-)}
+MET_VARIABLES: dict[str, MetVariable] = {
+    v.name: v
+    for v in (
+        MetVariable(
+            "xcgpp",
+            _SURFACE,
+            "gC m-2 day-1",
+            _GC,
+            "GPP",
+            "daily gross primary production",
+            Range(0.0, 100.0),
+            "if it is per second, multiply by 86400",
+            "larger values mean a unit error: per-second data multiplied by 86400 twice, or mgC",
+        ),
+        MetVariable(
+            "xtairk",
+            _SURFACE,
+            "K",
+            _KELVIN,
+            "air temperature",
+            "daily mean air temperature",
+            Range(180.0, 340.0),
+            _CELSIUS,
+            _CELSIUS,
+        ),
+        MetVariable(
+            "ndep",
+            _SURFACE,
+            "gN m-2 day-1",
+            _GN,
+            "N deposition",
+            "daily atmospheric N deposition",
+            Range(0.0, 0.1),
+            "if it is per second, multiply by 86400; per year, divide by 365",
+            "per-year values must be divided by 365, kgN ha-1 multiplied by 0.1",
+        ),
+        MetVariable(
+            "xtsoil",
+            _LAYERED,
+            "K",
+            _KELVIN,
+            "soil temperature",
+            "daily mean soil temperature by layer",
+            Range(180.0, 340.0),
+            _CELSIUS,
+            _CELSIUS + "; -9999 and similar are fill values",
+        ),
+        MetVariable(
+            "xmoist",
+            _LAYERED,
+            "m3 m-3",
+            _WATER,
+            "liquid soil water",
+            "daily volumetric liquid soil water by layer",
+            FRACTION,
+            _WATER_HINT,
+            _WATER_HINT,
+        ),
+        MetVariable(
+            "xfrznmoist",
+            _LAYERED,
+            "m3 m-3",
+            _WATER,
+            "frozen soil water",
+            "daily volumetric frozen soil water by layer",
+            FRACTION,
+            _WATER_HINT,
+            _WATER_HINT,
+        ),
+    )
+}
 #: Grid variables: name -> (dims, dtype). lat and lon are float32 degrees, the two maps int32.
 GRID_VARIABLES: dict[str, tuple[tuple[str, ...], str]] = {
     "lon": (("lon",), "float32"),
@@ -180,6 +235,7 @@ def inactive(pft: np.ndarray, veg_class: np.ndarray | None = None) -> np.ndarray
 
 # ---------------------------------------------------------------------------------- CSV tables
 
+
 @dataclass(frozen=True)
 class Column:
     """One column of a CSV table: its name in our code, its header text and its valid range."""
@@ -192,20 +248,34 @@ class Column:
 
 #: gridinfo_igbpz.csv (the original's 19 columns; casa.md 2.2). Further columns are ignored.
 GRIDINFO_COLUMNS: tuple[Column, ...] = (
-    Column("ijcam", "ijcam", POSITIVE), Column("lat", "lat", Range(-90.0, 90.0), "degrees_north"),
+    Column("ijcam", "ijcam", POSITIVE),
+    Column("lat", "lat", Range(-90.0, 90.0), "degrees_north"),
     Column("lon", "lon", Range(-180.0, 360.0), "degrees_east"),
     Column("ivt_igbp", "ivt_igbp", Range(0.0, 18.0), "(IGBP type; 0 is read as 15)"),
-    Column("ist", "ist"), Column("iso", "iso"), Column("landarea", "landarea", NON_NEGATIVE, "m2"),
-    Column("ndep", "Ndep", units="gN m-2 yr-1 (not used: met ndep is)"), Column("nfix", "Nfix"),
-    Column("pwea", "Pwea"), Column("pdust", "Pdust"), Column("doyp1", "doyP1"), Column("doyp2", "doyP2"),
-    Column("doyp3", "doyP3"), Column("doyp4", "doyP4"), Column("phase", "Phase(1)"), Column("ivcasa", "ivcasa"),
-    Column("ilat", "ilat", Range(1.0)), Column("ilon", "ilon", Range(1.0)),
+    Column("ist", "ist"),
+    Column("iso", "iso"),
+    Column("landarea", "landarea", NON_NEGATIVE, "m2"),
+    Column("ndep", "Ndep", units="gN m-2 yr-1 (not used: met ndep is)"),
+    Column("nfix", "Nfix"),
+    Column("pwea", "Pwea"),
+    Column("pdust", "Pdust"),
+    Column("doyp1", "doyP1"),
+    Column("doyp2", "doyP2"),
+    Column("doyp3", "doyP3"),
+    Column("doyp4", "doyP4"),
+    Column("phase", "Phase(1)"),
+    Column("ivcasa", "ivcasa"),
+    Column("ilat", "ilat", Range(1.0)),
+    Column("ilon", "ilon", Range(1.0)),
 )
 #: gridinfo_soil.csv (9 columns; casa.md 2.3): texture fractions and water contents (m3 m-3).
 SOIL_COLUMNS: tuple[Column, ...] = (
-    Column("ijcam", "ijcam", POSITIVE), Column("lat", "lat", Range(-90.0, 90.0), "degrees_north"),
+    Column("ijcam", "ijcam", POSITIVE),
+    Column("lat", "lat", Range(-90.0, 90.0), "degrees_north"),
     Column("lon", "lon", Range(-180.0, 360.0), "degrees_east"),
-    Column("sand", "sand", FRACTION), Column("clay", "clay", FRACTION), Column("silt", "silt", FRACTION),
+    Column("sand", "sand", FRACTION),
+    Column("clay", "clay", FRACTION),
+    Column("silt", "silt", FRACTION),
     Column("wwilt", "wwilt", Range(0.0, 1.0, lo_open=True), "m3 m-3"),
     Column("wfield", "wfield", Range(0.0, 1.0, lo_open=True), "m3 m-3"),
     Column("wsat", "wsat", Range(0.0, 1.0, lo_open=True), "m3 m-3"),
@@ -243,17 +313,23 @@ def read_table(path: str | Path, columns: tuple[Column, ...], what: str) -> dict
             while fields and fields[-1] == "":
                 fields.pop()
             if len(fields) < len(columns):
-                raise InputError(f"line {lineno} has {len(fields)} fields; a {what} row needs {len(columns)} "
-                                 f"({', '.join(c.header for c in columns)})", path=path,
-                                 hint="Every row must have a value in every column")
+                raise InputError(
+                    f"line {lineno} has {len(fields)} fields; a {what} row needs {len(columns)} "
+                    f"({', '.join(c.header for c in columns)})",
+                    path=path,
+                    hint="Every row must have a value in every column",
+                )
             row = []
             for k, col in enumerate(columns):
                 try:
                     row.append(float(fields[k]))
                 except ValueError:
                     text = "is empty" if fields[k] == "" else f"is {fields[k]!r}, not a number"
-                    raise InputError(f"line {lineno}, column {k + 1} ({col.header}) {text}", path=path,
-                                     hint="Every row must have a number in every column") from None
+                    raise InputError(
+                        f"line {lineno}, column {k + 1} ({col.header}) {text}",
+                        path=path,
+                        hint="Every row must have a number in every column",
+                    ) from None
             rows.append(row)
     if not rows:
         raise InputError(f"no data rows in the {what} file", path=path)

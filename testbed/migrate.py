@@ -50,8 +50,12 @@ def config_from_legacy(run: LegacyRun, namelist_dir: Path, casa_params: Path, so
     f["write_legacy_restart"] = True
     pert = read_co2delta(run.co2delta)
     p = cfg.values["perturbation"]
-    p["dtair"], p["dtsoil"], p["npp_mult"], p["start_year_count"] = (pert.dtair, pert.dtsoil, pert.npp_mult,
-                                                                     pert.start_year_count)
+    p["dtair"], p["dtsoil"], p["npp_mult"], p["start_year_count"] = (
+        pert.dtair,
+        pert.dtsoil,
+        pert.npp_mult,
+        pert.start_year_count,
+    )
     cfg.check()
     return cfg
 
@@ -75,7 +79,9 @@ def import_legacy(lst: str | Path, output: str | Path | None = None, *, overwrit
     if spec:
         spec.write(spec.load(run.soil_params), soil_out, f"imported from {run.soil_params.name}")
     cfg = config_from_legacy(run, folder.resolve(), casa_out.resolve(), soil_out.resolve() if soil_out else None)
-    header = (f"! testbed run namelist imported from {Path(lst).resolve()}\n"
-              "! The original's point CSV output (line 27) has no equivalent: use daily_output and select a cell.\n")
+    header = (
+        f"! testbed run namelist imported from {Path(lst).resolve()}\n"
+        "! The original's point CSV output (line 27) has no equivalent: use daily_output and select a cell.\n"
+    )
     target.write_text(header + namelist_text(cfg))
     return target

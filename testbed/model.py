@@ -29,9 +29,33 @@ from .scenarios import (
 from .soil import SoilModel
 
 # state column <- cold-start table name (the PFT table's initial pools)
-_COLD_STATE = {col: f"init_{col}" for col in (
-    "cleaf", "cwood", "cfroot", "cmet", "cstr", "ccwd", "cmic", "cslow", "cpass", "nleaf", "nwood", "nfroot",
-    "nmet", "nstr", "ncwd", "nmic", "nslow", "npass", "nsoilmin", "pleaf", "pwood", "pfroot")}
+_COLD_STATE = {
+    col: f"init_{col}"
+    for col in (
+        "cleaf",
+        "cwood",
+        "cfroot",
+        "cmet",
+        "cstr",
+        "ccwd",
+        "cmic",
+        "cslow",
+        "cpass",
+        "nleaf",
+        "nwood",
+        "nfroot",
+        "nmet",
+        "nstr",
+        "ncwd",
+        "nmic",
+        "nslow",
+        "npass",
+        "nsoilmin",
+        "pleaf",
+        "pwood",
+        "pfroot",
+    )
+}
 
 
 @dataclass
@@ -43,31 +67,38 @@ class Model:
     phenology: PhenologyTable
     soil_model: str = "casa"
     icycle: int = 2
-    soil_params: Any = None     #: the soil model's own parameter set (testbed.soil ParameterSpec), if it has one
+    soil_params: Any = None  #: the soil model's own parameter set (testbed.soil ParameterSpec), if it has one
     fixes: Mapping[str, bool] = field(default_factory=dict)
-    moisture: MoistureOptions = field(default_factory=MoistureOptions)   #: psi-based fW (seed_processes.md 2.3)
-    dry_spell: DrySpell = field(default_factory=DrySpell)                #: dry-spell forcing (2.1)
+    moisture: MoistureOptions = field(default_factory=MoistureOptions)  #: psi-based fW (seed_processes.md 2.3)
+    dry_spell: DrySpell = field(default_factory=DrySpell)  #: dry-spell forcing (2.1)
     heterogeneity: Heterogeneity = field(default_factory=Heterogeneity)  #: sub-grid heterogeneity (3)
-    vg_table: np.ndarray | None = None   #: user's per-cell (theta_r, alpha, n), else class means from texture
-    het_table: dict[str, np.ndarray] | None = None   #: per-cell CVs and correlations overriding the namelist
+    vg_table: np.ndarray | None = None  #: user's per-cell (theta_r, alpha, n), else class means from texture
+    het_table: dict[str, np.ndarray] | None = None  #: per-cell CVs and correlations overriding the namelist
 
     def __post_init__(self) -> None:
         soil = self.soil
         if self.icycle not in soil.cycles:
             cycles = " or ".join({1: "1 (C)", 2: "2 (C+N)"}[c] for c in soil.cycles)
-            raise ConfigError(f"icycle (cycle) must be {cycles} for the {soil.name} soil model, not {self.icycle}"
-                              + ("; the original's P cycle (3) is broken and not offered" if self.icycle == 3 else ""))
+            raise ConfigError(
+                f"icycle (cycle) must be {cycles} for the {soil.name} soil model, not {self.icycle}"
+                + ("; the original's P cycle (3) is broken and not offered" if self.icycle == 3 else "")
+            )
         if soil.parameters and self.soil_params is None:
             raise ConfigError(f"a {soil.name} run needs its parameter set ({soil.parameters.config_key})")
         for name, on in self.fixes.items():
             layout.index("fix", name)
             if on and name in soil.unsupported_fixes:
-                raise ConfigError(f"fix option {name!r} is not implemented for the {soil.name} soil model; "
-                                  "switch it off for this run (docs/quirks.md)")
+                raise ConfigError(
+                    f"fix option {name!r} is not implemented for the {soil.name} soil model; "
+                    "switch it off for this run (docs/quirks.md)"
+                )
         self.fix_flags = kernel.fix_flags(self.fixes)
         self.params = self._casa_params()
-        self.sparams = (soil.parameters.gather(self.soil_params, self.domain.pft) if soil.parameters
-                        else np.zeros((self.ncell, 0), order="F"))
+        self.sparams = (
+            soil.parameters.gather(self.soil_params, self.domain.pft)
+            if soil.parameters
+            else np.zeros((self.ncell, 0), order="F")
+        )
         self._scenario_columns()
         self.greenup, self.fall, self.phase0 = self.phenology.lookup(self.domain.lat, self.domain.pft)
 
@@ -124,20 +155,26 @@ class Model:
             opt.check()
         soil = self.soil
         params_psi = soil.psi_scalar_in_params(self.soil_params)
-        switches = {"heterogeneity.het_mm": self.heterogeneity.het_mm,
-                     "heterogeneity.het_lin": self.heterogeneity.het_lin, "moisture.fw_psi": self.moisture.fw_psi}
+        switches = {
+            "heterogeneity.het_mm": self.heterogeneity.het_mm,
+            "heterogeneity.het_lin": self.heterogeneity.het_lin,
+            "moisture.fw_psi": self.moisture.fw_psi,
+        }
         for key, on in switches.items():
             if on and key not in soil.scenario_options:
-                raise ConfigError(f"{key} is not available for the {soil.name} soil model (it offers: "
-                                  f"{', '.join(soil.scenario_options) or 'none'}; docs/moisture_heterogeneity.md)")
+                raise ConfigError(
+                    f"{key} is not available for the {soil.name} soil model (it offers: "
+                    f"{', '.join(soil.scenario_options) or 'none'}; docs/moisture_heterogeneity.md)"
+                )
         self.uses_vg = self.moisture.fw_psi or params_psi or self.dry_spell.on
         if self.uses_vg:
             d = self.domain
             van_genuchten_columns(self.params, d.sand, d.silt, d.clay, self.vg_table)
         for name, values in (self.het_table or {}).items():
             if values.shape != (self.ncell,):
-                raise ConfigError(f"the heterogeneity table's column {name} has {values.size} rows for "
-                                  f"{self.ncell} cells")
+                raise ConfigError(
+                    f"the heterogeneity table's column {name} has {values.size} rows for {self.ncell} cells"
+                )
         casa_columns(self.params, self.moisture, self.heterogeneity, self.het_table)
         if soil.scenario_columns:
             soil.scenario_columns(self.sparams, self.moisture, self.heterogeneity, self.het_table)
@@ -150,11 +187,17 @@ class Model:
         out = {}
         for name in ("vg_theta_r", "vg_alpha", "vg_n"):
             col = layout.column("casa", name)
-            out[name] = (self.params[:, layout.index("casa", name)].copy(),
-                         {"units": col.units, "long_name": col.long_name})
-        out["vg_theta_s"] = (self.params[:, layout.index("casa", "ssat")].copy(),
-                             {"units": "m3 m-3", "long_name": "van Genuchten saturated water content (the soil "
-                                                              "table's saturation content)"})
+            out[name] = (
+                self.params[:, layout.index("casa", name)].copy(),
+                {"units": col.units, "long_name": col.long_name},
+            )
+        out["vg_theta_s"] = (
+            self.params[:, layout.index("casa", "ssat")].copy(),
+            {
+                "units": "m3 m-3",
+                "long_name": "van Genuchten saturated water content (the soil table's saturation content)",
+            },
+        )
         return out
 
     def params_for_year(self, count: int) -> np.ndarray:
@@ -165,10 +208,20 @@ class Model:
 
     def subset(self, cells: slice) -> Model:
         """The same model restricted to a contiguous range of cells (for chunked runs)."""
-        return Model(self.domain.subset(cells), self.casa, self.phenology, self.soil_model, self.icycle,
-                     self.soil_params, dict(self.fixes), self.moisture, self.dry_spell, self.heterogeneity,
-                     None if self.vg_table is None else self.vg_table[cells],
-                     None if self.het_table is None else {k: v[cells] for k, v in self.het_table.items()})
+        return Model(
+            self.domain.subset(cells),
+            self.casa,
+            self.phenology,
+            self.soil_model,
+            self.icycle,
+            self.soil_params,
+            dict(self.fixes),
+            self.moisture,
+            self.dry_spell,
+            self.heterogeneity,
+            None if self.vg_table is None else self.vg_table[cells],
+            None if self.het_table is None else {k: v[cells] for k, v in self.het_table.items()},
+        )
 
     # ------------------------------------------------------------------ initial state
     def cold_state(self) -> np.ndarray:

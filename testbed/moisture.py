@@ -71,8 +71,13 @@ def van_genuchten(sand: np.ndarray, silt: np.ndarray, clay: np.ndarray) -> dict[
     ``alpha`` (cm-1), ``n`` and the class index into :data:`CLASSES` (``texture``)."""
     names = [texture_class(float(a), float(b), float(c)) for a, b, c in zip(sand, silt, clay, strict=True)]
     tab = np.array([CARSEL_PARRISH[k] for k in names]).reshape(-1, 4)
-    return {"theta_r": tab[:, 0], "theta_s": tab[:, 1], "alpha": tab[:, 2], "n": tab[:, 3],
-            "texture": np.array([CLASSES.index(k) for k in names], dtype=float)}
+    return {
+        "theta_r": tab[:, 0],
+        "theta_s": tab[:, 1],
+        "alpha": tab[:, 2],
+        "n": tab[:, 3],
+        "texture": np.array([CLASSES.index(k) for k in names], dtype=float),
+    }
 
 
 def theta_of_h(h_cm, theta_r, theta_s, alpha, n):

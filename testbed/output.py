@@ -29,10 +29,14 @@ FILL = np.float32(1.0e36)
 
 
 _SN_FIX = "tendency_of_soil_and_vegetation_mass_content_of_nitrogen_compounds_expressed_as_nitrogen_due_to_fixation"
-_SN_LEACH = ("mass_flux_of_nitrogen_compounds_expressed_as_nitrogen_out_of_vegetation_and_litter_and_soil_due_to_"
-             "leaching_and_runoff")
-_SN_NETMIN = ("mass_flux_of_nitrogen_compounds_expressed_as_nitrogen_out_of_litter_and_soil_due_to_immobilisation_"
-              "and_remineralization")
+_SN_LEACH = (
+    "mass_flux_of_nitrogen_compounds_expressed_as_nitrogen_out_of_vegetation_and_litter_and_soil_due_to_"
+    "leaching_and_runoff"
+)
+_SN_NETMIN = (
+    "mass_flux_of_nitrogen_compounds_expressed_as_nitrogen_out_of_litter_and_soil_due_to_immobilisation_"
+    "and_remineralization"
+)
 _SN_RA = "surface_upward_mass_flux_of_carbon_dioxide_expressed_as_carbon_due_to_plant_respiration"
 _SN_RH = "surface_upward_mass_flux_of_carbon_dioxide_expressed_as_carbon_due_to_heterotrophic_respiration"
 
@@ -83,7 +87,7 @@ class CellInfo:
 
     lat: np.ndarray
     lon: np.ndarray
-    area: np.ndarray     #: m2, 0 for inactive (ice/water) cells
+    area: np.ndarray  #: m2, 0 for inactive (ice/water) cells
     pft: np.ndarray
     cellid: np.ndarray
     #: further static per-cell fields, name -> (values, attributes), e.g. the van Genuchten parameters of a run
@@ -99,12 +103,21 @@ def _coords(cells: CellInfo) -> dict:
     n = cells.lat.size
     return {
         "cell": ("cell", np.arange(1, n + 1, dtype=np.int32), {"long_name": "cell index (met point order)"}),
-        "lat": ("cell", cells.lat.astype(np.float64), {"units": "degrees_north", "standard_name": "latitude",
-                                                         "long_name": "latitude of the cell centre"}),
-        "lon": ("cell", cells.lon.astype(np.float64), {"units": "degrees_east", "standard_name": "longitude",
-                                                         "long_name": "longitude of the cell centre"}),
-        "area": ("cell", cells.area.astype(np.float64),
-                 {"units": "m2", "long_name": "land area (0 for ice/water cells)", "standard_name": "cell_area"}),
+        "lat": (
+            "cell",
+            cells.lat.astype(np.float64),
+            {"units": "degrees_north", "standard_name": "latitude", "long_name": "latitude of the cell centre"},
+        ),
+        "lon": (
+            "cell",
+            cells.lon.astype(np.float64),
+            {"units": "degrees_east", "standard_name": "longitude", "long_name": "longitude of the cell centre"},
+        ),
+        "area": (
+            "cell",
+            cells.area.astype(np.float64),
+            {"units": "m2", "long_name": "land area (0 for ice/water cells)", "standard_name": "cell_area"},
+        ),
         "pft": ("cell", cells.pft.astype(np.int32), {"long_name": "IGBP plant functional type (1-18)"}),
         "cellid": ("cell", cells.cellid.astype(np.int32), {"long_name": "met file cell id"}),
         **{name: ("cell", values, dict(attrs)) for name, (values, attrs) in cells.static.items()},
@@ -112,24 +125,32 @@ def _coords(cells: CellInfo) -> dict:
 
 
 def _time(times: list) -> dict:
-    return {"time": ("time", times, {"standard_name": "time", "long_name": "time", "axis": "T",
-                                     "bounds": "time_bnds"})}
+    return {"time": ("time", times, {"standard_name": "time", "long_name": "time", "axis": "T", "bounds": "time_bnds"})}
 
 
 def _attrs(soil_model: str, icycle: int, extra: dict | None) -> dict:
     prov = provenance.attributes()
     cycle = CYCLE_NAMES[icycle]
-    attrs = {"Conventions": "CF-1.8", "title": f"testbed {soil_model.upper()}-{cycle.upper()} output",
-             "source": provenance.describe(prov), "soil_model": soil_model, "cycle": cycle,
-             "history": f"{_dt.datetime.now(_dt.UTC):%Y-%m-%dT%H:%M:%SZ} written by "
-                        f"{provenance.describe(prov)}", **prov}
+    attrs = {
+        "Conventions": "CF-1.8",
+        "title": f"testbed {soil_model.upper()}-{cycle.upper()} output",
+        "source": provenance.describe(prov),
+        "soil_model": soil_model,
+        "cycle": cycle,
+        "history": f"{_dt.datetime.now(_dt.UTC):%Y-%m-%dT%H:%M:%SZ} written by {provenance.describe(prov)}",
+        **prov,
+    }
     attrs.update(extra or {})
     return attrs
 
 
 def _var_attrs(v: OutputVar, annual: bool) -> dict:
-    a = {"units": v.annual_units() if annual else v.units, "long_name": v.long_name,
-         "cell_methods": v.cell_methods(annual), "cell_measures": CELL_MEASURES}
+    a = {
+        "units": v.annual_units() if annual else v.units,
+        "long_name": v.long_name,
+        "cell_methods": v.cell_methods(annual),
+        "cell_measures": CELL_MEASURES,
+    }
     if v.standard_name:
         a["standard_name"] = v.standard_name
     return a
@@ -141,8 +162,9 @@ def daily_columns(daily: np.ndarray, soil_model: str, icycle: int) -> np.ndarray
     return daily[:, cols, :].astype(np.float32)
 
 
-def daily_dataset(values: np.ndarray, year_label: int, cells: CellInfo, soil_model: str, icycle: int,
-                  attrs: dict | None = None) -> xr.Dataset:
+def daily_dataset(
+    values: np.ndarray, year_label: int, cells: CellInfo, soil_model: str, icycle: int, attrs: dict | None = None
+) -> xr.Dataset:
     """One year of daily output variables, ``values`` = :func:`daily_columns`, as a CF dataset (time, cell).
 
     ``time`` is the middle of each day, ``time_bnds`` the day; pools are end-of-day values.
@@ -151,16 +173,24 @@ def daily_dataset(values: np.ndarray, year_label: int, cells: CellInfo, soil_mod
     start = cftime.DatetimeNoLeap(year_label, 1, 1)
     times = [start + _dt.timedelta(days=d, hours=12) for d in range(nday)]
     bounds = np.array([[start + _dt.timedelta(days=d), start + _dt.timedelta(days=d + 1)] for d in range(nday)])
-    data = {v.name: (("time", "cell"), values[:, k, :].T, _var_attrs(v, annual=False))
-            for k, v in enumerate(variables_for(soil_model, icycle))}
+    data = {
+        v.name: (("time", "cell"), values[:, k, :].T, _var_attrs(v, annual=False))
+        for k, v in enumerate(variables_for(soil_model, icycle))
+    }
     ds = xr.Dataset(data, coords={**_coords(cells), **_time(times)}, attrs=_attrs(soil_model, icycle, attrs))
     ds["time_bnds"] = (("time", "nv"), bounds)
     ds["day"] = ("time", np.arange(1, nday + 1, dtype=np.int32), {"long_name": "day of year (1-365)"})
     return ds
 
 
-def annual_dataset(annuals: Sequence[np.ndarray], year_labels: Sequence[int], cells: CellInfo, soil_model: str,
-                   icycle: int, attrs: dict | None = None) -> xr.Dataset:
+def annual_dataset(
+    annuals: Sequence[np.ndarray],
+    year_labels: Sequence[int],
+    cells: CellInfo,
+    soil_model: str,
+    icycle: int,
+    attrs: dict | None = None,
+) -> xr.Dataset:
     """Annual records (sums of fluxes, means of pools) for the given years as a CF dataset."""
     times = [cftime.DatetimeNoLeap(y, 7, 2, 12) for y in year_labels]
     bounds = np.array([[cftime.DatetimeNoLeap(y, 1, 1), cftime.DatetimeNoLeap(y + 1, 1, 1)] for y in year_labels])

@@ -161,39 +161,182 @@ CASA_PFT_PARAMETERS: dict[str, tuple[str, str]] = {
 
 # The original's CSV: (section, number of values after vegtype, names); casa.md 5.1.
 _CSV_SECTIONS: list[tuple[str, int, list[str]]] = [
-    ("B", 18, ["kroot", "rootdepth", "kuptake", "krootlen", "kminn", "kuplabp", "fracherb",
-               "age_leaf", "age_wood", "age_froot", "age_met", "age_str", "age_cwd", "age_mic",
-               "age_slow", "age_pass", "age_clabile", "sla"]),
+    (
+        "B",
+        18,
+        [
+            "kroot",
+            "rootdepth",
+            "kuptake",
+            "krootlen",
+            "kminn",
+            "kuplabp",
+            "fracherb",
+            "age_leaf",
+            "age_wood",
+            "age_froot",
+            "age_met",
+            "age_str",
+            "age_cwd",
+            "age_mic",
+            "age_slow",
+            "age_pass",
+            "age_clabile",
+            "sla",
+        ],
+    ),
     ("C", 6, ["calloc_leaf", "calloc_wood", "calloc_froot", "rm_leaf", "rm_wood", "rm_froot"]),
-    ("D", 20, ["cn_leaf", "cn_wood", "cn_froot", "ftrans_leaf", "ftrans_wood", "ftrans_froot",
-               "lig_leaf", "lig_wood", "lig_froot", "cn_mic", "cn_slow", "cn_pass",
-               "cnmin_mic", "cnmin_slow", "cnmin_pass", "cnmax_mic", "cnmax_slow", "cnmax_pass",
-               "laimax", "laimin"]),
-    ("E", 9, ["init_cleaf", "init_cwood", "init_cfroot", "init_cmet", "init_cstr", "init_ccwd",
-              "init_cmic", "init_cslow", "init_cpass"]),
+    (
+        "D",
+        20,
+        [
+            "cn_leaf",
+            "cn_wood",
+            "cn_froot",
+            "ftrans_leaf",
+            "ftrans_wood",
+            "ftrans_froot",
+            "lig_leaf",
+            "lig_wood",
+            "lig_froot",
+            "cn_mic",
+            "cn_slow",
+            "cn_pass",
+            "cnmin_mic",
+            "cnmin_slow",
+            "cnmin_pass",
+            "cnmax_mic",
+            "cnmax_slow",
+            "cnmax_pass",
+            "laimax",
+            "laimin",
+        ],
+    ),
+    (
+        "E",
+        9,
+        [
+            "init_cleaf",
+            "init_cwood",
+            "init_cfroot",
+            "init_cmet",
+            "init_cstr",
+            "init_ccwd",
+            "init_cmic",
+            "init_cslow",
+            "init_cpass",
+        ],
+    ),
     ("F", 5, ["tkshed", "xkleafcoldmax", "xkleafcoldexp", "xkleafdrymax", "xkleafdryexp"]),
-    ("G", 9, ["nc_leaf_min", "nc_leaf_max", "nc_wood_min", "nc_wood_max", "nc_froot_min",
-              "nc_froot_max", "xnminloss", "xnleach", "nfixrate"]),
-    ("H", 10, ["init_nleaf", "init_nwood", "init_nfroot", "init_nmet", "init_nstr", "init_ncwd",
-               "init_nmic", "init_nslow", "init_npass", "init_nsoilmin"]),
-    ("I", 9, ["np_leaf_min", "np_leaf_max", "np_wood_min", "np_wood_max", "np_froot_min",
-              "np_froot_max", "fpptol_leaf", "fpptol_wood", "fpptol_froot"]),
+    (
+        "G",
+        9,
+        [
+            "nc_leaf_min",
+            "nc_leaf_max",
+            "nc_wood_min",
+            "nc_wood_max",
+            "nc_froot_min",
+            "nc_froot_max",
+            "xnminloss",
+            "xnleach",
+            "nfixrate",
+        ],
+    ),
+    (
+        "H",
+        10,
+        [
+            "init_nleaf",
+            "init_nwood",
+            "init_nfroot",
+            "init_nmet",
+            "init_nstr",
+            "init_ncwd",
+            "init_nmic",
+            "init_nslow",
+            "init_npass",
+            "init_nsoilmin",
+        ],
+    ),
+    (
+        "I",
+        9,
+        [
+            "np_leaf_min",
+            "np_leaf_max",
+            "np_wood_min",
+            "np_wood_max",
+            "np_froot_min",
+            "np_froot_max",
+            "fpptol_leaf",
+            "fpptol_wood",
+            "fpptol_froot",
+        ],
+    ),
     ("J", 0, []),  # 12 soil-order rows, P cycle only
-    ("K", 12, ["init_pleaf", "init_pwood", "init_pfroot", "init_pmet", "init_pstr", "init_pcwd",
-               "init_pmic", "init_pslow", "init_ppass", "init_plab", "init_psorb", "init_pocc"]),
-    ("L", 10, ["xnpmax", "q10soil", "xkoptlitter", "xkoptsoil", "prodptase", "costnpup",
-               "maxfinelitter", "maxcwd", "nintercept", "nslope"]),
+    (
+        "K",
+        12,
+        [
+            "init_pleaf",
+            "init_pwood",
+            "init_pfroot",
+            "init_pmet",
+            "init_pstr",
+            "init_pcwd",
+            "init_pmic",
+            "init_pslow",
+            "init_ppass",
+            "init_plab",
+            "init_psorb",
+            "init_pocc",
+        ],
+    ),
+    (
+        "L",
+        10,
+        [
+            "xnpmax",
+            "q10soil",
+            "xkoptlitter",
+            "xkoptsoil",
+            "prodptase",
+            "costnpup",
+            "maxfinelitter",
+            "maxcwd",
+            "nintercept",
+            "nslope",
+        ],
+    ),
 ]
-_SECTION_M = ["xknlimitmin", "xknlimitmax", "fracrootexud", "cue_metb_mic", "cue_str_mic", "cue_str_slow",
-              "cue_cwd_mic", "cue_cwd_slow", "cue_mic_slow", "cue_mic_pass", "cue_pass_slow"]
+_SECTION_M = [
+    "xknlimitmin",
+    "xknlimitmax",
+    "fracrootexud",
+    "cue_metb_mic",
+    "cue_str_mic",
+    "cue_str_slow",
+    "cue_cwd_mic",
+    "cue_cwd_slow",
+    "cue_mic_slow",
+    "cue_mic_pass",
+    "cue_pass_slow",
+]
 #: values the original uses when section M is missing or truncated (casa.md 5.1)
 SECTION_M_DEFAULTS = [0.50, 2.0, 0.0, 0.45, 0.45, 0.70, 0.40, 0.70, 1.0, 1.0, 0.45]
 
 #: MIMICS fixed parameters in the order of the original's file: name -> (units, meaning)
 MIMICS_PARAMETERS: dict[str, tuple[str, str]] = {}
 _PATHWAYS = ["r1", "r2", "r3", "k1", "k2", "k3"]
-_PATHWAY_TEXT = {"r1": "LITm->MICr", "r2": "LITs->MICr", "r3": "SOMa->MICr",
-                 "k1": "LITm->MICk", "k2": "LITs->MICk", "k3": "SOMa->MICk"}
+_PATHWAY_TEXT = {
+    "r1": "LITm->MICr",
+    "r2": "LITs->MICr",
+    "r3": "SOMa->MICr",
+    "k1": "LITm->MICk",
+    "k2": "LITs->MICk",
+    "k3": "SOMa->MICk",
+}
 for _base, _units, _text in [
     ("vslope", "degC-1", "slope of ln Vmax with soil temperature"),
     ("vint", "ln(mg C mg-1 MIC h-1)", "intercept of ln Vmax"),
@@ -206,53 +349,55 @@ for _base, _units, _text in [
 ]:
     for _p in _PATHWAYS:
         MIMICS_PARAMETERS[f"{_base}_{_p}"] = (_units, f"{_text}, pathway {_PATHWAY_TEXT[_p]}")
-MIMICS_PARAMETERS.update({
-    "ko_r": ("1", "Km multiplier for oxidation of SOMc by MICr"),
-    "ko_k": ("1", "Km multiplier for oxidation of SOMc by MICk"),
-    "mge_1": ("mg C mg-1 C", "growth efficiency of MICr on LITm and SOMa"),
-    "mge_2": ("mg C mg-1 C", "growth efficiency of MICr on LITs"),
-    "mge_3": ("mg C mg-1 C", "growth efficiency of MICk on LITm and SOMa"),
-    "mge_4": ("mg C mg-1 C", "growth efficiency of MICk on LITs"),
-    "tau_r_1": ("h-1", "MICr turnover: tauR = tau_r_1 exp(tau_r_2 fmet) tauMod fW"),
-    "tau_r_2": ("1", "MICr turnover exponent on fmet"),
-    "tau_k_1": ("h-1", "MICk turnover: tauK = tau_k_1 exp(tau_k_2 fmet) tauMod fW"),
-    "tau_k_2": ("1", "MICk turnover exponent on fmet"),
-    "taumod_denom": ("gC m-2 yr-1", "tauMod = sqrt(previous-year NPP / taumod_denom)"),
-    "taumod_min": ("1", "lower bound of tauMod"),
-    "taumod_max": ("1", "upper bound of tauMod"),
-    "fphys_r_1": ("1", "fPHYS_r = fphys_r_1 exp(fphys_r_2 clay)"),
-    "fphys_r_2": ("1", "clay exponent of fPHYS_r"),
-    "fphys_k_1": ("1", "fPHYS_k = fphys_k_1 exp(fphys_k_2 clay)"),
-    "fphys_k_2": ("1", "clay exponent of fPHYS_k"),
-    "fchem_r_1": ("1", "fCHEM_r = fchem_r_1 exp(fchem_r_2 fmet) fchem_r_3"),
-    "fchem_r_2": ("1", "fmet exponent of fCHEM_r"),
-    "fchem_r_3": ("1", "multiplier of fCHEM_r"),
-    "fchem_k_1": ("1", "fCHEM_k = fchem_k_1 exp(fchem_k_2 fmet) fchem_k_3"),
-    "fchem_k_2": ("1", "fmet exponent of fCHEM_k"),
-    "fchem_k_3": ("1", "multiplier of fCHEM_k"),
-    "fsom_p_1": ("h-1", "desorption rate = fsom_p_1 exp(fsom_p_2 clay)"),
-    "fsom_p_2": ("1", "clay exponent of desorption"),
-    "phys_scalar_1": ("1", "physical-protection scalar = phys_scalar_1 exp(phys_scalar_2 sqrt(clay))"),
-    "phys_scalar_2": ("1", "sqrt(clay) exponent of the protection scalar"),
-    "fi_met": ("1", "fraction of metabolic litter input sent directly to SOMp"),
-    "fi_str": ("1", "fraction of structural litter input sent directly to SOMc"),
-    "fmet_p_1": ("1", "fmet = fmet_p_1 (fmet_p_2 - fmet_p_3 lignin:N)"),
-    "fmet_p_2": ("1", "see fmet_p_1"),
-    "fmet_p_3": ("1", "see fmet_p_1"),
-    "densdep": ("1", "exponent of microbial biomass in turnover (CN)"),
-    "fracnimport_r": ("1", "unused"),
-    "fracnimport_k": ("1", "unused"),
-    "nue_1": ("mg N mg-1 N", "N use efficiency of MICr on LITm and SOMa"),
-    "nue_2": ("mg N mg-1 N", "N use efficiency of MICr on LITs"),
-    "nue_3": ("mg N mg-1 N", "N use efficiency of MICk on LITm and SOMa"),
-    "nue_4": ("mg N mg-1 N", "N use efficiency of MICk on LITs"),
-    "cnr": ("gC gN-1", "base C:N of MICr"),
-    "cnk": ("gC gN-1", "base C:N of MICk"),
-    "fracdinavailmic": ("1", "share of mineral N available to microbes each day"),
-    "cnmodnum": ("1", "microbial C:N target = base C:N x sqrt(cnmodnum / fmet)"),
-    "desorpq10": ("1", "Q10 of desorption; < 0 means no temperature dependence"),
-    "desorptref": ("degC", "reference temperature of desorption"),
-})
+MIMICS_PARAMETERS.update(
+    {
+        "ko_r": ("1", "Km multiplier for oxidation of SOMc by MICr"),
+        "ko_k": ("1", "Km multiplier for oxidation of SOMc by MICk"),
+        "mge_1": ("mg C mg-1 C", "growth efficiency of MICr on LITm and SOMa"),
+        "mge_2": ("mg C mg-1 C", "growth efficiency of MICr on LITs"),
+        "mge_3": ("mg C mg-1 C", "growth efficiency of MICk on LITm and SOMa"),
+        "mge_4": ("mg C mg-1 C", "growth efficiency of MICk on LITs"),
+        "tau_r_1": ("h-1", "MICr turnover: tauR = tau_r_1 exp(tau_r_2 fmet) tauMod fW"),
+        "tau_r_2": ("1", "MICr turnover exponent on fmet"),
+        "tau_k_1": ("h-1", "MICk turnover: tauK = tau_k_1 exp(tau_k_2 fmet) tauMod fW"),
+        "tau_k_2": ("1", "MICk turnover exponent on fmet"),
+        "taumod_denom": ("gC m-2 yr-1", "tauMod = sqrt(previous-year NPP / taumod_denom)"),
+        "taumod_min": ("1", "lower bound of tauMod"),
+        "taumod_max": ("1", "upper bound of tauMod"),
+        "fphys_r_1": ("1", "fPHYS_r = fphys_r_1 exp(fphys_r_2 clay)"),
+        "fphys_r_2": ("1", "clay exponent of fPHYS_r"),
+        "fphys_k_1": ("1", "fPHYS_k = fphys_k_1 exp(fphys_k_2 clay)"),
+        "fphys_k_2": ("1", "clay exponent of fPHYS_k"),
+        "fchem_r_1": ("1", "fCHEM_r = fchem_r_1 exp(fchem_r_2 fmet) fchem_r_3"),
+        "fchem_r_2": ("1", "fmet exponent of fCHEM_r"),
+        "fchem_r_3": ("1", "multiplier of fCHEM_r"),
+        "fchem_k_1": ("1", "fCHEM_k = fchem_k_1 exp(fchem_k_2 fmet) fchem_k_3"),
+        "fchem_k_2": ("1", "fmet exponent of fCHEM_k"),
+        "fchem_k_3": ("1", "multiplier of fCHEM_k"),
+        "fsom_p_1": ("h-1", "desorption rate = fsom_p_1 exp(fsom_p_2 clay)"),
+        "fsom_p_2": ("1", "clay exponent of desorption"),
+        "phys_scalar_1": ("1", "physical-protection scalar = phys_scalar_1 exp(phys_scalar_2 sqrt(clay))"),
+        "phys_scalar_2": ("1", "sqrt(clay) exponent of the protection scalar"),
+        "fi_met": ("1", "fraction of metabolic litter input sent directly to SOMp"),
+        "fi_str": ("1", "fraction of structural litter input sent directly to SOMc"),
+        "fmet_p_1": ("1", "fmet = fmet_p_1 (fmet_p_2 - fmet_p_3 lignin:N)"),
+        "fmet_p_2": ("1", "see fmet_p_1"),
+        "fmet_p_3": ("1", "see fmet_p_1"),
+        "densdep": ("1", "exponent of microbial biomass in turnover (CN)"),
+        "fracnimport_r": ("1", "unused"),
+        "fracnimport_k": ("1", "unused"),
+        "nue_1": ("mg N mg-1 N", "N use efficiency of MICr on LITm and SOMa"),
+        "nue_2": ("mg N mg-1 N", "N use efficiency of MICr on LITs"),
+        "nue_3": ("mg N mg-1 N", "N use efficiency of MICk on LITm and SOMa"),
+        "nue_4": ("mg N mg-1 N", "N use efficiency of MICk on LITs"),
+        "cnr": ("gC gN-1", "base C:N of MICr"),
+        "cnk": ("gC gN-1", "base C:N of MICk"),
+        "fracdinavailmic": ("1", "share of mineral N available to microbes each day"),
+        "cnmodnum": ("1", "microbial C:N target = base C:N x sqrt(cnmodnum / fmet)"),
+        "desorpq10": ("1", "Q10 of desorption; < 0 means no temperature dependence"),
+        "desorptref": ("degC", "reference temperature of desorption"),
+    }
+)
 assert len(MIMICS_PARAMETERS) == 93
 
 FW_FUNCTIONS = {1: "CASA", 2: "constant 1", 3: "CORPSE", 4: "water potential (seed_processes.md 2.3)"}
@@ -271,46 +416,72 @@ def _ranges(groups: list[tuple[Range, str]]) -> dict[str, Range]:
 #: half-saturation constants and Q10 must be > 0 (the kernel divides by them or takes their logarithm);
 #: fractions and efficiencies lie in [0, 1]; pools, rates and multipliers are >= 0; parameters the model
 #: does not use (P cycle, "unused") only need to be finite.
-CASA_RANGES: dict[str, Range] = _ranges([
-    (Range(0.0, 3.0), "ivt2"),
-    (POSITIVE, "kroot rootdepth kminn sla q10soil xknlimitmax "
-               "age_leaf age_wood age_froot age_met age_str age_cwd age_mic age_slow age_pass age_clabile "
-               "cn_leaf cn_wood cn_froot cn_mic cn_slow cn_pass cnmin_mic cnmin_slow cnmin_pass "
-               "cnmax_mic cnmax_slow cnmax_pass nc_leaf_min nc_leaf_max nc_wood_min nc_wood_max "
-               "nc_froot_min nc_froot_max np_leaf_min np_wood_min np_froot_min"),
-    (FRACTION, "fracherb calloc_leaf calloc_wood calloc_froot ftrans_leaf ftrans_wood ftrans_froot "
-               "lig_leaf lig_wood lig_froot xnminloss fracrootexud cue_metb_mic cue_str_mic cue_str_slow "
-               "cue_cwd_mic cue_cwd_slow cue_pass_slow"),
-    (NON_NEGATIVE, "rm_leaf rm_wood rm_froot laimax laimin xkleafcoldmax xkleafdrymax xnleach nfixrate "
-                   "xkoptlitter xkoptsoil maxfinelitter maxcwd xknlimitmin cue_mic_slow cue_mic_pass "
-                   "init_cleaf init_cwood init_cfroot init_cmet init_cstr init_ccwd init_cmic init_cslow "
-                   "init_cpass init_nleaf init_nwood init_nfroot init_nmet init_nstr init_ncwd init_nmic "
-                   "init_nslow init_npass init_nsoilmin init_pleaf init_pwood init_pfroot"),
-    (Range(180.0, 340.0), "tkshed"),
-    (FINITE, "kuptake krootlen kuplabp xkleafcoldexp xkleafdryexp np_leaf_max np_wood_max np_froot_max "
-             "fpptol_leaf fpptol_wood fpptol_froot init_pmet init_pstr init_pcwd init_pmic init_pslow init_ppass "
-             "init_plab init_psorb init_pocc xnpmax prodptase costnpup nintercept nslope"),
-])
+CASA_RANGES: dict[str, Range] = _ranges(
+    [
+        (Range(0.0, 3.0), "ivt2"),
+        (
+            POSITIVE,
+            "kroot rootdepth kminn sla q10soil xknlimitmax "
+            "age_leaf age_wood age_froot age_met age_str age_cwd age_mic age_slow age_pass age_clabile "
+            "cn_leaf cn_wood cn_froot cn_mic cn_slow cn_pass cnmin_mic cnmin_slow cnmin_pass "
+            "cnmax_mic cnmax_slow cnmax_pass nc_leaf_min nc_leaf_max nc_wood_min nc_wood_max "
+            "nc_froot_min nc_froot_max np_leaf_min np_wood_min np_froot_min",
+        ),
+        (
+            FRACTION,
+            "fracherb calloc_leaf calloc_wood calloc_froot ftrans_leaf ftrans_wood ftrans_froot "
+            "lig_leaf lig_wood lig_froot xnminloss fracrootexud cue_metb_mic cue_str_mic cue_str_slow "
+            "cue_cwd_mic cue_cwd_slow cue_pass_slow",
+        ),
+        (
+            NON_NEGATIVE,
+            "rm_leaf rm_wood rm_froot laimax laimin xkleafcoldmax xkleafdrymax xnleach nfixrate "
+            "xkoptlitter xkoptsoil maxfinelitter maxcwd xknlimitmin cue_mic_slow cue_mic_pass "
+            "init_cleaf init_cwood init_cfroot init_cmet init_cstr init_ccwd init_cmic init_cslow "
+            "init_cpass init_nleaf init_nwood init_nfroot init_nmet init_nstr init_ncwd init_nmic "
+            "init_nslow init_npass init_nsoilmin init_pleaf init_pwood init_pfroot",
+        ),
+        (Range(180.0, 340.0), "tkshed"),
+        (
+            FINITE,
+            "kuptake krootlen kuplabp xkleafcoldexp xkleafdryexp np_leaf_max np_wood_max np_froot_max "
+            "fpptol_leaf fpptol_wood fpptol_froot init_pmet init_pstr init_pcwd init_pmic init_pslow init_ppass "
+            "init_plab init_psorb init_pocc xnpmax prodptase costnpup nintercept nslope",
+        ),
+    ]
+)
 assert set(CASA_RANGES) == set(CASA_PFT_PARAMETERS)
 #: pairs (lower, upper) of CASA parameters that must satisfy lower <= upper for every IGBP type
-CASA_ORDERED = (("nc_leaf_min", "nc_leaf_max"), ("nc_wood_min", "nc_wood_max"), ("nc_froot_min", "nc_froot_max"),
-                ("cnmin_mic", "cnmax_mic"), ("cnmin_slow", "cnmax_slow"), ("cnmin_pass", "cnmax_pass"),
-                ("laimin", "laimax"), ("xknlimitmin", "xknlimitmax"))
+CASA_ORDERED = (
+    ("nc_leaf_min", "nc_leaf_max"),
+    ("nc_wood_min", "nc_wood_max"),
+    ("nc_froot_min", "nc_froot_max"),
+    ("cnmin_mic", "cnmax_mic"),
+    ("cnmin_slow", "cnmax_slow"),
+    ("cnmin_pass", "cnmax_pass"),
+    ("laimin", "laimax"),
+    ("xknlimitmin", "xknlimitmax"),
+)
 
 #: Documented valid range of every MIMICS parameter: rate constants, Vmax and Km coefficients and their
 #: modifiers, microbial C:N and the turnover scaling > 0; growth and N-use efficiencies in (0, 1];
 #: fractions in [0, 1]; slopes, intercepts (logarithms) and exponents finite; desorpq10 < 0 means no
 #: temperature dependence, so it is only required finite.
-MIMICS_RANGES: dict[str, Range] = _ranges([
-    (FINITE, " ".join(f"{b}_{p}" for b in ("vslope", "vint", "kslope", "kint") for p in _PATHWAYS)),
-    (POSITIVE, " ".join(f"{b}_{p}" for b in ("av", "ak", "vmod", "kmod") for p in _PATHWAYS)),
-    (POSITIVE, "ko_r ko_k tau_r_1 tau_k_1 taumod_denom taumod_min taumod_max phys_scalar_1 cnr cnk cnmodnum"),
-    (Range(0.0, 1.0, lo_open=True), "mge_1 mge_2 mge_3 mge_4 nue_1 nue_2 nue_3 nue_4"),
-    (FRACTION, "fi_met fi_str fracdinavailmic fracnimport_r fracnimport_k"),
-    (NON_NEGATIVE, "fphys_r_1 fphys_k_1 fchem_r_1 fchem_r_3 fchem_k_1 fchem_k_3 fsom_p_1 densdep"),
-    (FINITE, "tau_r_2 tau_k_2 fphys_r_2 fphys_k_2 fchem_r_2 fchem_k_2 fsom_p_2 phys_scalar_2 "
-             "fmet_p_1 fmet_p_2 fmet_p_3 desorpq10 desorptref"),
-])
+MIMICS_RANGES: dict[str, Range] = _ranges(
+    [
+        (FINITE, " ".join(f"{b}_{p}" for b in ("vslope", "vint", "kslope", "kint") for p in _PATHWAYS)),
+        (POSITIVE, " ".join(f"{b}_{p}" for b in ("av", "ak", "vmod", "kmod") for p in _PATHWAYS)),
+        (POSITIVE, "ko_r ko_k tau_r_1 tau_k_1 taumod_denom taumod_min taumod_max phys_scalar_1 cnr cnk cnmodnum"),
+        (Range(0.0, 1.0, lo_open=True), "mge_1 mge_2 mge_3 mge_4 nue_1 nue_2 nue_3 nue_4"),
+        (FRACTION, "fi_met fi_str fracdinavailmic fracnimport_r fracnimport_k"),
+        (NON_NEGATIVE, "fphys_r_1 fphys_k_1 fchem_r_1 fchem_r_3 fchem_k_1 fchem_k_3 fsom_p_1 densdep"),
+        (
+            FINITE,
+            "tau_r_2 tau_k_2 fphys_r_2 fphys_k_2 fchem_r_2 fchem_k_2 fsom_p_2 phys_scalar_2 "
+            "fmet_p_1 fmet_p_2 fmet_p_3 desorpq10 desorptref",
+        ),
+    ]
+)
 assert set(MIMICS_RANGES) == set(MIMICS_PARAMETERS)
 MIMICS_ORDERED = (("taumod_min", "taumod_max"),)
 
@@ -330,13 +501,22 @@ def check_casa_ranges(pset: CasaParameterSet) -> None:
         vals = pset.values[name]
         units = CASA_PFT_PARAMETERS[name][0]
         for k in np.flatnonzero(~rng.ok(vals)):
-            bad.append((f"parameter {name} of IGBP type {k + 1} is {vals[k]:g}; it must be {rng}"
-                        f"{'' if units == '1' else ' ' + units} ({CASA_PFT_PARAMETERS[name][1]})",
-                        f"Fix {name} for IGBP type {k + 1} in the parameter file"))
+            bad.append(
+                (
+                    f"parameter {name} of IGBP type {k + 1} is {vals[k]:g}; it must be {rng}"
+                    f"{'' if units == '1' else ' ' + units} ({CASA_PFT_PARAMETERS[name][1]})",
+                    f"Fix {name} for IGBP type {k + 1} in the parameter file",
+                )
+            )
     for lo, hi in CASA_ORDERED:
         for k in np.flatnonzero(~(pset.values[lo] <= pset.values[hi])):
-            bad.append((f"parameter {lo} of IGBP type {k + 1} ({pset.values[lo][k]:g}) is larger than {hi} "
-                        f"({pset.values[hi][k]:g})", f"Fix {lo} or {hi} for IGBP type {k + 1} in the parameter file"))
+            bad.append(
+                (
+                    f"parameter {lo} of IGBP type {k + 1} ({pset.values[lo][k]:g}) is larger than {hi} "
+                    f"({pset.values[hi][k]:g})",
+                    f"Fix {lo} or {hi} for IGBP type {k + 1} in the parameter file",
+                )
+            )
     _first_bad(bad, pset.source)
 
 
@@ -347,12 +527,21 @@ def check_mimics_ranges(pset: MimicsParameterSet) -> None:
         v = pset.fixed[name]
         if not rng.ok(np.array([v]))[0]:
             units = MIMICS_PARAMETERS[name][0]
-            bad.append((f"parameter {name} is {v:g}; it must be {rng}{'' if units == '1' else ' ' + units} "
-                        f"({MIMICS_PARAMETERS[name][1]})", f"Fix {name} in the MIMICS parameter file"))
+            bad.append(
+                (
+                    f"parameter {name} is {v:g}; it must be {rng}{'' if units == '1' else ' ' + units} "
+                    f"({MIMICS_PARAMETERS[name][1]})",
+                    f"Fix {name} in the MIMICS parameter file",
+                )
+            )
     for lo, hi in MIMICS_ORDERED:
         if not pset.fixed[lo] <= pset.fixed[hi]:
-            bad.append((f"parameter {lo} ({pset.fixed[lo]:g}) is larger than {hi} ({pset.fixed[hi]:g})",
-                        f"Fix {lo} or {hi} in the MIMICS parameter file"))
+            bad.append(
+                (
+                    f"parameter {lo} ({pset.fixed[lo]:g}) is larger than {hi} ({pset.fixed[hi]:g})",
+                    f"Fix {lo} or {hi} in the MIMICS parameter file",
+                )
+            )
     _first_bad(bad, pset.source)
 
 
@@ -378,8 +567,10 @@ class CasaParameterSet:
         for name, v in self.values.items():
             arr = np.asarray(v, dtype=np.float64)
             if arr.shape != (NPFT,):
-                raise InputError(f"parameter {name} has {arr.size} values, expected one per IGBP type ({NPFT})",
-                                 path=self.source or None)
+                raise InputError(
+                    f"parameter {name} has {arr.size} values, expected one per IGBP type ({NPFT})",
+                    path=self.source or None,
+                )
             self.values[name] = arr
 
     def __getitem__(self, name: str) -> np.ndarray:
@@ -413,8 +604,10 @@ class MimicsParameterSet:
             raise InputError(f"soil depth needs {NPFT} values (one per IGBP type)", path=self.source or None)
         if np.any(self.depth_cm <= 0):
             bad = int(np.argmax(self.depth_cm <= 0)) + 1
-            raise InputError(f"soil depth of IGBP type {bad} is {self.depth_cm[bad - 1]} cm; it must be > 0",
-                             path=self.source or None)
+            raise InputError(
+                f"soil depth of IGBP type {bad} is {self.depth_cm[bad - 1]} cm; it must be > 0",
+                path=self.source or None,
+            )
         if self.fw_function not in FW_FUNCTIONS:
             self.fw_function = 2  # the original maps any other value to fW = 1
 
@@ -537,10 +730,12 @@ def _format_value(v: float) -> str:
 
 def write_casa_namelist(pset: CasaParameterSet, path: str | Path, title: str = "") -> None:
     """Write a CASA parameter set as a documented namelist (group ``&casa_pft``)."""
-    out = [f"! testbed CASA-CNP parameter set{': ' + title if title else ''}",
-           f"! source: {Path(pset.source).name if pset.source else 'unknown'}",
-           "! One value per IGBP type 1..18. Units and meaning are given above each parameter.",
-           "&casa_pft"]
+    out = [
+        f"! testbed CASA-CNP parameter set{': ' + title if title else ''}",
+        f"! source: {Path(pset.source).name if pset.source else 'unknown'}",
+        "! One value per IGBP type 1..18. Units and meaning are given above each parameter.",
+        "&casa_pft",
+    ]
     for name, (units, meaning) in CASA_PFT_PARAMETERS.items():
         vals = ", ".join(_format_value(x) for x in pset.values[name])
         out.append(f"  ! {name} [{units}]: {meaning}")
@@ -560,16 +755,21 @@ def read_casa_namelist(path: str | Path) -> CasaParameterSet:
     group = dict(nml["casa_pft"])
     unknown = sorted(set(group) - set(CASA_PFT_PARAMETERS))
     if unknown:
-        raise InputError(f"unknown CASA parameter(s): {', '.join(unknown)}", path=path,
-                         hint=_did_you_mean(unknown[0], CASA_PFT_PARAMETERS))
+        raise InputError(
+            f"unknown CASA parameter(s): {', '.join(unknown)}",
+            path=path,
+            hint=_did_you_mean(unknown[0], CASA_PFT_PARAMETERS),
+        )
     return CasaParameterSet({k: np.array(v, dtype=np.float64) for k, v in group.items()}, source=str(path))
 
 
 def write_mimics_namelist(pset: MimicsParameterSet, path: str | Path, title: str = "") -> None:
     """Write a MIMICS parameter set as a documented namelist (group ``&mimics``)."""
-    out = [f"! testbed MIMICS parameter set{': ' + title if title else ''}",
-           f"! source: {Path(pset.source).name if pset.source else 'unknown'}",
-           "&mimics"]
+    out = [
+        f"! testbed MIMICS parameter set{': ' + title if title else ''}",
+        f"! source: {Path(pset.source).name if pset.source else 'unknown'}",
+        "&mimics",
+    ]
     for name, (units, meaning) in MIMICS_PARAMETERS.items():
         out.append(f"  ! {name} [{units}]: {meaning}")
         out.append(f"  {name} = {_format_value(pset.fixed[name])}")
@@ -596,10 +796,14 @@ def read_mimics_namelist(path: str | Path) -> MimicsParameterSet:
         raise InputError("depth_cm is missing", path=path)
     unknown = sorted(set(group) - set(MIMICS_PARAMETERS))
     if unknown:
-        raise InputError(f"unknown MIMICS parameter(s): {', '.join(unknown)}", path=path,
-                         hint=_did_you_mean(unknown[0], MIMICS_PARAMETERS))
-    return MimicsParameterSet({k: float(v) for k, v in group.items()}, np.array(depth, dtype=np.float64),
-                              fw_function=fw, source=str(path))
+        raise InputError(
+            f"unknown MIMICS parameter(s): {', '.join(unknown)}",
+            path=path,
+            hint=_did_you_mean(unknown[0], MIMICS_PARAMETERS),
+        )
+    return MimicsParameterSet(
+        {k: float(v) for k, v in group.items()}, np.array(depth, dtype=np.float64), fw_function=fw, source=str(path)
+    )
 
 
 def load_casa_parameters(path: str | Path) -> CasaParameterSet:

@@ -30,9 +30,9 @@ BUDGET_RTOL = 1e-12
 class Perturbation:
     """The original's co2delta file: offsets and NPP multiplier from simulation year ``start_year_count``."""
 
-    dtair: float = 0.0           #: K added to air temperature
-    dtsoil: float = 0.0          #: K added to every soil layer
-    npp_mult: float = 1.0        #: multiplier of NPP (after autotrophic respiration)
+    dtair: float = 0.0  #: K added to air temperature
+    dtsoil: float = 0.0  #: K added to every soil layer
+    npp_mult: float = 1.0  #: multiplier of NPP (after autotrophic respiration)
     start_year_count: int = 10000  #: first simulation-year count (1-based) that is perturbed
 
     def active(self, count: int) -> bool:
@@ -44,16 +44,17 @@ class YearStep:
     """One simulated year."""
 
     met_path: Path
-    year_index: int        #: 0-based year within the met file
-    count: int             #: simulation-year count (1-based, the original's iYrCnt)
-    label: int             #: output year label (count for spin-ups, calendar year for transients)
-    write_output: bool     #: an output year (the original's writeNc)
-    restart_write: bool    #: the original writes its restart CSV at the end of this year (casa.md Q5)
+    year_index: int  #: 0-based year within the met file
+    count: int  #: simulation-year count (1-based, the original's iYrCnt)
+    label: int  #: output year label (count for spin-ups, calendar year for transients)
+    write_output: bool  #: an output year (the original's writeNc)
+    restart_write: bool  #: the original writes its restart CSV at the end of this year (casa.md Q5)
     store_daily: bool = False
 
 
-def cycle_schedule(met_path: str | Path, ncycles: int, *, output_interval: int = 1, daily: bool = False,
-                   met_years: int | None = None) -> list[YearStep]:
+def cycle_schedule(
+    met_path: str | Path, ncycles: int, *, output_interval: int = 1, daily: bool = False, met_years: int | None = None
+) -> list[YearStep]:
     """Spin-up over a multi-year met file repeated ``ncycles`` times (initcasa 0/1)."""
     met_path = Path(met_path)
     nyear = met_years if met_years is not None else MetFile.open(met_path).nyear
@@ -63,14 +64,22 @@ def cycle_schedule(met_path: str | Path, ncycles: int, *, output_interval: int =
     for count in range(1, total + 1):
         write_nc = count == 1 or count % interval == 0 or count == total
         write_csv = count % 100 == 0 or count == total
-        steps.append(YearStep(met_path, (count - 1) % nyear, count, count, write_nc, write_csv and write_nc,
-                              daily and write_nc))
+        steps.append(
+            YearStep(met_path, (count - 1) % nyear, count, count, write_nc, write_csv and write_nc, daily and write_nc)
+        )
     return steps
 
 
-def transient_schedule(met_pattern: str, first_year: int, last_year: int, *, repeats: int = 1,
-                       output_interval: int = 1, daily: bool = False,
-                       label_by_count: bool = False) -> list[YearStep]:
+def transient_schedule(
+    met_pattern: str,
+    first_year: int,
+    last_year: int,
+    *,
+    repeats: int = 1,
+    output_interval: int = 1,
+    daily: bool = False,
+    label_by_count: bool = False,
+) -> list[YearStep]:
     """One met file per calendar year (initcasa 2), optionally repeated (initcasa 3).
 
     ``met_pattern`` contains ``{year}``. The label is the calendar year unless
@@ -85,8 +94,17 @@ def transient_schedule(met_pattern: str, first_year: int, last_year: int, *, rep
             count = rep * nyears + (year - first_year + 1)
             write_nc = count == 1 or count % interval == 0 or count == total
             write_csv = count % 100 == 0 or count == total
-            steps.append(YearStep(met_path_for_year(met_pattern, year), 0, count,
-                                  count if label_by_count else year, write_nc, write_csv, daily and write_nc))
+            steps.append(
+                YearStep(
+                    met_path_for_year(met_pattern, year),
+                    0,
+                    count,
+                    count if label_by_count else year,
+                    write_nc,
+                    write_csv,
+                    daily and write_nc,
+                )
+            )
     return steps
 
 
@@ -95,11 +113,11 @@ class YearResult:
     """What one simulated year produced for a set of cells."""
 
     step: YearStep
-    annual: np.ndarray                  #: (ncell, NDIAG) sums over the year's days
-    daily: np.ndarray | None            #: (ncell, NDIAG, 365) when asked for
-    state: np.ndarray                   #: end-of-year state (after any restart-write reset)
-    c_residual: np.ndarray              #: (ncell,) C budget residual, g m-2 yr-1
-    n_residual: np.ndarray | None       #: (ncell,) N budget residual (C+N runs)
+    annual: np.ndarray  #: (ncell, NDIAG) sums over the year's days
+    daily: np.ndarray | None  #: (ncell, NDIAG, 365) when asked for
+    state: np.ndarray  #: end-of-year state (after any restart-write reset)
+    c_residual: np.ndarray  #: (ncell,) C budget residual, g m-2 yr-1
+    n_residual: np.ndarray | None  #: (ncell,) N budget residual (C+N runs)
     notes: list[str] = field(default_factory=list)
 
 
@@ -120,8 +138,9 @@ def _col(a: np.ndarray, name: str) -> np.ndarray:
     return a[:, layout.index("diag", name)]
 
 
-def budget_residuals(model: Model, before: np.ndarray, after: np.ndarray,
-                     annual: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+def budget_residuals(
+    model: Model, before: np.ndarray, after: np.ndarray, annual: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
     """Per-cell C and N budget residuals and storages of one year (docs/kernel.md "Budgets")."""
     c0, c1 = storage(model, before, CARBON), storage(model, after, CARBON)
     c_in = _col(annual, "gpp") + _col(annual, "cexudate") + _col(annual, "c_quirk_source")
@@ -138,8 +157,9 @@ def budget_residuals(model: Model, before: np.ndarray, after: np.ndarray,
     return c_res, c_scale, n_res, n_scale
 
 
-def _check_budget(kind: str, residual: np.ndarray, scale: np.ndarray, step: YearStep, cell_offset: int,
-                  cellid: np.ndarray) -> None:
+def _check_budget(
+    kind: str, residual: np.ndarray, scale: np.ndarray, step: YearStep, cell_offset: int, cellid: np.ndarray
+) -> None:
     bad = np.flatnonzero(~(np.abs(residual) <= BUDGET_RTOL * scale))
     if bad.size:
         c = int(bad[np.argmax(np.abs(residual[bad]) / np.maximum(scale[bad], 1e-300))])
@@ -147,14 +167,22 @@ def _check_budget(kind: str, residual: np.ndarray, scale: np.ndarray, step: Year
             f"{kind} budget does not close in simulation year {step.count} (label {step.label}) for "
             f"{bad.size} cell(s); worst: cell {cell_offset + c + 1} (cellid {cellid[c]}): residual "
             f"{residual[c]:.3e} g m-2 yr-1 against storage {scale[c]:.6g} g m-2 "
-            f"(tolerance {BUDGET_RTOL:g} relative)")
+            f"(tolerance {BUDGET_RTOL:g} relative)"
+        )
 
 
-def run_years(model: Model, state: np.ndarray, steps: Sequence[YearStep], *,
-              perturbation: Perturbation | None = None, first_year_of_run: bool = True,
-              cells: slice = slice(None), check_budgets: bool = True,
-              restart_write_reset: bool = True, check_forcing: bool | Collection[int] = True
-              ) -> Iterator[YearResult]:
+def run_years(
+    model: Model,
+    state: np.ndarray,
+    steps: Sequence[YearStep],
+    *,
+    perturbation: Perturbation | None = None,
+    first_year_of_run: bool = True,
+    cells: slice = slice(None),
+    check_budgets: bool = True,
+    restart_write_reset: bool = True,
+    check_forcing: bool | Collection[int] = True,
+) -> Iterator[YearResult]:
     """Advance ``state`` (in place) through ``steps``, yielding each year's result.
 
     ``model`` and ``state`` cover the cells ``cells`` of the met files' active
@@ -176,12 +204,21 @@ def run_years(model: Model, state: np.ndarray, steps: Sequence[YearStep], *,
         before = state.copy(order="F")
         annual = kernel.new_annual(model.ncell)
         on = pert.active(step.count)
-        daily = kernel.advance(model.soil, state, model.params_for_year(step.count), model.sparams, forcing,
-                               icycle=model.icycle,
-                               fixes=model.fix_flags, annual=annual,
-                               dtair=pert.dtair if on else 0.0, dtsoil=pert.dtsoil if on else 0.0,
-                               npp_scalar=pert.npp_mult if on else 1.0, store_daily=step.store_daily,
-                               first_year=first_year_of_run and k == 0)
+        daily = kernel.advance(
+            model.soil,
+            state,
+            model.params_for_year(step.count),
+            model.sparams,
+            forcing,
+            icycle=model.icycle,
+            fixes=model.fix_flags,
+            annual=annual,
+            dtair=pert.dtair if on else 0.0,
+            dtsoil=pert.dtsoil if on else 0.0,
+            npp_scalar=pert.npp_mult if on else 1.0,
+            store_daily=step.store_daily,
+            first_year=first_year_of_run and k == 0,
+        )
         c_res, c_scale, n_res, n_scale = budget_residuals(model, before, state, annual)
         if check_budgets:
             _check_budget("carbon", c_res, c_scale, step, offset, model.domain.cellid)

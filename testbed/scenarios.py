@@ -33,9 +33,9 @@ MIMICS_RHO_OX = ("r", "k")
 class MoistureOptions:
     """The water-potential fW (2.3): CASA switch ``fw_psi``; MIMICS uses it with fWFunction = 4."""
 
-    fw_psi: bool = False        #: CASA soil: fW = max(fw_min, f_psi(psi))
-    fw_min: float = 0.05        #: floor of the psi-based fW
-    fw_on_tau: bool = True      #: MIMICS fWFunction 4: apply fW to microbial turnover too
+    fw_psi: bool = False  #: CASA soil: fW = max(fw_min, f_psi(psi))
+    fw_min: float = 0.05  #: floor of the psi-based fW
+    fw_on_tau: bool = True  #: MIMICS fWFunction 4: apply fW to microbial turnover too
 
     def check(self) -> None:
         if not 0.0 <= self.fw_min <= 1.0:
@@ -46,10 +46,10 @@ class MoistureOptions:
 class DrySpell:
     """A dry spell (2.1): ``days`` days from day of year ``start`` at water potential ``psi`` (hPa)."""
 
-    start: int = 0              #: first day of year of the spell; 0 = no dry spell
+    start: int = 0  #: first day of year of the spell; 0 = no dry spell
     days: int = 7
-    psi: float = -450.0         #: hPa
-    dtsoil: float = 0.0         #: K added to soil temperature during the spell
+    psi: float = -450.0  #: hPa
+    dtsoil: float = 0.0  #: K added to soil temperature during the spell
     years: tuple[int, ...] = ()  #: simulation-year counts (1-based) it applies to; empty = every year
 
     @property
@@ -65,8 +65,10 @@ class DrySpell:
         if self.psi > 0:
             raise ConfigError(f"perturbation.dry_psi = {self.psi} hPa must be <= 0 (a water potential)")
         if self.days < 1 or self.start < 1 or self.start + self.days - 1 > 365:
-            raise ConfigError(f"the dry spell (perturbation.dry_start = {self.start}, dry_days = {self.days}) "
-                              "must lie within days 1-365 of one year, with at least one day")
+            raise ConfigError(
+                f"the dry spell (perturbation.dry_start = {self.start}, dry_days = {self.days}) "
+                "must lie within days 1-365 of one year, with at least one day"
+            )
         if any(y < 1 for y in self.years):
             raise ConfigError(f"perturbation.dry_years {self.years} must be 1-based simulation-year counts")
 
@@ -75,30 +77,38 @@ class DrySpell:
 class Heterogeneity:
     """Second-order sub-grid heterogeneity factors (3): CVs and correlations, the same for every cell."""
 
-    het_mm: bool = False        #: MIMICS Michaelis-Menten uptakes, OXIDAT and turnover
-    het_lin: bool = False       #: CASA linear litter and soil decay
-    cv: dict[str, float] = field(default_factory=dict)        #: MIMICS pool -> CV
-    rho: dict[str, float] = field(default_factory=dict)       #: MIMICS r1..k3, ox_r, ox_k -> correlation
+    het_mm: bool = False  #: MIMICS Michaelis-Menten uptakes, OXIDAT and turnover
+    het_lin: bool = False  #: CASA linear litter and soil decay
+    cv: dict[str, float] = field(default_factory=dict)  #: MIMICS pool -> CV
+    rho: dict[str, float] = field(default_factory=dict)  #: MIMICS r1..k3, ox_r, ox_k -> correlation
     casa_cvc: dict[str, float] = field(default_factory=dict)  #: CASA pool -> CV of its carbon
     casa_cvk: dict[str, float] = field(default_factory=dict)  #: CASA pool -> CV of its decay rate
     casa_rho: dict[str, float] = field(default_factory=dict)  #: CASA pool -> correlation of k and C
     phi_min: float = 0.0
 
     def check(self) -> None:
-        for name, v in {**{f"cv_{k}": v for k, v in self.cv.items()},
-                        **{f"cvc_{k}": v for k, v in self.casa_cvc.items()},
-                        **{f"cvk_{k}": v for k, v in self.casa_cvk.items()}}.items():
+        for name, v in {
+            **{f"cv_{k}": v for k, v in self.cv.items()},
+            **{f"cvc_{k}": v for k, v in self.casa_cvc.items()},
+            **{f"cvk_{k}": v for k, v in self.casa_cvk.items()},
+        }.items():
             if v < 0:
                 raise ConfigError(f"heterogeneity.{name} = {v} must be >= 0 (a coefficient of variation)")
-        for name, v in {**{f"rho_{k}": v for k, v in self.rho.items()},
-                        **{f"rhokc_{k}": v for k, v in self.casa_rho.items()}}.items():
+        for name, v in {
+            **{f"rho_{k}": v for k, v in self.rho.items()},
+            **{f"rhokc_{k}": v for k, v in self.casa_rho.items()},
+        }.items():
             if abs(v) > 1:
                 raise ConfigError(f"heterogeneity.{name} = {v}: a correlation must lie within [-1, 1]")
 
     def casa_phi(self) -> np.ndarray:
         """The six CASA factors 1 + rho CVk CVC (met, str, cwd, mic, slow, pass), clamped at phi_min."""
-        phi = np.array([phi_linear(self.casa_cvk.get(p, 0.0), self.casa_cvc.get(p, 0.0), self.casa_rho.get(p, 0.0))
-                        for p in CASA_HET_POOLS])
+        phi = np.array(
+            [
+                phi_linear(self.casa_cvk.get(p, 0.0), self.casa_cvc.get(p, 0.0), self.casa_rho.get(p, 0.0))
+                for p in CASA_HET_POOLS
+            ]
+        )
         return np.maximum(self.phi_min, phi)
 
 
@@ -112,13 +122,16 @@ def read_vg_table(path) -> np.ndarray:
     bad = ~(np.isfinite(arr).all(axis=1) & (arr[:, 0] >= 0) & (arr[:, 1] > 0) & (arr[:, 2] > 1))
     if bad.any():
         k = int(np.flatnonzero(bad)[0])
-        raise ConfigError(f"{path}: row {k + 1} has theta_r {arr[k, 0]:g}, alpha {arr[k, 1]:g}, n {arr[k, 2]:g}; "
-                          "need theta_r >= 0, alpha > 0 and n > 1")
+        raise ConfigError(
+            f"{path}: row {k + 1} has theta_r {arr[k, 0]:g}, alpha {arr[k, 1]:g}, n {arr[k, 2]:g}; "
+            "need theta_r >= 0, alpha > 0 and n > 1"
+        )
     return arr
 
 
-def van_genuchten_columns(params: np.ndarray, sand: np.ndarray, silt: np.ndarray, clay: np.ndarray,
-                          table: np.ndarray | None = None) -> None:
+def van_genuchten_columns(
+    params: np.ndarray, sand: np.ndarray, silt: np.ndarray, clay: np.ndarray, table: np.ndarray | None = None
+) -> None:
     """Fill the vg_* columns of a CASA parameter array from texture, or from a user's (ncell, 3) ``table``
     (theta_r, alpha, n); theta_s is the host's ssat, which must exceed theta_r."""
     if table is not None:
@@ -133,8 +146,10 @@ def van_genuchten_columns(params: np.ndarray, sand: np.ndarray, silt: np.ndarray
     ssat = params[:, layout.index("casa", "ssat")]
     bad = np.flatnonzero(ssat <= vg["theta_r"])
     if bad.size:
-        raise ConfigError(f"cell {bad[0]}: saturation water content {ssat[bad[0]]:g} is not above the van "
-                          f"Genuchten residual content {vg['theta_r'][bad[0]]:g} of its texture class")
+        raise ConfigError(
+            f"cell {bad[0]}: saturation water content {ssat[bad[0]]:g} is not above the van "
+            f"Genuchten residual content {vg['theta_r'][bad[0]]:g} of its texture class"
+        )
     params[:, layout.index("casa", "vg_theta_r")] = vg["theta_r"]
     params[:, layout.index("casa", "vg_alpha")] = vg["alpha"]
     params[:, layout.index("casa", "vg_n")] = vg["n"]
@@ -146,17 +161,23 @@ def dry_spell_params(params: np.ndarray, spell: DrySpell) -> np.ndarray:
     col = {n: layout.index("casa", n) for n in ("vg_theta_r", "vg_alpha", "vg_n", "ssat")}
     out[:, layout.index("casa", "dry_start")] = float(spell.start)
     out[:, layout.index("casa", "dry_days")] = float(spell.days)
-    out[:, layout.index("casa", "dry_theta")] = theta_of_psi(spell.psi, out[:, col["vg_theta_r"]], out[:, col["ssat"]],
-                                                             out[:, col["vg_alpha"]], out[:, col["vg_n"]])
+    out[:, layout.index("casa", "dry_theta")] = theta_of_psi(
+        spell.psi, out[:, col["vg_theta_r"]], out[:, col["ssat"]], out[:, col["vg_alpha"]], out[:, col["vg_n"]]
+    )
     out[:, layout.index("casa", "dry_dtsoil")] = spell.dtsoil
     return out
 
 
 def table_keys() -> tuple[str, ...]:
     """The &heterogeneity keys (testbed.config KEYS) that a per-cell table may give."""
-    return (*(f"cv_{p}" for p in MIMICS_CV_POOLS), *(f"rho_{r}" for r in MIMICS_RHO),
-            *(f"rho_ox_{r}" for r in MIMICS_RHO_OX), "cvk_desorp", "rho_desorp",
-            *(f"{k}_{p}" for p in CASA_HET_POOLS for k in ("cvc", "cvk", "rhokc")))
+    return (
+        *(f"cv_{p}" for p in MIMICS_CV_POOLS),
+        *(f"rho_{r}" for r in MIMICS_RHO),
+        *(f"rho_ox_{r}" for r in MIMICS_RHO_OX),
+        "cvk_desorp",
+        "rho_desorp",
+        *(f"{k}_{p}" for p in CASA_HET_POOLS for k in ("cvc", "cvk", "rhokc")),
+    )
 
 
 def read_heterogeneity_table(path) -> dict[str, np.ndarray]:
@@ -178,8 +199,9 @@ def read_heterogeneity_table(path) -> dict[str, np.ndarray]:
     return out
 
 
-def casa_columns(params: np.ndarray, moisture: MoistureOptions, het: Heterogeneity,
-                 table: dict[str, np.ndarray] | None = None) -> None:
+def casa_columns(
+    params: np.ndarray, moisture: MoistureOptions, het: Heterogeneity, table: dict[str, np.ndarray] | None = None
+) -> None:
     """The CASA switches and factors (in place); ``table`` holds per-cell overrides of the CVs and rho."""
     params[:, layout.index("casa", "fw_min")] = moisture.fw_min
     if moisture.fw_psi:
@@ -194,8 +216,9 @@ def casa_columns(params: np.ndarray, moisture: MoistureOptions, het: Heterogenei
             params[:, layout.index("casa", f"het_phi_{pool}")] = np.maximum(het.phi_min, phi_linear(cvk, cvc, rho))
 
 
-def mimics_columns(sparams: np.ndarray, moisture: MoistureOptions, het: Heterogeneity,
-                   table: dict[str, np.ndarray] | None = None) -> None:
+def mimics_columns(
+    sparams: np.ndarray, moisture: MoistureOptions, het: Heterogeneity, table: dict[str, np.ndarray] | None = None
+) -> None:
     """The MIMICS switches, CVs and correlations (in place); ``table`` holds per-cell overrides."""
     sparams[:, layout.index("mimics", "fwontau")] = 1.0 if moisture.fw_on_tau else 0.0
     sparams[:, layout.index("mimics", "phi_min")] = het.phi_min
@@ -220,12 +243,18 @@ def options_from_config(cfg: RunConfig) -> tuple[MoistureOptions, DrySpell, Hete
     try:
         years = tuple(int(y) for y in p["dry_years"].replace(",", " ").split())
     except ValueError:
-        raise ConfigError(f"perturbation.dry_years = {p['dry_years']!r} must be whole numbers separated by commas"
-                          ) from None
+        raise ConfigError(
+            f"perturbation.dry_years = {p['dry_years']!r} must be whole numbers separated by commas"
+        ) from None
     spell = DrySpell(p["dry_start"], p["dry_days"], p["dry_psi"], p["dry_dtsoil"], years)
     het = Heterogeneity(
-        h["het_mm"], h["het_lin"], {**{q: h[f"cv_{q}"] for q in MIMICS_CV_POOLS}, "k_desorp": h["cvk_desorp"]},
+        h["het_mm"],
+        h["het_lin"],
+        {**{q: h[f"cv_{q}"] for q in MIMICS_CV_POOLS}, "k_desorp": h["cvk_desorp"]},
         {r: h[f"rho_{r}"] for r in (*MIMICS_RHO, *(f"ox_{x}" for x in MIMICS_RHO_OX), "desorp")},
-        {q: h[f"cvc_{q}"] for q in CASA_HET_POOLS}, {q: h[f"cvk_{q}"] for q in CASA_HET_POOLS},
-        {q: h[f"rhokc_{q}"] for q in CASA_HET_POOLS}, h["phi_min"])
+        {q: h[f"cvc_{q}"] for q in CASA_HET_POOLS},
+        {q: h[f"cvk_{q}"] for q in CASA_HET_POOLS},
+        {q: h[f"rhokc_{q}"] for q in CASA_HET_POOLS},
+        h["phi_min"],
+    )
     return MoistureOptions(m["fw_psi"], m["fw_min"], m["fw_on_tau"]), spell, het

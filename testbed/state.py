@@ -31,7 +31,7 @@ class RestartInfo:
     icycle: int
     years_simulated: int
     casa_sha256: str
-    soil_sha256: str          #: hash of the soil model's own parameter set ("" if it has none)
+    soil_sha256: str  #: hash of the soil model's own parameter set ("" if it has none)
     cellid: np.ndarray
     extra: dict | None = None
 
@@ -84,16 +84,31 @@ def read_restart(path: str | Path) -> tuple[np.ndarray, RestartInfo]:
                 if name not in ds.variables:
                     raise InputError("is missing from the restart", path=path, variable=name)
                 state[:, k] = ds.variables[name][:]
-            known = {"title", "restart_format_version", "soil_model", "icycle", "years_simulated",
-                     "casa_parameter_sha256", "soil_parameter_sha256", "mimics_parameter_sha256", "Conventions",
-                     "source"}
+            known = {
+                "title",
+                "restart_format_version",
+                "soil_model",
+                "icycle",
+                "years_simulated",
+                "casa_parameter_sha256",
+                "soil_parameter_sha256",
+                "mimics_parameter_sha256",
+                "Conventions",
+                "source",
+            }
             differs = provenance.mismatch({a: ds.getncattr(a) for a in ds.ncattrs()})
-            soil_sha = ds.soil_parameter_sha256 if "soil_parameter_sha256" in ds.ncattrs() \
-                else ds.mimics_parameter_sha256
-            info = RestartInfo(str(ds.soil_model), int(ds.icycle), int(ds.years_simulated),
-                               str(ds.casa_parameter_sha256), str(soil_sha),
-                               np.asarray(ds.variables["cellid"][:]),
-                               {a: ds.getncattr(a) for a in ds.ncattrs() if a not in known})
+            soil_sha = (
+                ds.soil_parameter_sha256 if "soil_parameter_sha256" in ds.ncattrs() else ds.mimics_parameter_sha256
+            )
+            info = RestartInfo(
+                str(ds.soil_model),
+                int(ds.icycle),
+                int(ds.years_simulated),
+                str(ds.casa_parameter_sha256),
+                str(soil_sha),
+                np.asarray(ds.variables["cellid"][:]),
+                {a: ds.getncattr(a) for a in ds.ncattrs() if a not in known},
+            )
         except (KeyError, AttributeError, RuntimeError, OSError) as exc:
             raise InputError(f"is not a complete testbed restart ({exc})", path=path) from None
     bad = np.argwhere(~np.isfinite(state))
@@ -105,18 +120,29 @@ def read_restart(path: str | Path) -> tuple[np.ndarray, RestartInfo]:
     return state, info
 
 
-def check_restart_matches(info: RestartInfo, path: str | Path, *, soil_model: str, icycle: int,
-                          cellid: np.ndarray, casa_sha256: str, soil_sha256: str) -> None:
+def check_restart_matches(
+    info: RestartInfo,
+    path: str | Path,
+    *,
+    soil_model: str,
+    icycle: int,
+    cellid: np.ndarray,
+    casa_sha256: str,
+    soil_sha256: str,
+) -> None:
     """Refuse a restart written by a different model, cycle, domain or parameter set."""
     if info.soil_model != soil_model:
-        raise InputError(f"was written by a {info.soil_model.upper()} run; this run uses {soil_model.upper()}",
-                         path=path)
+        raise InputError(
+            f"was written by a {info.soil_model.upper()} run; this run uses {soil_model.upper()}", path=path
+        )
     if info.icycle != icycle:
         names = {1: "C-only", 2: "C+N"}
         raise InputError(f"was written by a {names.get(info.icycle)} run; this run is {names.get(icycle)}", path=path)
     if info.cellid.shape != cellid.shape or np.any(info.cellid != cellid):
-        raise InputError(f"holds {info.cellid.size} cells that do not match this run's {cellid.size} cells",
-                         path=path)
+        raise InputError(f"holds {info.cellid.size} cells that do not match this run's {cellid.size} cells", path=path)
     if info.casa_sha256 != casa_sha256 or info.soil_sha256 != soil_sha256:
-        raise InputError("was written with a different parameter set", path=path,
-                         hint="Use the parameter files of the run that wrote it")
+        raise InputError(
+            "was written with a different parameter set",
+            path=path,
+            hint="Use the parameter files of the run that wrote it",
+        )

@@ -29,9 +29,9 @@ class OutputVar:
     of a C or N mass is named in ``long_name`` ("carbon", "nitrogen") since ``g m-2`` cannot carry it.
     """
 
-    name: str            #: NetCDF variable name
-    diag: str            #: kernel diagnostic column
-    kind: str            #: "flux" (summed over a year) or "mean" (pools and scalars, averaged)
+    name: str  #: NetCDF variable name
+    diag: str  #: kernel diagnostic column
+    kind: str  #: "flux" (summed over a year) or "mean" (pools and scalars, averaged)
     cycles: tuple[int, ...] = (1, 2)
     standard_name: str | None = None
 
@@ -55,5 +55,4 @@ class OutputVar:
 
 def pool_variable(pool: Pool) -> OutputVar:
     """The output variable of a pool: its end-of-day value in g m-2 (diagnostic column of the same name)."""
-    return OutputVar(pool.output, pool.column, "mean", (1, 2) if pool.element == "carbon" else CN,
-                     pool.standard_name)
+    return OutputVar(pool.output, pool.column, "mean", (1, 2) if pool.element == "carbon" else CN, pool.standard_name)

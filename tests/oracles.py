@@ -38,13 +38,28 @@ RTOL = 1e-12
 
 # ------------------------------------------------------------------------------ model set-up (public API)
 
-def setA_model(inputs: Path, soil_model: str = "casa", icycle: int = 2, *, pft_csv: Path | None = None,
-               fixes: dict[str, bool] | None = None, ncell: int | None = None) -> Model:
+
+def setA_model(
+    inputs: Path,
+    soil_model: str = "casa",
+    icycle: int = 2,
+    *,
+    pft_csv: Path | None = None,
+    fixes: dict[str, bool] | None = None,
+    ncell: int | None = None,
+) -> Model:
     """A Model of reference set A's cells (the first ``ncell`` of them) from its original input files."""
     domain = Domain.from_files(inputs / GRID_CSV, inputs / SOIL_CSV)
     mimics = read_mimics_csv(inputs / MIMICS_CSV) if soil_model == "mimics" else None
-    model = Model(domain, read_casa_pft_csv(pft_csv or inputs / PFT_CSV), PhenologyTable.read(inputs / PHEN_TXT),
-                  soil_model, icycle, mimics, dict(fixes or {}))
+    model = Model(
+        domain,
+        read_casa_pft_csv(pft_csv or inputs / PFT_CSV),
+        PhenologyTable.read(inputs / PHEN_TXT),
+        soil_model,
+        icycle,
+        mimics,
+        dict(fixes or {}),
+    )
     if ncell is not None and ncell < model.ncell:
         model = model.subset(slice(0, ncell))
     return model
@@ -64,13 +79,27 @@ class Run:
         return np.stack([d[:, layout.index("diag", name), :] for d in self.daily])
 
 
-def run_model(model: Model, state: np.ndarray, steps: list[YearStep], *, perturbation: Perturbation | None = None,
-              restart_write_reset: bool = True, first_year_of_run: bool = True) -> Run:
+def run_model(
+    model: Model,
+    state: np.ndarray,
+    steps: list[YearStep],
+    *,
+    perturbation: Perturbation | None = None,
+    restart_write_reset: bool = True,
+    first_year_of_run: bool = True,
+) -> Run:
     """run_years over ``steps`` (which must ask for daily output), keeping everything in memory."""
     out = Run(model)
     cells = slice(0, model.ncell)
-    for res in run_years(model, state, steps, perturbation=perturbation, cells=cells,
-                         restart_write_reset=restart_write_reset, first_year_of_run=first_year_of_run):
+    for res in run_years(
+        model,
+        state,
+        steps,
+        perturbation=perturbation,
+        cells=cells,
+        restart_write_reset=restart_write_reset,
+        first_year_of_run=first_year_of_run,
+    ):
         assert res.daily is not None, "the schedule must store daily diagnostics"
         out.daily.append(res.daily)
         out.annual.append(res.annual)
@@ -80,18 +109,20 @@ def run_model(model: Model, state: np.ndarray, steps: list[YearStep], *, perturb
 
 def as_dump_rows(run: Run) -> np.ndarray:
     """Our daily diagnostics in the prototypes' row order: (year, day, cell) -> row of NDIAG values."""
-    d = np.stack(run.daily)                      # (year, cell, diag, day)
+    d = np.stack(run.daily)  # (year, cell, diag, day)
     return np.transpose(d, (0, 3, 1, 2)).reshape(-1, layout.NDIAG)
 
 
 # ------------------------------------------------------------------------------ prototypes
 
+
 def run_prototype(script: Path, cfg: dict, workdir: Path, timeout: float = 3600) -> Path:
     """Run a spec prototype with its JSON configuration; returns the dump it wrote in ``workdir``."""
     cfg = dict(cfg)
     cfg.setdefault("out", str(workdir / "proto_dump.txt"))
-    proc = subprocess.run([sys.executable, str(script), json.dumps(cfg)], cwd=workdir, capture_output=True,
-                          text=True, timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, str(script), json.dumps(cfg)], cwd=workdir, capture_output=True, text=True, timeout=timeout
+    )
     assert proc.returncode == 0, f"{script.name} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
     return Path(cfg["out"])
 
@@ -107,6 +138,7 @@ def read_dump(path: Path, header: bool) -> tuple[list[str] | None, np.ndarray]:
 
 
 # ------------------------------------------------------------------------------ comparison
+
 
 @dataclass
 class Tally:
@@ -129,7 +161,7 @@ class Tally:
         with np.errstate(invalid="ignore", divide="ignore"):
             rel = np.abs(ours - ref) / np.maximum(np.abs(ours), np.abs(ref))
         rel = np.where(same | ((ours == ref) & (ours == 0.0)), 0.0, rel)
-        rel = np.where(np.isnan(rel), np.inf, rel)           # NaN on one side only
+        rel = np.where(np.isnan(rel), np.inf, rel)  # NaN on one side only
         n_same = int(same.sum())
         col_max = float(rel.max()) if rel.size else 0.0
         c, s, m = self.columns.get(name, (0, 0, 0.0))
@@ -144,27 +176,33 @@ class Tally:
 
     def summary(self) -> str:
         frac = 100.0 * self.identical / max(self.compared, 1)
-        return (f"[{self.label}] {self.compared} values compared, {self.identical} bit-identical ({frac:.4f}%), "
-                f"max rel diff {self.max_rel:.3e}")
+        return (
+            f"[{self.label}] {self.compared} values compared, {self.identical} bit-identical ({frac:.4f}%), "
+            f"max rel diff {self.max_rel:.3e}"
+        )
 
     def differing_columns(self) -> str:
-        rows = [f"  {n:18s} {c - s:8d}/{c:<8d} differ, max rel {m:.3e}" for n, (c, s, m) in self.columns.items()
-                if s != c]
+        rows = [
+            f"  {n:18s} {c - s:8d}/{c:<8d} differ, max rel {m:.3e}" for n, (c, s, m) in self.columns.items() if s != c
+        ]
         return "\n".join(rows) if rows else "  (none)"
 
     def check(self, rtol: float = RTOL, all_identical: bool = True) -> None:
         """Print the summary (seen with ``pytest -s``) and assert the tolerances."""
         print(self.summary())
         assert self.compared > 0, f"{self.label}: nothing was compared"
-        assert self.max_rel <= rtol, (f"{self.summary()}; worst: {self.worst}\n"
-                                      f"differing columns:\n{self.differing_columns()}")
+        assert self.max_rel <= rtol, (
+            f"{self.summary()}; worst: {self.worst}\ndiffering columns:\n{self.differing_columns()}"
+        )
         if all_identical:
             assert self.identical == self.compared, (
                 f"{self.summary()}: not every value is bit-identical any more (all were); worst: {self.worst}\n"
-                f"differing columns:\n{self.differing_columns()}")
+                f"differing columns:\n{self.differing_columns()}"
+            )
 
 
 # ------------------------------------------------------------------------------ tools
+
 
 def require_tool(name: str) -> str:
     """Path of an executable; skip (fail under CI) when it is missing."""

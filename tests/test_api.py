@@ -18,5 +18,8 @@ def test_simulate_returns_daily_and_annual_datasets_with_units(tmp_path: Path) -
     assert annual["year"].values.tolist() == [1, 2, 3]
     assert daily["cMICr"].attrs["units"] == "g m-2" and annual["cnpp"].attrs["units"] == "g m-2 yr-1"
     # annual sums are the sums of the daily values (float32 outputs of float64 sums)
-    np.testing.assert_allclose(annual["cnpp"].isel(time=0).values,
-                               daily["cnpp"].isel(time=slice(0, 365)).astype("f8").sum("time").values, rtol=1e-5)
+    np.testing.assert_allclose(
+        annual["cnpp"].isel(time=0).values,
+        daily["cnpp"].isel(time=slice(0, 365)).astype("f8").sum("time").values,
+        rtol=1e-5,
+    )

@@ -27,35 +27,91 @@ pytestmark = pytest.mark.reference
 #: casa_proto.py dump columns after (iYrCnt, idoy, np), in order (README of casa_validation), and our diagnostic.
 #: Every column of the dump is comparable; tsoilavg is compared as tsoilavg - 273.15 (our tsoilc).
 DUMP_COLUMNS: list[tuple[str, str]] = [
-    ("Cplant(leaf)", "cleaf"), ("Cplant(wood)", "cwood"), ("Cplant(froot)", "cfroot"),
-    ("Clitter(metb)", "cmet"), ("Clitter(str)", "cstr"), ("Clitter(cwd)", "ccwd"),
-    ("Csoil(mic)", "cmic"), ("Csoil(slow)", "cslow"), ("Csoil(pass)", "cpass"),
-    ("Nplant(leaf)", "nleaf"), ("Nplant(wood)", "nwood"), ("Nplant(froot)", "nfroot"),
-    ("Nlitter(metb)", "nmet"), ("Nlitter(str)", "nstr"), ("Nlitter(cwd)", "ncwd"),
-    ("Nsoil(mic)", "nmic"), ("Nsoil(slow)", "nslow"), ("Nsoil(pass)", "npass"),
-    ("Nsoilmin", "nsoilmin"), ("Clabile", "clabile"), ("Cgpp", "gpp"), ("Cnpp", "npp"), ("Crsoil", "rh"),
-    ("Crmplant(leaf)", "rm_leaf"), ("Crmplant(wood)", "rm_wood"), ("Crmplant(froot)", "rm_froot"),
-    ("Crgplant", "rg"), ("fracCalloc(leaf)", "fa_leaf"), ("fracCalloc(wood)", "fa_wood"),
-    ("fracCalloc(froot)", "fa_froot"), ("kplant(leaf)", "kp_leaf"), ("kplant(wood)", "kp_wood"),
-    ("kplant(froot)", "kp_froot"), ("klitter(metb)", "kl_met"), ("klitter(str)", "kl_str"),
-    ("klitter(cwd)", "kl_cwd"), ("ksoil(mic)", "ks_mic"), ("ksoil(slow)", "ks_slow"), ("ksoil(pass)", "ks_pass"),
-    ("Nminuptake", "nuptake"), ("Nsnet", "nnetmin"), ("Nminleach", "nleach"), ("Nminloss", "nloss"),
-    ("xkNlimiting", "xknlimiting"), ("glai", "lai"), ("phase", "phase"), ("tsoilavg", "tsoilc"),
-    ("moistavg", "moistavg"), ("btran", "btran"), ("Pplant(leaf)", "pleaf"), ("fromPtoL(metb,leaf)", "fmet_leaf"),
+    ("Cplant(leaf)", "cleaf"),
+    ("Cplant(wood)", "cwood"),
+    ("Cplant(froot)", "cfroot"),
+    ("Clitter(metb)", "cmet"),
+    ("Clitter(str)", "cstr"),
+    ("Clitter(cwd)", "ccwd"),
+    ("Csoil(mic)", "cmic"),
+    ("Csoil(slow)", "cslow"),
+    ("Csoil(pass)", "cpass"),
+    ("Nplant(leaf)", "nleaf"),
+    ("Nplant(wood)", "nwood"),
+    ("Nplant(froot)", "nfroot"),
+    ("Nlitter(metb)", "nmet"),
+    ("Nlitter(str)", "nstr"),
+    ("Nlitter(cwd)", "ncwd"),
+    ("Nsoil(mic)", "nmic"),
+    ("Nsoil(slow)", "nslow"),
+    ("Nsoil(pass)", "npass"),
+    ("Nsoilmin", "nsoilmin"),
+    ("Clabile", "clabile"),
+    ("Cgpp", "gpp"),
+    ("Cnpp", "npp"),
+    ("Crsoil", "rh"),
+    ("Crmplant(leaf)", "rm_leaf"),
+    ("Crmplant(wood)", "rm_wood"),
+    ("Crmplant(froot)", "rm_froot"),
+    ("Crgplant", "rg"),
+    ("fracCalloc(leaf)", "fa_leaf"),
+    ("fracCalloc(wood)", "fa_wood"),
+    ("fracCalloc(froot)", "fa_froot"),
+    ("kplant(leaf)", "kp_leaf"),
+    ("kplant(wood)", "kp_wood"),
+    ("kplant(froot)", "kp_froot"),
+    ("klitter(metb)", "kl_met"),
+    ("klitter(str)", "kl_str"),
+    ("klitter(cwd)", "kl_cwd"),
+    ("ksoil(mic)", "ks_mic"),
+    ("ksoil(slow)", "ks_slow"),
+    ("ksoil(pass)", "ks_pass"),
+    ("Nminuptake", "nuptake"),
+    ("Nsnet", "nnetmin"),
+    ("Nminleach", "nleach"),
+    ("Nminloss", "nloss"),
+    ("xkNlimiting", "xknlimiting"),
+    ("glai", "lai"),
+    ("phase", "phase"),
+    ("tsoilavg", "tsoilc"),
+    ("moistavg", "moistavg"),
+    ("btran", "btran"),
+    ("Pplant(leaf)", "pleaf"),
+    ("fromPtoL(metb,leaf)", "fmet_leaf"),
     ("fracClabile", "fracclabile"),
 ]
 
 #: dump columns that are pools zeroed by the restart-write reset for icewater cells (casa.md Q5, mimics.md Q9)
-_RESET_POOLS = {"cleaf", "cwood", "cfroot", "cmet", "cstr", "ccwd", "cmic", "cslow", "cpass", "nleaf", "nwood",
-                "nfroot", "nmet", "nstr", "ncwd", "nmic", "nslow", "npass", "nsoilmin", "clabile", "pleaf"}
+_RESET_POOLS = {
+    "cleaf",
+    "cwood",
+    "cfroot",
+    "cmet",
+    "cstr",
+    "ccwd",
+    "cmic",
+    "cslow",
+    "cpass",
+    "nleaf",
+    "nwood",
+    "nfroot",
+    "nmet",
+    "nstr",
+    "ncwd",
+    "nmic",
+    "nslow",
+    "npass",
+    "nsoilmin",
+    "clabile",
+    "pleaf",
+}
 
 PROTO = "casa_validation/casa_proto.py"
 
 
 def _proto_reset_years(total: int, ncint: int) -> list[int]:
     """The years at whose end casa_proto.py applies casa_poolout's side effects (its own rule, casa.md Q5)."""
-    return [y for y in range(1, total + 1)
-            if (y == 1 or y % ncint == 0 or y == total) and (y % 100 == 0 or y == total)]
+    return [y for y in range(1, total + 1) if (y == 1 or y % ncint == 0 or y == total) and (y % 100 == 0 or y == total)]
 
 
 def compare_with_proto(run: Run, dump: Path, label: str, reset_years: list[int]) -> Tally:
@@ -66,8 +122,9 @@ def compare_with_proto(run: Run, dump: Path, label: str, reset_years: list[int])
     nyear = len(run.daily)
     assert proto.shape == (nyear * 365 * model.ncell, 3 + len(DUMP_COLUMNS)), proto.shape
     # row alignment: (year, day, cell), cells fastest
-    year, day, cell = np.meshgrid(np.arange(1, nyear + 1), np.arange(1, 366), np.arange(1, model.ncell + 1),
-                                  indexing="ij")
+    year, day, cell = np.meshgrid(
+        np.arange(1, nyear + 1), np.arange(1, 366), np.arange(1, model.ncell + 1), indexing="ij"
+    )
     assert np.array_equal(proto[:, 0], year.ravel()) and np.array_equal(proto[:, 1], day.ravel())
     assert np.array_equal(proto[:, 2], cell.ravel())
     ice = model.domain.inactive(model.casa)[proto[:, 2].astype(int) - 1]
@@ -84,7 +141,7 @@ def compare_with_proto(run: Run, dump: Path, label: str, reset_years: list[int])
     for k, (name, diag) in enumerate(DUMP_COLUMNS):
         ref = proto[:, 3 + k]
         if diag == "tsoilc":
-            ref = ref - 273.15              # the kernel stores tsoilavg - 273.15: the same IEEE operation
+            ref = ref - 273.15  # the kernel stores tsoilavg - 273.15: the same IEEE operation
         mine = ours[:, layout.index("diag", diag)]
         keep = np.ones(ref.size, dtype=bool)
         if diag == "pleaf":
@@ -96,16 +153,36 @@ def compare_with_proto(run: Run, dump: Path, label: str, reset_years: list[int])
 
 
 def _cfg(inputs: Path, met: str, mloop: int, icycle: int, mp: int = 12, pft: Path | None = None, **extra) -> dict:
-    cfg = {"mp": mp, "icycle": icycle, "pft": str(pft or inputs / PFT_CSV), "grid": str(inputs / "gridinfo_igbpz.csv"),
-           "soil": str(inputs / "gridinfo_soil.csv"), "phen": str(inputs / "modis_phenology_wtundra.txt"),
-           "met": str(inputs / "met" / met), "mloop": mloop, "ncint": 1}
+    cfg = {
+        "mp": mp,
+        "icycle": icycle,
+        "pft": str(pft or inputs / PFT_CSV),
+        "grid": str(inputs / "gridinfo_igbpz.csv"),
+        "soil": str(inputs / "gridinfo_soil.csv"),
+        "phen": str(inputs / "modis_phenology_wtundra.txt"),
+        "met": str(inputs / "met" / met),
+        "mloop": mloop,
+        "ncint": 1,
+    }
     cfg.update(extra)
     return cfg
 
 
-def _case(setA: Path, specdir: Path, tmp_path: Path, *, icycle: int, met: str, mloop: int, mp: int = 12,
-          restart: Path | None = None, pert: Perturbation | None = None, frac_root_exud: float | None = None,
-          label: str, restart_write_reset: bool = True) -> tuple[Run, Tally, list[int]]:
+def _case(
+    setA: Path,
+    specdir: Path,
+    tmp_path: Path,
+    *,
+    icycle: int,
+    met: str,
+    mloop: int,
+    mp: int = 12,
+    restart: Path | None = None,
+    pert: Perturbation | None = None,
+    frac_root_exud: float | None = None,
+    label: str,
+    restart_write_reset: bool = True,
+) -> tuple[Run, Tally, list[int]]:
     inputs = setA / "inputs"
     pft = None
     if frac_root_exud is not None:
@@ -133,19 +210,34 @@ def _case(setA: Path, specdir: Path, tmp_path: Path, *, icycle: int, met: str, m
 
 # ------------------------------------------------------------------------------ default cases (fast)
 
+
 @pytest.mark.parametrize("icycle", [1, 2])
 def test_cold_start_2y_matches_casa_proto(setA: Path, specdir: Path, tmp_path: Path, icycle: int) -> None:
-    _, tally, _ = _case(setA, specdir, tmp_path, icycle=icycle, met="met_1901_1901.nc", mloop=2,
-                        label=f"casa cold icycle {icycle}, 12 cells, 2 y")
+    _, tally, _ = _case(
+        setA,
+        specdir,
+        tmp_path,
+        icycle=icycle,
+        met="met_1901_1901.nc",
+        mloop=2,
+        label=f"casa cold icycle {icycle}, 12 cells, 2 y",
+    )
     tally.check()
 
 
 @pytest.mark.parametrize("icycle", [1, 2])
 def test_restart_2y_matches_casa_proto(setA: Path, specdir: Path, tmp_path: Path, icycle: int) -> None:
     config = "casa_cn" if icycle == 2 else "casa_c"
-    _, tally, _ = _case(setA, specdir, tmp_path, icycle=icycle, met="met_1901_1901.nc", mloop=2,
-                        restart=setA / config / "cold" / "cnppool_end.csv",
-                        label=f"casa restart from {config}/cold icycle {icycle}, 12 cells, 2 y")
+    _, tally, _ = _case(
+        setA,
+        specdir,
+        tmp_path,
+        icycle=icycle,
+        met="met_1901_1901.nc",
+        mloop=2,
+        restart=setA / config / "cold" / "cnppool_end.csv",
+        label=f"casa restart from {config}/cold icycle {icycle}, 12 cells, 2 y",
+    )
     tally.check()
 
 
@@ -153,11 +245,19 @@ _PERT = Perturbation(dtair=2.0, dtsoil=1.5, npp_mult=0.9, start_year_count=2)
 
 
 @pytest.mark.parametrize("icycle", [1, 2])
-def test_perturbation_and_exudation_3y_match_casa_proto(setA: Path, specdir: Path, tmp_path: Path,
-                                                        icycle: int) -> None:
+def test_perturbation_and_exudation_3y_match_casa_proto(setA: Path, specdir: Path, tmp_path: Path, icycle: int) -> None:
     """nppMult 0.9, deltair 2 K, deltsoil 1.5 K from year 2; fracRootExud 0.1 (edited PFT CSV)."""
-    run, tally, _ = _case(setA, specdir, tmp_path, icycle=icycle, met="met_1901_1901.nc", mloop=3, pert=_PERT,
-                          frac_root_exud=0.1, label=f"casa perturbed + exudation icycle {icycle}, 12 cells, 3 y")
+    run, tally, _ = _case(
+        setA,
+        specdir,
+        tmp_path,
+        icycle=icycle,
+        met="met_1901_1901.nc",
+        mloop=3,
+        pert=_PERT,
+        frac_root_exud=0.1,
+        label=f"casa perturbed + exudation icycle {icycle}, 12 cells, 3 y",
+    )
     tally.check()
     # the case really exercises exudation and the perturbation
     assert (run.diag("cexudate") > 0).any()
@@ -167,11 +267,19 @@ def test_perturbation_and_exudation_3y_match_casa_proto(setA: Path, specdir: Pat
 
 # ------------------------------------------------------------------------------ long cases (slow)
 
+
 @pytest.mark.slow
 @pytest.mark.parametrize("icycle", [1, 2])
 def test_cold_start_10y_matches_casa_proto(setA: Path, specdir: Path, tmp_path: Path, icycle: int) -> None:
-    _, tally, _ = _case(setA, specdir, tmp_path, icycle=icycle, met="met_1901_1905.nc", mloop=2,
-                        label=f"casa cold icycle {icycle}, 12 cells, 10 y")
+    _, tally, _ = _case(
+        setA,
+        specdir,
+        tmp_path,
+        icycle=icycle,
+        met="met_1901_1905.nc",
+        mloop=2,
+        label=f"casa cold icycle {icycle}, 12 cells, 10 y",
+    )
     tally.check()
 
 
@@ -179,31 +287,56 @@ def test_cold_start_10y_matches_casa_proto(setA: Path, specdir: Path, tmp_path: 
 @pytest.mark.parametrize("icycle", [1, 2])
 def test_restart_10y_matches_casa_proto(setA: Path, specdir: Path, tmp_path: Path, icycle: int) -> None:
     config = "casa_cn" if icycle == 2 else "casa_c"
-    _, tally, _ = _case(setA, specdir, tmp_path, icycle=icycle, met="met_1901_1905.nc", mloop=2,
-                        restart=setA / config / "cold" / "cnppool_end.csv",
-                        label=f"casa restart from {config}/cold icycle {icycle}, 12 cells, 10 y")
+    _, tally, _ = _case(
+        setA,
+        specdir,
+        tmp_path,
+        icycle=icycle,
+        met="met_1901_1905.nc",
+        mloop=2,
+        restart=setA / config / "cold" / "cnppool_end.csv",
+        label=f"casa restart from {config}/cold icycle {icycle}, 12 cells, 10 y",
+    )
     tally.check()
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("icycle", [1, 2])
 def test_perturbation_5y_matches_casa_proto(setA: Path, specdir: Path, tmp_path: Path, icycle: int) -> None:
-    _, tally, _ = _case(setA, specdir, tmp_path, icycle=icycle, met="met_1901_1905.nc", mloop=1, pert=_PERT,
-                        frac_root_exud=0.1, label=f"casa perturbed + exudation icycle {icycle}, 12 cells, 5 y")
+    _, tally, _ = _case(
+        setA,
+        specdir,
+        tmp_path,
+        icycle=icycle,
+        met="met_1901_1905.nc",
+        mloop=1,
+        pert=_PERT,
+        frac_root_exud=0.1,
+        label=f"casa perturbed + exudation icycle {icycle}, 12 cells, 5 y",
+    )
     tally.check()
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("icycle", [1, 2])
-def test_102y_across_restart_write_reset_matches_casa_proto(setA: Path, specdir: Path, tmp_path: Path,
-                                                             icycle: int) -> None:
+def test_102y_across_restart_write_reset_matches_casa_proto(
+    setA: Path, specdir: Path, tmp_path: Path, icycle: int
+) -> None:
     """Cells 1-3 (icewater, open shrubland, woody savanna), 102 years: the reset at the end of year 100.
 
     casa_proto.py applies casa_poolout's side effects per its ncint; our run_years applies them at
     YearStep.restart_write (cycle_schedule with the same output interval). _case asserts both give years 100, 102.
     """
-    run, tally, reset_years = _case(setA, specdir, tmp_path, icycle=icycle, met="met_1901_1901.nc", mloop=102,
-                                    mp=3, label=f"casa 102 y icycle {icycle}, cells 1-3")
+    run, tally, reset_years = _case(
+        setA,
+        specdir,
+        tmp_path,
+        icycle=icycle,
+        met="met_1901_1901.nc",
+        mloop=102,
+        mp=3,
+        label=f"casa 102 y icycle {icycle}, cells 1-3",
+    )
     assert reset_years == [100, 102]
     tally.check()
     if icycle == 1:

@@ -10,8 +10,21 @@ from testbed.cli import build_parser, main
 from testbed.config import RunConfig
 
 
-@pytest.mark.parametrize("command", ["run", "validate", "namelist", "import-legacy", "summary", "plot", "demo",
-                                     "forcing synthetic", "forcing from-clm5", "forcing validate"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        "run",
+        "validate",
+        "namelist",
+        "import-legacy",
+        "summary",
+        "plot",
+        "demo",
+        "forcing synthetic",
+        "forcing from-clm5",
+        "forcing validate",
+    ],
+)
 def test_every_subcommand_has_help(command: str, capsys) -> None:
     with pytest.raises(SystemExit) as exc:
         build_parser().parse_args([*command.split(), "--help"])

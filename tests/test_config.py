@@ -22,8 +22,17 @@ def test_every_key_has_a_default_help_and_documentation() -> None:
 
 def test_round_trip_through_a_namelist_file(tmp_path: Path) -> None:
     cfg = RunConfig.defaults()
-    cfg.override(["run.soil_model=mimics", "run.cycles=40", "perturbation.dtair=2.5", "fixes.clamp_btran=true",
-                  "files.met=met/met_{year}_{year}.nc", "run.first_year=1901", "run.last_year=1920"])
+    cfg.override(
+        [
+            "run.soil_model=mimics",
+            "run.cycles=40",
+            "perturbation.dtair=2.5",
+            "fixes.clamp_btran=true",
+            "files.met=met/met_{year}_{year}.nc",
+            "run.first_year=1901",
+            "run.last_year=1920",
+        ]
+    )
     path = tmp_path / "run.nml"
     path.write_text(namelist_text(cfg))
     again = RunConfig.read(path)
@@ -32,14 +41,17 @@ def test_round_trip_through_a_namelist_file(tmp_path: Path) -> None:
     assert again.sha256() == cfg.sha256()
 
 
-@pytest.mark.parametrize(("override", "message"), [
-    ("run.cylces=3", "unknown key 'run.cylces'; did you mean 'run.cycles'?"),
-    ("run.soil_model=mimcs", "is not one of casa, mimics; did you mean 'mimics'?"),
-    ("run.cycles=two", "run.cycles must be a whole number"),
-    ("run.daily_output=maybe", "run.daily_output must be true or false"),
-    ("perturbation.dtair=warm", "perturbation.dtair must be a number"),
-    ("run.cycles", "must look like group.key=value"),
-])
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("run.cylces=3", "unknown key 'run.cylces'; did you mean 'run.cycles'?"),
+        ("run.soil_model=mimcs", "is not one of casa, mimics; did you mean 'mimics'?"),
+        ("run.cycles=two", "run.cycles must be a whole number"),
+        ("run.daily_output=maybe", "run.daily_output must be true or false"),
+        ("perturbation.dtair=warm", "perturbation.dtair must be a number"),
+        ("run.cycles", "must look like group.key=value"),
+    ],
+)
 def test_bad_overrides_are_clear_errors(override: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)").replace("?", r"\?")):
         RunConfig.defaults().override([override])

@@ -36,7 +36,7 @@ def test_phenology_band_follows_the_original_formula() -> None:
     assert phenology_band(79.75) == 1
     assert phenology_band(79.5) == 2
     assert phenology_band(-55.25) == 271
-    assert phenology_band(-80.53) == 271   # clamped
+    assert phenology_band(-80.53) == 271  # clamped
     assert phenology_band(90.0) == 1
 
 
@@ -45,39 +45,62 @@ def _write(path: Path, header: str, rows: list[str]) -> Path:
     return path
 
 
-GRID_HEADER = ("ijcam,lat,lon,ivt_igbp,ist,iso,landarea,Ndep,Nfix,Pwea,Pdust,doyP1,doyP2,doyP3,doyP4,Phase,"
-               "ivcasa,ilat,ilon")
+GRID_HEADER = (
+    "ijcam,lat,lon,ivt_igbp,ist,iso,landarea,Ndep,Nfix,Pwea,Pdust,doyP1,doyP2,doyP3,doyP4,Phase,ivcasa,ilat,ilon"
+)
 SOIL_HEADER = "ijcam,lat,lon,sand,clay,silt,wwilt,wfield,wsat"
 
 
 def test_pft_outside_the_parameter_table_names_the_cell(tmp_path: Path) -> None:
-    grid = _write(tmp_path / "g.csv", GRID_HEADER, [
-        "1, 10.0, 0.0, 4, 1, 1, 1e9, 0, 0, 0, 0, -99, -99, -99, -99, -99, -99, 1, 1",
-        "2, 12.0, 0.0, 19, 1, 1, 1e9, 0, 0, 0, 0, -99, -99, -99, -99, -99, -99, 2, 1"])
-    soil = _write(tmp_path / "s.csv", SOIL_HEADER, ["1, 10.0, 0.0, 0.4, 0.2, 0.4, 0.1, 0.3, 0.45",
-                                                    "2, 12.0, 0.0, 0.4, 0.2, 0.4, 0.1, 0.3, 0.45"])
-    with pytest.raises(InputError, match=r"g\.csv: row 2 \(ijcam 2, lat 12, lon 0\) has ivt_igbp = 19; it must be "
-                                         r"0 to 18 \(IGBP type; 0 is read as 15\)"):
+    grid = _write(
+        tmp_path / "g.csv",
+        GRID_HEADER,
+        [
+            "1, 10.0, 0.0, 4, 1, 1, 1e9, 0, 0, 0, 0, -99, -99, -99, -99, -99, -99, 1, 1",
+            "2, 12.0, 0.0, 19, 1, 1, 1e9, 0, 0, 0, 0, -99, -99, -99, -99, -99, -99, 2, 1",
+        ],
+    )
+    soil = _write(
+        tmp_path / "s.csv",
+        SOIL_HEADER,
+        ["1, 10.0, 0.0, 0.4, 0.2, 0.4, 0.1, 0.3, 0.45", "2, 12.0, 0.0, 0.4, 0.2, 0.4, 0.1, 0.3, 0.45"],
+    )
+    with pytest.raises(
+        InputError,
+        match=r"g\.csv: row 2 \(ijcam 2, lat 12, lon 0\) has ivt_igbp = 19; it must be "
+        r"0 to 18 \(IGBP type; 0 is read as 15\)",
+    ):
         Domain.from_files(grid, soil)
 
 
 def test_pft_zero_means_snow_and_ice(tmp_path: Path) -> None:
-    grid = _write(tmp_path / "g.csv", GRID_HEADER,
-                  ["1, -80.0, 0.0, 0, 1, 1, 0, 0, 0, 0, 0, -99, -99, -99, -99, -99, -99, 1, 1"])
+    grid = _write(
+        tmp_path / "g.csv", GRID_HEADER, ["1, -80.0, 0.0, 0, 1, 1, 0, 0, 0, 0, 0, -99, -99, -99, -99, -99, -99, 1, 1"]
+    )
     soil = _write(tmp_path / "s.csv", SOIL_HEADER, ["1, -80.0, 0.0, 0.4, 0.2, 0.4, 0.1, 0.3, 0.45"])
     assert Domain.from_files(grid, soil).pft.tolist() == [15]
 
 
 def test_soil_table_must_match_gridinfo(tmp_path: Path) -> None:
-    grid = _write(tmp_path / "g.csv", GRID_HEADER,
-                  ["1, 10.0, 0.0, 4, 1, 1, 1e9, 0, 0, 0, 0, -99, -99, -99, -99, -99, -99, 1, 1"])
+    grid = _write(
+        tmp_path / "g.csv", GRID_HEADER, ["1, 10.0, 0.0, 4, 1, 1, 1e9, 0, 0, 0, 0, -99, -99, -99, -99, -99, -99, 1, 1"]
+    )
     soil = _write(tmp_path / "s.csv", SOIL_HEADER, ["1, 10.0, 0.0, 0.4, 0.2, 0.4, 0.1, 1.3, 0.45"])
-    with pytest.raises(InputError, match=r"s\.csv: row 1 \(ijcam 1, lat 10, lon 0\) has wfield = 1\.3; "
-                                         r"it must be in \(0, 1\] m3 m-3"):
+    with pytest.raises(
+        InputError,
+        match=r"s\.csv: row 1 \(ijcam 1, lat 10, lon 0\) has wfield = 1\.3; "
+        r"it must be in \(0, 1\] m3 m-3",
+    ):
         Domain.from_files(grid, soil)
-    soil2 = _write(tmp_path / "s2.csv", SOIL_HEADER, ["1, 10.0, 0.0, 0.4, 0.2, 0.4, 0.1, 0.3, 0.45",
-                                                      "2, 12.0, 0.0, 0.4, 0.2, 0.4, 0.1, 0.3, 0.45"])
+    soil2 = _write(
+        tmp_path / "s2.csv",
+        SOIL_HEADER,
+        ["1, 10.0, 0.0, 0.4, 0.2, 0.4, 0.1, 0.3, 0.45", "2, 12.0, 0.0, 0.4, 0.2, 0.4, 0.1, 0.3, 0.45"],
+    )
     with pytest.raises(InputError, match="s2.csv has 2 rows but g.csv has 1"):
         Domain.from_files(grid, soil2)
-    assert np.isfinite(Domain.from_files(grid, _write(tmp_path / "s3.csv", SOIL_HEADER,
-                       ["1, 10.0, 0.0, 0.4, 0.2, 0.4, 0.1, 0.3, 0.45"])).ssat).all()
+    assert np.isfinite(
+        Domain.from_files(
+            grid, _write(tmp_path / "s3.csv", SOIL_HEADER, ["1, 10.0, 0.0, 0.4, 0.2, 0.4, 0.1, 0.3, 0.45"])
+        ).ssat
+    ).all()

@@ -74,9 +74,12 @@ def test_nan_in_gpp_names_variable_cell_and_day(synthetic: dict[str, Path], tmp_
 
     bad = copy_met(synthetic["met"], tmp_path / "met.nc", edit=poison)
     met = MetFile.open(bad)  # structure is fine
-    with pytest.raises(InputError, match=r"xcgpp is NaN \(nan\) at npt 4 \(lat .*, lon .*, cellid 4\) on day 406 "
-                                         r"\(year 2 of the file, day 41\); "
-                                         r"active cells \(cellMissing = 0\) need a value every day"):
+    with pytest.raises(
+        InputError,
+        match=r"xcgpp is NaN \(nan\) at npt 4 \(lat .*, lon .*, cellid 4\) on day 406 "
+        r"\(year 2 of the file, day 41\); "
+        r"active cells \(cellMissing = 0\) need a value every day",
+    ):
         check_values(met)
 
 
@@ -88,8 +91,11 @@ def test_negative_gpp_is_rejected(synthetic: dict[str, Path], tmp_path: Path) ->
         return data
 
     met = MetFile.open(copy_met(synthetic["met"], tmp_path / "met.nc", edit=negate))
-    with pytest.raises(InputError, match=r"xcgpp is negative \(-1\) at npt 2 \(.*cellid 2\) on day 6 "
-                                         r".*GPP must be >= 0"):
+    with pytest.raises(
+        InputError,
+        match=r"xcgpp is negative \(-1\) at npt 2 \(.*cellid 2\) on day 6 "
+        r".*GPP must be >= 0",
+    ):
         met.read_year(0)
 
 
@@ -111,8 +117,11 @@ def test_wrong_units_are_rejected(synthetic: dict[str, Path], tmp_path: Path) ->
     bad = copy_met(synthetic["met"], tmp_path / "met.nc")
     with netCDF4.Dataset(bad, "a") as ds:
         ds.variables["xtairk"].units = "degC"
-    with pytest.raises(InputError, match=r"variable xtairk has units 'degC', the model needs K "
-                                         r"\(if it is in degrees C, add 273.15\)"):
+    with pytest.raises(
+        InputError,
+        match=r"variable xtairk has units 'degC', the model needs K "
+        r"\(if it is in degrees C, add 273.15\)",
+    ):
         MetFile.open(bad)
 
 
@@ -135,7 +144,10 @@ def test_gridinfo_rows_out_of_met_order(synthetic: dict[str, Path], tmp_path: Pa
     soil[2], soil[3] = soil[3], soil[2]
     (tmp_path / "soil.csv").write_text("\n".join(soil) + "\n")
     dom = Domain.from_files(tmp_path / "gridinfo.csv", tmp_path / "soil.csv")
-    with pytest.raises(InputError, match=r"gridinfo row 2 \(ijcam 3\) points at ilat 3, ilon 1, "
-                                         r"but the met file's active cell number 2 "
-                                         r"is at ilat 2, ilon 1; sort the rows by ilon then ilat"):
+    with pytest.raises(
+        InputError,
+        match=r"gridinfo row 2 \(ijcam 3\) points at ilat 3, ilon 1, "
+        r"but the met file's active cell number 2 "
+        r"is at ilat 2, ilon 1; sort the rows by ilon then ilat",
+    ):
         MetFile.open(synthetic["met"]).check_domain(dom.cellid, dom.ilat, dom.ilon)

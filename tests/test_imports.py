@@ -68,7 +68,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         stack.append(n)
         for m in sorted(graph[n]):
             if state.get(m) == 1:
-                return stack[stack.index(m):] + [m]
+                return stack[stack.index(m) :] + [m]
             if m not in state and (c := visit(m)):
                 return c
         stack.pop()
@@ -101,6 +101,9 @@ def test_no_import_cycle() -> None:
 def test_core_does_not_import_forcing_tools() -> None:
     """Only the command-line entry points (cli, demo) use the forcing tools; the tools use the core."""
     g = import_graph()
-    users = sorted(m for m, deps in g.items() if not m.startswith("testbed.forcing_tools")
-                   and any(d.startswith("testbed.forcing_tools") for d in deps))
+    users = sorted(
+        m
+        for m, deps in g.items()
+        if not m.startswith("testbed.forcing_tools") and any(d.startswith("testbed.forcing_tools") for d in deps)
+    )
     assert users == ["testbed.cli", "testbed.demo"]

@@ -32,15 +32,32 @@ def _arrays(ncell: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def test_days_beyond_the_year_are_refused() -> None:
     state, params, annual = _arrays(2)
     with pytest.raises(KernelError, match="advance_casa: an argument is out of range"):
-        kernel.advance(CASA, state, params, _none(state), _forcing(2, 10), icycle=2, fixes=kernel.fix_flags({}),
-                       annual=annual, doy0=360)
+        kernel.advance(
+            CASA,
+            state,
+            params,
+            _none(state),
+            _forcing(2, 10),
+            icycle=2,
+            fixes=kernel.fix_flags({}),
+            annual=annual,
+            doy0=360,
+        )
 
 
 def test_wrong_dtype_or_order_is_refused_before_the_call() -> None:
     state, params, annual = _arrays(2)
     with pytest.raises(KernelError, match="state must be a Fortran-ordered float64 array"):
-        kernel.advance(CASA, np.ascontiguousarray(np.zeros((2, layout.NSTATE))), params, _none(params), _forcing(2, 3),
-                       icycle=2, fixes=kernel.fix_flags({}), annual=annual)
+        kernel.advance(
+            CASA,
+            np.ascontiguousarray(np.zeros((2, layout.NSTATE))),
+            params,
+            _none(params),
+            _forcing(2, 3),
+            icycle=2,
+            fixes=kernel.fix_flags({}),
+            annual=annual,
+        )
     bad = _forcing(2, 3)
     bad.gpp = bad.gpp.astype(np.float64, order="F")
     with pytest.raises(KernelError, match="gpp must be a Fortran-ordered float32 array"):
@@ -50,6 +67,7 @@ def test_wrong_dtype_or_order_is_refused_before_the_call() -> None:
 def test_inactive_cells_stay_unchanged() -> None:
     state, params, annual = _arrays(3)
     state[:, layout.index("state", "cslow")] = 123.0
-    kernel.advance(CASA, state, params, _none(state), _forcing(3, 365), icycle=2, fixes=kernel.fix_flags({}),
-                   annual=annual)
+    kernel.advance(
+        CASA, state, params, _none(state), _forcing(3, 365), icycle=2, fixes=kernel.fix_flags({}), annual=annual
+    )
     assert np.all(state[:, layout.index("state", "cslow")] == 123.0)

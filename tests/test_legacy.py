@@ -45,7 +45,7 @@ def test_written_csv_reads_back_identically(setA: Path, tmp_path: Path) -> None:
         again = read_pool_csv(spec, tmp_path / spec.file_name, model.ncell, 2)
         for name in spec.carbon + spec.nitrogen:
             col = state[:, __import__("testbed.layout", fromlist=["index"]).index("state", name)]
-            assert np.allclose(again[name], col, rtol=0, atol=0.5 * 10.0 ** -spec.decimals), name
+            assert np.allclose(again[name], col, rtol=0, atol=0.5 * 10.0**-spec.decimals), name
 
 
 def _edited(setA: Path, tmp_path: Path, edit) -> tuple[Path, int]:
@@ -72,6 +72,7 @@ def test_truncated_file_names_the_missing_cell(setA: Path, tmp_path: Path) -> No
 def test_truncated_row_names_line_and_cell(setA: Path, tmp_path: Path) -> None:
     def cut(lines):
         lines[5] = lines[5][:200]
+
     path, ncell = _edited(setA, tmp_path, cut)
     with pytest.raises(InputError, match=r"line 6 \(cell 5\) has \d+ fields; a row of a C\+N run needs 31"):
         read_pool_csv(HOST_CSV, path, ncell, 2)
@@ -80,6 +81,7 @@ def test_truncated_row_names_line_and_cell(setA: Path, tmp_path: Path) -> None:
 def test_blank_field_is_an_error_not_a_shift(setA: Path, tmp_path: Path) -> None:
     def blank(lines):
         lines[3] = _replace_field(lines[3], 14, "   ")
+
     path, ncell = _edited(setA, tmp_path, blank)
     with pytest.raises(InputError, match=r"line 4 \(cell 3\), column 15 is blank"):
         read_pool_csv(HOST_CSV, path, ncell, 2)
@@ -88,6 +90,7 @@ def test_blank_field_is_an_error_not_a_shift(setA: Path, tmp_path: Path) -> None
 def test_non_numeric_field_names_row_and_column(setA: Path, tmp_path: Path) -> None:
     def word(lines):
         lines[2] = _replace_field(lines[2], 20, "abc")
+
     path, ncell = _edited(setA, tmp_path, word)
     with pytest.raises(InputError, match=r"line 3 \(cell 2\), column 21 is not a number \('abc'\)"):
         read_pool_csv(HOST_CSV, path, ncell, 2)
@@ -96,6 +99,7 @@ def test_non_numeric_field_names_row_and_column(setA: Path, tmp_path: Path) -> N
 def test_rows_out_of_order_are_refused(setA: Path, tmp_path: Path) -> None:
     def swap(lines):
         lines[1], lines[2] = lines[2], lines[1]
+
     path, ncell = _edited(setA, tmp_path, swap)
     with pytest.raises(InputError, match=r"line 2 holds cell 2 where cell 1 was expected"):
         read_pool_csv(HOST_CSV, path, ncell, 2)
@@ -104,6 +108,7 @@ def test_rows_out_of_order_are_refused(setA: Path, tmp_path: Path) -> None:
 def test_negative_pool_is_refused(setA: Path, tmp_path: Path) -> None:
     def negative(lines):
         lines[4] = _replace_field(lines[4], 13, "-5.000000")
+
     path, ncell = _edited(setA, tmp_path, negative)
     with pytest.raises(InputError, match=r"line 5 \(cell 4\), column 14 holds a negative pool"):
         read_pool_csv(HOST_CSV, path, ncell, 2)

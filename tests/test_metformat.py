@@ -27,8 +27,13 @@ def test_layer_thicknesses_are_the_kernel_declaration() -> None:
 def test_range_bounds_and_text() -> None:
     r = mf.Range(0.0, 1.0, lo_open=True)
     assert r.ok(np.array([0.0, 1e-9, 1.0, 1.1, np.nan, np.inf])).tolist() == [False, True, True, False, False, False]
-    assert [str(x) for x in (mf.POSITIVE, mf.NON_NEGATIVE, mf.FRACTION, mf.FINITE, r)] == \
-        ["> 0", ">= 0", "0 to 1", "finite", "in (0, 1]"]
+    assert [str(x) for x in (mf.POSITIVE, mf.NON_NEGATIVE, mf.FRACTION, mf.FINITE, r)] == [
+        "> 0",
+        ">= 0",
+        "0 to 1",
+        "finite",
+        "in (0, 1]",
+    ]
 
 
 def test_fill_value_rule() -> None:
@@ -49,11 +54,14 @@ def test_point_order_is_longitude_outer() -> None:
     assert list(zip(j.tolist(), i.tolist(), strict=True)) == [(0, 0), (1, 0), (1, 1), (0, 2)]
 
 
-@pytest.mark.parametrize("row, message", [
-    ("1, 10.0, 0.0, , 0.2, 0.4, 0.1, 0.3, 0.45", r"line 2, column 4 \(sand\) is empty"),
-    ("1, 10.0, 0.0, 0.4, x, 0.4, 0.1, 0.3, 0.45", r"line 2, column 5 \(clay\) is 'x', not a number"),
-    ("1, 10.0, 0.0, 0.4, 0.2, 0.4, 0.1, 0.3", r"line 2 has 8 fields; a soil row needs 9"),
-])
+@pytest.mark.parametrize(
+    "row, message",
+    [
+        ("1, 10.0, 0.0, , 0.2, 0.4, 0.1, 0.3, 0.45", r"line 2, column 4 \(sand\) is empty"),
+        ("1, 10.0, 0.0, 0.4, x, 0.4, 0.1, 0.3, 0.45", r"line 2, column 5 \(clay\) is 'x', not a number"),
+        ("1, 10.0, 0.0, 0.4, 0.2, 0.4, 0.1, 0.3", r"line 2 has 8 fields; a soil row needs 9"),
+    ],
+)
 def test_csv_reader_is_strict(tmp_path: Path, row: str, message: str) -> None:
     p = tmp_path / "soil.csv"
     p.write_text(mf.SOIL_HEADER + "\n" + row + "\n")

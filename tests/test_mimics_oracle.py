@@ -45,8 +45,18 @@ pytestmark = pytest.mark.reference
 REPO = Path(__file__).resolve().parents[1]
 FORTRAN = REPO / "fortran_core"
 #: the package's compiler flags (meson.build): the driver must see the same arithmetic as the kernel
-FFLAGS = ["-O2", "-fvect-cost-model=dynamic", "-nostdinc", "-fno-semantic-interposition", "-fno-fast-math",
-          "-ffp-contract=off", "-fPIC", "-std=f2018", "-fimplicit-none", "-ffree-line-length-none"]
+FFLAGS = [
+    "-O2",
+    "-fvect-cost-model=dynamic",
+    "-nostdinc",
+    "-fno-semantic-interposition",
+    "-fno-fast-math",
+    "-ffp-contract=off",
+    "-fPIC",
+    "-std=f2018",
+    "-fimplicit-none",
+    "-ffree-line-length-none",
+]
 
 # ------------------------------------------------------------------------------ (a) Appendix B
 
@@ -173,11 +183,26 @@ def appendix_b_outputs(tmp_path_factory: pytest.TempPathFactory, setA: Path, spe
     work = tmp_path_factory.mktemp("mimics_check")
     (work / "check_b.f90").write_text(CHECK_B_F90)
     subprocess.run([sys.executable, str(FORTRAN / "gen_layout.py"), str(work / "tb_columns.f90")], check=True)
-    sources = [work / "tb_columns.f90",
-               *(FORTRAN / f for f in ("precision.f90", "layout.f90", "moisture.f90", "casa_veg.f90",
-                                       "mimics_soil.f90"))]
-    build = subprocess.run([gfortran, *FFLAGS, "-J", str(work), *map(str, sources), str(work / "check_b.f90"),
-                            "-o", str(work / "check_b")], cwd=work, capture_output=True, text=True, timeout=600)
+    sources = [
+        work / "tb_columns.f90",
+        *(FORTRAN / f for f in ("precision.f90", "layout.f90", "moisture.f90", "casa_veg.f90", "mimics_soil.f90")),
+    ]
+    build = subprocess.run(
+        [
+            gfortran,
+            *FFLAGS,
+            "-J",
+            str(work),
+            *map(str, sources),
+            str(work / "check_b.f90"),
+            "-o",
+            str(work / "check_b"),
+        ],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert build.returncode == 0, f"building the Appendix B driver failed:\n{build.stderr[-4000:]}"
     # the 95 MIMICS parameters of the kernel's layout, read through the public parameter reader
     mset = read_mimics_csv(setA / "inputs" / MIMICS_CSV)
@@ -193,10 +218,12 @@ def appendix_b_outputs(tmp_path_factory: pytest.TempPathFactory, setA: Path, spe
     return work
 
 
-@pytest.mark.parametrize("cycle,ref_name,ours_name", [("CN", "mimics_cn_daily.csv", "out_cn.txt"),
-                                                      ("C", "mimics_c_daily.csv", "out_c.txt")])
-def test_appendix_b_verification_vector(appendix_b_outputs: Path, specdir: Path, cycle: str, ref_name: str,
-                                        ours_name: str) -> None:
+@pytest.mark.parametrize(
+    "cycle,ref_name,ours_name", [("CN", "mimics_cn_daily.csv", "out_cn.txt"), ("C", "mimics_c_daily.csv", "out_c.txt")]
+)
+def test_appendix_b_verification_vector(
+    appendix_b_outputs: Path, specdir: Path, cycle: str, ref_name: str, ours_name: str
+) -> None:
     ref_path = specdir / "mimics_check" / ref_name
     header = ref_path.read_text().split("\n", 1)[0].strip().split(",")
     ref = np.loadtxt(ref_path, delimiter=",", skiprows=1, ndmin=2)
@@ -218,39 +245,99 @@ PROTO = "mimics_validation/mimics_proto.py"
 #: "u" = MIMICS mg cm-3 quantity, times the dump's u column (our diagnostics are g m-2, proto * u);
 #: "K" = soil temperature in K, minus 273.15 (our tsoilc; the same IEEE operation as the kernel's).
 DUMP_COLUMNS: dict[str, tuple[str, str]] = {
-    "LITm": ("litm", "u"), "LITs": ("lits", "u"), "MICr": ("micr", "u"), "MICk": ("mick", "u"),
-    "SOMa": ("soma", "u"), "SOMc": ("somc", "u"), "SOMp": ("somp", "u"), "LITmN": ("litmn", "u"),
-    "LITsN": ("litsn", "u"), "MICrN": ("micrn", "u"), "MICkN": ("mickn", "u"), "SOMaN": ("soman", "u"),
-    "SOMcN": ("somcn", "u"), "SOMpN": ("sompn", "u"), "DIN": ("din", "u"), "Chresp": ("chresp", "u"),
-    "CSOMpInput": ("csompin", "u"), "Overflow_r": ("overflow_r", "u"), "Overflow_k": ("overflow_k", "u"),
-    "ClitInput_met": ("clitinput_met", "u"), "ClitInput_str": ("clitinput_str", "u"),
-    "NlitInput_met": ("nlitinput_met", "u"), "NlitInput_str": ("nlitinput_str", "u"),
-    "fW": ("fw_mimics", ""), "thetaLiq": ("thetaliq_mimics", ""), "thetaFrzn": ("thetafrzn", ""),
-    "fmet": ("fmet", ""), "ligninNratioAvg": ("ligninnratio", ""), "Nsoilmin": ("nsoilmin", ""),
-    "Cleaf": ("cleaf", ""), "Cwood": ("cwood", ""), "Cfroot": ("cfroot", ""), "Nleaf": ("nleaf", ""),
-    "Nwood": ("nwood", ""), "Nfroot": ("nfroot", ""), "Clabile": ("clabile", ""), "Ccwd": ("ccwd", ""),
-    "Ncwd": ("ncwd", ""), "glai": ("lai", ""), "Cgpp": ("gpp", ""), "Cnpp": ("npp", ""),
-    "Nminuptake": ("nuptake", ""), "xkNlimiting": ("xknlimiting", ""), "fracClabile": ("fracclabile", ""),
-    "Nminleach": ("nleach", ""), "Nminloss": ("nloss", ""), "Nsnet": ("nnetmin", ""),
-    "Nlittermin": ("nlittermin", ""), "Nsmin": ("nsoilmin_gross", ""), "Nsimm": ("nsoilimmob", ""),
-    "cwd2co2": ("cwd2co2", ""), "ClitInptMet": ("clitinpt_met", ""), "ClitInptStruc": ("clitinpt_str", ""),
-    "NlitInptMet": ("nlitinpt_met", ""), "NlitInptStruc": ("nlitinpt_str", ""), "tsoilavg": ("tsoilc", "K"),
+    "LITm": ("litm", "u"),
+    "LITs": ("lits", "u"),
+    "MICr": ("micr", "u"),
+    "MICk": ("mick", "u"),
+    "SOMa": ("soma", "u"),
+    "SOMc": ("somc", "u"),
+    "SOMp": ("somp", "u"),
+    "LITmN": ("litmn", "u"),
+    "LITsN": ("litsn", "u"),
+    "MICrN": ("micrn", "u"),
+    "MICkN": ("mickn", "u"),
+    "SOMaN": ("soman", "u"),
+    "SOMcN": ("somcn", "u"),
+    "SOMpN": ("sompn", "u"),
+    "DIN": ("din", "u"),
+    "Chresp": ("chresp", "u"),
+    "CSOMpInput": ("csompin", "u"),
+    "Overflow_r": ("overflow_r", "u"),
+    "Overflow_k": ("overflow_k", "u"),
+    "ClitInput_met": ("clitinput_met", "u"),
+    "ClitInput_str": ("clitinput_str", "u"),
+    "NlitInput_met": ("nlitinput_met", "u"),
+    "NlitInput_str": ("nlitinput_str", "u"),
+    "fW": ("fw_mimics", ""),
+    "thetaLiq": ("thetaliq_mimics", ""),
+    "thetaFrzn": ("thetafrzn", ""),
+    "fmet": ("fmet", ""),
+    "ligninNratioAvg": ("ligninnratio", ""),
+    "Nsoilmin": ("nsoilmin", ""),
+    "Cleaf": ("cleaf", ""),
+    "Cwood": ("cwood", ""),
+    "Cfroot": ("cfroot", ""),
+    "Nleaf": ("nleaf", ""),
+    "Nwood": ("nwood", ""),
+    "Nfroot": ("nfroot", ""),
+    "Clabile": ("clabile", ""),
+    "Ccwd": ("ccwd", ""),
+    "Ncwd": ("ncwd", ""),
+    "glai": ("lai", ""),
+    "Cgpp": ("gpp", ""),
+    "Cnpp": ("npp", ""),
+    "Nminuptake": ("nuptake", ""),
+    "xkNlimiting": ("xknlimiting", ""),
+    "fracClabile": ("fracclabile", ""),
+    "Nminleach": ("nleach", ""),
+    "Nminloss": ("nloss", ""),
+    "Nsnet": ("nnetmin", ""),
+    "Nlittermin": ("nlittermin", ""),
+    "Nsmin": ("nsoilmin_gross", ""),
+    "Nsimm": ("nsoilimmob", ""),
+    "cwd2co2": ("cwd2co2", ""),
+    "ClitInptMet": ("clitinpt_met", ""),
+    "ClitInptStruc": ("clitinpt_str", ""),
+    "NlitInptMet": ("nlitinpt_met", ""),
+    "NlitInptStruc": ("nlitinpt_str", ""),
+    "tsoilavg": ("tsoilc", "K"),
     "CnppAn": ("npp_prev", ""),
 }
 #: dump columns deliberately not compared, and why
 NOT_COMPARED = {
-    "iYrCnt": "row key", "doy": "row key", "npt": "row key", "u": "the unit factor itself (used to scale)",
+    "iYrCnt": "row key",
+    "doy": "row key",
+    "npt": "row key",
+    "u": "the unit factor itself (used to scale)",
     "Crsoil": "the original's bug Q1 (mimics.md): the last cell's MIMICS respiration; we output the true "
-              "respiration (chresp, compared as Chresp)",
+    "respiration (chresp, compared as Chresp)",
 }
 
 
-def _mimics_case(setA: Path, specdir: Path, tmp_path: Path, *, icycle: int, met: str, mloop: int,
-                 restart_config: str | None = None, mp: int = 12) -> tuple[Run, Tally]:
+def _mimics_case(
+    setA: Path,
+    specdir: Path,
+    tmp_path: Path,
+    *,
+    icycle: int,
+    met: str,
+    mloop: int,
+    restart_config: str | None = None,
+    mp: int = 12,
+) -> tuple[Run, Tally]:
     inputs = setA / "inputs"
-    cfg = {"mp": mp, "icycle": icycle, "pft": str(inputs / PFT_CSV), "grid": str(inputs / "gridinfo_igbpz.csv"),
-           "soil": str(inputs / "gridinfo_soil.csv"), "phen": str(inputs / "modis_phenology_wtundra.txt"),
-           "mimics": str(inputs / MIMICS_CSV), "met": str(inputs / "met" / met), "mloop": mloop, "ncint": 1}
+    cfg = {
+        "mp": mp,
+        "icycle": icycle,
+        "pft": str(inputs / PFT_CSV),
+        "grid": str(inputs / "gridinfo_igbpz.csv"),
+        "soil": str(inputs / "gridinfo_soil.csv"),
+        "phen": str(inputs / "modis_phenology_wtundra.txt"),
+        "mimics": str(inputs / MIMICS_CSV),
+        "met": str(inputs / "met" / met),
+        "mloop": mloop,
+        "ncint": 1,
+    }
     model = setA_model(inputs, "mimics", icycle, ncell=mp)
     if restart_config is None:
         state = model.cold_state()
@@ -258,8 +345,9 @@ def _mimics_case(setA: Path, specdir: Path, tmp_path: Path, *, icycle: int, met:
     else:
         rdir = setA / restart_config / "cold"
         cfg.update(initcasa=1, ipool=str(rdir / "cnppool_end.csv"), mipool=str(rdir / "mimicspool_end.csv"))
-        values = read_pool_csvs(model.soil, [rdir / "cnppool_end.csv", rdir / "mimicspool_end.csv"], model.ncell,
-                                icycle)
+        values = read_pool_csvs(
+            model.soil, [rdir / "cnppool_end.csv", rdir / "mimicspool_end.csv"], model.ncell, icycle
+        )
         state = model.restart_state(values)
         label = f"mimics restart from {restart_config}/cold icycle {icycle}, {mp} cells, {mloop} x {met}"
     dump = run_prototype(specdir / PROTO, cfg, tmp_path)
@@ -267,20 +355,21 @@ def _mimics_case(setA: Path, specdir: Path, tmp_path: Path, *, icycle: int, met:
     # mimics_proto.py applies casa_poolout's side effects in the years it writes the restart CSV, by the same
     # rule (casa.md Q5, mimics.md Q9); run_years applies them at YearStep.restart_write
     total = len(steps)
-    assert [s.count for s in steps if s.restart_write] == [y for y in range(1, total + 1)
-                                                            if y % 100 == 0 or y == total]
+    assert [s.count for s in steps if s.restart_write] == [y for y in range(1, total + 1) if y % 100 == 0 or y == total]
     run = run_model(model, state, steps)
 
     names, proto = read_dump(dump, header=True)
     assert names is not None
-    assert set(names) == set(DUMP_COLUMNS) | set(NOT_COMPARED), sorted(set(names) ^ (set(DUMP_COLUMNS)
-                                                                                     | set(NOT_COMPARED)))
+    assert set(names) == set(DUMP_COLUMNS) | set(NOT_COMPARED), sorted(
+        set(names) ^ (set(DUMP_COLUMNS) | set(NOT_COMPARED))
+    )
     nyear = len(steps)
     ours = as_dump_rows(run)
     assert proto.shape[0] == ours.shape[0] == nyear * 365 * model.ncell
     col = {n: proto[:, names.index(n)] for n in names}
-    year, day, cell = np.meshgrid(np.arange(1, nyear + 1), np.arange(1, 366), np.arange(1, model.ncell + 1),
-                                  indexing="ij")
+    year, day, cell = np.meshgrid(
+        np.arange(1, nyear + 1), np.arange(1, 366), np.arange(1, model.ncell + 1), indexing="ij"
+    )
     assert np.array_equal(col["iYrCnt"], year.ravel()) and np.array_equal(col["doy"], day.ravel())
     assert np.array_equal(col["npt"], cell.ravel())
     where = [f"year {y} day {d} cell {c}" for y, d, c in zip(year.ravel(), day.ravel(), cell.ravel(), strict=True)]
@@ -303,8 +392,9 @@ def test_cold_start_2y_matches_mimics_proto(setA: Path, specdir: Path, tmp_path:
 @pytest.mark.parametrize("icycle", [1, 2])
 def test_restart_2y_matches_mimics_proto(setA: Path, specdir: Path, tmp_path: Path, icycle: int) -> None:
     config = "mimics_cn" if icycle == 2 else "mimics_c"
-    _mimics_case(setA, specdir, tmp_path, icycle=icycle, met="met_1901_1901.nc", mloop=2,
-                 restart_config=config)[1].check()
+    _mimics_case(setA, specdir, tmp_path, icycle=icycle, met="met_1901_1901.nc", mloop=2, restart_config=config)[
+        1
+    ].check()
 
 
 @pytest.mark.slow
@@ -317,14 +407,16 @@ def test_cold_start_10y_matches_mimics_proto(setA: Path, specdir: Path, tmp_path
 @pytest.mark.parametrize("icycle", [1, 2])
 def test_restart_5y_matches_mimics_proto(setA: Path, specdir: Path, tmp_path: Path, icycle: int) -> None:
     config = "mimics_cn" if icycle == 2 else "mimics_c"
-    _mimics_case(setA, specdir, tmp_path, icycle=icycle, met="met_1901_1905.nc", mloop=1,
-                 restart_config=config)[1].check()
+    _mimics_case(setA, specdir, tmp_path, icycle=icycle, met="met_1901_1905.nc", mloop=1, restart_config=config)[
+        1
+    ].check()
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("icycle", [1, 2])
-def test_102y_across_restart_write_reset_matches_mimics_proto(setA: Path, specdir: Path, tmp_path: Path,
-                                                               icycle: int) -> None:
+def test_102y_across_restart_write_reset_matches_mimics_proto(
+    setA: Path, specdir: Path, tmp_path: Path, icycle: int
+) -> None:
     """Cells 1-3 (icewater, open shrubland, woody savanna), 102 years: the reset at the end of year 100 (Q9)."""
     run, tally = _mimics_case(setA, specdir, tmp_path, icycle=icycle, met="met_1901_1901.nc", mloop=102, mp=3)
     tally.check()

@@ -53,8 +53,7 @@ def test_m3_loam_retention_values() -> None:
 
 def test_m4_water_potential_scalar() -> None:
     assert f_psi(-30.0) == 1.0 and f_psi(-158000.0) == 0.0
-    np.testing.assert_allclose(f_psi(np.array([-100.0, -450.0, -15000.0])), [0.944142, 0.816098, 0.376409],
-                               atol=5e-7)
+    np.testing.assert_allclose(f_psi(np.array([-100.0, -450.0, -15000.0])), [0.944142, 0.816098, 0.376409], atol=5e-7)
     np.testing.assert_allclose(f_psi(np.array([-100.0, -450.0]) * HPA_PER_CM), [0.945468, 0.818044], atol=5e-7)
     psi = -np.logspace(0, 6, 2000)[::-1]
     assert np.all(np.diff(f_psi(psi)) >= 0), "f_psi must not decrease with psi"
@@ -75,11 +74,12 @@ def test_texture_triangle() -> None:
 
 # ------------------------------------------------------------------------------ 3.1 / 3.3 formulas (H4-H7)
 
+
 def _lognormal_gh(cv: float, rho: float, k: float = 1.0, npt: int = 80) -> float:
     """E[S M/(K+M)] / (S M/(K+M) at the means) for a bivariate lognormal with unit means (Gauss-Hermite)."""
     x, w = np.polynomial.hermite.hermgauss(npt)
     s2 = np.log(1.0 + cv * cv)
-    rl = np.log(1.0 + rho * cv * cv) / s2          # correlation of the logs
+    rl = np.log(1.0 + rho * cv * cv) / s2  # correlation of the logs
     z1, z2 = np.meshgrid(x * np.sqrt(2.0), x * np.sqrt(2.0), indexing="ij")
     ww = np.outer(w, w) / np.pi
     ls = np.sqrt(s2) * z1 - s2 / 2
@@ -88,10 +88,15 @@ def _lognormal_gh(cv: float, rho: float, k: float = 1.0, npt: int = 80) -> float
     return float(np.sum(ww * s * m / (k + m)) / (1.0 / (k + 1.0)))
 
 
-@pytest.mark.parametrize("cv,rho,second,exact,tol", [(0.1, 0.0, 0.997500, 0.997519, 5e-5),
-                                                      (0.1, -0.5, 0.995000, 0.995019, 5e-5),
-                                                      (0.3, 0.0, 0.977500, 0.978904, 2e-3),
-                                                      (0.3, 0.5, 1.000000, 1.000454, 2e-3)])
+@pytest.mark.parametrize(
+    "cv,rho,second,exact,tol",
+    [
+        (0.1, 0.0, 0.997500, 0.997519, 5e-5),
+        (0.1, -0.5, 0.995000, 0.995019, 5e-5),
+        (0.3, 0.0, 0.977500, 0.978904, 2e-3),
+        (0.3, 0.5, 1.000000, 1.000454, 2e-3),
+    ],
+)
 def test_h4_reverse_mm_against_quadrature(cv: float, rho: float, second: float, exact: float, tol: float) -> None:
     phi = phi_reverse_mm(1.0, 1.0, cv, cv, rho)
     assert phi == pytest.approx(second, abs=5e-7)
@@ -115,11 +120,11 @@ def test_h6_two_pool_model_steady_states() -> None:
     assert cs[0] == pytest.approx(5.9034, abs=5e-5) and cb[0] == pytest.approx(0.97236, abs=5e-6)
     x, w = np.polynomial.legendre.leggauss(64)
     for (a, b), want in (((-10.1, -8.56), 15.164), ((-9.4, -8.9), 6.561)):
-        km = 10.0 ** (a + (b - a) * (x + 1) / 2) * FG_PER_MG_G       # fg units -> (mg C g-1)-1 h-1
+        km = 10.0 ** (a + (b - a) * (x + 1) / 2) * FG_PER_MG_G  # fg units -> (mg C g-1)-1 h-1
         cs, _ = two_pool_steady_state(km)
         mean = float(np.sum(w * cs) / 2)
         assert mean == pytest.approx(want, abs=5e-4)
-        assert mean == pytest.approx(log_uniform_mean_cs(a, b), rel=1e-9)   # Eq. A16
+        assert mean == pytest.approx(log_uniform_mean_cs(a, b), rel=1e-9)  # Eq. A16
 
 
 def test_h7_non_positive_correlation_never_speeds_up() -> None:
@@ -136,6 +141,7 @@ def test_h7_non_positive_correlation_never_speeds_up() -> None:
 
 
 # ------------------------------------------------------------------------------ kernel runs
+
 
 @pytest.fixture(scope="module")
 def steps(setA: Path):
@@ -176,7 +182,7 @@ def test_fw_psi_casa_is_the_water_potential_scalar(setA: Path, steps, base_casa)
     moist = run.diag("moistavg")[0]
     psi = h_of_theta(moist, col["vg_theta_r"], col["ssat"], col["vg_alpha"], col["vg_n"]) * HPA_PER_CM
     act = _active(run)[:, None] & np.ones(psi.shape, bool)
-    dry = np.isneginf(psi)     # at or below theta_r: the kernel returns -huge, f_psi = 0
+    dry = np.isneginf(psi)  # at or below theta_r: the kernel returns -huge, f_psi = 0
     np.testing.assert_allclose(run.diag("psi")[0][act & ~dry], psi[act & ~dry], rtol=1e-12)
     assert np.all(run.diag("psi")[0][act & dry] < -1e300)
     want = np.maximum(0.05, f_psi(psi))
@@ -193,7 +199,7 @@ def test_fw_psi_casa_is_the_water_potential_scalar(setA: Path, steps, base_casa)
 def test_mimics_fwfunction_4(setA: Path, steps, base_mimics) -> None:
     model = setA_model(setA / "inputs", "mimics", 2)
     model.soil_params.fw_function = 4
-    model = dataclasses.replace(model)   # re-gather the columns with fWFunction 4
+    model = dataclasses.replace(model)  # re-gather the columns with fWFunction 4
     run = run_model(model, model.cold_state(), steps)
     act = _active(run)
     psi = run.diag("psi")[0][act]
@@ -215,7 +221,7 @@ def test_m5_m6_dry_spell(setA: Path, steps, soil: str, base_casa, base_mimics) -
     for name in ("rh", "moistavg", "nsoilmin", "cleaf"):
         np.testing.assert_array_equal(run.diag(name)[0, :, : d0 - 1], ref.diag(name)[0, :, : d0 - 1])
     flags = run.diag("dry_spell")[0]
-    assert np.all(flags[act].sum(axis=1) == n) and np.all(flags[:, d0 - 1: d0 - 1 + n][act] == 1)
+    assert np.all(flags[act].sum(axis=1) == n) and np.all(flags[:, d0 - 1 : d0 - 1 + n][act] == 1)
     theta = run.model._dry_params[:, layout.index("casa", "dry_theta")]
     assert np.all(run.diag("moistavg")[0][act, d0 - 1] <= theta[act] * (1 + 1e-12))
     # M6 (CASA, psi scalar): where the spell dries the soil, fW and HR fall on day d0
@@ -249,11 +255,17 @@ def test_h1_h2_mimics_zero_variance_or_substrate_only_is_identical(setA: Path, s
 
 @pytest.mark.reference
 def test_h3_casa_linear(setA: Path, steps, base_casa) -> None:
-    _same(base_casa, _run(setA, steps, heterogeneity=Heterogeneity(het_lin=True, casa_cvc={"slow": 0.5},
-                                                                      casa_cvk={"slow": 0.5})))
+    _same(
+        base_casa,
+        _run(setA, steps, heterogeneity=Heterogeneity(het_lin=True, casa_cvc={"slow": 0.5}, casa_cvk={"slow": 0.5})),
+    )
     pools = ("met", "str", "cwd", "mic", "slow", "pass")
-    het = Heterogeneity(het_lin=True, casa_cvc=dict.fromkeys(pools, 0.4), casa_cvk=dict.fromkeys(pools, 0.5),
-                        casa_rho=dict.fromkeys(pools, -0.6))
+    het = Heterogeneity(
+        het_lin=True,
+        casa_cvc=dict.fromkeys(pools, 0.4),
+        casa_cvk=dict.fromkeys(pools, 0.5),
+        casa_rho=dict.fromkeys(pools, -0.6),
+    )
     run = _run(setA, steps, heterogeneity=het)
     phi = 1.0 + (-0.6 * 0.5) * 0.4
     for name in ("kl_met", "kl_str", "kl_cwd", "ks_mic", "ks_slow", "ks_pass"):
@@ -263,9 +275,12 @@ def test_h3_casa_linear(setA: Path, steps, base_casa) -> None:
 @pytest.mark.reference
 def test_h7_h8_mimics_negative_correlation_keeps_more_carbon(setA: Path, steps, base_mimics) -> None:
     pools = ("litm", "lits", "micr", "mick", "soma", "somc")
-    het = Heterogeneity(het_mm=True, cv=dict.fromkeys(pools, 0.3),
-                        rho=dict.fromkeys(("r1", "r2", "r3", "k1", "k2", "k3", "ox_r", "ox_k"), -0.5))
-    run = _run(setA, steps, "mimics", heterogeneity=het)      # budgets checked by run_years (H8)
+    het = Heterogeneity(
+        het_mm=True,
+        cv=dict.fromkeys(pools, 0.3),
+        rho=dict.fromkeys(("r1", "r2", "r3", "k1", "k2", "k3", "ox_r", "ox_k"), -0.5),
+    )
+    run = _run(setA, steps, "mimics", heterogeneity=het)  # budgets checked by run_years (H8)
     act = _active(run)
     soil_c = [layout.index("state", p) for p in ("litm", "lits", "soma", "somc", "somp")]
     assert np.all(run.states[-1][act][:, soil_c].sum(axis=1) > base_mimics.states[-1][act][:, soil_c].sum(axis=1))
@@ -277,21 +292,26 @@ def test_h7_h8_mimics_negative_correlation_keeps_more_carbon(setA: Path, steps, 
 def test_phi_clamp_is_counted(setA: Path, steps) -> None:
     pools = ("litm", "lits", "micr", "mick", "soma", "somc")
     cv = {p: 1.0 if p.startswith("mic") else 2.0 for p in pools}
-    het = Heterogeneity(het_mm=True, cv=cv,
-                        rho=dict.fromkeys(("r1", "r2", "r3", "k1", "k2", "k3", "ox_r", "ox_k"), -1.0))
+    het = Heterogeneity(
+        het_mm=True, cv=cv, rho=dict.fromkeys(("r1", "r2", "r3", "k1", "k2", "k3", "ox_r", "ox_k"), -1.0)
+    )
     run = _run(setA, steps, "mimics", heterogeneity=het)
     assert run.diag("het_clamped")[0][_active(run)].sum() > 0
 
 
 # ------------------------------------------------------------------------------ bad input
 
-@pytest.mark.parametrize("option,match", [
-    (DrySpell(start=100, psi=10.0), "must be <= 0"),
-    (DrySpell(start=300, days=70), "within days 1-365"),
-    (Heterogeneity(het_mm=True, cv={"micr": -0.1}), "must be >= 0"),
-    (Heterogeneity(het_lin=True, casa_rho={"slow": 1.5}), "within \\[-1, 1\\]"),
-    (MoistureOptions(fw_min=2.0), "fw_min"),
-])
+
+@pytest.mark.parametrize(
+    "option,match",
+    [
+        (DrySpell(start=100, psi=10.0), "must be <= 0"),
+        (DrySpell(start=300, days=70), "within days 1-365"),
+        (Heterogeneity(het_mm=True, cv={"micr": -0.1}), "must be >= 0"),
+        (Heterogeneity(het_lin=True, casa_rho={"slow": 1.5}), "within \\[-1, 1\\]"),
+        (MoistureOptions(fw_min=2.0), "fw_min"),
+    ],
+)
 def test_bad_options_are_refused(option, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         option.check()
@@ -338,8 +358,13 @@ def test_van_genuchten_parameters_are_static_output_fields(setA: Path) -> None:
     assert model.static_fields() == {}
     model = dataclasses.replace(model, moisture=MoistureOptions(fw_psi=True))
     d = model.domain
-    ds = annual_dataset([np.zeros((model.ncell, layout.NDIAG))], [1],
-                        CellInfo(d.lat, d.lon, d.area, d.pft, d.cellid, model.static_fields()), "casa", 2)
+    ds = annual_dataset(
+        [np.zeros((model.ncell, layout.NDIAG))],
+        [1],
+        CellInfo(d.lat, d.lon, d.area, d.pft, d.cellid, model.static_fields()),
+        "casa",
+        2,
+    )
     loam = [k for k in range(model.ncell) if texture_class(d.sand[k], d.silt[k], d.clay[k]) == "loam"]
     assert loam, "reference set A has loam cells"
     for k in loam:
@@ -395,10 +420,8 @@ def test_per_cell_heterogeneity_table(setA: Path, tmp_path: Path) -> None:
     assert np.all(m.sparams[:, layout.index("mimics", "cv_litm")] == 0.3)
     casa = setA_model(setA / "inputs", "casa", 2)
     path.write_text("cvc_slow,cvk_slow,rhokc_slow\n" + "".join(f"0.5,0.4,{-0.1 * (k % 3)}\n" for k in range(n)))
-    c = dataclasses.replace(casa, heterogeneity=Heterogeneity(het_lin=True),
-                            het_table=read_heterogeneity_table(path))
-    np.testing.assert_allclose(c.params[:, layout.index("casa", "het_phi_slow")],
-                               1 + 0.2 * (-0.1 * (np.arange(n) % 3)))
+    c = dataclasses.replace(casa, heterogeneity=Heterogeneity(het_lin=True), het_table=read_heterogeneity_table(path))
+    np.testing.assert_allclose(c.params[:, layout.index("casa", "het_phi_slow")], 1 + 0.2 * (-0.1 * (np.arange(n) % 3)))
     assert np.all(c.params[:, layout.index("casa", "het_phi_met")] == 1.0)
     path.write_text("cv_micr\n-0.1\n")
     with pytest.raises(ConfigError, match="< 0"):

@@ -35,15 +35,22 @@ class Runs:
         from testbed.forcing_tools.synthetic import make_synthetic_domain
 
         self.root = root
-        make_synthetic_domain(root / "forcing", ncell=12, years=range(1901, 1904), seed=11, per_year=True,
-                              multi_year=True)
+        make_synthetic_domain(
+            root / "forcing", ncell=12, years=range(1901, 1904), seed=11, per_year=True, multi_year=True
+        )
         self.done: dict[str, Path] = {}
 
     def __getitem__(self, model: str) -> Path:
         if model not in self.done:
             folder = self.root / model
-            nml = write_namelist(folder, self.root, f"run.soil_model={model}", "run.cycles=1",
-                                 "run.daily_output=true", "run.checkpoint_interval=1")
+            nml = write_namelist(
+                folder,
+                self.root,
+                f"run.soil_model={model}",
+                "run.cycles=1",
+                "run.daily_output=true",
+                "run.checkpoint_interval=1",
+            )
             kept, original = folder / "checkpoint_copy.nc", runner.write_restart
 
             def keep(path, *args, **kwargs):
@@ -64,8 +71,12 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
 
 
 def _file(run: Path, kind: str) -> Path:
-    return {"annual": run / "out" / "annual.nc", "daily": sorted((run / "out").glob("daily_*.nc"))[0],
-            "restart": run / "out" / "restart.nc", "checkpoint": run / "checkpoint_copy.nc"}[kind]
+    return {
+        "annual": run / "out" / "annual.nc",
+        "daily": sorted((run / "out").glob("daily_*.nc"))[0],
+        "restart": run / "out" / "restart.nc",
+        "checkpoint": run / "checkpoint_copy.nc",
+    }[kind]
 
 
 def cf_failures(path: Path) -> list[str]:
@@ -79,9 +90,12 @@ def cf_failures(path: Path) -> list[str]:
         report = cs.dict_output(checker, groups, str(path), 3)
     finally:
         ds.close()
-    return [f"{prio}: {item['name']}: {item['msgs']}" for prio in ("high_priorities", "medium_priorities",
-                                                                     "low_priorities")
-            for item in report[prio] if item["value"][0] < item["value"][1]]
+    return [
+        f"{prio}: {item['name']}: {item['msgs']}"
+        for prio in ("high_priorities", "medium_priorities", "low_priorities")
+        for item in report[prio]
+        if item["value"][0] < item["value"][1]
+    ]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -173,8 +187,13 @@ def test_xarray_recipe_of_docs_matches_to_grid() -> None:
 
     met_lat, met_lon = np.array([-30.0, 0.9424, 1.8848, 40.0]), np.array([0.0, 1.25, 2.5])
     ilat, ilon = np.array([1, 2, 2, 4, 3]), np.array([1, 1, 3, 2, 3])
-    cells = CellInfo(lat=np.round(met_lat[ilat - 1], 2), lon=np.round(met_lon[ilon - 1], 2), area=np.ones(5),
-                     pft=np.ones(5, int), cellid=np.arange(1, 6))
+    cells = CellInfo(
+        lat=np.round(met_lat[ilat - 1], 2),
+        lon=np.round(met_lon[ilon - 1], 2),
+        area=np.ones(5),
+        pft=np.ones(5, int),
+        cellid=np.arange(1, 6),
+    )
     annual = np.zeros((5, layout.NDIAG))
     annual[:, layout.index("diag", "npp")] = np.arange(1.0, 6.0)
     ds = annual_dataset([annual], [1901], cells, "casa", 2)

@@ -24,15 +24,17 @@ from .test_analysis import make_run
 
 def _git(*args: str) -> str | None:
     try:
-        return subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True, check=True,
-                              timeout=10).stdout.strip()
+        return subprocess.run(
+            ["git", "-C", str(REPO), *args], capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
 
 
 def _cells(n: int = 3) -> CellInfo:
-    return CellInfo(lat=np.linspace(-10, 10, n), lon=np.zeros(n), area=np.ones(n), pft=np.ones(n, int),
-                    cellid=np.arange(1, n + 1))
+    return CellInfo(
+        lat=np.linspace(-10, 10, n), lon=np.zeros(n), area=np.ones(n), pft=np.ones(n, int), cellid=np.arange(1, n + 1)
+    )
 
 
 def test_version_comes_from_the_installed_package_and_git() -> None:
@@ -46,8 +48,7 @@ def test_version_comes_from_the_installed_package_and_git() -> None:
     assert attrs[provenance.DIRTY] == ("true" if dirty else "false")
 
 
-def test_outside_a_git_checkout_only_the_version_is_recorded(monkeypatch: pytest.MonkeyPatch,
-                                                             tmp_path: Path) -> None:
+def test_outside_a_git_checkout_only_the_version_is_recorded(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(provenance, "_SOURCE", tmp_path)
     provenance.git_state.cache_clear()
     try:
@@ -91,8 +92,9 @@ def test_datasets_carry_provenance() -> None:
         assert ds.attrs["source"] == provenance.describe()
 
 
-def test_restart_records_provenance_and_warns_when_read_by_another_version(tmp_path: Path,
-                                                                           caplog: pytest.LogCaptureFixture) -> None:
+def test_restart_records_provenance_and_warns_when_read_by_another_version(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     path = tmp_path / "restart.nc"
     state = np.asfortranarray(np.ones((2, layout.NSTATE)))
     write_restart(path, state, RestartInfo("casa", 2, 1, "a" * 64, "b" * 64, np.arange(1, 3)))
@@ -116,6 +118,8 @@ def test_summary_provenance_sidecar(tmp_path: Path) -> None:
     csv, _ = an.write_summary(an.summary_table(runs), tmp_path / "summary")
     side = json.loads((tmp_path / "summary.provenance.json").read_text())
     assert side["table"] == csv.name and side["written_by"] == provenance.attributes()
-    assert side["runs"] == {"mimics_cn": {provenance.VERSION: "9.9", provenance.COMMIT: "abc",
-                                          provenance.DIRTY: "false"}, "mimics_c": {}}
+    assert side["runs"] == {
+        "mimics_cn": {provenance.VERSION: "9.9", provenance.COMMIT: "abc", provenance.DIRTY: "false"},
+        "mimics_c": {},
+    }
     assert not csv.read_text().startswith("#")  # the CSV itself stays plain

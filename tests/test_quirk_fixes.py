@@ -65,8 +65,9 @@ def _differs(a: Run, b: Run, name: str, first_day: bool = False) -> bool:
     return not np.array_equal(x, y)
 
 
-def _check_effect(base: Run, fixed: Run, *, day1: tuple[str, ...] = (), later: tuple[str, ...] = (),
-                  unchanged: tuple[str, ...] = ()) -> None:
+def _check_effect(
+    base: Run, fixed: Run, *, day1: tuple[str, ...] = (), later: tuple[str, ...] = (), unchanged: tuple[str, ...] = ()
+) -> None:
     """``day1`` differ on the first day, ``later`` differ somewhere, ``unchanged`` are bit-identical throughout."""
     for name in day1:
         assert _differs(base, fixed, name, first_day=True), f"{name} should differ on day 1"
@@ -79,12 +80,14 @@ def _check_effect(base: Run, fixed: Run, *, day1: tuple[str, ...] = (), later: t
         np.testing.assert_array_equal(sa[ice], sb[ice], err_msg="an inactive (icewater) cell changed")
 
 
-def _model(setA: Path, soil: str, icycle: int = 2, fixes: dict[str, bool] | None = None,
-           pft_csv: Path | None = None) -> Model:
+def _model(
+    setA: Path, soil: str, icycle: int = 2, fixes: dict[str, bool] | None = None, pft_csv: Path | None = None
+) -> Model:
     return setA_model(setA / "inputs", soil, icycle, fixes=fixes, pft_csv=pft_csv)
 
 
 # ------------------------------------------------------------------------------ (i) off == default, every option
+
 
 @pytest.mark.parametrize("soil", ["casa", "mimics"])
 @pytest.mark.parametrize("fix", [f for f in layout.FIXES if f != "reserved"])
@@ -140,11 +143,13 @@ def test_vegetation_fix_mimics(setA: Path, fix: str) -> None:
     # the CASA soil-climate diagnostics thetaliq/ft/fw are 0 in MIMICS runs; MIMICS has its own
     day1 = tuple(n for n in day1 if n not in ("thetaliq", "ft", "fw"))
     unchanged = tuple(dict.fromkeys(unchanged + _VEG_MIMICS_UNCHANGED))
-    _check_effect(base, fixed, day1=day1, later=("cleaf", "npp", "litm", "micr", "soma", "nsoilmin"),
-                  unchanged=unchanged)
+    _check_effect(
+        base, fixed, day1=day1, later=("cleaf", "npp", "litm", "micr", "soma", "nsoilmin"), unchanged=unchanged
+    )
 
 
 # ------------------------------------------------------------------------------ exudate from NPP (casa.md Q6)
+
 
 @pytest.fixture(scope="module")
 def exudating_pft(setA: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -157,8 +162,13 @@ def test_exudate_from_npp_casa(setA: Path, exudating_pft: Path) -> None:
     base = _run(_model(setA, "casa", pft_csv=exudating_pft), steps)
     fixed = _run(_model(setA, "casa", fixes={"exudate_from_npp": True}, pft_csv=exudating_pft), steps)
     assert (base.diag("cexudate") > 0).any()
-    _check_effect(base, fixed, day1=("npp", "c_quirk_source", "cleaf"), later=("nsoilmin", "rh"),
-                  unchanged=FORCING + ENVIRONMENT + ("cexudate", "rm_leaf"))
+    _check_effect(
+        base,
+        fixed,
+        day1=("npp", "c_quirk_source", "cleaf"),
+        later=("nsoilmin", "rh"),
+        unchanged=FORCING + ENVIRONMENT + ("cexudate", "rm_leaf"),
+    )
     # the exudate is no longer created: it leaves the C quirk source
     gpp, cexud = base.diag("gpp"), base.diag("cexudate")
     day1 = (gpp[0, :, 0] > 0) & (cexud[0, :, 0] > 0)
@@ -168,8 +178,7 @@ def test_exudate_from_npp_casa(setA: Path, exudating_pft: Path) -> None:
 
 def test_exudate_from_npp_casa_without_exudation_does_nothing(setA: Path) -> None:
     steps = _steps(setA)
-    _assert_same(_run(_model(setA, "casa"), steps), _run(_model(setA, "casa", fixes={"exudate_from_npp": True}),
-                                                          steps))
+    _assert_same(_run(_model(setA, "casa"), steps), _run(_model(setA, "casa", fixes={"exudate_from_npp": True}), steps))
 
 
 def test_casa_only_fixes_are_refused_for_mimics(setA: Path) -> None:
@@ -182,6 +191,7 @@ def test_casa_only_fixes_are_refused_for_mimics(setA: Path) -> None:
 
 
 # ------------------------------------------------------------------------------ floor mineral N (casa.md Q10)
+
 
 def _low_n_restart(model: Model, nsoilmin: float, mimics_n_scale: float = 1.0) -> np.ndarray:
     """A restart (public API) from the cold state with low mineral N (and scaled MIMICS N pools)."""
@@ -200,8 +210,9 @@ def test_floor_mineral_n_casa(setA: Path) -> None:
     fixed = _run(model1, steps, _low_n_restart(model1, 0.3))
     assert base.diag("nsoilmin").min() < 0.0, "the low-N restart no longer drives N_min negative (casa.md Q10)"
     assert fixed.diag("nsoilmin").min() >= 0.0
-    _check_effect(base, fixed, later=("nsoilmin", "n_quirk_source", "nuptake", "cleaf"),
-                  unchanged=FORCING + ENVIRONMENT)
+    _check_effect(
+        base, fixed, later=("nsoilmin", "n_quirk_source", "nuptake", "cleaf"), unchanged=FORCING + ENVIRONMENT
+    )
     # the N added by the floor is booked as a quirk source (so the N budget closes, checked by run_years)
     assert fixed.diag("n_quirk_source").sum() > base.diag("n_quirk_source").sum()
 
@@ -214,12 +225,13 @@ def test_floor_mineral_n_is_inactive_for_icycle_1(setA: Path) -> None:
 
 # ------------------------------------------------------------------------------ MIMICS first-year NPP (mimics.md Q10)
 
+
 def test_mimics_first_year_npp(setA: Path) -> None:
     """A restart that carries the previous year's NPP keeps it (fix) instead of using GPP/2 of the new year."""
     steps = _steps(setA)
     default = _model(setA, "mimics")
     fixed_model = _model(setA, "mimics", fixes={"mimics_first_year_npp": True})
-    continuous = _run(default, steps)                               # 2 years in one run
+    continuous = _run(default, steps)  # 2 years in one run
     year1_state = continuous.states[0]
     npp_prev = year1_state[:, layout.index("state", "npp_prev")]
     active = ~default.domain.inactive(default.casa)
@@ -234,8 +246,13 @@ def test_mimics_first_year_npp(setA: Path) -> None:
     assert np.array_equal(fixed.diag("npp_prev")[0, :, 0][active], npp_prev[active])
     for name in layout.DIAGNOSTICS:
         np.testing.assert_array_equal(fixed.diag(name)[0], continuous.diag(name)[1], err_msg=name)
-    _check_effect(base, fixed, day1=("npp_prev", "taumod", "micr"), later=("soma", "nsoilmin"),
-                  unchanged=FORCING + ("tsoilc", "moistavg", "btran", "fw_mimics") + FROZEN_IN_MIMICS)
+    _check_effect(
+        base,
+        fixed,
+        day1=("npp_prev", "taumod", "micr"),
+        later=("soma", "nsoilmin"),
+        unchanged=FORCING + ("tsoilc", "moistavg", "btran", "fw_mimics") + FROZEN_IN_MIMICS,
+    )
     # on day 1 the vegetation has not yet seen the MIMICS change (it acts through tomorrow's N_min only)
     for name in ("npp", "cleaf", "nuptake"):
         assert not _differs(base, fixed, name, first_day=True), name
@@ -244,14 +261,17 @@ def test_mimics_first_year_npp(setA: Path) -> None:
 def test_mimics_first_year_npp_cold_start_and_casa_unaffected(setA: Path) -> None:
     steps = _steps(setA)
     # a cold start has no previous NPP: still GPP/2, as the original
-    _assert_same(_run(_model(setA, "mimics"), steps),
-                 _run(_model(setA, "mimics", fixes={"mimics_first_year_npp": True}), steps))
+    _assert_same(
+        _run(_model(setA, "mimics"), steps), _run(_model(setA, "mimics", fixes={"mimics_first_year_npp": True}), steps)
+    )
     # CASA soil has no CnppAn
-    _assert_same(_run(_model(setA, "casa"), steps),
-                 _run(_model(setA, "casa", fixes={"mimics_first_year_npp": True}), steps))
+    _assert_same(
+        _run(_model(setA, "casa"), steps), _run(_model(setA, "casa", fixes={"mimics_first_year_npp": True}), steps)
+    )
 
 
 # ------------------------------------------------------------------------------ restart-write reset (casa.md Q5)
+
 
 @pytest.mark.parametrize("soil", ["casa", "mimics"])
 @pytest.mark.parametrize("icycle", [1, 2])

@@ -23,16 +23,22 @@ from testbed.state import read_restart
 @pytest.fixture(scope="module")
 def domain(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("domain")
-    make_synthetic_domain(out / "forcing", ncell=12, years=range(1901, 1904), seed=11, per_year=True,
-                          multi_year=True)
+    make_synthetic_domain(out / "forcing", ncell=12, years=range(1901, 1904), seed=11, per_year=True, multi_year=True)
     return out
 
 
 def write_namelist(folder: Path, domain: Path, *settings: str) -> Path:
     cfg = RunConfig.defaults()
     f = domain / "forcing"
-    cfg.override([f"files.gridinfo={f / 'gridinfo_igbpz.csv'}", f"files.soil={f / 'gridinfo_soil.csv'}",
-                  f"files.met={f / 'met_1901_1903.nc'}", f"files.output_dir={folder / 'out'}", *settings])
+    cfg.override(
+        [
+            f"files.gridinfo={f / 'gridinfo_igbpz.csv'}",
+            f"files.soil={f / 'gridinfo_soil.csv'}",
+            f"files.met={f / 'met_1901_1903.nc'}",
+            f"files.output_dir={folder / 'out'}",
+            *settings,
+        ]
+    )
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "run.nml"
     path.write_text(namelist_text(cfg))
@@ -58,13 +64,21 @@ def assert_same_outputs(a: Path, b: Path) -> None:
 
 
 @pytest.mark.parametrize("soil_model", ["casa", pytest.param("mimics", marks=pytest.mark.slow)])
-def test_results_are_bit_identical_for_any_chunk_size_and_worker_count(domain: Path, tmp_path: Path,
-                                                                      soil_model: str) -> None:
+def test_results_are_bit_identical_for_any_chunk_size_and_worker_count(
+    domain: Path, tmp_path: Path, soil_model: str
+) -> None:
     runs = []
     for chunk, workers in [(12, 1), (5, 2), (1, 2)]:
         folder = tmp_path / f"c{chunk}_w{workers}"
-        nml = write_namelist(folder, domain, f"run.soil_model={soil_model}", "run.cycles=2", "run.daily_output=true",
-                             f"parallel.chunk_size={chunk}", "run.checkpoint_interval=2")
+        nml = write_namelist(
+            folder,
+            domain,
+            f"run.soil_model={soil_model}",
+            "run.cycles=2",
+            "run.daily_output=true",
+            f"parallel.chunk_size={chunk}",
+            "run.checkpoint_interval=2",
+        )
         assert main(["run", str(nml), "--workers", str(workers), "-q"]) == 0
         runs.append(folder / "out")
     for other in runs[1:]:
@@ -83,8 +97,12 @@ def test_killed_spinup_resumes_bit_identical(domain: Path, tmp_path: Path) -> No
 
     nml = write_namelist(tmp_path / "killed", domain, *settings)
     out = tmp_path / "killed" / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "testbed.cli", "run", str(nml), "--workers", "1", "-q"],
-                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "testbed.cli", "run", str(nml), "--workers", "1", "-q"],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     ckpt = out / "checkpoint.nc"
     deadline = time.time() + 120
     killed_at = None
@@ -181,8 +199,10 @@ def test_restart_from_another_model_or_cycle_is_refused(domain: Path, tmp_path: 
     first = write_namelist(tmp_path / "casa", domain, "run.soil_model=casa", "run.cycle=cn")
     assert main(["run", str(first), "--workers", "1", "-q"]) == 0
     restart = tmp_path / "casa" / "out" / "restart.nc"
-    for settings, message in [(("run.soil_model=mimics",), "was written by a CASA run; this run uses MIMICS"),
-                              (("run.cycle=c",), "was written by a C+N run; this run is C-only")]:
+    for settings, message in [
+        (("run.soil_model=mimics",), "was written by a CASA run; this run uses MIMICS"),
+        (("run.cycle=c",), "was written by a C+N run; this run is C-only"),
+    ]:
         nml = write_namelist(tmp_path / "next", domain, "run.start=restart", f"files.restart_in={restart}", *settings)
         assert message in _error(capsys, ["validate", str(nml)])
 
@@ -213,8 +233,9 @@ def test_negative_pools_are_counted_and_reported_per_cell(domain: Path, tmp_path
     write_restart(restart, state, RestartInfo("casa", 2, 0, model.casa.sha256, "", model.domain.cellid))
     nml = write_namelist(tmp_path / "run", domain, "run.start=restart", f"files.restart_in={restart}")
     assert main(["run", str(nml), "--workers", "1", "-q"]) == 0
-    ds = xr.open_dataset(tmp_path / "run" / "out" / "annual.nc",
-                         decode_times=xr.coders.CFDatetimeCoder(use_cftime=True))
+    ds = xr.open_dataset(
+        tmp_path / "run" / "out" / "annual.nc", decode_times=xr.coders.CFDatetimeCoder(use_cftime=True)
+    )
     counts = ds["negPoolResets"].sum("time").values
     assert counts.sum() > 0
     log = (tmp_path / "run" / "out" / "run.log").read_text()
@@ -230,8 +251,9 @@ def test_run_attaches_to_an_existing_dask_scheduler(domain: Path, tmp_path: Path
 
     from dask.distributed import LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
-                      silence_logs=logging.ERROR) as cluster:
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.ERROR
+    ) as cluster:
         nml = write_namelist(tmp_path / "remote", domain, "parallel.chunk_size=4")
         assert main(["run", str(nml), "--scheduler", cluster.scheduler_address, "-q"]) == 0
     local = write_namelist(tmp_path / "local", domain, "parallel.chunk_size=12")

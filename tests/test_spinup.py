@@ -25,6 +25,7 @@ from testbed.state import read_restart
 
 # ------------------------------------------------------------------------------------ criteria
 
+
 def test_global_change_uses_cell_area_and_masks_inactive_cells() -> None:
     area = np.array([1e12, 2e12, 5e12])
     active = np.array([True, True, False])
@@ -73,6 +74,7 @@ def test_oscillating_and_drifting_cells_are_told_apart() -> None:
 
 
 # ----------------------------------------------------------------------------------- anderson
+
 
 def _linear_problem(ncell: int = 40, n: int = 6, seed: int = 3):
     """Donor-controlled pool chains x' = A x + b with turnover from 1e-3 to 0.5 per cycle."""
@@ -131,7 +133,7 @@ def test_failing_cells_fall_back_to_plain_cycling_bit_for_bit() -> None:
 def test_anderson_keeps_pools_positive() -> None:
     acc = Anderson.new(1, 2, 3)
     x = np.array([[1.0, 1.0]])
-    for target in (2.0, 4.0, 8.0, 16.0):   # a history pointing steeply up, then a sudden collapse
+    for target in (2.0, 4.0, 8.0, 16.0):  # a history pointing steeply up, then a sudden collapse
         x, _ = acc.step(x, np.array([[target, target]]))
     x, _ = acc.step(x, np.array([[1e-3, 1e-3]]), max_factor=10.0)
     assert np.all(x >= 1e-4) and np.all(x <= 1e-2)
@@ -139,39 +141,52 @@ def test_anderson_keeps_pools_positive() -> None:
 
 # ------------------------------------------------------------------------------- the pipeline
 
+
 @pytest.fixture(scope="module")
 def domain(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("spinup_domain")
-    make_synthetic_domain(out / "forcing", ncell=12, years=range(1901, 1903), seed=5, per_year=False,
-                          multi_year=True)
+    make_synthetic_domain(out / "forcing", ncell=12, years=range(1901, 1903), seed=5, per_year=False, multi_year=True)
     return out
 
 
 def write_namelist(folder: Path, domain: Path, *settings: str) -> Path:
     cfg = RunConfig.defaults()
     f = domain / "forcing"
-    cfg.override([f"files.gridinfo={f / 'gridinfo_igbpz.csv'}", f"files.soil={f / 'gridinfo_soil.csv'}",
-                  f"files.met={f / 'met_1901_1902.nc'}", f"files.output_dir={folder / 'out'}", *settings])
+    cfg.override(
+        [
+            f"files.gridinfo={f / 'gridinfo_igbpz.csv'}",
+            f"files.soil={f / 'gridinfo_soil.csv'}",
+            f"files.met={f / 'met_1901_1902.nc'}",
+            f"files.output_dir={folder / 'out'}",
+            *settings,
+        ]
+    )
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "spinup.nml"
     path.write_text(namelist_text(cfg))
     return path
 
 
-@pytest.mark.parametrize("setting, message", [
-    ("spinup.stages=prespin accelerat", "unknown stage 'accelerat'; stages are prespin, accelerate, cycle; "
-                                        "did you mean 'accelerate'"),
-    ("spinup.stages=cycle cycle", "appears twice"),
-    ("spinup.accelerate_method=newton", "not implemented"),
-    ("spinup.cell_rel=-0.001", "cell_rel = -0.001 can never be met"),
-    ("spinup.prespin_set=run.soil_model=mimics", "changes run.soil_model from 'casa' to 'mimics'"),
-    ("spinup.cycle_set=run.cycle=c", "changes run.cycle from 'cn' to 'c'"),
-    ("spinup.accelerate_set=files.met=other.nc", "changes files.met"),
-    ("spinup.prespin_year=7", "there is no year 7 of the 2-year met file"),
-    ("spinup.prespin_set=files.casa_params=missing.nml", "CASA parameter set not found"),
-])
-def test_bad_pipelines_are_refused_before_any_compute(domain: Path, tmp_path: Path, capsys, setting: str,
-                                                       message: str) -> None:
+@pytest.mark.parametrize(
+    "setting, message",
+    [
+        (
+            "spinup.stages=prespin accelerat",
+            "unknown stage 'accelerat'; stages are prespin, accelerate, cycle; did you mean 'accelerate'",
+        ),
+        ("spinup.stages=cycle cycle", "appears twice"),
+        ("spinup.accelerate_method=newton", "not implemented"),
+        ("spinup.cell_rel=-0.001", "cell_rel = -0.001 can never be met"),
+        ("spinup.prespin_set=run.soil_model=mimics", "changes run.soil_model from 'casa' to 'mimics'"),
+        ("spinup.cycle_set=run.cycle=c", "changes run.cycle from 'cn' to 'c'"),
+        ("spinup.accelerate_set=files.met=other.nc", "changes files.met"),
+        ("spinup.prespin_year=7", "there is no year 7 of the 2-year met file"),
+        ("spinup.prespin_set=files.casa_params=missing.nml", "CASA parameter set not found"),
+    ],
+)
+def test_bad_pipelines_are_refused_before_any_compute(
+    domain: Path, tmp_path: Path, capsys, setting: str, message: str
+) -> None:
     nml = write_namelist(tmp_path, domain)
     assert main(["spinup", str(nml), "-s", setting, "-q"]) == 2
     err = capsys.readouterr().err
@@ -192,16 +207,23 @@ def test_stage_hand_over_passes_the_state_unchanged(domain: Path, tmp_path: Path
     """The cycle stage starts from the prespin stage's end state exactly: no jump, no scaling."""
     a = write_namelist(tmp_path / "a", domain, "spinup.stages=prespin", "spinup.prespin_cycles=2")
     assert main(["spinup", str(a), "--workers", "1", "-q"]) == 0
-    b = write_namelist(tmp_path / "b", domain, "spinup.stages=prespin cycle", "spinup.prespin_cycles=2",
-                       "spinup.cycle_max_cycles=1", "parallel.chunk_size=5")
+    b = write_namelist(
+        tmp_path / "b",
+        domain,
+        "spinup.stages=prespin cycle",
+        "spinup.prespin_cycles=2",
+        "spinup.cycle_max_cycles=1",
+        "parallel.chunk_size=5",
+    )
     assert main(["spinup", str(b), "--workers", "1", "-q"]) == 0
     prespin = _read_state(tmp_path / "a" / "out" / "restart.nc")
     assert np.array_equal(prespin, _read_state(tmp_path / "b" / "out" / "restart_prespin.nc"))
     # one plain cycle from the prespin state, in process, gives the pipeline's end state bit for bit
     plan = plan_spinup(RunConfig.read(b))
     stage = plan.stages[1]
-    res = cycle_chunk(CycleJob(slice(0, 12), stage.steps, "cycle", False, True), stage.model,
-                      np.asfortranarray(prespin), None)
+    res = cycle_chunk(
+        CycleJob(slice(0, 12), stage.steps, "cycle", False, True), stage.model, np.asfortranarray(prespin), None
+    )
     assert np.array_equal(res.phi, _read_state(tmp_path / "b" / "out" / "restart.nc"))
     _, info = read_restart(tmp_path / "b" / "out" / "restart_prespin.nc")
     assert info.extra["spinup_pool_scaling"] == "none"
@@ -231,15 +253,25 @@ def _kill_when(proc: subprocess.Popen, ckpt: Path, ready) -> bool:
 
 @pytest.mark.parametrize("soil_model", ["casa", pytest.param("mimics", marks=pytest.mark.slow)])
 def test_killed_pipeline_resumes_bit_identical(domain: Path, tmp_path: Path, soil_model: str) -> None:
-    settings = (f"run.soil_model={soil_model}", "spinup.stages=prespin accelerate cycle", "spinup.prespin_cycles=2",
-                "spinup.accelerate_max_cycles=6", "spinup.cycle_max_cycles=3", "spinup.cell_abs=1e-9",
-                "parallel.chunk_size=6")
+    settings = (
+        f"run.soil_model={soil_model}",
+        "spinup.stages=prespin accelerate cycle",
+        "spinup.prespin_cycles=2",
+        "spinup.accelerate_max_cycles=6",
+        "spinup.cycle_max_cycles=3",
+        "spinup.cell_abs=1e-9",
+        "parallel.chunk_size=6",
+    )
     ref = write_namelist(tmp_path / "ref", domain, *settings)
     assert main(["spinup", str(ref), "--workers", "1", "-q"]) == 0
     nml = write_namelist(tmp_path / "killed", domain, *settings)
     out = tmp_path / "killed" / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "testbed.cli", "spinup", str(nml), "--workers", "1", "-q"],
-                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "testbed.cli", "spinup", str(nml), "--workers", "1", "-q"],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     killed = _kill_when(proc, out / "spinup_checkpoint.npz", lambda meta: '"stage": 1, "cycle": 3' in meta)
     proc.wait(timeout=30)
     assert killed, "the pipeline finished before it could be killed in its accelerate stage"
@@ -285,8 +317,11 @@ REFERENCE = Path(__file__).parent / "data" / "spinup_reference.npz"
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="known gap (docs/spinup.md): slow cold cells and cells with a jittering cycle map end "
-                          "more than 0.5 % away from the brute-force reference", strict=False)
+@pytest.mark.xfail(
+    reason="known gap (docs/spinup.md): slow cold cells and cells with a jittering cycle map end "
+    "more than 0.5 % away from the brute-force reference",
+    strict=False,
+)
 @pytest.mark.parametrize("tag", ["casa_c", "casa_cn", "mimics_c", "mimics_cn"])
 def test_accelerated_spinup_matches_the_brute_force_reference(tag: str, tmp_path: Path) -> None:
     """Per-cell totals within 0.5 % of benchmarks/spinup_reference.py's stored brute-force spin-up."""

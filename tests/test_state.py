@@ -49,9 +49,23 @@ def test_restart_from_another_model_or_cycle_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="was written by a C\\+N run; this run is C-only"):
         check_restart_matches(info, "r.nc", soil_model="mimics", icycle=1, **kw)
     with pytest.raises(InputError, match="different parameter set"):
-        check_restart_matches(info, "r.nc", soil_model="mimics", icycle=2, cellid=np.arange(1, 4),
-                              casa_sha256="c" * 64, soil_sha256="b" * 64)
+        check_restart_matches(
+            info,
+            "r.nc",
+            soil_model="mimics",
+            icycle=2,
+            cellid=np.arange(1, 4),
+            casa_sha256="c" * 64,
+            soil_sha256="b" * 64,
+        )
     with pytest.raises(InputError, match="cells that do not match"):
-        check_restart_matches(info, "r.nc", soil_model="mimics", icycle=2, cellid=np.arange(2, 5),
-                              casa_sha256="a" * 64, soil_sha256="b" * 64)
+        check_restart_matches(
+            info,
+            "r.nc",
+            soil_model="mimics",
+            icycle=2,
+            cellid=np.arange(2, 5),
+            casa_sha256="a" * 64,
+            soil_sha256="b" * 64,
+        )
     check_restart_matches(info, "r.nc", soil_model="mimics", icycle=2, **kw)

@@ -48,17 +48,23 @@ def main() -> None:
         c0 = soil_carbon(base, met)
         out = {}
         for rho in (-0.3, 0.0, 0.3):
-            het = Heterogeneity(het_mm=True, cv=dict.fromkeys(MIMICS_CV_POOLS, 0.3),
-                                rho={**dict.fromkeys(MIMICS_RHO, rho), "ox_r": rho, "ox_k": rho})
+            het = Heterogeneity(
+                het_mm=True,
+                cv=dict.fromkeys(MIMICS_CV_POOLS, 0.3),
+                rho={**dict.fromkeys(MIMICS_RHO, rho), "ox_r": rho, "ox_k": rho},
+            )
             out[rho] = soil_carbon(dataclasses.replace(base, heterogeneity=het), met)
     lat = base.domain.lat
     edges = np.arange(-90, 91, 30)
     mid = (edges[:-1] + edges[1:]) / 2
     fig, ax = plt.subplots(figsize=(6, 4))
     for rho, c in out.items():
-        ratio = [np.sum(c[act & (lat >= a) & (lat < b)]) / np.sum(c0[act & (lat >= a) & (lat < b)])
-                 if np.any(act & (lat >= a) & (lat < b)) else np.nan
-                 for a, b in zip(edges[:-1], edges[1:], strict=True)]
+        ratio = [
+            np.sum(c[act & (lat >= a) & (lat < b)]) / np.sum(c0[act & (lat >= a) & (lat < b)])
+            if np.any(act & (lat >= a) & (lat < b))
+            else np.nan
+            for a, b in zip(edges[:-1], edges[1:], strict=True)
+        ]
         ax.plot(mid, 100 * (np.array(ratio) - 1), "o-", label=f"rho = {rho:+.1f}")
     ax.axhline(0, color="0.5", lw=0.8)
     ax.set_xlabel("latitude band centre (degrees north)")

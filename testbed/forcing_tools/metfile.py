@@ -243,19 +243,35 @@ def read_gridinfo(path: str | Path) -> list[GridRow]:
     """Read a gridinfo CSV in the original format (testbed.metformat.read_gridinfo, as rows)."""
     t = mf.read_gridinfo(path)
     i = {k: v.astype(int) for k, v in t.items()}
-    return [GridRow(ijcam=i["ijcam"][k], lat=t["lat"][k], lon=t["lon"][k], ivt_igbp=i["ivt_igbp"][k],
-                    ist=i["ist"][k], iso=i["iso"][k], landarea=t["landarea"][k], ndep=t["ndep"][k],
-                    nfix=t["nfix"][k], pwea=t["pwea"][k], pdust=t["pdust"][k],
-                    doy=(i["doyp1"][k], i["doyp2"][k], i["doyp3"][k], i["doyp4"][k]), phase=i["phase"][k],
-                    ivcasa=i["ivcasa"][k], ilat=i["ilat"][k], ilon=i["ilon"][k])
-            for k in range(len(t["ijcam"]))]
+    return [
+        GridRow(
+            ijcam=i["ijcam"][k],
+            lat=t["lat"][k],
+            lon=t["lon"][k],
+            ivt_igbp=i["ivt_igbp"][k],
+            ist=i["ist"][k],
+            iso=i["iso"][k],
+            landarea=t["landarea"][k],
+            ndep=t["ndep"][k],
+            nfix=t["nfix"][k],
+            pwea=t["pwea"][k],
+            pdust=t["pdust"][k],
+            doy=(i["doyp1"][k], i["doyp2"][k], i["doyp3"][k], i["doyp4"][k]),
+            phase=i["phase"][k],
+            ivcasa=i["ivcasa"][k],
+            ilat=i["ilat"][k],
+            ilon=i["ilon"][k],
+        )
+        for k in range(len(t["ijcam"]))
+    ]
 
 
 def read_soil(path: str | Path) -> list[SoilRow]:
     """Read a soil CSV in the original format (testbed.metformat.read_soil, as rows)."""
     t = mf.read_soil(path)
-    return [SoilRow(int(t["ijcam"][k]), *(float(t[c.name][k]) for c in mf.SOIL_COLUMNS[1:]))
-            for k in range(len(t["ijcam"]))]
+    return [
+        SoilRow(int(t["ijcam"][k]), *(float(t[c.name][k]) for c in mf.SOIL_COLUMNS[1:])) for k in range(len(t["ijcam"]))
+    ]
 
 
 # ----------------------------------------------------------------------------------------

@@ -302,9 +302,16 @@ def make_layout(dom: Domain, grid: str = "compact") -> Layout:
     n = dom.ncell
     if grid == "compact":
         ilat = np.arange(1, n + 1)
-        return Layout(grid, dom.lat.astype(np.float32), np.zeros(1, dtype=np.float32),
-                      np.zeros((n, 1), dtype=np.int32), ilat.astype(np.int32)[:, None], ilat,
-                      np.ones(n, dtype=np.int64), np.arange(n))
+        return Layout(
+            grid,
+            dom.lat.astype(np.float32),
+            np.zeros(1, dtype=np.float32),
+            np.zeros((n, 1), dtype=np.int32),
+            ilat.astype(np.int32)[:, None],
+            ilat,
+            np.ones(n, dtype=np.int64),
+            np.arange(n),
+        )
     if grid != "full":
         raise ValueError(f"grid must be one of {GRIDS}, not {grid!r}")
     if dom.ilat_source is None or dom.ilon_source is None:
@@ -326,13 +333,16 @@ def make_layout(dom: Domain, grid: str = "compact") -> Layout:
     bad = np.flatnonzero((dlat > COORD_TOLERANCE_DEG) | (dlon > COORD_TOLERANCE_DEG))
     if bad.size:
         k = bad[0]
-        raise ValueError(f"gridinfo cell {int(dom.ijcam_source[k])} at ({dom.lat[k]:.2f}, {dom.lon[k]:.2f}) is not "
-                         f"at the CLM grid point ({lat[ilat[k] - 1]:.2f}, {lon[ilon[k] - 1]:.2f})")
+        raise ValueError(
+            f"gridinfo cell {int(dom.ijcam_source[k])} at ({dom.lat[k]:.2f}, {dom.lon[k]:.2f}) is not "
+            f"at the CLM grid point ({lat[ilat[k] - 1]:.2f}, {lon[ilon[k] - 1]:.2f})"
+        )
     missing = np.ones((nlat, nlon), dtype=np.int32)
     missing[ilat - 1, ilon - 1] = 0
     cellid = (np.arange(nlon)[None, :] * nlat + np.arange(1, nlat + 1)[:, None]).astype(np.int32)
-    return Layout(grid, lat.astype(np.float32), lon.astype(np.float32), missing, cellid, ilat, ilon,
-                  np.lexsort((ilat, ilon)))
+    return Layout(
+        grid, lat.astype(np.float32), lon.astype(np.float32), missing, cellid, ilat, ilon, np.lexsort((ilat, ilon))
+    )
 
 
 def _write_tables(out_dir: Path, dom: Domain, lay: Layout, ndep_mean: np.ndarray, prefix: str) -> list[Path]:

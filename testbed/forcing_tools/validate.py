@@ -73,13 +73,24 @@ def validate_met(
         tables += sck.problems
     link = ic.Checker(path, max_cells)  # the met file's link to the tables
     if grid is not None:
-        ic.check_met_grid(link, grid, Path(gridinfo).name, met.cellid, met.lat, met.lon,  # type: ignore[arg-type]
-                          met.active_j, met.active_i)
+        ic.check_met_grid(
+            link,
+            grid,
+            Path(gridinfo).name,
+            met.cellid,
+            met.lat,
+            met.lon,  # type: ignore[arg-type]
+            met.active_j,
+            met.active_i,
+        )
     if soil_t is not None:
         sname = Path(soil).name  # type: ignore[arg-type]
         if len(soil_t["ijcam"]) != met.ncell:
-            link.add(None, f"{met.ncell} active cells (cellMissing == 0) but {sname} has {len(soil_t['ijcam'])} "
-                           "rows; they must match one to one")
+            link.add(
+                None,
+                f"{met.ncell} active cells (cellMissing == 0) but {sname} has {len(soil_t['ijcam'])} "
+                "rows; they must match one to one",
+            )
         if grid is not None:
             ic.check_soil_matches_grid(link, soil_t, sname, grid, Path(gridinfo).name)  # type: ignore[arg-type]
     return ck.problems + tables + link.problems
@@ -95,9 +106,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--soil", help="soil CSV to check against every file")
     parser.add_argument("--max-cells", type=int, default=10, help="cells listed per variable and check (default 10)")
     parser.add_argument("--strict", action="store_true", help="warnings also fail")
-    parser.add_argument("--allow-missing-frozen", action="store_true",
-                        help="accept a file without xfrznmoist (frozen water taken as 0, namelist "
-                             "run.allow_missing_frozen)")
+    parser.add_argument(
+        "--allow-missing-frozen",
+        action="store_true",
+        help="accept a file without xfrznmoist (frozen water taken as 0, namelist run.allow_missing_frozen)",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     return parser
 
@@ -114,8 +127,9 @@ def run(args: argparse.Namespace) -> int:
     """Execute parsed arguments; exit status 1 if an error (or, with --strict, a warning)."""
     failed = False
     for f in args.files:
-        probs = validate_met(f, args.gridinfo, args.soil, max_cells=args.max_cells,
-                             allow_missing_frozen=args.allow_missing_frozen)
+        probs = validate_met(
+            f, args.gridinfo, args.soil, max_cells=args.max_cells, allow_missing_frozen=args.allow_missing_frozen
+        )
         for p in probs:
             if p.severity == "error" or not args.quiet:
                 print(str(p), file=sys.stderr if p.severity == "error" else sys.stdout)

@@ -49,8 +49,18 @@ from .segments import (
     worst,
 )
 
-__all__ = ["CHECKPOINT", "Plan", "build_model", "chunks", "dask_client", "execute", "initial_state", "prepare",
-           "run_chunk", "schedule"]
+__all__ = [
+    "CHECKPOINT",
+    "Plan",
+    "build_model",
+    "chunks",
+    "dask_client",
+    "execute",
+    "initial_state",
+    "prepare",
+    "run_chunk",
+    "schedule",
+]
 
 
 class Terminated(BaseException):
@@ -110,8 +120,10 @@ def _kept(folder: OutputFolder, plan: Plan) -> str:
     except (InputError, KeyError, ValueError):
         return f"the last checkpoint ({folder.checkpoint}) was kept"
     last = plan.steps[done - 1]
-    return (f"kept: the checkpoint after simulated year {last.count} ({done} of {len(plan.steps)} years) and the "
-            f"outputs up to it")
+    return (
+        f"kept: the checkpoint after simulated year {last.count} ({done} of {len(plan.steps)} years) and the "
+        f"outputs up to it"
+    )
 
 
 def _again(command: str, folder: OutputFolder) -> str:
@@ -151,9 +163,17 @@ def _what(exc: BaseException, folder: OutputFolder | None = None) -> str | None:
     return None
 
 
-def execute(plan: Plan, *, resume: bool = False, overwrite: bool = False, workers: int | None = None,
-            scheduler: str | None = None, progress: bool = True, break_lock: bool = False,
-            command: str | None = None) -> Path:
+def execute(
+    plan: Plan,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: bool = True,
+    break_lock: bool = False,
+    command: str | None = None,
+) -> Path:
     """Run a validated plan; returns the output folder.
 
     ``command`` is the command line that started the run (recorded in the outputs, and the base of the
@@ -173,8 +193,18 @@ def execute(plan: Plan, *, resume: bool = False, overwrite: bool = False, worker
         with signals.installed():
             if note:
                 print(f"testbed: {note}", file=sys.stderr)
-            return _execute(plan, folder, signals, resume=resume, overwrite=overwrite, workers=workers,
-                            scheduler=scheduler, progress=progress, command=command, note=note)
+            return _execute(
+                plan,
+                folder,
+                signals,
+                resume=resume,
+                overwrite=overwrite,
+                workers=workers,
+                scheduler=scheduler,
+                progress=progress,
+                command=command,
+                note=note,
+            )
     except (KeyboardInterrupt, Terminated, OSError, Exception) as exc:
         what = _what(exc, folder)
         if what is None:
@@ -191,12 +221,27 @@ def execute(plan: Plan, *, resume: bool = False, overwrite: bool = False, worker
 def _refuse_changed_inputs(folder: OutputFolder, extra: dict, prints: dict[str, str]) -> None:
     changed = fingerprint.changed(str(extra.get("inputs_fingerprint", "")), prints)
     if changed:
-        raise InputError("cannot be resumed: these inputs changed since the run started: " + "; ".join(changed)
-                         + ". Restore them, or run again with --overwrite", path=folder.checkpoint)
+        raise InputError(
+            "cannot be resumed: these inputs changed since the run started: "
+            + "; ".join(changed)
+            + ". Restore them, or run again with --overwrite",
+            path=folder.checkpoint,
+        )
 
 
-def _execute(plan: Plan, folder: OutputFolder, signals: _Signals, *, resume: bool, overwrite: bool,
-             workers: int | None, scheduler: str | None, progress: bool, command: str, note: str = "") -> Path:
+def _execute(
+    plan: Plan,
+    folder: OutputFolder,
+    signals: _Signals,
+    *,
+    resume: bool,
+    overwrite: bool,
+    workers: int | None,
+    scheduler: str | None,
+    progress: bool,
+    command: str,
+    note: str = "",
+) -> Path:
     cfg, model = plan.config, plan.model
     inputs = input_files(plan)
     prints = fingerprint.inputs(inputs, plan.met_files, model.parameter_hashes)
@@ -205,19 +250,46 @@ def _execute(plan: Plan, folder: OutputFolder, signals: _Signals, *, resume: boo
         _refuse_changed_inputs(folder, read_restart(folder.checkpoint)[1].extra or {}, prints)
     if not resume:
         folder.check_space(expected_output_bytes(plan))  # before anything is written
-    state, start_index, runlog, extra = folder.prepare(cfg, plan.state, resume=resume, overwrite=overwrite,
-                                                       inputs=all_inputs)
+    state, start_index, runlog, extra = folder.prepare(
+        cfg, plan.state, resume=resume, overwrite=overwrite, inputs=all_inputs
+    )
     try:
         with dask_client(cfg, workers, scheduler) as client:
-            return _run(plan, folder, signals, client, state, start_index, runlog, all_inputs, resume=resume,
-                        progress=progress, command=command, note=note, prints=prints)
+            return _run(
+                plan,
+                folder,
+                signals,
+                client,
+                state,
+                start_index,
+                runlog,
+                all_inputs,
+                resume=resume,
+                progress=progress,
+                command=command,
+                note=note,
+                prints=prints,
+            )
     finally:
         folder.abandon(resume)
 
 
-def _run(plan: Plan, folder: OutputFolder, signals: _Signals, client, state: np.ndarray, start_index: int,
-         runlog, inputs: list[Path], *, resume: bool, progress: bool, command: str, note: str,
-         prints: dict[str, str]) -> Path:
+def _run(
+    plan: Plan,
+    folder: OutputFolder,
+    signals: _Signals,
+    client,
+    state: np.ndarray,
+    start_index: int,
+    runlog,
+    inputs: list[Path],
+    *,
+    resume: bool,
+    progress: bool,
+    command: str,
+    note: str,
+    prints: dict[str, str],
+) -> Path:
     cfg, model = plan.config, plan.model
     interval = cfg.get("run.checkpoint_interval")
     chunk_slices = chunk_slices_for(client, plan)
@@ -228,11 +300,16 @@ def _run(plan: Plan, folder: OutputFolder, signals: _Signals, client, state: np.
         check_inline = first_segment_reads_everything(plan, start_index, interval)
         if not check_inline:
             check_met_values(client, plan, chunk_slices)
-        runlog.write(f"met values checked: {len(plan.met_files)} file(s), {model.ncell} cells"
-                     + (" (as the first segment read them)" if check_inline else ""))
+        runlog.write(
+            f"met values checked: {len(plan.met_files)} file(s), {model.ncell} cells"
+            + (" (as the first segment read them)" if check_inline else "")
+        )
     label = f"{model.soil_model.upper()}-{cfg.get('run.cycle').upper()}"
-    runlog.write(f"testbed run: {label}, {model.ncell} cells, {len(plan.steps)} simulated years"
-                 + (f", resuming at year {start_index + 1}" if resume else "") + f"\ncommand: {command}")
+    runlog.write(
+        f"testbed run: {label}, {model.ncell} cells, {len(plan.steps)} simulated years"
+        + (f", resuming at year {start_index + 1}" if resume else "")
+        + f"\ncommand: {command}"
+    )
     if note:
         runlog.write(note)
     for path in plan.met_files[:3]:
@@ -241,12 +318,26 @@ def _run(plan: Plan, folder: OutputFolder, signals: _Signals, client, state: np.
     cells = cell_info(model.domain, model)
     from tqdm import tqdm
 
-    bar = tqdm(total=model.ncell * (len(plan.steps) - start_index) * 365, unit="cell-day", unit_scale=True,
-               disable=not progress, desc=label.lower(), dynamic_ncols=True)
+    bar = tqdm(
+        total=model.ncell * (len(plan.steps) - start_index) * 365,
+        unit="cell-day",
+        unit_scale=True,
+        disable=not progress,
+        desc=label.lower(),
+        dynamic_ncols=True,
+    )
     t_start = time.perf_counter()
-    for seg in run_segments(client, plan, state, start_index, interval, folder.parts, chunk_slices,
-                            check_first_segment=check_inline,
-                            on_chunk_done=lambda r, n: bar.update((r.cells.stop - r.cells.start) * n * 365)):
+    for seg in run_segments(
+        client,
+        plan,
+        state,
+        start_index,
+        interval,
+        folder.parts,
+        chunk_slices,
+        check_first_segment=check_inline,
+        on_chunk_done=lambda r, n: bar.update((r.cells.stop - r.cells.start) * n * 365),
+    ):
         state = seg.state(model.ncell)
         with signals.writing():  # a segment's files and checkpoint are written whole
             if not folder.committed:
@@ -259,13 +350,23 @@ def _run(plan: Plan, folder: OutputFolder, signals: _Signals, client, state: np.
             elapsed = time.perf_counter() - t_start
             rate = model.ncell * (seg.end - start_index) * 365 / max(elapsed, 1e-9)
             budget = f"max |C budget residual| {cmax:.2e}" + (
-                f", max |N budget residual| {nmax:.2e}" if model.icycle >= 2 else "")
-            runlog.write(f"years {seg.steps[0].count}-{seg.steps[-1].count} done: {budget} g m-2 yr-1; "
-                         f"{rate:,.0f} cell-days/s; slowest chunk {max(r.seconds for r in seg.results):.1f} s")
+                f", max |N budget residual| {nmax:.2e}" if model.icycle >= 2 else ""
+            )
+            runlog.write(
+                f"years {seg.steps[0].count}-{seg.steps[-1].count} done: {budget} g m-2 yr-1; "
+                f"{rate:,.0f} cell-days/s; slowest chunk {max(r.seconds for r in seg.results):.1f} s"
+            )
             bar.set_postfix_str(f"year {seg.steps[-1].count}/{plan.steps[-1].count}")
-            write_restart(folder.checkpoint, state, restart_info(model, seg.end),
-                          extra={"next_step": np.int32(seg.end), "run_config_sha256": cfg.sha256(),
-                                 "inputs_fingerprint": json.dumps(prints, sort_keys=True)})
+            write_restart(
+                folder.checkpoint,
+                state,
+                restart_info(model, seg.end),
+                extra={
+                    "next_step": np.int32(seg.end),
+                    "run_config_sha256": cfg.sha256(),
+                    "inputs_fingerprint": json.dumps(prints, sort_keys=True),
+                },
+            )
     bar.close()
     with signals.writing(last=True):
         written = finish(folder, plan, state, attrs)

@@ -33,8 +33,14 @@ def cell_info(domain: Domain, model: Model | None = None) -> CellInfo:
 def input_files(plan: Plan) -> dict[str, Path]:
     """The run's input files other than met, by the namelist key that names them."""
     cfg = plan.config
-    keys = ["files.gridinfo", "files.soil", "files.phenology", "files.casa_params", "files.restart_in",
-            *(spec.config_key for spec in pool_csvs(plan.model.soil))]
+    keys = [
+        "files.gridinfo",
+        "files.soil",
+        "files.phenology",
+        "files.casa_params",
+        "files.restart_in",
+        *(spec.config_key for spec in pool_csvs(plan.model.soil)),
+    ]
     if plan.model.soil.parameters:
         keys.append(plan.model.soil.parameters.config_key)
     out = {}
@@ -49,8 +55,10 @@ def input_files(plan: Plan) -> dict[str, Path]:
 
 def output_attrs(plan: Plan, command: str = "", fingerprints: dict[str, str] | None = None) -> dict:
     """Global attributes that tie every output to its command, parameter sets, configuration and inputs."""
-    attrs = {"parameter_set_sha256": " ".join(plan.model.parameter_hashes.values()),
-             "run_config_sha256": plan.config.sha256()}
+    attrs = {
+        "parameter_set_sha256": " ".join(plan.model.parameter_hashes.values()),
+        "run_config_sha256": plan.config.sha256(),
+    }
     if command:
         attrs["command_line"] = command
     if fingerprints:
@@ -70,8 +78,14 @@ def expected_output_bytes(plan: Plan) -> int:
 
 
 def restart_info(model: Model, years_done: int) -> RestartInfo:
-    return RestartInfo(model.soil_model, model.icycle, years_done, model.casa.sha256,
-                       model.soil_params.sha256 if model.soil.parameters else "", model.domain.cellid)
+    return RestartInfo(
+        model.soil_model,
+        model.icycle,
+        years_done,
+        model.casa.sha256,
+        model.soil_params.sha256 if model.soil.parameters else "",
+        model.domain.cellid,
+    )
 
 
 def _merge_daily(parts: Sequence[str], target: Path, label: int, cells: CellInfo, model: Model, attrs: dict) -> None:
@@ -87,8 +101,9 @@ def write_segment(folder: OutputFolder, plan: Plan, seg: Segment, cells: CellInf
     out_steps = [i for i in range(seg.first, seg.end) if plan.steps[i].write_output]
     if out_steps:
         annuals = [np.concatenate([r.annual[i] for r in seg.results]) for i in out_steps]
-        ds = annual_dataset(annuals, [plan.steps[i].label for i in out_steps], cells, model.soil_model,
-                            model.icycle, attrs)
+        ds = annual_dataset(
+            annuals, [plan.steps[i].label for i in out_steps], cells, model.soil_model, model.icycle, attrs
+        )
         write_dataset(ds, folder.parts / f"annual_{seg.first:07d}.nc", overwrite=True)
     for i in range(seg.first, seg.end):
         parts = [r.daily_parts[i] for r in seg.results if i in r.daily_parts]
@@ -115,8 +130,12 @@ def finish(folder: OutputFolder, plan: Plan, state: np.ndarray, attrs: dict | No
     """The final outputs: annual.nc, restart.nc and, on request, the original's CSV restarts; returns names."""
     model = plan.model
     merge_annual(folder.parts, folder.annual)
-    write_restart(folder.restart, state, restart_info(model, len(plan.steps)),
-                  extra={k: v for k, v in (attrs or {}).items() if k in ("command_line", "input_fingerprints")})
+    write_restart(
+        folder.restart,
+        state,
+        restart_info(model, len(plan.steps)),
+        extra={k: v for k, v in (attrs or {}).items() if k in ("command_line", "input_fingerprints")},
+    )
     written = [folder.annual.name, folder.restart.name]
     if plan.config.get("files.write_legacy_restart"):
         for spec in pool_csvs(model.soil):
@@ -130,6 +149,8 @@ def log_negative_pools(runlog: RunLog, domain: Domain, results: Sequence[ChunkRe
     for res in results:
         for cell, years in sorted(res.negative_pools.items()):
             span = f"year {years[0]}" if len(years) == 1 else f"{len(years)} years from {years[0]} to {years[-1]}"
-            runlog.write(f"negative pools reset to 0 in cell {cell + 1} (cellid {domain.cellid[cell]}, "
-                         f"lat {domain.lat[cell]:.2f}, lon {domain.lon[cell]:.2f}, IGBP {domain.pft[cell]}): {span}; "
-                         "see negPoolResets in annual.nc")
+            runlog.write(
+                f"negative pools reset to 0 in cell {cell + 1} (cellid {domain.cellid[cell]}, "
+                f"lat {domain.lat[cell]:.2f}, lon {domain.lon[cell]:.2f}, IGBP {domain.pft[cell]}): {span}; "
+                "see negPoolResets in annual.nc"
+            )

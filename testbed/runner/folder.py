@@ -113,8 +113,12 @@ class OutputFolder:
         """
         note = ""
         self.root.mkdir(parents=True, exist_ok=True)
-        info = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%d %H:%M:%S"),
-                "command": command}
+        info = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "command": command,
+        }
         for _ in range(2):
             try:
                 fd = os.open(self.lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
@@ -132,11 +136,15 @@ class OutputFolder:
                     note = f"took over the lock left by {who}, which is no longer running"
                     continue
                 if running:
-                    raise InputError(f"output folder is in use by {who}; wait for it to finish, or choose another "
-                                     "files.output_dir", path=self.root) from None
-                raise InputError(f"output folder is locked by {who}, which is no longer running (or runs on "
-                                 "another host); if no run uses this folder, pass --break-lock", path=self.root
-                                 ) from None
+                    raise InputError(
+                        f"output folder is in use by {who}; wait for it to finish, or choose another files.output_dir",
+                        path=self.root,
+                    ) from None
+                raise InputError(
+                    f"output folder is locked by {who}, which is no longer running (or runs on "
+                    "another host); if no run uses this folder, pass --break-lock",
+                    path=self.root,
+                ) from None
             with os.fdopen(fd, "w") as f:
                 json.dump(info, f)
             return note
@@ -161,8 +169,11 @@ class OutputFolder:
         protected = {p.resolve() for p in inputs}
         for p in outputs:
             if p.resolve() in protected:
-                raise InputError(f"--overwrite would delete {p.name}, which is an input of this run; move the "
-                                 "input or choose another files.output_dir", path=self.root)
+                raise InputError(
+                    f"--overwrite would delete {p.name}, which is an input of this run; move the "
+                    "input or choose another files.output_dir",
+                    path=self.root,
+                )
 
     def remove_previous(self, inputs: Iterable[Path], keep: tuple[str, ...] = ()) -> list[Path]:
         """Remove every output of a previous run (--overwrite), never an input of this run."""
@@ -181,12 +192,16 @@ class OutputFolder:
         """Refuse to start when the file system has less free space than the run will write."""
         free = shutil.disk_usage(self.root).free
         if free < needed:
-            raise InputError(f"the run writes about {needed / 1e9:.2f} GB here but only {free / 1e9:.2f} GB are "
-                             "free; free some space, write fewer outputs (run.output_interval, run.daily_output) "
-                             "or choose another files.output_dir", path=self.root)
+            raise InputError(
+                f"the run writes about {needed / 1e9:.2f} GB here but only {free / 1e9:.2f} GB are "
+                "free; free some space, write fewer outputs (run.output_interval, run.daily_output) "
+                "or choose another files.output_dir",
+                path=self.root,
+            )
 
-    def prepare(self, cfg: RunConfig, state: np.ndarray, *, resume: bool, overwrite: bool,
-                inputs: Iterable[Path] = ()) -> tuple[np.ndarray, int, RunLog, dict]:
+    def prepare(
+        self, cfg: RunConfig, state: np.ndarray, *, resume: bool, overwrite: bool, inputs: Iterable[Path] = ()
+    ) -> tuple[np.ndarray, int, RunLog, dict]:
         """Check the folder for a fresh run or a resume (the caller holds the lock); writes nothing yet.
 
         Returns the start state, the first step index, the (buffered) log and the checkpoint's attributes
@@ -203,8 +218,11 @@ class OutputFolder:
             state, info = read_restart(self.checkpoint)
             extra = info.extra or {}
             if extra.get("run_config_sha256") != cfg.sha256():
-                raise InputError("was written by a run with a different configuration (namelist); it cannot be "
-                                 "resumed: run again without --resume (with --overwrite)", path=self.checkpoint)
+                raise InputError(
+                    "was written by a run with a different configuration (namelist); it cannot be "
+                    "resumed: run again without --resume (with --overwrite)",
+                    path=self.checkpoint,
+                )
             start_index = int(extra["next_step"])
             self.parts.mkdir(exist_ok=True)
             for f in self.parts.iterdir():  # keep the annual records of the segments before the checkpoint
@@ -213,8 +231,11 @@ class OutputFolder:
         else:
             existing = [p for p in self.outputs() if p.name not in (NAMELIST, PARTS)]
             if existing and not overwrite:
-                raise InputError(f"output folder already holds {', '.join(p.name for p in existing)}; "
-                                 "pass --overwrite to replace them, or --resume to continue", path=self.root)
+                raise InputError(
+                    f"output folder already holds {', '.join(p.name for p in existing)}; "
+                    "pass --overwrite to replace them, or --resume to continue",
+                    path=self.root,
+                )
             self._refuse_removing_inputs(self.outputs(), inputs)
             shutil.rmtree(self.parts, ignore_errors=True)
             self.parts.mkdir()

@@ -58,16 +58,22 @@ def schedule(cfg: RunConfig) -> list[YearStep]:
     daily, interval = r["daily_output"], r["output_interval"]
     if r["first_year"] or r["last_year"]:
         pattern = str(cfg.resolve(met))
-        return transient_schedule(pattern, r["first_year"], r["last_year"], repeats=r["cycles"],
-                                  output_interval=interval, daily=daily, label_by_count=r["mode"] == "spinup")
+        return transient_schedule(
+            pattern,
+            r["first_year"],
+            r["last_year"],
+            repeats=r["cycles"],
+            output_interval=interval,
+            daily=daily,
+            label_by_count=r["mode"] == "spinup",
+        )
     path = _file(cfg, "files.met", "met file")
     return cycle_schedule(path, r["cycles"], output_interval=interval, daily=daily)
 
 
 def build_model(cfg: RunConfig) -> Model:
     """Read and cross-check the domain, parameter sets and phenology of a run."""
-    domain = Domain.from_files(_file(cfg, "files.gridinfo", "grid-info table"),
-                               _file(cfg, "files.soil", "soil table"))
+    domain = Domain.from_files(_file(cfg, "files.gridinfo", "grid-info table"), _file(cfg, "files.soil", "soil table"))
     casa = load_casa_parameters(_file(cfg, "files.casa_params", "CASA parameter set"))
     soil = get_soil(cfg.get("run.soil_model"))
     spec = soil.parameters
@@ -76,10 +82,12 @@ def build_model(cfg: RunConfig) -> Model:
     fixes = {name: True for name in layout.FIXES if name != "reserved" and cfg.get(f"fixes.{name}")}
     moisture, dry_spell, het = options_from_config(cfg)
     vg = read_vg_table(_file(cfg, "files.vg_table", "van Genuchten table")) if cfg.get("files.vg_table") else None
-    het_table = (read_heterogeneity_table(_file(cfg, "files.heterogeneity_table", "heterogeneity table"))
-                 if cfg.get("files.heterogeneity_table") else None)
-    return Model(domain, casa, phen, soil.name, cfg.icycle, soil_params, fixes, moisture, dry_spell, het, vg,
-                 het_table)
+    het_table = (
+        read_heterogeneity_table(_file(cfg, "files.heterogeneity_table", "heterogeneity table"))
+        if cfg.get("files.heterogeneity_table")
+        else None
+    )
+    return Model(domain, casa, phen, soil.name, cfg.icycle, soil_params, fixes, moisture, dry_spell, het, vg, het_table)
 
 
 def initial_state(cfg: RunConfig, model: Model) -> np.ndarray:
@@ -89,17 +97,26 @@ def initial_state(cfg: RunConfig, model: Model) -> np.ndarray:
     if cfg.get("files.restart_in"):
         path = _file(cfg, "files.restart_in", "restart file")
         state, info = read_restart(path)
-        check_restart_matches(info, path, soil_model=model.soil_model, icycle=model.icycle,
-                              cellid=model.domain.cellid, casa_sha256=model.casa.sha256,
-                              soil_sha256=model.soil_params.sha256 if model.soil.parameters else "")
+        check_restart_matches(
+            info,
+            path,
+            soil_model=model.soil_model,
+            icycle=model.icycle,
+            cellid=model.domain.cellid,
+            casa_sha256=model.casa.sha256,
+            soil_sha256=model.soil_params.sha256 if model.soil.parameters else "",
+        )
         return model.restart_state({name: state[:, k] for k, name in enumerate(layout.STATE)})
     specs = pool_csvs(model.soil)
     if not cfg.get(specs[0].config_key):
         raise ConfigError(f"run.start = 'restart' needs files.restart_in or {specs[0].config_key}")
     values: dict[str, np.ndarray] = {}
     for spec in specs:
-        values.update(read_pool_csv(spec, _file(cfg, spec.config_key, f"restart CSV ({spec.file_name})"),
-                                    model.ncell, model.icycle))
+        values.update(
+            read_pool_csv(
+                spec, _file(cfg, spec.config_key, f"restart CSV ({spec.file_name})"), model.ncell, model.icycle
+            )
+        )
     return model.restart_state(values)
 
 
@@ -114,8 +131,11 @@ def prepare(cfg: RunConfig, *, scan_met: bool = False) -> Plan:
     for name in ("sla", "laimax", "age_leaf"):
         vals = model.casa[name][present - 1]
         if not np.all(np.isfinite(vals)):
-            raise InputError(f"parameter {name} is not set for IGBP types present in the grid: "
-                             f"{present[~np.isfinite(vals)].tolist()}", path=model.casa.source)
+            raise InputError(
+                f"parameter {name} is not set for IGBP types present in the grid: "
+                f"{present[~np.isfinite(vals)].tolist()}",
+                path=model.casa.source,
+            )
     steps = schedule(cfg)
     met_files = sorted({s.met_path for s in steps})
     for path in met_files:
@@ -126,5 +146,13 @@ def prepare(cfg: RunConfig, *, scan_met: bool = False) -> Plan:
     state = initial_state(cfg, model)
     p = cfg.values["perturbation"]
     pert = Perturbation(p["dtair"], p["dtsoil"], p["npp_mult"], p["start_year_count"])
-    return Plan(cfg, model, state, steps, pert, met_files,
-                restart_write_reset=not cfg.get("fixes.no_restart_write_reset"), values_checked=scan_met)
+    return Plan(
+        cfg,
+        model,
+        state,
+        steps,
+        pert,
+        met_files,
+        restart_write_reset=not cfg.get("fixes.no_restart_write_reset"),
+        values_checked=scan_met,
+    )

@@ -49,15 +49,15 @@ class ChunkJob:
     check_budgets: bool
     restart_write_reset: bool
     parts_dir: str
-    check_steps: tuple[int, ...] = ()   #: positions in ``steps`` whose met values are checked as they are read
+    check_steps: tuple[int, ...] = ()  #: positions in ``steps`` whose met values are checked as they are read
 
 
 @dataclass
 class ChunkResult:
     cells: slice
     state: np.ndarray
-    annual: dict[int, np.ndarray]           #: step index -> (ncell_chunk, NDIAG) sums for output years
-    daily_parts: dict[int, str]              #: step index -> part file of this chunk
+    annual: dict[int, np.ndarray]  #: step index -> (ncell_chunk, NDIAG) sums for output years
+    daily_parts: dict[int, str]  #: step index -> part file of this chunk
     max_c_residual: float
     max_n_residual: float
     seconds: float
@@ -93,11 +93,19 @@ def run_chunk(job: ChunkJob, model: Model, start: np.ndarray | ChunkResult, firs
     cmax = nmax = 0.0
     negative: dict[int, list[int]] = {}
     neg_col = layout.index("diag", "neg_pools")
-    for k, res in enumerate(run_years(model, state, job.steps, perturbation=job.perturbation,
-                                      first_year_of_run=job.first_year_of_run, cells=job.cells,
-                                      check_budgets=job.check_budgets,
-                                      restart_write_reset=job.restart_write_reset,
-                                      check_forcing=job.check_steps)):
+    for k, res in enumerate(
+        run_years(
+            model,
+            state,
+            job.steps,
+            perturbation=job.perturbation,
+            first_year_of_run=job.first_year_of_run,
+            cells=job.cells,
+            check_budgets=job.check_budgets,
+            restart_write_reset=job.restart_write_reset,
+            check_forcing=job.check_steps,
+        )
+    ):
         index = first_step_index + k
         cmax = worst(cmax, _max_abs(res.c_residual))
         nmax = worst(nmax, _max_abs(res.n_residual))
@@ -160,8 +168,9 @@ def dask_client(cfg: RunConfig, workers: int | None = None, scheduler: str | Non
     # a chunk whose worker dies is run once more on another worker; a second death stops the run
     with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_WORKER_DEATHS}):
         with _workers_ignore_sigint():
-            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
-                                   silence_logs=logging.CRITICAL)  # a fault ends in one sentence, not logs
+            cluster = LocalCluster(
+                n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.CRITICAL
+            )  # a fault ends in one sentence, not logs
         with cluster, Client(cluster) as client:
             yield client
 
@@ -170,7 +179,7 @@ def dask_client(cfg: RunConfig, workers: int | None = None, scheduler: str | Non
 class Segment:
     """The results of one segment of years for every chunk, in cell order."""
 
-    first: int                      #: index of the segment's first year step
+    first: int  #: index of the segment's first year step
     steps: list[YearStep]
     results: list[ChunkResult]
 
@@ -214,15 +223,25 @@ def first_reads(steps: list[YearStep]) -> tuple[int, ...]:
 
 def first_segment_reads_everything(plan: Plan, start_index: int, interval: int) -> bool:
     """Whether the first segment reads every met (file, year) the run reads (then it checks them as it reads)."""
+
     def pairs(steps):
         return {(s.met_path, s.year_index) for s in steps}
 
-    return pairs(plan.steps[start_index:start_index + interval]) == pairs(plan.steps)
+    return pairs(plan.steps[start_index : start_index + interval]) == pairs(plan.steps)
 
 
-def run_segments(client, plan: Plan, state: np.ndarray, start_index: int, interval: int, parts_dir: Path,
-                 chunk_slices: list[slice], *, check_first_segment: bool = False,
-                 on_chunk_done: Callable[[ChunkResult, int], None] | None = None) -> Iterator[Segment]:
+def run_segments(
+    client,
+    plan: Plan,
+    state: np.ndarray,
+    start_index: int,
+    interval: int,
+    parts_dir: Path,
+    chunk_slices: list[slice],
+    *,
+    check_first_segment: bool = False,
+    on_chunk_done: Callable[[ChunkResult, int], None] | None = None,
+) -> Iterator[Segment]:
     """Submit every chunk's segments (chained per chunk, LOOKAHEAD ahead) and yield each finished segment.
 
     With ``check_first_segment`` the first segment's tasks check every met value as they first read it
@@ -241,13 +260,19 @@ def run_segments(client, plan: Plan, state: np.ndarray, start_index: int, interv
 
     def submit(k: int) -> None:
         first = seg_starts[k]
-        seg = plan.steps[first:first + interval]
+        seg = plan.steps[first : first + interval]
         futures = []
         for cs in chunk_slices:
-            job = ChunkJob(cs, seg, plan.perturbation, first_year_of_run=(first == 0),
-                           check_budgets=cfg.get("run.check_budgets"),
-                           restart_write_reset=plan.restart_write_reset, parts_dir=str(parts_dir),
-                           check_steps=first_reads(seg) if check_first_segment and k == 0 else ())
+            job = ChunkJob(
+                cs,
+                seg,
+                plan.perturbation,
+                first_year_of_run=(first == 0),
+                check_budgets=cfg.get("run.check_budgets"),
+                restart_write_reset=plan.restart_write_reset,
+                parts_dir=str(parts_dir),
+                check_steps=first_reads(seg) if check_first_segment and k == 0 else (),
+            )
             fut = client.submit(run_chunk, job, models[cs.start], previous[cs.start], first, pure=False)
             previous[cs.start] = fut
             futures.append(fut)
@@ -256,7 +281,7 @@ def run_segments(client, plan: Plan, state: np.ndarray, start_index: int, interv
     for k in range(min(LOOKAHEAD + 1, len(seg_starts))):
         submit(k)
     for k, first in enumerate(seg_starts):
-        seg = plan.steps[first:first + interval]
+        seg = plan.steps[first : first + interval]
         results: list[ChunkResult] = []
         for fut in as_completed(pending.pop(k)):
             res = fut.result()

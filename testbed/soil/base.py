@@ -32,12 +32,12 @@ class Pool:
     ``soil`` (organic matter), ``microbial``, ``mineral``. ``output`` is its output variable name.
     """
 
-    column: str                       #: kernel state column (testbed/layout.toml, soil/<model>.toml)
-    element: str                      #: CARBON or NITROGEN
-    output: str                       #: output variable name (annual/daily files)
+    column: str  #: kernel state column (testbed/layout.toml, soil/<model>.toml)
+    element: str  #: CARBON or NITROGEN
+    output: str  #: output variable name (annual/daily files)
     groups: frozenset[str]
     standard_name: str | None = None  #: CF standard name of the output variable, where CF has one
-    prognostic: bool = True           #: carried from year to year and iterated by a spin-up
+    prognostic: bool = True  #: carried from year to year and iterated by a spin-up
 
     def in_cycle(self, icycle: int) -> bool:
         """Whether the pool is simulated in a C-only (1) or C+N (2) run."""
@@ -51,15 +51,26 @@ def _pools(element: str, groups: str, *specs: tuple[str, str, str | None]) -> tu
 
 #: pools of the CASA-CNP vegetation shared by every soil model, with CWD and soil mineral N
 VEGETATION_POOLS: tuple[Pool, ...] = (
-    *_pools(CARBON, "vegetation", ("cleaf", "cleaf", "leaf_mass_content_of_carbon"),
-            ("cwood", "cwood", "stem_mass_content_of_carbon"), ("cfroot", "cfroot", "root_mass_content_of_carbon")),
+    *_pools(
+        CARBON,
+        "vegetation",
+        ("cleaf", "cleaf", "leaf_mass_content_of_carbon"),
+        ("cwood", "cwood", "stem_mass_content_of_carbon"),
+        ("cfroot", "cfroot", "root_mass_content_of_carbon"),
+    ),
     *_pools(CARBON, "labile", ("clabile", "clabile", None)),
     *_pools(CARBON, "cwd", ("ccwd", "clitcwd", "wood_debris_mass_content_of_carbon")),
-    *_pools(NITROGEN, "vegetation", ("nleaf", "nleaf", "leaf_mass_content_of_nitrogen"),
-            ("nwood", "nwood", "stem_mass_content_of_nitrogen"), ("nfroot", "nfroot", "root_mass_content_of_nitrogen")),
+    *_pools(
+        NITROGEN,
+        "vegetation",
+        ("nleaf", "nleaf", "leaf_mass_content_of_nitrogen"),
+        ("nwood", "nwood", "stem_mass_content_of_nitrogen"),
+        ("nfroot", "nfroot", "root_mass_content_of_nitrogen"),
+    ),
     *_pools(NITROGEN, "cwd", ("ncwd", "nlitcwd", "wood_debris_mass_content_of_nitrogen")),
-    *_pools(NITROGEN, "mineral",
-            ("nsoilmin", "nMineral", "soil_mass_content_of_inorganic_nitrogen_expressed_as_nitrogen")),
+    *_pools(
+        NITROGEN, "mineral", ("nsoilmin", "nMineral", "soil_mass_content_of_inorganic_nitrogen_expressed_as_nitrogen")
+    ),
 )
 
 
@@ -72,14 +83,14 @@ def vegetation_pools(icycle: int) -> tuple[Pool, ...]:
 class ParameterSpec:
     """A soil model's own parameter set (CASA soil has none: it uses the CASA-CNP table)."""
 
-    config_key: str                   #: namelist key of its file, e.g. "files.mimics_params"
-    shipped: str                      #: the shipped default in namelists/, e.g. "params_mimics.nml"
-    load: Callable[[Path], Any]       #: reads our namelist or the original's file; the set has .sha256
-    table: str                        #: layout table of its per-cell kernel array (testbed/soil/<model>.toml)
+    config_key: str  #: namelist key of its file, e.g. "files.mimics_params"
+    shipped: str  #: the shipped default in namelists/, e.g. "params_mimics.nml"
+    load: Callable[[Path], Any]  #: reads our namelist or the original's file; the set has .sha256
+    table: str  #: layout table of its per-cell kernel array (testbed/soil/<model>.toml)
     #: per-cell kernel array (ncell, ncolumn) from the set and the cells' IGBP types (1-based)
     gather: Callable[[Any, np.ndarray], np.ndarray]
-    write: Callable[[Any, Path, str], None]   #: writes the set as our documented namelist (set, path, title)
-    lst_line: int                     #: line of the original's .lst that names the file (import-legacy)
+    write: Callable[[Any, Path, str], None]  #: writes the set as our documented namelist (set, path, title)
+    lst_line: int  #: line of the original's .lst that names the file (import-legacy)
 
 
 @dataclass(frozen=True)
@@ -90,40 +101,40 @@ class PoolCSV:
     ``carbon`` then (C+N runs) ``nitrogen`` order, formatted ``{value:{width}.{decimals}f}`` + ``sep``.
     """
 
-    file_name: str                    #: e.g. "mimicspool_end.csv"
-    config_key: str                   #: namelist key of a file to restart from
+    file_name: str  #: e.g. "mimicspool_end.csv"
+    config_key: str  #: namelist key of a file to restart from
     header: str
-    nlead: int                        #: number of leading fields before the pools
+    nlead: int  #: number of leading fields before the pools
     carbon: tuple[str, ...]
     nitrogen: tuple[str, ...]
     width: int
     decimals: int
     sep: str
-    lead: Callable[[Any, np.ndarray, int, int], str]   #: (model, state, cell, year count) -> a row's leading text
-    lst_line: int                         #: line of the original's .lst that names the file to restart from
-    nitrogen_in_c_runs: bool = False      #: the original writes the N columns in C-only runs too
+    lead: Callable[[Any, np.ndarray, int, int], str]  #: (model, state, cell, year count) -> a row's leading text
+    lst_line: int  #: line of the original's .lst that names the file to restart from
+    nitrogen_in_c_runs: bool = False  #: the original writes the N columns in C-only runs too
 
 
 @dataclass(frozen=True)
 class SoilModel:
     """Everything that differs between soil models."""
 
-    name: str                                   #: namelist value of run.soil_model
+    name: str  #: namelist value of run.soil_model
     long_name: str
-    legacy_isom: int                            #: the original's isomModel (line 7 of its .lst)
-    pools: tuple[Pool, ...]                     #: the soil model's own pools
-    kernel_advance: str                         #: kernel entry point of one call (docs/kernel.md)
-    kernel_initialise: str | None = None        #: soil initialisation after the host's (cold start, restart)
-    parameters: ParameterSpec | None = None     #: its own parameter set, if any
-    legacy_csv: PoolCSV | None = None           #: the original's pool CSV, if the model has its own
+    legacy_isom: int  #: the original's isomModel (line 7 of its .lst)
+    pools: tuple[Pool, ...]  #: the soil model's own pools
+    kernel_advance: str  #: kernel entry point of one call (docs/kernel.md)
+    kernel_initialise: str | None = None  #: soil initialisation after the host's (cold start, restart)
+    parameters: ParameterSpec | None = None  #: its own parameter set, if any
+    legacy_csv: PoolCSV | None = None  #: the original's pool CSV, if the model has its own
     #: per-cell factor from the state's units of this model's pools to g m-2 (1 where already g m-2)
     state_to_gm2: Callable[[Model], np.ndarray] = field(default=lambda model: np.ones(model.ncell))
-    extra_prognostic: tuple[str, ...] = ()      #: non-mass state columns carried between years
-    cycles: tuple[int, ...] = (1, 2)            #: supported cycles (1 = C, 2 = C+N)
+    extra_prognostic: tuple[str, ...] = ()  #: non-mass state columns carried between years
+    cycles: tuple[int, ...] = (1, 2)  #: supported cycles (1 = C, 2 = C+N)
     #: microbes are an explicit community with their own stoichiometry (microbial C:N is a result)
     explicit_microbes: bool = False
-    unsupported_fixes: tuple[str, ...] = ()     #: fix options this model's kernel path does not implement
-    outputs: tuple[OutputVar, ...] = ()         #: its output variables besides its pools (testbed.variables)
+    unsupported_fixes: tuple[str, ...] = ()  #: fix options this model's kernel path does not implement
+    outputs: tuple[OutputVar, ...] = ()  #: its output variables besides its pools (testbed.variables)
     #: moisture and heterogeneity switches it implements (namelist keys; docs/moisture_heterogeneity.md)
     scenario_options: tuple[str, ...] = ()
     #: whether its parameter set asks for the water-potential moisture scalar (needs van Genuchten columns)
@@ -162,8 +173,11 @@ class SoilModel:
                 out = out + state[:, layout.index("state", p.column)] * (scale if p.column in own else 1.0)
             return out
 
-        out = {"soil_c": total("litter", CARBON) + total("soil", CARBON), "veg_c": total("vegetation", CARBON),
-               "mic_c": total("microbial", CARBON)}
+        out = {
+            "soil_c": total("litter", CARBON) + total("soil", CARBON),
+            "veg_c": total("vegetation", CARBON),
+            "mic_c": total("microbial", CARBON),
+        }
         if model.icycle >= 2:
             out["soil_n"] = total("litter", NITROGEN) + total("soil", NITROGEN)
             out["mic_n"] = total("microbial", NITROGEN)

@@ -15,8 +15,12 @@ MODEL = SoilModel(
         *_pools(CARBON, "litter", ("cmet", "clitmetb", None), ("cstr", "clitstr", None)),
         # CF's fast/medium/slow soil pools are CASA's microbial/slow/passive pools
         *_pools(CARBON, "soil microbial", ("cmic", "csoilmic", "fast_soil_pool_mass_content_of_carbon")),
-        *_pools(CARBON, "soil", ("cslow", "csoilslow", "medium_soil_pool_mass_content_of_carbon"),
-                ("cpass", "csoilpass", "slow_soil_pool_mass_content_of_carbon")),
+        *_pools(
+            CARBON,
+            "soil",
+            ("cslow", "csoilslow", "medium_soil_pool_mass_content_of_carbon"),
+            ("cpass", "csoilpass", "slow_soil_pool_mass_content_of_carbon"),
+        ),
         *_pools(NITROGEN, "litter", ("nmet", "nlitmetb", None), ("nstr", "nlitstr", None)),
         *_pools(NITROGEN, "soil microbial", ("nmic", "nsoilmic", None)),
         *_pools(NITROGEN, "soil", ("nslow", "nsoilslow", None), ("npass", "nsoilpass", None)),

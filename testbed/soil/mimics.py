@@ -60,7 +60,8 @@ def _scenario_columns(sparams, moisture, het, table) -> None:
 def _csv_lead(model: Model, state: np.ndarray, c: int, year_count: int) -> str:
     d = model.domain
     return f"{year_count:6d},{c + 1:7d},{int(d.pft[c]):7d}," + "".join(
-        f"{v:19.10f}," for v in (d.lat[c], d.lon[c], d.area[c] * 1e-9))
+        f"{v:19.10f}," for v in (d.lat[c], d.lon[c], d.area[c] * 1e-9)
+    )
 
 
 _C = ("litm", "lits", "micr", "mick", "soma", "somc", "somp")
@@ -80,24 +81,55 @@ MODEL = SoilModel(
     kernel_advance="advance_mimics",
     kernel_initialise="mimics_initialise",
     legacy_isom=2,
-    parameters=ParameterSpec("files.mimics_params", "params_mimics.nml", _load, "mimics", _gather, _write,
-                             lst_line=18),
+    parameters=ParameterSpec("files.mimics_params", "params_mimics.nml", _load, "mimics", _gather, _write, lst_line=18),
     legacy_csv=PoolCSV(
-        file_name="mimicspool_end.csv", config_key="files.legacy_restart_mimics",
+        file_name="mimicspool_end.csv",
+        config_key="files.legacy_restart_mimics",
         header="iYrCnt,npt,veg%iveg,casamet%lat,casamet%lon,casamet%areacell,"
-               + ",".join(f"mimicspool%{n}" for n in ("LITm", "LITs", "MICr", "MICk", "SOMa", "SOMc", "SOMp",
-                                                      "LITmN", "LITsN", "MICrN", "MICkN", "SOMaN", "SOMcN", "SOMpN")),
-        nlead=6, carbon=_C, nitrogen=_N, width=19, decimals=10, sep=",", lead=_csv_lead, lst_line=19),
+        + ",".join(
+            f"mimicspool%{n}"
+            for n in (
+                "LITm",
+                "LITs",
+                "MICr",
+                "MICk",
+                "SOMa",
+                "SOMc",
+                "SOMp",
+                "LITmN",
+                "LITsN",
+                "MICrN",
+                "MICkN",
+                "SOMaN",
+                "SOMcN",
+                "SOMpN",
+            )
+        ),
+        nlead=6,
+        carbon=_C,
+        nitrogen=_N,
+        width=19,
+        decimals=10,
+        sep=",",
+        lead=_csv_lead,
+        lst_line=19,
+    ),
     state_to_gm2=_mg_cm3_to_g_m2,
     extra_prognostic=("npp_prev",),
     explicit_microbes=True,
     scenario_options=("heterogeneity.het_mm",),
     scenario_columns=_scenario_columns,
-    psi_scalar_in_params=lambda pset: pset.fw_function == 4,   # fW from water potential (seed_processes.md 2.3)
+    psi_scalar_in_params=lambda pset: pset.fw_function == 4,  # fW from water potential (seed_processes.md 2.3)
     outputs=(
         OutputVar("DIN", "din", "mean", CN),
-        OutputVar("cHresp", "chresp", "flux", standard_name=(
-            "surface_upward_mass_flux_of_carbon_dioxide_expressed_as_carbon_due_to_heterotrophic_respiration")),
+        OutputVar(
+            "cHresp",
+            "chresp",
+            "flux",
+            standard_name=(
+                "surface_upward_mass_flux_of_carbon_dioxide_expressed_as_carbon_due_to_heterotrophic_respiration"
+            ),
+        ),
         OutputVar("cSOMpIn", "csompin", "flux"),
         OutputVar("cLitInput_metb", "clitinput_met", "flux"),
         OutputVar("cLitInput_struc", "clitinput_str", "flux"),

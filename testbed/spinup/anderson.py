@@ -39,25 +39,35 @@ GROWTH = 3.0
 class Anderson:
     """The per-cell memory of the iteration, for a block of cells (every array's first axis is the cell)."""
 
-    dx: np.ndarray          #: (ncell, m, n) differences of successive iterates
-    df: np.ndarray          #: (ncell, m, n) differences of successive residuals
-    nhist: np.ndarray       #: (ncell,) pairs held (<= m)
-    x_prev: np.ndarray      #: (ncell, n) previous iterate
-    f_prev: np.ndarray      #: (ncell, n) previous residual
+    dx: np.ndarray  #: (ncell, m, n) differences of successive iterates
+    df: np.ndarray  #: (ncell, m, n) differences of successive residuals
+    nhist: np.ndarray  #: (ncell,) pairs held (<= m)
+    x_prev: np.ndarray  #: (ncell, n) previous iterate
+    f_prev: np.ndarray  #: (ncell, n) previous residual
     fnorm_prev: np.ndarray  #: (ncell,) weighted RMS of the previous residual (inf before the first step)
-    failures: np.ndarray    #: (ncell,) failed steps so far
-    fallback: np.ndarray    #: (ncell,) bool: plain cycling for good
-    steps: np.ndarray       #: (ncell,) accelerated steps taken
+    failures: np.ndarray  #: (ncell,) failed steps so far
+    fallback: np.ndarray  #: (ncell,) bool: plain cycling for good
+    steps: np.ndarray  #: (ncell,) accelerated steps taken
     last_accel: np.ndarray  #: (ncell,) bool: the last step was accelerated
-    best_phi: np.ndarray    #: (ncell, n) Phi of the iterate with the smallest residual so far
+    best_phi: np.ndarray  #: (ncell, n) Phi of the iterate with the smallest residual so far
     best_fnorm: np.ndarray  #: (ncell,) that residual
 
     @classmethod
     def new(cls, ncell: int, n: int, m: int) -> Anderson:
-        return cls(np.zeros((ncell, m, n)), np.zeros((ncell, m, n)), np.zeros(ncell, dtype=np.int64),
-                   np.zeros((ncell, n)), np.zeros((ncell, n)), np.full(ncell, np.inf),
-                   np.zeros(ncell, dtype=np.int64), np.zeros(ncell, dtype=bool), np.zeros(ncell, dtype=np.int64),
-                   np.zeros(ncell, dtype=bool), np.zeros((ncell, n)), np.full(ncell, np.inf))
+        return cls(
+            np.zeros((ncell, m, n)),
+            np.zeros((ncell, m, n)),
+            np.zeros(ncell, dtype=np.int64),
+            np.zeros((ncell, n)),
+            np.zeros((ncell, n)),
+            np.full(ncell, np.inf),
+            np.zeros(ncell, dtype=np.int64),
+            np.zeros(ncell, dtype=bool),
+            np.zeros(ncell, dtype=np.int64),
+            np.zeros(ncell, dtype=bool),
+            np.zeros((ncell, n)),
+            np.full(ncell, np.inf),
+        )
 
     # ---- (de)serialisation by cell block: a checkpoint holds the concatenation over chunks
     def arrays(self) -> dict[str, np.ndarray]:
@@ -71,9 +81,18 @@ class Anderson:
     def concat(blocks: list[Anderson]) -> dict[str, np.ndarray]:
         return {k: np.concatenate([getattr(b, k) for b in blocks]) for k in Anderson.__dataclass_fields__}
 
-    def step(self, x: np.ndarray, phi: np.ndarray, *, beta: float = 1.0, max_factor: float = 10.0,
-             fallback_after: int = 4, growth: float = GROWTH, tol: float = 0.0,
-             floor: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def step(
+        self,
+        x: np.ndarray,
+        phi: np.ndarray,
+        *,
+        beta: float = 1.0,
+        max_factor: float = 10.0,
+        fallback_after: int = 4,
+        growth: float = GROWTH,
+        tol: float = 0.0,
+        floor: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The next iterate from x (ncell, n) and Phi(x); returns it and a per-cell mask of plain steps.
 
         ``tol``: cells whose weighted residual is below it take a plain cycle (no extrapolation).
@@ -117,7 +136,7 @@ class Anderson:
         if np.any(accel):
             wa = w[accel][:, None, :]
             dx, df, fa = self.dx[accel], self.df[accel], f[accel]
-            used = np.arange(m)[None, :] < self.nhist[accel][:, None]          # (k, m)
+            used = np.arange(m)[None, :] < self.nhist[accel][:, None]  # (k, m)
             dfw = np.where(used[:, :, None], df * wa, 0.0)
             a = np.einsum("kin,kjn->kij", dfw, dfw)
             b = np.einsum("kin,kn->ki", dfw, fa * wa[:, 0])
@@ -125,8 +144,9 @@ class Anderson:
             ridge = RIDGE * np.maximum(diag.max(axis=1), 1e-300)
             a = a + np.where(used, ridge[:, None], 1.0)[:, :, None] * np.eye(m)[None]
             gamma = np.where(used, np.linalg.solve(a, b[:, :, None])[:, :, 0], 0.0)
-            step = x[accel] + beta * fa - np.einsum("kin,ki->kn", np.where(used[:, :, None], dx + beta * df, 0.0),
-                                                    gamma)
+            step = (
+                x[accel] + beta * fa - np.einsum("kin,ki->kn", np.where(used[:, :, None], dx + beta * df, 0.0), gamma)
+            )
             pa = np.abs(phi[accel])
             step = np.clip(step, pa / max_factor, pa * max_factor)
             ok = np.all(np.isfinite(step), axis=1)

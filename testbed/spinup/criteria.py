@@ -27,10 +27,10 @@ G_PER_PG = 1.0e15
 class Criteria:
     """When a spin-up stage is at equilibrium (namelist &spinup keys of the same names)."""
 
-    soc_global: float = 0.01          #: Pg C per cycle
-    cell_abs: float = 1.0             #: g m-2 per cycle
-    cell_rel: float = 0.001           #: fraction per cycle
-    cell_fraction: float = 0.98       #: of vegetated cells
+    soc_global: float = 0.01  #: Pg C per cycle
+    cell_abs: float = 1.0  #: g m-2 per cycle
+    cell_rel: float = 0.001  #: fraction per cycle
+    cell_fraction: float = 0.98  #: of vegetated cells
     variables: tuple[str, ...] = ("soil_c",)
 
     def check(self, icycle: int) -> None:
@@ -48,15 +48,18 @@ class Criteria:
                 import difflib
 
                 close = difflib.get_close_matches(v, TOTALS, n=1)
-                raise ConfigError(f"spinup.criteria_variables: unknown total {v!r}; choose from {', '.join(TOTALS)}"
-                                  + (f"; did you mean {close[0]!r}?" if close else ""))
+                raise ConfigError(
+                    f"spinup.criteria_variables: unknown total {v!r}; choose from {', '.join(TOTALS)}"
+                    + (f"; did you mean {close[0]!r}?" if close else "")
+                )
             if v in N_TOTALS and icycle < 2:
                 raise ConfigError(f"spinup.criteria_variables: {v} needs a C+N run (run.cycle = 'cn')")
 
     def tighter(self, factor: float) -> Criteria:
         """The same criteria ``factor`` times tighter (the brute-force reference uses 10)."""
-        return Criteria(self.soc_global / factor, self.cell_abs / factor, self.cell_rel / factor,
-                        self.cell_fraction, self.variables)
+        return Criteria(
+            self.soc_global / factor, self.cell_abs / factor, self.cell_rel / factor, self.cell_fraction, self.variables
+        )
 
 
 def settled(before: np.ndarray, after: np.ndarray, crit: Criteria) -> np.ndarray:
@@ -69,11 +72,11 @@ def settled(before: np.ndarray, after: np.ndarray, crit: Criteria) -> np.ndarray
 class CycleDiagnostics:
     """The equilibrium diagnostics of one forcing cycle (one row of equilibrium.csv)."""
 
-    global_delta: dict[str, float]      #: total -> global change over the cycle, Pg per cycle
-    global_total: dict[str, float]      #: total -> global stock at the end of the cycle, Pg
+    global_delta: dict[str, float]  #: total -> global change over the cycle, Pg per cycle
+    global_total: dict[str, float]  #: total -> global stock at the end of the cycle, Pg
     fraction_settled: dict[str, float]  #: total -> fraction of vegetated cells settled
-    settled: np.ndarray                 #: (ncell,) settled in every criteria variable (False for inactive cells)
-    met: bool                           #: the criteria hold
+    settled: np.ndarray  #: (ncell,) settled in every criteria variable (False for inactive cells)
+    met: bool  #: the criteria hold
 
     def row(self) -> dict[str, float]:
         out: dict[str, float] = {}
@@ -87,8 +90,13 @@ class CycleDiagnostics:
         return out
 
 
-def diagnose(before: Mapping[str, np.ndarray], after: Mapping[str, np.ndarray], area: np.ndarray,
-             active: np.ndarray, crit: Criteria) -> CycleDiagnostics:
+def diagnose(
+    before: Mapping[str, np.ndarray],
+    after: Mapping[str, np.ndarray],
+    area: np.ndarray,
+    active: np.ndarray,
+    crit: Criteria,
+) -> CycleDiagnostics:
     """Diagnostics of one cycle from per-cell totals (g m-2) at its start and end.
 
     ``area`` in m2; ``active`` marks vegetated cells (the others are masked out of every number).

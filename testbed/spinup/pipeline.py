@@ -67,14 +67,27 @@ class _Checkpoint:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def write(self, *, sha: str, stage: int, cycle: int, years: int, state: np.ndarray, memory: dict | None,
-              rows: list[dict], recent: np.ndarray, settled_at: np.ndarray, last_settled: np.ndarray,
-              last_met: bool) -> None:
+    def write(
+        self,
+        *,
+        sha: str,
+        stage: int,
+        cycle: int,
+        years: int,
+        state: np.ndarray,
+        memory: dict | None,
+        rows: list[dict],
+        recent: np.ndarray,
+        settled_at: np.ndarray,
+        last_settled: np.ndarray,
+        last_met: bool,
+    ) -> None:
         arrays = {"state": state, "recent": recent, "settled_at": settled_at, "last_settled": last_settled}
         for k, v in (memory or {}).items():
             arrays[f"mem_{k}"] = v
-        meta = json.dumps({"sha": sha, "stage": stage, "cycle": cycle, "years": years, "rows": rows,
-                           "last_met": bool(last_met)})
+        meta = json.dumps(
+            {"sha": sha, "stage": stage, "cycle": cycle, "years": years, "rows": rows, "last_met": bool(last_met)}
+        )
         with atomic_write(self.path) as tmp, tmp.open("wb") as f:
             np.savez(f, meta=np.array(meta), **arrays)
 
@@ -88,22 +101,38 @@ class _Checkpoint:
         return out
 
 
-def run_spinup(cfg: RunConfig, *, resume: bool = False, overwrite: bool = False, workers: int | None = None,
-               scheduler: str | None = None, progress: bool = True) -> Path:
+def run_spinup(
+    cfg: RunConfig,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: bool = True,
+) -> Path:
     """Validate and run the spin-up pipeline of ``cfg``; returns the output folder."""
     plan = plan_spinup(cfg)
-    return execute_spinup(plan, resume=resume, overwrite=overwrite, workers=workers, scheduler=scheduler,
-                          progress=progress)
+    return execute_spinup(
+        plan, resume=resume, overwrite=overwrite, workers=workers, scheduler=scheduler, progress=progress
+    )
 
 
-def execute_spinup(plan: SpinupPlan, *, resume: bool = False, overwrite: bool = False, workers: int | None = None,
-                   scheduler: str | None = None, progress: bool = True) -> Path:
+def execute_spinup(
+    plan: SpinupPlan,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: bool = True,
+) -> Path:
     cfg = plan.config
     out = plan.output_dir
     out.mkdir(parents=True, exist_ok=True)
     ckpt = _Checkpoint(out / CHECKPOINT)
-    products = [out / n for n in ("restart.nc", TABLE, "transient.nml")] + \
-        [out / f"restart_{s.name}.nc" for s in plan.stages]
+    products = [out / n for n in ("restart.nc", TABLE, "transient.nml")] + [
+        out / f"restart_{s.name}.nc" for s in plan.stages
+    ]
     model0 = plan.stages[0].model
     ncell = model0.ncell
     sha = cfg.sha256()
@@ -112,31 +141,50 @@ def execute_spinup(plan: SpinupPlan, *, resume: bool = False, overwrite: bool = 
             raise InputError("no spin-up checkpoint to resume from; run without --resume", path=ckpt.path)
         saved = ckpt.read()
         if saved["sha"] != sha:
-            raise InputError("was written by a spin-up with a different configuration; it cannot be resumed",
-                             path=ckpt.path)
+            raise InputError(
+                "was written by a spin-up with a different configuration; it cannot be resumed", path=ckpt.path
+            )
     else:
         existing = [p.name for p in products if p.exists()]
         if existing and not overwrite:
-            raise InputError(f"output folder already holds {', '.join(existing)}; pass --overwrite to replace "
-                             "them, or --resume to continue", path=out)
+            raise InputError(
+                f"output folder already holds {', '.join(existing)}; pass --overwrite to replace "
+                "them, or --resume to continue",
+                path=out,
+            )
         for p in products + [ckpt.path, out / "run.log", out / CELLS, out / "equilibrium.png"]:
             p.unlink(missing_ok=True)
-        saved = {"stage": 0, "cycle": 0, "years": 0, "rows": [], "state": plan.state, "memory": None,
-                 "recent": np.full((RECENT, ncell), np.nan), "settled_at": np.full((len(plan.stages), ncell), -1),
-                 "last_settled": np.zeros(ncell, dtype=bool), "last_met": False}
+        saved = {
+            "stage": 0,
+            "cycle": 0,
+            "years": 0,
+            "rows": [],
+            "state": plan.state,
+            "memory": None,
+            "recent": np.full((RECENT, ncell), np.nan),
+            "settled_at": np.full((len(plan.stages), ncell), -1),
+            "last_settled": np.zeros(ncell, dtype=bool),
+            "last_met": False,
+        }
     runlog = RunLog(out / "run.log")
     runlog.start(fresh=False)
     cfg.absolute().write(out / "namelist.nml")
     tag = f"{model0.soil_model.upper()}-{CYCLE_NAMES[model0.icycle].upper()}"
-    runlog.write(f"testbed spinup: {tag}, {ncell} cells, stages: "
-                 + ", ".join(f"{s.name} ({s.method}, <= {s.max_cycles} cycles of {s.years_per_cycle} yr)"
-                             for s in plan.stages)
-                 + (f"; resuming in stage {plan.stages[saved['stage']].name} at cycle {saved['cycle'] + 1}"
-                    if resume and saved["stage"] < len(plan.stages) else ""))
+    runlog.write(
+        f"testbed spinup: {tag}, {ncell} cells, stages: "
+        + ", ".join(f"{s.name} ({s.method}, <= {s.max_cycles} cycles of {s.years_per_cycle} yr)" for s in plan.stages)
+        + (
+            f"; resuming in stage {plan.stages[saved['stage']].name} at cycle {saved['cycle'] + 1}"
+            if resume and saved["stage"] < len(plan.stages)
+            else ""
+        )
+    )
     c = plan.criteria
-    runlog.write(f"criteria: |global dSOC| < {c.soc_global:g} Pg C per cycle and >= {100 * c.cell_fraction:g} % of "
-                 f"vegetated cells changing by < {c.cell_abs:g} g m-2 and < {100 * c.cell_rel:g} % per cycle in "
-                 f"{', '.join(c.variables)}")
+    runlog.write(
+        f"criteria: |global dSOC| < {c.soc_global:g} Pg C per cycle and >= {100 * c.cell_fraction:g} % of "
+        f"vegetated cells changing by < {c.cell_abs:g} g m-2 and < {100 * c.cell_rel:g} % per cycle in "
+        f"{', '.join(c.variables)}"
+    )
     state, memory, rows = saved["state"], saved["memory"], list(saved["rows"])
     recent, settled_at = saved["recent"], saved["settled_at"]
     years = int(saved["years"])
@@ -156,22 +204,33 @@ def execute_spinup(plan: SpinupPlan, *, resume: bool = False, overwrite: bool = 
             first_cycle = int(saved["cycle"]) if si == int(saved["stage"]) else 0
             if first_cycle == 0:
                 memory = None
-                runlog.write(f"stage {stage.name}: method {stage.method}, one cycle = {stage.years_per_cycle} "
-                             f"simulated year(s)")
+                runlog.write(
+                    f"stage {stage.name}: method {stage.method}, one cycle = {stage.years_per_cycle} simulated year(s)"
+                )
             models = {cs.start: client.scatter(stage.model.subset(cs), hash=False) for cs in slices}
-            opts = {"depth": cfg.get("spinup.anderson_depth"), "damping": cfg.get("spinup.anderson_damping"),
-                    "max_factor": cfg.get("spinup.anderson_max_factor"),
-                    "fallback_after": cfg.get("spinup.anderson_fallback_after"),
-                    # a cell within CONVERGED x the relative criterion takes plain cycles (anderson.py)
-                    "tol": CONVERGED * cfg.get("spinup.cell_rel")}
+            opts = {
+                "depth": cfg.get("spinup.anderson_depth"),
+                "damping": cfg.get("spinup.anderson_damping"),
+                "max_factor": cfg.get("spinup.anderson_max_factor"),
+                "fallback_after": cfg.get("spinup.anderson_fallback_after"),
+                # a cell within CONVERGED x the relative criterion takes plain cycles (anderson.py)
+                "tol": CONVERGED * cfg.get("spinup.cell_rel"),
+            }
             for k in range(first_cycle, stage.max_cycles):
                 futures = []
                 for cs in slices:
-                    job = CycleJob(cs, stage.steps, stage.method, first_year_of_run=(years == 0),
-                                   check_budgets=cfg.get("run.check_budgets"), options=opts)
+                    job = CycleJob(
+                        cs,
+                        stage.steps,
+                        stage.method,
+                        first_year_of_run=(years == 0),
+                        check_budgets=cfg.get("run.check_budgets"),
+                        options=opts,
+                    )
                     mem = {n: v[cs] for n, v in memory.items()} if memory else None
-                    futures.append(client.submit(cycle_chunk, job, models[cs.start], np.asfortranarray(state[cs]),
-                                                 mem, pure=False))
+                    futures.append(
+                        client.submit(cycle_chunk, job, models[cs.start], np.asfortranarray(state[cs]), mem, pure=False)
+                    )
                 results: list[CycleResult] = sorted(client.gather(futures), key=lambda r: r.cells.start)
                 years += stage.years_per_cycle
                 phi, nxt = _assemble(state, results, "phi"), _assemble(state, results, "next")
@@ -203,17 +262,45 @@ def execute_spinup(plan: SpinupPlan, *, resume: bool = False, overwrite: bool = 
                     state = phi
                     break
                 state = nxt
-                ckpt.write(sha=sha, stage=si, cycle=k + 1, years=years, state=state, memory=memory, rows=rows,
-                           recent=recent, settled_at=settled_at, last_settled=last_settled, last_met=last_met)
+                ckpt.write(
+                    sha=sha,
+                    stage=si,
+                    cycle=k + 1,
+                    years=years,
+                    state=state,
+                    memory=memory,
+                    rows=rows,
+                    recent=recent,
+                    settled_at=settled_at,
+                    last_settled=last_settled,
+                    last_met=last_met,
+                )
             verdict = "criteria met" if last_met else "criteria NOT met"
             if not stage.early_stop:
                 verdict = "fixed length"
-            runlog.write(f"stage {stage.name} done after {k + 1} cycle(s), {years} simulated years in total: "
-                         f"{verdict}" + (f"; {int((memory['fallback'] & active).sum())} cell(s) fell back to plain "
-                                         "cycling" if memory is not None else ""))
+            runlog.write(
+                f"stage {stage.name} done after {k + 1} cycle(s), {years} simulated years in total: "
+                f"{verdict}"
+                + (
+                    f"; {int((memory['fallback'] & active).sum())} cell(s) fell back to plain cycling"
+                    if memory is not None
+                    else ""
+                )
+            )
             _write_restart(out / f"restart_{stage.name}.nc", state, stage, years, last_met)
-            ckpt.write(sha=sha, stage=si + 1, cycle=0, years=years, state=state, memory=None, rows=rows,
-                       recent=recent, settled_at=settled_at, last_settled=last_settled, last_met=last_met)
+            ckpt.write(
+                sha=sha,
+                stage=si + 1,
+                cycle=0,
+                years=years,
+                state=state,
+                memory=None,
+                rows=rows,
+                recent=recent,
+                settled_at=settled_at,
+                last_settled=last_settled,
+                last_met=last_met,
+            )
     last = plan.stages[-1]
     _write_restart(out / "restart.nc", state, last, years, last_met)
     unsettled = np.flatnonzero(active & ~last_settled)
@@ -222,9 +309,11 @@ def execute_spinup(plan: SpinupPlan, *, resume: bool = False, overwrite: bool = 
     _plot(out, rows)
     tnml = write_transient_namelist(plan, out / "restart.nc", out / "transient.nml")
     ckpt.path.unlink(missing_ok=True)
-    runlog.write(f"finished: {years} simulated years in {time.perf_counter() - t_start:.1f} s; "
-                 f"{'criteria met' if last_met else 'criteria NOT met'}; outputs: restart.nc, "
-                 f"{TABLE}, equilibrium.png, {CELLS}; transient namelist: {tnml.name}")
+    runlog.write(
+        f"finished: {years} simulated years in {time.perf_counter() - t_start:.1f} s; "
+        f"{'criteria met' if last_met else 'criteria NOT met'}; outputs: restart.nc, "
+        f"{TABLE}, equilibrium.png, {CELLS}; transient namelist: {tnml.name}"
+    )
     return out
 
 
@@ -238,8 +327,10 @@ def _assemble(state: np.ndarray, results: list[CycleResult], which: str) -> np.n
 def _log_cycle(runlog: RunLog, row: dict, results: list[CycleResult], domain) -> None:
     cmax = max(r.max_c_residual for r in results)
     nmax = max(r.max_n_residual for r in results)
-    parts = [f"{row['stage']} cycle {row['cycle']} (year {row['years']}): dSOC {row['d_soil_c_Pg']:+.3e} Pg C",
-             f"dVegC {row['d_veg_c_Pg']:+.3e} Pg C"]
+    parts = [
+        f"{row['stage']} cycle {row['cycle']} (year {row['years']}): dSOC {row['d_soil_c_Pg']:+.3e} Pg C",
+        f"dVegC {row['d_veg_c_Pg']:+.3e} Pg C",
+    ]
     if "d_soil_n_Pg" in row:
         parts.append(f"dSoilN {row['d_soil_n_Pg'] * 1e3:+.3e} Tg N")
     parts.append("settled " + ", ".join(f"{k[8:]} {100 * v:.1f} %" for k, v in row.items() if k.startswith("settled_")))
@@ -249,29 +340,63 @@ def _log_cycle(runlog: RunLog, row: dict, results: list[CycleResult], domain) ->
     runlog.write("; ".join(parts) + (" -- criteria met" if row["criteria_met"] else ""))
     negative = sorted({c for r in results for c in r.negative_cells})
     if negative:
-        runlog.write(f"negative pools reset to 0 in {len(negative)} cell(s), first: cell {negative[0] + 1} "
-                     f"(cellid {domain.cellid[negative[0]]})")
+        runlog.write(
+            f"negative pools reset to 0 in {len(negative)} cell(s), first: cell {negative[0] + 1} "
+            f"(cellid {domain.cellid[negative[0]]})"
+        )
 
 
 def _write_restart(path: Path, state: np.ndarray, stage: Stage, years: int, met: bool) -> None:
     info = restart_info(stage.model, years)
-    write_restart(path, state, info, extra={"spinup_stage": stage.name, "spinup_method": stage.method,
-                                            "spinup_pool_scaling": "none", "spinup_criteria_met": np.int32(met)})
+    write_restart(
+        path,
+        state,
+        info,
+        extra={
+            "spinup_stage": stage.name,
+            "spinup_method": stage.method,
+            "spinup_pool_scaling": "none",
+            "spinup_criteria_met": np.int32(met),
+        },
+    )
 
 
-def _write_cells(path: Path, plan: SpinupPlan, settled_at: np.ndarray, recent: np.ndarray, cells: np.ndarray,
-                 active: np.ndarray) -> None:
+def _write_cells(
+    path: Path, plan: SpinupPlan, settled_at: np.ndarray, recent: np.ndarray, cells: np.ndarray, active: np.ndarray
+) -> None:
     """Per-cell convergence: the cycle of each stage at which the cell first settled (-1: never)."""
     d = plan.stages[0].model.domain
     unsettled = set(cells.tolist())
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["cell", "cellid", "lat", "lon", "igbp", "active", *[f"settled_cycle_{s.name}" for s in plan.stages],
-                "status", "last_dsoc_gm2"])
+    w.writerow(
+        [
+            "cell",
+            "cellid",
+            "lat",
+            "lon",
+            "igbp",
+            "active",
+            *[f"settled_cycle_{s.name}" for s in plan.stages],
+            "status",
+            "last_dsoc_gm2",
+        ]
+    )
     for c in range(d.ncell):
         status = "inactive" if not active[c] else (unsettled_kind(recent[:, c]) if c in unsettled else "settled")
-        w.writerow([c + 1, d.cellid[c], f"{d.lat[c]:.3f}", f"{d.lon[c]:.3f}", d.pft[c], int(active[c]),
-                    *settled_at[:, c].tolist(), status, f"{recent[-1, c]:.4e}"])
+        w.writerow(
+            [
+                c + 1,
+                d.cellid[c],
+                f"{d.lat[c]:.3f}",
+                f"{d.lon[c]:.3f}",
+                d.pft[c],
+                int(active[c]),
+                *settled_at[:, c].tolist(),
+                status,
+                f"{recent[-1, c]:.4e}",
+            ]
+        )
     write_text(path, buf.getvalue())
 
 
@@ -283,8 +408,10 @@ def _log_unsettled(runlog: RunLog, plan: SpinupPlan, recent: np.ndarray, cells: 
     order = cells[np.argsort(-np.abs(recent[-1, cells]))]
     runlog.write(f"{cells.size} vegetated cell(s) not settled (largest soil C change first; all in {CELLS}):")
     for c in order[:LIST_CELLS]:
-        runlog.write(f"  cell {c + 1} (cellid {d.cellid[c]}) lat {d.lat[c]:.2f} lon {d.lon[c]:.2f} IGBP {d.pft[c]}: "
-                     f"{unsettled_kind(recent[:, c])}, last dSOC {recent[-1, c]:+.3g} g m-2 per cycle")
+        runlog.write(
+            f"  cell {c + 1} (cellid {d.cellid[c]}) lat {d.lat[c]:.2f} lon {d.lon[c]:.2f} IGBP {d.pft[c]}: "
+            f"{unsettled_kind(recent[:, c])}, last dSOC {recent[-1, c]:+.3g} g m-2 per cycle"
+        )
 
 
 def _plot(out: Path, rows: list[dict]) -> None:
@@ -324,8 +451,14 @@ def write_transient_namelist(plan: SpinupPlan, restart: Path, target: Path) -> P
 
     base = plan.config
     cfg = copy.deepcopy(plan.stages[-1].config)
-    for key in ("files.gridinfo", "files.soil", "files.phenology", "files.casa_params", "files.mimics_params",
-                "files.met"):
+    for key in (
+        "files.gridinfo",
+        "files.soil",
+        "files.phenology",
+        "files.casa_params",
+        "files.mimics_params",
+        "files.met",
+    ):
         v = cfg.get(key)
         if v and not v.startswith("@namelists/"):
             cfg.set(key, str(cfg.resolve(v).resolve()) if "{year}" not in v else str(cfg.resolve(v).absolute()))
@@ -344,6 +477,5 @@ def write_transient_namelist(plan: SpinupPlan, restart: Path, target: Path) -> P
     cfg.set("files.output_dir", str(base.resolve(outdir).resolve()) if outdir else outdir)
     # the perturbation of the namelist applies to the transient run (the spin-up is unperturbed)
     cfg.check()
-    write_text(target, "! written by testbed spinup: the transient run from its restart.nc\n"
-                       + namelist_text(cfg))
+    write_text(target, "! written by testbed spinup: the transient run from its restart.nc\n" + namelist_text(cfg))
     return target

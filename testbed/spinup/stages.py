@@ -34,8 +34,7 @@ STAGES = ("prespin", "accelerate", "cycle")
 #: methods implemented; the others of the namelist key's choices are refused with a reason
 METHODS = ("cycle", "anderson")
 #: keys no stage may change: the pipeline's stages share one fixed point
-FROZEN = ("run.soil_model", "run.cycle", "run.first_year", "run.last_year", "files.met", "files.gridinfo",
-          "files.soil")
+FROZEN = ("run.soil_model", "run.cycle", "run.first_year", "run.last_year", "files.met", "files.gridinfo", "files.soil")
 
 
 @dataclass
@@ -45,10 +44,10 @@ class Stage:
     name: str
     method: str
     max_cycles: int
-    early_stop: bool          #: stop as soon as the criteria hold
-    config: RunConfig         #: the namelist with this stage's settings applied
+    early_stop: bool  #: stop as soon as the criteria hold
+    config: RunConfig  #: the namelist with this stage's settings applied
     model: Model
-    steps: list[YearStep]     #: one forcing cycle
+    steps: list[YearStep]  #: one forcing cycle
 
     @property
     def years_per_cycle(self) -> int:
@@ -59,7 +58,7 @@ class Stage:
 class SpinupPlan:
     config: RunConfig
     stages: list[Stage]
-    state: np.ndarray         #: initial state (cold start or restart)
+    state: np.ndarray  #: initial state (cold start or restart)
     criteria: Criteria
     met_files: list[Path]
 
@@ -69,8 +68,13 @@ class SpinupPlan:
 
 
 def criteria_from(cfg: RunConfig) -> Criteria:
-    return Criteria(cfg.get("spinup.soc_global"), cfg.get("spinup.cell_abs"), cfg.get("spinup.cell_rel"),
-                    cfg.get("spinup.cell_fraction"), tuple(cfg.get("spinup.criteria_variables").split()))
+    return Criteria(
+        cfg.get("spinup.soc_global"),
+        cfg.get("spinup.cell_abs"),
+        cfg.get("spinup.cell_rel"),
+        cfg.get("spinup.cell_fraction"),
+        tuple(cfg.get("spinup.criteria_variables").split()),
+    )
 
 
 def stage_names(cfg: RunConfig) -> list[str]:
@@ -80,8 +84,10 @@ def stage_names(cfg: RunConfig) -> list[str]:
     for n in names:
         if n not in STAGES:
             close = difflib.get_close_matches(n, STAGES, n=1)
-            raise ConfigError(f"spinup.stages: unknown stage {n!r}; stages are {', '.join(STAGES)}"
-                              + (f"; did you mean {close[0]!r}?" if close else ""))
+            raise ConfigError(
+                f"spinup.stages: unknown stage {n!r}; stages are {', '.join(STAGES)}"
+                + (f"; did you mean {close[0]!r}?" if close else "")
+            )
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
         raise ConfigError(f"spinup.stages: stage {dup[0]!r} appears twice; each stage runs at most once")
@@ -104,9 +110,11 @@ def stage_config(cfg: RunConfig, name: str) -> RunConfig:
         raise ConfigError(f"spinup.{name}_set: {exc}") from None
     for path in FROZEN:
         if out.get(path) != cfg.get(path):
-            raise ConfigError(f"spinup.{name}_set changes {path} from {cfg.get(path)!r} to {out.get(path)!r}; "
-                              "every stage of a spin-up must share the soil model, the cycle (C or C+N), the "
-                              "domain and the forcing cycle")
+            raise ConfigError(
+                f"spinup.{name}_set changes {path} from {cfg.get(path)!r} to {out.get(path)!r}; "
+                "every stage of a spin-up must share the soil model, the cycle (C or C+N), the "
+                "domain and the forcing cycle"
+            )
     out.set("run.cycles", 1)
     out.set("run.mode", "spinup")
     out.set("run.output_interval", 1)
@@ -116,8 +124,9 @@ def stage_config(cfg: RunConfig, name: str) -> RunConfig:
 
 
 def _quiet(step: YearStep, count: int) -> YearStep:
-    return dataclasses.replace(step, count=count, label=count, write_output=False, restart_write=False,
-                               store_daily=False)
+    return dataclasses.replace(
+        step, count=count, label=count, write_output=False, restart_write=False, store_daily=False
+    )
 
 
 def _prespin_steps(cfg: RunConfig, steps: list[YearStep]) -> list[YearStep]:
@@ -141,8 +150,10 @@ def plan_spinup(cfg: RunConfig) -> SpinupPlan:
     crit.check(cfg.icycle)
     method = cfg.get("spinup.accelerate_method")
     if "accelerate" in names and method not in METHODS:
-        reason = {"sasu": "the semi-analytic spin-up is not implemented yet",
-                  "newton": "per-cell Newton is not implemented yet (anderson reaches the goal)"}.get(method, "")
+        reason = {
+            "sasu": "the semi-analytic spin-up is not implemented yet",
+            "newton": "per-cell Newton is not implemented yet (anderson reaches the goal)",
+        }.get(method, "")
         raise ConfigError(f"spinup.accelerate_method = {method!r}: {reason}; use one of {', '.join(METHODS)}")
     for key in ("prespin_cycles", "accelerate_max_cycles", "cycle_max_cycles", "anderson_fallback_after"):
         if cfg.get(f"spinup.{key}") < 1:
@@ -164,11 +175,13 @@ def plan_spinup(cfg: RunConfig) -> SpinupPlan:
         met_files.update(plan.met_files)
         steps = [_quiet(s, i + 1) for i, s in enumerate(plan.steps)]
         if name == "prespin":
-            stages.append(Stage(name, "cycle", cfg.get("spinup.prespin_cycles"), False, scfg, plan.model,
-                                _prespin_steps(cfg, steps)))
+            stages.append(
+                Stage(
+                    name, "cycle", cfg.get("spinup.prespin_cycles"), False, scfg, plan.model, _prespin_steps(cfg, steps)
+                )
+            )
         elif name == "accelerate":
-            stages.append(Stage(name, method, cfg.get("spinup.accelerate_max_cycles"), True, scfg, plan.model,
-                                steps))
+            stages.append(Stage(name, method, cfg.get("spinup.accelerate_max_cycles"), True, scfg, plan.model, steps))
         else:
             stages.append(Stage(name, "cycle", cfg.get("spinup.cycle_max_cycles"), True, scfg, plan.model, steps))
     assert state is not None

@@ -25,8 +25,8 @@ class CycleJob:
 
     cells: slice
     steps: list[YearStep]
-    method: str                       #: cycle | anderson
-    first_year_of_run: bool           #: the pipeline's very first simulated year (MIMICS NPP start, Q10)
+    method: str  #: cycle | anderson
+    first_year_of_run: bool  #: the pipeline's very first simulated year (MIMICS NPP start, Q10)
     check_budgets: bool
     options: dict = field(default_factory=dict)  #: anderson: depth, damping, max_factor, fallback_after
 
@@ -34,12 +34,12 @@ class CycleJob:
 @dataclass
 class CycleResult:
     cells: slice
-    phi: np.ndarray                   #: state after the cycle, Phi(x)
-    next: np.ndarray                  #: state the next cycle starts from (Phi(x), or the accelerated iterate)
-    memory: dict | None               #: the method's per-cell memory (arrays with the cell as first axis)
-    before: dict[str, np.ndarray]     #: per-cell totals (g m-2) of x
-    after: dict[str, np.ndarray]      #: per-cell totals of Phi(x)
-    plain: np.ndarray                 #: (ncell,) bool: the next state is plain Phi(x)
+    phi: np.ndarray  #: state after the cycle, Phi(x)
+    next: np.ndarray  #: state the next cycle starts from (Phi(x), or the accelerated iterate)
+    memory: dict | None  #: the method's per-cell memory (arrays with the cell as first axis)
+    before: dict[str, np.ndarray]  #: per-cell totals (g m-2) of x
+    after: dict[str, np.ndarray]  #: per-cell totals of Phi(x)
+    plain: np.ndarray  #: (ncell,) bool: the next state is plain Phi(x)
     max_c_residual: float
     max_n_residual: float
     seconds: float
@@ -73,8 +73,16 @@ def cycle_chunk(job: CycleJob, model: Model, start: np.ndarray, memory: dict | N
     cmax = nmax = 0.0
     negative: set[int] = set()
     neg_col = layout.index("diag", "neg_pools")
-    for res in run_years(model, state, job.steps, first_year_of_run=job.first_year_of_run, cells=job.cells,
-                         check_budgets=job.check_budgets, restart_write_reset=False, check_forcing=False):
+    for res in run_years(
+        model,
+        state,
+        job.steps,
+        first_year_of_run=job.first_year_of_run,
+        cells=job.cells,
+        check_budgets=job.check_budgets,
+        restart_write_reset=False,
+        check_forcing=False,
+    ):
         cmax = max(cmax, float(np.max(np.abs(res.c_residual), initial=0.0)))
         if res.n_residual is not None:
             nmax = max(nmax, float(np.max(np.abs(res.n_residual), initial=0.0)))
@@ -85,12 +93,19 @@ def cycle_chunk(job: CycleJob, model: Model, start: np.ndarray, memory: dict | N
         opts = job.options
         cols = prognostic_indices(model)
         acc = Anderson.from_arrays(memory) if memory else Anderson.new(model.ncell, cols.size, opts["depth"])
-        x_next, plain = acc.step(x[:, cols], state[:, cols], beta=opts["damping"], max_factor=opts["max_factor"],
-                                 fallback_after=opts["fallback_after"], growth=opts.get("growth", GROWTH),
-                                 tol=opts.get("tol", 0.0), floor=pool_floor(model, opts.get("floor_c", 1.0),
-                                                                          opts.get("floor_n", 0.1)))
+        x_next, plain = acc.step(
+            x[:, cols],
+            state[:, cols],
+            beta=opts["damping"],
+            max_factor=opts["max_factor"],
+            fallback_after=opts["fallback_after"],
+            growth=opts.get("growth", GROWTH),
+            tol=opts.get("tol", 0.0),
+            floor=pool_floor(model, opts.get("floor_c", 1.0), opts.get("floor_n", 0.1)),
+        )
         nxt = state.copy(order="F")
         nxt[:, cols] = x_next
         mem = acc.arrays()
-    return CycleResult(job.cells, state, nxt, mem, before, after, plain, cmax, nmax, time.perf_counter() - t0,
-                       sorted(negative))
+    return CycleResult(
+        job.cells, state, nxt, mem, before, after, plain, cmax, nmax, time.perf_counter() - t0, sorted(negative)
+    )

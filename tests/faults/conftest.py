@@ -29,8 +29,7 @@ SEED = 20261201
 @pytest.fixture(scope="session")
 def domain(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("faults_domain")
-    make_synthetic_domain(out / "forcing", ncell=12, years=range(1901, 1904), seed=11, per_year=True,
-                          multi_year=True)
+    make_synthetic_domain(out / "forcing", ncell=12, years=range(1901, 1904), seed=11, per_year=True, multi_year=True)
     return out
 
 
@@ -44,8 +43,13 @@ def reference(domain: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def start(nml: Path, *args: str) -> subprocess.Popen:
     """``testbed run NML`` in its own process group (so a test can signal it and its workers)."""
-    return subprocess.Popen([sys.executable, "-m", "testbed.cli", "run", str(nml), *WORKERS, *args],
-                            start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "testbed.cli", "run", str(nml), *WORKERS, *args],
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def checkpoint_step(out: Path) -> int:

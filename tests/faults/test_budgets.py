@@ -27,23 +27,24 @@ def test_worst_keeps_a_nan() -> None:
 
 
 @pytest.mark.parametrize("cycle", ["c", "cn"])
-def test_a_nan_cell_gives_a_nan_residual_when_budgets_are_not_checked(domain: Path, tmp_path: Path,
-                                                                     cycle: str) -> None:
+def test_a_nan_cell_gives_a_nan_residual_when_budgets_are_not_checked(domain: Path, tmp_path: Path, cycle: str) -> None:
     cfg = RunConfig.read(write_namelist(tmp_path, domain, f"run.cycle={cycle}", "run.check_budgets=false"))
     model = build_model(cfg)
     state = model.cold_state()
     state[4, layout.index("state", "cslow")] = np.nan  # one cell broken in a way the input checks cannot see
     if cycle == "cn":
         state[7, layout.index("state", "nslow")] = np.nan
-    job = ChunkJob(slice(0, model.ncell), schedule(cfg)[:1], Perturbation(0.0, 0.0, 1.0, 0), True, False, True,
-                   str(tmp_path))
+    job = ChunkJob(
+        slice(0, model.ncell), schedule(cfg)[:1], Perturbation(0.0, 0.0, 1.0, 0), True, False, True, str(tmp_path)
+    )
     res = run_chunk(job, model, state, 0)
     assert math.isnan(res.max_c_residual)
     assert math.isnan(res.max_n_residual) == (cycle == "cn")
 
 
-def test_run_log_reports_a_nan_residual_and_no_n_budget_for_c_only(domain: Path, tmp_path: Path,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_run_log_reports_a_nan_residual_and_no_n_budget_for_c_only(
+    domain: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The driver's budget line keeps a chunk's NaN (the chunks' residuals are made NaN on the way in)."""
     real = runner.run_segments
 
@@ -70,8 +71,10 @@ def test_summary_reports_cells_with_nan(tmp_path: Path, capsys) -> None:
     table = an.summary_table({"ok": ok, "bad": bad})
     assert table.attrs["nan_cells"] == {"bad": [int(bad["cellid"][a]), int(bad["cellid"][b])]}
     md = an.to_markdown(table)
-    assert (f"Warning: run bad: 2 active cell(s) with NaN values (cellid {int(bad['cellid'][a])}, "
-            f"{int(bad['cellid'][b])}); the table's sums and means skip those values.") in md
+    assert (
+        f"Warning: run bad: 2 active cell(s) with NaN values (cellid {int(bad['cellid'][a])}, "
+        f"{int(bad['cellid'][b])}); the table's sums and means skip those values."
+    ) in md
     assert "run ok" not in md
     for name, ds in (("ok", ok), ("bad", bad)):
         (tmp_path / name).mkdir()

@@ -24,8 +24,9 @@ from .test_signals import SENTENCE, assert_one_sentence, resume_command
 
 
 def _mount(where: Path, *options: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["mount", "-t", "tmpfs", "-o", ",".join(options), "tmpfs", str(where)],
-                          capture_output=True, text=True)
+    return subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", ",".join(options), "tmpfs", str(where)], capture_output=True, text=True
+    )
 
 
 @pytest.fixture
@@ -82,7 +83,8 @@ def test_free_space_is_checked_before_anything_is_written(domain: Path, tmp_path
 
 @pytest.mark.slow
 def test_disk_full_mid_run_ends_in_the_sentence_and_resumes_after_freeing_space(
-        domain: Path, reference: Path, tmp_path: Path, tmpfs) -> None:
+    domain: Path, reference: Path, tmp_path: Path, tmpfs
+) -> None:
     needed = needed_bytes(write_namelist(tmp_path, domain, *SETTINGS))
     mnt = tmpfs(needed + (1 << 20))
     nml = write_namelist(tmp_path, domain, *SETTINGS, f"files.output_dir={mnt / 'out'}")
@@ -115,7 +117,8 @@ def test_read_only_output_folder_is_refused_in_one_sentence(domain: Path, tmp_pa
 
 @pytest.mark.slow
 def test_folder_turning_read_only_mid_run_ends_in_the_sentence_and_resumes(
-        domain: Path, reference: Path, tmp_path: Path, tmpfs) -> None:
+    domain: Path, reference: Path, tmp_path: Path, tmpfs
+) -> None:
     mnt = tmpfs(64 << 20)
     nml = write_namelist(tmp_path, domain, *SETTINGS, f"files.output_dir={mnt / 'out'}")
     out = mnt / "out"

@@ -21,7 +21,7 @@ DOC = Path(__file__).parents[2] / "docs" / "reliability.md"
 @pytest.fixture(scope="module")
 def faults() -> str:
     text = DOC.read_text()
-    return text[text.index("\n## Faults\n"):]
+    return text[text.index("\n## Faults\n") :]
 
 
 def _options(parser) -> set[str]:
@@ -41,7 +41,7 @@ def test_every_flag_named_exists(faults: str) -> None:
 
 
 def test_every_exit_code_named_exists(faults: str) -> None:
-    table = faults[faults.index("### Exit codes"):faults.index("### The output folder")]
+    table = faults[faults.index("### Exit codes") : faults.index("### The output folder")]
     codes = {int(c) for c in re.findall(r"^\| (\d+) \|", table, re.MULTILINE)}
     returned = {int(c) for c in re.findall(r"return (\d+)", inspect.getsource(main))}
     assert codes == returned | {0}, (codes, returned)

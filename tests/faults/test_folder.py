@@ -33,14 +33,24 @@ def dead_pid() -> int:
 
 def write_lock(out: Path, pid: int, host: str | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    (out / ".testbed.lock").write_text(json.dumps({"pid": pid, "host": host or socket.gethostname(),
-                                                   "started": "2026-01-01 00:00:00", "command": "testbed run x"}))
+    (out / ".testbed.lock").write_text(
+        json.dumps(
+            {
+                "pid": pid,
+                "host": host or socket.gethostname(),
+                "started": "2026-01-01 00:00:00",
+                "command": "testbed run x",
+            }
+        )
+    )
 
 
 def stop_at_finish(monkeypatch: pytest.MonkeyPatch, exc: BaseException) -> None:
     """The next run stops with ``exc`` once every year is done, before its final outputs: the checkpoint stays."""
+
     def fail(*args, **kwargs):
         raise exc
+
     monkeypatch.setattr(runner, "finish", fail)
 
 
@@ -83,8 +93,9 @@ def test_lock_of_another_host_is_not_taken_over_by_resume(domain: Path, tmp_path
 
 
 @pytest.mark.slow
-def test_second_run_on_a_running_folder_is_refused_and_the_first_finishes(domain: Path, reference: Path,
-                                                                          tmp_path: Path, capsys) -> None:
+def test_second_run_on_a_running_folder_is_refused_and_the_first_finishes(
+    domain: Path, reference: Path, tmp_path: Path, capsys
+) -> None:
     nml = write_namelist(tmp_path, domain, *SETTINGS)
     out = tmp_path / "out"
     with cleanup(start(nml)) as proc:
@@ -104,10 +115,20 @@ def test_overwrite_removes_every_previous_output_and_never_an_input(domain: Path
     for name in ("gridinfo_igbpz.csv", "gridinfo_soil.csv", "met_1901_1903.nc"):
         shutil.copy(forcing / name, out / name)  # inputs kept inside the output folder
     inputs = {p.name: p.read_bytes() for p in out.iterdir()}
-    local = (f"files.gridinfo={out / 'gridinfo_igbpz.csv'}", f"files.soil={out / 'gridinfo_soil.csv'}",
-             f"files.met={out / 'met_1901_1903.nc'}")
-    first = write_namelist(tmp_path, domain, *local, "run.cycles=2", "run.daily_output=true",
-                           "run.checkpoint_interval=3", "files.write_legacy_restart=true")
+    local = (
+        f"files.gridinfo={out / 'gridinfo_igbpz.csv'}",
+        f"files.soil={out / 'gridinfo_soil.csv'}",
+        f"files.met={out / 'met_1901_1903.nc'}",
+    )
+    first = write_namelist(
+        tmp_path,
+        domain,
+        *local,
+        "run.cycles=2",
+        "run.daily_output=true",
+        "run.checkpoint_interval=3",
+        "files.write_legacy_restart=true",
+    )
     assert main(["run", str(first), *ONE]) == 0
     assert {p.name for p in out.glob("daily_*.nc")} == {f"daily_{k:04d}.nc" for k in range(1, 7)}
     (out / ".annual.nc.abc.tmp").write_text("left by a killed run")
@@ -133,8 +154,9 @@ def test_overwrite_refuses_to_delete_an_input_named_like_an_output(domain: Path,
     assert {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()} == before  # nothing removed
 
 
-def test_resume_refuses_an_edited_parameter_file_or_met_file(domain: Path, tmp_path: Path, capsys,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_resume_refuses_an_edited_parameter_file_or_met_file(
+    domain: Path, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from testbed.config import RunConfig
 
     params = tmp_path / "casa.nml"
@@ -177,8 +199,9 @@ def _edit_first_value(path: Path, name: str) -> None:
 
 
 @pytest.mark.slow
-def test_fault_before_the_first_checkpoint_says_how_to_run_again(domain: Path, tmp_path: Path, capsys,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fault_before_the_first_checkpoint_says_how_to_run_again(
+    domain: Path, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
     nml = write_namelist(tmp_path, domain, *SHORT)
     out = tmp_path / "out"
 
@@ -192,7 +215,8 @@ def test_fault_before_the_first_checkpoint_says_how_to_run_again(domain: Path, t
     assert err.splitlines()[-1] == (
         f"testbed: stopped: the disk is full: cannot write {out / '.parts' / 'annual_0000000.nc'}; free some space. "
         f"nothing was kept (no year had finished). Run again with: testbed run {nml.resolve()} --workers 1 "
-        "--overwrite")
+        "--overwrite"
+    )
     assert temporaries(out) == [] and not (out / ".testbed.lock").exists()
     monkeypatch.undo()
     again = shlex.split(err.split("Run again with: ")[1])
@@ -200,8 +224,9 @@ def test_fault_before_the_first_checkpoint_says_how_to_run_again(domain: Path, t
 
 
 @pytest.mark.slow
-def test_unwritable_file_mid_run_is_a_fault_with_the_resume_command(domain: Path, tmp_path: Path, capsys,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unwritable_file_mid_run_is_a_fault_with_the_resume_command(
+    domain: Path, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
     nml = write_namelist(tmp_path, domain, *SHORT)
     target = tmp_path / "out" / "annual.nc"
     stop_at_finish(monkeypatch, PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(target)))
@@ -212,8 +237,9 @@ def test_unwritable_file_mid_run_is_a_fault_with_the_resume_command(domain: Path
     assert main([*shlex.split(m["cmd"])[1:], "-q"]) == 0
 
 
-def test_unexpected_error_is_one_line_and_debug_shows_the_traceback(domain: Path, tmp_path: Path, capsys,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unexpected_error_is_one_line_and_debug_shows_the_traceback(
+    domain: Path, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
     nml = write_namelist(tmp_path, domain, *SHORT)
 
     def broken(*args, **kwargs):
@@ -229,8 +255,9 @@ def test_unexpected_error_is_one_line_and_debug_shows_the_traceback(domain: Path
         main(["run", str(nml), "-q", "--debug"])
 
 
-def test_namelist_copy_validates_and_reruns_from_the_output_folder(domain: Path, tmp_path: Path, capsys,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_namelist_copy_validates_and_reruns_from_the_output_folder(
+    domain: Path, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
     nml = write_namelist(tmp_path / "a", domain, *SHORT, "run.cycle=c")
     assert main(["run", str(nml), *ONE]) == 0
     out = tmp_path / "a" / "out"

@@ -19,8 +19,11 @@ from tests.test_runner import assert_same_outputs, write_namelist
 
 from .conftest import SEED, SETTINGS, checkpoint_step, cleanup, finish, start, temporaries, wait_for
 
-SENTENCE = re.compile(r"^testbed: stopped: (?P<what>.+?)\. (?P<kept>(?:nothing was )?kept[^\n]*?)\. "
-                      r"(?:Resume|Run again) with: (?P<cmd>testbed run .*)$", re.MULTILINE)
+SENTENCE = re.compile(
+    r"^testbed: stopped: (?P<what>.+?)\. (?P<kept>(?:nothing was )?kept[^\n]*?)\. "
+    r"(?:Resume|Run again) with: (?P<cmd>testbed run .*)$",
+    re.MULTILINE,
+)
 WHAT = {signal.SIGTERM: "terminated (SIGTERM)", signal.SIGINT: "interrupted (Ctrl-C / SIGINT)"}
 #: SIGTERM goes to the run's process (``kill PID``); Ctrl-C and SIGKILL to its whole process group
 TO_GROUP = {signal.SIGTERM: False, signal.SIGINT: True, signal.SIGKILL: True}
@@ -41,8 +44,7 @@ def resume_command(err: str) -> list[str]:
     return words[1:]
 
 
-def interrupt_and_resume(domain: Path, reference: Path, folder: Path, sig: signal.Signals, rng: random.Random
-                         ) -> None:
+def interrupt_and_resume(domain: Path, reference: Path, folder: Path, sig: signal.Signals, rng: random.Random) -> None:
     """Signal a run once its checkpoint passed a random year, plus a random delay; check; resume; compare."""
     after, delay = rng.randint(1, 7), rng.uniform(0.0, 1.0)
     print(f"{sig.name} after checkpoint {after} + {delay:.2f} s")
@@ -68,8 +70,10 @@ def interrupt_and_resume(domain: Path, reference: Path, folder: Path, sig: signa
         assert_one_sentence(err)
         m = SENTENCE.search(err)
         assert m and m["what"] == WHAT[sig], err
-        assert m["kept"] == f"kept: the checkpoint after simulated year {years} ({years} of 9 years) and the " \
-                            "outputs up to it"
+        assert (
+            m["kept"] == f"kept: the checkpoint after simulated year {years} ({years} of 9 years) and the "
+            "outputs up to it"
+        )
         assert temporaries(out) == []
         assert not (out / ".testbed.lock").exists()
         args = resume_command(err)

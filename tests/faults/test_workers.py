@@ -33,8 +33,11 @@ def test_worker_killed_once_the_run_finishes_bit_identical(domain: Path, referen
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="finding: after both workers are killed twice the run neither finishes nor stops "
-                          "(no KilledWorker within 90 s); not diagnosed yet", strict=False)
+@pytest.mark.xfail(
+    reason="finding: after both workers are killed twice the run neither finishes nor stops "
+    "(no KilledWorker within 90 s); not diagnosed yet",
+    strict=False,
+)
 def test_worker_killed_repeatedly_stops_the_run_with_the_sentence(domain: Path, tmp_path: Path) -> None:
     nml = write_namelist(tmp_path, domain, *SETTINGS)
     out = tmp_path / "out"
@@ -56,7 +59,10 @@ def test_worker_killed_repeatedly_stops_the_run_with_the_sentence(domain: Path, 
     assert killed >= 2
     assert code == 3, err
     assert_one_sentence(err)
-    assert re.search(r"testbed: stopped: a dask worker died twice running the same chunk of cells .*; check its "
-                     r"memory\. kept: the checkpoint after simulated year \d+ .*Resume with: testbed run \S+ "
-                     r"--workers 2 --resume$", err.strip()), err
+    assert re.search(
+        r"testbed: stopped: a dask worker died twice running the same chunk of cells .*; check its "
+        r"memory\. kept: the checkpoint after simulated year \d+ .*Resume with: testbed run \S+ "
+        r"--workers 2 --resume$",
+        err.strip(),
+    ), err
     assert temporaries(out) == []

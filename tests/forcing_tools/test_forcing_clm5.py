@@ -532,12 +532,22 @@ def test_converted_forcing_runs_in_the_model(tmp_path: Path) -> None:
 
     h1 = write_history(tmp_path / "h1.2001.nc", noleap_dates(2001))
     h2 = write_history(tmp_path / "h1.2002.nc", noleap_dates(2002), first_value=366.0)
-    res = c5.convert_clm5([h1, h2], write_surface(tmp_path / "surfdata.nc"), tmp_path / "met", compress=0,
-                          log=lambda m: None)
+    res = c5.convert_clm5(
+        [h1, h2], write_surface(tmp_path / "surfdata.nc"), tmp_path / "met", compress=0, log=lambda m: None
+    )
     cfg = RunConfig.defaults()
-    cfg.override(["run.mode=transient", "run.first_year=2001", "run.last_year=2002", "run.soil_model=mimics",
-                  f"files.gridinfo={res.tables[0]}", f"files.soil={res.tables[1]}",
-                  f"files.met={tmp_path / 'met' / 'met_{year}_{year}.nc'}", f"files.output_dir={tmp_path / 'out'}"])
+    cfg.override(
+        [
+            "run.mode=transient",
+            "run.first_year=2001",
+            "run.last_year=2002",
+            "run.soil_model=mimics",
+            f"files.gridinfo={res.tables[0]}",
+            f"files.soil={res.tables[1]}",
+            f"files.met={tmp_path / 'met' / 'met_{year}_{year}.nc'}",
+            f"files.output_dir={tmp_path / 'out'}",
+        ]
+    )
     (tmp_path / "run.nml").write_text(namelist_text(cfg))
     assert testbed_main(["run", str(tmp_path / "run.nml"), "--workers", "1", "-q"]) == 0
     annual = xr.open_dataset(tmp_path / "out" / "annual.nc", decode_times=xr.coders.CFDatetimeCoder(use_cftime=True))

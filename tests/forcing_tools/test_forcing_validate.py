@@ -128,8 +128,10 @@ def test_temperature_and_moisture_ranges(domain: dict[str, Path], tmp_path: Path
         ds["xtairk"][0, 0, 0] = 20.0  # degrees C by mistake
         ds["xmoist"][1, 0, 1, 0] = 1.5
     msgs = [e.message for e in _errors(validate.validate_met(p))]
-    assert any("xtairk is below 180 (20) at npt 1" in m and "180 to 340 K (if it is in degrees C, add 273.15)" in m
-               for m in msgs)
+    assert any(
+        "xtairk is below 180 (20) at npt 1" in m and "180 to 340 K (if it is in degrees C, add 273.15)" in m
+        for m in msgs
+    )
     assert any("xmoist layer 1 is above 1 (1.5) at npt 2" in m and "day 2" in m for m in msgs)
 
 

@@ -15,11 +15,11 @@ import numpy as np
 #: variables not compared, and why. Keys: (file kind, variable); file kind is "casa" or "mimics".
 KNOWN_DIFFERENCES: dict[tuple[str, str], str] = {
     ("casa", "nLitInptStruc"): "uninitialised local in the original's casa_delsoil (reference README quirk 1, "
-                               "casa.md Q20); ours is the intended k_cwd*N_cwd + litterfall N",
+    "casa.md Q20); ours is the intended k_cwd*N_cwd + litterfall N",
     ("mimics-casa", "cresp"): "the original overwrites CASA Crsoil with the last cell's MIMICS value (mimics.md "
-                              "Q1); ours is the true MIMICS respiration",
+    "Q1); ours is the true MIMICS respiration",
     ("mimics-casa", "thetaLiq"): "CASA soil modifiers are not computed in MIMICS runs (the original writes 0); "
-                                 "ours is in the MIMICS file",
+    "ours is in the MIMICS file",
     ("mimics-casa", "fT"): "as thetaLiq",
     ("mimics-casa", "fW"): "as thetaLiq",
     ("annual", "DIN"): "the original never resets the annual DIN accumulator (mimics.md Q7)",
@@ -50,8 +50,15 @@ class Report:
         self.compared += ours.size
         if bad.any():
             idx = tuple(np.argwhere(bad)[0])
-            self.mismatches.append(Mismatch(where, variable, int(bad.sum()), ours.size,
-                                            f"{describe(idx)}: ours {ours[idx]!r}, reference {ref[idx]!r}"))
+            self.mismatches.append(
+                Mismatch(
+                    where,
+                    variable,
+                    int(bad.sum()),
+                    ours.size,
+                    f"{describe(idx)}: ours {ours[idx]!r}, reference {ref[idx]!r}",
+                )
+            )
 
     def table(self) -> str:
         lines = [f"{len(self.mismatches)} variable(s) differ out of {self.compared} values compared:"]
@@ -84,7 +91,8 @@ def parse_csv(path: Path) -> tuple[list[str], list[list[str]]]:
 def rounded(values: np.ndarray, decimals: int) -> np.ndarray:
     """Our values printed with the reference's decimals, read back (so -0.0 == 0.0)."""
     return np.array([float(f"{v:.{decimals}f}") for v in np.asarray(values, dtype=np.float64).ravel()]).reshape(
-        np.shape(values))
+        np.shape(values)
+    )
 
 
 def text_values(tokens: list[str]) -> np.ndarray:

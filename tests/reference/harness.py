@@ -29,8 +29,14 @@ def setup_stage(stage_dir: Path) -> tuple[Model, np.ndarray, list, object]:
     domain = Domain.from_files(lst.gridinfo, lst.soil)
     spec = lst.soil_description.parameters
     soil_params = spec.load(lst.soil_params) if spec else None
-    model = Model(domain, read_casa_pft_csv(lst.casa_params), PhenologyTable.read(lst.phenology),
-                  lst.soil_model, lst.icycle, soil_params)
+    model = Model(
+        domain,
+        read_casa_pft_csv(lst.casa_params),
+        PhenologyTable.read(lst.phenology),
+        lst.soil_model,
+        lst.icycle,
+        soil_params,
+    )
     if lst.initcasa == 0:
         state = model.cold_state()
     else:

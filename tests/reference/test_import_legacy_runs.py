@@ -22,8 +22,11 @@ from .compare import KNOWN_DIFFERENCES, Report, parse_csv, read_nc_var, text_val
 pytestmark = pytest.mark.reference
 
 #: one quick representative stage; the other eleven are marked slow (`make test` runs them all)
-CASES = [pytest.param(c, s, marks=() if (c, s) == ("casa_cn", "cold") else pytest.mark.slow)
-         for c in ("casa_c", "casa_cn", "mimics_c", "mimics_cn") for s in ("cold", "spin", "trans")]
+CASES = [
+    pytest.param(c, s, marks=() if (c, s) == ("casa_cn", "cold") else pytest.mark.slow)
+    for c in ("casa_c", "casa_cn", "mimics_c", "mimics_cn")
+    for s in ("cold", "spin", "trans")
+]
 
 
 def _run_stage(setA: Path, config: str, stage: str, out: Path) -> Path:
@@ -55,16 +58,24 @@ def _compare_file(report: Report, ours: xr.Dataset, ref_files, soil_model: str, 
                 continue
             if var.name in ("thetaLiq", "fW") and soil_model == "mimics" and kind == "casa":
                 continue
-            report.add(f"{path.parent.parent.name}/{path.name}", var.name, ours[var.name].values, read_nc_var(path,
-                       var.name), lambda i: f"record {i[0] + 1}, cell {i[1] + 1}")
+            report.add(
+                f"{path.parent.parent.name}/{path.name}",
+                var.name,
+                ours[var.name].values,
+                read_nc_var(path, var.name),
+                lambda i: f"record {i[0] + 1}, cell {i[1] + 1}",
+            )
 
 
 def _labels_written(stage_dir: Path, daily: bool = False) -> list[int]:
     """The year labels of the original's CASA NetCDF files in the stage's OUT folder (the set's own record)."""
     suffix = "_daily.nc" if daily else ".nc"
     names = [p.name for p in (stage_dir / "OUT").glob(f"casaclm_pool_flux_[0-9][0-9][0-9][0-9]{suffix}")]
-    return sorted(int(n[len("casaclm_pool_flux_"):][:4]) for n in names if n.endswith(suffix) and
-                  (daily or not n.endswith("_daily.nc")))
+    return sorted(
+        int(n[len("casaclm_pool_flux_") :][:4])
+        for n in names
+        if n.endswith(suffix) and (daily or not n.endswith("_daily.nc"))
+    )
 
 
 @pytest.mark.parametrize(("config", "stage"), CASES)
@@ -78,23 +89,37 @@ def test_imported_legacy_run_reproduces_reference(setA: Path, tmp_path: Path, co
     if stage == "spin":
         assert labels == _labels_written(stage_dir)
         for k, label in enumerate(labels):
-            _compare_file(report, annual.isel(time=[k]), _reference_files(stage_dir, label, False, soil_model),
-                          soil_model, icycle, annual=True)
+            _compare_file(
+                report,
+                annual.isel(time=[k]),
+                _reference_files(stage_dir, label, False, soil_model),
+                soil_model,
+                icycle,
+                annual=True,
+            )
     else:
         expect = _labels_written(stage_dir, daily=True)
         assert labels == expect
         for label in expect:
-            with xr.open_dataset(out / f"daily_{label:04d}.nc",
-                                 decode_times=xr.coders.CFDatetimeCoder(use_cftime=True)) as daily:
-                _compare_file(report, daily, _reference_files(stage_dir, label, True, soil_model), soil_model,
-                              icycle, annual=False)
+            with xr.open_dataset(
+                out / f"daily_{label:04d}.nc", decode_times=xr.coders.CFDatetimeCoder(use_cftime=True)
+            ) as daily:
+                _compare_file(
+                    report,
+                    daily,
+                    _reference_files(stage_dir, label, True, soil_model),
+                    soil_model,
+                    icycle,
+                    annual=False,
+                )
     # the original's restart CSVs, written because import-legacy sets files.write_legacy_restart
     for name in ["cnppool_end.csv"] + (["mimicspool_end.csv"] if soil_model == "mimics" else []):
         _, ours_rows = parse_csv(out / name)
         header, ref_rows = parse_csv(stage_dir / name)
         for c, (o, r) in enumerate(zip(ours_rows, ref_rows, strict=True)):
             for k in range(min(len(o), len(r))):
-                report.add(name, header[k], np.array([float(o[k])]), text_values([r[k]]),
-                           lambda i, c=c: f"cell {c + 1}")
+                report.add(
+                    name, header[k], np.array([float(o[k])]), text_values([r[k]]), lambda i, c=c: f"cell {c + 1}"
+                )
     report.assert_identical()
     annual.close()

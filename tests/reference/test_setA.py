@@ -61,8 +61,13 @@ def _compare_daily_files(run: StageRun, out_dir: Path, label_of, report: Report)
                 if ref is None:
                     continue
                 ours = _diag(res.daily, var.diag).T.astype(np.float32)
-                report.add(f"{path.parent.parent.name}/{path.name}", var.name, ours, ref,
-                           lambda i: f"day {i[0] + 1}, cell {i[1] + 1}")
+                report.add(
+                    f"{path.parent.parent.name}/{path.name}",
+                    var.name,
+                    ours,
+                    ref,
+                    lambda i: f"day {i[0] + 1}, cell {i[1] + 1}",
+                )
 
 
 @pytest.mark.parametrize("config", CONFIGS)
@@ -89,8 +94,10 @@ def test_spinup_annual_netcdf_matches_original(setA: Path, config: str) -> None:
     model = run.model
     report = Report()
     written = [r for r in run.years if r.step.write_output]
-    recorded = sorted(int(p.name[len("casaclm_pool_flux_"):][:4])
-                      for p in (setA / config / "spin" / "OUT").glob("casaclm_pool_flux_[0-9][0-9][0-9][0-9].nc"))
+    recorded = sorted(
+        int(p.name[len("casaclm_pool_flux_") :][:4])
+        for p in (setA / config / "spin" / "OUT").glob("casaclm_pool_flux_[0-9][0-9][0-9][0-9].nc")
+    )
     assert [r.step.count for r in written] == recorded
     for res in written:
         files = [("casa", setA / config / "spin" / "OUT" / f"casaclm_pool_flux_{res.step.count:04d}.nc")]
@@ -110,8 +117,7 @@ def test_spinup_annual_netcdf_matches_original(setA: Path, config: str) -> None:
                 value = _diag(res.annual, var.diag)
                 if var.kind == "mean":
                     value = value * (1.0 / 365.0)
-                report.add(path.name, var.name, value.astype(np.float32)[None, :], ref,
-                           lambda i: f"cell {i[1] + 1}")
+                report.add(path.name, var.name, value.astype(np.float32)[None, :], ref, lambda i: f"cell {i[1] + 1}")
     report.assert_identical()
 
 
@@ -123,8 +129,9 @@ def _compare_csv(report: Report, ours_path: Path, ref_path: Path, first_col: int
     for c, (o, r) in enumerate(zip(ours_rows, ref_rows, strict=True)):
         n = min(len(o), len(r))
         for k in range(first_col, n):
-            report.add(ref_path.name, header[k], np.array([float(o[k])]), text_values([r[k]]),
-                       lambda i, c=c: f"cell {c + 1}")
+            report.add(
+                ref_path.name, header[k], np.array([float(o[k])]), text_values([r[k]]), lambda i, c=c: f"cell {c + 1}"
+            )
 
 
 @pytest.mark.parametrize("stage_name", ["cold", "spin", "trans"])
@@ -140,10 +147,18 @@ def test_end_of_run_restart_csv_matches_original(setA: Path, config: str, stage_
     report.assert_identical()
 
 
-_FLUX_CSV = {"casabal%Fcnppyear": "npp", "casabal%FCrsyear": "rh", "casabal%FCneeyear": "nep",
-             "casabal%FCrpyear": "ra", "casabal%FNdepyear": "ndep", "casabal%FNfixyear": "nfix",
-             "casabal%FNsnetyear": "nnetmin", "casabal%FNupyear": "nuptake", "casabal%FNleachyear": "nleach",
-             "casabal%FNlossyear": "nloss"}
+_FLUX_CSV = {
+    "casabal%Fcnppyear": "npp",
+    "casabal%FCrsyear": "rh",
+    "casabal%FCneeyear": "nep",
+    "casabal%FCrpyear": "ra",
+    "casabal%FNdepyear": "ndep",
+    "casabal%FNfixyear": "nfix",
+    "casabal%FNsnetyear": "nnetmin",
+    "casabal%FNupyear": "nuptake",
+    "casabal%FNleachyear": "nleach",
+    "casabal%FNlossyear": "nloss",
+}
 
 
 @pytest.mark.parametrize("stage_name", ["cold", "spin", "trans"])
@@ -169,33 +184,103 @@ def test_last_year_flux_csv_matches_original(setA: Path, config: str, stage_name
 
 # ------------------------------------------------------------------------------ point files
 
-_CASA_POINT = {"tsoilavg": None, "moistavg": "moistavg", "casapool%Cplant(LEAF)": "cleaf",
-               "casapool%Cplant(WOOD)": "cwood", "casapool%Cplant(FROOT)": "cfroot",
-               "casapool%Clitter(MET)": "cmet", "casapool%Clitter(STR)": "cstr", "casapool%Clitter(CWD)": "ccwd",
-               "casapool%Csoil(MIC)": "cmic", "casapool%Csoil(SLOW)": "cslow", "casapool%Csoil(PASS)": "cpass",
-               "casaflux%Cgpp": "gpp", "casaflux%Cnpp": "npp", "casaflux%Crmplant(WOOD)": "rm_wood",
-               "casaflux%Crmplant(FROOT)": "rm_froot", "casaflux%Crgplant": "rg", "phen%phase": "phase",
-               "casaflux%fracCalloc(LEAF)": "fa_leaf", "casaflux%fracCalloc(WOOD)": "fa_wood",
-               "casaflux%fracCalloc(FROOT)": "fa_froot", "casaflux%Cexudate": "cexudate"}
-_CASA_POINT_SOIL = {"casaflux%Crsoil": "rh", "casapool%fT": "ft", "casapool%fW": "fw",
-                    "casaflux%CpassInpt": "cpassinpt", "klitter(METB)": "kl_met", "klitter(STR)": "kl_str",
-                    "klitter(CWD)": "kl_cwd", "ksoil(MIC)": "ks_mic", "ksoil(SLOW)": "ks_slow",
-                    "ksoil(PASS)": "ks_pass"}
-_CASA_POINT_N = {"casapool%Nplant(LEAF)": "nleaf", "casapool%Nplant(WOOD)": "nwood",
-                 "casapool%Nplant(FROOT)": "nfroot", "casapool%Nlitter(MET)": "nmet",
-                 "casapool%Nlitter(STR)": "nstr", "casapool%Nlitter(CWD)": "ncwd", "casapool%Nsoil(MIC)": "nmic",
-                 "casapool%Nsoil(SLOW)": "nslow", "casapool%Nsoil(PASS)": "npass",
-                 "casapool%Nsoilmin": "nsoilmin", "casaflux%Nminuptake": "nuptake",
-                 "casaflux%Nlittermin": "nlittermin", "casaflux%Nsmin": "nsoilmin_gross",
-                 "casaflux%Nsimm": "nsoilimmob", "casaflux%Nminleach": "nleach", "casaflux%Nminloss": "nloss",
-                 "xkNlimiting": "xknlimiting", "casaflux%NminDep": "ndep", "casaflux%NminFix": "nfix",
-                 "casaflux%NlitInptMet": "nlitinpt_met"}
-_MIMICS_POINT = {"LITm": "litm", "LITs": "lits", "MICr": "micr", "MICk": "mick", "SOMa": "soma", "SOMc": "somc",
-                 "SOMp": "somp", "fmet": "fmet", "tauMod": "taumod", "NPPan": "npp_prev", "ratLigN": "ligninnratio"}
-_MIMICS_POINT_N = {"LITmN": "litmn", "LITsN": "litsn", "MICrN": "micrn", "MICkN": "mickn", "SOMaN": "soman",
-                   "SOMcN": "somcn", "SOMpN": "sompn", "DIN": "din"}
-_MG_CM3 = {"litm", "lits", "micr", "mick", "soma", "somc", "somp", "litmn", "litsn", "micrn", "mickn", "soman",
-           "somcn", "sompn", "din"}
+_CASA_POINT = {
+    "tsoilavg": None,
+    "moistavg": "moistavg",
+    "casapool%Cplant(LEAF)": "cleaf",
+    "casapool%Cplant(WOOD)": "cwood",
+    "casapool%Cplant(FROOT)": "cfroot",
+    "casapool%Clitter(MET)": "cmet",
+    "casapool%Clitter(STR)": "cstr",
+    "casapool%Clitter(CWD)": "ccwd",
+    "casapool%Csoil(MIC)": "cmic",
+    "casapool%Csoil(SLOW)": "cslow",
+    "casapool%Csoil(PASS)": "cpass",
+    "casaflux%Cgpp": "gpp",
+    "casaflux%Cnpp": "npp",
+    "casaflux%Crmplant(WOOD)": "rm_wood",
+    "casaflux%Crmplant(FROOT)": "rm_froot",
+    "casaflux%Crgplant": "rg",
+    "phen%phase": "phase",
+    "casaflux%fracCalloc(LEAF)": "fa_leaf",
+    "casaflux%fracCalloc(WOOD)": "fa_wood",
+    "casaflux%fracCalloc(FROOT)": "fa_froot",
+    "casaflux%Cexudate": "cexudate",
+}
+_CASA_POINT_SOIL = {
+    "casaflux%Crsoil": "rh",
+    "casapool%fT": "ft",
+    "casapool%fW": "fw",
+    "casaflux%CpassInpt": "cpassinpt",
+    "klitter(METB)": "kl_met",
+    "klitter(STR)": "kl_str",
+    "klitter(CWD)": "kl_cwd",
+    "ksoil(MIC)": "ks_mic",
+    "ksoil(SLOW)": "ks_slow",
+    "ksoil(PASS)": "ks_pass",
+}
+_CASA_POINT_N = {
+    "casapool%Nplant(LEAF)": "nleaf",
+    "casapool%Nplant(WOOD)": "nwood",
+    "casapool%Nplant(FROOT)": "nfroot",
+    "casapool%Nlitter(MET)": "nmet",
+    "casapool%Nlitter(STR)": "nstr",
+    "casapool%Nlitter(CWD)": "ncwd",
+    "casapool%Nsoil(MIC)": "nmic",
+    "casapool%Nsoil(SLOW)": "nslow",
+    "casapool%Nsoil(PASS)": "npass",
+    "casapool%Nsoilmin": "nsoilmin",
+    "casaflux%Nminuptake": "nuptake",
+    "casaflux%Nlittermin": "nlittermin",
+    "casaflux%Nsmin": "nsoilmin_gross",
+    "casaflux%Nsimm": "nsoilimmob",
+    "casaflux%Nminleach": "nleach",
+    "casaflux%Nminloss": "nloss",
+    "xkNlimiting": "xknlimiting",
+    "casaflux%NminDep": "ndep",
+    "casaflux%NminFix": "nfix",
+    "casaflux%NlitInptMet": "nlitinpt_met",
+}
+_MIMICS_POINT = {
+    "LITm": "litm",
+    "LITs": "lits",
+    "MICr": "micr",
+    "MICk": "mick",
+    "SOMa": "soma",
+    "SOMc": "somc",
+    "SOMp": "somp",
+    "fmet": "fmet",
+    "tauMod": "taumod",
+    "NPPan": "npp_prev",
+    "ratLigN": "ligninnratio",
+}
+_MIMICS_POINT_N = {
+    "LITmN": "litmn",
+    "LITsN": "litsn",
+    "MICrN": "micrn",
+    "MICkN": "mickn",
+    "SOMaN": "soman",
+    "SOMcN": "somcn",
+    "SOMpN": "sompn",
+    "DIN": "din",
+}
+_MG_CM3 = {
+    "litm",
+    "lits",
+    "micr",
+    "mick",
+    "soma",
+    "somc",
+    "somp",
+    "litmn",
+    "litsn",
+    "micrn",
+    "mickn",
+    "soman",
+    "somcn",
+    "sompn",
+    "din",
+}
 
 
 def _point_series(run: StageRun, cell: int, diag: str) -> np.ndarray:
