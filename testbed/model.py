@@ -17,7 +17,7 @@ from . import kernel, layout
 from . import soil as soil_models
 from .domain import Domain, PhenologyTable
 from .errors import ConfigError
-from .params import CasaParameterSet
+from .params import CASA_PFT_PARAMETERS, CasaParameterSet
 from .scenarios import (
     DrySpell,
     Heterogeneity,
@@ -28,34 +28,8 @@ from .scenarios import (
 )
 from .soil import SoilModel
 
-# state column <- cold-start table name (the PFT table's initial pools)
-_COLD_STATE = {
-    col: f"init_{col}"
-    for col in (
-        "cleaf",
-        "cwood",
-        "cfroot",
-        "cmet",
-        "cstr",
-        "ccwd",
-        "cmic",
-        "cslow",
-        "cpass",
-        "nleaf",
-        "nwood",
-        "nfroot",
-        "nmet",
-        "nstr",
-        "ncwd",
-        "nmic",
-        "nslow",
-        "npass",
-        "nsoilmin",
-        "pleaf",
-        "pwood",
-        "pfroot",
-    )
-}
+# state column <- cold-start table name: every state column with an initial pool in the PFT table
+_COLD_STATE = {col: f"init_{col}" for col in layout.STATE if f"init_{col}" in CASA_PFT_PARAMETERS}
 
 
 @dataclass
