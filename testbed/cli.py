@@ -86,6 +86,7 @@ def cmd_spinup(args: argparse.Namespace) -> int:
         workers=args.workers,
         scheduler=args.scheduler,
         progress=not args.quiet,
+        break_lock=args.break_lock,
     )
     print(f"done: restart.nc, equilibrium.csv and run.log in {out}; transient namelist: {out / 'transient.nml'}")
     return 0
@@ -286,6 +287,11 @@ restart.nc, and transient.nml: `testbed run transient.nml` continues from the st
         default=None,
         metavar="ADDRESS",
         help="attach to a running dask.distributed scheduler, e.g. tcp://10.0.0.5:8786",
+    )
+    sp.add_argument(
+        "--break-lock",
+        action="store_true",
+        help="take over an output folder whose lock was left by a run that is no longer running",
     )
     sp.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     sp.set_defaults(func=cmd_spinup)

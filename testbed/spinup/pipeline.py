@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from ..config import RunConfig, namelist_text
 from ..errors import InputError
 from ..runner import chunks, dask_client
 from ..runner.assembly import restart_info
-from ..runner.folder import RunLog
+from ..runner.folder import OutputFolder, RunLog
 from ..runner.segments import auto_chunk, check_chunk
 from ..soil.base import CYCLE_NAMES
 from ..state import write_restart
@@ -109,11 +110,18 @@ def run_spinup(
     workers: int | None = None,
     scheduler: str | None = None,
     progress: bool = True,
+    break_lock: bool = False,
 ) -> Path:
     """Validate and run the spin-up pipeline of ``cfg``; returns the output folder."""
     plan = plan_spinup(cfg)
     return execute_spinup(
-        plan, resume=resume, overwrite=overwrite, workers=workers, scheduler=scheduler, progress=progress
+        plan,
+        resume=resume,
+        overwrite=overwrite,
+        workers=workers,
+        scheduler=scheduler,
+        progress=progress,
+        break_lock=break_lock,
     )
 
 
@@ -125,6 +133,23 @@ def execute_spinup(
     workers: int | None = None,
     scheduler: str | None = None,
     progress: bool = True,
+    break_lock: bool = False,
+) -> Path:
+    """Run a validated pipeline in its output folder, which it owns for the time of the run (the run's lock)."""
+    folder = OutputFolder(plan.output_dir)
+    note = folder.acquire(" ".join(sys.argv), break_lock=break_lock, resume=resume)
+    if note:
+        print(f"testbed: {note}", file=sys.stderr)
+    try:
+        return _execute_spinup(
+            plan, resume=resume, overwrite=overwrite, workers=workers, scheduler=scheduler, progress=progress
+        )
+    finally:
+        folder.release()
+
+
+def _execute_spinup(
+    plan: SpinupPlan, *, resume: bool, overwrite: bool, workers: int | None, scheduler: str | None, progress: bool
 ) -> Path:
     cfg = plan.config
     out = plan.output_dir
