@@ -224,6 +224,27 @@ def build_parser() -> argparse.ArgumentParser:
             "--debug", action="store_true", default=argparse.SUPPRESS, help="show the full Python traceback of an error"
         )
 
+    def with_run_options(sp: argparse.ArgumentParser, resume_help: str, quiet_help: str) -> None:
+        """The namelist and the options shared by the commands that run the model (run, spinup)."""
+        with_namelist(sp)
+        sp.add_argument("--resume", action="store_true", help=resume_help)
+        sp.add_argument("--overwrite", action="store_true", help="replace existing outputs in the output folder")
+        sp.add_argument(
+            "--workers", type=int, default=None, help="local worker processes (default: namelist, 0 = cores)"
+        )
+        sp.add_argument(
+            "--scheduler",
+            default=None,
+            metavar="ADDRESS",
+            help="attach to a running dask.distributed scheduler, e.g. tcp://10.0.0.5:8786",
+        )
+        sp.add_argument(
+            "--break-lock",
+            action="store_true",
+            help="take over an output folder whose lock was left by a run that is no longer running",
+        )
+        sp.add_argument("-q", "--quiet", action="store_true", help=quiet_help)
+
     r = sub.add_parser(
         "run",
         help="run a spin-up or transient simulation",
@@ -231,22 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Validate every input, then run the simulation chunked across cells with dask. "
         "Outputs: annual.nc (and daily_YYYY.nc), restart.nc, run.log, namelist.nml.",
     )
-    with_namelist(r)
-    r.add_argument("--resume", action="store_true", help="continue from the last checkpoint of a killed run")
-    r.add_argument("--overwrite", action="store_true", help="replace existing outputs in the output folder")
-    r.add_argument("--workers", type=int, default=None, help="local worker processes (default: namelist, 0 = cores)")
-    r.add_argument(
-        "--scheduler",
-        default=None,
-        metavar="ADDRESS",
-        help="attach to a running dask.distributed scheduler, e.g. tcp://10.0.0.5:8786",
-    )
-    r.add_argument(
-        "--break-lock",
-        action="store_true",
-        help="take over an output folder whose lock was left by a run that is no longer running",
-    )
-    r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    with_run_options(r, "continue from the last checkpoint of a killed run", "no progress bar")
     r.set_defaults(func=cmd_run)
 
     sp = sub.add_parser(
@@ -274,26 +280,11 @@ outputs in files.output_dir: equilibrium.csv and equilibrium.png (one row per cy
 cells.csv (per-cell convergence; drifting or oscillating cells), run.log, restart_<stage>.nc,
 restart.nc, and transient.nml: `testbed run transient.nml` continues from the steady state.""",
     )
-    with_namelist(sp)
-    sp.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue a killed spin-up from its last checkpoint (bit-identical to an uninterrupted one)",
+    with_run_options(
+        sp,
+        "continue a killed spin-up from its last checkpoint (bit-identical to an uninterrupted one)",
+        "no progress output",
     )
-    sp.add_argument("--overwrite", action="store_true", help="replace existing outputs in the output folder")
-    sp.add_argument("--workers", type=int, default=None, help="local worker processes (default: namelist, 0 = cores)")
-    sp.add_argument(
-        "--scheduler",
-        default=None,
-        metavar="ADDRESS",
-        help="attach to a running dask.distributed scheduler, e.g. tcp://10.0.0.5:8786",
-    )
-    sp.add_argument(
-        "--break-lock",
-        action="store_true",
-        help="take over an output folder whose lock was left by a run that is no longer running",
-    )
-    sp.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     sp.set_defaults(func=cmd_spinup)
 
     v = sub.add_parser(

@@ -27,20 +27,22 @@ def domain(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def write_namelist(folder: Path, domain: Path, *settings: str) -> Path:
+def write_namelist(folder: Path, domain: Path, *settings: str, name: str = "run.nml") -> Path:
+    """A namelist in ``folder`` for the synthetic ``domain``'s multi-year met file, outputs in ``folder/out``."""
     cfg = RunConfig.defaults()
     f = domain / "forcing"
+    (met,) = [p for p in f.glob("met_*_*.nc") if p.stem.split("_")[1] != p.stem.split("_")[2]]
     cfg.override(
         [
             f"files.gridinfo={f / 'gridinfo_igbpz.csv'}",
             f"files.soil={f / 'gridinfo_soil.csv'}",
-            f"files.met={f / 'met_1901_1903.nc'}",
+            f"files.met={met}",
             f"files.output_dir={folder / 'out'}",
             *settings,
         ]
     )
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "run.nml"
+    path = folder / name
     path.write_text(namelist_text(cfg))
     return path
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from testbed.cli import main
-from testbed.config import RunConfig, namelist_text
+from testbed.config import RunConfig
 from testbed.errors import ConfigError
 from testbed.forcing_tools.synthetic import make_synthetic_domain
 from testbed.spinup.anderson import Anderson
@@ -22,6 +22,8 @@ from testbed.spinup.criteria import Criteria, diagnose, unsettled_kind
 from testbed.spinup.stages import plan_spinup
 from testbed.spinup.tasks import CycleJob, cycle_chunk
 from testbed.state import read_restart
+
+from .test_runner import write_namelist as run_namelist
 
 # ------------------------------------------------------------------------------------ criteria
 
@@ -150,21 +152,7 @@ def domain(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def write_namelist(folder: Path, domain: Path, *settings: str) -> Path:
-    cfg = RunConfig.defaults()
-    f = domain / "forcing"
-    cfg.override(
-        [
-            f"files.gridinfo={f / 'gridinfo_igbpz.csv'}",
-            f"files.soil={f / 'gridinfo_soil.csv'}",
-            f"files.met={f / 'met_1901_1902.nc'}",
-            f"files.output_dir={folder / 'out'}",
-            *settings,
-        ]
-    )
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "spinup.nml"
-    path.write_text(namelist_text(cfg))
-    return path
+    return run_namelist(folder, domain, *settings, name="spinup.nml")
 
 
 @pytest.mark.parametrize(
