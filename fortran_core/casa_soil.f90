@@ -138,7 +138,7 @@ contains
                            clitter, csoil, nlitter, nsoil, nsoilmin, tsoilavg, ndep, nuptake, &
                            fluxc_lit, fluxn_lit, dclitter, dcsoil, dnlitter, dnsoil, dnsoilmin, &
                            crsoil, cpassinpt, cwd2str, nlittermin, nsmin, nsimm, nsnet, nloss, nleach, &
-                           nsrc_q9)
+                           nsrc_q9, exud)
       integer, intent(in) :: ncell, icycle
       real(dp), intent(in) :: params(ncell, NCASAPARAM)
       real(dp), intent(in) :: klitter(ncell, 3), ksoil(ncell, 3)
@@ -152,6 +152,8 @@ contains
       real(dp), intent(out) :: nlittermin(ncell), nsmin(ncell), nsimm(ncell), nsnet(ncell)
       real(dp), intent(out) :: nloss(ncell), nleach(ncell)
       real(dp), intent(out) :: nsrc_q9(ncell)   !< N created by the max(0, N_litter) of Q9
+      !> root exudate of route 1 (seed_processes.md 1.4): C into the microbial pool, C respired, N
+      real(dp), intent(in), optional :: exud(ncell, 3)
       real(dp) :: hr, fcs(3), fns(3), fnminloss, fnminleach, nfix, nsm
       integer :: n, j, k, kk
       do n = 1, ncell
@@ -185,6 +187,10 @@ contains
             end do
             hr = hr + (sco2(n, k)*ksoil(n, k))*csoil(n, k)
          end do
+         if (present(exud)) then
+            fcs(1) = fcs(1) + exud(n, 1)
+            hr = hr + exud(n, 2)
+         end if
          crsoil(n) = hr
          cpassinpt(n) = fcs(3)
          cwd2str(n) = 0.0_dp
@@ -213,6 +219,11 @@ contains
                   if (k /= kk) nsimm(n) = nsimm(n) - ((stos(n, kk, k)*ksoil(n, k))*csoil(n, k))*rnew(n, kk)
                end do
             end do
+            if (present(exud)) then
+               ! route 1 bypasses xkN: the exudate N is mineralised, the new microbial SOM immobilises
+               nlittermin(n) = nlittermin(n) + exud(n, 3)
+               nsimm(n) = nsimm(n) - exud(n, 1)*rnew(n, 1)
+            end if
             nsnet(n) = (nlittermin(n) + nsmin(n)) + nsimm(n)
             fnminloss = params(n, P_XNMINLOSS)
             fnminleach = (10.0_dp*params(n, P_XNLEACH))*DELTCASA
@@ -232,6 +243,7 @@ contains
                   if (kk /= k) fns(k) = fns(k) + ((stos(n, k, kk)*ksoil(n, kk))*csoil(n, kk))*rnew(n, k)
                end do
             end do
+            if (present(exud)) fns(1) = fns(1) + exud(n, 1)*rnew(n, 1)
             do j = 1, 3
                dnlitter(n, j) = fluxn_lit(n, j) - klitter(n, j)*max(0.0_dp, nlitter(n, j))
                nsrc_q9(n) = nsrc_q9(n) + (klitter(n, j)*nlitter(n, j) - klitter(n, j)*max(0.0_dp, nlitter(n, j)))

@@ -7,6 +7,7 @@ module casa_step
    use casa_veg
    use casa_veg_day
    use casa_soil
+   use tb_exudation, only: exudation_on
    implicit none
    private
    public :: casa_initialise_impl, advance_casa_impl, casa_restart_write_reset_impl
@@ -176,6 +177,8 @@ contains
       real(dp) :: nloss(nb), nleach(nb), nsrc_q9(nb), csrc_s(nb), nsrc_s(nb), nneg_s(nb)
       real(dp) :: dg(nb, NDIAG), ncwd0(nb), nfix(nb)
       logical :: active(nb), any_het
+      logical :: ex_route1                  ! some cell sends exudate to the microbial pool (CASA route 1)
+      real(dp) :: cexl(nb), exs(nb, 3)      ! exudate C to litter; route 1: C to mic, C respired, N
       real(dp) :: nalloc_sum
 
       opt%clamp_btran = fixes(FIX_CLAMP_BTRAN) /= 0
@@ -183,6 +186,8 @@ contains
       opt%constant_yield = fixes(FIX_CONSTANT_GROWTH_YIELD) /= 0
       opt%exudate_from_npp = fixes(FIX_EXUDATE_FROM_NPP) /= 0
       opt%casa_soil_mode = .true.
+      opt%exud_on = exudation_on(nb, params)
+      ex_route1 = opt%exud_on .and. any(params(:, P_EXUD_ROUTE_CASA) /= 0.0_dp)
       fix_nmin = fixes(FIX_FLOOR_MINERAL_N) /= 0
 
       ! time-invariant per-cell quantities
@@ -227,13 +232,45 @@ contains
             end do
          end if
          ! 15-16 (litter and soil)
-         call casa_litterfall(nb, params, icycle, w%cexud, w%kplant, w%cplant0, fmet_l, fmet_r, w%dnturn, &
-                              fcl, fnl, clit_met, clit_str, nlit_met, nlit_str)
-         call casa_delsoil(nb, params, icycle, klitter, ksoil, ltos, stos, lco2, sco2, w%rnew, &
-                           state(:, S_CMET:S_CCWD), state(:, S_CMIC:S_CPASS), state(:, S_NMET:S_NCWD), &
-                           state(:, S_NMIC:S_NPASS), state(:, S_NSOILMIN), w%tsoilavg, ndepd, w%nup, fcl, fnl, &
-                           dclit, dcsoil, dnlit, dnsoil, dnmin, crsoil, cpass, cwd2str, nlitmin, nsmin, &
-                           nsimm, nsnet, nloss, nleach, nsrc_q9)
+         if (.not. opt%exud_on) then
+            call casa_litterfall(nb, params, icycle, w%cexud, w%kplant, w%cplant0, fmet_l, fmet_r, w%dnturn, &
+                                 fcl, fnl, clit_met, clit_str, nlit_met, nlit_str)
+         else
+            ! root exudation (seed_processes.md 1.4): route 0 into metabolic litter with its N,
+            ! route 1 into the microbial pool with carbon-use efficiency exud_cue
+            do n = 1, nb
+               cexl(n) = w%cexud(n)
+               exs(n, :) = 0.0_dp
+               if (params(n, P_EXUD_ROUTE_CASA) /= 0.0_dp) then
+                  cexl(n) = 0.0_dp
+                  exs(n, 1) = params(n, P_EXUD_CUE)*w%cexud(n)
+                  exs(n, 2) = (1.0_dp - params(n, P_EXUD_CUE))*w%cexud(n)
+                  exs(n, 3) = w%nexud(n)
+               end if
+            end do
+            call casa_litterfall(nb, params, icycle, cexl, w%kplant, w%cplant0, fmet_l, fmet_r, w%dnturn, &
+                                 fcl, fnl, clit_met, clit_str, nlit_met, nlit_str)
+            if (icycle > 1) then
+               do n = 1, nb
+                  if (params(n, P_EXUD_ROUTE_CASA) /= 0.0_dp) cycle
+                  fnl(n, 1) = fnl(n, 1) + w%nexud(n)
+                  nlit_met(n) = nlit_met(n) + w%nexud(n)
+               end do
+            end if
+         end if
+         if (ex_route1) then
+            call casa_delsoil(nb, params, icycle, klitter, ksoil, ltos, stos, lco2, sco2, w%rnew, &
+                              state(:, S_CMET:S_CCWD), state(:, S_CMIC:S_CPASS), state(:, S_NMET:S_NCWD), &
+                              state(:, S_NMIC:S_NPASS), state(:, S_NSOILMIN), w%tsoilavg, ndepd, w%nup, fcl, fnl, &
+                              dclit, dcsoil, dnlit, dnsoil, dnmin, crsoil, cpass, cwd2str, nlitmin, nsmin, &
+                              nsimm, nsnet, nloss, nleach, nsrc_q9, exs)
+         else
+            call casa_delsoil(nb, params, icycle, klitter, ksoil, ltos, stos, lco2, sco2, w%rnew, &
+                              state(:, S_CMET:S_CCWD), state(:, S_CMIC:S_CPASS), state(:, S_NMET:S_NCWD), &
+                              state(:, S_NMIC:S_NPASS), state(:, S_NSOILMIN), w%tsoilavg, ndepd, w%nup, fcl, fnl, &
+                              dclit, dcsoil, dnlit, dnsoil, dnmin, crsoil, cpass, cwd2str, nlitmin, nsmin, &
+                              nsimm, nsnet, nloss, nleach, nsrc_q9)
+         end if
          ! 17
          ncwd0 = state(:, S_NCWD)
          call casa_soil_update(nb, params, icycle, dclit, dcsoil, dnlit, dnsoil, dnmin, &
@@ -307,7 +344,7 @@ contains
                if (opt%exudate_from_npp) then
                   dg(n, D_C_QUIRK_SOURCE) = ((npp_scalar - 1.0_dp)*w%npp_raw(n) + w%csrc(n)) + csrc_s(n)
                else
-                  dg(n, D_C_QUIRK_SOURCE) = ((w%cexud(n) + (npp_scalar - 1.0_dp)*w%npp_raw(n)) + w%csrc(n)) &
+                  dg(n, D_C_QUIRK_SOURCE) = ((w%cexq(n) + (npp_scalar - 1.0_dp)*w%npp_raw(n)) + w%csrc(n)) &
                                             + csrc_s(n)
                end if
             end if
@@ -331,6 +368,13 @@ contains
             end do
          end if
 
+         if (opt%exud_on) then
+            ! root exudation diagnostics (seed_processes.md 1.6)
+            dg(:, D_NEXUDATE) = w%nexud
+            dg(:, D_NEXUDATE_EXT) = w%nexext
+            dg(:, D_CEXUDATE_CAPPED) = w%ccap
+            if (ex_route1) dg(:, D_HR_EXUDATE) = exs(:, 2)
+         end if
          if (store_daily /= 0) daily(:, :, d) = dg
          annual = annual + dg
       end do

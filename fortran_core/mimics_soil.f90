@@ -84,7 +84,13 @@ module mimics_soil
    integer, parameter, public :: Q_NLITTERMIN = 85, Q_NSMIN = 86, Q_NSIMM = 87, Q_NSNET = 88
    integer, parameter, public :: Q_NMINLOSS = 89, Q_NMINLEACH = 90, Q_DNSOILMINDT = 91
    integer, parameter, public :: Q_PSI = 92, Q_HET_CLAMPED = 93
-   integer, parameter, public :: NQ = 93
+   ! root exudation (seed_processes.md 1.3, 1.6): direct-uptake input (mg cm-3 d-1) and the day's
+   ! microbial diagnostics (mg cm-3 d-1), set with M_EXUD_DIAG
+   integer, parameter, public :: Q_EXC = 94, Q_EXN = 95, Q_EXUP = 96
+   integer, parameter, public :: Q_UP_R = 97, Q_UP_K = 98, Q_RS_R = 99, Q_RS_K = 100
+   integer, parameter, public :: Q_NEC = 101           ! 101..103 SOMp, SOMc, SOMa (C)
+   integer, parameter, public :: Q_NECN = 104          ! 104..106 SOMp, SOMc, SOMa (N)
+   integer, parameter, public :: NQ = 106
 
    ! pool order inside mc / mn
    integer, parameter :: LITM = 1, LITS = 2, MICR = 3, MICK = 4, SOMA = 5, SOMC = 6, SOMP = 7
@@ -96,6 +102,7 @@ module mimics_soil
    public :: mimics_casa_constants, mimics_static, mimics_coeffplant, mimics_cwd_rate
    public :: mimics_delplant, mimics_fractions, mimics_leach, mimics_environment
    public :: mimics_hours, mimics_nbook, mimics_cycle
+   public :: mimics_exudate_inputs
 
 contains
 
@@ -447,6 +454,11 @@ contains
       real(dp) :: ovf_r, ovf_k, spill_r, spill_k
       real(dp) :: d_litm, d_lits, d_micr, d_mick, d_soma, d_somc, d_somp
       real(dp) :: d_litmn, d_litsn, d_micrn, d_mickn, d_soman, d_somcn, d_sompn, d_din
+      ! root exudation route 1 and the microbial diagnostics (seed_processes.md 1.3, 1.6)
+      logical :: xon
+      real(dp), dimension(HOUR_CHUNK) :: xc, xn, mgex_r, mgex_k, nuex, omgex_r, omgex_k, onuex
+      real(dp), dimension(HOUR_CHUNK) :: xup, up_r, up_k, rs_r, rs_k, nec_p, nec_c, nec_a, necn_p, necn_c, necn_a
+      real(dp) :: sw, ex_r, ex_k, exn_r, exn_k, ex_lit, exn_lit
 
       hfrac = 1.0_dp/real(NHOURS, dp)
       all_lin = .true.
@@ -503,6 +515,22 @@ contains
             onue(k, j) = 1.0_dp - mp(i, M_NUE + j - 1)
          end do
       end do
+      xon = icycle > 1 .and. any(mp(i0:i0 + m - 1, M_EXUD_DIAG) /= 0.0_dp)
+      if (xon) then
+         do k = 1, m
+            i = i0 + k - 1
+            xc(k) = q(i, Q_EXC)*hfrac
+            xn(k) = q(i, Q_EXN)*hfrac
+            mgex_r(k) = mp(i, M_EXUD_MGE)
+            mgex_k(k) = mp(i, M_EXUD_MGE + 1)
+            nuex(k) = mp(i, M_EXUD_NUE)
+            omgex_r(k) = 1.0_dp - mgex_r(k)
+            omgex_k(k) = 1.0_dp - mgex_k(k)
+            onuex(k) = 1.0_dp - nuex(k)
+         end do
+         xup = 0.0_dp; up_r = 0.0_dp; up_k = 0.0_dp; rs_r = 0.0_dp; rs_k = 0.0_dp
+         nec_p = 0.0_dp; nec_c = 0.0_dp; nec_a = 0.0_dp; necn_p = 0.0_dp; necn_c = 0.0_dp; necn_a = 0.0_dp
+      end if
 
       do h = 1, NHOURS
          if (any_het) call mimics_hour_phi(n, i0, m, mp, q, het, cm_r, cm_k, kor, kok, vm, nclamp)
@@ -531,7 +559,111 @@ contains
                mk(k) = mk(k)*phit(k, 2)
             end do
          end if
-         if (icycle > 1) then
+         if (xon) then
+            ! the CN step of the loop below plus root exudation route 1 (seed_processes.md 1.3) and the
+            ! microbial diagnostics (1.6); with no exudate it computes the same numbers (tests)
+            do k = 1, m
+               i = i0 + k - 1
+               litmin1 = ((cm_r(k)*vm(k, 1))*cl_m(k))/(q(i, Q_KM) + cm_r(k))
+               litmin2 = ((cm_r(k)*vm(k, 2))*cl_s(k))/(q(i, Q_KM + 1) + cm_r(k))
+               sommin1 = ((cm_r(k)*vm(k, 3))*cs_a(k))/(q(i, Q_KM + 2) + cm_r(k))
+               litmin3 = ((cm_k(k)*vm(k, 4))*cl_m(k))/(q(i, Q_KM + 3) + cm_k(k))
+               litmin4 = ((cm_k(k)*vm(k, 5))*cl_s(k))/(q(i, Q_KM + 4) + cm_k(k))
+               sommin2 = ((cm_k(k)*vm(k, 6))*cs_a(k))/(q(i, Q_KM + 5) + cm_k(k))
+               trn1 = (mr(k)*q(i, Q_TAUR))*q(i, Q_FPHYS_R); trn2 = (mr(k)*q(i, Q_TAUR))*q(i, Q_FCHEM_R)
+               trn3 = (mr(k)*q(i, Q_TAUR))*q(i, Q_FAVAL_R)
+               trn4 = (mk(k)*q(i, Q_TAUK))*q(i, Q_FPHYS_K); trn5 = (mk(k)*q(i, Q_TAUK))*q(i, Q_FCHEM_K)
+               trn6 = (mk(k)*q(i, Q_TAUK))*q(i, Q_FAVAL_K)
+               desorp = cs_p(k)*q(i, Q_DESORPTION)
+               oxidat = ((cm_k(k)*vm(k, 8))*cs_c(k))/(kok(k) + cm_k(k)) &
+                        + ((cm_r(k)*vm(k, 7))*cs_c(k))/(kor(k) + cm_r(k))
+
+               litminn1 = (litmin1*nl_m(k))/(cl_m(k) + EPS10)
+               litminn2 = (litmin2*nl_s(k))/(cl_s(k) + EPS10)
+               litminn3 = (litmin3*nl_m(k))/(cl_m(k) + EPS10)
+               litminn4 = (litmin4*nl_s(k))/(cl_s(k) + EPS10)
+               somminn1 = (sommin1*ns_a(k))/(cs_a(k) + EPS10)
+               somminn2 = (sommin2*ns_a(k))/(cs_a(k) + EPS10)
+               rr = 1.0_dp/(cm_r(k) + EPS10)
+               rk = 1.0_dp/(cm_k(k) + EPS10)
+               trnn1 = (trn1*nm_r(k))*rr; trnn2 = (trn2*nm_r(k))*rr; trnn3 = (trn3*nm_r(k))*rr
+               trnn4 = (trn4*nm_k(k))*rk; trnn5 = (trn5*nm_k(k))*rk; trnn6 = (trn6*nm_k(k))*rk
+               desorpn = (desorp*ns_p(k))/(cs_p(k) + EPS10)
+               oxidatn = (oxidat*ns_c(k))/(cs_c(k) + EPS10)
+               dinup_r = (din(k)*cm_r(k))/(cm_r(k) + cm_k(k))
+               dinup_k = (din(k)*cm_k(k))/(cm_r(k) + cm_k(k))
+               ! route 1: direct uptake split by biomass as DIN (into LITm if there is no biomass)
+               sw = cm_r(k) + cm_k(k)
+               if (sw > 0.0_dp) then
+                  ex_r = (xc(k)*cm_r(k))/sw; ex_k = (xc(k)*cm_k(k))/sw
+                  exn_r = (xn(k)*cm_r(k))/sw; exn_k = (xn(k)*cm_k(k))/sw
+                  ex_lit = 0.0_dp; exn_lit = 0.0_dp
+               else
+                  ex_r = 0.0_dp; ex_k = 0.0_dp; exn_r = 0.0_dp; exn_k = 0.0_dp
+                  ex_lit = xc(k); exn_lit = xn(k)
+               end if
+               upc_r = (mp(i, M_MGE)*(litmin1 + sommin1) + mp(i, M_MGE + 1)*litmin2) + mgex_r(k)*ex_r
+               upn_r = ((mp(i, M_NUE)*(litminn1 + somminn1) + mp(i, M_NUE + 1)*litminn2) + dinup_r) + nuex(k)*exn_r
+               upc_k = (mp(i, M_MGE + 2)*(litmin3 + sommin2) + mp(i, M_MGE + 3)*litmin4) + mgex_k(k)*ex_k
+               upn_k = ((mp(i, M_NUE + 2)*(litminn3 + somminn2) + mp(i, M_NUE + 3)*litminn4) + dinup_k) &
+                       + nuex(k)*exn_k
+               cnup_r = upc_r/(upn_r + EPS10)
+               cnup_k = upc_k/(upn_k + EPS10)
+               ovf_r = upc_r - upn_r*min(q(i, Q_CN_R), cnup_r)
+               spill_r = upn_r - upc_r/max(q(i, Q_CN_R), cnup_r)
+               ovf_k = upc_k - upn_k*min(q(i, Q_CN_K), cnup_k)
+               spill_k = upn_k - upc_k/max(q(i, Q_CN_K), cnup_k)
+               ovr_day(k) = ovr_day(k) + ovf_r
+               ovk_day(k) = ovk_day(k) + ovf_k
+
+               d_litm = ((im1(k) - litmin1) - litmin3) + ex_lit
+               d_micr = (upc_r - ((trn1 + trn2) + trn3)) - ovf_r
+               d_somp = ((imf(k) + trn1) + trn4) - desorp
+               d_lits = (is1(k) - litmin2) - litmin4
+               d_mick = (upc_k - ((trn4 + trn5) + trn6)) - ovf_k
+               d_somc = ((isf(k) + trn2) + trn5) - oxidat
+               d_soma = ((((trn3 + trn6) + desorp) + oxidat) - sommin1) - sommin2
+
+               d_litmn = ((jm1(k) - litminn1) - litminn3) + exn_lit
+               d_micrn = (upn_r - ((trnn1 + trnn2) + trnn3)) - spill_r
+               d_sompn = ((jmf(k) + trnn1) + trnn4) - desorpn
+               d_litsn = (js1(k) - litminn2) - litminn4
+               d_mickn = (upn_k - ((trnn4 + trnn5) + trnn6)) - spill_k
+               d_somcn = ((jsf(k) + trnn2) + trnn5) - oxidatn
+               d_soman = ((((trnn3 + trnn6) + desorpn) + oxidatn) - somminn1) - somminn2
+               d_din = (((((((onue(k, 1)*(litminn1 + somminn1) + onue(k, 2)*litminn2) &
+                             + onue(k, 3)*(litminn3 + somminn2)) + onue(k, 4)*litminn4) &
+                           + spill_r) + spill_k) - dinup_r) - dinup_k) + onuex(k)*(exn_r + exn_k)
+
+               chresp(k) = ((((((chresp(k) + omge(k, 1)*(litmin1 + sommin1)) + omge(k, 2)*litmin2) &
+                               + omge(k, 3)*(litmin3 + sommin2)) + omge(k, 4)*litmin4) + ovf_r) + ovf_k) &
+                         + (omgex_r(k)*ex_r + omgex_k(k)*ex_k)
+               nlitmin(k) = nlitmin(k) + q(i, Q_U)*(((onue(k, 1)*litminn1 + onue(k, 2)*litminn2) &
+                                                     + onue(k, 3)*litminn3) + onue(k, 4)*litminn4) &
+                            + q(i, Q_U)*(onuex(k)*(exn_r + exn_k))
+               nsmin(k) = nsmin(k) + q(i, Q_U)*(onue(k, 1)*somminn1 + onue(k, 3)*somminn2)
+               nsimm(k) = nsimm(k) - q(i, Q_U)*(((dinup_r + dinup_k) - spill_r) - spill_k)
+               csompin(k) = ((csompin(k) + imf(k)) + trn1) + trn4
+               ! microbial diagnostics (1.6): gross uptake, respiration (growth + overflow), necromass
+               xup(k) = xup(k) + (ex_r + ex_k)
+               up_r(k) = up_r(k) + (((litmin1 + sommin1) + litmin2) + ex_r)
+               up_k(k) = up_k(k) + (((litmin3 + sommin2) + litmin4) + ex_k)
+               rs_r(k) = rs_r(k) + (((omge(k, 1)*(litmin1 + sommin1) + omge(k, 2)*litmin2) + omgex_r(k)*ex_r) + ovf_r)
+               rs_k(k) = rs_k(k) + (((omge(k, 3)*(litmin3 + sommin2) + omge(k, 4)*litmin4) + omgex_k(k)*ex_k) + ovf_k)
+               nec_p(k) = nec_p(k) + (trn1 + trn4); nec_c(k) = nec_c(k) + (trn2 + trn5)
+               nec_a(k) = nec_a(k) + (trn3 + trn6)
+               necn_p(k) = necn_p(k) + (trnn1 + trnn4); necn_c(k) = necn_c(k) + (trnn2 + trnn5)
+               necn_a(k) = necn_a(k) + (trnn3 + trnn6)
+
+               cl_m(k) = cl_m(k) + d_litm; cl_s(k) = cl_s(k) + d_lits
+               cm_r(k) = cm_r(k) + d_micr; cm_k(k) = cm_k(k) + d_mick
+               cs_a(k) = cs_a(k) + d_soma; cs_c(k) = cs_c(k) + d_somc; cs_p(k) = cs_p(k) + d_somp
+               nl_m(k) = nl_m(k) + d_litmn; nl_s(k) = nl_s(k) + d_litsn
+               nm_r(k) = nm_r(k) + d_micrn; nm_k(k) = nm_k(k) + d_mickn
+               ns_a(k) = ns_a(k) + d_soman; ns_c(k) = ns_c(k) + d_somcn; ns_p(k) = ns_p(k) + d_sompn
+               din(k) = din(k) + d_din
+            end do
+         else if (icycle > 1) then
             do k = 1, m
                i = i0 + k - 1
                litmin1 = ((cm_r(k)*vm(k, 1))*cl_m(k))/(q(i, Q_KM) + cm_r(k))
@@ -660,6 +792,12 @@ contains
             q(i, Q_OVERFLOW_R) = ovr_day(k); q(i, Q_OVERFLOW_K) = ovk_day(k)
             q(i, Q_NLITTERMIN) = nlitmin(k); q(i, Q_NSMIN) = nsmin(k); q(i, Q_NSIMM) = nsimm(k)
          end if
+         if (xon) then
+            q(i, Q_EXUP) = xup(k)
+            q(i, Q_UP_R) = up_r(k); q(i, Q_UP_K) = up_k(k); q(i, Q_RS_R) = rs_r(k); q(i, Q_RS_K) = rs_k(k)
+            q(i, Q_NEC) = nec_p(k); q(i, Q_NEC + 1) = nec_c(k); q(i, Q_NEC + 2) = nec_a(k)
+            q(i, Q_NECN) = necn_p(k); q(i, Q_NECN + 1) = necn_c(k); q(i, Q_NECN + 2) = necn_a(k)
+         end if
       end do
    end subroutine mimics_hours_chunk
 
@@ -744,5 +882,32 @@ contains
          q(i, Q_CHRESP) = q(i, Q_CHRESP) + q(i, Q_CWD2CO2)/q(i, Q_U)
       end do
    end subroutine mimics_cycle
+
+   ! ---------------------------------------------------------------------------
+   !> Root exudation into MIMICS (seed_processes.md 1.3), after mimics_delplant, which took the exudate C
+   !> that goes to LITm (cexlit) with the root litter. Route 0 adds the exudate N to the LITm N input;
+   !> route 1 (C+N runs) sends the share fHMW to LITm and the rest to direct microbial uptake
+   !> (Q_EXC, Q_EXN, mg cm-3 d-1, taken up hour by hour in mimics_hours_chunk).
+   subroutine mimics_exudate_inputs(n, icycle, mp, cp, cexud, nexud, q)
+      integer, intent(in) :: n, icycle
+      real(dp), intent(in) :: mp(n, NMIMICSPARAM), cp(n, NCP), cexud(n), nexud(n)
+      real(dp), intent(inout) :: q(n, NQ)
+      integer :: i
+      real(dp) :: nlit, d
+      do i = 1, n
+         q(i, Q_EXC) = 0.0_dp
+         q(i, Q_EXN) = 0.0_dp
+         if (inint(cp(i, CP_IVT2)) == 0 .or. icycle < 2) cycle
+         d = q(i, Q_DEPTH)
+         nlit = nexud(i)
+         if (mp(i, M_EXUD_ROUTE) /= 0.0_dp) then
+            nlit = mp(i, M_EXUD_FHMW)*nexud(i)
+            q(i, Q_EXC) = (((1.0_dp - mp(i, M_EXUD_FHMW))*cexud(i))*0.1_dp)/d
+            q(i, Q_EXN) = (((1.0_dp - mp(i, M_EXUD_FHMW))*nexud(i))*0.1_dp)/d
+         end if
+         q(i, Q_NLITIN_MET) = q(i, Q_NLITIN_MET) + (nlit*0.1_dp)/d
+         q(i, Q_NLITINPT_MET) = q(i, Q_NLITINPT_MET) + nlit
+      end do
+   end subroutine mimics_exudate_inputs
 
 end module mimics_soil

@@ -19,6 +19,7 @@ module mimics_step
    use casa_veg, only: casa_root_fractions, casa_avg_layers, cell_active
    use casa_veg_day
    use mimics_soil
+   use tb_exudation, only: exudation_on
    implicit none
    private
 
@@ -147,12 +148,14 @@ contains
       logical :: active(nb), keep_prev
       integer :: i, d, doy, k
       real(dp) :: u, x
+      real(dp) :: cexl(nb)   ! root exudate C into LITm (route 0: all; route 1: the HMW share)
 
       opt%clamp_btran = fixes(FIX_CLAMP_BTRAN) /= 0
       opt%leaf_maint_resp = fixes(FIX_LEAF_MAINT_RESP) /= 0
       opt%constant_yield = fixes(FIX_CONSTANT_GROWTH_YIELD) /= 0
       opt%exudate_from_npp = .false.   ! the Q6 option applies to the CASA soil model only
       opt%casa_soil_mode = .false.
+      opt%exud_on = exudation_on(nb, params)
 
       call veg_work_allocate(nb, params, w)
       call mimics_casa_constants(nb, params, cp)
@@ -207,7 +210,17 @@ contains
          ! ---- step 5: CWD decay ----
          call mimics_cwd_rate(nb, cp, w%tsoilavg, w%moistavg, q)
          ! ---- step 7: CWD tendencies, litter inputs, daily fractions ----
-         call mimics_delplant(nb, icycle, cp, w%cplant0, w%dnturn, state(:, S_CCWD), state(:, S_NCWD), w%cexud, q)
+         if (.not. opt%exud_on) then
+            call mimics_delplant(nb, icycle, cp, w%cplant0, w%dnturn, state(:, S_CCWD), state(:, S_NCWD), w%cexud, q)
+         else
+            ! root exudation (seed_processes.md 1.3): route 1 (C+N) sends only the HMW share to LITm
+            do i = 1, nb
+               cexl(i) = w%cexud(i)
+               if (icycle > 1 .and. mparams(i, M_EXUD_ROUTE) /= 0.0_dp) cexl(i) = mparams(i, M_EXUD_FHMW)*w%cexud(i)
+            end do
+            call mimics_delplant(nb, icycle, cp, w%cplant0, w%dnturn, state(:, S_CCWD), state(:, S_NCWD), cexl, q)
+            call mimics_exudate_inputs(nb, icycle, mparams, cp, w%cexud, w%nexud, q)
+         end if
          call mimics_fractions(nb, mparams, cp, q)
          ! ---- step 8: 24 hours of MIMICS (+ CN mineral-N bookkeeping) ----
          call mimics_leach(nb, icycle, mparams, cp, state(:, S_NSOILMIN), q)
@@ -302,7 +315,7 @@ contains
          ! mass created outside the physical fluxes (docs/kernel.md "Budgets"):
          ! C: NPP multiplier, exudate (counted in GPP and again as litter), plant clamps
          do i = 1, nb
-            dg(i, D_C_QUIRK_SOURCE) = ((w%npp_raw(i)*npp_scalar - w%npp_raw(i)) + w%cexud(i)) + w%csrc(i)
+            dg(i, D_C_QUIRK_SOURCE) = ((w%npp_raw(i)*npp_scalar - w%npp_raw(i)) + w%cexq(i)) + w%csrc(i)
          end do
          ! N: the 1e-10 of Nminuptake not given to plants, discarded plant N (Q12), clamps
          do i = 1, nb
@@ -313,6 +326,12 @@ contains
                dg(i, D_N_QUIRK_SOURCE) = -(dg(i, D_NDEP) + dg(i, D_NFIX))
             end if
          end do
+         if (opt%exud_on) then
+            dg(:, D_NEXUDATE) = w%nexud
+            dg(:, D_NEXUDATE_EXT) = w%nexext
+            dg(:, D_CEXUDATE_CAPPED) = w%ccap
+         end if
+         if (any(mparams(:, M_EXUD_DIAG) /= 0.0_dp)) call mimics_exudate_diagnostics(nb, q, dg)
          if (store_daily /= 0) daily(:, :, d) = dg
          annual = annual + dg
       end do
@@ -324,5 +343,36 @@ contains
          end do
       end if
    end subroutine mimics_block_days
+
+   !> The microbial diagnostics of the day (seed_processes.md 1.6) from the hourly sums, in g m-2 d-1.
+   subroutine mimics_exudate_diagnostics(nb, q, dg)
+      integer, intent(in) :: nb
+      real(dp), intent(in) :: q(nb, NQ)
+      real(dp), intent(inout) :: dg(nb, NDIAG)
+      integer :: i, k
+      real(dp) :: u, ru, rr
+      do i = 1, nb
+         u = q(i, Q_U)
+         dg(i, D_EXUD_UPTAKE) = q(i, Q_EXUP)*u
+         dg(i, D_UPTAKE_R) = q(i, Q_UP_R)*u
+         dg(i, D_UPTAKE_K) = q(i, Q_UP_K)*u
+         dg(i, D_RESP_R) = q(i, Q_RS_R)*u
+         dg(i, D_RESP_K) = q(i, Q_RS_K)*u
+         do k = 0, 2
+            dg(i, D_NEC_SOMP + k) = q(i, Q_NEC + k)*u
+            dg(i, D_NECN_SOMP + k) = q(i, Q_NECN + k)*u
+         end do
+         dg(i, D_CUE_R) = 0.0_dp
+         dg(i, D_CUE_K) = 0.0_dp
+         dg(i, D_CUE_MIC) = 0.0_dp
+         dg(i, D_OVERFLOW_SHARE) = 0.0_dp
+         if (q(i, Q_UP_R) > 0.0_dp) dg(i, D_CUE_R) = 1.0_dp - q(i, Q_RS_R)/q(i, Q_UP_R)
+         if (q(i, Q_UP_K) > 0.0_dp) dg(i, D_CUE_K) = 1.0_dp - q(i, Q_RS_K)/q(i, Q_UP_K)
+         ru = q(i, Q_UP_R) + q(i, Q_UP_K)
+         rr = q(i, Q_RS_R) + q(i, Q_RS_K)
+         if (ru > 0.0_dp) dg(i, D_CUE_MIC) = 1.0_dp - rr/ru
+         if (rr > 0.0_dp) dg(i, D_OVERFLOW_SHARE) = (q(i, Q_OVERFLOW_R) + q(i, Q_OVERFLOW_K))/rr
+      end do
+   end subroutine mimics_exudate_diagnostics
 
 end module mimics_step

@@ -10,6 +10,7 @@ module casa_veg_day
    use tb_precision, only: dp, sp
    use tb_layout
    use casa_veg
+   use tb_exudation, only: exudation_source, exudation_plant_n, exudation_q12
    implicit none
    private
    public :: veg_options, veg_day_work, veg_work_allocate, widen_forcing_day, casa_vegetation_day
@@ -25,6 +26,7 @@ module casa_veg_day
       logical :: constant_yield = .false.    !< FIX_CONSTANT_GROWTH_YIELD (Q4)
       logical :: exudate_from_npp = .false.  !< FIX_EXUDATE_FROM_NPP (Q6), CASA soil only
       logical :: casa_soil_mode = .true.     !< xkNlimiting with the CASA-soil litter override and rnew
+      logical :: exud_on = .false.           !< some cell uses an exudation option (tb_exudation)
    end type veg_options
 
    !> The day's vegetation quantities of nb cells (g m-2 d-1 unless stated; organ index
@@ -42,6 +44,8 @@ module casa_veg_day
       real(dp), allocatable :: cplant0(:, :), nplant0(:, :)  !< start-of-day plant C, N
       real(dp), allocatable :: dcplant(:, :), dclab(:), dnturn(:, :), dnplant(:, :)
       real(dp), allocatable :: csrc(:), nsrc(:), nneg(:)     !< plant clamps (casa_plant_update)
+      !> root exudation (tb_exudation): N flux, C created (legacy), N from outside, C capped by NPP
+      real(dp), allocatable :: nexud(:), cexq(:), nexext(:), ccap(:)
    end type veg_day_work
 
 contains
@@ -58,6 +62,10 @@ contains
       allocate (w%kplant(nb, 3), w%fracclab(nb), w%xkn(nb), w%rnew(nb, 3), w%nup(nb), w%fracn(nb, 3))
       allocate (w%cplant0(nb, 3), w%nplant0(nb, 3), w%dcplant(nb, 3), w%dclab(nb), w%dnturn(nb, 3))
       allocate (w%dnplant(nb, 3), w%csrc(nb), w%nsrc(nb), w%nneg(nb))
+      allocate (w%nexud(nb), w%cexq(nb), w%nexext(nb), w%ccap(nb))
+      w%nexud = 0.0_dp
+      w%nexext = 0.0_dp
+      w%ccap = 0.0_dp
       do i = 1, 3
          do n = 1, nb
             w%rnew(n, i) = 1.0_dp/params(n, P_CNMIN_MIC + i - 1)
@@ -138,11 +146,18 @@ contains
       end do
       call casa_allocation(nb, params, st(:, S_PHASE), st(:, S_LAI), w%npp, w%rm, w%fracc)
       call casa_xrateplant(nb, params, st(:, S_PHASE), tairk, w%btran, w%kcold, w%kdry, w%xkleaf)
-      call casa_exudation(nb, params, gppd, w%cexud)
+      if (opt%exud_on) then
+         call exudation_source(nb, doy, icycle, params, st(:, S_NFROOT), gppd, w%npp, w%cexud, w%nexud, &
+                               w%cexq, w%nexext, w%ccap)
+      else
+         call casa_exudation(nb, params, gppd, w%cexud)
+         w%cexq = w%cexud
+      end if
       if (opt%exudate_from_npp) then
-         ! Q6 option: the exudate is taken from NPP instead of being created
+         ! Q6 option: the exudate is taken from NPP instead of being created (only the legacy
+         ! mode's exudate, cexq; the other modes book their own)
          do n = 1, nb
-            w%npp(n) = w%npp(n) - w%cexud(n)
+            w%npp(n) = w%npp(n) - w%cexq(n)
          end do
       end if
       call casa_kplant(nb, params, st(:, S_LAI), w%kcold, w%kdry, w%xkleaf, w%kplant)
@@ -166,8 +181,10 @@ contains
       end do
       call casa_plant_tendencies(nb, params, icycle, w%npp, gppd, w%fracclab, w%clabloss, w%fracc, w%kplant, &
                                  w%cplant0, w%nplant0, w%nup, w%fracn, w%dcplant, w%dclab, w%dnturn, w%dnplant)
+      if (opt%exud_on .and. icycle > 1) call exudation_plant_n(nb, params, w%nexud, w%dnplant)
       call casa_plant_update(nb, params, icycle, w%dcplant, w%dclab, w%dnplant, st(:, S_CLEAF:S_CFROOT), &
                              st(:, S_CLABILE), st(:, S_NLEAF:S_NFROOT), st(:, S_LAI), w%csrc, w%nsrc, w%nneg)
+      if (opt%exud_on .and. icycle > 1) call exudation_q12(nb, params, st(:, S_CLEAF), w%nexud, w%nsrc)
       call casa_end_of_day_np(nb, params, icycle, st(:, S_CLEAF:S_CFROOT), st(:, S_NLEAF:S_NFROOT), &
                               st(:, S_PLEAF:S_PFROOT))
    end subroutine casa_vegetation_day

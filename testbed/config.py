@@ -153,6 +153,15 @@ KEYS: tuple[Key, ...] = (
         "met NetCDF file; with first_year/last_year a pattern containing {year}, e.g. met/met_{year}_{year}.nc",
     ),
     Key("files", "restart_in", str, "", "", "restart NetCDF written by testbed (run.start = restart)"),
+    Key(
+        "files",
+        "exudate_cn",
+        str,
+        "",
+        "",
+        "per-cell exudate C:N (CSV with a header and a column cn, one row per cell in the soil table's order; "
+        "inf: N-free); overrides exudation.cn and cn_pft (docs/exudation.md)",
+    ),
     Key("files", "legacy_restart_casa", str, "", "", "the original's cnppool_end.csv to start from"),
     *(
         Key(
@@ -316,6 +325,59 @@ KEYS: tuple[Key, ...] = (
             ("rhokc", "correlation of decay rate and carbon"),
         )
     ),
+    # &exudation (seed_processes.md 1; docs/exudation.md)
+    Key(
+        "exudation",
+        "mode",
+        str,
+        "legacy",
+        "",
+        "legacy: the original's hook (fracrootexud x GPP taken from GPP after NPP, so C is created; no N); "
+        "plant: debited from NPP and fine-root N (conserving); prescribed: the external flux `flux`",
+        ("legacy", "plant", "prescribed"),
+    ),
+    Key("exudation", "frac", float, -1.0, "1", "fraction of GPP exuded (legacy, plant); < 0: the table's fracrootexud"),
+    Key("exudation", "cn", float, 40.0, "g g-1", "exudate C:N (plant, prescribed); must be > 0"),
+    Key("exudation", "n_free", bool, False, "", "N-free exudate (infinite C:N)"),
+    Key("exudation", "cn_pft", str, "", "g g-1", "per-PFT exudate C:N, 18 comma-separated values; overrides cn"),
+    Key("exudation", "flux", float, 0.0, "g m-2 d-1", "prescribed exudate carbon flux (mode prescribed)"),
+    Key("exudation", "route_mimics", int, 0, "", "MIMICS: 0 into LITm, 1 direct uptake by MICr and MICk (C+N)"),
+    Key("exudation", "route_casa", int, 0, "", "CASA soil: 0 metabolic litter, 1 microbial pool with CUE `cue`"),
+    Key("exudation", "fhmw", float, 0.0, "1", "MIMICS route 1: share sent to LITm (high-molecular-weight exudate)"),
+    Key("exudation", "mge_r", float, 0.5, "1", "MIMICS route 1: growth efficiency of MICr on exudate"),
+    Key("exudation", "mge_k", float, 0.7, "1", "MIMICS route 1: growth efficiency of MICk on exudate"),
+    Key("exudation", "nue", float, 0.85, "1", "MIMICS route 1: N use efficiency of exudate uptake"),
+    Key("exudation", "cue", float, 0.45, "1", "CASA route 1: carbon-use efficiency of exudate uptake"),
+    Key(
+        "exudation",
+        "schedule",
+        str,
+        "continuous",
+        "",
+        "continuous, or pulses on days pulse_start + i pulse_period + j (i < pulse_number, j < pulse_length)",
+        ("continuous", "pulses"),
+    ),
+    Key("exudation", "pulse_start", int, 200, "", "day of year of the first pulse"),
+    Key("exudation", "pulse_number", int, 1, "", "number of pulses per year"),
+    Key("exudation", "pulse_period", int, 365, "d", "days from one pulse's start to the next"),
+    Key("exudation", "pulse_length", int, 1, "d", "length of a pulse"),
+    Key(
+        "exudation",
+        "pulse_amplitude",
+        float,
+        -1.0,
+        "1",
+        "schedule factor on pulse days; -1: pulse_period / pulse_length (mass-matched to continuous exudation)",
+    ),
+    Key("exudation", "pulse_background", float, 0.0, "1", "schedule factor on the other days"),
+    Key(
+        "exudation",
+        "diagnostics",
+        bool,
+        False,
+        "",
+        "MIMICS microbial diagnostics (uptake, respiration, CUE, necromass) also without an exudation option",
+    ),
     # &fixes
     *(Key("fixes", name, bool, False, "", help) for name, help in _FIX_HELP.items()),
     # &spinup (testbed spinup; docs/spinup.md)
@@ -429,7 +491,7 @@ KEYS: tuple[Key, ...] = (
     ),
 )
 
-GROUPS = ("run", "files", "parallel", "perturbation", "moisture", "heterogeneity", "fixes", "spinup")
+GROUPS = ("run", "files", "parallel", "perturbation", "moisture", "heterogeneity", "exudation", "fixes", "spinup")
 _BY_PATH = {k.path: k for k in KEYS}
 assert set(_FIX_HELP) - {"no_restart_write_reset"} == set(FIXES) - {"reserved"}
 
@@ -566,6 +628,9 @@ class RunConfig:
 
         for opt in options_from_config(self):
             opt.check()
+        from .exudation import options_from_config as exudation_options
+
+        exudation_options(self).check(self.icycle)
 
     @property
     def icycle(self) -> int:

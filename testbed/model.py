@@ -17,6 +17,8 @@ from . import kernel, layout
 from . import soil as soil_models
 from .domain import Domain, PhenologyTable
 from .errors import ConfigError
+from .exudation import OUTPUT_OPTION, Exudation
+from .exudation import columns as exudation_columns
 from .params import CASA_PFT_PARAMETERS, CasaParameterSet
 from .scenarios import (
     DrySpell,
@@ -48,6 +50,8 @@ class Model:
     heterogeneity: Heterogeneity = field(default_factory=Heterogeneity)  #: sub-grid heterogeneity (3)
     vg_table: np.ndarray | None = None  #: user's per-cell (theta_r, alpha, n), else class means from texture
     het_table: dict[str, np.ndarray] | None = None  #: per-cell CVs and correlations overriding the namelist
+    exudation: Exudation = field(default_factory=Exudation)  #: root exudation (seed_processes.md 1)
+    exudate_cn: np.ndarray | None = None  #: per-cell exudate C:N (inf: N-free) overriding the namelist
 
     def __post_init__(self) -> None:
         soil = self.soil
@@ -73,6 +77,7 @@ class Model:
             if soil.parameters
             else np.zeros((self.ncell, 0), order="F")
         )
+        self._exudation_columns()
         self._scenario_columns()
         self.greenup, self.fall, self.phase0 = self.phenology.lookup(self.domain.lat, self.domain.pft)
 
@@ -122,6 +127,18 @@ class Model:
         put("nclitter_str", nstr / (cstr + 1.0e-10))
         put("nclitter_cwd", ncwd / (ccwd + 1.0e-10))
         return p
+
+    def _exudation_columns(self) -> None:
+        """The root-exudation columns (seed_processes.md 1); the defaults leave them at 0."""
+        self.exudation.check(self.icycle)
+        if self.exudate_cn is not None and self.exudate_cn.shape != (self.ncell,):
+            raise ConfigError(f"the exudate C:N table has {self.exudate_cn.size} rows for {self.ncell} cells")
+        exudation_columns(self.exudation, self.params, self.sparams, self.soil_model, self.domain.pft, self.exudate_cn)
+
+    @property
+    def output_options(self) -> tuple[str, ...]:
+        """Optional groups of output variables this run writes (testbed.variables OutputVar.option)."""
+        return (OUTPUT_OPTION,) if (self.exudation.on or self.exudation.diagnostics) else ()
 
     def _scenario_columns(self) -> None:
         """The moisture and heterogeneity columns (seed_processes.md 2, 3); all off leaves them at 0."""
@@ -195,6 +212,8 @@ class Model:
             self.heterogeneity,
             None if self.vg_table is None else self.vg_table[cells],
             None if self.het_table is None else {k: v[cells] for k, v in self.het_table.items()},
+            self.exudation,
+            None if self.exudate_cn is None else self.exudate_cn[cells],
         )
 
     # ------------------------------------------------------------------ initial state

@@ -65,20 +65,33 @@ HOST_VARIABLES: tuple[OutputVar, ...] = (
     OutputVar("nNetMineralization", "nnetmin", "flux", CN, standard_name=_SN_NETMIN),
     OutputVar("negPoolResets", "neg_pools", "flux"),
     OutputVar("xkNlimiting", "xknlimiting", "mean", CN),
+    # root exudation (docs/exudation.md), in runs with an exudation option
+    OutputVar("cExudate", "cexudate", "flux", option="exudation"),
+    OutputVar("nExudate", "nexudate", "flux", CN, option="exudation"),
+    OutputVar("nExudateExternal", "nexudate_ext", "flux", CN, option="exudation"),
+    OutputVar("cExudateCapped", "cexudate_capped", "flux", option="exudation"),
 )
 
 
-def soil_variables(soil_model: str, icycle: int) -> list[OutputVar]:
+def soil_variables(soil_model: str, icycle: int, options: tuple[str, ...] = ()) -> list[OutputVar]:
     """The output variables that belong to the soil model itself: its pools and its own outputs."""
     soil = soil_models.get(soil_model)
-    return [v for v in (*(pool_variable(p) for p in soil.own_pools(icycle)), *soil.outputs) if icycle in v.cycles]
+    return [
+        v
+        for v in (*(pool_variable(p) for p in soil.own_pools(icycle)), *soil.outputs)
+        if icycle in v.cycles and (v.option is None or v.option in options)
+    ]
 
 
-def variables_for(soil_model: str, icycle: int) -> list[OutputVar]:
+def variables_for(soil_model: str, icycle: int, options: tuple[str, ...] = ()) -> list[OutputVar]:
     """The output variables of a run of ``soil_model`` and ``icycle``: pools, host variables, the soil model's."""
     soil = soil_models.get(soil_model)
     pools = [pool_variable(p) for p in soil.all_pools(icycle)]
-    return [v for v in (*pools, *HOST_VARIABLES, *soil.outputs) if icycle in v.cycles]
+    return [
+        v
+        for v in (*pools, *HOST_VARIABLES, *soil.outputs)
+        if icycle in v.cycles and (v.option is None or v.option in options)
+    ]
 
 
 @dataclass
@@ -156,14 +169,20 @@ def _var_attrs(v: OutputVar, annual: bool) -> dict:
     return a
 
 
-def daily_columns(daily: np.ndarray, soil_model: str, icycle: int) -> np.ndarray:
+def daily_columns(daily: np.ndarray, soil_model: str, icycle: int, options: tuple[str, ...] = ()) -> np.ndarray:
     """The output variables' columns of kernel diagnostics (ncell, NDIAG, nday) as float32 (ncell, nvar, nday)."""
-    cols = [layout.index("diag", v.diag) for v in variables_for(soil_model, icycle)]
+    cols = [layout.index("diag", v.diag) for v in variables_for(soil_model, icycle, options)]
     return daily[:, cols, :].astype(np.float32)
 
 
 def daily_dataset(
-    values: np.ndarray, year_label: int, cells: CellInfo, soil_model: str, icycle: int, attrs: dict | None = None
+    values: np.ndarray,
+    year_label: int,
+    cells: CellInfo,
+    soil_model: str,
+    icycle: int,
+    attrs: dict | None = None,
+    options: tuple[str, ...] = (),
 ) -> xr.Dataset:
     """One year of daily output variables, ``values`` = :func:`daily_columns`, as a CF dataset (time, cell).
 
@@ -175,7 +194,7 @@ def daily_dataset(
     bounds = np.array([[start + _dt.timedelta(days=d), start + _dt.timedelta(days=d + 1)] for d in range(nday)])
     data = {
         v.name: (("time", "cell"), values[:, k, :].T, _var_attrs(v, annual=False))
-        for k, v in enumerate(variables_for(soil_model, icycle))
+        for k, v in enumerate(variables_for(soil_model, icycle, options))
     }
     ds = xr.Dataset(data, coords={**_coords(cells), **_time(times)}, attrs=_attrs(soil_model, icycle, attrs))
     ds["time_bnds"] = (("time", "nv"), bounds)
@@ -190,13 +209,14 @@ def annual_dataset(
     soil_model: str,
     icycle: int,
     attrs: dict | None = None,
+    options: tuple[str, ...] = (),
 ) -> xr.Dataset:
     """Annual records (sums of fluxes, means of pools) for the given years as a CF dataset."""
     times = [cftime.DatetimeNoLeap(y, 7, 2, 12) for y in year_labels]
     bounds = np.array([[cftime.DatetimeNoLeap(y, 1, 1), cftime.DatetimeNoLeap(y + 1, 1, 1)] for y in year_labels])
     stack = np.stack(annuals) if annuals else np.zeros((0, cells.lat.size, layout.NDIAG))
     data = {}
-    for v in variables_for(soil_model, icycle):
+    for v in variables_for(soil_model, icycle, options):
         col = stack[:, :, layout.index("diag", v.diag)]
         if v.kind == "mean":
             col = col * (1.0 / 365.0)

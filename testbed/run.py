@@ -150,7 +150,7 @@ def budget_residuals(
     if model.icycle < 2:
         return c_res, c_scale, None, None
     n0, n1 = storage(model, before, NITROGEN), storage(model, after, NITROGEN)
-    n_in = _col(annual, "ndep") + _col(annual, "nfix") + _col(annual, "n_quirk_source")
+    n_in = (_col(annual, "ndep") + _col(annual, "nfix") + _col(annual, "n_quirk_source")) + _col(annual, "nexudate_ext")
     n_out = _col(annual, "nleach") + _col(annual, "nloss")
     n_res = (n1 - n0) - (n_in - n_out)
     n_scale = np.maximum(np.abs(n0), np.abs(n1))

@@ -11,6 +11,8 @@ from .. import layout
 from ..config import RunConfig
 from ..domain import Domain, PhenologyTable
 from ..errors import ConfigError, InputError
+from ..exudation import options_from_config as exudation_options
+from ..exudation import read_cn_table
 from ..forcing import MetFile, check_values
 from ..legacy import pool_csvs, read_pool_csv
 from ..model import Model
@@ -87,7 +89,28 @@ def build_model(cfg: RunConfig) -> Model:
         if cfg.get("files.heterogeneity_table")
         else None
     )
-    return Model(domain, casa, phen, soil.name, cfg.icycle, soil_params, fixes, moisture, dry_spell, het, vg, het_table)
+    exudation = exudation_options(cfg)
+    exudate_cn = (
+        read_cn_table(_file(cfg, "files.exudate_cn", "exudate C:N table"), domain.ncell)
+        if cfg.get("files.exudate_cn")
+        else None
+    )
+    return Model(
+        domain,
+        casa,
+        phen,
+        soil.name,
+        cfg.icycle,
+        soil_params,
+        fixes,
+        moisture,
+        dry_spell,
+        het,
+        vg,
+        het_table,
+        exudation,
+        exudate_cn,
+    )
 
 
 def initial_state(cfg: RunConfig, model: Model) -> np.ndarray:

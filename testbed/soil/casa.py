@@ -33,5 +33,6 @@ MODEL = SoilModel(
         OutputVar("fT", "ft", "mean"),
         OutputVar("fW", "fw", "mean"),
         OutputVar("cpassInpt", "cpassinpt", "flux"),
+        OutputVar("cRespExudate", "hr_exudate", "flux", option="exudation"),
     ),
 )

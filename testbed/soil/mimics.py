@@ -140,6 +140,27 @@ MODEL = SoilModel(
         OutputVar("thetaLiq", "thetaliq_mimics", "mean"),
         OutputVar("thetaFrzn", "thetafrzn", "mean"),
         OutputVar("fW", "fw_mimics", "mean"),
+        # root exudation and microbial diagnostics (docs/exudation.md), with an exudation option
+        *(
+            OutputVar(name, diag, kind, CN, option="exudation")
+            for name, diag, kind in (
+                ("cExudUptake", "exud_uptake", "flux"),
+                ("cUptake_r", "uptake_r", "flux"),
+                ("cUptake_k", "uptake_k", "flux"),
+                ("cRespMic_r", "resp_r", "flux"),
+                ("cRespMic_k", "resp_k", "flux"),
+                ("CUE_r", "cue_r", "mean"),
+                ("CUE_k", "cue_k", "mean"),
+                ("CUE_mic", "cue_mic", "mean"),
+                ("overflowShare", "overflow_share", "mean"),
+                ("cNecromass_SOMp", "nec_somp", "flux"),
+                ("cNecromass_SOMc", "nec_somc", "flux"),
+                ("cNecromass_SOMa", "nec_soma", "flux"),
+                ("nNecromass_SOMp", "necn_somp", "flux"),
+                ("nNecromass_SOMc", "necn_somc", "flux"),
+                ("nNecromass_SOMa", "necn_soma", "flux"),
+            )
+        ),
     ),
     unsupported_fixes=("exudate_from_npp", "floor_mineral_n"),
 )
