@@ -569,6 +569,62 @@ PAIR_ROWS: tuple[str, ...] = (
 )
 
 
+#: rows of a run with root exudation against its twin without (docs/exudation.md): differences of the period
+#: means per unit exudate C; a stock difference per exudate C flux is in years of exudation
+EXUDATION_ROWS: tuple[str, ...] = (
+    "Exudate C (Pg C yr-1)",
+    "dHR / exudate C",
+    "dNet N mineralisation / exudate C (g N g-1 C)",
+    "dMicrobial necromass formation / exudate C",
+    "dSoil C / exudate C flux (yr)",
+    "dMicrobial biomass / exudate C flux (yr)",
+)
+#: the exudation variables the summary reads (testbed.output, soil descriptions)
+EXUDATION_VARS: tuple[str, ...] = ("cExudate", "cNecromass_SOMp", "cNecromass_SOMc", "cNecromass_SOMa")
+
+
+def find_exudation_pairs(runs: Mapping[str, xr.Dataset]) -> dict[str, str]:
+    """Run with exudation (it has ``cExudate``) -> its twin without: the single run of the same soil_model and
+    cycle without ``cExudate``."""
+    pairs = {}
+    for name, ds in runs.items():
+        if "cExudate" not in ds.data_vars:
+            continue
+        twins = [
+            o
+            for o, ods in runs.items()
+            if "cExudate" not in ods.data_vars and cycle(ods) == cycle(ds) and soil_model(ods) == soil_model(ds)
+        ]
+        if len(twins) == 1:
+            pairs[name] = twins[0]
+    return pairs
+
+
+def _exudation_rows(means: Mapping[str, xr.Dataset], values: dict, pairs: Mapping[str, str]) -> dict:
+    """EXUDATION_ROWS of each run with exudation against its twin (``values``: the SUMMARY_ROWS values)."""
+    out: dict[tuple[str, str], float] = {}
+
+    def necromass(ds: xr.Dataset) -> float:
+        names = [n for n in EXUDATION_VARS[1:] if n in ds.data_vars]
+        return float(sum(global_sum(ds[n]) for n in names)) if len(names) == 3 else float("nan")
+
+    for on, off in pairs.items():
+        cex = float(global_sum(means[on]["cExudate"]))
+        out[(EXUDATION_ROWS[0], on)] = cex
+        if cex <= 0:
+            continue
+        for row, label, factor in (
+            (EXUDATION_ROWS[1], "HR (Pg C yr-1)", 1.0),
+            (EXUDATION_ROWS[2], "Net N mineralisation (Tg N yr-1)", G_TO_PG / G_TO_TG),
+            (EXUDATION_ROWS[4], "Soil C (Pg C)", 1.0),
+            (EXUDATION_ROWS[5], "Microbial biomass (Pg C)", 1.0),
+        ):
+            a, b = values.get((label, on), float("nan")), values.get((label, off), float("nan"))
+            out[(row, on)] = (a - b) / factor / cex
+        out[(EXUDATION_ROWS[3], on)] = (necromass(means[on]) - necromass(means[off])) / cex
+    return out
+
+
 def find_pairs(runs: Mapping[str, xr.Dataset]) -> dict[str, str]:
     """CN run name -> its C-only twin: the single run with the same soil_model and cycle 'c'."""
     pairs = {}
@@ -596,7 +652,13 @@ def summary_table(
     pairs = dict(find_pairs(runs) if pairs is None else pairs)
     # one compute of the (small, ncell-long) period means of every run, then plain numpy
     names = list(runs)
-    means = dict(zip(names, dask.compute(*[period_mean(subset(runs[n]), period) for n in names]), strict=True))
+    means = dict(
+        zip(
+            names,
+            dask.compute(*[period_mean(subset(runs[n], EXUDATION_VARS), period) for n in names]),
+            strict=True,
+        )
+    )
     values: dict[tuple[str, str], float] = {}
     # a time mean skips NaN too: look for them in every record of the period
     nan = {n: c for n in names if (c := nan_cells(select_period(subset(runs[n]), period)))}
@@ -612,7 +674,13 @@ def summary_table(
     def get(label: str, name: str) -> float:
         return values.get((label, name), float("nan"))
 
-    rows = [label for label, _ in SUMMARY_ROWS] + (list(PAIR_ROWS) if pairs else [])
+    exud_pairs = find_exudation_pairs(runs)
+    exud = _exudation_rows(means, values, exud_pairs)
+    rows = (
+        [label for label, _ in SUMMARY_ROWS]
+        + (list(PAIR_ROWS) if pairs else [])
+        + (list(EXUDATION_ROWS) if exud_pairs else [])
+    )
     table = pd.DataFrame(np.nan, index=pd.Index(rows, name="quantity"), columns=list(runs), dtype=float)
     for label, _ in SUMMARY_ROWS:
         for name in runs:
@@ -625,7 +693,10 @@ def summary_table(
             PAIR_ROWS[2:], ("NPP (Pg C yr-1)", "Soil C (Pg C)", "Microbial biomass (Pg C)"), strict=True
         ):
             table.loc[row, cn_name] = response_ratio(get(label, cn_name), get(label, c_name))
+    for (row, name), v in exud.items():
+        table.loc[row, name] = v
     table.attrs["pairs"] = pairs
+    table.attrs["exudation_pairs"] = exud_pairs
     table.attrs["period"] = period
     table.attrs["nan_cells"] = nan
     table.attrs["provenance"] = {name: run_provenance(runs[name]) for name in names}
@@ -691,6 +762,8 @@ def to_markdown(table: pd.DataFrame) -> str:
     notes.append(f"Means over years {period[0]}-{period[1]}." if period else "Means over all records.")
     for cn_name, c_name in table.attrs.get("pairs", {}).items():
         notes.append(f"N limitation and ln(CN/C) rows of `{cn_name}`: against its C-only twin `{c_name}`.")
+    for on, off in table.attrs.get("exudation_pairs", {}).items():
+        notes.append(f"Exudation rows of `{on}`: differences against `{off}` per unit exudate C (docs/exudation.md).")
     notes += [f"Warning: {line}." for line in nan_warnings(table)]
     return "\n".join(lines) + "\n\n" + "\n".join(notes) + "\n"
 

@@ -371,3 +371,25 @@ def test_e7_casa_route_1_respiration(setA: Path, steps, base) -> None:
     np.testing.assert_array_equal(d[:, _col("rh"), :day], d0[:, _col("rh"), :day])
     dhr = d[act, _col("rh"), day] - d0[act, _col("rh"), day]
     np.testing.assert_allclose(dhr, (1.0 - 0.45) * cex[act], rtol=0, atol=4 * np.spacing(d[act, _col("rh"), day]).max())
+
+
+# ------------------------------------------------------------------------------ paired runs in testbed summary
+
+
+@pytest.mark.reference
+def test_summary_rows_per_unit_exudate_c(setA: Path) -> None:
+    from testbed.analysis import EXUDATION_ROWS, summary_table, total
+    from testbed.api import simulate
+
+    met = setA / "inputs" / "met" / "met_1901_1905.nc"
+    model = setA_model(setA / "inputs", "mimics", 2)
+    off = dataclasses.replace(model, exudation=Exudation(diagnostics=False))
+    on = dataclasses.replace(model, exudation=Exudation(mode="plant", frac=0.05, route_mimics=1))
+    runs = {name: simulate(m, met, 2)[1] for name, m in (("off", off), ("on", on))}
+    assert "cExudate" in runs["on"] and "cExudate" not in runs["off"]
+    table = summary_table(runs)
+    assert table.attrs["exudation_pairs"] == {"on": "off"}
+    cex = table.loc[EXUDATION_ROWS[0], "on"]
+    assert cex > 0 and np.isnan(table.loc[EXUDATION_ROWS[0], "off"])
+    d_hr = float(total(runs["on"].mean("time"), "rh")) - float(total(runs["off"].mean("time"), "rh"))
+    assert table.loc[EXUDATION_ROWS[1], "on"] == pytest.approx(d_hr / cex, rel=1e-6)
