@@ -65,7 +65,11 @@ def assert_same_outputs(a: Path, b: Path) -> None:
         assert np.array_equal(da[k], db[k]), f"{k} differs"
 
 
-@pytest.mark.parametrize("soil_model", ["casa", pytest.param("mimics", marks=pytest.mark.slow)])
+#: the cycle of each soil model's run in these tests (CORPSE is C only)
+CYCLE = {"casa": "cn", "mimics": "cn", "corpse": "c"}
+
+
+@pytest.mark.parametrize("soil_model", ["casa", "corpse", pytest.param("mimics", marks=pytest.mark.slow)])
 def test_results_are_bit_identical_for_any_chunk_size_and_worker_count(
     domain: Path, tmp_path: Path, soil_model: str
 ) -> None:
@@ -76,6 +80,7 @@ def test_results_are_bit_identical_for_any_chunk_size_and_worker_count(
             folder,
             domain,
             f"run.soil_model={soil_model}",
+            f"run.cycle={CYCLE[soil_model]}",
             "run.cycles=2",
             "run.daily_output=true",
             f"parallel.chunk_size={chunk}",
@@ -92,8 +97,15 @@ def test_results_are_bit_identical_for_any_chunk_size_and_worker_count(
     assert (runs[0] / "daily_0006.nc").exists()
 
 
-def test_killed_spinup_resumes_bit_identical(domain: Path, tmp_path: Path) -> None:
-    settings = ("run.soil_model=mimics", "run.cycles=8", "run.checkpoint_interval=1", "parallel.chunk_size=6")
+@pytest.mark.parametrize("soil_model", ["mimics", pytest.param("corpse", marks=pytest.mark.slow)])
+def test_killed_spinup_resumes_bit_identical(domain: Path, tmp_path: Path, soil_model: str) -> None:
+    settings = (
+        f"run.soil_model={soil_model}",
+        f"run.cycle={CYCLE[soil_model]}",
+        "run.cycles=8",
+        "run.checkpoint_interval=1",
+        "parallel.chunk_size=6",
+    )
     ref = write_namelist(tmp_path / "ref", domain, *settings)
     assert main(["run", str(ref), "--workers", "1", "-q"]) == 0
 
