@@ -263,6 +263,7 @@ MODEL = SoilModel(
         sep=",",
         lead=_csv_lead,
         lst_line=22,
+        index_field=0,  # pt; field 1 is the met grid's cell id (ijgcm)
     ),
     state_to_gm2=_to_gm2,
     extra_prognostic=("corpse_npp_prev",),
