@@ -94,9 +94,7 @@ def _model(
 def test_fix_explicitly_off_equals_default(setA: Path, fix: str, soil: str) -> None:
     steps = _steps(setA)
     icycle = 1 if soil == "corpse" else 2
-    _assert_same(
-        _run(_model(setA, soil, icycle), steps), _run(_model(setA, soil, icycle, fixes={fix: False}), steps)
-    )
+    _assert_same(_run(_model(setA, soil, icycle), steps), _run(_model(setA, soil, icycle, fixes={fix: False}), steps))
 
 
 @pytest.mark.parametrize("soil", ["casa", "mimics"])

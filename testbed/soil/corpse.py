@@ -26,8 +26,12 @@ if TYPE_CHECKING:
 
 #: the parameter set: name -> (number of values, units, meaning, the original's code default or None)
 PARAMETERS: dict[str, tuple[int, str, str, tuple[float, ...] | None]] = {
-    "vmaxref": (3, "yr-1", "maximum decomposition rate at 20 degC, per species (labile, recalcitrant, dead microbe)",
-                (4500.0, 25.0, 600.0)),
+    "vmaxref": (
+        3,
+        "yr-1",
+        "maximum decomposition rate at 20 degC, per species (labile, recalcitrant, dead microbe)",
+        (4500.0, 25.0, 600.0),
+    ),
     "ea": (3, "J mol-1", "activation energy of decomposition, per species", (37e3, 54e3, 50e3)),
     "kc": (3, "1", "Michaelis-Menten constant (microbial fraction of substrate C), per species", (0.01, 0.01, 0.01)),
     "tmic": (1, "yr", "microbial turnover time", (0.25,)),
@@ -44,19 +48,33 @@ PARAMETERS: dict[str, tuple[int, str, str, tuple[float, ...] | None]] = {
     "min_anaerobic_resp_factor": (1, "1", "minimum of the aeration term of fW", (0.003,)),
     "litterdensity": (1, "kg m-3", "carbon density of litter (cohort volume)", (22.0,)),
     "enzfrac": (1, "1", "enzyme production per unit microbial C", (1.0,)),
-    "initial_c": (3, "kg m-2", "cold-start unprotected C per species (soil layer; litter layer too with option 2)",
-                  None),
+    "initial_c": (
+        3,
+        "kg m-2",
+        "cold-start unprotected C per species (soil layer; litter layer too with option 2)",
+        None,
+    ),
     "exudate_npp_frac": (3, "1", "fraction of the previous year's NPP exuded to the rhizosphere (labile used)", None),
     "rhizosphere_frac": (1, "1", "fraction of root litter that enters the rhizosphere cohort", None),
-    "litter_option": (1, "1", "1: all litter enters the soil layer; 2: leaf litter and CWD enter the litter layer",
-                      (2.0,)),
+    "litter_option": (
+        1,
+        "1",
+        "1: all litter enters the soil layer; 2: leaf litter and CWD enter the litter layer",
+        (2.0,),
+    ),
 }
 #: switches of the original's namelist this port implements only at their default (value required)
 _FIXED_SWITCHES = {"microbe_driven_protection": False, "classic_decomp": False}
 #: parameters of the original's namelist that its code reads but never uses (dissolved C is switched off)
 _UNUSED = {
-    "combinethreshold", "d", "sol", "tol", "leaching_solubility", "flavor_relative_solubility",
-    "protected_relative_solubility", "doc_deposition_rate",
+    "combinethreshold",
+    "d",
+    "sol",
+    "tol",
+    "leaching_solubility",
+    "flavor_relative_solubility",
+    "protected_relative_solubility",
+    "doc_deposition_rate",
 }
 
 
@@ -226,7 +244,9 @@ def _csv_columns(layer: str) -> tuple[str, ...]:
 def _csv_header() -> str:
     parts = ["pt,ijgcm,tcount,time,lat,lon,veg"]
     for prefix in ("litlyr", "soil_1"):
-        names = [f"{prefix}_unprotect_{c}({s})" for c in ("rhiz", "bulk") for s in ("LABILE", "RECALCTRNT", "DEADMICRB")]
+        names = [
+            f"{prefix}_unprotect_{c}({s})" for c in ("rhiz", "bulk") for s in ("LABILE", "RECALCTRNT", "DEADMICRB")
+        ]
         names += [f"{prefix}_protect_{c}({s})" for c in ("rhiz", "bulk") for s in ("LABILE", "RECALCTRNT", "DEADMICRB")]
         names += [f"{prefix}_livingMicrobeC_rhiz", f"{prefix}_livingMicrobeC_bulk", f"{prefix}_CO2_rhiz"]
         names += [f"{prefix}_CO2_bulk", "protection_rate", "Qmax"]
