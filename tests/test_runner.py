@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from testbed import soil as soil_models
 from testbed.cli import main
 from testbed.config import RunConfig, namelist_text
 from testbed.forcing_tools.synthetic import make_synthetic_domain
-from testbed import soil as soil_models
 from testbed.state import read_restart
 
 
