@@ -42,7 +42,9 @@ REPO = HERE.parent
 SHARED = Path(os.environ.get("TESTBED_SHARED_DIR", REPO.parent / "shared"))
 ORIGINAL_SH = SHARED / "bench" / "original.sh"
 FIRST_YEAR = 1901
-CONFIGS = {"casa_cn": "casa", "mimics_cn": "mimics"}  # original.sh config -> our run.soil_model
+CONFIGS = {"casa_cn": "casa", "mimics_cn": "mimics", "corpse_c": "corpse"}  # config -> our run.soil_model
+#: the configurations ../shared/bench/original.sh can run (CORPSE is measured for ours only)
+ORIGINAL_CONFIGS = ("casa_cn", "mimics_cn")
 
 
 # ------------------------------------------------------------------------------------ inputs
@@ -113,13 +115,14 @@ def ncell_of(domain: Path) -> int:
 
 
 def namelist(domain: Path, nyears: int, soil_model: str, out: Path, chunk: int, workers: int) -> Path:
+    from testbed import soil
     from testbed.config import RunConfig, namelist_text
 
     cfg = RunConfig.defaults()
     cfg.override(
         [
             f"run.soil_model={soil_model}",
-            "run.cycle=cn",
+            f"run.cycle={'cn' if 2 in soil.get(soil_model).cycles else 'c'}",  # CORPSE is C only
             "run.cycles=1",
             "run.checkpoint_interval=5",
             f"files.gridinfo={domain / 'gridinfo_igbpz.csv'}",
@@ -384,7 +387,7 @@ def side_by_side(domain: Path, nyears: int, original: Path | None, repeats: int)
         for config, soil in CONFIGS.items():
             print(f"repeat {rep + 1}/{repeats}, {config}: ", end="", flush=True)
             batch: list[tuple] = []
-            if original is not None:
+            if original is not None and config in ORIGINAL_CONFIGS:
                 batch += [
                     (run_original, original, config, domain, nyears, config, 1),
                     (run_original, original, config, domain, nyears, f"{config}_m0", 0),

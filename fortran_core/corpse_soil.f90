@@ -60,12 +60,30 @@ contains
    end function pool_offset
 
    ! ---------------------------------------------------------------------------
+   !> corpse.md 3.1: Vmax (yr-1) of the three species at temperature tk (K).
+   pure subroutine corpse_vmax(cp, tk, vmax)
+      real(dp), intent(in) :: cp(NCORPSEPARAM), tk
+      real(dp), intent(out) :: vmax(3)
+      real(dp) :: ea
+      integer :: k
+      do k = 1, 3
+         ea = cp(CO_EA + k - 1)
+         vmax(k) = (cp(CO_VMAXREF + k - 1)/exp((-ea)/(RUGAS*TREF)))*exp((-ea)/(RUGAS*tk))
+      end do
+   end subroutine corpse_vmax
+
+   !> corpse.md 3.1: moisture multiplier fW of liquid water tl and air-filled porosity afp.
+   pure real(dp) function corpse_fw(cp, tl, afp) result(fw)
+      real(dp), intent(in) :: cp(NCORPSEPARAM), tl, afp
+      fw = max(cp(CO_FWMIN), (tl*tl*tl + 0.001_dp)*max(afp**cp(CO_GAS_DIFFUSION_EXP), cp(CO_MIN_ANAEROBIC_RESP_FACTOR)))
+   end function corpse_fw
+
    !> corpse.md 3.1: decomposition rates (kg m-2 yr-1) of the three species of substrate c by microbial
-   !> biomass chet at temperature tk, liquid water tl and air-filled porosity afp; vfac scales Vmax.
-   pure subroutine corpse_resp(cp, c, chet, tk, tl, afp, vfac, r)
-      real(dp), intent(in) :: cp(NCORPSEPARAM), c(3), chet, tk, tl, afp, vfac
+   !> biomass chet, with the day's vmax(3) and fW (0 when there is no liquid water, tl = 0); vfac scales Vmax.
+   pure subroutine corpse_resp(cp, c, chet, vmax, fw, tl, vfac, r)
+      real(dp), intent(in) :: cp(NCORPSEPARAM), c(3), chet, vmax(3), fw, tl, vfac
       real(dp), intent(out) :: r(3)
-      real(dp) :: enz, s, fw, vmax, ea
+      real(dp) :: enz, s
       integer :: k
       enz = chet*cp(CO_ENZFRAC)
       s = (c(1) + c(2)) + c(3)
@@ -73,19 +91,16 @@ contains
          r = 0.0_dp
          return
       end if
-      fw = max(cp(CO_FWMIN), (tl*tl*tl + 0.001_dp)*max(afp**cp(CO_GAS_DIFFUSION_EXP), cp(CO_MIN_ANAEROBIC_RESP_FACTOR)))
       do k = 1, 3
-         ea = cp(CO_EA + k - 1)
-         vmax = (cp(CO_VMAXREF + k - 1)/exp((-ea)/(RUGAS*TREF)))*exp((-ea)/(RUGAS*tk))
-         r(k) = ((((vmax*vfac)*fw)*c(k))*enz)/(s*cp(CO_KC + k - 1) + enz)
+         r(k) = ((((vmax(k)*vfac)*fw)*c(k))*enz)/(s*cp(CO_KC + k - 1) + enz)
       end do
    end subroutine corpse_resp
 
    !> corpse.md 3.2: one day of one cohort: decomposition of unprotected and protected carbon, microbial
    !> growth and turnover, protection and its reversal. prate(3) is the layer's protection rate (yr-1);
    !> co2p (kg m-2) is respired, pprod(3) (kg m-2) moves into the protected pools.
-   pure subroutine corpse_cohort_day(cp, c, co2, prate, tk, tl, afp, co2p, pprod)
-      real(dp), intent(in) :: cp(NCORPSEPARAM), prate(3), tk, tl, afp
+   pure subroutine corpse_cohort_day(cp, c, co2, prate, vmax, fw, tl, co2p, pprod)
+      real(dp), intent(in) :: cp(NCORPSEPARAM), prate(3), vmax(3), fw, tl
       real(dp), intent(inout) :: c(NCOH), co2
       real(dp), intent(out) :: co2p, pprod(3)
       real(dp) :: r(3), tot(3), ptv(3), act, mt, st, den, dead
@@ -96,7 +111,7 @@ contains
       act = (c(MIC) + ((c(1) + c(2)) + c(3))) + ((c(4) + c(5)) + c(6))
       has_volume = act > 0.0_dp .or. act + co2 > 0.0_dp
 
-      call corpse_resp(cp, c(1:3), c(MIC), tk, tl, afp, 1.0_dp, r)
+      call corpse_resp(cp, c(1:3), c(MIC), vmax, fw, tl, 1.0_dp, r)
       do k = 1, 3
          if (DT*r(k) > c(k)) then
             r(k) = c(k)/DT
@@ -106,7 +121,7 @@ contains
          end if
       end do
       tot = r
-      call corpse_resp(cp, c(4:6), c(MIC), tk, tl, afp, cp(CO_PROTECTED_CARBON_DECOMP_FACTOR), r)
+      call corpse_resp(cp, c(4:6), c(MIC), vmax, fw, tl, cp(CO_PROTECTED_CARBON_DECOMP_FACTOR), r)
       do k = 1, 3
          if (DT*r(k) > c(3 + k)) then
             r(k) = c(3 + k)/DT
@@ -151,9 +166,10 @@ contains
    end subroutine corpse_cohort_day
 
    !> One day of a layer's two cohorts (14 pools in restart-file order, 2 CO2 accumulators), rhizosphere
-   !> first. qmax is the layer's sorption capacity; co2p and pprod(3) are the layer's sums.
-   pure subroutine corpse_layer_day(cp, pools, co2, qmax, tk, tl, afp, co2p, pprod)
-      real(dp), intent(in) :: cp(NCORPSEPARAM), qmax, tk, tl, afp
+   !> first, with the day's vmax(3), fW and liquid water tl. qmax is the layer's sorption capacity; co2p
+   !> and pprod(3) are the layer's sums.
+   pure subroutine corpse_layer_day(cp, pools, co2, qmax, vmax, fw, tl, co2p, pprod)
+      real(dp), intent(in) :: cp(NCORPSEPARAM), qmax, vmax(3), fw, tl
       real(dp), intent(inout) :: pools(14), co2(2)
       real(dp), intent(out) :: co2p, pprod(3)
       real(dp) :: c(NCOH), prate(3), cop, pp(3)
@@ -167,7 +183,7 @@ contains
          do j = 1, NCOH
             c(j) = pools(1 + pool_offset(j, k))
          end do
-         call corpse_cohort_day(cp, c, co2(k), prate, tk, max(tl, 0.0_dp), max(afp, 0.0_dp), cop, pp)
+         call corpse_cohort_day(cp, c, co2(k), prate, vmax, fw, tl, cop, pp)
          do j = 1, NCOH
             pools(1 + pool_offset(j, k)) = c(j)
          end do
@@ -318,7 +334,8 @@ contains
       real(dp) :: msl(nb, NSOIL_LAYERS), fzl(nb, NSOIL_LAYERS), dg(nb, NDIAG)
       real(dp) :: gppd(nb), taird(nb), ndepd(nb), frznavg(nb), s(nb), fmet_l(nb), fmet_r(nb)
       real(dp) :: cl2m, cl2s, cr2m, cr2s, cw2c, cwd2co2, cwd2str, kl, kr, klit, fco2
-      real(dp) :: leaf_in(3), root_in(3), exud, tl, tf, afp, fw, tk, rf, csrc
+      real(dp) :: leaf_in(3), root_in(3), exud, tl, tf, afp, fw, fwr, tk, rf, csrc, vmax(3)
+      real(dp) :: cpt(NCORPSEPARAM, nb)   ! the parameters, one contiguous column per cell
       real(dp) :: lit(14), soil(14), lco2(2), sco2(2), co2p_s, co2p_l, pp_s(3), pp_l(3)
       real(dp) :: sco2_0, lco2_0
       logical :: active(nb), keep_prev
@@ -331,6 +348,7 @@ contains
       opt%casa_soil_mode = .false.
 
       call veg_work_allocate(nb, params, w)
+      cpt = transpose(cparams)
       call mimics_casa_constants(nb, params, cpc)
       q = 0.0_dp
       call casa_root_fractions(nb, params, fixes(FIX_CUMULATIVE_ROOT_DEPTH) /= 0, froot)
@@ -435,15 +453,19 @@ contains
                lco2 = state(i, S_LIT_CO2:S_LIT_CO2 + 1)
                sco2 = state(i, S_SOIL_CO2:S_SOIL_CO2 + 1)
                rf = max(0.0_dp, min(1.0_dp, cparams(i, CO_RHIZOSPHERE_FRAC)))
-               call corpse_add_litter(cparams(i, :), leaf_in, 1.0_dp, lit)
-               call corpse_add_litter(cparams(i, :), root_in, rf, soil)
+               call corpse_add_litter(cpt(:, i), leaf_in, 1.0_dp, lit)
+               call corpse_add_litter(cpt(:, i), root_in, rf, soil)
                soil(1) = exud + soil(1)
                tf = min(1.0_dp, frznavg(i)/params(i, P_SSAT))
                afp = max(0.0_dp, (1.0_dp - tl) - tf)
-               fw = max(cparams(i, CO_FWMIN), (tl*tl*tl + 0.001_dp)*max(afp**cparams(i, CO_GAS_DIFFUSION_EXP), &
-                                                                         cparams(i, CO_MIN_ANAEROBIC_RESP_FACTOR)))
-               call corpse_layer_day(cparams(i, :), soil, sco2, state(i, S_SOIL_QMAX), tk, tl, afp, co2p_s, pp_s)
-               call corpse_layer_day(cparams(i, :), lit, lco2, 0.0_dp, tk, tl, afp, co2p_l, pp_l)
+               ! fW and Vmax are the same for every cohort of the day; the decomposition sees max(tl, 0)
+               fw = corpse_fw(cpt(:, i), tl, afp)
+               fwr = fw
+               if (tl < 0.0_dp) fwr = corpse_fw(cpt(:, i), 0.0_dp, afp)
+               call corpse_vmax(cpt(:, i), tk, vmax)
+               call corpse_layer_day(cpt(:, i), soil, sco2, state(i, S_SOIL_QMAX), vmax, fwr, max(tl, 0.0_dp), &
+                                     co2p_s, pp_s)
+               call corpse_layer_day(cpt(:, i), lit, lco2, 0.0_dp, vmax, fwr, max(tl, 0.0_dp), co2p_l, pp_l)
                state(i, S_LIT_C:S_LIT_C + 13) = lit
                state(i, S_SOIL_C:S_SOIL_C + 13) = soil
                state(i, S_LIT_CO2:S_LIT_CO2 + 1) = lco2
