@@ -541,7 +541,8 @@ def report(
         "",
         f"Workload: {ncell:,} cells x {nyears} years ({cell_days:,} cell-days) of synthetic forcing in one "
         f"uncompressed 64-bit-offset NetCDF file ({grid_text(caches[0]['path'])}), read by "
-        f"{'both programs' if has_original else 'the program'}; cold start, C+N, "
+        f"{'both programs' if has_original else 'the program'}; cold start, C+N (CORPSE: C only; "
+        "../shared/bench/original.sh has no CORPSE configuration, so CORPSE is measured for ours only), "
         "annual output; the same parameter sets (the original's CSVs, ours converted from them). "
         f"{args.repeats} repeat{'s' * (args.repeats > 1)}, programs alternating within each repeat; "
         "wall time from start to exit.",
@@ -583,6 +584,8 @@ def report(
             if s is None:
                 continue
             ratio = f" {_ratio(o['median'], s['median'])} ({_ratio(o['best'], s['best'])}) |" if o else ""
+            if has_original and not o:
+                ratio = " n/a (original not run) |"
             name = "original (-O2, 1 process)" if prog == "original" else f"testbed, {_workers(int(prog[-1]))}"
             lines.append(
                 f"| {config.replace('_', '-').upper()} | {name} | {s['best']:.1f} | {s['median']:.1f} | "
@@ -623,6 +626,8 @@ def report(
                 f"{(k['cell_days'] / cmed) if cmed > 0 else float('nan'):,.0f} | "
                 f"{_ratio(cmed, k['median'])} ({_ratio(cbest, k['best'])}) |"
             )
+        elif has_original:
+            row += " n/a | n/a | n/a | n/a |"
         lines.append(row)
     if has_original:
         lines += [
