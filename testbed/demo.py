@@ -4,7 +4,8 @@ Makes a synthetic domain, spins up CASA-CN and MIMICS-CN (and their C-only
 twins, for the N-limitation rows) and CORPSE-C (the third soil model, C only)
 with ``testbed spinup`` (Anderson-accelerated cycling of 1901-1920 until the
 equilibrium criteria hold, at most ``spin_years`` simulated years), runs a
-transient over the same years from the steady state, prints the summary table and writes zonal-mean and time-series figures.
+transient over the same years from the steady state, prints the summary table
+and writes zonal-mean and time-series figures.
 """
 
 from __future__ import annotations
