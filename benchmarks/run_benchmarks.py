@@ -42,7 +42,9 @@ REPO = HERE.parent
 SHARED = Path(os.environ.get("TESTBED_SHARED_DIR", REPO.parent / "shared"))
 ORIGINAL_SH = SHARED / "bench" / "original.sh"
 FIRST_YEAR = 1901
-CONFIGS = {"casa_cn": "casa", "mimics_cn": "mimics"}  # original.sh config -> our run.soil_model
+CONFIGS = {"casa_cn": "casa", "mimics_cn": "mimics", "corpse_c": "corpse"}  # config -> our run.soil_model
+#: the configurations ../shared/bench/original.sh can run (CORPSE is measured for ours only)
+ORIGINAL_CONFIGS = ("casa_cn", "mimics_cn")
 
 
 # ------------------------------------------------------------------------------------ inputs
@@ -113,13 +115,14 @@ def ncell_of(domain: Path) -> int:
 
 
 def namelist(domain: Path, nyears: int, soil_model: str, out: Path, chunk: int, workers: int) -> Path:
+    from testbed import soil
     from testbed.config import RunConfig, namelist_text
 
     cfg = RunConfig.defaults()
     cfg.override(
         [
             f"run.soil_model={soil_model}",
-            "run.cycle=cn",
+            f"run.cycle={'cn' if 2 in soil.get(soil_model).cycles else 'c'}",  # CORPSE is C only
             "run.cycles=1",
             "run.checkpoint_interval=5",
             f"files.gridinfo={domain / 'gridinfo_igbpz.csv'}",
@@ -384,7 +387,7 @@ def side_by_side(domain: Path, nyears: int, original: Path | None, repeats: int)
         for config, soil in CONFIGS.items():
             print(f"repeat {rep + 1}/{repeats}, {config}: ", end="", flush=True)
             batch: list[tuple] = []
-            if original is not None:
+            if original is not None and config in ORIGINAL_CONFIGS:
                 batch += [
                     (run_original, original, config, domain, nyears, config, 1),
                     (run_original, original, config, domain, nyears, f"{config}_m0", 0),
@@ -538,7 +541,8 @@ def report(
         "",
         f"Workload: {ncell:,} cells x {nyears} years ({cell_days:,} cell-days) of synthetic forcing in one "
         f"uncompressed 64-bit-offset NetCDF file ({grid_text(caches[0]['path'])}), read by "
-        f"{'both programs' if has_original else 'the program'}; cold start, C+N, "
+        f"{'both programs' if has_original else 'the program'}; cold start, C+N (CORPSE: C only; "
+        "../shared/bench/original.sh has no CORPSE configuration, so CORPSE is measured for ours only), "
         "annual output; the same parameter sets (the original's CSVs, ours converted from them). "
         f"{args.repeats} repeat{'s' * (args.repeats > 1)}, programs alternating within each repeat; "
         "wall time from start to exit.",
@@ -580,6 +584,8 @@ def report(
             if s is None:
                 continue
             ratio = f" {_ratio(o['median'], s['median'])} ({_ratio(o['best'], s['best'])}) |" if o else ""
+            if has_original and not o:
+                ratio = " n/a (original not run) |"
             name = "original (-O2, 1 process)" if prog == "original" else f"testbed, {_workers(int(prog[-1]))}"
             lines.append(
                 f"| {config.replace('_', '-').upper()} | {name} | {s['best']:.1f} | {s['median']:.1f} | "
@@ -620,6 +626,8 @@ def report(
                 f"{(k['cell_days'] / cmed) if cmed > 0 else float('nan'):,.0f} | "
                 f"{_ratio(cmed, k['median'])} ({_ratio(cbest, k['best'])}) |"
             )
+        elif has_original:
+            row += " n/a | n/a | n/a | n/a |"
         lines.append(row)
     if has_original:
         lines += [

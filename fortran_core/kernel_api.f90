@@ -7,10 +7,12 @@ module testbed_kernel
    use tb_layout, only: NSTATE, NCASAPARAM, NMIMICSPARAM, NDIAG, NFIX
    use casa_step, only: casa_initialise_impl, advance_casa_impl, casa_restart_write_reset_impl
    use mimics_step, only: mimics_initialise_impl, advance_mimics_impl
+   use corpse_soil, only: corpse_initialise_impl, advance_corpse_impl
    implicit none
    private
    public :: layout_sizes, casa_initialise, advance_casa, casa_restart_write_reset
    public :: mimics_initialise, advance_mimics
+   public :: corpse_initialise, advance_corpse
 
 contains
 
@@ -94,5 +96,36 @@ contains
                                mparams, nmp, state, nst, gpp, tair, ndep, tsoil, moist, frzn, &
                                dtair, dtsoil, npp_scalar, store_daily, nstore, daily, ndg, annual, ierr)
    end subroutine advance_mimics
+
+   !> Cold-start or restart initialisation of the CORPSE pools (docs/corpse.md 4).
+   subroutine corpse_initialise(ncell, icycle, cold_start, params, npar, cparams, ncp, state, nst, ierr)
+      integer, intent(in) :: ncell, icycle, cold_start, npar, ncp, nst
+      real(dp), intent(in) :: params(ncell, npar)
+      real(dp), intent(in) :: cparams(ncell, ncp)
+      real(dp), intent(inout) :: state(ncell, nst)
+      integer, intent(out) :: ierr
+      call corpse_initialise_impl(ncell, icycle, cold_start, params, npar, cparams, ncp, state, nst, ierr)
+   end subroutine corpse_initialise
+
+   !> Advance CASA-CNP vegetation + CORPSE soil (C only) by nday days of one year.
+   subroutine advance_corpse(ncell, nday, icycle, doy0, first_year, fixes, nfix, params, npar, &
+                             cparams, ncp, state, nst, gpp, tair, ndep, tsoil, moist, frzn, &
+                             dtair, dtsoil, npp_scalar, store_daily, nstore, daily, ndg, annual, ierr)
+      integer, intent(in) :: ncell, nday, icycle, doy0, first_year, nfix, npar, ncp, nst
+      integer, intent(in) :: store_daily, nstore, ndg
+      integer, intent(in) :: fixes(nfix)
+      real(dp), intent(in) :: params(ncell, npar)
+      real(dp), intent(in) :: cparams(ncell, ncp)
+      real(dp), intent(inout) :: state(ncell, nst)
+      real(sp), intent(in) :: gpp(ncell, nday), tair(ncell, nday), ndep(ncell, nday)
+      real(sp), intent(in) :: tsoil(ncell, 6, nday), moist(ncell, 6, nday), frzn(ncell, 6, nday)
+      real(dp), intent(in) :: dtair, dtsoil, npp_scalar
+      real(dp), intent(inout) :: daily(ncell, ndg, nstore)
+      real(dp), intent(inout) :: annual(ncell, ndg)
+      integer, intent(out) :: ierr
+      call advance_corpse_impl(ncell, nday, icycle, doy0, first_year, fixes, nfix, params, npar, &
+                               cparams, ncp, state, nst, gpp, tair, ndep, tsoil, moist, frzn, &
+                               dtair, dtsoil, npp_scalar, store_daily, nstore, daily, ndg, annual, ierr)
+   end subroutine advance_corpse
 
 end module testbed_kernel

@@ -48,6 +48,8 @@ _FIX_HELP = {
     "exudate_from_npp": "take root exudate from NPP instead of creating it (casa.md Q6; CASA soil only)",
     "floor_mineral_n": "keep soil mineral N >= 0, booking the added N as a quirk source (casa.md Q10; CASA soil only)",
     "mimics_first_year_npp": "MIMICS: keep the previous-year NPP of a restart instead of GPP/2 (mimics.md Q10)",
+    "corpse_first_year_npp": "CORPSE: keep the previous-year NPP of a restart instead of GPP/2 for the exudation "
+    "(docs/corpse.md Q6)",
     "no_restart_write_reset": "the original's restart-file write changes the state (casa.md Q5); skip that",
 }
 

@@ -1,10 +1,11 @@
 """``testbed demo`` / ``make demo``: the shipped end-to-end example.
 
 Makes a synthetic domain, spins up CASA-CN and MIMICS-CN (and their C-only
-twins, for the N-limitation rows) with ``testbed spinup`` (Anderson-accelerated
-cycling of 1901-1920 until the equilibrium criteria hold, at most ``spin_years``
-simulated years), runs a transient over the same years from the steady state,
-prints the summary table and writes zonal-mean and time-series figures.
+twins, for the N-limitation rows) and CORPSE-C (the third soil model, C only)
+with ``testbed spinup`` (Anderson-accelerated cycling of 1901-1920 until the
+equilibrium criteria hold, at most ``spin_years`` simulated years), runs a
+transient over the same years from the steady state, prints the summary table
+and writes zonal-mean and time-series figures.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from .config import RunConfig, shipped_namelists
 from .runner import execute, prepare
 from .spinup import run_spinup
 
-CONFIGS = ("casa_cn", "casa_c", "mimics_cn", "mimics_c")
+CONFIGS = ("casa_cn", "casa_c", "mimics_cn", "mimics_c", "corpse_c")
 FIRST_YEAR, LAST_YEAR = 1901, 1920
 
 

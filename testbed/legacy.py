@@ -274,9 +274,9 @@ def _rows(spec: PoolCSV, path: Path, ncell: int, icycle: int) -> np.ndarray:
                 raise InputError(
                     f"line {lineno} (cell {c + 1}), column {k + 1} is not finite ({text!r})", path=path, cell=c + 1
                 )
-        if int(rows[c, 1]) != c + 1:
+        if int(rows[c, spec.index_field]) != c + 1:
             raise InputError(
-                f"line {lineno} holds cell {int(rows[c, 1])} where cell {c + 1} was expected: rows "
+                f"line {lineno} holds cell {int(rows[c, spec.index_field])} where cell {c + 1} was expected: rows "
                 "must be in the met file's cell order, one per cell",
                 path=path,
                 cell=c + 1,

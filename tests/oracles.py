@@ -27,6 +27,7 @@ from testbed.params import read_casa_pft_csv, read_mimics_csv
 from testbed.run import Perturbation, YearStep, run_years
 
 PFT_CSV = "pftlookup_igbp_updated4_exud0.csv"
+CORPSE_NML = "corpse_params_12.18d.2017.nml"
 MIMICS_CSV = "pftlookup_LIDET-MIM-REV_CN_desorb2xKO4_micCN_FI30.csv"
 GRID_CSV = "gridinfo_igbpz.csv"
 SOIL_CSV = "gridinfo_soil.csv"
@@ -51,6 +52,10 @@ def setA_model(
     """A Model of reference set A's cells (the first ``ncell`` of them) from its original input files."""
     domain = Domain.from_files(inputs / GRID_CSV, inputs / SOIL_CSV)
     mimics = read_mimics_csv(inputs / MIMICS_CSV) if soil_model == "mimics" else None
+    if soil_model == "corpse":
+        from testbed.soil.corpse import load_corpse_parameters
+
+        mimics = load_corpse_parameters(inputs / CORPSE_NML)
     model = Model(
         domain,
         read_casa_pft_csv(pft_csv or inputs / PFT_CSV),

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from testbed import soil
 from testbed.config import KEYS, RunConfig, diff, markdown_reference, namelist_text, shipped_namelists
 from testbed.errors import ConfigError
 
@@ -45,7 +46,7 @@ def test_round_trip_through_a_namelist_file(tmp_path: Path) -> None:
     ("override", "message"),
     [
         ("run.cylces=3", "unknown key 'run.cylces'; did you mean 'run.cycles'?"),
-        ("run.soil_model=mimcs", "is not one of casa, mimics; did you mean 'mimics'?"),
+        ("run.soil_model=mimcs", "is not one of casa, mimics, corpse; did you mean 'mimics'?"),
         ("run.cycles=two", "run.cycles must be a whole number"),
         ("run.daily_output=maybe", "run.daily_output must be true or false"),
         ("perturbation.dtair=warm", "perturbation.dtair must be a number"),
@@ -69,10 +70,11 @@ def test_unknown_group_and_inconsistent_keys(tmp_path: Path) -> None:
 
 def test_shipped_example_namelists_parse_and_point_at_shipped_parameters() -> None:
     examples = sorted(p for pattern in ("spinup_*.nml", "hist_*.nml") for p in shipped_namelists().glob(pattern))
-    assert len(examples) == 8
+    assert len(examples) == 10
     for path in examples:
         cfg = RunConfig.read(path)
         assert cfg.resolve(cfg.get("files.casa_params")).is_file()
         assert cfg.resolve(cfg.get("files.phenology")).is_file()
-        if cfg.get("run.soil_model") == "mimics":
-            assert cfg.resolve(cfg.get("files.mimics_params")).is_file()
+        spec = soil.get(cfg.get("run.soil_model")).parameters
+        if spec:
+            assert cfg.resolve(cfg.get(spec.config_key)).is_file()

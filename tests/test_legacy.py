@@ -20,7 +20,7 @@ def _fields(path: Path) -> list[list[float]]:
     return rows
 
 
-@pytest.mark.parametrize("config", ["casa_cn", "casa_c", "mimics_cn", "mimics_c"])
+@pytest.mark.parametrize("config", ["casa_cn", "casa_c", "mimics_cn", "mimics_c", "corpse_c"])
 def test_every_pool_is_read_from_its_field(setA: Path, config: str) -> None:
     icycle = 2 if config.endswith("cn") else 1
     model = soil.get(config.split("_")[0])
@@ -35,17 +35,32 @@ def test_every_pool_is_read_from_its_field(setA: Path, config: str) -> None:
             assert not set(spec.nitrogen) & set(values)
 
 
-def test_written_csv_reads_back_identically(setA: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("soil_model", "icycle"), [("mimics", 2), ("corpse", 1)])
+def test_written_csv_reads_back_identically(setA: Path, tmp_path: Path, soil_model: str, icycle: int) -> None:
     from tests.oracles import setA_model
 
-    model = setA_model(setA / "inputs", "mimics", 2)
+    model = setA_model(setA / "inputs", soil_model, icycle)
     state = model.cold_state()
     for spec in pool_csvs(model.soil):
         write_pool_csv(spec, tmp_path / spec.file_name, state, model, 7)
-        again = read_pool_csv(spec, tmp_path / spec.file_name, model.ncell, 2)
-        for name in spec.carbon + spec.nitrogen:
+        again = read_pool_csv(spec, tmp_path / spec.file_name, model.ncell, icycle)
+        for name in spec.carbon + (spec.nitrogen if icycle == 2 else ()):
             col = state[:, __import__("testbed.layout", fromlist=["index"]).index("state", name)]
             assert np.allclose(again[name], col, rtol=0, atol=0.5 * 10.0**-spec.decimals), name
+
+
+def test_corpse_csv_cell_index_is_pt_not_the_grid_cell_id(setA: Path, tmp_path: Path) -> None:
+    """corpsepool_end.csv holds pt (the cell index) then ijgcm (the met grid's cell id, any number)."""
+    spec = soil.get("corpse").legacy_csv
+    lines = (setA / "corpse_c" / "cold" / spec.file_name).read_text().splitlines()
+    lines[1:] = [_replace_field(ln, 1, f"{1000 + k:6d}") for k, ln in enumerate(lines[1:]) if ln.strip()]
+    (tmp_path / spec.file_name).write_text("\n".join(lines) + "\n")
+    values = read_pool_csv(spec, tmp_path / spec.file_name, len(lines) - 1, 1)
+    assert values["soil_c_u2_rhiz"].size == len(lines) - 1
+    lines[3] = _replace_field(lines[3], 0, "     9")
+    (tmp_path / spec.file_name).write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError, match="holds cell 9 where cell 3 was expected"):
+        read_pool_csv(spec, tmp_path / spec.file_name, len(lines) - 1, 1)
 
 
 def _edited(setA: Path, tmp_path: Path, edit) -> tuple[Path, int]:

@@ -89,11 +89,12 @@ def _model(
 # ------------------------------------------------------------------------------ (i) off == default, every option
 
 
-@pytest.mark.parametrize("soil", ["casa", "mimics"])
+@pytest.mark.parametrize("soil", ["casa", "mimics", "corpse"])
 @pytest.mark.parametrize("fix", [f for f in layout.FIXES if f != "reserved"])
 def test_fix_explicitly_off_equals_default(setA: Path, fix: str, soil: str) -> None:
     steps = _steps(setA)
-    _assert_same(_run(_model(setA, soil), steps), _run(_model(setA, soil, fixes={fix: False}), steps))
+    icycle = 1 if soil == "corpse" else 2
+    _assert_same(_run(_model(setA, soil, icycle), steps), _run(_model(setA, soil, icycle, fixes={fix: False}), steps))
 
 
 @pytest.mark.parametrize("soil", ["casa", "mimics"])
@@ -268,6 +269,36 @@ def test_mimics_first_year_npp_cold_start_and_casa_unaffected(setA: Path) -> Non
     _assert_same(
         _run(_model(setA, "casa"), steps), _run(_model(setA, "casa", fixes={"mimics_first_year_npp": True}), steps)
     )
+
+
+# ------------------------------------------------------------------------------ CORPSE first-year NPP (corpse.md Q6)
+
+
+def test_corpse_first_year_npp(setA: Path) -> None:
+    """A restart that carries the previous year's NPP keeps it for the exudation (fix) instead of GPP/2."""
+    steps = _steps(setA)
+    default = _model(setA, "corpse", 1)
+    fixed_model = _model(setA, "corpse", 1, fixes={"corpse_first_year_npp": True})
+    continuous = _run(default, steps)
+    year1_state = continuous.states[0]
+    npp_prev = year1_state[:, layout.index("state", "corpse_npp_prev")]
+    np.testing.assert_array_equal(npp_prev, continuous.annual[0][:, layout.index("diag", "npp")])
+    base = _run(default, steps[1:], year1_state)
+    fixed = _run(fixed_model, steps[1:], year1_state)
+    for name in layout.DIAGNOSTICS:
+        np.testing.assert_array_equal(fixed.diag(name)[0], continuous.diag(name)[1], err_msg=name)
+    _check_effect(base, fixed, later=("soil_unprot_1", "soil_hr"), unchanged=FORCING + ("tsoilc", "moistavg"))
+    # a cold start has no previous NPP: GPP/2 with or without the fix
+    _assert_same(continuous, _run(fixed_model, steps))
+
+
+def test_corpse_refuses_cn_and_casa_only_fixes(setA: Path) -> None:
+    from testbed.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="must be 1"):
+        _model(setA, "corpse", 2)
+    with pytest.raises(ConfigError, match="not implemented for the corpse"):
+        _model(setA, "corpse", 1, fixes={"exudate_from_npp": True})
 
 
 # ------------------------------------------------------------------------------ restart-write reset (casa.md Q5)

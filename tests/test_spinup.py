@@ -239,10 +239,14 @@ def _kill_when(proc: subprocess.Popen, ckpt: Path, ready) -> bool:
     return False
 
 
-@pytest.mark.parametrize("soil_model", ["casa", pytest.param("mimics", marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "soil_model",
+    ["casa", pytest.param("mimics", marks=pytest.mark.slow), pytest.param("corpse", marks=pytest.mark.slow)],
+)
 def test_killed_pipeline_resumes_bit_identical(domain: Path, tmp_path: Path, soil_model: str) -> None:
     settings = (
         f"run.soil_model={soil_model}",
+        f"run.cycle={'c' if soil_model == 'corpse' else 'cn'}",
         "spinup.stages=prespin accelerate cycle",
         "spinup.prespin_cycles=2",
         "spinup.accelerate_max_cycles=6",

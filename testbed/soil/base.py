@@ -113,6 +113,7 @@ class PoolCSV:
     lead: Callable[[Any, np.ndarray, int, int], str]  #: (model, state, cell, year count) -> a row's leading text
     lst_line: int  #: line of the original's .lst that names the file to restart from
     nitrogen_in_c_runs: bool = False  #: the original writes the N columns in C-only runs too
+    index_field: int = 1  #: leading field that holds the 1-based cell index (checked on reading)
 
 
 @dataclass(frozen=True)
