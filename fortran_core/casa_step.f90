@@ -375,8 +375,7 @@ contains
             dg(:, D_CEXUDATE_CAPPED) = w%ccap
             if (ex_route1) dg(:, D_HR_EXUDATE) = exs(:, 2)
          end if
-         if (store_daily /= 0) daily(:, :, d) = dg
-         annual = annual + dg
+         call keep_day(nb, dg, annual, daily(:, :, min(d, nstore)), store_daily /= 0, 1, 0)
       end do
    end subroutine casa_block_days
 

@@ -20,4 +20,26 @@ contains
       if (icycle < 1 .or. icycle > 2 .or. nday < 1 .or. doy0 < 1 .or. doy0 + nday - 1 > 365) ierr = ERR_BAD_ARGUMENT
       if (store_daily /= 0 .and. nstore < nday) ierr = ERR_BAD_ARGUMENT
    end function advance_argument_error
+
+   !> One day's diagnostics ``dg`` (cell block, NDIAG) added to the annual sums and, when ``store``, copied to the
+   !> day's daily slice: only the host's columns and the running soil model's own block ``first:last``
+   !> (``DIAG_<MODEL>_FIRST/LAST``; pass 1, 0 for none). The other models' columns stay as the caller zeroed them,
+   !> so a run does not pay for the columns of soil models it does not use.
+   pure subroutine keep_day(nb, dg, annual, daily_day, store, first, last)
+      integer, intent(in) :: nb, first, last
+      real(real64), intent(in) :: dg(nb, NDIAG)
+      real(real64), intent(inout) :: annual(nb, NDIAG), daily_day(nb, NDIAG)
+      logical, intent(in) :: store
+      integer :: j
+      do j = 1, DIAG_HOST_LAST
+         annual(:, j) = annual(:, j) + dg(:, j)
+      end do
+      do j = first, last
+         annual(:, j) = annual(:, j) + dg(:, j)
+      end do
+      if (store) then
+         daily_day(:, :DIAG_HOST_LAST) = dg(:, :DIAG_HOST_LAST)
+         daily_day(:, first:last) = dg(:, first:last)
+      end if
+   end subroutine keep_day
 end module tb_layout

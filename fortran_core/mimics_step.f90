@@ -332,8 +332,7 @@ contains
             dg(:, D_CEXUDATE_CAPPED) = w%ccap
          end if
          if (any(mparams(:, M_EXUD_DIAG) /= 0.0_dp)) call mimics_exudate_diagnostics(nb, q, dg)
-         if (store_daily /= 0) daily(:, :, d) = dg
-         annual = annual + dg
+         call keep_day(nb, dg, annual, daily(:, :, min(d, nstore)), store_daily /= 0, DIAG_MIMICS_FIRST, DIAG_MIMICS_LAST)
       end do
 
       ! end of the year: the year's NPP sum becomes the previous-year NPP (3.4)

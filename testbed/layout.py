@@ -73,17 +73,23 @@ def _columns(entries: dict) -> list[Column]:
     return out
 
 
-def _read(paths: tuple[Path, ...]) -> tuple[dict[str, Table], dict[str, int], dict[str, list[float]]]:
+def _read(
+    paths: tuple[Path, ...],
+) -> tuple[dict[str, Table], dict[str, int], dict[str, list[float]], dict[tuple[str, str], tuple[int, int]]]:
     tables: dict[str, Table] = {}
     ints: dict[str, int] = {}
     reals: dict[str, list[float]] = {}
+    blocks: dict[tuple[str, str], tuple[int, int]] = {}
     for path in paths:
+        owner = "host" if path.parent == HERE else path.stem
         with path.open("rb") as f:
             doc = tomllib.load(f)
         ints.update(doc.pop("constants", {}))
         reals.update(doc.pop("real_constants", {}))
         for kind, body in doc.items():
             cols = _columns(body.get("columns", {}))
+            first = len(tables[kind].columns) if kind in tables else 0
+            blocks[(kind, owner)] = (first, first + len(cols))
             if kind in tables:
                 t = tables[kind]
                 tables[kind] = Table(kind, t.prefix, t.size_name, t.columns + tuple(cols))
@@ -95,10 +101,10 @@ def _read(paths: tuple[Path, ...]) -> tuple[dict[str, Table], dict[str, int], di
             if c.name in seen:
                 raise ValueError(f"column {c.name!r} is declared twice in the {t.kind} layout ({paths})")
             seen.add(c.name)
-    return tables, ints, reals
+    return tables, ints, reals, blocks
 
 
-TABLES, INT_CONSTANTS, REAL_CONSTANTS = _read(DECLARATIONS)
+TABLES, INT_CONSTANTS, REAL_CONSTANTS, _BLOCKS = _read(DECLARATIONS)
 
 STATE: tuple[str, ...] = TABLES["state"].names
 CASA_PARAMS: tuple[str, ...] = TABLES["casa"].names
@@ -120,6 +126,14 @@ def index(kind: str, name: str) -> int:
         return _INDEX[kind][name]
     except KeyError:
         raise KeyError(f"no column {name!r} in the {kind} layout") from None
+
+
+def block(kind: str, owner: str) -> range:
+    """The 0-based columns of ``kind`` that ``owner`` declares: ``"host"`` (layout.toml) or a soil model's name
+    (its ``soil/<model>.toml``); empty if it declares none. The kernel adds up a run's daily diagnostics over
+    the host's block and its soil model's block only (Fortran ``DIAG_HOST_LAST``, ``DIAG_<MODEL>_FIRST/LAST``)."""
+    first, stop = _BLOCKS.get((kind, owner), (0, 0))
+    return range(first, stop)
 
 
 def column(kind: str, name: str) -> Column:
@@ -145,6 +159,14 @@ def fortran_module(name: str = "tb_columns") -> str:
                 note = f"  ! {c.units}: {c.long_name}" if c.long_name else ""
                 lines.append(f"   integer, parameter :: {t.prefix}{c.fortran.upper()} = {k}{note}")
         lines.append(f"   integer, parameter :: {t.size_name} = {len(t.columns)}")
+    lines.append("   ! ---- the diagnostic columns each declaration file adds (1-based, inclusive)")
+    for (kind, owner), (first, stop) in _BLOCKS.items():
+        if kind == "diag" and owner == "host":
+            lines.append(f"   integer, parameter :: DIAG_HOST_LAST = {stop}")
+        elif kind == "diag":
+            lines.append(
+                f"   integer, parameter :: DIAG_{owner.upper()}_FIRST = {first + 1}, DIAG_{owner.upper()}_LAST = {stop}"
+            )
     lines.append("   ! ---- constants")
     for key, value in INT_CONSTANTS.items():
         lines.append(f"   integer, parameter :: {key} = {int(value)}")

@@ -58,3 +58,20 @@ def test_unknown_column_is_a_clear_error() -> None:
 
 def test_compiled_kernel_reports_the_same_sizes() -> None:
     kernel._check_layout()  # raises KernelError on mismatch
+
+
+def test_diagnostic_blocks_cover_the_table_once(tmp_path) -> None:
+    """The host's and each soil model's diagnostic blocks tile the table (the kernel sums only a run's own)."""
+    src = _generated(tmp_path)
+    blocks = [layout.block("diag", "host")] + [
+        layout.block("diag", name) for name in sorted({p.stem for p in layout.DECLARATIONS[1:]})
+    ]
+    covered = sorted(i for b in blocks for i in b)
+    assert covered == list(range(layout.NDIAG))
+    assert re.search(rf"\bDIAG_HOST_LAST = {len(blocks[0])}\b", src)
+    for path in layout.DECLARATIONS[1:]:
+        b = layout.block("diag", path.stem)
+        if len(b):
+            assert re.search(
+                rf"\bDIAG_{path.stem.upper()}_FIRST = {b.start + 1}, DIAG_{path.stem.upper()}_LAST = {b.stop}\b", src
+            )
