@@ -15,7 +15,7 @@ import numpy as np
 from . import layout
 from .errors import ConfigError
 from .heterogeneity import phi_linear
-from .moisture import theta_of_psi, van_genuchten
+from .moisture import van_genuchten
 
 if TYPE_CHECKING:
     from .config import RunConfig
@@ -156,14 +156,12 @@ def van_genuchten_columns(
 
 
 def dry_spell_params(params: np.ndarray, spell: DrySpell) -> np.ndarray:
-    """A copy of a CASA parameter array (vg columns filled) with the dry-spell columns of ``spell``."""
+    """A copy of a CASA parameter array (vg columns filled) with the dry-spell columns of ``spell``; the kernel
+    takes the water content theta(psi) from the vg columns (fortran_core/moisture.f90 vg_theta)."""
     out = params.copy(order="F")
-    col = {n: layout.index("casa", n) for n in ("vg_theta_r", "vg_alpha", "vg_n", "ssat")}
     out[:, layout.index("casa", "dry_start")] = float(spell.start)
     out[:, layout.index("casa", "dry_days")] = float(spell.days)
-    out[:, layout.index("casa", "dry_theta")] = theta_of_psi(
-        spell.psi, out[:, col["vg_theta_r"]], out[:, col["ssat"]], out[:, col["vg_alpha"]], out[:, col["vg_n"]]
-    )
+    out[:, layout.index("casa", "dry_psi")] = spell.psi
     out[:, layout.index("casa", "dry_dtsoil")] = spell.dtsoil
     return out
 

@@ -222,7 +222,14 @@ def test_m5_m6_dry_spell(setA: Path, steps, soil: str, base_casa, base_mimics) -
         np.testing.assert_array_equal(run.diag(name)[0, :, : d0 - 1], ref.diag(name)[0, :, : d0 - 1])
     flags = run.diag("dry_spell")[0]
     assert np.all(flags[act].sum(axis=1) == n) and np.all(flags[:, d0 - 1 : d0 - 1 + n][act] == 1)
-    theta = run.model._dry_params[:, layout.index("casa", "dry_theta")]
+    p = run.model.params
+    col = {c: p[:, layout.index("casa", c)] for c in ("vg_theta_r", "ssat", "vg_alpha", "vg_n", "sfc")}
+    theta = theta_of_psi(-15000.0, col["vg_theta_r"], col["ssat"], col["vg_alpha"], col["vg_n"])
+    # the potential of the field-capacity-capped spell water content (psi_eff, 2.1), 0 outside the spell
+    psi_eff = run.diag("dry_psi_eff")[0]
+    want = h_of_theta(np.minimum(theta, col["sfc"]), col["vg_theta_r"], col["ssat"], col["vg_alpha"], col["vg_n"])
+    np.testing.assert_allclose(psi_eff[act, d0 - 1], want[act] * HPA_PER_CM, rtol=1e-9)
+    assert np.all(psi_eff[:, : d0 - 1] == 0) and np.all(psi_eff[:, d0 - 1 + n :] == 0)
     assert np.all(run.diag("moistavg")[0][act, d0 - 1] <= theta[act] * (1 + 1e-12))
     # M6 (CASA, psi scalar): where the spell dries the soil, fW and HR fall on day d0
     if soil == "casa":
