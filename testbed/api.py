@@ -73,17 +73,18 @@ def simulate(
     for res in run_years(model, state, steps, perturbation=perturbation):
         dailies.append(
             daily_dataset(
-                daily_columns(res.daily, model.soil_model, model.icycle),
+                daily_columns(res.daily, model.soil_model, model.icycle, model.output_options),
                 res.step.label,
                 cells,
                 model.soil_model,
                 model.icycle,
+                options=model.output_options,
             )
         )
         annuals.append(res.annual)
         labels.append(res.step.label)
     daily = xr.concat(dailies, dim="time", data_vars="minimal", coords="minimal", compat="override")
-    return daily, annual_dataset(annuals, labels, cells, model.soil_model, model.icycle)
+    return daily, annual_dataset(annuals, labels, cells, model.soil_model, model.icycle, options=model.output_options)
 
 
 def _nyear(met: str | Path) -> int:

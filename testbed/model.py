@@ -154,11 +154,31 @@ class Model:
             soil.scenario_columns(self.sparams, self.moisture, self.heterogeneity, self.het_table)
         self._dry_params = dry_spell_params(self.params, self.dry_spell) if self.dry_spell.on else None
 
+    @property
+    def output_options(self) -> frozenset[str]:
+        """The run options whose output variables the run writes (``OutputVar.option``): ``psi`` (a
+        water-potential fW), ``dry_spell``, ``het_mm``, ``het_lin`` (docs/moisture_heterogeneity.md)."""
+        on = {
+            "psi": self.moisture.fw_psi or self.soil.psi_scalar_in_params(self.soil_params),
+            "dry_spell": self.dry_spell.on,
+            "het_mm": self.heterogeneity.het_mm,
+            "het_lin": self.heterogeneity.het_lin,
+        }
+        return frozenset(k for k, v in on.items() if v)
+
     def static_fields(self) -> dict[str, tuple[np.ndarray, dict]]:
-        """Optional static per-cell output fields: the van Genuchten parameters when an option uses them."""
-        if not self.uses_vg:
-            return {}
+        """Optional static per-cell output fields: the van Genuchten parameters when an option uses them, the
+        CASA heterogeneity factors with ``het_lin``."""
         out = {}
+        if self.heterogeneity.het_lin:  # the CASA factors 1 + rho CVk CVC, constant per cell (seed_processes.md 3.2)
+            for name in layout.TABLES["casa"].names:
+                if name.startswith("het_phi_"):
+                    col = layout.column("casa", name)
+                    pool = name.removeprefix("het_phi_")
+                    attrs = {"units": col.units, "long_name": f"{col.long_name} ({pool})"}
+                    out[name] = (self.params[:, layout.index("casa", name)].copy(), attrs)
+        if not self.uses_vg:
+            return out
         for name in ("vg_theta_r", "vg_alpha", "vg_n"):
             col = layout.column("casa", name)
             out[name] = (

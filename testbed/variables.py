@@ -34,6 +34,8 @@ class OutputVar:
     kind: str  #: "flux" (summed over a year) or "mean" (pools and scalars, averaged)
     cycles: tuple[int, ...] = (1, 2)
     standard_name: str | None = None
+    #: the run option that adds it (testbed.scenarios OUTPUT_OPTIONS, e.g. "dry_spell"); "" = every run
+    option: str = ""
 
     @property
     def units(self) -> str:

@@ -439,3 +439,26 @@ def test_per_cell_heterogeneity_table(setA: Path, tmp_path: Path) -> None:
     path.write_text("cv_foo\n0.1\n")
     with pytest.raises(ConfigError, match="unknown columns"):
         read_heterogeneity_table(path)
+
+
+@pytest.mark.reference
+def test_optional_output_variables_only_with_their_option(setA: Path) -> None:
+    from testbed.output import variables_for
+
+    casa = setA_model(setA / "inputs", "casa", 2)
+    assert casa.output_options == frozenset() and casa.static_fields() == {}
+    plain = {v.name for v in variables_for("casa", 2, casa.output_options)}
+    assert not plain & {"psi", "drySpell", "dryWetter", "drySpellPsiEff", "hetClamped"}
+    on = dataclasses.replace(
+        casa,
+        moisture=MoistureOptions(fw_psi=True),
+        dry_spell=DrySpell(start=100),
+        heterogeneity=Heterogeneity(het_lin=True, casa_cvc={"slow": 0.5}, casa_cvk={"slow": 0.5}),
+    )
+    assert on.output_options == {"psi", "dry_spell", "het_lin"}
+    names = {v.name for v in variables_for("casa", 2, on.output_options)}
+    assert names - plain == {"psi", "drySpell", "dryWetter", "drySpellPsiEff"}
+    assert {"het_phi_slow", "vg_alpha"} <= set(on.static_fields())
+    mimics = dataclasses.replace(setA_model(setA / "inputs", "mimics", 2), heterogeneity=Heterogeneity(het_mm=True))
+    assert mimics.output_options == {"het_mm"}
+    assert "hetClamped" in {v.name for v in variables_for("mimics", 2, mimics.output_options)}

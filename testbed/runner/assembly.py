@@ -69,7 +69,7 @@ def output_attrs(plan: Plan, command: str = "", fingerprints: dict[str, str] | N
 def expected_output_bytes(plan: Plan) -> int:
     """An upper bound of what the run writes (uncompressed float32 outputs, daily parts, restarts)."""
     model = plan.model
-    nvar = len(variables_for(model.soil_model, model.icycle))
+    nvar = len(variables_for(model.soil_model, model.icycle, model.output_options))
     years_out = sum(1 for s in plan.steps if s.write_output)
     years_daily = sum(1 for s in plan.steps if s.store_daily)
     per_year = model.ncell * nvar * 4
@@ -90,7 +90,11 @@ def restart_info(model: Model, years_done: int) -> RestartInfo:
 
 def _merge_daily(parts: Sequence[str], target: Path, label: int, cells: CellInfo, model: Model, attrs: dict) -> None:
     values = np.concatenate([np.load(p) for p in parts], axis=0)
-    write_dataset(daily_dataset(values, label, cells, model.soil_model, model.icycle, attrs), target, overwrite=True)
+    write_dataset(
+        daily_dataset(values, label, cells, model.soil_model, model.icycle, attrs, model.output_options),
+        target,
+        overwrite=True,
+    )
     for p in parts:
         Path(p).unlink(missing_ok=True)
 
@@ -102,7 +106,13 @@ def write_segment(folder: OutputFolder, plan: Plan, seg: Segment, cells: CellInf
     if out_steps:
         annuals = [np.concatenate([r.annual[i] for r in seg.results]) for i in out_steps]
         ds = annual_dataset(
-            annuals, [plan.steps[i].label for i in out_steps], cells, model.soil_model, model.icycle, attrs
+            annuals,
+            [plan.steps[i].label for i in out_steps],
+            cells,
+            model.soil_model,
+            model.icycle,
+            attrs,
+            model.output_options,
         )
         write_dataset(ds, folder.parts / f"annual_{seg.first:07d}.nc", overwrite=True)
     for i in range(seg.first, seg.end):

@@ -116,7 +116,7 @@ def run_chunk(job: ChunkJob, model: Model, start: np.ndarray | ChunkResult, firs
         if res.daily is not None:
             # an internal part file (this chunk's output columns); the driver merges the chunks per year
             path = Path(job.parts_dir) / f"daily_{index:07d}_{job.cells.start:07d}.npy"
-            np.save(path, daily_columns(res.daily, model.soil_model, model.icycle))
+            np.save(path, daily_columns(res.daily, model.soil_model, model.icycle, model.output_options))
             parts[index] = str(path)
     return ChunkResult(job.cells, state, annual, parts, cmax, nmax, time.perf_counter() - t0, negative)
 

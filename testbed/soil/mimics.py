@@ -140,6 +140,8 @@ MODEL = SoilModel(
         OutputVar("thetaLiq", "thetaliq_mimics", "mean"),
         OutputVar("thetaFrzn", "thetafrzn", "mean"),
         OutputVar("fW", "fw_mimics", "mean"),
+        # sub-grid heterogeneity (seed_processes.md 3.2): only in runs with het_mm
+        OutputVar("hetClamped", "het_clamped", "flux", option="het_mm"),
     ),
     unsupported_fixes=("exudate_from_npp", "floor_mineral_n"),
 )
