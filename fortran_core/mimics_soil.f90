@@ -30,7 +30,7 @@ module mimics_soil
    use tb_precision, only: dp, TKZERO, DELTCASA
    use tb_layout
    use casa_veg, only: inint
-   use tb_moisture, only: vg_psi, f_psi, heterogeneity_mm
+   use tb_moisture, only: vg_psi, f_psi, heterogeneity_mm, heterogeneity_mm_vmax
    implicit none
    private
 
@@ -687,6 +687,7 @@ contains
          phi(6) = heterogeneity_mm(q(i, Q_KM + 5), cm_k(k), mp(i, M_CV + 4), cvk, mp(i, M_RHO + 5))
          phi(7) = heterogeneity_mm(kor(k), cm_r(k), mp(i, M_CV + 5), cvr, mp(i, M_RHO_OX))
          phi(8) = heterogeneity_mm(kok(k), cm_k(k), mp(i, M_CV + 5), cvk, mp(i, M_RHO_OX + 1))
+         if (mp(i, M_CV_VMAX) /= 0.0_dp) call add_vmax_terms()
          do j = 1, 8
             if (phi(j) < mp(i, M_PHI_MIN)) then
                phi(j) = mp(i, M_PHI_MIN)
@@ -695,6 +696,20 @@ contains
             vm(k, j) = q(i, Q_VMAX + VCOL(j))*phi(j)
          end do
       end do
+   contains
+      !> Vmax heterogeneity (CVV, its correlations with substrate and microbe; off when CVV = 0)
+      subroutine add_vmax_terms()
+         real(dp) :: cvv, rvs, rvm
+         cvv = mp(i, M_CV_VMAX); rvs = mp(i, M_RHO_VMAX_S); rvm = mp(i, M_RHO_VMAX_M)
+         phi(1) = phi(1) + heterogeneity_mm_vmax(q(i, Q_KM), cm_r(k), mp(i, M_CV), cvr, cvv, rvs, rvm)
+         phi(2) = phi(2) + heterogeneity_mm_vmax(q(i, Q_KM + 1), cm_r(k), mp(i, M_CV + 1), cvr, cvv, rvs, rvm)
+         phi(3) = phi(3) + heterogeneity_mm_vmax(q(i, Q_KM + 2), cm_r(k), mp(i, M_CV + 4), cvr, cvv, rvs, rvm)
+         phi(4) = phi(4) + heterogeneity_mm_vmax(q(i, Q_KM + 3), cm_k(k), mp(i, M_CV), cvk, cvv, rvs, rvm)
+         phi(5) = phi(5) + heterogeneity_mm_vmax(q(i, Q_KM + 4), cm_k(k), mp(i, M_CV + 1), cvk, cvv, rvs, rvm)
+         phi(6) = phi(6) + heterogeneity_mm_vmax(q(i, Q_KM + 5), cm_k(k), mp(i, M_CV + 4), cvk, cvv, rvs, rvm)
+         phi(7) = phi(7) + heterogeneity_mm_vmax(kor(k), cm_r(k), mp(i, M_CV + 5), cvr, cvv, rvs, rvm)
+         phi(8) = phi(8) + heterogeneity_mm_vmax(kok(k), cm_k(k), mp(i, M_CV + 5), cvk, cvv, rvs, rvm)
+      end subroutine add_vmax_terms
    end subroutine mimics_hour_phi
 
    ! ---------------------------------------------------------------------------

@@ -7,7 +7,7 @@ module tb_moisture
    use tb_precision, only: dp
    implicit none
    private
-   public :: vg_psi, vg_theta, f_psi, heterogeneity_mm
+   public :: vg_psi, vg_theta, f_psi, heterogeneity_mm, heterogeneity_mm_vmax
 
    real(dp), parameter, public :: HPA_PER_CM = 0.980665_dp
    real(dp), parameter :: PSI_OPT = -30.0_dp, PSI_TH = -158000.0_dp, A_PSI = 1.47_dp
@@ -58,5 +58,13 @@ contains
       r = k/(k + m)
       phi = (1.0_dp - ((cvm*cvm)*r)*(m/(k + m))) + ((rho*cvs)*cvm)*r
    end function heterogeneity_mm
+
+   !> The Vmax terms of the reverse Michaelis-Menten factor (S002 Eq. 16, seed_processes.md 3.1), added to
+   !> heterogeneity_mm: rho_VS CVV CVS + rho_VM CVV CVM K/(K+M).
+   pure elemental function heterogeneity_mm_vmax(k, m, cvs, cvm, cvv, rho_vs, rho_vm) result(dphi)
+      real(dp), intent(in) :: k, m, cvs, cvm, cvv, rho_vs, rho_vm
+      real(dp) :: dphi
+      dphi = (rho_vs*cvv)*cvs + ((rho_vm*cvv)*cvm)*(k/(k + m))
+   end function heterogeneity_mm_vmax
 
 end module tb_moisture

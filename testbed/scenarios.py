@@ -79,8 +79,8 @@ class Heterogeneity:
 
     het_mm: bool = False  #: MIMICS Michaelis-Menten uptakes, OXIDAT and turnover
     het_lin: bool = False  #: CASA linear litter and soil decay
-    cv: dict[str, float] = field(default_factory=dict)  #: MIMICS pool -> CV
-    rho: dict[str, float] = field(default_factory=dict)  #: MIMICS r1..k3, ox_r, ox_k -> correlation
+    cv: dict[str, float] = field(default_factory=dict)  #: MIMICS pool, k_desorp, vmax -> CV
+    rho: dict[str, float] = field(default_factory=dict)  #: MIMICS r1..k3, ox_r, ox_k, desorp, vmax_s, vmax_m -> rho
     casa_cvc: dict[str, float] = field(default_factory=dict)  #: CASA pool -> CV of its carbon
     casa_cvk: dict[str, float] = field(default_factory=dict)  #: CASA pool -> CV of its decay rate
     casa_rho: dict[str, float] = field(default_factory=dict)  #: CASA pool -> correlation of k and C
@@ -174,6 +174,9 @@ def table_keys() -> tuple[str, ...]:
         *(f"rho_ox_{r}" for r in MIMICS_RHO_OX),
         "cvk_desorp",
         "rho_desorp",
+        "cv_vmax",
+        "rho_vmax_s",
+        "rho_vmax_m",
         *(f"{k}_{p}" for p in CASA_HET_POOLS for k in ("cvc", "cvk", "rhokc")),
     )
 
@@ -230,6 +233,9 @@ def mimics_columns(
         sparams[:, layout.index("mimics", f"rho_ox_{r}")] = het.rho.get(f"ox_{r}", 0.0)
     sparams[:, layout.index("mimics", "cvk_desorp")] = het.cv.get("k_desorp", 0.0)
     sparams[:, layout.index("mimics", "rho_desorp")] = het.rho.get("desorp", 0.0)
+    sparams[:, layout.index("mimics", "cv_vmax")] = het.cv.get("vmax", 0.0)
+    for r in ("s", "m"):
+        sparams[:, layout.index("mimics", f"rho_vmax_{r}")] = het.rho.get(f"vmax_{r}", 0.0)
     for name, values in (table or {}).items():
         if name in layout.TABLES["mimics"].names:
             sparams[:, layout.index("mimics", name)] = values
@@ -248,8 +254,8 @@ def options_from_config(cfg: RunConfig) -> tuple[MoistureOptions, DrySpell, Hete
     het = Heterogeneity(
         h["het_mm"],
         h["het_lin"],
-        {**{q: h[f"cv_{q}"] for q in MIMICS_CV_POOLS}, "k_desorp": h["cvk_desorp"]},
-        {r: h[f"rho_{r}"] for r in (*MIMICS_RHO, *(f"ox_{x}" for x in MIMICS_RHO_OX), "desorp")},
+        {**{q: h[f"cv_{q}"] for q in MIMICS_CV_POOLS}, "k_desorp": h["cvk_desorp"], "vmax": h["cv_vmax"]},
+        {r: h[f"rho_{r}"] for r in (*MIMICS_RHO, *(f"ox_{x}" for x in MIMICS_RHO_OX), "desorp", "vmax_s", "vmax_m")},
         {q: h[f"cvc_{q}"] for q in CASA_HET_POOLS},
         {q: h[f"cvk_{q}"] for q in CASA_HET_POOLS},
         {q: h[f"rhokc_{q}"] for q in CASA_HET_POOLS},

@@ -140,6 +140,32 @@ def test_h7_non_positive_correlation_never_speeds_up() -> None:
     assert phi_reverse_mm(9.0, 1.0, 2.0, 1.0, -1.0) == pytest.approx(1 - 3 * 0.9 + 0.81)
 
 
+def test_vmax_heterogeneity_terms() -> None:
+    """S002 Eq. 16 with Vmax heterogeneity: rho_VS CVV CVS + rho_VM CVV CVM K/(K+M) on top of the S-M factor;
+    with CVM = 0 the flux is linear in V S, so mean(V S) = V S (1 + rho CVV CVS) holds exactly on any sample."""
+    k, m = 2.0, 0.5
+    base = phi_reverse_mm(k, m, 0.4, 0.3, -0.2)
+    assert phi_reverse_mm(k, m, 0.4, 0.3, -0.2, cv_v=0.6) == base  # no correlation: no effect
+    full = phi_reverse_mm(k, m, 0.4, 0.3, -0.2, 0.6, 0.5, -0.7)
+    assert full == pytest.approx(base + 0.5 * 0.6 * 0.4 - 0.7 * 0.6 * 0.3 * k / (k + m), rel=1e-15)
+    rng = np.random.default_rng(3)
+    v = rng.lognormal(0.0, 0.5, 200000)
+    s = 0.6 * v + rng.lognormal(0.0, 0.4, v.size)
+    cvv, cvs = v.std() / v.mean(), s.std() / s.mean()
+    rho = np.corrcoef(v, s)[0, 1]
+    exact = np.mean(v * s * m / (k + m)) / (v.mean() * s.mean() * m / (k + m))
+    assert phi_reverse_mm(k, m, cvs, 0.0, 0.0, cvv, rho, 0.0) == pytest.approx(exact, rel=1e-12)
+    # trivariate check against the second-order expansion: V, S, M jointly lognormal, small CVs (H4-like)
+    z = rng.multivariate_normal(np.zeros(3), [[1, 0.3, -0.4], [0.3, 1, 0.2], [-0.4, 0.2, 1]], 400000)
+    v, s, mm = np.exp(0.08 * z[:, 0]), np.exp(0.08 * z[:, 1]), np.exp(0.08 * z[:, 2])
+    cv = [x.std() / x.mean() for x in (v, s, mm)]
+    c = np.corrcoef([v, s, mm])
+    kk = 1.0
+    mc = np.mean(v * s * mm / (kk + mm)) / (v.mean() * s.mean() * mm.mean() / (kk + mm.mean()))
+    second = phi_reverse_mm(kk, mm.mean(), cv[1], cv[2], c[1, 2], cv[0], c[0, 1], c[0, 2])
+    assert abs(second - mc) < 2e-4  # third-order terms, O(CV^3)
+
+
 # ------------------------------------------------------------------------------ kernel runs
 
 
@@ -296,6 +322,17 @@ def test_h7_h8_mimics_negative_correlation_keeps_more_carbon(setA: Path, steps, 
 
 
 @pytest.mark.reference
+def test_vmax_heterogeneity_in_the_kernel(setA: Path, steps, base_mimics) -> None:
+    # CVV without correlations (or all off) is identical; rho_VS > 0 speeds the uptakes (more HR on day 1)
+    _same(base_mimics, _run(setA, steps, "mimics", heterogeneity=Heterogeneity(het_mm=True, cv={"vmax": 0.5})))
+    het = Heterogeneity(het_mm=True, cv={"vmax": 0.5, "litm": 0.4, "lits": 0.4, "soma": 0.4}, rho={"vmax_s": 0.5})
+    run = _run(setA, steps, "mimics", heterogeneity=het)  # budgets checked by run_years (H8)
+    act = _active(run)
+    assert np.all(run.diag("chresp")[0][act, 0] > base_mimics.diag("chresp")[0][act, 0])
+    assert run.model.sparams[0, layout.index("mimics", "cv_vmax")] == 0.5
+
+
+@pytest.mark.reference
 def test_phi_clamp_is_counted(setA: Path, steps) -> None:
     pools = ("litm", "lits", "micr", "mick", "soma", "somc")
     cv = {p: 1.0 if p.startswith("mic") else 2.0 for p in pools}
@@ -316,6 +353,8 @@ def test_phi_clamp_is_counted(setA: Path, steps) -> None:
         (DrySpell(start=300, days=70), "within days 1-365"),
         (Heterogeneity(het_mm=True, cv={"micr": -0.1}), "must be >= 0"),
         (Heterogeneity(het_lin=True, casa_rho={"slow": 1.5}), "within \\[-1, 1\\]"),
+        (Heterogeneity(het_mm=True, cv={"vmax": -0.2}), "cv_vmax = -0.2 must be >= 0"),
+        (Heterogeneity(het_mm=True, rho={"vmax_m": -1.2}), "rho_vmax_m = -1.2: a correlation"),
         (MoistureOptions(fw_min=2.0), "fw_min"),
     ],
 )
