@@ -343,6 +343,18 @@ def test_phi_clamp_is_counted(setA: Path, steps) -> None:
     assert run.diag("het_clamped")[0][_active(run)].sum() > 0
 
 
+@pytest.mark.reference
+def test_spec_clamp_example_is_never_negative(setA: Path, steps) -> None:
+    """The spec (3.2) says CVM = CVS = 1 with rho = -1 gives phi ~ -0.25; the factor is (1 - r)^2 >= 0
+    (r = K/(K+M)), 0.25 at K = M: the kernel never clamps it."""
+    r = np.linspace(0.0, 1.0, 101)
+    np.testing.assert_allclose(phi_reverse_mm(r, 1.0 - r, 1.0, 1.0, -1.0), (1.0 - r) ** 2, atol=1e-15)
+    pools = ("litm", "lits", "micr", "mick", "soma", "somc")
+    rho = dict.fromkeys(("r1", "r2", "r3", "k1", "k2", "k3", "ox_r", "ox_k"), -1.0)
+    run = _run(setA, steps, "mimics", heterogeneity=Heterogeneity(het_mm=True, cv=dict.fromkeys(pools, 1.0), rho=rho))
+    assert np.all(run.diag("het_clamped")[0] == 0)
+
+
 # ------------------------------------------------------------------------------ bad input
 
 
