@@ -206,7 +206,8 @@ contains
       do d = 1, nday
          doy = doy0 + d - 1
          call widen_forcing_day(nb, nday, d, doy, params, gpp, tair, ndep, tsoil, moist, dtair, dtsoil, &
-                                gppd, tairk, ndepd, tsl, msl, dg(:, D_DRY_SPELL), dg(:, D_DRY_WETTER))
+                                gppd, tairk, ndepd, tsl, msl, dg(:, D_DRY_SPELL), dg(:, D_DRY_WETTER), &
+                                dg(:, D_DRY_PSI_EFF))
          ! litter partitioning from the start-of-day plant pools, then the vegetation day
          ! (2-11, 14, the plant parts of 15-16, 17 and 18), which updates the plant pools
          call casa_litter_fmet(nb, params, state(:, S_CLEAF:S_CFROOT), state(:, S_NLEAF:S_NFROOT), fmet_l, fmet_r)

@@ -379,7 +379,8 @@ contains
       do d = 1, nday
          doy = doy0 + d - 1
          call widen_forcing_day(nb, nday, d, doy, params, gpp, tair, ndep, tsoil, moist, dtair, dtsoil, &
-                                gppd, taird, ndepd, tsl, msl, dg(:, D_DRY_SPELL), dg(:, D_DRY_WETTER))
+                                gppd, taird, ndepd, tsl, msl, dg(:, D_DRY_SPELL), dg(:, D_DRY_WETTER), &
+                                dg(:, D_DRY_PSI_EFF))
          do k = 1, NSOIL_LAYERS
             do i = 1, nb
                fzl(i, k) = real(frzn(i, k, d), dp)

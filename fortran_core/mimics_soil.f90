@@ -30,7 +30,7 @@ module mimics_soil
    use tb_precision, only: dp, TKZERO, DELTCASA
    use tb_layout
    use casa_veg, only: inint
-   use tb_moisture, only: vg_psi, f_psi, heterogeneity_mm
+   use tb_moisture, only: vg_psi, f_psi, heterogeneity_mm, heterogeneity_mm_vmax
    implicit none
    private
 
@@ -418,7 +418,8 @@ contains
    !> day's accumulators Q_CHRESP, Q_CSOMPIN, Q_OVERFLOW_*, Q_NLITTERMIN, Q_NSMIN, Q_NSIMM.
    !> The cells are taken in chunks of HOUR_CHUNK with the cell loop innermost, so
    !> that independent cells fill the pipeline and the vector units; each cell's
-   !> arithmetic is exactly that of the spec, hour after hour (mimics_hours_chunk).
+   !> arithmetic is exactly that of the spec, hour after hour (mimics_hours_chunk;
+   !> mimics_hours_chunk_options for a chunk with a het_mm cell or exudation).
    subroutine mimics_hours(n, icycle, mp, cp, q, mc, mn)
       integer, intent(in) :: n, icycle
       real(dp), intent(in) :: mp(n, NMIMICSPARAM), cp(n, NCP)
@@ -426,7 +427,12 @@ contains
       integer :: i0, m
       do i0 = 1, n, HOUR_CHUNK
          m = min(HOUR_CHUNK, n - i0 + 1)
-         call mimics_hours_chunk(n, i0, m, icycle, mp, cp, q, mc, mn)
+         if (any(mp(i0:i0 + m - 1, M_HET_MM) /= 0.0_dp) .or. &
+             (icycle > 1 .and. any(mp(i0:i0 + m - 1, M_EXUD_DIAG) /= 0.0_dp))) then
+            call mimics_hours_chunk_options(n, i0, m, icycle, mp, cp, q, mc, mn)
+         else
+            call mimics_hours_chunk(n, i0, m, icycle, mp, cp, q, mc, mn)
+         end if
       end do
    end subroutine mimics_hours
 
@@ -435,6 +441,221 @@ contains
    !> KO, 1 - MGE, 1 - NUE) are formed once per day with the spec's expressions;
    !> every cell is computed and only non-icewater cells are stored back.
    subroutine mimics_hours_chunk(n, i0, m, icycle, mp, cp, q, mc, mn)
+      integer, intent(in) :: n, i0, m, icycle
+      real(dp), intent(in) :: mp(n, NMIMICSPARAM), cp(n, NCP)
+      real(dp), intent(inout) :: q(n, NQ), mc(n, 7), mn(n, 7)
+      integer :: i, k, h, j
+      real(dp) :: hfrac
+      real(dp), dimension(HOUR_CHUNK) :: im1, imf, is1, isf, jm1, jmf, js1, jsf, kor, kok
+      real(dp), dimension(HOUR_CHUNK) :: cl_m, cl_s, cm_r, cm_k, cs_a, cs_c, cs_p, mr, mk
+      real(dp), dimension(HOUR_CHUNK) :: nl_m, nl_s, nm_r, nm_k, ns_a, ns_c, ns_p, din
+      real(dp), dimension(HOUR_CHUNK) :: chresp, csompin, ovr_day, ovk_day, nlitmin, nsmin, nsimm
+      real(dp) :: omge(HOUR_CHUNK, 4), onue(HOUR_CHUNK, 4)
+      logical :: active(HOUR_CHUNK), lin_dd(HOUR_CHUNK), all_lin
+      real(dp) :: litmin1, litmin2, litmin3, litmin4, sommin1, sommin2
+      real(dp) :: trn1, trn2, trn3, trn4, trn5, trn6, desorp, oxidat
+      real(dp) :: litminn1, litminn2, litminn3, litminn4, somminn1, somminn2, rr, rk
+      real(dp) :: trnn1, trnn2, trnn3, trnn4, trnn5, trnn6, desorpn, oxidatn
+      real(dp) :: dinup_r, dinup_k, upc_r, upn_r, upc_k, upn_k, cnup_r, cnup_k
+      real(dp) :: ovf_r, ovf_k, spill_r, spill_k
+      real(dp) :: d_litm, d_lits, d_micr, d_mick, d_soma, d_somc, d_somp
+      real(dp) :: d_litmn, d_litsn, d_micrn, d_mickn, d_soman, d_somcn, d_sompn, d_din
+
+      hfrac = 1.0_dp/real(NHOURS, dp)
+      all_lin = .true.
+      do k = 1, m
+         i = i0 + k - 1
+         active(k) = inint(cp(i, CP_IVT2)) /= 0
+         ! pow(x, 1.0) == x exactly, so the linear case skips the libm call
+         lin_dd(k) = (mp(i, M_DENSDEP) == 1.0_dp)
+         if (active(k) .and. .not. lin_dd(k)) all_lin = .false.
+      end do
+      do k = 1, m
+         i = i0 + k - 1
+         im1(k) = (q(i, Q_CLITIN_MET)*hfrac)*(1.0_dp - mp(i, M_FI_MET))
+         imf(k) = (q(i, Q_CLITIN_MET)*hfrac)*mp(i, M_FI_MET)
+         is1(k) = (q(i, Q_CLITIN_STR)*hfrac)*(1.0_dp - mp(i, M_FI_STR))
+         isf(k) = (q(i, Q_CLITIN_STR)*hfrac)*mp(i, M_FI_STR)
+         jm1(k) = (q(i, Q_NLITIN_MET)*hfrac)*(1.0_dp - mp(i, M_FI_MET))
+         jmf(k) = (q(i, Q_NLITIN_MET)*hfrac)*mp(i, M_FI_MET)
+         js1(k) = (q(i, Q_NLITIN_STR)*hfrac)*(1.0_dp - mp(i, M_FI_STR))
+         jsf(k) = (q(i, Q_NLITIN_STR)*hfrac)*mp(i, M_FI_STR)
+         kok(k) = mp(i, M_KO + 1)*q(i, Q_KM + 4)
+         kor(k) = mp(i, M_KO)*q(i, Q_KM + 1)
+         cl_m(k) = mc(i, LITM); cl_s(k) = mc(i, LITS); cm_r(k) = mc(i, MICR); cm_k(k) = mc(i, MICK)
+         cs_a(k) = mc(i, SOMA); cs_c(k) = mc(i, SOMC); cs_p(k) = mc(i, SOMP)
+         nl_m(k) = mn(i, LITM); nl_s(k) = mn(i, LITS); nm_r(k) = mn(i, MICR); nm_k(k) = mn(i, MICK)
+         ns_a(k) = mn(i, SOMA); ns_c(k) = mn(i, SOMC); ns_p(k) = mn(i, SOMP)
+         din(k) = q(i, Q_DIN)
+         chresp(k) = 0.0_dp; csompin(k) = 0.0_dp; ovr_day(k) = 0.0_dp; ovk_day(k) = 0.0_dp
+         nlitmin(k) = 0.0_dp; nsmin(k) = 0.0_dp; nsimm(k) = 0.0_dp
+      end do
+      do j = 1, 4
+         do k = 1, m
+            i = i0 + k - 1
+            omge(k, j) = 1.0_dp - mp(i, M_MGE + j - 1)
+            onue(k, j) = 1.0_dp - mp(i, M_NUE + j - 1)
+         end do
+      end do
+
+      do h = 1, NHOURS
+         if (icycle > 1 .and. .not. all_lin) then
+            do k = 1, m
+               i = i0 + k - 1
+               if (lin_dd(k)) then
+                  mr(k) = cm_r(k)
+                  mk(k) = cm_k(k)
+               else
+                  mr(k) = cm_r(k)**mp(i, M_DENSDEP)
+                  mk(k) = cm_k(k)**mp(i, M_DENSDEP)
+               end if
+            end do
+         else
+            do k = 1, m
+               i = i0 + k - 1
+               mr(k) = cm_r(k)
+               mk(k) = cm_k(k)
+            end do
+         end if
+         if (icycle > 1) then
+            do k = 1, m
+               i = i0 + k - 1
+               litmin1 = ((cm_r(k)*q(i, Q_VMAX))*cl_m(k))/(q(i, Q_KM) + cm_r(k))
+               litmin2 = ((cm_r(k)*q(i, Q_VMAX + 1))*cl_s(k))/(q(i, Q_KM + 1) + cm_r(k))
+               sommin1 = ((cm_r(k)*q(i, Q_VMAX + 2))*cs_a(k))/(q(i, Q_KM + 2) + cm_r(k))
+               litmin3 = ((cm_k(k)*q(i, Q_VMAX + 3))*cl_m(k))/(q(i, Q_KM + 3) + cm_k(k))
+               litmin4 = ((cm_k(k)*q(i, Q_VMAX + 4))*cl_s(k))/(q(i, Q_KM + 4) + cm_k(k))
+               sommin2 = ((cm_k(k)*q(i, Q_VMAX + 5))*cs_a(k))/(q(i, Q_KM + 5) + cm_k(k))
+               trn1 = (mr(k)*q(i, Q_TAUR))*q(i, Q_FPHYS_R); trn2 = (mr(k)*q(i, Q_TAUR))*q(i, Q_FCHEM_R)
+               trn3 = (mr(k)*q(i, Q_TAUR))*q(i, Q_FAVAL_R)
+               trn4 = (mk(k)*q(i, Q_TAUK))*q(i, Q_FPHYS_K); trn5 = (mk(k)*q(i, Q_TAUK))*q(i, Q_FCHEM_K)
+               trn6 = (mk(k)*q(i, Q_TAUK))*q(i, Q_FAVAL_K)
+               desorp = cs_p(k)*q(i, Q_DESORPTION)
+               oxidat = ((cm_k(k)*q(i, Q_VMAX + 4))*cs_c(k))/(kok(k) + cm_k(k)) &
+                        + ((cm_r(k)*q(i, Q_VMAX + 1))*cs_c(k))/(kor(k) + cm_r(k))
+
+               litminn1 = (litmin1*nl_m(k))/(cl_m(k) + EPS10)
+               litminn2 = (litmin2*nl_s(k))/(cl_s(k) + EPS10)
+               litminn3 = (litmin3*nl_m(k))/(cl_m(k) + EPS10)
+               litminn4 = (litmin4*nl_s(k))/(cl_s(k) + EPS10)
+               somminn1 = (sommin1*ns_a(k))/(cs_a(k) + EPS10)
+               somminn2 = (sommin2*ns_a(k))/(cs_a(k) + EPS10)
+               rr = 1.0_dp/(cm_r(k) + EPS10)
+               rk = 1.0_dp/(cm_k(k) + EPS10)
+               trnn1 = (trn1*nm_r(k))*rr; trnn2 = (trn2*nm_r(k))*rr; trnn3 = (trn3*nm_r(k))*rr
+               trnn4 = (trn4*nm_k(k))*rk; trnn5 = (trn5*nm_k(k))*rk; trnn6 = (trn6*nm_k(k))*rk
+               desorpn = (desorp*ns_p(k))/(cs_p(k) + EPS10)
+               oxidatn = (oxidat*ns_c(k))/(cs_c(k) + EPS10)
+               dinup_r = (din(k)*cm_r(k))/(cm_r(k) + cm_k(k))
+               dinup_k = (din(k)*cm_k(k))/(cm_r(k) + cm_k(k))
+               upc_r = mp(i, M_MGE)*(litmin1 + sommin1) + mp(i, M_MGE + 1)*litmin2
+               upn_r = (mp(i, M_NUE)*(litminn1 + somminn1) + mp(i, M_NUE + 1)*litminn2) + dinup_r
+               upc_k = mp(i, M_MGE + 2)*(litmin3 + sommin2) + mp(i, M_MGE + 3)*litmin4
+               upn_k = (mp(i, M_NUE + 2)*(litminn3 + somminn2) + mp(i, M_NUE + 3)*litminn4) + dinup_k
+               cnup_r = upc_r/(upn_r + EPS10)
+               cnup_k = upc_k/(upn_k + EPS10)
+               ovf_r = upc_r - upn_r*min(q(i, Q_CN_R), cnup_r)
+               spill_r = upn_r - upc_r/max(q(i, Q_CN_R), cnup_r)
+               ovf_k = upc_k - upn_k*min(q(i, Q_CN_K), cnup_k)
+               spill_k = upn_k - upc_k/max(q(i, Q_CN_K), cnup_k)
+               ovr_day(k) = ovr_day(k) + ovf_r
+               ovk_day(k) = ovk_day(k) + ovf_k
+
+               d_litm = (im1(k) - litmin1) - litmin3
+               d_micr = (upc_r - ((trn1 + trn2) + trn3)) - ovf_r
+               d_somp = ((imf(k) + trn1) + trn4) - desorp
+               d_lits = (is1(k) - litmin2) - litmin4
+               d_mick = (upc_k - ((trn4 + trn5) + trn6)) - ovf_k
+               d_somc = ((isf(k) + trn2) + trn5) - oxidat
+               d_soma = ((((trn3 + trn6) + desorp) + oxidat) - sommin1) - sommin2
+
+               d_litmn = (jm1(k) - litminn1) - litminn3
+               d_micrn = (upn_r - ((trnn1 + trnn2) + trnn3)) - spill_r
+               d_sompn = ((jmf(k) + trnn1) + trnn4) - desorpn
+               d_litsn = (js1(k) - litminn2) - litminn4
+               d_mickn = (upn_k - ((trnn4 + trnn5) + trnn6)) - spill_k
+               d_somcn = ((jsf(k) + trnn2) + trnn5) - oxidatn
+               d_soman = ((((trnn3 + trnn6) + desorpn) + oxidatn) - somminn1) - somminn2
+               d_din = (((((((onue(k, 1)*(litminn1 + somminn1) + onue(k, 2)*litminn2) &
+                             + onue(k, 3)*(litminn3 + somminn2)) + onue(k, 4)*litminn4) &
+                           + spill_r) + spill_k) - dinup_r) - dinup_k)
+
+               chresp(k) = ((((((chresp(k) + omge(k, 1)*(litmin1 + sommin1)) + omge(k, 2)*litmin2) &
+                               + omge(k, 3)*(litmin3 + sommin2)) + omge(k, 4)*litmin4) + ovf_r) + ovf_k)
+               nlitmin(k) = nlitmin(k) + q(i, Q_U)*(((onue(k, 1)*litminn1 + onue(k, 2)*litminn2) &
+                                                     + onue(k, 3)*litminn3) + onue(k, 4)*litminn4)
+               nsmin(k) = nsmin(k) + q(i, Q_U)*(onue(k, 1)*somminn1 + onue(k, 3)*somminn2)
+               nsimm(k) = nsimm(k) - q(i, Q_U)*(((dinup_r + dinup_k) - spill_r) - spill_k)
+               csompin(k) = ((csompin(k) + imf(k)) + trn1) + trn4
+
+               cl_m(k) = cl_m(k) + d_litm; cl_s(k) = cl_s(k) + d_lits
+               cm_r(k) = cm_r(k) + d_micr; cm_k(k) = cm_k(k) + d_mick
+               cs_a(k) = cs_a(k) + d_soma; cs_c(k) = cs_c(k) + d_somc; cs_p(k) = cs_p(k) + d_somp
+               nl_m(k) = nl_m(k) + d_litmn; nl_s(k) = nl_s(k) + d_litsn
+               nm_r(k) = nm_r(k) + d_micrn; nm_k(k) = nm_k(k) + d_mickn
+               ns_a(k) = ns_a(k) + d_soman; ns_c(k) = ns_c(k) + d_somcn; ns_p(k) = ns_p(k) + d_sompn
+               din(k) = din(k) + d_din
+            end do
+         else
+            do k = 1, m
+               i = i0 + k - 1
+               litmin1 = ((cm_r(k)*q(i, Q_VMAX))*cl_m(k))/(q(i, Q_KM) + cm_r(k))
+               litmin2 = ((cm_r(k)*q(i, Q_VMAX + 1))*cl_s(k))/(q(i, Q_KM + 1) + cm_r(k))
+               sommin1 = ((cm_r(k)*q(i, Q_VMAX + 2))*cs_a(k))/(q(i, Q_KM + 2) + cm_r(k))
+               litmin3 = ((cm_k(k)*q(i, Q_VMAX + 3))*cl_m(k))/(q(i, Q_KM + 3) + cm_k(k))
+               litmin4 = ((cm_k(k)*q(i, Q_VMAX + 4))*cl_s(k))/(q(i, Q_KM + 4) + cm_k(k))
+               sommin2 = ((cm_k(k)*q(i, Q_VMAX + 5))*cs_a(k))/(q(i, Q_KM + 5) + cm_k(k))
+               trn1 = (mr(k)*q(i, Q_TAUR))*q(i, Q_FPHYS_R); trn2 = (mr(k)*q(i, Q_TAUR))*q(i, Q_FCHEM_R)
+               trn3 = (mr(k)*q(i, Q_TAUR))*q(i, Q_FAVAL_R)
+               trn4 = (mk(k)*q(i, Q_TAUK))*q(i, Q_FPHYS_K); trn5 = (mk(k)*q(i, Q_TAUK))*q(i, Q_FCHEM_K)
+               trn6 = (mk(k)*q(i, Q_TAUK))*q(i, Q_FAVAL_K)
+               desorp = cs_p(k)*q(i, Q_DESORPTION)
+               oxidat = ((cm_k(k)*q(i, Q_VMAX + 4))*cs_c(k))/(kok(k) + cm_k(k)) &
+                        + ((cm_r(k)*q(i, Q_VMAX + 1))*cs_c(k))/(kor(k) + cm_r(k))
+
+               d_litm = (im1(k) - litmin1) - litmin3
+               d_micr = (mp(i, M_MGE)*(litmin1 + sommin1) + mp(i, M_MGE + 1)*litmin2) - ((trn1 + trn2) + trn3)
+               d_somp = ((imf(k) + trn1) + trn4) - desorp
+               d_lits = (is1(k) - litmin2) - litmin4
+               d_mick = (mp(i, M_MGE + 2)*(litmin3 + sommin2) + mp(i, M_MGE + 3)*litmin4) - ((trn4 + trn5) + trn6)
+               d_somc = ((isf(k) + trn2) + trn5) - oxidat
+               d_soma = ((((trn3 + trn6) + desorp) + oxidat) - sommin1) - sommin2
+               chresp(k) = ((((chresp(k) + omge(k, 1)*(litmin1 + sommin1)) + omge(k, 2)*litmin2) &
+                             + omge(k, 3)*(litmin3 + sommin2)) + omge(k, 4)*litmin4)
+               csompin(k) = ((csompin(k) + imf(k)) + trn1) + trn4
+
+               cl_m(k) = cl_m(k) + d_litm; cl_s(k) = cl_s(k) + d_lits
+               cm_r(k) = cm_r(k) + d_micr; cm_k(k) = cm_k(k) + d_mick
+               cs_a(k) = cs_a(k) + d_soma; cs_c(k) = cs_c(k) + d_somc; cs_p(k) = cs_p(k) + d_somp
+            end do
+         end if
+      end do
+
+      do k = 1, m
+         i = i0 + k - 1
+         if (.not. active(k)) cycle
+         mc(i, LITM) = cl_m(k); mc(i, LITS) = cl_s(k); mc(i, MICR) = cm_r(k); mc(i, MICK) = cm_k(k)
+         mc(i, SOMA) = cs_a(k); mc(i, SOMC) = cs_c(k); mc(i, SOMP) = cs_p(k)
+         q(i, Q_CHRESP) = chresp(k)
+         q(i, Q_CSOMPIN) = csompin(k)
+         if (icycle > 1) then
+            mn(i, LITM) = nl_m(k); mn(i, LITS) = nl_s(k); mn(i, MICR) = nm_r(k); mn(i, MICK) = nm_k(k)
+            mn(i, SOMA) = ns_a(k); mn(i, SOMC) = ns_c(k); mn(i, SOMP) = ns_p(k)
+            q(i, Q_DIN) = din(k)
+            q(i, Q_OVERFLOW_R) = ovr_day(k); q(i, Q_OVERFLOW_K) = ovk_day(k)
+            q(i, Q_NLITTERMIN) = nlitmin(k); q(i, Q_NSMIN) = nsmin(k); q(i, Q_NSIMM) = nsimm(k)
+         end if
+      end do
+   end subroutine mimics_hours_chunk
+
+   !> mimics_hours_chunk for a chunk with a het_mm cell (sub-grid heterogeneity, seed_processes.md 3) or, in a
+   !> C+N run, root exudation or its microbial diagnostics (seed_processes.md 1.3, 1.6): the same hourly
+   !> arithmetic with the Vmax of the eight Michaelis-Menten fluxes times the hour's factors (mimics_hour_phi),
+   !> the turnover times its factor, and the exudate uptake. A copy of its own, so that the hourly loop of every
+   !> other chunk compiles to exactly the code it had without the options (docs/moisture_heterogeneity.md,
+   !> "Off-path cost"); keep the two loop bodies in step (tests H1/H2 and E1 run this copy with the options at
+   !> zero and require bit-identical results to mimics_hours_chunk).
+   subroutine mimics_hours_chunk_options(n, i0, m, icycle, mp, cp, q, mc, mn)
       integer, intent(in) :: n, i0, m, icycle
       real(dp), intent(in) :: mp(n, NMIMICSPARAM), cp(n, NCP)
       real(dp), intent(inout) :: q(n, NQ), mc(n, 7), mn(n, 7)
@@ -799,7 +1020,7 @@ contains
             q(i, Q_NECN) = necn_p(k); q(i, Q_NECN + 1) = necn_c(k); q(i, Q_NECN + 2) = necn_a(k)
          end if
       end do
-   end subroutine mimics_hours_chunk
+   end subroutine mimics_hours_chunk_options
 
    !> The hour's heterogeneity factors of the het cells of a chunk from the start-of-hour pools
    !> (seed_processes.md 3.1, 3.2), each clamped at phi_min (counted in nclamp) and folded into vm: the six
@@ -825,6 +1046,7 @@ contains
          phi(6) = heterogeneity_mm(q(i, Q_KM + 5), cm_k(k), mp(i, M_CV + 4), cvk, mp(i, M_RHO + 5))
          phi(7) = heterogeneity_mm(kor(k), cm_r(k), mp(i, M_CV + 5), cvr, mp(i, M_RHO_OX))
          phi(8) = heterogeneity_mm(kok(k), cm_k(k), mp(i, M_CV + 5), cvk, mp(i, M_RHO_OX + 1))
+         if (mp(i, M_CV_VMAX) /= 0.0_dp) call add_vmax_terms()
          do j = 1, 8
             if (phi(j) < mp(i, M_PHI_MIN)) then
                phi(j) = mp(i, M_PHI_MIN)
@@ -833,6 +1055,20 @@ contains
             vm(k, j) = q(i, Q_VMAX + VCOL(j))*phi(j)
          end do
       end do
+   contains
+      !> Vmax heterogeneity (CVV, its correlations with substrate and microbe; off when CVV = 0)
+      subroutine add_vmax_terms()
+         real(dp) :: cvv, rvs, rvm
+         cvv = mp(i, M_CV_VMAX); rvs = mp(i, M_RHO_VMAX_S); rvm = mp(i, M_RHO_VMAX_M)
+         phi(1) = phi(1) + heterogeneity_mm_vmax(q(i, Q_KM), cm_r(k), mp(i, M_CV), cvr, cvv, rvs, rvm)
+         phi(2) = phi(2) + heterogeneity_mm_vmax(q(i, Q_KM + 1), cm_r(k), mp(i, M_CV + 1), cvr, cvv, rvs, rvm)
+         phi(3) = phi(3) + heterogeneity_mm_vmax(q(i, Q_KM + 2), cm_r(k), mp(i, M_CV + 4), cvr, cvv, rvs, rvm)
+         phi(4) = phi(4) + heterogeneity_mm_vmax(q(i, Q_KM + 3), cm_k(k), mp(i, M_CV), cvk, cvv, rvs, rvm)
+         phi(5) = phi(5) + heterogeneity_mm_vmax(q(i, Q_KM + 4), cm_k(k), mp(i, M_CV + 1), cvk, cvv, rvs, rvm)
+         phi(6) = phi(6) + heterogeneity_mm_vmax(q(i, Q_KM + 5), cm_k(k), mp(i, M_CV + 4), cvk, cvv, rvs, rvm)
+         phi(7) = phi(7) + heterogeneity_mm_vmax(kor(k), cm_r(k), mp(i, M_CV + 5), cvr, cvv, rvs, rvm)
+         phi(8) = phi(8) + heterogeneity_mm_vmax(kok(k), cm_k(k), mp(i, M_CV + 5), cvk, cvv, rvs, rvm)
+      end subroutine add_vmax_terms
    end subroutine mimics_hour_phi
 
    ! ---------------------------------------------------------------------------

@@ -193,7 +193,8 @@ contains
          doy = doy0 + d - 1
          ! ---- forcing (perturbations added in double after widening) ----
          call widen_forcing_day(nb, nday, d, doy, params, gpp, tair, ndep, tsoil, moist, dtair, dtsoil, &
-                                gppd, taird, ndepd, tsl, msl, dg(:, D_DRY_SPELL), dg(:, D_DRY_WETTER))
+                                gppd, taird, ndepd, tsl, msl, dg(:, D_DRY_SPELL), dg(:, D_DRY_WETTER), &
+                                dg(:, D_DRY_PSI_EFF))
          do k = 1, NSOIL_LAYERS
             do i = 1, nb
                fzl(i, k) = real(frzn(i, k, d), dp)

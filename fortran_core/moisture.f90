@@ -7,7 +7,7 @@ module tb_moisture
    use tb_precision, only: dp
    implicit none
    private
-   public :: vg_psi, f_psi, heterogeneity_mm
+   public :: vg_psi, vg_theta, f_psi, heterogeneity_mm, heterogeneity_mm_vmax
 
    real(dp), parameter, public :: HPA_PER_CM = 0.980665_dp
    real(dp), parameter :: PSI_OPT = -30.0_dp, PSI_TH = -158000.0_dp, A_PSI = 1.47_dp
@@ -27,6 +27,15 @@ contains
       m = 1.0_dp - 1.0_dp/n
       psi = -((1.0_dp/alpha)*(se**(-1.0_dp/m) - 1.0_dp)**(1.0_dp/n))*HPA_PER_CM
    end function vg_psi
+
+   !> Water content (m3 m-3) at water potential psi (hPa <= 0): theta_r + (theta_s - theta_r)
+   !> [1 + (alpha |h|)^n]^(-m), h = psi/0.980665 cm (seed_processes.md 2.2, M3).
+   pure elemental function vg_theta(psi, theta_r, theta_s, alpha, n) result(theta)
+      real(dp), intent(in) :: psi, theta_r, theta_s, alpha, n
+      real(dp) :: theta, m
+      m = 1.0_dp - 1.0_dp/n
+      theta = theta_r + (theta_s - theta_r)*((1.0_dp + (alpha*abs(psi/HPA_PER_CM))**n)**(-m))
+   end function vg_theta
 
    !> S001 Eq. D10: 1 above psi_opt, 0 below psi_th, else 1 - [log10(psi/psi_opt)/log10(psi_th/psi_opt)]^a.
    pure elemental function f_psi(psi) result(f)
@@ -49,5 +58,13 @@ contains
       r = k/(k + m)
       phi = (1.0_dp - ((cvm*cvm)*r)*(m/(k + m))) + ((rho*cvs)*cvm)*r
    end function heterogeneity_mm
+
+   !> The Vmax terms of the reverse Michaelis-Menten factor (S002 Eq. 16, seed_processes.md 3.1), added to
+   !> heterogeneity_mm: rho_VS CVV CVS + rho_VM CVV CVM K/(K+M).
+   pure elemental function heterogeneity_mm_vmax(k, m, cvs, cvm, cvv, rho_vs, rho_vm) result(dphi)
+      real(dp), intent(in) :: k, m, cvs, cvm, cvv, rho_vs, rho_vm
+      real(dp) :: dphi
+      dphi = (rho_vs*cvv)*cvs + ((rho_vm*cvv)*cvm)*(k/(k + m))
+   end function heterogeneity_mm_vmax
 
 end module tb_moisture

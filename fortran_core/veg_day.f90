@@ -11,6 +11,7 @@ module casa_veg_day
    use tb_layout
    use casa_veg
    use tb_exudation, only: exudation_source, exudation_plant_n, exudation_q12
+   use tb_moisture, only: vg_theta, vg_psi
    implicit none
    private
    public :: veg_options, veg_day_work, veg_work_allocate, widen_forcing_day, casa_vegetation_day
@@ -77,18 +78,21 @@ contains
    !> soil temperature perturbations are added in double after widening (docs/kernel.md).
    !> gppd is 0 on icewater cells.
    !> A dry spell (seed_processes.md 2.1: P_DRY_DAYS > 0 and doy in [P_DRY_START, P_DRY_START + P_DRY_DAYS))
-   !> sets every layer's liquid water to P_DRY_THETA and adds P_DRY_DTSOIL to its temperature; dry_spell is
-   !> then 1 and dry_wetter 1 if that water content exceeds the met value of a layer (else both 0).
+   !> sets every layer's liquid water to theta(P_DRY_PSI) of the cell's van Genuchten parameters (theta_s =
+   !> ssat) and adds P_DRY_DTSOIL to its temperature; dry_spell is then 1, dry_wetter 1 if that water content
+   !> exceeds the met value of a layer, and dry_psi_eff the potential (hPa) of min(theta, sfc), the water
+   !> content left by the host's field-capacity cap (else all three 0).
    subroutine widen_forcing_day(nb, nday, d, doy, params, gpp, tair, ndep, tsoil, moist, dtair, dtsoil, &
-                                gppd, tairk, ndepd, tsl, msl, dry_spell, dry_wetter)
+                                gppd, tairk, ndepd, tsl, msl, dry_spell, dry_wetter, dry_psi_eff)
       integer, intent(in) :: nb, nday, d, doy
       real(dp), intent(in) :: params(nb, NCASAPARAM)
       real(sp), intent(in) :: gpp(nb, nday), tair(nb, nday), ndep(nb, nday)
       real(sp), intent(in) :: tsoil(nb, NSOIL_LAYERS, nday), moist(nb, NSOIL_LAYERS, nday)
       real(dp), intent(in) :: dtair, dtsoil
       real(dp), intent(out) :: gppd(nb), tairk(nb), ndepd(nb), tsl(nb, NSOIL_LAYERS), msl(nb, NSOIL_LAYERS)
-      real(dp), intent(inout) :: dry_spell(nb), dry_wetter(nb)
+      real(dp), intent(inout) :: dry_spell(nb), dry_wetter(nb), dry_psi_eff(nb)
       integer :: n, l, d0
+      real(dp) :: theta
       do n = 1, nb
          if (cell_active(params(n, P_IVT2))) then
             gppd(n) = real(gpp(n, d), dp)
@@ -109,11 +113,16 @@ contains
          d0 = inint(params(n, P_DRY_START))
          dry_spell(n) = 0.0_dp
          dry_wetter(n) = 0.0_dp
+         dry_psi_eff(n) = 0.0_dp
          if (doy < d0 .or. doy >= d0 + inint(params(n, P_DRY_DAYS))) cycle
          dry_spell(n) = 1.0_dp
+         theta = vg_theta(params(n, P_DRY_PSI), params(n, P_VG_THETA_R), params(n, P_SSAT), params(n, P_VG_ALPHA), &
+                          params(n, P_VG_N))
+         dry_psi_eff(n) = vg_psi(min(theta, params(n, P_SFC)), params(n, P_VG_THETA_R), params(n, P_SSAT), &
+                                 params(n, P_VG_ALPHA), params(n, P_VG_N))
          do l = 1, NSOIL_LAYERS
-            if (params(n, P_DRY_THETA) > msl(n, l)) dry_wetter(n) = 1.0_dp
-            msl(n, l) = params(n, P_DRY_THETA)
+            if (theta > msl(n, l)) dry_wetter(n) = 1.0_dp
+            msl(n, l) = theta
             tsl(n, l) = tsl(n, l) + params(n, P_DRY_DTSOIL)
          end do
       end do

@@ -380,6 +380,16 @@ KEYS: tuple[Key, ...] = (
         "",
         "MIMICS microbial diagnostics (uptake, respiration, CUE, necromass) also without an exudation option",
     ),
+    Key(
+        "heterogeneity",
+        "cv_vmax",
+        float,
+        0.0,
+        "",
+        "MIMICS: coefficient of variation of Vmax, all six uptakes and OXIDAT (S002 Eq. 16; 0 = off)",
+    ),
+    Key("heterogeneity", "rho_vmax_s", float, 0.0, "", "MIMICS: correlation of Vmax and the substrate"),
+    Key("heterogeneity", "rho_vmax_m", float, 0.0, "", "MIMICS: correlation of Vmax and the microbe"),
     # &fixes
     *(Key("fixes", name, bool, False, "", help) for name, help in _FIX_HELP.items()),
     # &spinup (testbed spinup; docs/spinup.md)

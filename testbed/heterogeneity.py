@@ -10,10 +10,12 @@ from __future__ import annotations
 import numpy as np
 
 
-def phi_reverse_mm(k, m, cv_s, cv_m, rho):
-    """V S M/(K + M): 1 - CV_M^2 K M/(K + M)^2 + rho CV_S CV_M K/(K + M)."""
+def phi_reverse_mm(k, m, cv_s, cv_m, rho, cv_v=0.0, rho_vs=0.0, rho_vm=0.0):
+    """V S M/(K + M): 1 - CV_M^2 K M/(K + M)^2 + rho CV_S CV_M K/(K + M), plus with Vmax heterogeneity (S002
+    Eq. 16) rho_VS CV_V CV_S + rho_VM CV_V CV_M K/(K + M)."""
     r = k / (k + m)
-    return (1.0 - ((cv_m * cv_m) * r) * (m / (k + m))) + ((rho * cv_s) * cv_m) * r
+    phi = (1.0 - ((cv_m * cv_m) * r) * (m / (k + m))) + ((rho * cv_s) * cv_m) * r
+    return phi + ((rho_vs * cv_v) * cv_s + ((rho_vm * cv_v) * cv_m) * (k / (k + m)))
 
 
 def phi_forward_mm(k, s, cv_s, cv_m, rho):

@@ -135,11 +135,6 @@ class Model:
             raise ConfigError(f"the exudate C:N table has {self.exudate_cn.size} rows for {self.ncell} cells")
         exudation_columns(self.exudation, self.params, self.sparams, self.soil_model, self.domain.pft, self.exudate_cn)
 
-    @property
-    def output_options(self) -> tuple[str, ...]:
-        """Optional groups of output variables this run writes (testbed.variables OutputVar.option)."""
-        return (OUTPUT_OPTION,) if (self.exudation.on or self.exudation.diagnostics) else ()
-
     def _scenario_columns(self) -> None:
         """The moisture and heterogeneity columns (seed_processes.md 2, 3); all off leaves them at 0."""
         for opt in (self.moisture, self.dry_spell, self.heterogeneity):
@@ -171,11 +166,33 @@ class Model:
             soil.scenario_columns(self.sparams, self.moisture, self.heterogeneity, self.het_table)
         self._dry_params = dry_spell_params(self.params, self.dry_spell) if self.dry_spell.on else None
 
+    @property
+    def output_options(self) -> frozenset[str]:
+        """The run options whose output variables the run writes (``OutputVar.option``): ``psi`` (a
+        water-potential fW), ``dry_spell``, ``het_mm``, ``het_lin`` (docs/moisture_heterogeneity.md), ``exudation``
+        (an exudation mode or its diagnostics, docs/exudation.md)."""
+        on = {
+            OUTPUT_OPTION: self.exudation.on or self.exudation.diagnostics,
+            "psi": self.moisture.fw_psi or self.soil.psi_scalar_in_params(self.soil_params),
+            "dry_spell": self.dry_spell.on,
+            "het_mm": self.heterogeneity.het_mm,
+            "het_lin": self.heterogeneity.het_lin,
+        }
+        return frozenset(k for k, v in on.items() if v)
+
     def static_fields(self) -> dict[str, tuple[np.ndarray, dict]]:
-        """Optional static per-cell output fields: the van Genuchten parameters when an option uses them."""
-        if not self.uses_vg:
-            return {}
+        """Optional static per-cell output fields: the van Genuchten parameters when an option uses them, the
+        CASA heterogeneity factors with ``het_lin``."""
         out = {}
+        if self.heterogeneity.het_lin:  # the CASA factors 1 + rho CVk CVC, constant per cell (seed_processes.md 3.2)
+            for name in layout.TABLES["casa"].names:
+                if name.startswith("het_phi_"):
+                    col = layout.column("casa", name)
+                    pool = name.removeprefix("het_phi_")
+                    attrs = {"units": col.units, "long_name": f"{col.long_name} ({pool})"}
+                    out[name] = (self.params[:, layout.index("casa", name)].copy(), attrs)
+        if not self.uses_vg:
+            return out
         for name in ("vg_theta_r", "vg_alpha", "vg_n"):
             col = layout.column("casa", name)
             out[name] = (

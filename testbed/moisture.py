@@ -3,7 +3,9 @@
 Van Genuchten-Mualem retention with Carsel & Parrish (1988) class means, the class taken from sand/silt/clay
 by the USDA/NRCS texture triangle (2.2), and the psi-based moisture scalar of S001 Eq. D10 (2.3). Heads h are
 in cm of water, potentials psi in hPa (1 cm H2O = 0.980665 hPa). The kernel evaluates the same formulas
-(fortran_core/moisture.f90); these NumPy versions compute the per-cell inputs and serve the tests.
+(fortran_core/moisture.f90: vg_theta, vg_psi, f_psi); these NumPy versions give the texture classes and serve the
+tests (NumPy's SIMD ``power`` may differ from libm's ``pow`` by 1-2 ulp, so they agree with the kernel to
+round-off, not bit for bit).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,6 +65,11 @@ HOST_VARIABLES: tuple[OutputVar, ...] = (
     OutputVar("nNetMineralization", "nnetmin", "flux", CN, standard_name=_SN_NETMIN),
     OutputVar("negPoolResets", "neg_pools", "flux"),
     OutputVar("xkNlimiting", "xknlimiting", "mean", CN),
+    # moisture scenarios (seed_processes.md 2; docs/moisture_heterogeneity.md): only in runs with the option on
+    OutputVar("psi", "psi", "mean", option="psi"),
+    OutputVar("drySpell", "dry_spell", "mean", option="dry_spell"),
+    OutputVar("dryWetter", "dry_wetter", "mean", option="dry_spell"),
+    OutputVar("drySpellPsiEff", "dry_psi_eff", "mean", option="dry_spell"),
     # root exudation (docs/exudation.md), in runs with an exudation option
     OutputVar("cExudate", "cexudate", "flux", option="exudation"),
     OutputVar("nExudate", "nexudate", "flux", CN, option="exudation"),
@@ -73,25 +78,25 @@ HOST_VARIABLES: tuple[OutputVar, ...] = (
 )
 
 
-def soil_variables(soil_model: str, icycle: int, options: tuple[str, ...] = ()) -> list[OutputVar]:
-    """The output variables that belong to the soil model itself: its pools and its own outputs."""
+def _wanted(v: OutputVar, icycle: int, options: Collection[str]) -> bool:
+    return icycle in v.cycles and (not v.option or v.option in options)
+
+
+def soil_variables(soil_model: str, icycle: int, options: Collection[str] = ()) -> list[OutputVar]:
+    """The output variables that belong to the soil model itself: its pools and its own outputs (those of a run
+    option only when ``options`` has it, see ``Model.output_options``)."""
     soil = soil_models.get(soil_model)
     return [
-        v
-        for v in (*(pool_variable(p) for p in soil.own_pools(icycle)), *soil.outputs)
-        if icycle in v.cycles and (v.option is None or v.option in options)
+        v for v in (*(pool_variable(p) for p in soil.own_pools(icycle)), *soil.outputs) if _wanted(v, icycle, options)
     ]
 
 
-def variables_for(soil_model: str, icycle: int, options: tuple[str, ...] = ()) -> list[OutputVar]:
-    """The output variables of a run of ``soil_model`` and ``icycle``: pools, host variables, the soil model's."""
+def variables_for(soil_model: str, icycle: int, options: Collection[str] = ()) -> list[OutputVar]:
+    """The output variables of a run of ``soil_model`` and ``icycle``: pools, host variables, the soil model's;
+    the variables of a run option (``OutputVar.option``) only when ``options`` has it."""
     soil = soil_models.get(soil_model)
     pools = [pool_variable(p) for p in soil.all_pools(icycle)]
-    return [
-        v
-        for v in (*pools, *HOST_VARIABLES, *soil.outputs)
-        if icycle in v.cycles and (v.option is None or v.option in options)
-    ]
+    return [v for v in (*pools, *HOST_VARIABLES, *soil.outputs) if _wanted(v, icycle, options)]
 
 
 @dataclass
@@ -169,7 +174,7 @@ def _var_attrs(v: OutputVar, annual: bool) -> dict:
     return a
 
 
-def daily_columns(daily: np.ndarray, soil_model: str, icycle: int, options: tuple[str, ...] = ()) -> np.ndarray:
+def daily_columns(daily: np.ndarray, soil_model: str, icycle: int, options: Collection[str] = ()) -> np.ndarray:
     """The output variables' columns of kernel diagnostics (ncell, NDIAG, nday) as float32 (ncell, nvar, nday)."""
     cols = [layout.index("diag", v.diag) for v in variables_for(soil_model, icycle, options)]
     return daily[:, cols, :].astype(np.float32)
@@ -182,7 +187,7 @@ def daily_dataset(
     soil_model: str,
     icycle: int,
     attrs: dict | None = None,
-    options: tuple[str, ...] = (),
+    options: Collection[str] = (),
 ) -> xr.Dataset:
     """One year of daily output variables, ``values`` = :func:`daily_columns`, as a CF dataset (time, cell).
 
@@ -209,7 +214,7 @@ def annual_dataset(
     soil_model: str,
     icycle: int,
     attrs: dict | None = None,
-    options: tuple[str, ...] = (),
+    options: Collection[str] = (),
 ) -> xr.Dataset:
     """Annual records (sums of fluxes, means of pools) for the given years as a CF dataset."""
     times = [cftime.DatetimeNoLeap(y, 7, 2, 12) for y in year_labels]

@@ -15,7 +15,7 @@ import numpy as np
 from . import layout
 from .errors import ConfigError
 from .heterogeneity import phi_linear
-from .moisture import theta_of_psi, van_genuchten
+from .moisture import van_genuchten
 
 if TYPE_CHECKING:
     from .config import RunConfig
@@ -79,8 +79,8 @@ class Heterogeneity:
 
     het_mm: bool = False  #: MIMICS Michaelis-Menten uptakes, OXIDAT and turnover
     het_lin: bool = False  #: CASA linear litter and soil decay
-    cv: dict[str, float] = field(default_factory=dict)  #: MIMICS pool -> CV
-    rho: dict[str, float] = field(default_factory=dict)  #: MIMICS r1..k3, ox_r, ox_k -> correlation
+    cv: dict[str, float] = field(default_factory=dict)  #: MIMICS pool, k_desorp, vmax -> CV
+    rho: dict[str, float] = field(default_factory=dict)  #: MIMICS r1..k3, ox_r, ox_k, desorp, vmax_s, vmax_m -> rho
     casa_cvc: dict[str, float] = field(default_factory=dict)  #: CASA pool -> CV of its carbon
     casa_cvk: dict[str, float] = field(default_factory=dict)  #: CASA pool -> CV of its decay rate
     casa_rho: dict[str, float] = field(default_factory=dict)  #: CASA pool -> correlation of k and C
@@ -156,14 +156,12 @@ def van_genuchten_columns(
 
 
 def dry_spell_params(params: np.ndarray, spell: DrySpell) -> np.ndarray:
-    """A copy of a CASA parameter array (vg columns filled) with the dry-spell columns of ``spell``."""
+    """A copy of a CASA parameter array (vg columns filled) with the dry-spell columns of ``spell``; the kernel
+    takes the water content theta(psi) from the vg columns (fortran_core/moisture.f90 vg_theta)."""
     out = params.copy(order="F")
-    col = {n: layout.index("casa", n) for n in ("vg_theta_r", "vg_alpha", "vg_n", "ssat")}
     out[:, layout.index("casa", "dry_start")] = float(spell.start)
     out[:, layout.index("casa", "dry_days")] = float(spell.days)
-    out[:, layout.index("casa", "dry_theta")] = theta_of_psi(
-        spell.psi, out[:, col["vg_theta_r"]], out[:, col["ssat"]], out[:, col["vg_alpha"]], out[:, col["vg_n"]]
-    )
+    out[:, layout.index("casa", "dry_psi")] = spell.psi
     out[:, layout.index("casa", "dry_dtsoil")] = spell.dtsoil
     return out
 
@@ -176,6 +174,9 @@ def table_keys() -> tuple[str, ...]:
         *(f"rho_ox_{r}" for r in MIMICS_RHO_OX),
         "cvk_desorp",
         "rho_desorp",
+        "cv_vmax",
+        "rho_vmax_s",
+        "rho_vmax_m",
         *(f"{k}_{p}" for p in CASA_HET_POOLS for k in ("cvc", "cvk", "rhokc")),
     )
 
@@ -232,6 +233,9 @@ def mimics_columns(
         sparams[:, layout.index("mimics", f"rho_ox_{r}")] = het.rho.get(f"ox_{r}", 0.0)
     sparams[:, layout.index("mimics", "cvk_desorp")] = het.cv.get("k_desorp", 0.0)
     sparams[:, layout.index("mimics", "rho_desorp")] = het.rho.get("desorp", 0.0)
+    sparams[:, layout.index("mimics", "cv_vmax")] = het.cv.get("vmax", 0.0)
+    for r in ("s", "m"):
+        sparams[:, layout.index("mimics", f"rho_vmax_{r}")] = het.rho.get(f"vmax_{r}", 0.0)
     for name, values in (table or {}).items():
         if name in layout.TABLES["mimics"].names:
             sparams[:, layout.index("mimics", name)] = values
@@ -250,8 +254,8 @@ def options_from_config(cfg: RunConfig) -> tuple[MoistureOptions, DrySpell, Hete
     het = Heterogeneity(
         h["het_mm"],
         h["het_lin"],
-        {**{q: h[f"cv_{q}"] for q in MIMICS_CV_POOLS}, "k_desorp": h["cvk_desorp"]},
-        {r: h[f"rho_{r}"] for r in (*MIMICS_RHO, *(f"ox_{x}" for x in MIMICS_RHO_OX), "desorp")},
+        {**{q: h[f"cv_{q}"] for q in MIMICS_CV_POOLS}, "k_desorp": h["cvk_desorp"], "vmax": h["cv_vmax"]},
+        {r: h[f"rho_{r}"] for r in (*MIMICS_RHO, *(f"ox_{x}" for x in MIMICS_RHO_OX), "desorp", "vmax_s", "vmax_m")},
         {q: h[f"cvc_{q}"] for q in CASA_HET_POOLS},
         {q: h[f"cvk_{q}"] for q in CASA_HET_POOLS},
         {q: h[f"rhokc_{q}"] for q in CASA_HET_POOLS},

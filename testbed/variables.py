@@ -34,8 +34,8 @@ class OutputVar:
     kind: str  #: "flux" (summed over a year) or "mean" (pools and scalars, averaged)
     cycles: tuple[int, ...] = (1, 2)
     standard_name: str | None = None
-    #: an optional group (e.g. "exudation"): written only by runs that switch it on (Model.output_options)
-    option: str | None = None
+    #: the run option that adds it (e.g. "dry_spell", "exudation"; Model.output_options); "" = every run
+    option: str = ""
 
     @property
     def units(self) -> str:

@@ -393,3 +393,22 @@ def test_summary_rows_per_unit_exudate_c(setA: Path) -> None:
     assert cex > 0 and np.isnan(table.loc[EXUDATION_ROWS[0], "off"])
     d_hr = float(total(runs["on"].mean("time"), "rh")) - float(total(runs["off"].mean("time"), "rh"))
     assert table.loc[EXUDATION_ROWS[1], "on"] == pytest.approx(d_hr / cex, rel=1e-6)
+
+
+@pytest.mark.reference
+def test_exudation_with_heterogeneity_runs_both_and_conserves(setA: Path, steps) -> None:
+    """Exudation route 1 together with het_mm (one hourly step carries both): C and N close (run_model checks
+    1e-12 per cell and year), the exudate is taken up, and het_mm changes the result."""
+    from testbed.scenarios import Heterogeneity
+
+    ex = Exudation(mode="plant", frac=0.1, cn=40.0, route_mimics=1)
+    pools = ("litm", "lits", "micr", "mick", "soma", "somc")
+    rho = dict.fromkeys(("r1", "r2", "r3", "k1", "k2", "k3", "ox_r", "ox_k"), -0.5)
+    het_options = Heterogeneity(het_mm=True, cv=dict.fromkeys(pools, 0.3), rho=rho)
+    model = setA_model(setA / "inputs", "mimics", 2)
+    het = dataclasses.replace(model, exudation=ex, heterogeneity=het_options)
+    both = run_model(het, het.cold_state(), steps)
+    only = _run(setA, steps, "mimics", ex)
+    d = both.daily[0]
+    assert np.any(d[:, _col("exud_uptake")] > 0)
+    assert not np.array_equal(d[:, _col("rh")], only.daily[0][:, _col("rh")])

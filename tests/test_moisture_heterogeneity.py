@@ -140,6 +140,32 @@ def test_h7_non_positive_correlation_never_speeds_up() -> None:
     assert phi_reverse_mm(9.0, 1.0, 2.0, 1.0, -1.0) == pytest.approx(1 - 3 * 0.9 + 0.81)
 
 
+def test_vmax_heterogeneity_terms() -> None:
+    """S002 Eq. 16 with Vmax heterogeneity: rho_VS CVV CVS + rho_VM CVV CVM K/(K+M) on top of the S-M factor;
+    with CVM = 0 the flux is linear in V S, so mean(V S) = V S (1 + rho CVV CVS) holds exactly on any sample."""
+    k, m = 2.0, 0.5
+    base = phi_reverse_mm(k, m, 0.4, 0.3, -0.2)
+    assert phi_reverse_mm(k, m, 0.4, 0.3, -0.2, cv_v=0.6) == base  # no correlation: no effect
+    full = phi_reverse_mm(k, m, 0.4, 0.3, -0.2, 0.6, 0.5, -0.7)
+    assert full == pytest.approx(base + 0.5 * 0.6 * 0.4 - 0.7 * 0.6 * 0.3 * k / (k + m), rel=1e-15)
+    rng = np.random.default_rng(3)
+    v = rng.lognormal(0.0, 0.5, 200000)
+    s = 0.6 * v + rng.lognormal(0.0, 0.4, v.size)
+    cvv, cvs = v.std() / v.mean(), s.std() / s.mean()
+    rho = np.corrcoef(v, s)[0, 1]
+    exact = np.mean(v * s * m / (k + m)) / (v.mean() * s.mean() * m / (k + m))
+    assert phi_reverse_mm(k, m, cvs, 0.0, 0.0, cvv, rho, 0.0) == pytest.approx(exact, rel=1e-12)
+    # trivariate check against the second-order expansion: V, S, M jointly lognormal, small CVs (H4-like)
+    z = rng.multivariate_normal(np.zeros(3), [[1, 0.3, -0.4], [0.3, 1, 0.2], [-0.4, 0.2, 1]], 400000)
+    v, s, mm = np.exp(0.08 * z[:, 0]), np.exp(0.08 * z[:, 1]), np.exp(0.08 * z[:, 2])
+    cv = [x.std() / x.mean() for x in (v, s, mm)]
+    c = np.corrcoef([v, s, mm])
+    kk = 1.0
+    mc = np.mean(v * s * mm / (kk + mm)) / (v.mean() * s.mean() * mm.mean() / (kk + mm.mean()))
+    second = phi_reverse_mm(kk, mm.mean(), cv[1], cv[2], c[1, 2], cv[0], c[0, 1], c[0, 2])
+    assert abs(second - mc) < 2e-4  # third-order terms, O(CV^3)
+
+
 # ------------------------------------------------------------------------------ kernel runs
 
 
@@ -222,7 +248,14 @@ def test_m5_m6_dry_spell(setA: Path, steps, soil: str, base_casa, base_mimics) -
         np.testing.assert_array_equal(run.diag(name)[0, :, : d0 - 1], ref.diag(name)[0, :, : d0 - 1])
     flags = run.diag("dry_spell")[0]
     assert np.all(flags[act].sum(axis=1) == n) and np.all(flags[:, d0 - 1 : d0 - 1 + n][act] == 1)
-    theta = run.model._dry_params[:, layout.index("casa", "dry_theta")]
+    p = run.model.params
+    col = {c: p[:, layout.index("casa", c)] for c in ("vg_theta_r", "ssat", "vg_alpha", "vg_n", "sfc")}
+    theta = theta_of_psi(-15000.0, col["vg_theta_r"], col["ssat"], col["vg_alpha"], col["vg_n"])
+    # the potential of the field-capacity-capped spell water content (psi_eff, 2.1), 0 outside the spell
+    psi_eff = run.diag("dry_psi_eff")[0]
+    want = h_of_theta(np.minimum(theta, col["sfc"]), col["vg_theta_r"], col["ssat"], col["vg_alpha"], col["vg_n"])
+    np.testing.assert_allclose(psi_eff[act, d0 - 1], want[act] * HPA_PER_CM, rtol=1e-9)
+    assert np.all(psi_eff[:, : d0 - 1] == 0) and np.all(psi_eff[:, d0 - 1 + n :] == 0)
     assert np.all(run.diag("moistavg")[0][act, d0 - 1] <= theta[act] * (1 + 1e-12))
     # M6 (CASA, psi scalar): where the spell dries the soil, fW and HR fall on day d0
     if soil == "casa":
@@ -289,6 +322,17 @@ def test_h7_h8_mimics_negative_correlation_keeps_more_carbon(setA: Path, steps, 
 
 
 @pytest.mark.reference
+def test_vmax_heterogeneity_in_the_kernel(setA: Path, steps, base_mimics) -> None:
+    # CVV without correlations (or all off) is identical; rho_VS > 0 speeds the uptakes (more HR on day 1)
+    _same(base_mimics, _run(setA, steps, "mimics", heterogeneity=Heterogeneity(het_mm=True, cv={"vmax": 0.5})))
+    het = Heterogeneity(het_mm=True, cv={"vmax": 0.5, "litm": 0.4, "lits": 0.4, "soma": 0.4}, rho={"vmax_s": 0.5})
+    run = _run(setA, steps, "mimics", heterogeneity=het)  # budgets checked by run_years (H8)
+    act = _active(run)
+    assert np.all(run.diag("chresp")[0][act, 0] > base_mimics.diag("chresp")[0][act, 0])
+    assert run.model.sparams[0, layout.index("mimics", "cv_vmax")] == 0.5
+
+
+@pytest.mark.reference
 def test_phi_clamp_is_counted(setA: Path, steps) -> None:
     pools = ("litm", "lits", "micr", "mick", "soma", "somc")
     cv = {p: 1.0 if p.startswith("mic") else 2.0 for p in pools}
@@ -297,6 +341,18 @@ def test_phi_clamp_is_counted(setA: Path, steps) -> None:
     )
     run = _run(setA, steps, "mimics", heterogeneity=het)
     assert run.diag("het_clamped")[0][_active(run)].sum() > 0
+
+
+@pytest.mark.reference
+def test_spec_clamp_example_is_never_negative(setA: Path, steps) -> None:
+    """The spec (3.2) says CVM = CVS = 1 with rho = -1 gives phi ~ -0.25; the factor is (1 - r)^2 >= 0
+    (r = K/(K+M)), 0.25 at K = M: the kernel never clamps it."""
+    r = np.linspace(0.0, 1.0, 101)
+    np.testing.assert_allclose(phi_reverse_mm(r, 1.0 - r, 1.0, 1.0, -1.0), (1.0 - r) ** 2, atol=1e-15)
+    pools = ("litm", "lits", "micr", "mick", "soma", "somc")
+    rho = dict.fromkeys(("r1", "r2", "r3", "k1", "k2", "k3", "ox_r", "ox_k"), -1.0)
+    run = _run(setA, steps, "mimics", heterogeneity=Heterogeneity(het_mm=True, cv=dict.fromkeys(pools, 1.0), rho=rho))
+    assert np.all(run.diag("het_clamped")[0] == 0)
 
 
 # ------------------------------------------------------------------------------ bad input
@@ -309,6 +365,8 @@ def test_phi_clamp_is_counted(setA: Path, steps) -> None:
         (DrySpell(start=300, days=70), "within days 1-365"),
         (Heterogeneity(het_mm=True, cv={"micr": -0.1}), "must be >= 0"),
         (Heterogeneity(het_lin=True, casa_rho={"slow": 1.5}), "within \\[-1, 1\\]"),
+        (Heterogeneity(het_mm=True, cv={"vmax": -0.2}), "cv_vmax = -0.2 must be >= 0"),
+        (Heterogeneity(het_mm=True, rho={"vmax_m": -1.2}), "rho_vmax_m = -1.2: a correlation"),
         (MoistureOptions(fw_min=2.0), "fw_min"),
     ],
 )
@@ -432,3 +490,26 @@ def test_per_cell_heterogeneity_table(setA: Path, tmp_path: Path) -> None:
     path.write_text("cv_foo\n0.1\n")
     with pytest.raises(ConfigError, match="unknown columns"):
         read_heterogeneity_table(path)
+
+
+@pytest.mark.reference
+def test_optional_output_variables_only_with_their_option(setA: Path) -> None:
+    from testbed.output import variables_for
+
+    casa = setA_model(setA / "inputs", "casa", 2)
+    assert casa.output_options == frozenset() and casa.static_fields() == {}
+    plain = {v.name for v in variables_for("casa", 2, casa.output_options)}
+    assert not plain & {"psi", "drySpell", "dryWetter", "drySpellPsiEff", "hetClamped"}
+    on = dataclasses.replace(
+        casa,
+        moisture=MoistureOptions(fw_psi=True),
+        dry_spell=DrySpell(start=100),
+        heterogeneity=Heterogeneity(het_lin=True, casa_cvc={"slow": 0.5}, casa_cvk={"slow": 0.5}),
+    )
+    assert on.output_options == {"psi", "dry_spell", "het_lin"}
+    names = {v.name for v in variables_for("casa", 2, on.output_options)}
+    assert names - plain == {"psi", "drySpell", "dryWetter", "drySpellPsiEff"}
+    assert {"het_phi_slow", "vg_alpha"} <= set(on.static_fields())
+    mimics = dataclasses.replace(setA_model(setA / "inputs", "mimics", 2), heterogeneity=Heterogeneity(het_mm=True))
+    assert mimics.output_options == {"het_mm"}
+    assert "hetClamped" in {v.name for v in variables_for("mimics", 2, mimics.output_options)}

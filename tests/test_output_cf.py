@@ -23,6 +23,32 @@ from .test_runner import write_namelist
 
 CFTIME = xr.coders.CFDatetimeCoder(use_cftime=True)
 KINDS = ("annual", "daily", "restart", "checkpoint")
+#: runs with the optional processes on whose output variables exist only then (OutputVar.option)
+OPTION_RUNS = {
+    "casa-options": (
+        "run.soil_model=casa",
+        "moisture.fw_psi=true",
+        "perturbation.dry_start=100",
+        "heterogeneity.het_lin=true",
+        "heterogeneity.cvc_slow=0.3",
+        "heterogeneity.cvk_slow=0.4",
+        "heterogeneity.rhokc_slow=-0.5",
+    ),
+    "mimics-options": (
+        "run.soil_model=mimics",
+        "perturbation.dry_start=100",
+        "heterogeneity.het_mm=true",
+        "heterogeneity.cv_micr=0.3",
+        "heterogeneity.rho_r1=-0.5",
+    ),
+}
+
+
+class AllOptions:
+    """Contains every run option (variables_for with it lists every optional variable too)."""
+
+    def __contains__(self, option: object) -> bool:
+        return True
 
 
 class Runs:
@@ -46,7 +72,7 @@ class Runs:
             nml = write_namelist(
                 folder,
                 self.root,
-                f"run.soil_model={model}",
+                *OPTION_RUNS.get(model, (f"run.soil_model={model}",)),
                 "run.cycles=1",
                 "run.daily_output=true",
                 "run.checkpoint_interval=1",
@@ -106,6 +132,18 @@ def test_cf_checker_reports_nothing(runs: Runs, model: str, kind: str) -> None:
     assert cf_failures(path) == []
 
 
+@pytest.mark.parametrize("kind", ["annual", "daily"])
+@pytest.mark.parametrize("model", ["casa-options", pytest.param("mimics-options", marks=pytest.mark.slow)])
+def test_cf_checker_with_the_optional_processes_on(runs: Runs, model: str, kind: str) -> None:
+    path = _file(runs[model], kind)
+    with netCDF4.Dataset(path) as ds:
+        names = set(ds.variables)
+    want = {"drySpell", "dryWetter", "drySpellPsiEff", "vg_alpha"}
+    want |= {"psi", "het_phi_slow"} if model == "casa-options" else {"hetClamped"}
+    assert want <= names
+    assert cf_failures(path) == []
+
+
 def test_the_checker_does_catch_non_udunits_units(runs: Runs, tmp_path: Path) -> None:
     bad = tmp_path / "bad.nc"
     shutil.copy(_file(runs["casa"], "restart"), bad)
@@ -116,7 +154,9 @@ def test_the_checker_does_catch_non_udunits_units(runs: Runs, tmp_path: Path) ->
 
 def test_table_units_and_standard_names_are_valid() -> None:
     table = StandardNameTable()
-    every = {v for m in REGISTRY for c in (1, 2) for v in variables_for(m, c, ("exudation",))}
+    every = {v for m in REGISTRY for c in (1, 2) for v in variables_for(m, c, AllOptions())}
+    assert {"psi", "drySpell", "hetClamped"} <= {v.name for v in every}
+    assert {"cExudate", "CUE_mic"} <= {v.name for v in every}
     for v in every:
         for units in (v.units, v.annual_units()):
             cf_units.Unit(units)  # raises on anything UDUNITS does not know

@@ -161,6 +161,8 @@ MODEL = SoilModel(
                 ("nNecromass_SOMa", "necn_soma", "flux"),
             )
         ),
+        # sub-grid heterogeneity (seed_processes.md 3.2): only in runs with het_mm
+        OutputVar("hetClamped", "het_clamped", "flux", option="het_mm"),
     ),
     unsupported_fixes=("exudate_from_npp", "floor_mineral_n"),
 )
