@@ -751,6 +751,11 @@ contains
          end do
          xup = 0.0_dp; up_r = 0.0_dp; up_k = 0.0_dp; rs_r = 0.0_dp; rs_k = 0.0_dp
          nec_p = 0.0_dp; nec_c = 0.0_dp; nec_a = 0.0_dp; necn_p = 0.0_dp; necn_c = 0.0_dp; necn_a = 0.0_dp
+      else
+         xc = 0.0_dp; xn = 0.0_dp; mgex_r = 0.0_dp; mgex_k = 0.0_dp; nuex = 0.0_dp
+         omgex_r = 0.0_dp; omgex_k = 0.0_dp; onuex = 0.0_dp
+         xup = 0.0_dp; up_r = 0.0_dp; up_k = 0.0_dp; rs_r = 0.0_dp; rs_k = 0.0_dp
+         nec_p = 0.0_dp; nec_c = 0.0_dp; nec_a = 0.0_dp; necn_p = 0.0_dp; necn_c = 0.0_dp; necn_a = 0.0_dp
       end if
 
       do h = 1, NHOURS
@@ -780,9 +785,9 @@ contains
                mk(k) = mk(k)*phit(k, 2)
             end do
          end if
-         if (xon) then
-            ! the CN step of the loop below plus root exudation route 1 (seed_processes.md 1.3) and the
-            ! microbial diagnostics (1.6); with no exudate it computes the same numbers (tests)
+         if (icycle > 1) then
+            ! the CN step with root exudation route 1 (seed_processes.md 1.3) and the microbial diagnostics (1.6);
+            ! without exudate (xc = xn = 0, zero efficiencies) the extra terms are exact zeros (tests H1, H2, E1)
             do k = 1, m
                i = i0 + k - 1
                litmin1 = ((cm_r(k)*vm(k, 1))*cl_m(k))/(q(i, Q_KM) + cm_r(k))
@@ -875,85 +880,6 @@ contains
                nec_a(k) = nec_a(k) + (trn3 + trn6)
                necn_p(k) = necn_p(k) + (trnn1 + trnn4); necn_c(k) = necn_c(k) + (trnn2 + trnn5)
                necn_a(k) = necn_a(k) + (trnn3 + trnn6)
-
-               cl_m(k) = cl_m(k) + d_litm; cl_s(k) = cl_s(k) + d_lits
-               cm_r(k) = cm_r(k) + d_micr; cm_k(k) = cm_k(k) + d_mick
-               cs_a(k) = cs_a(k) + d_soma; cs_c(k) = cs_c(k) + d_somc; cs_p(k) = cs_p(k) + d_somp
-               nl_m(k) = nl_m(k) + d_litmn; nl_s(k) = nl_s(k) + d_litsn
-               nm_r(k) = nm_r(k) + d_micrn; nm_k(k) = nm_k(k) + d_mickn
-               ns_a(k) = ns_a(k) + d_soman; ns_c(k) = ns_c(k) + d_somcn; ns_p(k) = ns_p(k) + d_sompn
-               din(k) = din(k) + d_din
-            end do
-         else if (icycle > 1) then
-            do k = 1, m
-               i = i0 + k - 1
-               litmin1 = ((cm_r(k)*vm(k, 1))*cl_m(k))/(q(i, Q_KM) + cm_r(k))
-               litmin2 = ((cm_r(k)*vm(k, 2))*cl_s(k))/(q(i, Q_KM + 1) + cm_r(k))
-               sommin1 = ((cm_r(k)*vm(k, 3))*cs_a(k))/(q(i, Q_KM + 2) + cm_r(k))
-               litmin3 = ((cm_k(k)*vm(k, 4))*cl_m(k))/(q(i, Q_KM + 3) + cm_k(k))
-               litmin4 = ((cm_k(k)*vm(k, 5))*cl_s(k))/(q(i, Q_KM + 4) + cm_k(k))
-               sommin2 = ((cm_k(k)*vm(k, 6))*cs_a(k))/(q(i, Q_KM + 5) + cm_k(k))
-               trn1 = (mr(k)*q(i, Q_TAUR))*q(i, Q_FPHYS_R); trn2 = (mr(k)*q(i, Q_TAUR))*q(i, Q_FCHEM_R)
-               trn3 = (mr(k)*q(i, Q_TAUR))*q(i, Q_FAVAL_R)
-               trn4 = (mk(k)*q(i, Q_TAUK))*q(i, Q_FPHYS_K); trn5 = (mk(k)*q(i, Q_TAUK))*q(i, Q_FCHEM_K)
-               trn6 = (mk(k)*q(i, Q_TAUK))*q(i, Q_FAVAL_K)
-               desorp = cs_p(k)*q(i, Q_DESORPTION)
-               oxidat = ((cm_k(k)*vm(k, 8))*cs_c(k))/(kok(k) + cm_k(k)) &
-                        + ((cm_r(k)*vm(k, 7))*cs_c(k))/(kor(k) + cm_r(k))
-
-               litminn1 = (litmin1*nl_m(k))/(cl_m(k) + EPS10)
-               litminn2 = (litmin2*nl_s(k))/(cl_s(k) + EPS10)
-               litminn3 = (litmin3*nl_m(k))/(cl_m(k) + EPS10)
-               litminn4 = (litmin4*nl_s(k))/(cl_s(k) + EPS10)
-               somminn1 = (sommin1*ns_a(k))/(cs_a(k) + EPS10)
-               somminn2 = (sommin2*ns_a(k))/(cs_a(k) + EPS10)
-               rr = 1.0_dp/(cm_r(k) + EPS10)
-               rk = 1.0_dp/(cm_k(k) + EPS10)
-               trnn1 = (trn1*nm_r(k))*rr; trnn2 = (trn2*nm_r(k))*rr; trnn3 = (trn3*nm_r(k))*rr
-               trnn4 = (trn4*nm_k(k))*rk; trnn5 = (trn5*nm_k(k))*rk; trnn6 = (trn6*nm_k(k))*rk
-               desorpn = (desorp*ns_p(k))/(cs_p(k) + EPS10)
-               oxidatn = (oxidat*ns_c(k))/(cs_c(k) + EPS10)
-               dinup_r = (din(k)*cm_r(k))/(cm_r(k) + cm_k(k))
-               dinup_k = (din(k)*cm_k(k))/(cm_r(k) + cm_k(k))
-               upc_r = mp(i, M_MGE)*(litmin1 + sommin1) + mp(i, M_MGE + 1)*litmin2
-               upn_r = (mp(i, M_NUE)*(litminn1 + somminn1) + mp(i, M_NUE + 1)*litminn2) + dinup_r
-               upc_k = mp(i, M_MGE + 2)*(litmin3 + sommin2) + mp(i, M_MGE + 3)*litmin4
-               upn_k = (mp(i, M_NUE + 2)*(litminn3 + somminn2) + mp(i, M_NUE + 3)*litminn4) + dinup_k
-               cnup_r = upc_r/(upn_r + EPS10)
-               cnup_k = upc_k/(upn_k + EPS10)
-               ovf_r = upc_r - upn_r*min(q(i, Q_CN_R), cnup_r)
-               spill_r = upn_r - upc_r/max(q(i, Q_CN_R), cnup_r)
-               ovf_k = upc_k - upn_k*min(q(i, Q_CN_K), cnup_k)
-               spill_k = upn_k - upc_k/max(q(i, Q_CN_K), cnup_k)
-               ovr_day(k) = ovr_day(k) + ovf_r
-               ovk_day(k) = ovk_day(k) + ovf_k
-
-               d_litm = (im1(k) - litmin1) - litmin3
-               d_micr = (upc_r - ((trn1 + trn2) + trn3)) - ovf_r
-               d_somp = ((imf(k) + trn1) + trn4) - desorp
-               d_lits = (is1(k) - litmin2) - litmin4
-               d_mick = (upc_k - ((trn4 + trn5) + trn6)) - ovf_k
-               d_somc = ((isf(k) + trn2) + trn5) - oxidat
-               d_soma = ((((trn3 + trn6) + desorp) + oxidat) - sommin1) - sommin2
-
-               d_litmn = (jm1(k) - litminn1) - litminn3
-               d_micrn = (upn_r - ((trnn1 + trnn2) + trnn3)) - spill_r
-               d_sompn = ((jmf(k) + trnn1) + trnn4) - desorpn
-               d_litsn = (js1(k) - litminn2) - litminn4
-               d_mickn = (upn_k - ((trnn4 + trnn5) + trnn6)) - spill_k
-               d_somcn = ((jsf(k) + trnn2) + trnn5) - oxidatn
-               d_soman = ((((trnn3 + trnn6) + desorpn) + oxidatn) - somminn1) - somminn2
-               d_din = (((((((onue(k, 1)*(litminn1 + somminn1) + onue(k, 2)*litminn2) &
-                             + onue(k, 3)*(litminn3 + somminn2)) + onue(k, 4)*litminn4) &
-                           + spill_r) + spill_k) - dinup_r) - dinup_k)
-
-               chresp(k) = ((((((chresp(k) + omge(k, 1)*(litmin1 + sommin1)) + omge(k, 2)*litmin2) &
-                               + omge(k, 3)*(litmin3 + sommin2)) + omge(k, 4)*litmin4) + ovf_r) + ovf_k)
-               nlitmin(k) = nlitmin(k) + q(i, Q_U)*(((onue(k, 1)*litminn1 + onue(k, 2)*litminn2) &
-                                                     + onue(k, 3)*litminn3) + onue(k, 4)*litminn4)
-               nsmin(k) = nsmin(k) + q(i, Q_U)*(onue(k, 1)*somminn1 + onue(k, 3)*somminn2)
-               nsimm(k) = nsimm(k) - q(i, Q_U)*(((dinup_r + dinup_k) - spill_r) - spill_k)
-               csompin(k) = ((csompin(k) + imf(k)) + trn1) + trn4
 
                cl_m(k) = cl_m(k) + d_litm; cl_s(k) = cl_s(k) + d_lits
                cm_r(k) = cm_r(k) + d_micr; cm_k(k) = cm_k(k) + d_mick
