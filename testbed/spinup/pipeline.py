@@ -32,6 +32,7 @@ from ..soil.base import CYCLE_NAMES
 from ..state import write_restart
 from .anderson import Anderson
 from .criteria import diagnose, unsettled_kind
+from .sasu import Sasu
 from .stages import SpinupPlan, Stage, plan_spinup
 from .tasks import CycleJob, CycleResult, cycle_chunk
 
@@ -44,6 +45,9 @@ RECENT = 4
 #: accelerate stage ends when the criteria hold and cell_fraction of the cells have converged or fallen back
 #: (settled is not enough: a slow pool drifting 0.01 % per cycle can still be percents from its steady state)
 CONVERGED = 1.0e-3
+#: sasu: a cell has converged when its semi-analytic correction (largest relative change of a pool it would
+#: make) is below this fraction of spinup.cell_rel; it then takes plain cycles
+SASU_CONVERGED = 0.1
 #: unsettled cells listed in run.log (all of them are in cells.csv)
 LIST_CELLS = 20
 
@@ -241,6 +245,11 @@ def _execute_spinup(
                 # a cell within CONVERGED x the relative criterion takes plain cycles (anderson.py)
                 "tol": CONVERGED * cfg.get("spinup.cell_rel"),
             }
+            if stage.method == "sasu":
+                opts = {
+                    "max_factor": cfg.get("spinup.sasu_max_factor"),
+                    "tol": SASU_CONVERGED * cfg.get("spinup.cell_rel"),
+                }
             for k in range(first_cycle, stage.max_cycles):
                 futures = []
                 for cs in slices:
@@ -273,9 +282,17 @@ def _execute_spinup(
                     row["cells_accelerated"] = int((~plain & active).sum())
                     row["cells_fallback"] = int((memory["fallback"] & active).sum())
                     row["max_rel_residual"] = float(np.max(np.where(active, memory["fnorm_prev"], 0.0)))
+                if stage.method == "sasu":
+                    memory = Sasu.concat([Sasu.from_arrays(r.memory) for r in results])
+                    row["cells_accelerated"] = int((~plain & active).sum())
+                    row["cells_fallback"] = int((memory["fallback"] & active).sum())
+                    row["max_rel_correction"] = float(np.max(np.where(active, memory["correction"], 0.0)))
                 met = diag.met
-                if stage.method == "anderson":
-                    done_cells = (memory["fnorm_prev"] < opts["tol"]) | memory["fallback"]
+                if stage.method in ("anderson", "sasu"):
+                    if stage.method == "anderson":
+                        done_cells = (memory["fnorm_prev"] < opts["tol"]) | memory["fallback"]
+                    else:
+                        done_cells = Sasu.from_arrays(memory).done(opts["tol"])
                     row["cells_converged"] = int((done_cells & active).sum())
                     met = met and (done_cells & active).sum() >= c.cell_fraction * max(int(active.sum()), 1)
                 row["seconds"] = round(max(r.seconds for r in results), 3)
