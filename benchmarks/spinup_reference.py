@@ -38,6 +38,8 @@ CONFIGS = {
 }
 NCELL, SEED, YEARS = 64, 7, range(1901, 1906)
 TIGHTER = 10.0
+#: cycles between the two stored per-cycle changes used to extrapolate a drift (see brute_force)
+LAG = 100
 OUTPUT = ROOT / "tests" / "data" / "spinup_reference.npz"
 
 
@@ -79,6 +81,7 @@ def brute_force(cfg: RunConfig, max_cycles: int, log_every: int = 100) -> dict[s
     t0 = time.perf_counter()
     default = Criteria()
     default_met_at, settled_default = -1, []
+    lagged: list[dict[str, np.ndarray]] = []  #: per-cycle changes of the last LAG + 1 cycles
     for k in range(max_cycles):
         job = CycleJob(slice(0, model.ncell), stage.steps, "cycle", k == 0, True)
         r = cycle_chunk(job, model, state, None)
@@ -88,6 +91,7 @@ def brute_force(cfg: RunConfig, max_cycles: int, log_every: int = 100) -> dict[s
         if dd.met and default_met_at < 0:
             default_met_at = k + 1
         state = r.phi
+        lagged = [*lagged[-LAG:], {n: r.after[n] - r.before[n] for n in r.after}]
         if (k + 1) % log_every == 0 or d.met:
             print(
                 f"  cycle {k + 1}: dSOC {d.global_delta['soil_c']:+.2e} Pg, settled "
@@ -100,6 +104,11 @@ def brute_force(cfg: RunConfig, max_cycles: int, log_every: int = 100) -> dict[s
     out = {f"{n}": v for n, v in r.after.items()}
     out.update({f"delta_{n}": r.after[n] - r.before[n] for n in r.after})
     out["cycles"] = np.array(k + 1)
+    # the per-cycle change LAG cycles earlier: lambda = (delta / delta_lag) ** (1 / LAG) is the cell's contraction
+    # per cycle, and x + delta * lambda / (1 - lambda) extrapolates a geometric approach to its limit
+    if len(lagged) == LAG + 1:
+        out.update({f"delta_lag_{n}": v for n, v in lagged[0].items()})
+        out["lag"] = np.array(LAG)
     out["default_met_cycle"] = np.array(default_met_at)  #: -1: the default criteria never held
     out["settled_soil_c_default"] = np.array(settled_default)  #: per cycle, default thresholds
     out["years_per_cycle"] = np.array(len(stage.steps))

@@ -408,7 +408,7 @@ KEYS: tuple[Key, ...] = (
         int,
         4,
         "",
-        "anderson: failed steps (residual grew) after which a cell falls back to plain cycling",
+        "anderson, sasu: failed steps (residual grew) after which a cell falls back to plain cycling",
     ),
     Key(
         "spinup",

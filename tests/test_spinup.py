@@ -19,6 +19,7 @@ from testbed.errors import ConfigError
 from testbed.forcing_tools.synthetic import make_synthetic_domain
 from testbed.spinup.anderson import Anderson
 from testbed.spinup.criteria import Criteria, diagnose, unsettled_kind
+from testbed.spinup.sasu import Sasu
 from testbed.spinup.stages import plan_spinup
 from testbed.spinup.tasks import CycleJob, cycle_chunk
 from testbed.state import read_restart
@@ -141,6 +142,107 @@ def test_anderson_keeps_pools_positive() -> None:
     assert np.all(x >= 1e-4) and np.all(x <= 1e-2)
 
 
+# --------------------------------------------------------------------------------------- sasu
+
+
+def _chain_cycle(x: np.ndarray, days: int = 365):
+    """One cycle of a donor-controlled 3-pool chain with seasonal rates (daily explicit steps, like the kernel).
+
+    Pool 0 gets a seasonal input; 60 % of pool 0's outflux goes to pool 1, 30 % of pool 1's to pool 2 (the
+    slow pool: 55-year turnover). Returns Phi(x) and the cycle sums SASU takes: end-of-day pools, outfluxes
+    and transfers [cell, dest, source].
+    """
+    k = np.array([2e-2, 2e-3, 5e-5])
+    a = np.zeros((3, 3))
+    a[1, 0], a[2, 1] = 0.6, 0.3
+    x = x.copy()
+    end_sum, out_sum, tr_sum = np.zeros_like(x), np.zeros_like(x), np.zeros((x.shape[0], 3, 3))
+    for d in range(days):
+        season = 1.0 + 0.8 * np.sin(2 * np.pi * d / days)
+        out = k * season * x
+        flux = a[None] * out[:, None, :]
+        x = x + np.einsum("cij->ci", flux) - out
+        x[:, 0] += 2.0 * season
+        end_sum += x
+        out_sum += out
+        tr_sum += flux
+    return x, end_sum, out_sum, tr_sum
+
+
+def _fixed_point_of_affine(phi, n: int) -> np.ndarray:
+    q = phi(np.zeros((1, n)))[0]
+    p = np.stack([phi(np.eye(n)[[i]])[0] - q for i in range(n)], axis=1)
+    return np.linalg.solve(np.eye(n) - p, q)
+
+
+def test_sasu_finds_the_periodic_steady_state_of_a_linear_pool_chain_in_a_few_cycles() -> None:
+    fixed = _fixed_point_of_affine(lambda x: _chain_cycle(x)[0], 3)
+    acc = Sasu.new(1, 3)
+    x = np.array([[10.0, 10.0, 10.0]])
+    cycles = 0
+    while np.max(np.abs(x / fixed - 1)) > 1e-6 and cycles < 20:
+        y, end_sum, out, tr = _chain_cycle(x)
+        r, plain = acc.step(x, y, end_sum, out, tr, max_factor=1e6)
+        x = y * r
+        cycles += 1
+    assert cycles <= 10, (cycles, x, fixed)
+    # brute force is still far off after the same number of cycles
+    xb = np.array([[10.0, 10.0, 10.0]])
+    for _ in range(cycles):
+        xb = _chain_cycle(xb)[0]
+    assert abs(xb[0, 2] / fixed[2] - 1) > 0.5
+
+
+def test_sasu_leaves_a_fixed_point_where_it_is_and_guards_its_steps() -> None:
+    fixed = _fixed_point_of_affine(lambda x: _chain_cycle(x)[0], 3)
+    y, end_sum, out, tr = _chain_cycle(fixed[None])
+    r, plain = Sasu.new(1, 3).step(fixed[None], y, end_sum, out, tr)
+    assert np.allclose(r, 1.0, rtol=0, atol=1e-9)
+    # a pool may move by at most max_factor per step; a non-finite cycle falls back to plain cycling for good
+    acc = Sasu.new(2, 3)
+    x = np.array([[1e-3, 1e-3, 1e-3], [1.0, 1.0, 1.0]])
+    y, end_sum, out, tr = _chain_cycle(x)
+    y[1, 0] = np.nan
+    r, plain = acc.step(x, y, end_sum, out, tr, max_factor=10.0)
+    assert np.all(r[0] <= 10.0 + 1e-9) and r[0, 2] == pytest.approx(10.0)
+    assert plain.tolist() == [False, True] and acc.fallback.tolist() == [False, True] and np.all(r[1] == 1)
+
+
+def test_sasu_needs_a_soil_model_with_linear_pools(domain: Path, tmp_path: Path, capsys) -> None:
+    nml = write_namelist(tmp_path, domain, "run.soil_model=mimics", "spinup.accelerate_method=sasu")
+    assert main(["spinup", str(nml), "-q"]) == 2
+    assert "soil model 'mimics' declares no linear (donor-controlled) pools" in capsys.readouterr().err
+
+
+def test_sasu_pipeline_closes_budgets_and_hands_over_a_simulated_state(domain: Path, tmp_path: Path) -> None:
+    """CASA-CN with sasu: budgets are checked every simulated year (run.check_budgets) and the end state is
+    one plain cycle from the accelerate stage's end state."""
+    nml = write_namelist(
+        tmp_path,
+        domain,
+        "spinup.stages=prespin accelerate cycle",
+        "spinup.accelerate_method=sasu",
+        "spinup.prespin_cycles=2",
+        "spinup.accelerate_max_cycles=6",
+        "spinup.cycle_max_cycles=1",
+    )
+    assert main(["spinup", str(nml), "--workers", "1", "-q"]) == 0
+    out = tmp_path / "out"
+    rows = list(csv.DictReader((out / "equilibrium.csv").open()))
+    accel = [r for r in rows if r["stage"] == "accelerate"]
+    assert accel and int(accel[0]["cells_accelerated"]) > 0
+    assert "max budget residual" in (out / "run.log").read_text()
+    plan = plan_spinup(RunConfig.read(nml))
+    stage = plan.stages[2]
+    res = cycle_chunk(
+        CycleJob(slice(0, 12), stage.steps, "cycle", False, True),
+        stage.model,
+        np.asfortranarray(_read_state(out / "restart_accelerate.nc")),
+        None,
+    )
+    assert np.array_equal(res.phi, _read_state(out / "restart.nc"))
+
+
 # ------------------------------------------------------------------------------- the pipeline
 
 
@@ -164,6 +266,7 @@ def write_namelist(folder: Path, domain: Path, *settings: str) -> Path:
         ),
         ("spinup.stages=cycle cycle", "appears twice"),
         ("spinup.accelerate_method=newton", "not implemented"),
+        ("spinup.sasu_max_factor=1", "sasu_max_factor must be > 1"),
         ("spinup.cell_rel=-0.001", "cell_rel = -0.001 can never be met"),
         ("spinup.prespin_set=run.soil_model=mimics", "changes run.soil_model from 'casa' to 'mimics'"),
         ("spinup.cycle_set=run.cycle=c", "changes run.cycle from 'cn' to 'c'"),

@@ -29,7 +29,6 @@ MODEL = SoilModel(
     kernel_advance="advance_casa",
     scenario_options=("moisture.fw_psi", "heterogeneity.het_lin"),
     linear_pools=(
-        ("cleaf", "nleaf"),
         ("cwood", "nwood"),
         ("cfroot", "nfroot"),
         ("cmet", "nmet"),

@@ -249,6 +249,7 @@ def _execute_spinup(
                 opts = {
                     "max_factor": cfg.get("spinup.sasu_max_factor"),
                     "tol": SASU_CONVERGED * cfg.get("spinup.cell_rel"),
+                    "fallback_after": cfg.get("spinup.anderson_fallback_after"),
                 }
             for k in range(first_cycle, stage.max_cycles):
                 futures = []

@@ -30,6 +30,12 @@ import numpy as np
 SECANT_MIN = 1.0e-3
 #: the feedback estimate rho_j is capped at this multiple of the pool's rate k_j
 RHO_MAX = 10.0
+#: smallest step exponent of the adaptive damping
+BETA_MIN = 1.0 / 16.0
+#: a step failed when the next cycle's relative change of the pools grew by more than this factor
+GROWTH = 3.0
+#: pools below this (g m-2) are weighed as if they were this size in that relative change
+FLOOR = 1.0
 
 
 @dataclass
@@ -42,6 +48,11 @@ class Sasu:
     s_prev: np.ndarray  #: (ncell, p) S of the previous cycle (nan before the first)
     u_prev: np.ndarray  #: (ncell, p) U of the previous cycle
     rho: np.ndarray  #: (ncell, p) secant estimate of -dU_j/dS_j (>= 0), the feedback of a pool on its input
+    beta: np.ndarray  #: (ncell, p) step exponent (r_j ** beta_j), halved when a pool's correction alternates in sign
+    last_log: np.ndarray  #: (ncell, p) log r_j of the last step
+    fnorm_prev: np.ndarray  #: (ncell,) RMS relative change of the pools over the last cycle (inf before the first)
+    failures: np.ndarray  #: (ncell,) steps after which that change grew more than GROWTH-fold
+    last_step: np.ndarray  #: (ncell,) bool: the last step was semi-analytic
 
     @classmethod
     def new(cls, ncell: int, p: int) -> Sasu:
@@ -52,6 +63,11 @@ class Sasu:
             np.full((ncell, p), np.nan),
             np.full((ncell, p), np.nan),
             np.zeros((ncell, p)),
+            np.ones((ncell, p)),
+            np.zeros((ncell, p)),
+            np.full(ncell, np.inf),
+            np.zeros(ncell, dtype=np.int64),
+            np.zeros(ncell, dtype=bool),
         )
 
     def arrays(self) -> dict[str, np.ndarray]:
@@ -75,6 +91,7 @@ class Sasu:
         *,
         max_factor: float = 10.0,
         tol: float = 0.0,
+        fallback_after: int = 4,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Scale factors r (ncell, p) of the carbon pools, and a per-cell mask of plain steps (r = 1).
 
@@ -84,6 +101,14 @@ class Sasu:
         Cells whose correction is below ``tol`` take a plain cycle; r is clipped to [1/max_factor, max_factor].
         """
         ncell, p = x.shape
+        # safeguard: a semi-analytic step after which the cycle changed the pools more than GROWTH times as much
+        # as the cycle before failed; the cell takes a plain cycle, and after fallback_after failures it cycles
+        # plainly for good
+        fnorm = np.sqrt(np.mean(((phi - x) / np.maximum(np.abs(phi), FLOOR)) ** 2, axis=1))
+        failed = self.last_step & (fnorm > GROWTH * self.fnorm_prev) & (fnorm > tol)
+        self.failures += failed
+        self.fallback |= self.failures >= fallback_after
+        self.fnorm_prev = fnorm
         s = end_sum - phi + x  # sum of start-of-day pools
         used = (s > 0) & (out > 0)
         safe_s = np.where(used, s, 1.0)
@@ -119,12 +144,20 @@ class Sasu:
             r[idx[good]] = np.clip(ratio[good], 1.0 / max_factor, max_factor)
             self.fallback[idx[~good]] = True
         self.fallback |= ~finite
+        # adaptive damping per pool: a correction that flips sign (a period-2 oscillation, e.g. N limitation of
+        # litter decay switching) halves the pool's step exponent; one that keeps its sign lets it grow again
+        lr = np.log(r)
+        flip = (lr * self.last_log < 0) & (np.abs(lr) > tol)
+        self.beta = np.where(flip, np.maximum(self.beta * 0.5, BETA_MIN), np.minimum(self.beta * 1.5, 1.0))
+        r = np.exp(self.beta * lr)
+        self.last_log = lr
         corr = np.max(np.abs(r - 1.0), axis=1)
         corr[self.fallback] = 0.0
-        plain = self.fallback | (corr < tol)
+        plain = self.fallback | (corr < tol) | failed
         r[plain] = 1.0
         self.correction = corr
         self.steps += ~plain
+        self.last_step = ~plain
         return r, plain
 
     def done(self, tol: float) -> np.ndarray:

@@ -118,6 +118,7 @@ def sasu_update(
         transfer,
         max_factor=options.get("max_factor", 10.0),
         tol=options.get("tol", 0.0),
+        fallback_after=options.get("fallback_after", 4),
     )
     nxt = phi.copy(order="F")
     nxt[:, lp.carbon] = phi[:, lp.carbon] * r
