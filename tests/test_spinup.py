@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
 import os
+import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -378,6 +382,159 @@ def test_killed_pipeline_resumes_bit_identical(domain: Path, tmp_path: Path, soi
     log = (out / "run.log").read_text()
     assert "resuming in stage accelerate at cycle 4" in log
     assert "max budget residual" in log
+
+
+# ------------------------------------------------------------------------- faults (docs/reliability.md)
+
+FAULT_SETTINGS = (
+    "spinup.stages=prespin accelerate cycle",
+    "spinup.accelerate_method=sasu",
+    "spinup.prespin_cycles=2",
+    "spinup.accelerate_max_cycles=8",
+    "spinup.cycle_max_cycles=3",
+    "spinup.cell_abs=1e-9",
+    "parallel.chunk_size=6",
+)
+STOPPED = re.compile(
+    r"^testbed: stopped: (?P<what>.+?)\. (?P<kept>(?:nothing was )?kept[^\n]*?)\. "
+    r"(?:Resume|Run again) with: (?P<cmd>testbed spinup .*)$",
+    re.MULTILINE,
+)
+
+
+@pytest.fixture(scope="module")
+def fault_reference(domain: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The uninterrupted pipeline every stopped and resumed one must equal bit for bit."""
+    folder = tmp_path_factory.mktemp("spinup_fault_reference")
+    assert main(["spinup", str(write_namelist(folder, domain, *FAULT_SETTINGS)), "--workers", "2", "-q"]) == 0
+    return folder / "out"
+
+
+def _assert_same_end(reference: Path, out: Path) -> None:
+    for name in ("restart.nc", "restart_prespin.nc", "restart_accelerate.nc"):
+        assert np.array_equal(_read_state(reference / name), _read_state(out / name)), name
+
+    def table(p: Path) -> list[dict]:
+        return [{k: v for k, v in r.items() if k != "seconds"} for r in csv.DictReader(p.open())]
+
+    assert table(reference / "equilibrium.csv") == table(out / "equilibrium.csv")
+    assert not list(out.glob(".*.tmp"))
+
+
+def _start(nml: Path, workers: int = 1) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "testbed.cli", "spinup", str(nml), "--workers", str(workers), "-q"],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _finish(proc: subprocess.Popen) -> tuple[int, str]:
+    try:
+        _, err = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        _, err = proc.communicate()
+        pytest.fail(f"the spin-up did not stop: {err[-2000:]}")
+    return proc.returncode, err
+
+
+@pytest.mark.parametrize(
+    "sig, what",
+    [
+        (signal.SIGTERM, "terminated (SIGTERM)"),
+        pytest.param(signal.SIGINT, "interrupted (Ctrl-C / SIGINT)", marks=pytest.mark.slow),
+    ],
+)
+def test_a_signal_stops_the_pipeline_with_one_sentence_and_it_resumes_bit_identical(
+    domain: Path, fault_reference: Path, tmp_path: Path, sig: signal.Signals, what: str
+) -> None:
+    nml = write_namelist(tmp_path, domain, *FAULT_SETTINGS)
+    out = tmp_path / "out"
+    proc = _start(nml, workers=2)
+    try:
+        assert _wait_for_checkpoint(proc, out / "spinup_checkpoint.npz", '"stage": 1, "cycle": 2')
+        (os.killpg if sig == signal.SIGINT else os.kill)(proc.pid, sig)
+        code, err = _finish(proc)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    lines = [line for line in err.strip().splitlines() if not line.startswith("validating ")]
+    assert code == 3 and len(lines) == 1, err
+    m = STOPPED.match(lines[0])
+    assert m and m["what"] == what, err
+    assert "kept: the checkpoint after cycle" in m["kept"] and "stage accelerate" in m["kept"], err
+    words = shlex.split(m["cmd"])
+    assert Path(words[2]) == nml.resolve() and words[-1] == "--resume"
+    assert not (out / "restart.nc").exists() and not (out / ".testbed.lock").exists()
+    assert main([*words[1:], "-q"]) == 0
+    _assert_same_end(fault_reference, out)
+
+
+def _wait_for_checkpoint(proc: subprocess.Popen, ckpt: Path, marker: str) -> bool:
+    deadline = time.time() + 180
+    while time.time() < deadline and proc.poll() is None:
+        if ckpt.exists():
+            try:
+                with np.load(ckpt) as z:
+                    meta = str(z["meta"])
+            except Exception:  # being replaced this instant
+                continue
+            if marker in meta:
+                return True
+        time.sleep(0.02)
+    return False
+
+
+def test_a_full_disk_stops_the_pipeline_and_it_resumes_bit_identical(
+    domain: Path, fault_reference: Path, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from testbed.spinup import pipeline
+
+    real = pipeline._Checkpoint.write
+    calls = {"n": 0}
+
+    def full_on_the_fifth(self, **kw):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise OSError(errno.ENOSPC, "No space left on device", str(self.path))
+        real(self, **kw)
+
+    monkeypatch.setattr(pipeline._Checkpoint, "write", full_on_the_fifth)
+    nml = write_namelist(tmp_path, domain, *FAULT_SETTINGS)
+    assert main(["spinup", str(nml), "--workers", "2", "-q"]) == 3
+    err = capsys.readouterr().err
+    assert "testbed: stopped: the disk is full: cannot write" in err and "spinup_checkpoint.npz" in err, err
+    assert "Resume with: testbed spinup" in err
+    monkeypatch.setattr(pipeline._Checkpoint, "write", real)
+    assert main(["spinup", str(nml), "--workers", "2", "-q", "--resume"]) == 0
+    _assert_same_end(fault_reference, tmp_path / "out")
+
+
+@pytest.mark.slow
+def test_a_lost_worker_reruns_its_chunk_and_the_pipeline_ends_bit_identical(
+    domain: Path, fault_reference: Path, tmp_path: Path
+) -> None:
+    import psutil
+
+    nml = write_namelist(tmp_path, domain, *FAULT_SETTINGS)
+    out = tmp_path / "out"
+    proc = _start(nml, workers=2)
+    try:
+        assert _wait_for_checkpoint(proc, out / "spinup_checkpoint.npz", '"stage": 1, "cycle": 1')
+        workers = [
+            p for p in psutil.Process(proc.pid).children(recursive=True) if "spawn_main" in " ".join(p.cmdline())
+        ]
+        assert workers
+        workers[0].kill()
+        code, err = _finish(proc)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert code == 0, err
+    _assert_same_end(fault_reference, out)
 
 
 def test_resume_needs_a_checkpoint_and_outputs_need_overwrite(domain: Path, tmp_path: Path, capsys) -> None:
