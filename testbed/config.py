@@ -414,7 +414,7 @@ KEYS: tuple[Key, ...] = (
         "spinup",
         "sasu_max_factor",
         float,
-        10.0,
+        2.0,
         "",
         "sasu: a pool may be scaled by at most this factor (or 1/factor) per semi-analytic step",
     ),
