@@ -564,15 +564,22 @@ def test_shipped_pipeline_namelist_parses() -> None:
 REFERENCE = Path(__file__).parent / "data" / "spinup_reference.npz"
 
 
-@pytest.mark.slow
-@pytest.mark.xfail(
-    reason="known gap (docs/spinup.md): slow cold cells and cells with a jittering cycle map end "
-    "more than 0.5 % away from the brute-force reference",
+ANDERSON_GAP = pytest.mark.xfail(
+    reason="known gap (docs/spinup.md): MIMICS uses anderson, whose cells with a jittering cycle map end more "
+    "than 0.5 % away from the brute-force reference",
     strict=False,
 )
-@pytest.mark.parametrize("tag", ["casa_c", "casa_cn", "mimics_c", "mimics_cn"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "tag",
+    ["casa_c", "casa_cn", pytest.param("mimics_c", marks=ANDERSON_GAP), pytest.param("mimics_cn", marks=ANDERSON_GAP)],
+)
 def test_accelerated_spinup_matches_the_brute_force_reference(tag: str, tmp_path: Path) -> None:
-    """Per-cell totals within 0.5 % of benchmarks/spinup_reference.py's stored brute-force spin-up."""
+    """Per-cell totals within 0.5 % of benchmarks/spinup_reference.py's stored brute-force spin-up, or, for cells
+    brute force had not settled, of the limit its trajectory extrapolates to (moving towards the accelerated
+    value); the default criteria met in at most 10 % of the simulated years brute force needed for them."""
     if not REFERENCE.exists():
         pytest.skip("no stored reference; run benchmarks/spinup_reference.py")
     sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
@@ -582,7 +589,8 @@ def test_accelerated_spinup_matches_the_brute_force_reference(tag: str, tmp_path
     if f"{tag}:cycles" not in stored:
         pytest.skip(f"no stored reference for {tag}")
     forcing = ref.reference_domain(tmp_path)
-    totals, years, _ = ref.accelerated(forcing, tag, tmp_path / tag)
+    totals, years, met = ref.accelerated(forcing, tag, tmp_path / tag)
     result = ref.compare(stored, tag, totals)
-    assert all(v == 0 for k, v in result.items() if k.startswith("cells_over")), result
-    assert years <= 0.1 * int(stored[f"{tag}:cycles"]) * int(stored[f"{tag}:years_per_cycle"])
+    assert met, result
+    assert all(v == 0 for k, v in result.items() if k.startswith("cells_failed")), result
+    assert years <= 0.1 * ref.brute_force_years(stored, tag), (years, ref.brute_force_years(stored, tag))
