@@ -70,8 +70,13 @@ def reference_config(forcing: Path, tag: str, output_dir: Path) -> RunConfig:
     return cfg
 
 
-def brute_force(cfg: RunConfig, max_cycles: int, log_every: int = 100) -> dict[str, np.ndarray]:
-    """Plain cycling from the configuration's start until the tighter criteria hold (in process)."""
+def brute_force(
+    cfg: RunConfig, max_cycles: int, log_every: int = 100, save=None, save_every: int = 200
+) -> dict[str, np.ndarray]:
+    """Plain cycling from the configuration's start until the tighter criteria hold (in process).
+
+    ``save(result)`` is called every ``save_every`` cycles with the result so far (a long run can be stopped and
+    still leaves a usable, unfinished reference)."""
     plan = plan_spinup(cfg)
     stage = plan.stages[0]
     model = stage.model
@@ -101,6 +106,12 @@ def brute_force(cfg: RunConfig, max_cycles: int, log_every: int = 100) -> dict[s
             )
         if d.met:
             break
+        if save is not None and (k + 1) % save_every == 0:
+            save(_result(r, k, default_met_at, settled_default, lagged, stage, d, active))
+    return _result(r, k, default_met_at, settled_default, lagged, stage, d, active)
+
+
+def _result(r, k, default_met_at, settled_default, lagged, stage, d, active) -> dict[str, np.ndarray]:
     out = {f"{n}": v for n, v in r.after.items()}
     out.update({f"delta_{n}": r.after[n] - r.before[n] for n in r.after})
     out["cycles"] = np.array(k + 1)
@@ -238,11 +249,15 @@ def main(argv: list[str] | None = None) -> int:
     stored = dict(np.load(args.output)) if args.output.exists() else {}
     for tag in args.configs:
         print(f"{tag}: brute force to criteria {TIGHTER:g}x tighter than the defaults", flush=True)
-        res = brute_force(reference_config(forcing, tag, args.work / tag), args.max_cycles)
-        for k, v in res.items():
-            stored[f"{tag}:{k}"] = v
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(args.output, **stored)
+
+        def save(res: dict[str, np.ndarray], tag: str = tag) -> None:
+            for k, v in res.items():
+                stored[f"{tag}:{k}"] = v
+            args.output.parent.mkdir(parents=True, exist_ok=True)
+            np.savez_compressed(args.output, **stored)
+
+        res = brute_force(reference_config(forcing, tag, args.work / tag), args.max_cycles, save=save)
+        save(res)
         print(
             f"{tag}: {int(res['cycles'])} cycles ({int(res['cycles'] * res['years_per_cycle'])} years), "
             f"criteria {'met' if res['met'] else 'NOT met'}; default criteria first met at cycle "
