@@ -160,6 +160,43 @@ class Sasu:
         self.last_step = ~plain
         return r, plain
 
+    def nitrogen(
+        self,
+        x: np.ndarray,
+        phi: np.ndarray,
+        end_sum: np.ndarray,
+        out: np.ndarray,
+        n_x: np.ndarray,
+        n_phi: np.ndarray,
+        n_end_sum: np.ndarray,
+        r: np.ndarray,
+        plain: np.ndarray,
+        *,
+        max_factor: float = 10.0,
+    ) -> np.ndarray:
+        """Scale factors of the nitrogen partners after :meth:`step` returned r and plain.
+
+        A pool's N follows its C (factor r) and its N:C moves to that of its cycle's input: with the pool's
+        flux-weighted rate k (from carbon) and the sums S, SN of its start-of-day C and N, the input N:C over
+        the pool's mean N:C is f = (1 + dN / (k SN)) / (1 + dC / (k S)), exactly 1 at a fixed point (dN = dC = 0).
+        CASA's litter and soil N decay at their carbon's rate, so f is their steady N:C; for the others it is an
+        estimate the iteration corrects. f is damped like r and clipped to [1/max_factor, max_factor]; the
+        cell's correction (:attr:`correction`) includes it.
+        """
+        s = end_sum - phi + x
+        sn = n_end_sum - n_phi + n_x
+        ok = (s > 0) & (sn > 0) & (out > 0)
+        k = np.where(ok, out / np.where(ok, s, 1.0), 0.0)
+        den = 1.0 + (phi - x) / np.where(ok, k * s, 1.0)
+        num = 1.0 + (n_phi - n_x) / np.where(ok, k * sn, 1.0)
+        f = np.where(ok & (den > 0) & (num > 0), num / np.where(ok & (den > 0), den, 1.0), 1.0)
+        f = np.where(np.isfinite(f), np.clip(f, 1.0 / max_factor, max_factor), 1.0)
+        f = np.exp(self.beta * np.log(f))
+        f[plain] = 1.0
+        rn = r * f
+        self.correction = np.maximum(self.correction, np.where(plain, 0.0, np.max(np.abs(rn - 1.0), axis=1)))
+        return rn
+
     def done(self, tol: float) -> np.ndarray:
         """Cells whose last correction was below ``tol`` or that fell back."""
         return (self.correction < tol) | self.fallback

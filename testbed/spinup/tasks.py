@@ -75,6 +75,7 @@ class LinearPools:
     carbon: np.ndarray  #: (p,) state columns of the carbon pools
     nitrogen: np.ndarray  #: (p,) state columns of their nitrogen partners (-1: none, or a C-only run)
     pool_diag: np.ndarray  #: (p,) diag columns of the end-of-day pools
+    n_pool_diag: np.ndarray  #: (p,) diag columns of the end-of-day nitrogen partners (-1: none)
     out_diag: np.ndarray  #: (p,) diag columns of the outfluxes
     transfers: tuple[tuple[int, int, int], ...]  #: (dest i, source j, diag column) of the declared transfers
 
@@ -95,6 +96,7 @@ class LinearPools:
             np.array([layout.index("state", c) for c in carbon]),
             np.array([layout.index("state", n) if n and model.icycle >= 2 else -1 for _, n in pairs]),
             np.array([layout.index("diag", c) for c in carbon]),
+            np.array([layout.index("diag", n) if n and model.icycle >= 2 else -1 for _, n in pairs]),
             np.array([layout.index("diag", f"sasu_out_{c}") for c in carbon]),
             transfers,
         )
@@ -123,7 +125,21 @@ def sasu_update(
     nxt = phi.copy(order="F")
     nxt[:, lp.carbon] = phi[:, lp.carbon] * r
     has_n = lp.nitrogen >= 0
-    nxt[:, lp.nitrogen[has_n]] = phi[:, lp.nitrogen[has_n]] * r[:, has_n]
+    if np.any(has_n):
+        c, n = lp.carbon[has_n], lp.nitrogen[has_n]
+        rn = acc.nitrogen(
+            x[:, c],
+            phi[:, c],
+            cycle_sum[:, lp.pool_diag[has_n]],
+            cycle_sum[:, lp.out_diag[has_n]],
+            x[:, n],
+            phi[:, n],
+            cycle_sum[:, lp.n_pool_diag[has_n]],
+            r[:, has_n],
+            plain,
+            max_factor=options.get("max_factor", 10.0),
+        )
+        nxt[:, n] = phi[:, n] * rn
     nxt[plain] = phi[plain]
     return nxt, plain, acc.arrays()
 
