@@ -34,7 +34,10 @@ RHO_MAX = 10.0
 BETA_MIN = 1.0 / 16.0
 #: a step failed when the next cycle's relative change of the pools grew by more than this factor
 GROWTH = 3.0
-#: pools below this (g m-2) are weighed as if they were this size in that relative change
+#: ... and only when that change is above this multiple of the convergence tolerance (near the fixed point the
+#: change per cycle is noise: phenology, the leaf cap)
+FAIL_LEVEL = 10.0
+#: the pools' total is taken as at least this (g m-2) in that relative change
 FLOOR = 1.0
 
 
@@ -51,7 +54,7 @@ class Sasu:
     beta: np.ndarray  #: (ncell, p) step exponent (r_j ** beta_j), halved when a pool's correction alternates in sign
     last_log: np.ndarray  #: (ncell, p) log r_j of the last step
     fnorm_prev: np.ndarray  #: (ncell,) RMS relative change of the pools over the last cycle (inf before the first)
-    failures: np.ndarray  #: (ncell,) steps after which that change grew more than GROWTH-fold
+    failures: np.ndarray  #: (ncell,) successive steps after which that change grew more than GROWTH-fold
     last_step: np.ndarray  #: (ncell,) bool: the last step was semi-analytic
 
     @classmethod
@@ -104,9 +107,13 @@ class Sasu:
         # safeguard: a semi-analytic step after which the cycle changed the pools more than GROWTH times as much
         # as the cycle before failed; the cell takes a plain cycle, and after fallback_after failures it cycles
         # plainly for good
-        fnorm = np.sqrt(np.mean(((phi - x) / np.maximum(np.abs(phi), FLOOR)) ** 2, axis=1))
-        failed = self.last_step & (fnorm > GROWTH * self.fnorm_prev) & (fnorm > tol)
-        self.failures += failed
+        # (the change of the pools over the cycle relative to their total: small, jittering litter pools do not
+        # dominate it)
+        fnorm = np.sqrt(np.sum((phi - x) ** 2, axis=1)) / np.maximum(np.sum(np.abs(phi), axis=1), FLOOR)
+        failed = self.last_step & (fnorm > GROWTH * self.fnorm_prev) & (fnorm > FAIL_LEVEL * tol)
+        # a failure halves the cell's step exponents; fallback_after failures of successive steps end the method
+        self.failures = np.where(failed, self.failures + 1, np.where(self.last_step, 0, self.failures))
+        self.beta[failed] = np.maximum(self.beta[failed] * 0.5, BETA_MIN)
         self.fallback |= self.failures >= fallback_after
         self.fnorm_prev = fnorm
         s = end_sum - phi + x  # sum of start-of-day pools
