@@ -313,6 +313,8 @@ def _execute_spinup(
                     "max_factor": cfg.get("spinup.sasu_max_factor"),
                     "tol": SASU_CONVERGED * cfg.get("spinup.cell_rel"),
                     "fallback_after": cfg.get("spinup.anderson_fallback_after"),
+                    # ... or when it changes no pool by more than this (g C m-2)
+                    "abs_c": SASU_CONVERGED * cfg.get("spinup.cell_abs"),
                 }
             for k in range(first_cycle, stage.max_cycles):
                 futures = []

@@ -95,6 +95,7 @@ class Sasu:
         max_factor: float = 10.0,
         tol: float = 0.0,
         fallback_after: int = 4,
+        abs_tol: np.ndarray | float = 0.0,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Scale factors r (ncell, p) of the carbon pools, and a per-cell mask of plain steps (r = 1).
 
@@ -102,6 +103,8 @@ class Sasu:
         of the end-of-day pools over the cycle; ``out``: (ncell, p) summed outflux; ``transfer``: (ncell, p, p)
         summed transfer fluxes, [c, i, j] from pool j to pool i. Pools with no outflux or no mass keep r = 1.
         Cells whose correction is below ``tol`` take a plain cycle; r is clipped to [1/max_factor, max_factor].
+        ``abs_tol`` (scalar or (ncell, p), pool units): a correction that changes no pool by more than it counts
+        as converged too (pools decaying to nothing, e.g. a cell whose vegetation sheds no litter).
         """
         ncell, p = x.shape
         # safeguard: a semi-analytic step after which the cycle changed the pools more than GROWTH times as much
@@ -159,6 +162,7 @@ class Sasu:
         r = np.exp(self.beta * lr)
         self.last_log = lr
         corr = np.max(np.abs(r - 1.0), axis=1)
+        corr[np.all(np.abs(r - 1.0) * np.abs(phi) <= abs_tol, axis=1)] = 0.0
         corr[self.fallback] = 0.0
         plain = self.fallback | (corr < tol) | failed
         r[plain] = 1.0

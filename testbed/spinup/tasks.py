@@ -102,6 +102,12 @@ class LinearPools:
         )
 
 
+def _positions(model: Model, columns: np.ndarray) -> np.ndarray:
+    """Positions of state columns among the prognostic columns (the order of :func:`pool_floor`)."""
+    prog = list(prognostic_indices(model))
+    return np.array([prog.index(c) for c in columns])
+
+
 def sasu_update(
     model: Model, x: np.ndarray, phi: np.ndarray, cycle_sum: np.ndarray, memory: dict | None, options: dict
 ) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -121,6 +127,7 @@ def sasu_update(
         max_factor=options.get("max_factor", 10.0),
         tol=options.get("tol", 0.0),
         fallback_after=options.get("fallback_after", 4),
+        abs_tol=pool_floor(model, options.get("abs_c", 0.0), 0.0)[:, _positions(model, lp.carbon)],
     )
     nxt = phi.copy(order="F")
     nxt[:, lp.carbon] = phi[:, lp.carbon] * r
