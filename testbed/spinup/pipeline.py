@@ -285,11 +285,14 @@ def _execute_spinup(
     active = ~domain.inactive(model0.casa)
     t_start = time.perf_counter()
     last_settled, last_met = saved["last_settled"], bool(saved["last_met"])
+    from dask.distributed import as_completed
+
     with dask_client(cfg, workers, scheduler) as client:
         nworkers = len(client.scheduler_info().get("workers", {})) or 1
         slices = chunks(ncell, cfg.get("parallel.chunk_size") or auto_chunk(ncell, nworkers))
         if not resume:
-            client.gather([client.submit(check_chunk, plan.met_files, cs, pure=False) for cs in slices])
+            for f in as_completed([client.submit(check_chunk, plan.met_files, cs, pure=False) for cs in slices]):
+                f.result()
             runlog.write(f"met values checked: {len(plan.met_files)} file(s), {ncell} cells")
         for si in range(int(saved["stage"]), len(plan.stages)):
             stage = plan.stages[si]
@@ -331,7 +334,10 @@ def _execute_spinup(
                     futures.append(
                         client.submit(cycle_chunk, job, models[cs.start], np.asfortranarray(state[cs]), mem, pure=False)
                     )
-                results: list[CycleResult] = sorted(client.gather(futures), key=lambda r: r.cells.start)
+                # as_completed, not client.gather: an interrupted gather leaves asyncio noise on stderr
+                results: list[CycleResult] = sorted(
+                    (f.result() for f in as_completed(futures)), key=lambda r: r.cells.start
+                )
                 years += stage.years_per_cycle
                 phi, nxt = _assemble(state, results, "phi"), _assemble(state, results, "next")
                 before = {n: np.concatenate([r.before[n] for r in results]) for n in results[0].before}
