@@ -158,7 +158,10 @@ class Sasu:
         # litter decay switching) halves the pool's step exponent; one that keeps its sign lets it grow again
         lr = np.log(r)
         flip = (lr * self.last_log < 0) & (np.abs(lr) > tol)
-        self.beta = np.where(flip, np.maximum(self.beta * 0.5, BETA_MIN), np.minimum(self.beta * 1.5, 1.0))
+        grow = ~flip & ~failed[:, None]  # (a failed cell's halving above stands)
+        self.beta = np.where(
+            flip, np.maximum(self.beta * 0.5, BETA_MIN), np.where(grow, np.minimum(self.beta * 1.5, 1.0), self.beta)
+        )
         r = np.exp(self.beta * lr)
         self.last_log = lr
         corr = np.max(np.abs(r - 1.0), axis=1)
