@@ -48,13 +48,21 @@ def make_domain(ncell: int) -> Path:
     return out
 
 
-def write_namelist(domain: Path, out: Path, workers: int, max_cycles: int | None) -> Path:
+def write_namelist(
+    domain: Path,
+    out: Path,
+    workers: int,
+    max_cycles: int | None,
+    soil_model: str = "mimics",
+    cycle: str = "cn",
+    extra: tuple[str, ...] = (),
+) -> Path:
     from testbed.config import RunConfig, namelist_text
 
     cfg = RunConfig.defaults()
     settings = [
-        "run.soil_model=mimics",
-        "run.cycle=cn",
+        f"run.soil_model={soil_model}",
+        f"run.cycle={cycle}",
         f"run.first_year={YEARS[0]}",
         f"run.last_year={YEARS[1]}",
         f"files.gridinfo={domain / 'gridinfo_igbpz.csv'}",
@@ -69,7 +77,7 @@ def write_namelist(domain: Path, out: Path, workers: int, max_cycles: int | None
             f"spinup.cycle_max_cycles={max_cycles}",
             f"spinup.prespin_cycles={max_cycles}",
         ]
-    cfg.override(settings)
+    cfg.override(settings + list(extra))
     out.parent.mkdir(parents=True, exist_ok=True)
     path = out.parent / f"{out.name}.nml"
     path.write_text(namelist_text(cfg))
@@ -87,7 +95,20 @@ def main(argv: list[str] | None = None) -> int:
         default=1000,
         help="forcing cycles brute force needs, for the extrapolated brute-force time",
     )
+    ap.add_argument("--soil-model", default="mimics")
+    ap.add_argument("--cycle", default="cn", choices=("c", "cn"))
+    ap.add_argument("--method", default=None, help="spinup.accelerate_method (default: the namelist default)")
+    ap.add_argument(
+        "--brute",
+        type=int,
+        default=0,
+        metavar="MAX_CYCLES",
+        help="also run brute force (plain cycling, at most MAX_CYCLES cycles) to the default criteria and compare "
+        "simulated years and wall time; appends a section to spinup_results.md",
+    )
     args = ap.parse_args(argv)
+    if args.brute:
+        return against_brute_force(args)
     from testbed.config import RunConfig
     from testbed.spinup import run_spinup
 
@@ -124,6 +145,52 @@ def main(argv: list[str] | None = None) -> int:
     )
     target = REPO / "benchmarks" / "spinup_results.md"
     target.write_text(text)
+    print(text)
+    return 0
+
+
+def _spinup(domain: Path, out: Path, args: argparse.Namespace, extra: tuple[str, ...]) -> tuple[float, int, bool]:
+    """Wall time, simulated years and whether the criteria were met of one `testbed spinup`."""
+    from testbed.config import RunConfig
+    from testbed.spinup import run_spinup
+
+    nml = write_namelist(domain, out, args.workers, None, args.soil_model, args.cycle, extra)
+    t0 = time.perf_counter()
+    run_spinup(RunConfig.read(nml), overwrite=True, workers=args.workers, progress=False)
+    wall = time.perf_counter() - t0
+    rows = list(csv.DictReader((out / "equilibrium.csv").open()))
+    return wall, int(rows[-1]["years"]), rows[-1]["criteria_met"] == "1"
+
+
+def against_brute_force(args: argparse.Namespace) -> int:
+    """The accelerated pipeline and brute force (plain cycling from cold start), both to the default criteria."""
+    domain = make_domain(args.cells)
+    tag = f"{args.soil_model}_{args.cycle}_{args.cells}"
+    method = () if args.method is None else (f"spinup.accelerate_method={args.method}",)
+    acc = _spinup(domain, WORK / f"spinup_{tag}_accelerated", args, method)
+    brute = _spinup(
+        domain, WORK / f"spinup_{tag}_brute", args, ("spinup.stages=cycle", f"spinup.cycle_max_cycles={args.brute}")
+    )
+    name = f"{args.soil_model.upper()}-{args.cycle.upper()}"
+    lines = [
+        "",
+        f"## {name}, {args.cells} cells: accelerated (`{args.method or 'default'}`) against brute force",
+        "",
+        f"`benchmarks/spinup_bench.py --soil-model {args.soil_model} --cycle {args.cycle} --cells {args.cells} "
+        f"--workers {args.workers}{' --method ' + args.method if args.method else ''} --brute {args.brute}`: "
+        f"synthetic domain, per-year met files {YEARS[0]}-{YEARS[1]}, default stages and criteria; brute force is "
+        f"plain cycling from cold start (at most {args.brute} cycles).",
+        "",
+        "| | simulated years | wall time | criteria met |",
+        "|---|---:|---:|---|",
+        f"| accelerated | {acc[1]} | {acc[0]:.0f} s | {'yes' if acc[2] else 'no'} |",
+        f"| brute force | {brute[1]} | {brute[0]:.0f} s | {'yes' if brute[2] else 'no (a lower bound)'} |",
+        f"| ratio | {acc[1] / brute[1]:.3f} | {acc[0] / brute[0]:.3f} | |",
+        "",
+    ]
+    text = "\n".join(lines)
+    target = REPO / "benchmarks" / "spinup_results.md"
+    target.write_text(target.read_text().rstrip("\n") + "\n" + text)
     print(text)
     return 0
 

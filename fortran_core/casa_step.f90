@@ -272,6 +272,8 @@ contains
                               dclit, dcsoil, dnlit, dnsoil, dnmin, crsoil, cpass, cwd2str, nlitmin, nsmin, &
                               nsimm, nsnet, nloss, nleach, nsrc_q9)
          end if
+         call casa_sasu_fluxes(nb, klitter, ksoil, ltos, stos, w%kplant, w%cplant0, fmet_l, fmet_r, &
+                               state(:, S_CMET:S_CCWD), state(:, S_CMIC:S_CPASS), dg)
          ! 17
          ncwd0 = state(:, S_NCWD)
          call casa_soil_update(nb, params, icycle, dclit, dcsoil, dnlit, dnsoil, dnmin, &
@@ -376,8 +378,43 @@ contains
             dg(:, D_CEXUDATE_CAPPED) = w%ccap
             if (ex_route1) dg(:, D_HR_EXUDATE) = exs(:, 2)
          end if
-         call keep_day(nb, dg, annual, daily(:, :, min(d, nstore)), store_daily /= 0, 1, 0)
+         call keep_day(nb, dg, annual, daily(:, :, min(d, nstore)), store_daily /= 0, DIAG_CASA_FIRST, DIAG_CASA_LAST)
       end do
    end subroutine casa_block_days
+
+   ! ------------------------------------------------------------------ semi-analytic spin-up diagnostics
+   !> The day's carbon outflux k x of each donor-controlled pool (start-of-day pools) and the carbon
+   !> transfer fluxes between them (dg columns D_SASU_*; docs/spinup.md "sasu"). Diagnostics only.
+   subroutine casa_sasu_fluxes(nb, klitter, ksoil, ltos, stos, kplant, cplant0, fmet_l, fmet_r, clitter, csoil, dg)
+      integer, intent(in) :: nb
+      real(dp), intent(in) :: klitter(nb, 3), ksoil(nb, 3), ltos(nb, 3, 3), stos(nb, 3, 3)
+      real(dp), intent(in) :: kplant(nb, 3), cplant0(nb, 3), fmet_l(nb), fmet_r(nb)
+      real(dp), intent(in) :: clitter(nb, 3), csoil(nb, 3)
+      real(dp), intent(inout) :: dg(nb, NDIAG)
+      real(dp) :: outl(3), outs(3)
+      integer :: n, i
+      do n = 1, nb
+         do i = 1, 3
+            dg(n, D_SASU_OUT_CLEAF + i - 1) = kplant(n, i)*cplant0(n, i)
+            outl(i) = klitter(n, i)*clitter(n, i)
+            outs(i) = ksoil(n, i)*csoil(n, i)
+            dg(n, D_SASU_OUT_CMET + i - 1) = outl(i)
+            dg(n, D_SASU_OUT_CMIC + i - 1) = outs(i)
+         end do
+         dg(n, D_SASU_CMET_FROM_CLEAF) = fmet_l(n)*dg(n, D_SASU_OUT_CLEAF)
+         dg(n, D_SASU_CSTR_FROM_CLEAF) = (1.0_dp - fmet_l(n))*dg(n, D_SASU_OUT_CLEAF)
+         dg(n, D_SASU_CMET_FROM_CFROOT) = fmet_r(n)*dg(n, D_SASU_OUT_CFROOT)
+         dg(n, D_SASU_CSTR_FROM_CFROOT) = (1.0_dp - fmet_r(n))*dg(n, D_SASU_OUT_CFROOT)
+         dg(n, D_SASU_CCWD_FROM_CWOOD) = dg(n, D_SASU_OUT_CWOOD)
+         dg(n, D_SASU_CMIC_FROM_CMET) = ltos(n, 1, 1)*outl(1)
+         dg(n, D_SASU_CMIC_FROM_CSTR) = ltos(n, 1, 2)*outl(2)
+         dg(n, D_SASU_CSLOW_FROM_CSTR) = ltos(n, 2, 2)*outl(2)
+         dg(n, D_SASU_CMIC_FROM_CCWD) = ltos(n, 1, 3)*outl(3)
+         dg(n, D_SASU_CSLOW_FROM_CCWD) = ltos(n, 2, 3)*outl(3)
+         dg(n, D_SASU_CSLOW_FROM_CMIC) = stos(n, 2, 1)*outs(1)
+         dg(n, D_SASU_CPASS_FROM_CMIC) = stos(n, 3, 1)*outs(1)
+         dg(n, D_SASU_CPASS_FROM_CSLOW) = stos(n, 3, 2)*outs(2)
+      end do
+   end subroutine casa_sasu_fluxes
 
 end module casa_step

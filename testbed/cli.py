@@ -87,6 +87,7 @@ def cmd_spinup(args: argparse.Namespace) -> int:
         scheduler=args.scheduler,
         progress=not args.quiet,
         break_lock=args.break_lock,
+        command=_command_line(args),
     )
     print(f"done: restart.nc, equilibrium.csv and run.log in {out}; transient namelist: {out / 'transient.nml'}")
     return 0

@@ -426,7 +426,7 @@ KEYS: tuple[Key, ...] = (
         "anderson",
         "",
         "accelerate: cycle (plain cycling), anderson (per-cell Anderson acceleration of the cycle map), sasu "
-        "(semi-analytic, soil models that describe their transfer matrix), newton (not implemented yet)",
+        "(semi-analytic, soil models that declare linear pools: CASA), newton (not implemented yet)",
         ("cycle", "anderson", "sasu", "newton"),
     ),
     Key("spinup", "accelerate_max_cycles", int, 60, "", "accelerate: at most this many forcing cycles"),
@@ -482,7 +482,15 @@ KEYS: tuple[Key, ...] = (
         int,
         4,
         "",
-        "anderson: failed steps (residual grew) after which a cell falls back to plain cycling",
+        "anderson, sasu: failed steps (residual grew) after which a cell falls back to plain cycling",
+    ),
+    Key(
+        "spinup",
+        "sasu_max_factor",
+        float,
+        2.0,
+        "",
+        "sasu: a pool may be scaled by at most this factor (or 1/factor) per semi-analytic step",
     ),
     Key(
         "spinup",

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
 import os
+import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -19,6 +23,7 @@ from testbed.errors import ConfigError
 from testbed.forcing_tools.synthetic import make_synthetic_domain
 from testbed.spinup.anderson import Anderson
 from testbed.spinup.criteria import Criteria, diagnose, unsettled_kind
+from testbed.spinup.sasu import Sasu
 from testbed.spinup.stages import plan_spinup
 from testbed.spinup.tasks import CycleJob, cycle_chunk
 from testbed.state import read_restart
@@ -141,6 +146,107 @@ def test_anderson_keeps_pools_positive() -> None:
     assert np.all(x >= 1e-4) and np.all(x <= 1e-2)
 
 
+# --------------------------------------------------------------------------------------- sasu
+
+
+def _chain_cycle(x: np.ndarray, days: int = 365):
+    """One cycle of a donor-controlled 3-pool chain with seasonal rates (daily explicit steps, like the kernel).
+
+    Pool 0 gets a seasonal input; 60 % of pool 0's outflux goes to pool 1, 30 % of pool 1's to pool 2 (the
+    slow pool: 55-year turnover). Returns Phi(x) and the cycle sums SASU takes: end-of-day pools, outfluxes
+    and transfers [cell, dest, source].
+    """
+    k = np.array([2e-2, 2e-3, 5e-5])
+    a = np.zeros((3, 3))
+    a[1, 0], a[2, 1] = 0.6, 0.3
+    x = x.copy()
+    end_sum, out_sum, tr_sum = np.zeros_like(x), np.zeros_like(x), np.zeros((x.shape[0], 3, 3))
+    for d in range(days):
+        season = 1.0 + 0.8 * np.sin(2 * np.pi * d / days)
+        out = k * season * x
+        flux = a[None] * out[:, None, :]
+        x = x + np.einsum("cij->ci", flux) - out
+        x[:, 0] += 2.0 * season
+        end_sum += x
+        out_sum += out
+        tr_sum += flux
+    return x, end_sum, out_sum, tr_sum
+
+
+def _fixed_point_of_affine(phi, n: int) -> np.ndarray:
+    q = phi(np.zeros((1, n)))[0]
+    p = np.stack([phi(np.eye(n)[[i]])[0] - q for i in range(n)], axis=1)
+    return np.linalg.solve(np.eye(n) - p, q)
+
+
+def test_sasu_finds_the_periodic_steady_state_of_a_linear_pool_chain_in_a_few_cycles() -> None:
+    fixed = _fixed_point_of_affine(lambda x: _chain_cycle(x)[0], 3)
+    acc = Sasu.new(1, 3)
+    x = np.array([[10.0, 10.0, 10.0]])
+    cycles = 0
+    while np.max(np.abs(x / fixed - 1)) > 1e-6 and cycles < 20:
+        y, end_sum, out, tr = _chain_cycle(x)
+        r, plain = acc.step(x, y, end_sum, out, tr, max_factor=1e6)
+        x = y * r
+        cycles += 1
+    assert cycles <= 10, (cycles, x, fixed)
+    # brute force is still far off after the same number of cycles
+    xb = np.array([[10.0, 10.0, 10.0]])
+    for _ in range(cycles):
+        xb = _chain_cycle(xb)[0]
+    assert abs(xb[0, 2] / fixed[2] - 1) > 0.5
+
+
+def test_sasu_leaves_a_fixed_point_where_it_is_and_guards_its_steps() -> None:
+    fixed = _fixed_point_of_affine(lambda x: _chain_cycle(x)[0], 3)
+    y, end_sum, out, tr = _chain_cycle(fixed[None])
+    r, plain = Sasu.new(1, 3).step(fixed[None], y, end_sum, out, tr)
+    assert np.allclose(r, 1.0, rtol=0, atol=1e-9)
+    # a pool may move by at most max_factor per step; a non-finite cycle falls back to plain cycling for good
+    acc = Sasu.new(2, 3)
+    x = np.array([[1e-3, 1e-3, 1e-3], [1.0, 1.0, 1.0]])
+    y, end_sum, out, tr = _chain_cycle(x)
+    y[1, 0] = np.nan
+    r, plain = acc.step(x, y, end_sum, out, tr, max_factor=10.0)
+    assert np.all(r[0] <= 10.0 + 1e-9) and r[0, 2] == pytest.approx(10.0)
+    assert plain.tolist() == [False, True] and acc.fallback.tolist() == [False, True] and np.all(r[1] == 1)
+
+
+def test_sasu_needs_a_soil_model_with_linear_pools(domain: Path, tmp_path: Path, capsys) -> None:
+    nml = write_namelist(tmp_path, domain, "run.soil_model=mimics", "spinup.accelerate_method=sasu")
+    assert main(["spinup", str(nml), "-q"]) == 2
+    assert "soil model 'mimics' declares no linear (donor-controlled) pools" in capsys.readouterr().err
+
+
+def test_sasu_pipeline_closes_budgets_and_hands_over_a_simulated_state(domain: Path, tmp_path: Path) -> None:
+    """CASA-CN with sasu: budgets are checked every simulated year (run.check_budgets) and the end state is
+    one plain cycle from the accelerate stage's end state."""
+    nml = write_namelist(
+        tmp_path,
+        domain,
+        "spinup.stages=prespin accelerate cycle",
+        "spinup.accelerate_method=sasu",
+        "spinup.prespin_cycles=2",
+        "spinup.accelerate_max_cycles=6",
+        "spinup.cycle_max_cycles=1",
+    )
+    assert main(["spinup", str(nml), "--workers", "1", "-q"]) == 0
+    out = tmp_path / "out"
+    rows = list(csv.DictReader((out / "equilibrium.csv").open()))
+    accel = [r for r in rows if r["stage"] == "accelerate"]
+    assert accel and int(accel[0]["cells_accelerated"]) > 0
+    assert "max budget residual" in (out / "run.log").read_text()
+    plan = plan_spinup(RunConfig.read(nml))
+    stage = plan.stages[2]
+    res = cycle_chunk(
+        CycleJob(slice(0, 12), stage.steps, "cycle", False, True),
+        stage.model,
+        np.asfortranarray(_read_state(out / "restart_accelerate.nc")),
+        None,
+    )
+    assert np.array_equal(res.phi, _read_state(out / "restart.nc"))
+
+
 # ------------------------------------------------------------------------------- the pipeline
 
 
@@ -164,6 +270,7 @@ def write_namelist(folder: Path, domain: Path, *settings: str) -> Path:
         ),
         ("spinup.stages=cycle cycle", "appears twice"),
         ("spinup.accelerate_method=newton", "not implemented"),
+        ("spinup.sasu_max_factor=1", "sasu_max_factor must be > 1"),
         ("spinup.cell_rel=-0.001", "cell_rel = -0.001 can never be met"),
         ("spinup.prespin_set=run.soil_model=mimics", "changes run.soil_model from 'casa' to 'mimics'"),
         ("spinup.cycle_set=run.cycle=c", "changes run.cycle from 'cn' to 'c'"),
@@ -281,6 +388,159 @@ def test_killed_pipeline_resumes_bit_identical(domain: Path, tmp_path: Path, soi
     assert "max budget residual" in log
 
 
+# ------------------------------------------------------------------------- faults (docs/reliability.md)
+
+FAULT_SETTINGS = (
+    "spinup.stages=prespin accelerate cycle",
+    "spinup.accelerate_method=sasu",
+    "spinup.prespin_cycles=2",
+    "spinup.accelerate_max_cycles=8",
+    "spinup.cycle_max_cycles=3",
+    "spinup.cell_abs=1e-9",
+    "parallel.chunk_size=6",
+)
+STOPPED = re.compile(
+    r"^testbed: stopped: (?P<what>.+?)\. (?P<kept>(?:nothing was )?kept[^\n]*?)\. "
+    r"(?:Resume|Run again) with: (?P<cmd>testbed spinup .*)$",
+    re.MULTILINE,
+)
+
+
+@pytest.fixture(scope="module")
+def fault_reference(domain: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The uninterrupted pipeline every stopped and resumed one must equal bit for bit."""
+    folder = tmp_path_factory.mktemp("spinup_fault_reference")
+    assert main(["spinup", str(write_namelist(folder, domain, *FAULT_SETTINGS)), "--workers", "2", "-q"]) == 0
+    return folder / "out"
+
+
+def _assert_same_end(reference: Path, out: Path) -> None:
+    for name in ("restart.nc", "restart_prespin.nc", "restart_accelerate.nc"):
+        assert np.array_equal(_read_state(reference / name), _read_state(out / name)), name
+
+    def table(p: Path) -> list[dict]:
+        return [{k: v for k, v in r.items() if k != "seconds"} for r in csv.DictReader(p.open())]
+
+    assert table(reference / "equilibrium.csv") == table(out / "equilibrium.csv")
+    assert not list(out.glob(".*.tmp"))
+
+
+def _start(nml: Path, workers: int = 1) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "testbed.cli", "spinup", str(nml), "--workers", str(workers), "-q"],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _finish(proc: subprocess.Popen) -> tuple[int, str]:
+    try:
+        _, err = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        _, err = proc.communicate()
+        pytest.fail(f"the spin-up did not stop: {err[-2000:]}")
+    return proc.returncode, err
+
+
+@pytest.mark.parametrize(
+    "sig, what",
+    [
+        (signal.SIGTERM, "terminated (SIGTERM)"),
+        pytest.param(signal.SIGINT, "interrupted (Ctrl-C / SIGINT)", marks=pytest.mark.slow),
+    ],
+)
+def test_a_signal_stops_the_pipeline_with_one_sentence_and_it_resumes_bit_identical(
+    domain: Path, fault_reference: Path, tmp_path: Path, sig: signal.Signals, what: str
+) -> None:
+    nml = write_namelist(tmp_path, domain, *FAULT_SETTINGS)
+    out = tmp_path / "out"
+    proc = _start(nml, workers=2)
+    try:
+        assert _wait_for_checkpoint(proc, out / "spinup_checkpoint.npz", '"stage": 1, "cycle": 2')
+        (os.killpg if sig == signal.SIGINT else os.kill)(proc.pid, sig)
+        code, err = _finish(proc)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    lines = [line for line in err.strip().splitlines() if not line.startswith("validating ")]
+    assert code == 3 and len(lines) == 1, err
+    m = STOPPED.match(lines[0])
+    assert m and m["what"] == what, err
+    assert "kept: the checkpoint after cycle" in m["kept"] and "stage accelerate" in m["kept"], err
+    words = shlex.split(m["cmd"])
+    assert Path(words[2]) == nml.resolve() and words[-1] == "--resume"
+    assert not (out / "restart.nc").exists() and not (out / ".testbed.lock").exists()
+    assert main([*words[1:], "-q"]) == 0
+    _assert_same_end(fault_reference, out)
+
+
+def _wait_for_checkpoint(proc: subprocess.Popen, ckpt: Path, marker: str) -> bool:
+    deadline = time.time() + 180
+    while time.time() < deadline and proc.poll() is None:
+        if ckpt.exists():
+            try:
+                with np.load(ckpt) as z:
+                    meta = str(z["meta"])
+            except Exception:  # being replaced this instant
+                continue
+            if marker in meta:
+                return True
+        time.sleep(0.02)
+    return False
+
+
+def test_a_full_disk_stops_the_pipeline_and_it_resumes_bit_identical(
+    domain: Path, fault_reference: Path, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from testbed.spinup import pipeline
+
+    real = pipeline._Checkpoint.write
+    calls = {"n": 0}
+
+    def full_on_the_fifth(self, **kw):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise OSError(errno.ENOSPC, "No space left on device", str(self.path))
+        real(self, **kw)
+
+    monkeypatch.setattr(pipeline._Checkpoint, "write", full_on_the_fifth)
+    nml = write_namelist(tmp_path, domain, *FAULT_SETTINGS)
+    assert main(["spinup", str(nml), "--workers", "2", "-q"]) == 3
+    err = capsys.readouterr().err
+    assert "testbed: stopped: the disk is full: cannot write" in err and "spinup_checkpoint.npz" in err, err
+    assert "Resume with: testbed spinup" in err
+    monkeypatch.setattr(pipeline._Checkpoint, "write", real)
+    assert main(["spinup", str(nml), "--workers", "2", "-q", "--resume"]) == 0
+    _assert_same_end(fault_reference, tmp_path / "out")
+
+
+@pytest.mark.slow
+def test_a_lost_worker_reruns_its_chunk_and_the_pipeline_ends_bit_identical(
+    domain: Path, fault_reference: Path, tmp_path: Path
+) -> None:
+    import psutil
+
+    nml = write_namelist(tmp_path, domain, *FAULT_SETTINGS)
+    out = tmp_path / "out"
+    proc = _start(nml, workers=2)
+    try:
+        assert _wait_for_checkpoint(proc, out / "spinup_checkpoint.npz", '"stage": 1, "cycle": 1')
+        workers = [
+            p for p in psutil.Process(proc.pid).children(recursive=True) if "spawn_main" in " ".join(p.cmdline())
+        ]
+        assert workers
+        workers[0].kill()
+        code, err = _finish(proc)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert code == 0, err
+    _assert_same_end(fault_reference, out)
+
+
 def test_resume_needs_a_checkpoint_and_outputs_need_overwrite(domain: Path, tmp_path: Path, capsys) -> None:
     nml = write_namelist(tmp_path, domain, "spinup.stages=prespin", "spinup.prespin_cycles=1")
     assert main(["spinup", str(nml), "--workers", "1", "-q", "--resume"]) == 2
@@ -308,15 +568,7 @@ def test_shipped_pipeline_namelist_parses() -> None:
 REFERENCE = Path(__file__).parent / "data" / "spinup_reference.npz"
 
 
-@pytest.mark.slow
-@pytest.mark.xfail(
-    reason="known gap (docs/spinup.md): slow cold cells and cells with a jittering cycle map end "
-    "more than 0.5 % away from the brute-force reference",
-    strict=False,
-)
-@pytest.mark.parametrize("tag", ["casa_c", "casa_cn", "mimics_c", "mimics_cn"])
-def test_accelerated_spinup_matches_the_brute_force_reference(tag: str, tmp_path: Path) -> None:
-    """Per-cell totals within 0.5 % of benchmarks/spinup_reference.py's stored brute-force spin-up."""
+def _accuracy(tag: str, tmp_path: Path) -> tuple[dict, int, bool, int]:
     if not REFERENCE.exists():
         pytest.skip("no stored reference; run benchmarks/spinup_reference.py")
     sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
@@ -326,7 +578,52 @@ def test_accelerated_spinup_matches_the_brute_force_reference(tag: str, tmp_path
     if f"{tag}:cycles" not in stored:
         pytest.skip(f"no stored reference for {tag}")
     forcing = ref.reference_domain(tmp_path)
-    totals, years, _ = ref.accelerated(forcing, tag, tmp_path / tag)
-    result = ref.compare(stored, tag, totals)
-    assert all(v == 0 for k, v in result.items() if k.startswith("cells_over")), result
-    assert years <= 0.1 * int(stored[f"{tag}:cycles"]) * int(stored[f"{tag}:years_per_cycle"])
+    totals, years, met = ref.accelerated(forcing, tag, tmp_path / tag)
+    return ref.compare(stored, tag, totals), years, met, ref.brute_force_years(stored, tag)
+
+
+COLD_CELLS = pytest.mark.xfail(
+    reason="known gap (docs/spinup.md): CASA-C: two cold cells (a dead tundra cell decaying to 0, a cold needleleaf "
+    "cell) where 20,000 years of brute force still approach the sasu value but its drift does not yet extrapolate to "
+    "it; CASA-CN: also 0.5-3 % differences of soil N and soil C in six cold cells",
+    strict=False,
+)
+ANDERSON_GAP = pytest.mark.xfail(
+    reason="known gap (docs/spinup.md): MIMICS uses anderson, whose cells with a jittering cycle map end more "
+    "than 0.5 % away from the brute-force reference",
+    strict=False,
+)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "tag",
+    [
+        pytest.param("casa_c", marks=COLD_CELLS),
+        pytest.param("casa_cn", marks=COLD_CELLS),
+        pytest.param("mimics_c", marks=ANDERSON_GAP),
+        pytest.param("mimics_cn", marks=ANDERSON_GAP),
+    ],
+)
+def test_accelerated_spinup_matches_the_brute_force_reference(tag: str, tmp_path: Path) -> None:
+    """The acceptance: per-cell totals within 0.5 % of benchmarks/spinup_reference.py's stored brute-force
+    spin-up, or, for cells brute force had not settled, of the limit its drift extrapolates to (moving towards the
+    accelerated value); the default criteria met in at most 10 % of the simulated years brute force needed."""
+    result, years, met, brute = _accuracy(tag, tmp_path)
+    assert met, result
+    assert all(v == 0 for k, v in result.items() if k.startswith("cells_failed")), result
+    assert years <= 0.1 * brute, (years, brute)
+
+
+@pytest.mark.slow
+def test_sasu_casa_c_is_where_brute_force_goes(tmp_path: Path) -> None:
+    """CASA-C with sasu: the criteria met in under 10 % of brute force's years; at least 95 % of the vegetated cells
+    within 0.5 % of the brute-force reference (directly or by its extrapolated drift), and brute force still moving
+    monotonically towards the accelerated value in every other cell."""
+    result, years, met, brute = _accuracy("casa_c", tmp_path)
+    assert met and years <= 0.1 * brute, (years, brute)
+    stored = dict(np.load(REFERENCE))
+    nveg = int(stored["casa_c:active"].sum())
+    for n in ("soil_c", "veg_c", "mic_c"):
+        assert result[f"cells_against_{n}"] == 0, result
+        assert result[f"cells_failed_{n}"] <= 0.05 * nveg, result

@@ -142,6 +142,10 @@ class SoilModel:
     psi_scalar_in_params: Callable[[Any], bool] = field(default=lambda params: False)
     #: fills its own parameter array's moisture and heterogeneity columns (sparams, moisture, het, table)
     scenario_columns: Callable[..., None] | None = None
+    #: semi-analytic spin-up (docs/spinup.md "sasu"): (carbon column, its nitrogen partner or None) of the
+    #: donor-controlled pools whose daily outflux and transfers the kernel reports (diag sasu_out_<c>,
+    #: sasu_<dest>_from_<src>); empty when the model's decomposition is not linear in its pools
+    linear_pools: tuple[tuple[str, str | None], ...] = ()
 
     def own_pools(self, icycle: int) -> tuple[Pool, ...]:
         return tuple(p for p in self.pools if p.in_cycle(icycle))

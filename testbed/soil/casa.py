@@ -28,6 +28,16 @@ MODEL = SoilModel(
     legacy_isom=1,
     kernel_advance="advance_casa",
     scenario_options=("moisture.fw_psi", "heterogeneity.het_lin"),
+    linear_pools=(
+        ("cwood", "nwood"),
+        ("cfroot", "nfroot"),
+        ("cmet", "nmet"),
+        ("cstr", "nstr"),
+        ("ccwd", "ncwd"),
+        ("cmic", "nmic"),
+        ("cslow", "nslow"),
+        ("cpass", "npass"),
+    ),
     outputs=(
         OutputVar("thetaLiq", "thetaliq", "mean"),
         OutputVar("fT", "ft", "mean"),

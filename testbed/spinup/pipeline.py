@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -23,8 +24,8 @@ import numpy as np
 
 from ..atomic import atomic_write, write_text
 from ..config import RunConfig, namelist_text
-from ..errors import InputError
-from ..runner import chunks, dask_client
+from ..errors import InputError, RunAborted
+from ..runner import Terminated, _Signals, _what, chunks, dask_client
 from ..runner.assembly import restart_info
 from ..runner.folder import OutputFolder, RunLog
 from ..runner.segments import auto_chunk, check_chunk
@@ -32,6 +33,7 @@ from ..soil.base import CYCLE_NAMES
 from ..state import write_restart
 from .anderson import Anderson
 from .criteria import diagnose, unsettled_kind
+from .sasu import Sasu
 from .stages import SpinupPlan, Stage, plan_spinup
 from .tasks import CycleJob, CycleResult, cycle_chunk
 
@@ -44,6 +46,9 @@ RECENT = 4
 #: accelerate stage ends when the criteria hold and cell_fraction of the cells have converged or fallen back
 #: (settled is not enough: a slow pool drifting 0.01 % per cycle can still be percents from its steady state)
 CONVERGED = 1.0e-3
+#: sasu: a cell has converged when its semi-analytic correction (largest relative change of a pool it would
+#: make) is below this fraction of spinup.cell_rel; it then takes plain cycles
+SASU_CONVERGED = 0.1
 #: unsettled cells listed in run.log (all of them are in cells.csv)
 LIST_CELLS = 20
 
@@ -111,6 +116,7 @@ def run_spinup(
     scheduler: str | None = None,
     progress: bool = True,
     break_lock: bool = False,
+    command: str | None = None,
 ) -> Path:
     """Validate and run the spin-up pipeline of ``cfg``; returns the output folder."""
     plan = plan_spinup(cfg)
@@ -122,6 +128,7 @@ def run_spinup(
         scheduler=scheduler,
         progress=progress,
         break_lock=break_lock,
+        command=command,
     )
 
 
@@ -134,22 +141,82 @@ def execute_spinup(
     scheduler: str | None = None,
     progress: bool = True,
     break_lock: bool = False,
+    command: str | None = None,
 ) -> Path:
-    """Run a validated pipeline in its output folder, which it owns for the time of the run (the run's lock)."""
+    """Run a validated pipeline in its output folder, which it owns for the time of the run (the run's lock).
+
+    A fault (SIGINT, SIGTERM, a full or unwritable disk, a dask worker lost twice) stops it with
+    :class:`RunAborted` and the runner's sentences (docs/reliability.md "Faults"): what happened, what was
+    kept (the checkpoint after cycle N of stage S) and the command that resumes.
+    """
     folder = OutputFolder(plan.output_dir)
-    note = folder.acquire(" ".join(sys.argv), break_lock=break_lock, resume=resume)
-    if note:
-        print(f"testbed: {note}", file=sys.stderr)
+    command = command or " ".join(shlex.quote(a) for a in sys.argv)
     try:
-        return _execute_spinup(
-            plan, resume=resume, overwrite=overwrite, workers=workers, scheduler=scheduler, progress=progress
-        )
+        note = folder.acquire(command, break_lock=break_lock, resume=resume)
+    except FileNotFoundError as exc:
+        raise InputError(f"cannot create the output folder ({exc.strerror})", path=folder.root) from None
+    except OSError as exc:
+        raise RunAborted(f"{_what(exc) or exc}; nothing was written") from None
+    signals = _Signals()
+    try:
+        with signals.installed():
+            if note:
+                print(f"testbed: {note}", file=sys.stderr)
+            return _execute_spinup(
+                plan,
+                signals,
+                resume=resume,
+                overwrite=overwrite,
+                workers=workers,
+                scheduler=scheduler,
+                progress=progress,
+            )
+    except (KeyboardInterrupt, Terminated, OSError, Exception) as exc:
+        what = _what(exc, folder)
+        if what is None:
+            raise
+        with signals.writing():
+            folder.remove_temporaries()
+        ckpt = plan.output_dir / CHECKPOINT
+        raise RunAborted(f"{what}. {_kept(ckpt, plan)}. {_again(command, ckpt)}") from exc
     finally:
         folder.release()
 
 
+def _kept(ckpt: Path, plan: SpinupPlan) -> str:
+    """What a stopped spin-up leaves that --resume continues from."""
+    if not ckpt.exists():
+        return "nothing was kept (no cycle had finished)"
+    try:
+        meta = _Checkpoint(ckpt).read()
+    except (OSError, ValueError, KeyError):
+        return f"the last checkpoint ({ckpt}) was kept"
+    si, cycle = int(meta["stage"]), int(meta["cycle"])
+    if si >= len(plan.stages):
+        where = "after the last stage"
+    elif cycle == 0:
+        where = f"at the start of stage {plan.stages[si].name}"
+    else:
+        where = f"after cycle {cycle} of stage {plan.stages[si].name}"
+    return f"kept: the checkpoint {where} ({int(meta['years'])} simulated years) and equilibrium.csv up to it"
+
+
+def _again(command: str, ckpt: Path) -> str:
+    words = [a for a in command.split() if a not in ("--resume", "--overwrite")]
+    if ckpt.exists():
+        return "Resume with: " + " ".join([*words, "--resume"])
+    return "Run again with: " + " ".join([*words, "--overwrite"])
+
+
 def _execute_spinup(
-    plan: SpinupPlan, *, resume: bool, overwrite: bool, workers: int | None, scheduler: str | None, progress: bool
+    plan: SpinupPlan,
+    signals: _Signals,
+    *,
+    resume: bool,
+    overwrite: bool,
+    workers: int | None,
+    scheduler: str | None,
+    progress: bool,
 ) -> Path:
     cfg = plan.config
     out = plan.output_dir
@@ -218,11 +285,14 @@ def _execute_spinup(
     active = ~domain.inactive(model0.casa)
     t_start = time.perf_counter()
     last_settled, last_met = saved["last_settled"], bool(saved["last_met"])
+    from dask.distributed import as_completed
+
     with dask_client(cfg, workers, scheduler) as client:
         nworkers = len(client.scheduler_info().get("workers", {})) or 1
         slices = chunks(ncell, cfg.get("parallel.chunk_size") or auto_chunk(ncell, nworkers))
         if not resume:
-            client.gather([client.submit(check_chunk, plan.met_files, cs, pure=False) for cs in slices])
+            for f in as_completed([client.submit(check_chunk, plan.met_files, cs, pure=False) for cs in slices]):
+                f.result()
             runlog.write(f"met values checked: {len(plan.met_files)} file(s), {ncell} cells")
         for si in range(int(saved["stage"]), len(plan.stages)):
             stage = plan.stages[si]
@@ -241,6 +311,14 @@ def _execute_spinup(
                 # a cell within CONVERGED x the relative criterion takes plain cycles (anderson.py)
                 "tol": CONVERGED * cfg.get("spinup.cell_rel"),
             }
+            if stage.method == "sasu":
+                opts = {
+                    "max_factor": cfg.get("spinup.sasu_max_factor"),
+                    "tol": SASU_CONVERGED * cfg.get("spinup.cell_rel"),
+                    "fallback_after": cfg.get("spinup.anderson_fallback_after"),
+                    # ... or when it changes no pool by more than this (g C m-2)
+                    "abs_c": SASU_CONVERGED * cfg.get("spinup.cell_abs"),
+                }
             for k in range(first_cycle, stage.max_cycles):
                 futures = []
                 for cs in slices:
@@ -256,7 +334,10 @@ def _execute_spinup(
                     futures.append(
                         client.submit(cycle_chunk, job, models[cs.start], np.asfortranarray(state[cs]), mem, pure=False)
                     )
-                results: list[CycleResult] = sorted(client.gather(futures), key=lambda r: r.cells.start)
+                # as_completed, not client.gather: an interrupted gather leaves asyncio noise on stderr
+                results: list[CycleResult] = sorted(
+                    (f.result() for f in as_completed(futures)), key=lambda r: r.cells.start
+                )
                 years += stage.years_per_cycle
                 phi, nxt = _assemble(state, results, "phi"), _assemble(state, results, "next")
                 before = {n: np.concatenate([r.before[n] for r in results]) for n in results[0].before}
@@ -273,33 +354,43 @@ def _execute_spinup(
                     row["cells_accelerated"] = int((~plain & active).sum())
                     row["cells_fallback"] = int((memory["fallback"] & active).sum())
                     row["max_rel_residual"] = float(np.max(np.where(active, memory["fnorm_prev"], 0.0)))
+                if stage.method == "sasu":
+                    memory = Sasu.concat([Sasu.from_arrays(r.memory) for r in results])
+                    row["cells_accelerated"] = int((~plain & active).sum())
+                    row["cells_fallback"] = int((memory["fallback"] & active).sum())
+                    row["max_rel_correction"] = float(np.max(np.where(active, memory["correction"], 0.0)))
                 met = diag.met
-                if stage.method == "anderson":
-                    done_cells = (memory["fnorm_prev"] < opts["tol"]) | memory["fallback"]
+                if stage.method in ("anderson", "sasu"):
+                    if stage.method == "anderson":
+                        done_cells = (memory["fnorm_prev"] < opts["tol"]) | memory["fallback"]
+                    else:
+                        done_cells = Sasu.from_arrays(memory).done(opts["tol"])
                     row["cells_converged"] = int((done_cells & active).sum())
                     met = met and (done_cells & active).sum() >= c.cell_fraction * max(int(active.sum()), 1)
                 row["seconds"] = round(max(r.seconds for r in results), 3)
                 rows.append(row)
-                write_text(out / TABLE, _table_text(rows))
-                _log_cycle(runlog, row, results, domain)
                 done = (stage.early_stop and met) or k + 1 == stage.max_cycles
+                state = phi if done else nxt
+                # the table, the log line and the checkpoint of a cycle are written as one: a signal waits
+                with signals.writing():
+                    write_text(out / TABLE, _table_text(rows))
+                    _log_cycle(runlog, row, results, domain)
+                    if not done:
+                        ckpt.write(
+                            sha=sha,
+                            stage=si,
+                            cycle=k + 1,
+                            years=years,
+                            state=state,
+                            memory=memory,
+                            rows=rows,
+                            recent=recent,
+                            settled_at=settled_at,
+                            last_settled=last_settled,
+                            last_met=last_met,
+                        )
                 if done:
-                    state = phi
                     break
-                state = nxt
-                ckpt.write(
-                    sha=sha,
-                    stage=si,
-                    cycle=k + 1,
-                    years=years,
-                    state=state,
-                    memory=memory,
-                    rows=rows,
-                    recent=recent,
-                    settled_at=settled_at,
-                    last_settled=last_settled,
-                    last_met=last_met,
-                )
             verdict = "criteria met" if last_met else "criteria NOT met"
             if not stage.early_stop:
                 verdict = "fixed length"
@@ -312,33 +403,35 @@ def _execute_spinup(
                     else ""
                 )
             )
-            _write_restart(out / f"restart_{stage.name}.nc", state, stage, years, last_met)
-            ckpt.write(
-                sha=sha,
-                stage=si + 1,
-                cycle=0,
-                years=years,
-                state=state,
-                memory=None,
-                rows=rows,
-                recent=recent,
-                settled_at=settled_at,
-                last_settled=last_settled,
-                last_met=last_met,
-            )
+            with signals.writing():
+                _write_restart(out / f"restart_{stage.name}.nc", state, stage, years, last_met)
+                ckpt.write(
+                    sha=sha,
+                    stage=si + 1,
+                    cycle=0,
+                    years=years,
+                    state=state,
+                    memory=None,
+                    rows=rows,
+                    recent=recent,
+                    settled_at=settled_at,
+                    last_settled=last_settled,
+                    last_met=last_met,
+                )
     last = plan.stages[-1]
-    _write_restart(out / "restart.nc", state, last, years, last_met)
-    unsettled = np.flatnonzero(active & ~last_settled)
-    _write_cells(out / CELLS, plan, settled_at, recent, unsettled, active)
-    _log_unsettled(runlog, plan, recent, unsettled)
-    _plot(out, rows)
-    tnml = write_transient_namelist(plan, out / "restart.nc", out / "transient.nml")
-    ckpt.path.unlink(missing_ok=True)
-    runlog.write(
-        f"finished: {years} simulated years in {time.perf_counter() - t_start:.1f} s; "
-        f"{'criteria met' if last_met else 'criteria NOT met'}; outputs: restart.nc, "
-        f"{TABLE}, equilibrium.png, {CELLS}; transient namelist: {tnml.name}"
-    )
+    with signals.writing(last=True):
+        _write_restart(out / "restart.nc", state, last, years, last_met)
+        unsettled = np.flatnonzero(active & ~last_settled)
+        _write_cells(out / CELLS, plan, settled_at, recent, unsettled, active)
+        _log_unsettled(runlog, plan, recent, unsettled)
+        _plot(out, rows)
+        tnml = write_transient_namelist(plan, out / "restart.nc", out / "transient.nml")
+        ckpt.path.unlink(missing_ok=True)
+        runlog.write(
+            f"finished: {years} simulated years in {time.perf_counter() - t_start:.1f} s; "
+            f"{'criteria met' if last_met else 'criteria NOT met'}; outputs: restart.nc, "
+            f"{TABLE}, equilibrium.png, {CELLS}; transient namelist: {tnml.name}"
+        )
     return out
 
 

@@ -32,7 +32,7 @@ from .criteria import Criteria
 
 STAGES = ("prespin", "accelerate", "cycle")
 #: methods implemented; the others of the namelist key's choices are refused with a reason
-METHODS = ("cycle", "anderson")
+METHODS = ("cycle", "anderson", "sasu")
 #: keys no stage may change: the pipeline's stages share one fixed point
 FROZEN = ("run.soil_model", "run.cycle", "run.first_year", "run.last_year", "files.met", "files.gridinfo", "files.soil")
 
@@ -143,6 +143,13 @@ def _prespin_steps(cfg: RunConfig, steps: list[YearStep]) -> list[YearStep]:
     return [_quiet(steps[index], 1)]
 
 
+def plan_soil(cfg: RunConfig):
+    """The soil model's description named by the namelist."""
+    from ..soil import REGISTRY
+
+    return REGISTRY[cfg.get("run.soil_model")]
+
+
 def plan_spinup(cfg: RunConfig) -> SpinupPlan:
     """Validate a spin-up pipeline and every input of each of its stages, before any compute."""
     names = stage_names(cfg)
@@ -151,10 +158,16 @@ def plan_spinup(cfg: RunConfig) -> SpinupPlan:
     method = cfg.get("spinup.accelerate_method")
     if "accelerate" in names and method not in METHODS:
         reason = {
-            "sasu": "the semi-analytic spin-up is not implemented yet",
             "newton": "per-cell Newton is not implemented yet (anderson reaches the goal)",
         }.get(method, "")
         raise ConfigError(f"spinup.accelerate_method = {method!r}: {reason}; use one of {', '.join(METHODS)}")
+    if "accelerate" in names and method == "sasu" and not (soil := plan_soil(cfg)).linear_pools:
+        raise ConfigError(
+            f"spinup.accelerate_method = 'sasu': soil model {soil.name!r} declares no linear (donor-controlled) "
+            "pools, its decomposition is nonlinear; use anderson"
+        )
+    if not cfg.get("spinup.sasu_max_factor") > 1:
+        raise ConfigError("spinup.sasu_max_factor must be > 1")
     for key in ("prespin_cycles", "accelerate_max_cycles", "cycle_max_cycles", "anderson_fallback_after"):
         if cfg.get(f"spinup.{key}") < 1:
             raise ConfigError(f"spinup.{key} must be >= 1")

@@ -17,6 +17,7 @@ from .. import layout
 from ..model import Model
 from ..run import YearStep, run_years
 from .anderson import GROWTH, Anderson
+from .sasu import Sasu
 
 
 @dataclass
@@ -25,10 +26,12 @@ class CycleJob:
 
     cells: slice
     steps: list[YearStep]
-    method: str  #: cycle | anderson
+    method: str  #: cycle | anderson | sasu
     first_year_of_run: bool  #: the pipeline's very first simulated year (MIMICS NPP start, Q10)
     check_budgets: bool
-    options: dict = field(default_factory=dict)  #: anderson: depth, damping, max_factor, fallback_after
+    options: dict = field(
+        default_factory=dict
+    )  #: anderson: depth, damping, max_factor, fallback_after; sasu: max_factor, tol
 
 
 @dataclass
@@ -65,6 +68,89 @@ def pool_floor(model: Model, carbon: float, nitrogen: float) -> np.ndarray:
     return np.stack(cols, axis=1)
 
 
+@dataclass(frozen=True)
+class LinearPools:
+    """Layout indices of a soil model's donor-controlled pools (``SoilModel.linear_pools``) for :mod:`.sasu`."""
+
+    carbon: np.ndarray  #: (p,) state columns of the carbon pools
+    nitrogen: np.ndarray  #: (p,) state columns of their nitrogen partners (-1: none, or a C-only run)
+    pool_diag: np.ndarray  #: (p,) diag columns of the end-of-day pools
+    n_pool_diag: np.ndarray  #: (p,) diag columns of the end-of-day nitrogen partners (-1: none)
+    out_diag: np.ndarray  #: (p,) diag columns of the outfluxes
+    transfers: tuple[tuple[int, int, int], ...]  #: (dest i, source j, diag column) of the declared transfers
+
+    @classmethod
+    def of(cls, model: Model) -> LinearPools:
+        pairs = model.soil.linear_pools
+        if not pairs:
+            raise ValueError(f"soil model {model.soil.name!r} declares no linear (donor-controlled) pools")
+        carbon = [c for c, _ in pairs]
+        diag = set(layout.DIAGNOSTICS)
+        transfers = tuple(
+            (i, j, layout.index("diag", f"sasu_{ci}_from_{cj}"))
+            for i, ci in enumerate(carbon)
+            for j, cj in enumerate(carbon)
+            if f"sasu_{ci}_from_{cj}" in diag
+        )
+        return cls(
+            np.array([layout.index("state", c) for c in carbon]),
+            np.array([layout.index("state", n) if n and model.icycle >= 2 else -1 for _, n in pairs]),
+            np.array([layout.index("diag", c) for c in carbon]),
+            np.array([layout.index("diag", n) if n and model.icycle >= 2 else -1 for _, n in pairs]),
+            np.array([layout.index("diag", f"sasu_out_{c}") for c in carbon]),
+            transfers,
+        )
+
+
+def _positions(model: Model, columns: np.ndarray) -> np.ndarray:
+    """Positions of state columns among the prognostic columns (the order of :func:`pool_floor`)."""
+    prog = list(prognostic_indices(model))
+    return np.array([prog.index(c) for c in columns])
+
+
+def sasu_update(
+    model: Model, x: np.ndarray, phi: np.ndarray, cycle_sum: np.ndarray, memory: dict | None, options: dict
+) -> tuple[np.ndarray, np.ndarray, dict]:
+    """The semi-analytic step after one cycle: next state, plain-step mask and the method's memory."""
+    lp = LinearPools.of(model)
+    p = lp.carbon.size
+    acc = Sasu.from_arrays(memory) if memory else Sasu.new(model.ncell, p)
+    transfer = np.zeros((model.ncell, p, p))
+    for i, j, col in lp.transfers:
+        transfer[:, i, j] = cycle_sum[:, col]
+    r, plain = acc.step(
+        x[:, lp.carbon],
+        phi[:, lp.carbon],
+        cycle_sum[:, lp.pool_diag],
+        cycle_sum[:, lp.out_diag],
+        transfer,
+        max_factor=options.get("max_factor", 10.0),
+        tol=options.get("tol", 0.0),
+        fallback_after=options.get("fallback_after", 4),
+        abs_tol=pool_floor(model, options.get("abs_c", 0.0), 0.0)[:, _positions(model, lp.carbon)],
+    )
+    nxt = phi.copy(order="F")
+    nxt[:, lp.carbon] = phi[:, lp.carbon] * r
+    has_n = lp.nitrogen >= 0
+    if np.any(has_n):
+        c, n = lp.carbon[has_n], lp.nitrogen[has_n]
+        rn = acc.nitrogen(
+            x[:, c],
+            phi[:, c],
+            cycle_sum[:, lp.pool_diag[has_n]],
+            cycle_sum[:, lp.out_diag[has_n]],
+            x[:, n],
+            phi[:, n],
+            cycle_sum[:, lp.n_pool_diag[has_n]],
+            r[:, has_n],
+            plain,
+            max_factor=options.get("max_factor", 10.0),
+        )
+        nxt[:, n] = phi[:, n] * rn
+    nxt[plain] = phi[plain]
+    return nxt, plain, acc.arrays()
+
+
 def cycle_chunk(job: CycleJob, model: Model, start: np.ndarray, memory: dict | None) -> CycleResult:
     """Run one forcing cycle for a chunk of cells and apply the method (runs on a dask worker)."""
     t0 = time.perf_counter()
@@ -73,6 +159,7 @@ def cycle_chunk(job: CycleJob, model: Model, start: np.ndarray, memory: dict | N
     cmax = nmax = 0.0
     negative: set[int] = set()
     neg_col = layout.index("diag", "neg_pools")
+    cycle_sum = np.zeros((model.ncell, layout.NDIAG)) if job.method == "sasu" else None
     for res in run_years(
         model,
         state,
@@ -87,6 +174,8 @@ def cycle_chunk(job: CycleJob, model: Model, start: np.ndarray, memory: dict | N
         if res.n_residual is not None:
             nmax = max(nmax, float(np.max(np.abs(res.n_residual), initial=0.0)))
         negative.update(int(job.cells.start + c) for c in np.flatnonzero(res.annual[:, neg_col] > 0))
+        if cycle_sum is not None:
+            cycle_sum += res.annual
     before, after = model.soil.totals(model, x), model.soil.totals(model, state)
     nxt, plain, mem = state, np.ones(model.ncell, dtype=bool), None
     if job.method == "anderson":
@@ -106,6 +195,9 @@ def cycle_chunk(job: CycleJob, model: Model, start: np.ndarray, memory: dict | N
         nxt = state.copy(order="F")
         nxt[:, cols] = x_next
         mem = acc.arrays()
+    elif job.method == "sasu":
+        assert cycle_sum is not None
+        nxt, plain, mem = sasu_update(model, x, state, cycle_sum, memory, job.options)
     return CycleResult(
         job.cells, state, nxt, mem, before, after, plain, cmax, nmax, time.perf_counter() - t0, sorted(negative)
     )
