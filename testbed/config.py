@@ -423,11 +423,12 @@ KEYS: tuple[Key, ...] = (
         "spinup",
         "accelerate_method",
         str,
-        "anderson",
+        "auto",
         "",
-        "accelerate: cycle (plain cycling), anderson (per-cell Anderson acceleration of the cycle map), sasu "
-        "(semi-analytic, soil models that declare linear pools: CASA), newton (not implemented yet)",
-        ("cycle", "anderson", "sasu", "newton"),
+        "accelerate: auto (sasu where the soil model declares linear pools, i.e. CASA; anderson otherwise), cycle "
+        "(plain cycling), anderson (per-cell Anderson acceleration of the cycle map), sasu (semi-analytic), "
+        "newton (not implemented yet)",
+        ("auto", "cycle", "anderson", "sasu", "newton"),
     ),
     Key("spinup", "accelerate_max_cycles", int, 60, "", "accelerate: at most this many forcing cycles"),
     Key("spinup", "accelerate_set", str, "", "", "accelerate: group.key=value settings for this stage only"),

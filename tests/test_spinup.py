@@ -218,6 +218,16 @@ def test_sasu_needs_a_soil_model_with_linear_pools(domain: Path, tmp_path: Path,
     assert "soil model 'mimics' declares no linear (donor-controlled) pools" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("soil_model", "method"), [("casa", "sasu"), ("mimics", "anderson"), ("corpse", "anderson")])
+def test_auto_method_follows_the_soil_model_description(
+    domain: Path, tmp_path: Path, soil_model: str, method: str
+) -> None:
+    """accelerate_method = auto (the default): sasu where the soil model declares linear pools, else anderson."""
+    cfg = RunConfig.read(write_namelist(tmp_path, domain, f"run.soil_model={soil_model}", "run.cycle=c"))
+    assert cfg.get("spinup.accelerate_method") == "auto"
+    assert {s.name: s.method for s in plan_spinup(cfg).stages}["accelerate"] == method
+
+
 def test_sasu_pipeline_closes_budgets_and_hands_over_a_simulated_state(domain: Path, tmp_path: Path) -> None:
     """CASA-CN with sasu: budgets are checked every simulated year (run.check_budgets) and the end state is
     one plain cycle from the accelerate stage's end state."""
@@ -290,7 +300,7 @@ def test_bad_pipelines_are_refused_before_any_compute(
 
 
 def test_unknown_method_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match="not one of cycle, anderson, sasu, newton"):
+    with pytest.raises(ConfigError, match="not one of auto, cycle, anderson, sasu, newton"):
         RunConfig.defaults().override(["spinup.accelerate_method=annderson"])
 
 

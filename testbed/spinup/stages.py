@@ -4,7 +4,7 @@ Stages (docs/spinup.md "Stages"), run in the order of ``spinup.stages``:
 
 * ``prespin``: plain cycling of one met year, ``prespin_cycles`` times (the published MIMICS-CN
   workflow's 100 cycles of 1901, often with its own CASA table: ``prespin_set``);
-* ``accelerate``: ``accelerate_method`` (cycle | anderson | sasu | newton) until the criteria hold
+* ``accelerate``: ``accelerate_method`` (auto | cycle | anderson | sasu | newton) until the criteria hold
   or ``accelerate_max_cycles``;
 * ``cycle``: plain cycling until the criteria hold or ``cycle_max_cycles``.
 
@@ -156,6 +156,8 @@ def plan_spinup(cfg: RunConfig) -> SpinupPlan:
     crit = criteria_from(cfg)
     crit.check(cfg.icycle)
     method = cfg.get("spinup.accelerate_method")
+    if method == "auto":  # the soil model's description decides: linear pools -> semi-analytic, else Anderson
+        method = "sasu" if plan_soil(cfg).linear_pools else "anderson"
     if "accelerate" in names and method not in METHODS:
         reason = {
             "newton": "per-cell Newton is not implemented yet (anderson reaches the goal)",
