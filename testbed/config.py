@@ -212,6 +212,16 @@ KEYS: tuple[Key, ...] = (
         "",
         "address of a running dask.distributed scheduler (e.g. from dask-jobqueue); empty: a local cluster",
     ),
+    Key(
+        "parallel",
+        "processes",
+        bool,
+        False,
+        "",
+        "local cluster of worker processes instead of threads of this process (threads: faster start, one copy "
+        "of the inputs, the kernel runs without the GIL; processes: a crashed or killed worker is replaced and "
+        "its chunk runs again)",
+    ),
     # &perturbation
     Key("perturbation", "dtair", float, 0.0, "K", "added to air temperature from start_year_count on"),
     Key("perturbation", "dtsoil", float, 0.0, "K", "added to every soil layer's temperature"),
@@ -615,6 +625,7 @@ class RunConfig:
             "parallel.chunk_size",
             "parallel.workers",
             "parallel.scheduler",
+            "parallel.processes",
             "run.checkpoint_interval",
             *self.file_keys(),
         }
