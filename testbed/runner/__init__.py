@@ -35,6 +35,7 @@ from .assembly import (
     log_negative_pools,
     output_attrs,
     restart_info,
+    warm_up,
     write_segment,
 )
 from .folder import CHECKPOINT, OutputFolder
@@ -318,6 +319,7 @@ def _run(
         runlog.write(f"met: {path}")
     attrs = output_attrs(plan, command, prints)
     cells = cell_info(model.domain, model)
+    warm_up(model, cells)
     from tqdm import tqdm
 
     bar = tqdm(
