@@ -203,7 +203,14 @@ KEYS: tuple[Key, ...] = (
         "cells per dask task (0: split the cells evenly over the workers, at most 2000 per task); results do "
         "not depend on it, memory per worker grows with it",
     ),
-    Key("parallel", "workers", int, 0, "", "local worker processes (0: one per core)"),
+    Key(
+        "parallel",
+        "workers",
+        int,
+        0,
+        "",
+        "local workers (0: one per core; threads, or processes with parallel.processes)",
+    ),
     Key(
         "parallel",
         "scheduler",
