@@ -2,16 +2,16 @@
 
 A classic file is a header followed by each variable's values, big-endian, in C order at the offset
 the header gives (the NetCDF Classic Format Specification). :func:`layout` reads the header;
-:func:`gather` maps a time range of one variable into memory and picks the values of given grid points,
-without reading the rest of the grid through the NetCDF library (for a met file on the full CLM grid,
+:func:`gather` reads a time range of one variable and picks the values of given grid points, without the
+NetCDF library's copy and byte swap of the whole grid (for a met file on the full CLM grid,
 two thirds of the points are missing cells). Values are copied exactly and converted to native byte
 order. No NetCDF library call is made, so no lock is needed in threads.
 """
 
 from __future__ import annotations
 
-import mmap
 import struct
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,8 +23,9 @@ _TYPES = {1: (">i1", 1), 2: ("S1", 1), 3: (">i2", 2), 4: (">i4", 4), 5: (">f4", 
 _TYPES |= {7: (">u1", 1), 8: (">u2", 2), 9: (">u4", 4), 10: (">i8", 8), 11: (">u8", 8)}
 #: largest header read (bytes); a file with a larger one is read through the NetCDF library
 MAX_HEADER = 1 << 24
-#: bytes mapped at a time by :func:`gather`
-MAP_BYTES = 32 << 20
+#: bytes read at a time by :func:`gather` (whole time steps; at least one)
+READ_BYTES = 32 << 20
+_local = threading.local()
 
 
 @dataclass(frozen=True)
@@ -102,11 +103,20 @@ def layout(path: str | Path) -> dict[str, ClassicVar] | None:
         return None
 
 
+def _buffer(nbytes: int) -> np.ndarray:
+    """This thread's read buffer, at least ``nbytes`` long (kept, so that its pages are not faulted in again)."""
+    buf = getattr(_local, "buffer", None)
+    if buf is None or buf.size < nbytes:
+        buf = _local.buffer = np.empty(max(nbytes, READ_BYTES), dtype=np.uint8)
+    return buf[:nbytes]
+
+
 def gather(path: str | Path, var: ClassicVar, first: int, count: int, points: np.ndarray) -> np.ndarray:
     """``var[first:first + count, ..., lat, lon]`` at the flattened (lat, lon) grid positions ``points``.
 
     For a (time, [layer,] lat, lon) non-record variable; returns a C-contiguous (count, [layer,] npoints)
-    array in native byte order, with exactly the stored values.
+    array in native byte order, with exactly the stored values. Reads READ_BYTES of whole time steps at a
+    time into a per-thread buffer and gathers the points from it.
     """
     if var.record:
         raise ValueError("record variables are interleaved; read them through the NetCDF library")
@@ -117,15 +127,19 @@ def gather(path: str | Path, var: ClassicVar, first: int, count: int, points: np
     out = np.empty((count, *inner, points.size), dtype=stored.newbyteorder("="))
     rows = out.reshape(-1, points.size)  # (count * layers, npoints)
     per_row = rows.shape[0] // max(count, 1)
-    step_block = max(1, MAP_BYTES // per_step)
-    with open(path, "rb") as f:
+    step_block = max(1, READ_BYTES // per_step)
+    with open(path, "rb", buffering=0) as f:
         for t in range(first, first + count, step_block):
             n = min(step_block, first + count - t)
-            start = var.begin + t * per_step
-            base = start // mmap.ALLOCATIONGRANULARITY * mmap.ALLOCATIONGRANULARITY
-            with mmap.mmap(f.fileno(), start - base + n * per_step, access=mmap.ACCESS_READ, offset=base) as m:
-                values = np.frombuffer(m, dtype=stored, count=n * per_step // stored.itemsize, offset=start - base)
-                k = (t - first) * per_row
-                np.take(values.reshape(-1, npoint), points, axis=1, out=rows[k : k + n * per_row])
-                del values  # the map cannot close while an array uses it
+            buf = _buffer(n * per_step)
+            f.seek(var.begin + t * per_step)
+            view, done = memoryview(buf), 0
+            while done < buf.size:
+                got = f.readinto(view[done:])
+                if not got:
+                    raise OSError(f"{path}: the file ends before the values of {var.shape} that its header declares")
+                done += got
+            values = buf.view(stored).reshape(-1, npoint)
+            k = (t - first) * per_row
+            np.take(values, points, axis=1, out=rows[k : k + n * per_row])
     return out
