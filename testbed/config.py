@@ -200,7 +200,7 @@ KEYS: tuple[Key, ...] = (
         int,
         0,
         "cells",
-        "cells per dask task (0: split the cells evenly over the workers, at most 2000 per task); results do "
+        "cells per dask task (0: split the cells evenly over the workers, at most 4500 per task); results do "
         "not depend on it, memory per worker grows with it",
     ),
     Key(
