@@ -230,9 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
         with_namelist(sp)
         sp.add_argument("--resume", action="store_true", help=resume_help)
         sp.add_argument("--overwrite", action="store_true", help="replace existing outputs in the output folder")
-        sp.add_argument(
-            "--workers", type=int, default=None, help="local worker processes (default: namelist, 0 = cores)"
-        )
+        sp.add_argument("--workers", type=int, default=None, help="local workers (default: namelist, 0 = cores)")
         sp.add_argument(
             "--scheduler",
             default=None,

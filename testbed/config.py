@@ -211,10 +211,17 @@ KEYS: tuple[Key, ...] = (
         int,
         0,
         "cells",
-        "cells per dask task (0: split the cells evenly over the workers, at most 2000 per task); results do "
+        "cells per dask task (0: split the cells evenly over the workers, at most 4500 per task); results do "
         "not depend on it, memory per worker grows with it",
     ),
-    Key("parallel", "workers", int, 0, "", "local worker processes (0: one per core)"),
+    Key(
+        "parallel",
+        "workers",
+        int,
+        0,
+        "",
+        "local workers (0: one per core; threads, or processes with parallel.processes)",
+    ),
     Key(
         "parallel",
         "scheduler",
@@ -222,6 +229,16 @@ KEYS: tuple[Key, ...] = (
         "",
         "",
         "address of a running dask.distributed scheduler (e.g. from dask-jobqueue); empty: a local cluster",
+    ),
+    Key(
+        "parallel",
+        "processes",
+        bool,
+        False,
+        "",
+        "local cluster of worker processes instead of threads of this process (threads: faster start, one copy "
+        "of the inputs, the kernel runs without the GIL; processes: a crashed or killed worker is replaced and "
+        "its chunk runs again)",
     ),
     # &perturbation
     Key("perturbation", "dtair", float, 0.0, "K", "added to air temperature from start_year_count on"),
@@ -701,6 +718,7 @@ class RunConfig:
             "parallel.chunk_size",
             "parallel.workers",
             "parallel.scheduler",
+            "parallel.processes",
             "run.checkpoint_interval",
             *self.file_keys(),
         }

@@ -9,6 +9,8 @@ active cells, and the link to gridinfo (ids, order and coordinates).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,11 +18,33 @@ import netCDF4
 import numpy as np
 
 from . import inputcheck as ic
+from . import ncclassic
 from .errors import InputError
 from .metformat import DAYS_PER_YEAR, MET_VARIABLES, NSOIL_LAYERS, met_cell_order
 
 #: cells read at a time by the value scans
 SCAN_BLOCK = 2000
+
+
+def netcdf_lock() -> AbstractContextManager:
+    """The process-wide lock around NetCDF library calls (the library is not thread-safe).
+
+    It is xarray's own NetCDF-C lock, so the met reads of kernel tasks in worker threads and the
+    driver's xarray reads and writes exclude each other; take it around any other direct use of
+    netCDF4 while tasks may run in threads (e.g. restart writes).
+    """
+    from xarray.backends.locks import NETCDFC_LOCK
+
+    return NETCDFC_LOCK
+
+
+@contextmanager
+def _releasing(lock) -> Iterator[None]:
+    """Release an acquired ``lock`` at the end of the block."""
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 @dataclass
@@ -59,6 +83,8 @@ class MetFile:
     active_i: np.ndarray  #: longitude index (0-based) of each model cell
     has_frozen: bool
     fills: dict[str, tuple[float, ...]] = field(default_factory=dict)  #: declared _FillValue / missing_value
+    #: where the met variables are stored when the file is classic NetCDF (read directly, :mod:`.ncclassic`)
+    classic: dict[str, ncclassic.ClassicVar] | None = None
 
     @property
     def ncell(self) -> int:
@@ -84,16 +110,19 @@ class MetFile:
             ck.add(None, "met file not found. Check the met file pattern and the {year} substitution")
             return None
         ic.check_complete(ck, path)
+        lock = netcdf_lock()
+        lock.acquire()
         try:
             ds = netCDF4.Dataset(path)
         except OSError as exc:
+            lock.release()
             ck.add(
                 None,
                 f"cannot be opened as NetCDF ({exc}); the file is damaged, incomplete or not NetCDF. Copy "
                 "or write it again",
             )
             return None
-        with ds:
+        with _releasing(lock), ds:
             ic.check_structure(ck, ds, allow_missing_frozen=allow_missing_frozen)
             if ck.errors:
                 return None
@@ -119,7 +148,8 @@ class MetFile:
                 "cellMissing", "has no active cell (cellMissing == 0 nowhere); the model would have nothing to simulate"
             )
             return None
-        return cls(path, nyear, lat, lon, cellid, active_j=jj, active_i=ii, has_frozen=has_frozen, fills=fills)
+        classic = _classic_met(path, lat.size, lon.size)
+        return cls(path, nyear, lat, lon, cellid, jj, ii, has_frozen, fills, classic)
 
     def check_domain(
         self,
@@ -178,21 +208,41 @@ class MetFile:
         t0, t1 = year_index * DAYS_PER_YEAR, (year_index + 1) * DAYS_PER_YEAR
         # cells that fill one latitude run of a single longitude (compact grids, most chunks)
         # are a plain slice: no gather, and the arrays stay contiguous
+        if self.classic is not None:
+            return self._read_classic(t0, jsel * self.lon.size + isel)
         one_run = i1 - i0 == 1 and j1 - j0 == jsel.size and bool(np.all(np.diff(jsel) == 1))
+        flat = (jsel - j0) * (i1 - i0) + (isel - i0)  # the cells' positions in the flattened (lat, lon) box
+
+        def cells_of(raw: np.ndarray) -> np.ndarray:
+            """(..., lat box, lon box) -> C-contiguous (..., ncell), one gather (``take``) per variable."""
+            if one_run:
+                return np.ascontiguousarray(raw[..., 0])
+            lead = raw.shape[:-2]
+            return raw.reshape(-1, raw.shape[-2] * raw.shape[-1]).take(flat, axis=1).reshape(*lead, flat.size)
+
         out = {}
         name = ""
+        lock = netcdf_lock()  # held for each library call only: other threads read or write in between
         try:
-            with netCDF4.Dataset(self.path) as ds:
-                ds.set_auto_mask(False)
+            with lock:
+                ds = netCDF4.Dataset(self.path)
+            try:
+                with lock:
+                    ds.set_auto_mask(False)
                 for name in ("xcgpp", "xtairk", "ndep"):
-                    raw = ds.variables[name][t0:t1, j0:j1, i0:i1]  # (365, lat box, lon box)
-                    out[name] = raw[:, :, 0] if one_run else raw[:, jsel - j0, isel - i0]  # (365, ncell)
+                    with lock:
+                        raw = ds.variables[name][t0:t1, j0:j1, i0:i1]  # (365, lat box, lon box)
+                    out[name] = cells_of(raw)  # (365, ncell)
                 for name in ("xtsoil", "xmoist", "xfrznmoist"):
                     if name == "xfrznmoist" and not self.has_frozen:
                         out[name] = np.zeros((DAYS_PER_YEAR, NSOIL_LAYERS, jsel.size), dtype=np.float32)
                         continue
-                    raw = ds.variables[name][t0:t1, :, j0:j1, i0:i1]  # (365, 6, lat box, lon box)
-                    out[name] = raw[:, :, :, 0] if one_run else raw[:, :, jsel - j0, isel - i0]  # (365, 6, ncell)
+                    with lock:
+                        raw = ds.variables[name][t0:t1, :, j0:j1, i0:i1]  # (365, 6, lat box, lon box)
+                    out[name] = cells_of(raw)  # (365, 6, ncell)
+            finally:
+                with lock:
+                    ds.close()
         except (OSError, RuntimeError) as exc:
             raise InputError(
                 f"year {year_index + 1} of the file cannot be read ({exc}); the file is damaged or "
@@ -200,6 +250,25 @@ class MetFile:
                 path=self.path,
                 variable=name or None,
             ) from None
+        return out
+
+    def _read_classic(self, t0: int, points: np.ndarray) -> dict[str, np.ndarray]:
+        """:meth:`_read_raw` of a classic file: each cell's values gathered from the file, not the grid box."""
+        assert self.classic is not None
+        out = {}
+        try:
+            for name in MET_VARIABLES:
+                if name in self.classic:
+                    out[name] = ncclassic.gather(self.path, self.classic[name], t0, DAYS_PER_YEAR, points)
+        except (OSError, ValueError) as exc:
+            raise InputError(
+                f"year {t0 // DAYS_PER_YEAR + 1} of the file cannot be read ({exc}); the file is damaged or "
+                "incomplete. Copy or write it again",
+                path=self.path,
+                variable=name,
+            ) from None
+        if not self.has_frozen:
+            out["xfrznmoist"] = np.zeros((DAYS_PER_YEAR, NSOIL_LAYERS, points.size), dtype=np.float32)
         return out
 
     def _check_raw(
@@ -254,6 +323,24 @@ class MetFile:
             moist=three_d(out["xmoist"]),
             frzn=three_d(out["xfrznmoist"]),
         )
+
+
+def _classic_met(path: Path, nlat: int, nlon: int) -> dict[str, ncclassic.ClassicVar] | None:
+    """The met variables' storage when the file is classic NetCDF with plain float32 (time, [layer,] lat,
+    lon) variables (no records, no scale_factor / add_offset); else None (read through the library)."""
+    found = ncclassic.layout(path)
+    if found is None:
+        return None
+    met = {name: found[name] for name in MET_VARIABLES if name in found}
+    for var in met.values():
+        if (
+            var.record
+            or var.dtype != ">f4"
+            or var.shape[-2:] != (nlat, nlon)
+            or var.attrs & {"scale_factor", "add_offset"}
+        ):
+            return None
+    return met
 
 
 def check_values(met: MetFile, cells: slice = slice(None), block: int = SCAN_BLOCK) -> None:

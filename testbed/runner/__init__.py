@@ -25,6 +25,7 @@ import numpy as np
 
 from .. import fingerprint
 from ..errors import InputError, RunAborted
+from ..forcing import netcdf_lock
 from ..state import read_restart, write_restart
 from .assembly import (
     cell_info,
@@ -34,6 +35,7 @@ from .assembly import (
     log_negative_pools,
     output_attrs,
     restart_info,
+    warm_up,
     write_segment,
 )
 from .folder import CHECKPOINT, OutputFolder
@@ -115,7 +117,8 @@ def _kept(folder: OutputFolder, plan: Plan) -> str:
     if not folder.checkpoint.exists():
         return "nothing was kept (no year had finished)"
     try:
-        _, info = read_restart(folder.checkpoint)
+        with netcdf_lock():  # worker threads of the stopped run may still be reading a met file
+            _, info = read_restart(folder.checkpoint)
         done = int(info.extra["next_step"])
     except (InputError, KeyError, ValueError):
         return f"the last checkpoint ({folder.checkpoint}) was kept"
@@ -316,6 +319,7 @@ def _run(
         runlog.write(f"met: {path}")
     attrs = output_attrs(plan, command, prints)
     cells = cell_info(model.domain, model)
+    warm_up(model, cells)
     from tqdm import tqdm
 
     bar = tqdm(
@@ -357,16 +361,17 @@ def _run(
                 f"{rate:,.0f} cell-days/s; slowest chunk {max(r.seconds for r in seg.results):.1f} s"
             )
             bar.set_postfix_str(f"year {seg.steps[-1].count}/{plan.steps[-1].count}")
-            write_restart(
-                folder.checkpoint,
-                state,
-                restart_info(model, seg.end),
-                extra={
-                    "next_step": np.int32(seg.end),
-                    "run_config_sha256": cfg.sha256(),
-                    "inputs_fingerprint": json.dumps(prints, sort_keys=True),
-                },
-            )
+            with netcdf_lock():  # tasks of later segments may be reading met files in threads meanwhile
+                write_restart(
+                    folder.checkpoint,
+                    state,
+                    restart_info(model, seg.end),
+                    extra={
+                        "next_step": np.int32(seg.end),
+                        "run_config_sha256": cfg.sha256(),
+                        "inputs_fingerprint": json.dumps(prints, sort_keys=True),
+                    },
+                )
     bar.close()
     with signals.writing(last=True):
         written = finish(folder, plan, state, attrs)

@@ -6,7 +6,10 @@ one daily file per output year) and, at the end, into ``annual.nc`` and ``restar
 
 from __future__ import annotations
 
+import contextlib
 import json
+import shutil
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -14,6 +17,7 @@ import numpy as np
 import xarray as xr
 
 from .. import layout
+from ..atomic import atomic_write
 from ..domain import Domain
 from ..legacy import pool_csvs, write_pool_csv
 from ..model import Model
@@ -121,10 +125,30 @@ def write_segment(folder: OutputFolder, plan: Plan, seg: Segment, cells: CellInf
             _merge_daily(parts, folder.daily(plan.steps[i].label), plan.steps[i].label, cells, model, attrs)
 
 
+def warm_up(model: Model, cells: CellInfo) -> threading.Thread:
+    """Start a background thread that imports and initialises what the first output write needs (xarray's
+    array backends and CF encoders: about 0.5 s on first use), while the first segment computes."""
+
+    def work() -> None:
+        with contextlib.suppress(Exception):  # only a head start: the first write does it otherwise
+            annual_dataset([], [], cells, model.soil_model, model.icycle)
+            from xarray.backends.locks import get_dask_scheduler
+
+            get_dask_scheduler()
+
+    thread = threading.Thread(target=work, name="testbed-output-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
 def merge_annual(parts_dir: Path, target: Path) -> None:
-    """Concatenate the annual part files into ``annual.nc``."""
+    """Concatenate the annual part files into ``annual.nc`` (a single part is copied as it is)."""
     files = sorted(parts_dir.glob("annual_*.nc"))
     if not files:
+        return
+    if len(files) == 1:  # written by write_dataset like the merged file: no need to decode and encode it again
+        with atomic_write(target) as tmp:
+            shutil.copyfile(files[0], tmp)
         return
     coder = xr.coders.CFDatetimeCoder(use_cftime=True)
     datasets = [xr.open_dataset(f, decode_times=coder) for f in files]

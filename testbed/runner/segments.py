@@ -34,8 +34,9 @@ from .plan import Plan
 LOOKAHEAD = 2
 #: worker deaths a task may survive (dask's allowed-failures) before the run stops with KilledWorker
 ALLOWED_WORKER_DEATHS = 1
-#: largest automatic chunk (cells): bounds a worker's memory to a few hundred MB per task
-MAX_AUTO_CHUNK = 2000
+#: largest automatic chunk (cells): bounds a worker's memory to a few hundred MB per task (about 0.3 GB for 4,500
+#: cells). Each task reads its cells' forcing from the whole grid, so fewer, larger tasks read less in total.
+MAX_AUTO_CHUNK = 4500
 
 
 @dataclass
@@ -150,7 +151,11 @@ def _workers_ignore_sigint() -> Iterator[None]:
 
 @contextlib.contextmanager
 def dask_client(cfg: RunConfig, workers: int | None = None, scheduler: str | None = None) -> Iterator:
-    """A dask.distributed client: attach to ``parallel.scheduler`` or start a local cluster of processes."""
+    """A dask.distributed client: attach to ``parallel.scheduler`` or start a local cluster.
+
+    The local cluster's workers are threads of this process (the kernel releases the GIL; met reads are
+    serialised by :func:`~testbed.forcing.netcdf_lock`), or processes with ``parallel.processes``.
+    """
     from dask.distributed import Client, LocalCluster
 
     address = scheduler if scheduler is not None else cfg.get("parallel.scheduler")
@@ -165,11 +170,16 @@ def dask_client(cfg: RunConfig, workers: int | None = None, scheduler: str | Non
 
     n = workers if workers is not None else cfg.get("parallel.workers")
     n = n or os.cpu_count() or 1
+    processes = cfg.get("parallel.processes")
     # a chunk whose worker dies is run once more on another worker; a second death stops the run
     with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_WORKER_DEATHS}):
         with _workers_ignore_sigint():
             cluster = LocalCluster(
-                n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.CRITICAL
+                n_workers=n,
+                threads_per_worker=1,
+                processes=processes,
+                dashboard_address=":0",
+                silence_logs=logging.CRITICAL,
             )  # a fault ends in one sentence, not logs
         with cluster, Client(cluster) as client:
             yield client

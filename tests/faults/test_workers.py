@@ -16,10 +16,13 @@ from tests.test_runner import assert_same_outputs, write_namelist
 from .conftest import SETTINGS, checkpoint_step, cleanup, finish, start, temporaries, wait_for, workers_of
 from .test_signals import assert_one_sentence
 
+#: workers that can be killed: processes (a local run's default workers are threads of the run's process)
+PROCESSES = ("parallel.processes=true",)
+
 
 @pytest.mark.slow
 def test_worker_killed_once_the_run_finishes_bit_identical(domain: Path, reference: Path, tmp_path: Path) -> None:
-    nml = write_namelist(tmp_path, domain, *SETTINGS)
+    nml = write_namelist(tmp_path, domain, *SETTINGS, *PROCESSES)
     out = tmp_path / "out"
     with cleanup(start(nml)) as proc:
         assert wait_for(proc, lambda: checkpoint_step(out) >= 2 and len(workers_of(proc.pid)) == 2)
@@ -39,7 +42,7 @@ def test_worker_killed_once_the_run_finishes_bit_identical(domain: Path, referen
     strict=False,
 )
 def test_worker_killed_repeatedly_stops_the_run_with_the_sentence(domain: Path, tmp_path: Path) -> None:
-    nml = write_namelist(tmp_path, domain, *SETTINGS)
+    nml = write_namelist(tmp_path, domain, *SETTINGS, *PROCESSES)
     out = tmp_path / "out"
     killed = 0
     with cleanup(start(nml)) as proc:
