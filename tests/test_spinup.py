@@ -533,7 +533,8 @@ def test_a_lost_worker_reruns_its_chunk_and_the_pipeline_ends_bit_identical(
 ) -> None:
     import psutil
 
-    nml = write_namelist(tmp_path, domain, *FAULT_SETTINGS)
+    # worker processes (a local run's default workers are threads of its own process, which cannot be lost alone)
+    nml = write_namelist(tmp_path, domain, *FAULT_SETTINGS, "parallel.processes=true")
     out = tmp_path / "out"
     proc = _start(nml, workers=2)
     try:
