@@ -10,7 +10,7 @@ active cells, and the link to gridinfo (ids, order and coordinates).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,21 +21,10 @@ from . import inputcheck as ic
 from . import ncclassic
 from .errors import InputError
 from .metformat import DAYS_PER_YEAR, MET_VARIABLES, NSOIL_LAYERS, met_cell_order
+from .nclock import netcdf_lock
 
 #: cells read at a time by the value scans
 SCAN_BLOCK = 2000
-
-
-def netcdf_lock() -> AbstractContextManager:
-    """The process-wide lock around NetCDF library calls (the library is not thread-safe).
-
-    It is xarray's own NetCDF-C lock, so the met reads of kernel tasks in worker threads and the
-    driver's xarray reads and writes exclude each other; take it around any other direct use of
-    netCDF4 while tasks may run in threads (e.g. restart writes).
-    """
-    from xarray.backends.locks import NETCDFC_LOCK
-
-    return NETCDFC_LOCK
 
 
 @contextmanager

@@ -22,6 +22,7 @@ from . import layout, provenance
 from . import soil as soil_models
 from .atomic import atomic_write
 from .errors import InputError
+from .nclock import netcdf_lock
 from .soil.base import CYCLE_NAMES
 from .variables import CN, OutputVar, pool_variable
 
@@ -252,7 +253,7 @@ def write_dataset(ds: xr.Dataset, path: str | os.PathLike, *, overwrite: bool = 
     if path.exists() and not overwrite:
         raise InputError("exists; pass --overwrite to replace it", path=path)
     encoding = _encoding(ds)
-    with atomic_write(path) as tmp:
+    with atomic_write(path) as tmp, netcdf_lock():  # worker threads may be reading met files meanwhile
         ds.to_netcdf(tmp, format="NETCDF4", encoding=encoding)
     return path
 

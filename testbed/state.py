@@ -17,6 +17,7 @@ import numpy as np
 from . import layout, provenance
 from .atomic import atomic_write
 from .errors import InputError
+from .nclock import netcdf_lock
 
 #: 2: the soil model's parameter hash is soil_parameter_sha256 (version 1 wrote mimics_parameter_sha256)
 RESTART_FORMAT_VERSION = 2
@@ -41,7 +42,7 @@ def write_restart(path: str | Path, state: np.ndarray, info: RestartInfo, extra:
 
     ``extra`` global attributes (e.g. a checkpoint's next year and run hash) are stored as given.
     """
-    with atomic_write(path) as tmp, netCDF4.Dataset(tmp, "w", format="NETCDF4") as ds:
+    with atomic_write(path) as tmp, netcdf_lock(), netCDF4.Dataset(tmp, "w", format="NETCDF4") as ds:
         ds.Conventions = "CF-1.8"
         ds.title = "testbed restart"
         ds.setncatts({"source": provenance.describe(), **provenance.attributes()})
@@ -68,6 +69,11 @@ def read_restart(path: str | Path) -> tuple[np.ndarray, RestartInfo]:
 
     A restart written by another testbed version or commit is read, with a warning (logger ``testbed``).
     """
+    with netcdf_lock():  # worker threads may be reading met files meanwhile
+        return _read_restart(Path(path))
+
+
+def _read_restart(path: Path) -> tuple[np.ndarray, RestartInfo]:
     path = Path(path)
     if not path.is_file():
         raise InputError("restart file not found", path=path)

@@ -25,7 +25,7 @@ import numpy as np
 
 from .. import fingerprint
 from ..errors import InputError, RunAborted
-from ..forcing import netcdf_lock
+from ..nclock import netcdf_lock
 from ..state import read_restart, write_restart
 from .assembly import (
     cell_info,

@@ -21,6 +21,7 @@ from ..atomic import atomic_write
 from ..domain import Domain
 from ..legacy import pool_csvs, write_pool_csv
 from ..model import Model
+from ..nclock import netcdf_lock
 from ..output import CellInfo, annual_dataset, daily_dataset, variables_for, write_dataset
 from ..state import RestartInfo, write_restart
 from .folder import OutputFolder, RunLog
@@ -151,13 +152,14 @@ def merge_annual(parts_dir: Path, target: Path) -> None:
             shutil.copyfile(files[0], tmp)
         return
     coder = xr.coders.CFDatetimeCoder(use_cftime=True)
-    datasets = [xr.open_dataset(f, decode_times=coder) for f in files]
-    try:
-        merged = xr.concat(datasets, dim="time", data_vars="minimal", coords="minimal", compat="override")
-        write_dataset(merged.load(), target, overwrite=True)
-    finally:
-        for d in datasets:
-            d.close()
+    with netcdf_lock():
+        datasets = [xr.open_dataset(f, decode_times=coder) for f in files]
+        try:
+            merged = xr.concat(datasets, dim="time", data_vars="minimal", coords="minimal", compat="override")
+            write_dataset(merged.load(), target, overwrite=True)
+        finally:
+            for d in datasets:
+                d.close()
 
 
 def finish(folder: OutputFolder, plan: Plan, state: np.ndarray, attrs: dict | None = None) -> list[str]:
