@@ -18,8 +18,9 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -112,6 +113,9 @@ class _Signals:
                 signal.signal(s, h)
 
 
+T = TypeVar("T")
+
+
 def _kept(folder: OutputFolder, plan: Plan) -> str:
     """What a stopped run leaves that a resume continues from."""
     if not folder.checkpoint.exists():
@@ -182,9 +186,47 @@ def execute(
     ``command`` is the command line that started the run (recorded in the outputs, and the base of the
     resume command printed when a fault stops the run).
     """
-    folder = OutputFolder(plan.output_dir)
-    created = not folder.root.exists()
     command = command or " ".join(shlex.quote(a) for a in sys.argv)
+    return owned_run(
+        plan.output_dir,
+        command,
+        break_lock=break_lock,
+        resume=resume,
+        body=lambda folder, signals, note: _execute(
+            plan,
+            folder,
+            signals,
+            resume=resume,
+            overwrite=overwrite,
+            workers=workers,
+            scheduler=scheduler,
+            progress=progress,
+            command=command,
+            note=note,
+        ),
+        kept=lambda folder: _kept(folder, plan),
+        again=lambda folder: _again(command, folder),
+    )
+
+
+def owned_run(
+    output_dir: Path,
+    command: str,
+    *,
+    break_lock: bool,
+    resume: bool,
+    body: Callable[[OutputFolder, _Signals, str | None], T],
+    kept: Callable[[OutputFolder], str],
+    again: Callable[[OutputFolder], str],
+) -> T:
+    """Run ``body(folder, signals, note)`` owning the output folder (its lock) with the fault handling of
+    every long command (docs/reliability.md "Faults"): SIGINT, SIGTERM, a full or unwritable disk or a dask
+    worker lost twice stop it with :class:`RunAborted` and one sentence: what happened, ``kept(folder)``
+    (what a resume continues from) and ``again(folder)`` (the command that resumes). A folder the call
+    created and left empty is removed.
+    """
+    folder = OutputFolder(output_dir)
+    created = not folder.root.exists()
     try:
         note = folder.acquire(command, break_lock=break_lock, resume=resume)
     except FileNotFoundError as exc:
@@ -196,25 +238,14 @@ def execute(
         with signals.installed():
             if note:
                 print(f"testbed: {note}", file=sys.stderr)
-            return _execute(
-                plan,
-                folder,
-                signals,
-                resume=resume,
-                overwrite=overwrite,
-                workers=workers,
-                scheduler=scheduler,
-                progress=progress,
-                command=command,
-                note=note,
-            )
+            return body(folder, signals, note)
     except (KeyboardInterrupt, Terminated, OSError, Exception) as exc:
         what = _what(exc, folder)
         if what is None:
             raise
         with signals.writing():
             folder.remove_temporaries()
-        raise RunAborted(f"{what}. {_kept(folder, plan)}. {_again(command, folder)}") from exc
+        raise RunAborted(f"{what}. {kept(folder)}. {again(folder)}") from exc
     finally:
         folder.release()
         if created and folder.root.is_dir() and not any(folder.root.iterdir()):

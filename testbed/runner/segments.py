@@ -211,7 +211,8 @@ def chunk_slices_for(client, plan: Plan) -> list[slice]:
     return chunks(ncell, plan.config.get("parallel.chunk_size") or auto_chunk(ncell, nworkers))
 
 
-def _same(obj: object) -> object:
+def identity(obj: object) -> object:
+    """The object itself (a task that puts a chunk's model on the cluster; recomputed if its worker is lost)."""
     return obj
 
 
@@ -263,7 +264,7 @@ def run_segments(
     model, cfg = plan.model, plan.config
     # every chunk's model is sent to the cluster once, as a task (not scattered data, which a lost worker
     # takes with it: a task is recomputed); segments chain per chunk on the workers
-    models = {cs.start: client.submit(_same, model.subset(cs), pure=False) for cs in chunk_slices}
+    models = {cs.start: client.submit(identity, model.subset(cs), pure=False) for cs in chunk_slices}
     previous: dict[int, object] = {cs.start: np.asfortranarray(state[cs]) for cs in chunk_slices}
     seg_starts = list(range(start_index, len(plan.steps), interval))
     pending: dict[int, list] = {}

@@ -24,11 +24,11 @@ import numpy as np
 
 from ..atomic import atomic_write, write_text
 from ..config import RunConfig, namelist_text
-from ..errors import InputError, RunAborted
-from ..runner import Terminated, _Signals, _what, chunks, dask_client
+from ..errors import InputError
+from ..runner import _Signals, chunks, dask_client, owned_run
 from ..runner.assembly import restart_info
-from ..runner.folder import OutputFolder, RunLog
-from ..runner.segments import auto_chunk, check_chunk
+from ..runner.folder import RunLog
+from ..runner.segments import auto_chunk, check_chunk, identity
 from ..soil.base import CYCLE_NAMES
 from ..state import write_restart
 from .anderson import Anderson
@@ -149,38 +149,25 @@ def execute_spinup(
     :class:`RunAborted` and the runner's sentences (docs/reliability.md "Faults"): what happened, what was
     kept (the checkpoint after cycle N of stage S) and the command that resumes.
     """
-    folder = OutputFolder(plan.output_dir)
     command = command or " ".join(shlex.quote(a) for a in sys.argv)
-    try:
-        note = folder.acquire(command, break_lock=break_lock, resume=resume)
-    except FileNotFoundError as exc:
-        raise InputError(f"cannot create the output folder ({exc.strerror})", path=folder.root) from None
-    except OSError as exc:
-        raise RunAborted(f"{_what(exc) or exc}; nothing was written") from None
-    signals = _Signals()
-    try:
-        with signals.installed():
-            if note:
-                print(f"testbed: {note}", file=sys.stderr)
-            return _execute_spinup(
-                plan,
-                signals,
-                resume=resume,
-                overwrite=overwrite,
-                workers=workers,
-                scheduler=scheduler,
-                progress=progress,
-            )
-    except (KeyboardInterrupt, Terminated, OSError, Exception) as exc:
-        what = _what(exc, folder)
-        if what is None:
-            raise
-        with signals.writing():
-            folder.remove_temporaries()
-        ckpt = plan.output_dir / CHECKPOINT
-        raise RunAborted(f"{what}. {_kept(ckpt, plan)}. {_again(command, ckpt)}") from exc
-    finally:
-        folder.release()
+    ckpt = plan.output_dir / CHECKPOINT
+    return owned_run(
+        plan.output_dir,
+        command,
+        break_lock=break_lock,
+        resume=resume,
+        body=lambda folder, signals, note: _execute_spinup(
+            plan,
+            signals,
+            resume=resume,
+            overwrite=overwrite,
+            workers=workers,
+            scheduler=scheduler,
+            progress=progress,
+        ),
+        kept=lambda folder: _kept(ckpt, plan),
+        again=lambda folder: _again(command, ckpt),
+    )
 
 
 def _kept(ckpt: Path, plan: SpinupPlan) -> str:
@@ -302,7 +289,9 @@ def _execute_spinup(
                 runlog.write(
                     f"stage {stage.name}: method {stage.method}, one cycle = {stage.years_per_cycle} simulated year(s)"
                 )
-            models = {cs.start: client.scatter(stage.model.subset(cs), hash=False) for cs in slices}
+            # each chunk's model goes to the cluster as a task, not scattered data, which a lost worker takes
+            # with it (a task is recomputed; runner/segments.py does the same)
+            models = {cs.start: client.submit(identity, stage.model.subset(cs), pure=False) for cs in slices}
             opts = {
                 "depth": cfg.get("spinup.anderson_depth"),
                 "damping": cfg.get("spinup.anderson_damping"),
