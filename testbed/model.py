@@ -63,9 +63,16 @@ class Model:
             )
         if soil.parameters and self.soil_params is None:
             raise ConfigError(f"a {soil.name} run needs its parameter set ({soil.parameters.config_key})")
+        # fix options a soil model does not offer: those it lists, and those another soil model declares
+        others = {
+            layout.TABLES["fix"].names[i]
+            for p in layout.DECLARATIONS[1:]
+            if p.stem != soil.name
+            for i in layout.block("fix", p.stem)
+        }
         for name, on in self.fixes.items():
             layout.index("fix", name)
-            if on and name in soil.unsupported_fixes:
+            if on and (name in soil.unsupported_fixes or name in others):
                 raise ConfigError(
                     f"fix option {name!r} is not implemented for the {soil.name} soil model; "
                     "switch it off for this run (docs/quirks.md)"

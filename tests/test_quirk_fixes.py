@@ -336,3 +336,12 @@ def test_no_restart_write_reset(setA: Path, soil: str, icycle: int) -> None:
         assert _differs(base, fixed, "rg") and _differs(base, fixed, "cleaf")
     unchanged = FORCING + ("tsoilc", "moistavg", "btran", "npp_prev")
     assert not [n for n in unchanged if _differs(base, fixed, n)]
+
+
+@pytest.mark.parametrize("soil_model", ["casa", "mimics"])
+def test_another_soil_models_fix_is_refused(setA: Path, soil_model: str) -> None:
+    """A fix option declared by another soil model's layout (here CORPSE's) is an error, not silently ignored."""
+    from testbed.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="'corpse_first_year_npp' is not implemented for the"):
+        _model(setA, soil_model, 1, fixes={"corpse_first_year_npp": True})
