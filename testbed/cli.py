@@ -54,22 +54,25 @@ def _command_line(args: argparse.Namespace) -> str:
     return " ".join(shlex.quote(w) for w in words)
 
 
+def _run_options(args: argparse.Namespace) -> dict:
+    """The keyword arguments of ``testbed run`` and ``testbed spinup`` from their shared command-line options."""
+    return {
+        "resume": args.resume,
+        "overwrite": args.overwrite,
+        "workers": args.workers,
+        "scheduler": args.scheduler,
+        "progress": not args.quiet,
+        "break_lock": args.break_lock,
+        "command": _command_line(args),
+    }
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from .runner import execute, prepare
 
     cfg = _config_from(args)
     print(f"validating inputs of {args.namelist} ...", file=sys.stderr)
-    plan = prepare(cfg)
-    out = execute(
-        plan,
-        resume=args.resume,
-        overwrite=args.overwrite,
-        workers=args.workers,
-        scheduler=args.scheduler,
-        progress=not args.quiet,
-        break_lock=args.break_lock,
-        command=_command_line(args),
-    )
+    out = execute(prepare(cfg), **_run_options(args))
     print(f"done: outputs in {out}")
     return 0
 
@@ -79,16 +82,7 @@ def cmd_spinup(args: argparse.Namespace) -> int:
 
     cfg = _config_from(args)
     print(f"validating the spin-up pipeline of {args.namelist} ...", file=sys.stderr)
-    out = run_spinup(
-        cfg,
-        resume=args.resume,
-        overwrite=args.overwrite,
-        workers=args.workers,
-        scheduler=args.scheduler,
-        progress=not args.quiet,
-        break_lock=args.break_lock,
-        command=_command_line(args),
-    )
+    out = run_spinup(cfg, **_run_options(args))
     print(f"done: restart.nc, equilibrium.csv and run.log in {out}; transient namelist: {out / 'transient.nml'}")
     return 0
 

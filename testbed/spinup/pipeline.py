@@ -118,37 +118,14 @@ def run_spinup(
     break_lock: bool = False,
     command: str | None = None,
 ) -> Path:
-    """Validate and run the spin-up pipeline of ``cfg``; returns the output folder."""
-    plan = plan_spinup(cfg)
-    return execute_spinup(
-        plan,
-        resume=resume,
-        overwrite=overwrite,
-        workers=workers,
-        scheduler=scheduler,
-        progress=progress,
-        break_lock=break_lock,
-        command=command,
-    )
-
-
-def execute_spinup(
-    plan: SpinupPlan,
-    *,
-    resume: bool = False,
-    overwrite: bool = False,
-    workers: int | None = None,
-    scheduler: str | None = None,
-    progress: bool = True,
-    break_lock: bool = False,
-    command: str | None = None,
-) -> Path:
-    """Run a validated pipeline in its output folder, which it owns for the time of the run (the run's lock).
+    """Validate the spin-up pipeline of ``cfg`` (every input, before any compute) and run it in its output folder,
+    which it owns for the time of the run (the run's lock); returns the output folder.
 
     A fault (SIGINT, SIGTERM, a full or unwritable disk, a dask worker lost twice) stops it with
     :class:`RunAborted` and the runner's sentences (docs/reliability.md "Faults"): what happened, what was
     kept (the checkpoint after cycle N of stage S) and the command that resumes.
     """
+    plan = plan_spinup(cfg)
     command = command or " ".join(shlex.quote(a) for a in sys.argv)
     ckpt = plan.output_dir / CHECKPOINT
     return owned_run(
