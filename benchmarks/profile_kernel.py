@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 from pathlib import Path
 
 import numpy as np
-from run_benchmarks import make_domain, met_path
+from run_benchmarks import make_domain, met_path, time_kernel
 
 CONFIGS = (("casa", "c"), ("casa", "cn"), ("mimics", "c"), ("mimics", "cn"))
 
@@ -44,32 +43,6 @@ def load(domain: Path, soil_model: str, cycle: str, nyear: int):
     return model, [met.read_year(y) for y in range(min(nyear, met.nyear))]
 
 
-def run_once(model, forcings) -> tuple[float, float, np.ndarray, np.ndarray]:
-    """Wall and CPU seconds (this thread) spent in the kernel over all years; final state; last annual sums."""
-    from testbed import kernel
-
-    state = model.cold_state()
-    wall = cpu = 0.0
-    annual = kernel.new_annual(model.ncell)
-    for k, f in enumerate(forcings):
-        annual = kernel.new_annual(model.ncell)
-        t0, c0 = time.perf_counter(), time.thread_time()
-        kernel.advance(
-            model.soil,
-            state,
-            model.params,
-            model.sparams,
-            f,
-            icycle=model.icycle,
-            fixes=model.fix_flags,
-            annual=annual,
-            first_year=k == 0,
-        )
-        wall += time.perf_counter() - t0
-        cpu += time.thread_time() - c0
-    return wall, cpu, state, annual
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cells", type=int, default=4263)
@@ -91,7 +64,7 @@ def main() -> None:
         cell_days = model.ncell * 365 * len(forcings)
         walls, cpus = [], []
         for _ in range(args.repeat):
-            wall, cpu, state, annual = run_once(model, forcings)
+            wall, cpu, state, annual = time_kernel(model, forcings)
             walls.append(cell_days / wall)
             cpus.append(cell_days / cpu)
         saved[f"{tag}/state"], saved[f"{tag}/annual"] = state, annual

@@ -280,25 +280,17 @@ def run_original(binary: Path, config: str, domain: Path, nyears: int, tag: str,
 # ------------------------------------------------------------------------------------ ours
 
 
-def kernel_benchmark(domain: Path, nyears: int, soil_model: str) -> dict:
-    """Kernel-only time on one core (all forcing read beforehand), in this process."""
-    import numpy as np
-
+def time_kernel(model, forcings) -> tuple:
+    """Run ``model`` from a cold start over the in-memory ``forcings`` (one per year): wall and CPU seconds
+    (this thread) spent in the kernel, the final state and the last year's annual sums."""
     from testbed import kernel
-    from testbed.config import RunConfig
-    from testbed.forcing import MetFile
-    from testbed.runner import build_model
 
-    out = WORK / f"kernel_{soil_model}"
-    cfg = RunConfig.read(namelist(domain, nyears, soil_model, out, 10_000, 1))
-    model = build_model(cfg)
-    met = MetFile.open(cfg.resolve(cfg.get("files.met")))
-    forcings = [met.read_year(y) for y in range(met.nyear)]
     state = model.cold_state()
-    seconds = 0.0
+    wall = cpu = 0.0
+    annual = kernel.new_annual(model.ncell)
     for k, f in enumerate(forcings):
         annual = kernel.new_annual(model.ncell)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         kernel.advance(
             model.soil,
             state,
@@ -310,7 +302,25 @@ def kernel_benchmark(domain: Path, nyears: int, soil_model: str) -> dict:
             annual=annual,
             first_year=k == 0,
         )
-        seconds += time.perf_counter() - t0
+        wall += time.perf_counter() - t0
+        cpu += time.thread_time() - c0
+    return wall, cpu, state, annual
+
+
+def kernel_benchmark(domain: Path, nyears: int, soil_model: str) -> dict:
+    """Kernel-only time on one core (all forcing read beforehand), in this process."""
+    import numpy as np
+
+    from testbed.config import RunConfig
+    from testbed.forcing import MetFile
+    from testbed.runner import build_model
+
+    out = WORK / f"kernel_{soil_model}"
+    cfg = RunConfig.read(namelist(domain, nyears, soil_model, out, 10_000, 1))
+    model = build_model(cfg)
+    met = MetFile.open(cfg.resolve(cfg.get("files.met")))
+    forcings = [met.read_year(y) for y in range(met.nyear)]
+    seconds, _, state, _ = time_kernel(model, forcings)
     assert np.isfinite(state).all()
     return {
         "program": "kernel",
