@@ -17,7 +17,7 @@ from typing import Any
 import f90nml
 
 from .errors import ConfigError
-from .layout import FIXES
+from .layout import TABLES
 from .soil import REGISTRY as SOIL_MODELS
 from .soil.base import CYCLE_NAMES
 
@@ -39,17 +39,8 @@ class Key:
         return f"{self.group}.{self.name}"
 
 
-_FIX_HELP = {
-    "cumulative_root_depth": "use cumulative layer depths for the root profile (casa.md Q1)",
-    "clamp_btran": "clamp the root-zone water stress factor btran to [0, 1] and average soil moisture without "
-    "the field-capacity cap (casa.md Q2; changes CASA fW and MIMICS thetaLiq/fW too)",
-    "leaf_maint_resp": "compute leaf maintenance respiration from the rm_leaf parameter (casa.md Q3)",
-    "constant_growth_yield": "growth respiration from the table leaf N:P, without the one-day lag (casa.md Q4)",
-    "exudate_from_npp": "take root exudate from NPP instead of creating it (casa.md Q6; CASA soil only)",
-    "floor_mineral_n": "keep soil mineral N >= 0, booking the added N as a quirk source (casa.md Q10; CASA soil only)",
-    "mimics_first_year_npp": "MIMICS: keep the previous-year NPP of a restart instead of GPP/2 (mimics.md Q10)",
-    "corpse_first_year_npp": "CORPSE: keep the previous-year NPP of a restart instead of GPP/2 for the exudation "
-    "(docs/corpse.md Q6)",
+#: fixes that are not kernel columns (the fix columns and their help are declared in the layout files)
+_DRIVER_FIXES = {
     "no_restart_write_reset": "the original's restart-file write changes the state (casa.md Q5); skip that",
 }
 
@@ -408,7 +399,8 @@ KEYS: tuple[Key, ...] = (
     Key("heterogeneity", "rho_vmax_s", float, 0.0, "", "MIMICS: correlation of Vmax and the substrate"),
     Key("heterogeneity", "rho_vmax_m", float, 0.0, "", "MIMICS: correlation of Vmax and the microbe"),
     # &fixes
-    *(Key("fixes", name, bool, False, "", help) for name, help in _FIX_HELP.items()),
+    *(Key("fixes", c.name, bool, False, "", c.long_name) for c in TABLES["fix"].columns if c.name != "reserved"),
+    *(Key("fixes", name, bool, False, "", help) for name, help in _DRIVER_FIXES.items()),
     # &spinup (testbed spinup; docs/spinup.md)
     Key(
         "spinup",
@@ -531,7 +523,6 @@ KEYS: tuple[Key, ...] = (
 
 GROUPS = ("run", "files", "parallel", "perturbation", "moisture", "heterogeneity", "exudation", "fixes", "spinup")
 _BY_PATH = {k.path: k for k in KEYS}
-assert set(_FIX_HELP) - {"no_restart_write_reset"} == set(FIXES) - {"reserved"}
 
 
 def key(path: str) -> Key:

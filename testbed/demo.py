@@ -16,9 +16,19 @@ from pathlib import Path
 
 from .config import RunConfig, shipped_namelists
 from .runner import execute, prepare
+from .soil import REGISTRY
+from .soil.base import CYCLE_NAMES
 from .spinup import run_spinup
 
-CONFIGS = ("casa_cn", "casa_c", "mimics_cn", "mimics_c", "corpse_c")
+
+def _configs() -> tuple[str, ...]:
+    """Every soil model and cycle with a shipped ``spinup_`` and ``hist_`` namelist: registry order, C+N first."""
+    tags = [f"{name}_{CYCLE_NAMES[c]}" for name, m in REGISTRY.items() for c in sorted(m.cycles, reverse=True)]
+    return tuple(t for t in tags if all((shipped_namelists() / f"{s}_{t}.nml").exists() for s in ("spinup", "hist")))
+
+
+#: the demo's configurations, e.g. casa_cn, casa_c, mimics_cn, mimics_c, corpse_c
+CONFIGS = _configs()
 FIRST_YEAR, LAST_YEAR = 1901, 1920
 
 
