@@ -495,6 +495,27 @@ contains
             dg(i, D_THETAFRZN_CORPSE) = tf
             dg(i, D_FW_CORPSE) = fw
             dg(i, D_CWD2CO2_CORPSE) = cwd2co2
+            ! the kg m-2 quantities the original's annual file aggregates (its corpse_caccum; corpse.md 5)
+            do k = 0, 2
+               dg(i, D_SOIL_PROT_KG + k) = state(i, S_SOIL_C + 6 + k) + state(i, S_SOIL_C + 9 + k)
+               dg(i, D_SOIL_UNPROT_KG + k) = state(i, S_SOIL_C + k) + state(i, S_SOIL_C + 3 + k)
+               dg(i, D_LIT_UNPROT_KG + k) = state(i, S_LIT_C + k) + state(i, S_LIT_C + 3 + k)
+               dg(i, D_PROTECTED_PROD_KG + k) = pp_s(k + 1)
+            end do
+            dg(i, D_SOIL_LIVEMIC_KG) = state(i, S_SOIL_C + 12) + state(i, S_SOIL_C + 13)
+            dg(i, D_LIT_LIVEMIC_KG) = state(i, S_LIT_C + 12) + state(i, S_LIT_C + 13)
+            dg(i, D_CWD2CO2_KG) = cwd2co2/1000.0_dp
+            ! a year's sum of these is end - start of the cumulative CO2 (the original's CO2 difference)
+            if (doy == 1) then
+               dg(i, D_SOIL_CO2_YEAR) = -sco2_0
+               dg(i, D_LIT_CO2_YEAR) = -lco2_0
+            else if (doy == 365) then
+               dg(i, D_SOIL_CO2_YEAR) = dg(i, D_SOIL_CO2CUM)
+               dg(i, D_LIT_CO2_YEAR) = dg(i, D_LIT_CO2CUM)
+            else
+               dg(i, D_SOIL_CO2_YEAR) = 0.0_dp
+               dg(i, D_LIT_CO2_YEAR) = 0.0_dp
+            end if
             ! host diagnostics
             dg(i, D_CLITINPT_MET) = cl2m + cr2m
             dg(i, D_CLITINPT_STR) = (cl2s + cr2s) + cwd2str

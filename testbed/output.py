@@ -3,7 +3,7 @@
 The variable table is the single place that names, documents and units every
 output variable (docs/outputs.md is its prose version). Annual values are sums
 of the daily fluxes and means of the end-of-day pools (sum x (1/365), as the
-original computes them).
+original computes them), or a variable's own rule (``OutputVar.annual``).
 """
 
 from __future__ import annotations
@@ -223,10 +223,7 @@ def annual_dataset(
     stack = np.stack(annuals) if annuals else np.zeros((0, cells.lat.size, layout.NDIAG))
     data = {}
     for v in variables_for(soil_model, icycle, options):
-        col = stack[:, :, layout.index("diag", v.diag)]
-        if v.kind == "mean":
-            col = col * (1.0 / 365.0)
-        data[v.name] = (("time", "cell"), col.astype(np.float32), _var_attrs(v, annual=True))
+        data[v.name] = (("time", "cell"), v.annual_value(stack).astype(np.float32), _var_attrs(v, annual=True))
     ds = xr.Dataset(data, coords={**_coords(cells), **_time(times)}, attrs=_attrs(soil_model, icycle, attrs))
     ds["time_bnds"] = (("time", "nv"), bounds.reshape(len(times), 2))
     ds["year"] = ("time", np.asarray(year_labels, dtype=np.int32), {"long_name": "year label"})

@@ -325,6 +325,10 @@ def test_corpse_restart_from_our_netcdf_and_from_the_original_csvs(domain: Path,
         pools = [p.output for p in soil_models.get("corpse").pools]
         for name in pools + ["cleaf", "cwood", "cgpp", "cnpp"]:
             np.testing.assert_array_equal(r_nc[name].values, w[name].values[3:], err_msg=name)
-            # the CSVs hold 6 decimals (CASA g m-2, CORPSE kg m-2); small fast pools amplify that rounding (the
-            # exact CSV path is tests/reference: the spin and trans stages restart from the original's CSVs)
+            # the C-only CSVs hold no plant N and P: that restart starts from the cold-start P (as the original's),
+            # restart.nc from the carried P, and the growth yield follows the leaf P:N (quirks.md CASA Q4): NPP
+            # differs by up to 9 % on day 1, annual means by <= 3.0e-3 relative (27 % of this tolerance). With N and
+            # P equal, what is left is the CSVs' 6 decimals (CASA g m-2, CORPSE kg m-2): <= 5.0e-4 g m-2 on day 1
+            # (the rounding x 1000), <= 3.0e-3 g m-2 over 3 years, annual means <= 3.6e-4 relative (measured,
+            # issue 16). The exact CSV path is tests/reference: its spin and trans stages restart from the CSVs.
             np.testing.assert_allclose(r_csv[name].values, r_gpp[name].values, rtol=1e-2, atol=1e-2, err_msg=name)

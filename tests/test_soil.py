@@ -28,8 +28,12 @@ def test_pools_are_kernel_state_and_diagnostic_columns(model: soil.SoilModel) ->
     for p in model.all_pools(2):
         layout.index("state", p.column)
         layout.index("diag", p.column)  # the end-of-day pool in g m-2, written as its output variable
+    own = set(layout.block("diag", "host")) | set(layout.block("diag", model.name))
     for v in model.outputs:
         layout.index("diag", v.diag)
+        # an annual rule reads columns the kernel sums in this model's runs (keep_day: host + own block)
+        for c in v.annual.columns if v.annual else ():
+            assert layout.index("diag", c) in own, f"{v.name}: annual column {c} is not summed in {model.name} runs"
     for column in model.extra_prognostic:
         layout.index("state", column)
 

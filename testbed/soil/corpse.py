@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import InputError
-from ..variables import OutputVar
+from ..variables import AnnualRule, OutputVar
 from .base import CARBON, ParameterSpec, Pool, PoolCSV, SoilModel
 
 if TYPE_CHECKING:
@@ -255,6 +255,16 @@ def _csv_header() -> str:
     return ",".join(parts)
 
 
+def _kg_mean(name: str, column: str, member: str = "") -> OutputVar:
+    """A CORPSE output pool: daily ``column`` (g m-2); annual mean the original's ``1000 x (kg sum / 365)`` of
+    the kg m-2 column ``<column>_kg`` (corpse.md 5)."""
+    diag, kg = (f"{column}_{member}", f"{column}_kg_{member}") if member else (column, f"{column}_kg")
+    return OutputVar(name, diag, "mean", annual=AnnualRule(((kg,),), 1000.0, mean=True))
+
+
+_PROTECTED_PROD_KG = ("protected_prod_kg_1", "protected_prod_kg_2", "protected_prod_kg_3")
+
+
 MODEL = SoilModel(
     name="corpse",
     long_name="CORPSE soil (litter and soil layers; rhizosphere and bulk cohorts; protected C; microbes)",
@@ -291,17 +301,22 @@ MODEL = SoilModel(
     explicit_microbes=True,
     unsupported_fixes=("exudate_from_npp", "floor_mineral_n", "mimics_first_year_npp"),
     outputs=(
-        *(OutputVar(f"SoilProtected_C{k}", f"soil_prot_{k}", "mean") for k in (1, 2, 3)),
-        *(OutputVar(f"Soil_C{k}", f"soil_unprot_{k}", "mean") for k in (1, 2, 3)),
-        *(OutputVar(f"LitterLayer_C{k}", f"lit_unprot_{k}", "mean") for k in (1, 2, 3)),
-        OutputVar("Soil_LiveMicrobeC", "soil_livemic", "mean"),
-        OutputVar("LitterLayer_LiveMicrobeC", "lit_livemic", "mean"),
-        OutputVar("Soil_CO2", "soil_hr", "flux"),
-        OutputVar("LitterLayer_CO2", "lit_hr", "flux"),
-        OutputVar("protectedProd", "protected_prod", "flux"),
-        OutputVar("Ts", "ts_corpse", "mean"),
-        OutputVar("thetaLiq", "thetaliq_corpse", "mean"),
-        OutputVar("thetaFrzn", "thetafrzn_corpse", "mean"),
-        OutputVar("fW", "fw_corpse", "mean"),
+        *(_kg_mean(f"SoilProtected_C{k}", "soil_prot", str(k)) for k in (1, 2, 3)),
+        *(_kg_mean(f"Soil_C{k}", "soil_unprot", str(k)) for k in (1, 2, 3)),
+        *(_kg_mean(f"LitterLayer_C{k}", "lit_unprot", str(k)) for k in (1, 2, 3)),
+        _kg_mean("Soil_LiveMicrobeC", "soil_livemic"),
+        _kg_mean("LitterLayer_LiveMicrobeC", "lit_livemic"),
+        OutputVar("Soil_CO2", "soil_hr", "flux", annual=AnnualRule((("soil_co2_year",),), 1000.0)),
+        OutputVar("LitterLayer_CO2", "lit_hr", "flux", annual=AnnualRule((("lit_co2_year",), ("cwd2co2_kg",)), 1000.0)),
+        OutputVar("protectedProd", "protected_prod", "flux", annual=AnnualRule((_PROTECTED_PROD_KG,), 1000.0)),
+        *(
+            OutputVar(name, diag, "mean", annual=AnnualRule(((diag,),), mean=True))
+            for name, diag in (
+                ("Ts", "ts_corpse"),
+                ("thetaLiq", "thetaliq_corpse"),
+                ("thetaFrzn", "thetafrzn_corpse"),
+                ("fW", "fw_corpse"),
+            )
+        ),
     ),
 )

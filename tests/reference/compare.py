@@ -32,13 +32,6 @@ KNOWN_DIFFERENCES: dict[tuple[str, str], str] = {
     ("flux-csv-corpse", "FCneeyear"): "as FCrsyear",
 }
 
-#: files compared at a lower precision than stored, and why. Keys: (file kind, "annual").
-REDUCED_PRECISION: dict[tuple[str, str], str] = {
-    ("corpse", "annual"): "the original's annual CORPSE values are 1000 x (kg sum / 365) and differences of cumulative "
-    "CO2; ours are sums of the daily g m-2 values (x 1/365 for means), as for every output: equal at float32, "
-    "within 5e-15 relative in float64 (docs/corpse.md)",
-}
-
 
 @dataclass
 class Mismatch:
