@@ -566,6 +566,55 @@ def test_resume_needs_a_checkpoint_and_outputs_need_overwrite(domain: Path, tmp_
     assert not (out / "spinup_checkpoint.npz").exists()
 
 
+#: criteria 10x looser than the defaults, 70 % of the cells: on the 12-cell domain both methods meet them within a
+#: few accelerate cycles, while (almost) no cell's correction or residual has converged yet
+LOOSE = ("spinup.cell_rel=0.01", "spinup.cell_abs=10", "spinup.cell_fraction=0.7")
+
+
+@pytest.mark.parametrize("method", ["sasu", "anderson"])
+def test_accelerate_stage_ends_as_soon_as_the_criteria_hold(
+    domain: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, method: str
+) -> None:
+    """Whatever the method, the accelerate stage ends at the first cycle whose criteria hold (converged cells are
+    reported, not waited for), hands over, and a pipeline stopped one cycle before that resumes bit-identical."""
+    settings = (
+        "spinup.stages=prespin accelerate cycle",
+        f"spinup.accelerate_method={method}",
+        "spinup.prespin_cycles=2",
+        "spinup.accelerate_max_cycles=30",
+        "spinup.cycle_max_cycles=2",
+        "parallel.chunk_size=6",
+        *LOOSE,
+    )
+    ref = write_namelist(tmp_path / "ref", domain, *settings)
+    assert main(["spinup", str(ref), "--workers", "1", "-q"]) == 0
+    rows = list(csv.DictReader((tmp_path / "ref" / "out" / "equilibrium.csv").open()))
+    accel = [r for r in rows if r["stage"] == "accelerate"]
+    met = [int(r["criteria_met"]) for r in accel]
+    assert 2 <= len(accel) < 30 and met == [0] * (len(accel) - 1) + [1], met
+    model = plan_spinup(RunConfig.read(ref)).stages[0].model
+    nveg = int((~model.domain.inactive(model.casa)).sum())
+    assert int(accel[-1]["cells_converged"]) < 0.7 * nveg, accel[-1]  # the criteria alone ended the stage
+    assert rows[rows.index(accel[-1]) + 1]["stage"] == "cycle"
+    assert "stage accelerate done after" in (tmp_path / "ref" / "out" / "run.log").read_text()
+
+    from testbed.spinup import pipeline
+
+    real = pipeline._Checkpoint.write
+
+    def full_before_the_last(self, **kw):
+        if kw["stage"] == 1 and kw["cycle"] == len(accel) - 1:
+            raise OSError(errno.ENOSPC, "No space left on device", str(self.path))
+        real(self, **kw)
+
+    monkeypatch.setattr(pipeline._Checkpoint, "write", full_before_the_last)
+    nml = write_namelist(tmp_path / "stopped", domain, *settings)
+    assert main(["spinup", str(nml), "--workers", "1", "-q"]) == 3
+    monkeypatch.setattr(pipeline._Checkpoint, "write", real)
+    assert main(["spinup", str(nml), "--workers", "1", "-q", "--resume"]) == 0
+    _assert_same_end(tmp_path / "ref" / "out", tmp_path / "stopped" / "out")
+
+
 def test_shipped_pipeline_namelist_parses() -> None:
     from testbed.config import shipped_namelists
 
