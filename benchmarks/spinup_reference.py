@@ -418,7 +418,8 @@ def failed_cells(reference: dict, tag: str, totals: dict[str, np.ndarray]) -> li
             pft = reference.get(f"{tag}:pft", np.zeros(c["rel"].shape, dtype=int))[i]
             lines.append(
                 f"  {tag} {n} cell {i + 1} lat {lat:.1f} IGBP {pft}: accelerated {totals[n][i]:.6g}, brute force "
-                f"{reference[f'{tag}:{n}'][i]:.6g} ({100 * c['rel'][i]:.2f} %), extrapolated {c['limit'][i]:.6g}, "
+                f"{reference[f'{tag}:{n}'][i]:.6g} ({100 * c['rel'][i]:.2f} %), extrapolated {c['limit'][i]:.6g} "
+                f"(geometric), {c['modal_limit'][i]:.6g} (modal), "
                 f"{'approaching' if c['approaching'][i] else 'not approaching'} monotonically"
             )
     return lines
