@@ -566,6 +566,55 @@ def test_resume_needs_a_checkpoint_and_outputs_need_overwrite(domain: Path, tmp_
     assert not (out / "spinup_checkpoint.npz").exists()
 
 
+#: criteria 10x looser than the defaults, 70 % of the cells: on the 12-cell domain both methods meet them within a
+#: few accelerate cycles, while (almost) no cell's correction or residual has converged yet
+LOOSE = ("spinup.cell_rel=0.01", "spinup.cell_abs=10", "spinup.cell_fraction=0.7")
+
+
+@pytest.mark.parametrize("method", ["sasu", "anderson"])
+def test_accelerate_stage_ends_as_soon_as_the_criteria_hold(
+    domain: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, method: str
+) -> None:
+    """Whatever the method, the accelerate stage ends at the first cycle whose criteria hold (converged cells are
+    reported, not waited for), hands over, and a pipeline stopped one cycle before that resumes bit-identical."""
+    settings = (
+        "spinup.stages=prespin accelerate cycle",
+        f"spinup.accelerate_method={method}",
+        "spinup.prespin_cycles=2",
+        "spinup.accelerate_max_cycles=30",
+        "spinup.cycle_max_cycles=2",
+        "parallel.chunk_size=6",
+        *LOOSE,
+    )
+    ref = write_namelist(tmp_path / "ref", domain, *settings)
+    assert main(["spinup", str(ref), "--workers", "1", "-q"]) == 0
+    rows = list(csv.DictReader((tmp_path / "ref" / "out" / "equilibrium.csv").open()))
+    accel = [r for r in rows if r["stage"] == "accelerate"]
+    met = [int(r["criteria_met"]) for r in accel]
+    assert 2 <= len(accel) < 30 and met == [0] * (len(accel) - 1) + [1], met
+    model = plan_spinup(RunConfig.read(ref)).stages[0].model
+    nveg = int((~model.domain.inactive(model.casa)).sum())
+    assert int(accel[-1]["cells_converged"]) < 0.7 * nveg, accel[-1]  # the criteria alone ended the stage
+    assert rows[rows.index(accel[-1]) + 1]["stage"] == "cycle"
+    assert "stage accelerate done after" in (tmp_path / "ref" / "out" / "run.log").read_text()
+
+    from testbed.spinup import pipeline
+
+    real = pipeline._Checkpoint.write
+
+    def full_before_the_last(self, **kw):
+        if kw["stage"] == 1 and kw["cycle"] == len(accel) - 1:
+            raise OSError(errno.ENOSPC, "No space left on device", str(self.path))
+        real(self, **kw)
+
+    monkeypatch.setattr(pipeline._Checkpoint, "write", full_before_the_last)
+    nml = write_namelist(tmp_path / "stopped", domain, *settings)
+    assert main(["spinup", str(nml), "--workers", "1", "-q"]) == 3
+    monkeypatch.setattr(pipeline._Checkpoint, "write", real)
+    assert main(["spinup", str(nml), "--workers", "1", "-q", "--resume"]) == 0
+    _assert_same_end(tmp_path / "ref" / "out", tmp_path / "stopped" / "out")
+
+
 def test_shipped_pipeline_namelist_parses() -> None:
     from testbed.config import shipped_namelists
 
@@ -593,12 +642,6 @@ def _accuracy(tag: str, tmp_path: Path) -> tuple[dict, int, bool, int]:
     return ref.compare(stored, tag, totals), years, met, ref.brute_force_years(stored, tag)
 
 
-COLD_CELLS = pytest.mark.xfail(
-    reason="known gap (docs/spinup.md): CASA-C: two cold cells (a dead tundra cell decaying to 0, a cold needleleaf "
-    "cell) where 20,000 years of brute force still approach the sasu value but its drift does not yet extrapolate to "
-    "it; CASA-CN: also 0.5-3 % differences of soil N and soil C in six cold cells",
-    strict=False,
-)
 ANDERSON_GAP = pytest.mark.xfail(
     reason="known gap (docs/spinup.md): MIMICS uses anderson, whose cells with a jittering cycle map end more "
     "than 0.5 % away from the brute-force reference",
@@ -610,8 +653,6 @@ ANDERSON_GAP = pytest.mark.xfail(
 @pytest.mark.parametrize(
     "tag",
     [
-        pytest.param("casa_c", marks=COLD_CELLS),
-        pytest.param("casa_cn", marks=COLD_CELLS),
         pytest.param("mimics_c", marks=ANDERSON_GAP),
         pytest.param("mimics_cn", marks=ANDERSON_GAP),
     ],
@@ -626,15 +667,128 @@ def test_accelerated_spinup_matches_the_brute_force_reference(tag: str, tmp_path
     assert years <= 0.1 * brute, (years, brute)
 
 
-@pytest.mark.slow
-def test_sasu_casa_c_is_where_brute_force_goes(tmp_path: Path) -> None:
-    """CASA-C with sasu: the criteria met in under 10 % of brute force's years; at least 95 % of the vegetated cells
-    within 0.5 % of the brute-force reference (directly or by its extrapolated drift), and brute force still moving
-    monotonically towards the accelerated value in every other cell."""
-    result, years, met, brute = _accuracy("casa_c", tmp_path)
-    assert met and years <= 0.1 * brute, (years, brute)
+def test_acceptance_classifies_settled_extrapolable_and_turning_trajectories() -> None:
+    """benchmarks/spinup_reference.py ``classify`` on synthetic brute-force trajectories of 4 cells (limit 100):
+    one settled, one single-mode geometric approach and one two-mode approach (the slow mode from ``slow_modes``)
+    still 10 % away, which extrapolate to the limit; one that turned around, which does not."""
+    sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+    import spinup_reference as ref
+
+    n, every, ypc = 4000, ref.TRAJECTORY_EVERY, 5
+    cycles = np.arange(0, n + 1, every)
+    t = cycles * ypc
+    slow, fast = 1 / 60000.0, 1 / 4000.0  # per year
+    traj = np.stack(
+        [
+            100 + 50 * np.exp(-t / 100.0),
+            100 + 40 * np.exp(-slow * 5 * t),
+            100 - 12 * np.exp(-slow * t) - 300 * np.exp(-fast * t),
+            100 + 20 * np.sin(t / 8000.0),
+        ],
+        axis=1,
+    )
+    stored = {
+        "x:cycles": np.array(n),
+        "x:years_per_cycle": np.array(ypc),
+        "x:active": np.ones(4, dtype=bool),
+        "x:soil_c": traj[-1],
+        "x:traj_cycles": cycles,
+        "x:traj_soil_c": traj,
+        "x:slow_modes": np.array([[1 / 100.0, 1.0, 2.0], [5 * slow, 1.0, 2.0], [slow, fast, 1.0], [1.0, 2.0, 3.0]]),
+    }
+    accel = np.full(4, 100.0)
+    c = ref.classify(stored, "x", "soil_c", accel)
+    assert c["direct"].tolist() == [True, False, False, False]
+    assert c["extrapolated"].tolist() == [False, True, True, False]
+    assert c["failed"].tolist() == [False, False, False, True]
+    assert abs(c["limit"][1] - 100) < 1e-6 and abs(c["modal_limit"][2] - 100) < 1e-6
+    assert abs(c["limit"][2] - 100) > 0.5  # one geometric extrapolation misses a two-mode approach
+    # an accelerated value the trajectory heads for but does not extrapolate to is not explained
+    assert not ref.classify(stored, "x", "soil_c", np.full(4, 80.0))["extrapolated"][1]
+
+
+#: the accelerated spin-up of each CASA configuration, run once for all totals (benchmarks/spinup_reference.py)
+_CASA_RUNS: dict[str, tuple[dict, int, bool]] = {}
+
+
+def _casa_run(tag: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, dict, int, bool]:
+    if not REFERENCE.exists():
+        pytest.skip("no stored reference; run benchmarks/spinup_reference.py")
+    sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+    import spinup_reference as ref
+
     stored = dict(np.load(REFERENCE))
-    nveg = int(stored["casa_c:active"].sum())
-    for n in ("soil_c", "veg_c", "mic_c"):
-        assert result[f"cells_against_{n}"] == 0, result
-        assert result[f"cells_failed_{n}"] <= 0.05 * nveg, result
+    if tag not in _CASA_RUNS:
+        folder = tmp_path_factory.mktemp(f"accuracy_{tag}")
+        _CASA_RUNS[tag] = ref.accelerated(ref.reference_domain(folder), tag, folder / tag)
+    return stored, *_CASA_RUNS[tag]
+
+
+CASA_TOTALS = [("casa_c", n) for n in ("soil_c", "veg_c", "mic_c")] + [
+    ("casa_cn", n) for n in ("soil_c", "veg_c", "mic_c", "soil_n")
+]
+#: (configuration, total) -> vegetated cells (1-based) that fail the acceptance, each for a measured reason
+#: (docs/spinup.md "Status"). Cell 6, the tundra cell at -70.5 deg (IGBP 18) whose vegetation sheds no litter: the
+#: inputs of its litter and soil pools are 0, so their steady state is empty, exactly; its slowest mode has an
+#: e-folding time of 3.7 million years, so brute force (still 8,000 g m-2 of soil C after 40,000 years) can neither
+#: settle it nor show, by extrapolating its drift, that it ends at 0; the accelerated state still holds a few tens
+#: of g m-2 (the criteria hold long before so slow a pool is empty).
+KNOWN_GAPS = {
+    ("casa_c", "soil_c"): {6},
+    ("casa_c", "mic_c"): {6},
+    ("casa_cn", "soil_c"): {6},
+    ("casa_cn", "soil_n"): {6},
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("tag, total", CASA_TOTALS)
+def test_casa_accelerated_spinup_is_within_half_a_percent_of_brute_force_or_of_where_it_goes(
+    tag: str, total: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Issue 11's accuracy acceptance for CASA, per total, in every vegetated cell of the 64-cell reference domain
+    but the documented gaps (KNOWN_GAPS, checked by the xfail test below): the accelerated spin-up's value is within
+    0.5 % (or 1 g m-2) of the stored brute-force spin-up's end state, or -- for a cell brute force has not settled
+    -- the brute-force trajectory approaches it monotonically over the last half of its cycles and its remaining
+    drift extrapolates to within 0.5 % (or 1 g m-2) of it (benchmarks/spinup_reference.py ``classify``;
+    docs/spinup.md "Accuracy reference")."""
+    stored, totals, _, met = _casa_run(tag, tmp_path_factory)
+    import spinup_reference as ref
+
+    assert met
+    assert f"{tag}:traj_{total}" in stored, "the reference stores no trajectory: monotonicity cannot be checked"
+    c = ref.classify(stored, tag, total, totals[total])
+    nveg = int(stored[f"{tag}:active"].sum())
+    assert nveg >= 40 and int((c["direct"] | c["extrapolated"] | c["failed"]).sum()) == nveg
+    known = np.zeros(c["failed"].shape, dtype=bool)
+    known[[i - 1 for i in KNOWN_GAPS.get((tag, total), ())]] = True
+    assert not (c["failed"] & ~known).any(), "\n".join(ref.failed_cells(stored, tag, {total: totals[total]}))
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="documented gap: KNOWN_GAPS (the dead tundra cell; docs/spinup.md 'Status')")
+@pytest.mark.parametrize("tag, total", sorted(KNOWN_GAPS))
+def test_casa_known_gap_cells_meet_the_acceptance_too(
+    tag: str, total: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The cells of KNOWN_GAPS against the same acceptance (expected to fail; an unexpected pass fails the suite,
+    so the list is kept true)."""
+    stored, totals, _, _ = _casa_run(tag, tmp_path_factory)
+    import spinup_reference as ref
+
+    c = ref.classify(stored, tag, total, totals[total])
+    cells = [i - 1 for i in KNOWN_GAPS[(tag, total)]]
+    assert not c["failed"][cells].any(), "\n".join(ref.failed_cells(stored, tag, {total: totals[total]}))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("tag", ["casa_c", "casa_cn"])
+def test_casa_accelerated_spinup_costs_at_most_a_tenth_of_brute_force(
+    tag: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Issue 11's cost acceptance: the default criteria met in at most 10 % of the simulated years brute force needs
+    to meet them (brute force never met them in its stored run: its years are a lower bound, the ratio an upper one)."""
+    stored, _, years, met = _casa_run(tag, tmp_path_factory)
+    import spinup_reference as ref
+
+    assert met and years <= 0.1 * ref.brute_force_years(stored, tag), (years, ref.brute_force_years(stored, tag))

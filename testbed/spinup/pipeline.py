@@ -42,9 +42,8 @@ TABLE = "equilibrium.csv"
 CELLS = "cells.csv"
 #: cycles of per-cell changes kept to tell oscillating from drifting cells
 RECENT = 4
-#: anderson: a cell has converged when its relative residual is below this fraction of spinup.cell_rel; the
-#: accelerate stage ends when the criteria hold and cell_fraction of the cells have converged or fallen back
-#: (settled is not enough: a slow pool drifting 0.01 % per cycle can still be percents from its steady state)
+#: anderson: a cell has converged when its relative residual is below this fraction of spinup.cell_rel; it then
+#: takes plain cycles (the stage itself ends as soon as the criteria hold)
 CONVERGED = 1.0e-3
 #: sasu: a cell has converged when its semi-analytic correction (largest relative change of a pool it would
 #: make) is below this fraction of spinup.cell_rel; it then takes plain cycles
@@ -325,17 +324,16 @@ def _execute_spinup(
                     row["cells_accelerated"] = int((~plain & active).sum())
                     row["cells_fallback"] = int((memory["fallback"] & active).sum())
                     row["max_rel_correction"] = float(np.max(np.where(active, memory["correction"], 0.0)))
-                met = diag.met
                 if stage.method in ("anderson", "sasu"):
                     if stage.method == "anderson":
                         done_cells = (memory["fnorm_prev"] < opts["tol"]) | memory["fallback"]
                     else:
                         done_cells = Sasu.from_arrays(memory).done(opts["tol"])
-                    row["cells_converged"] = int((done_cells & active).sum())
-                    met = met and (done_cells & active).sum() >= c.cell_fraction * max(int(active.sum()), 1)
+                    row["cells_converged"] = int((done_cells & active).sum())  # reported; not a stop condition
                 row["seconds"] = round(max(r.seconds for r in results), 3)
                 rows.append(row)
-                done = (stage.early_stop and met) or k + 1 == stage.max_cycles
+                # every stage, whatever its method, ends as soon as its criteria hold (issue 11: early stop)
+                done = (stage.early_stop and diag.met) or k + 1 == stage.max_cycles
                 state = phi if done else nxt
                 # the table, the log line and the checkpoint of a cycle are written as one: a signal waits
                 with signals.writing():
