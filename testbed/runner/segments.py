@@ -75,9 +75,14 @@ class ChunkResult:
 
 
 def check_chunk(met_files: Sequence[Path], cells: slice) -> None:
-    """Scan the met values of one chunk of cells in every file (runs on a dask worker)."""
+    """Scan the met values of one chunk of cells in every file (runs on a dask worker).
+
+    The chunk is scanned in one block, a year at a time (the memory of a year of its run): a year's read
+    takes whole days of the grid, so every further block of cells would read the whole file again.
+    """
     for path in met_files:
-        check_values(MetFile.open(path), cells)
+        met = MetFile.open(path)
+        check_values(met, cells, block=max(1, len(range(*cells.indices(met.ncell)))))
 
 
 def worst(a: float, b: float) -> float:
