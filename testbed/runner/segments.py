@@ -193,8 +193,8 @@ def dask_client(cfg: RunConfig, workers: int | None = None, scheduler: str | Non
                 processes=processes,
                 dashboard_address=":0",
                 silence_logs=logging.CRITICAL,  # a fault ends in one sentence, not logs
-                # worker threads share this process's memory: no per-worker memory monitor (a worker
-                # process is restarted by it at 95 % of its share, which the fault tests rely on)
+                # worker threads share this process's memory: no per-worker memory monitor (worker processes
+                # keep it: it restarts a worker that outgrows its share of the memory)
                 memory_limit="auto" if processes else 0,
             )
         with cluster, Client(cluster) as client:
