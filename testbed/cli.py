@@ -17,6 +17,7 @@ Every subcommand has ``--help``.
 from __future__ import annotations
 
 import argparse
+import gc
 import shlex
 import sys
 import traceback
@@ -191,7 +192,22 @@ class _VersionAction(argparse.Action):
         parser.exit()
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _add_forcing_tools(fsub) -> None:
+    from .forcing_tools import clm5_to_met, synthetic, validate
+
+    for name, module, help_text in [
+        ("synthetic", synthetic, "reproducible synthetic domain: met files + tables"),
+        ("from-clm5", clm5_to_met, "convert CLM5 history and surface data"),
+        ("validate", validate, "check met files (and gridinfo/soil) as `testbed run` does, and report every problem"),
+    ]:
+        fp = fsub.add_parser(name, help=help_text, description=(module.__doc__ or "").strip().split("\n")[0])
+        module.add_arguments(fp)
+        fp.set_defaults(func=cmd_forcing, forcing_run=module.run)
+
+
+def build_parser(*, forcing_tools: bool = True) -> argparse.ArgumentParser:
+    """The command's parser; without ``forcing_tools`` the actions of ``testbed forcing`` are left out (their
+    modules import xarray and pandas, 0.3-0.6 s that a run would otherwise spend before it starts)."""
     p = argparse.ArgumentParser(
         prog="testbed",
         description="The land biogeochemistry testbed: CASA-CNP vegetation "
@@ -319,16 +335,8 @@ restart.nc, and transient.nml: `testbed run transient.nml` continues from the st
 
     f = sub.add_parser("forcing", help="make or check met forcing (synthetic, from CLM5, validate)")
     fsub = f.add_subparsers(dest="forcing_command", required=True, metavar="ACTION")
-    from .forcing_tools import clm5_to_met, synthetic, validate
-
-    for name, module, help_text in [
-        ("synthetic", synthetic, "reproducible synthetic domain: met files + tables"),
-        ("from-clm5", clm5_to_met, "convert CLM5 history and surface data"),
-        ("validate", validate, "check met files (and gridinfo/soil) as `testbed run` does, and report every problem"),
-    ]:
-        fp = fsub.add_parser(name, help=help_text, description=(module.__doc__ or "").strip().split("\n")[0])
-        module.add_arguments(fp)
-        fp.set_defaults(func=cmd_forcing, forcing_run=module.run)
+    if forcing_tools:
+        _add_forcing_tools(fsub)
 
     s = sub.add_parser("summary", help="paper-style table of global fluxes and stocks for one or more runs")
     s.add_argument("run_dirs", nargs="+", type=Path, help="run output folders (each with annual.nc)")
@@ -375,7 +383,8 @@ restart.nc, and transient.nml: `testbed run transient.nml` continues from the st
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    """The ``testbed`` command; ``argv`` None means this process's command line (the process exits next)."""
+    parser = build_parser(forcing_tools="forcing" in (sys.argv[1:] if argv is None else argv))
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
@@ -402,6 +411,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 4
+    finally:
+        if argv is None:
+            # the interpreter's final garbage collections would traverse every object of numpy, pandas, xarray
+            # and dask once more: 0.4-0.7 s after the outputs are written (docs/performance.md)
+            gc.freeze()
 
 
 if __name__ == "__main__":  # pragma: no cover

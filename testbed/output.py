@@ -13,10 +13,10 @@ import os
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cftime
 import numpy as np
-import xarray as xr
 
 from . import layout, provenance
 from . import soil as soil_models
@@ -25,6 +25,9 @@ from .errors import InputError
 from .nclock import netcdf_lock
 from .soil.base import CYCLE_NAMES
 from .variables import CN, OutputVar, pool_variable
+
+if TYPE_CHECKING:  # imported where used: a run imports xarray in the background while it computes
+    import xarray as xr
 
 FILL = np.float32(1.0e36)
 
@@ -194,6 +197,8 @@ def daily_dataset(
 
     ``time`` is the middle of each day, ``time_bnds`` the day; pools are end-of-day values.
     """
+    import xarray as xr
+
     nday = values.shape[2]
     start = cftime.DatetimeNoLeap(year_label, 1, 1)
     times = [start + _dt.timedelta(days=d, hours=12) for d in range(nday)]
@@ -218,6 +223,8 @@ def annual_dataset(
     options: Collection[str] = (),
 ) -> xr.Dataset:
     """Annual records (sums of fluxes, means of pools) for the given years as a CF dataset."""
+    import xarray as xr
+
     times = [cftime.DatetimeNoLeap(y, 7, 2, 12) for y in year_labels]
     bounds = np.array([[cftime.DatetimeNoLeap(y, 1, 1), cftime.DatetimeNoLeap(y + 1, 1, 1)] for y in year_labels])
     stack = np.stack(annuals) if annuals else np.zeros((0, cells.lat.size, layout.NDIAG))
@@ -257,6 +264,8 @@ def write_dataset(ds: xr.Dataset, path: str | os.PathLike, *, overwrite: bool = 
 
 def to_grid(ds: xr.Dataset, ilat: np.ndarray, ilon: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> xr.Dataset:
     """Put a (…, cell) dataset back on a (…, lat, lon) grid (missing cells are NaN)."""
+    import xarray as xr
+
     nlat, nlon = lat.size, lon.size
     out = {}
     for name, v in ds.data_vars.items():

@@ -18,6 +18,7 @@ from testbed import soil as soil_models
 from testbed.cli import main
 from testbed.config import RunConfig, namelist_text
 from testbed.forcing_tools.synthetic import make_synthetic_domain
+from testbed.runner import CHECKPOINT
 from testbed.state import read_restart
 
 
@@ -187,6 +188,28 @@ def test_nan_in_forcing_is_found_before_any_compute(domain: Path, tmp_path: Path
     err = _error(capsys, ["run", str(nml), "-q"])
     assert "xmoist layer 4 is NaN (nan) at npt 8 (" in err and "on day 831 (year 3 of the file, day 101)" in err
     assert not (tmp_path / "out" / "annual.nc").exists()
+
+
+def test_nan_in_a_later_segment_is_found_by_the_scan_before_anything_is_written(
+    domain: Path, tmp_path: Path, capsys
+) -> None:
+    """Checkpoints every year: the first segment does not read every met year, so every value is scanned first,
+    one task per chunk (each chunk in one block); the NaN lies in the second of three chunks, in year 3."""
+    bad = tmp_path / "met.nc"
+    with netCDF4.Dataset(domain / "forcing" / "met_1901_1903.nc") as a, netCDF4.Dataset(bad, "w") as b:
+        a.set_auto_mask(False)
+        for name, dim in a.dimensions.items():
+            b.createDimension(name, len(dim))
+        for name, v in a.variables.items():
+            data = np.array(v[:])
+            if name == "xcgpp":
+                data[2 * 365 + 10, 6, 0] = np.nan  # year 3, day 11, cell 7
+            b.createVariable(name, v.dtype, v.dimensions)[:] = data
+    nml = write_namelist(tmp_path, domain, f"files.met={bad}", "run.checkpoint_interval=1", "parallel.chunk_size=5")
+    err = _error(capsys, ["run", str(nml), "-q", "--workers", "2"])
+    assert "xcgpp is NaN (nan) at npt 7 (" in err and "on day 741 (year 3 of the file, day 11)" in err
+    assert not (tmp_path / "out" / "annual.nc").exists()
+    assert not (tmp_path / "out" / CHECKPOINT).exists()
 
 
 def test_grid_mismatch_between_met_and_gridinfo(domain: Path, tmp_path: Path, capsys) -> None:

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import xarray as xr
 
 from .. import layout
 from ..atomic import atomic_write
@@ -151,6 +150,8 @@ def merge_annual(parts_dir: Path, target: Path) -> None:
         with atomic_write(target) as tmp:
             shutil.copyfile(files[0], tmp)
         return
+    import xarray as xr
+
     coder = xr.coders.CFDatetimeCoder(use_cftime=True)
     with netcdf_lock():
         datasets = [xr.open_dataset(f, decode_times=coder) for f in files]

@@ -34,6 +34,15 @@ from .plan import Plan
 LOOKAHEAD = 2
 #: worker deaths a task may survive (dask's allowed-failures) before the run stops with KilledWorker
 ALLOWED_WORKER_DEATHS = 1
+#: dask settings of the local cluster. A chunk whose worker dies is run once more on another worker; a second
+#: death stops the run. The workers' statistical profiler (a stack sample of every thread each 10 ms, for the
+#: dashboard) and the 20 ms event-loop tick are off: with the workers in this process they took about 5 % of a
+#: core from the kernel for the whole run (docs/performance.md).
+LOCAL_CLUSTER_CONFIG = {
+    "distributed.scheduler.allowed-failures": ALLOWED_WORKER_DEATHS,
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "1s",
+}
 #: largest automatic chunk (cells): bounds a worker's memory to a few hundred MB per task (about 0.3 GB for 4,500
 #: cells). Each task reads its cells' forcing from the whole grid, so fewer, larger tasks read less in total.
 MAX_AUTO_CHUNK = 4500
@@ -66,9 +75,14 @@ class ChunkResult:
 
 
 def check_chunk(met_files: Sequence[Path], cells: slice) -> None:
-    """Scan the met values of one chunk of cells in every file (runs on a dask worker)."""
+    """Scan the met values of one chunk of cells in every file (runs on a dask worker).
+
+    The chunk is scanned in one block, a year at a time (the memory of a year of its run): a year's read
+    takes whole days of the grid, so every further block of cells would read the whole file again.
+    """
     for path in met_files:
-        check_values(MetFile.open(path), cells)
+        met = MetFile.open(path)
+        check_values(met, cells, block=max(1, len(range(*cells.indices(met.ncell)))))
 
 
 def worst(a: float, b: float) -> float:
@@ -171,16 +185,18 @@ def dask_client(cfg: RunConfig, workers: int | None = None, scheduler: str | Non
     n = workers if workers is not None else cfg.get("parallel.workers")
     n = n or os.cpu_count() or 1
     processes = cfg.get("parallel.processes")
-    # a chunk whose worker dies is run once more on another worker; a second death stops the run
-    with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_WORKER_DEATHS}):
+    with dask.config.set(LOCAL_CLUSTER_CONFIG):
         with _workers_ignore_sigint():
             cluster = LocalCluster(
                 n_workers=n,
                 threads_per_worker=1,
                 processes=processes,
                 dashboard_address=":0",
-                silence_logs=logging.CRITICAL,
-            )  # a fault ends in one sentence, not logs
+                silence_logs=logging.CRITICAL,  # a fault ends in one sentence, not logs
+                # worker threads share this process's memory: no per-worker memory monitor (worker processes
+                # keep it: it restarts a worker that outgrows its share of the memory)
+                memory_limit="auto" if processes else 0,
+            )
         with cluster, Client(cluster) as client:
             yield client
 
