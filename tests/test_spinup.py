@@ -23,6 +23,7 @@ from testbed.errors import ConfigError
 from testbed.forcing_tools.synthetic import make_synthetic_domain
 from testbed.spinup.anderson import Anderson
 from testbed.spinup.criteria import Criteria, diagnose, unsettled_kind
+from testbed.spinup.newton import Newton
 from testbed.spinup.sasu import Sasu
 from testbed.spinup.stages import plan_spinup
 from testbed.spinup.tasks import CycleJob, cycle_chunk
@@ -144,6 +145,55 @@ def test_anderson_keeps_pools_positive() -> None:
         x, _ = acc.step(x, np.array([[target, target]]))
     x, _ = acc.step(x, np.array([[1e-3, 1e-3]]), max_factor=10.0)
     assert np.all(x >= 1e-4) and np.all(x <= 1e-2)
+
+
+# --------------------------------------------------------------------------------------- newton
+
+
+def _newton_iterations(phi, fixed, x, acc: Newton, tol: float = 1e-6, max_it: int = 5000, **kw) -> int:
+    floor = np.full(x.shape, 1e-3)
+    for it in range(max_it):
+        p = phi(x)
+        if np.max(np.abs(p / fixed - 1)) < tol:
+            return it + 1
+        x, plain = acc.step(x, p, floor, **kw)
+        assert np.array_equal(x[plain], p[plain])
+    return max_it
+
+
+def test_newton_solves_a_linear_map_with_one_jacobian() -> None:
+    """Linear cells: one finite-difference Jacobian (n cycles, all cells together) and one Newton step."""
+    phi, fixed = _linear_problem()
+    x0 = np.ones_like(fixed)
+    plain = _iterations(phi, fixed, x0, None)
+    acc = Newton.new(fixed.shape[0], fixed.shape[1])
+    evals = _newton_iterations(phi, fixed, x0, acc, max_factor=1e6)
+    assert evals <= fixed.shape[1] + 3, evals
+    assert evals < plain / 100, (evals, plain)
+    assert np.all(acc.jacobians == 1) and not acc.fallback.any()
+
+
+def test_newton_guards_its_steps_and_falls_back_bit_for_bit() -> None:
+    phi, fixed = _linear_problem(ncell=6)
+    acc = Newton.new(6, fixed.shape[1])
+    floor = np.full(fixed.shape, 1e-3)
+    x = np.ones_like(fixed)
+    rng = np.random.default_rng(1)
+    for _ in range(60):
+        p = phi(x)
+        # cell 2's map is noise: its Newton steps keep making the residual grow
+        p[2] = fixed[2] * (1 + rng.uniform(-0.5, 0.5, fixed.shape[1]))
+        x_next, plain = acc.step(x, p, floor, fallback_after=2, growth=1.0, max_factor=2.0, tol=1e-9)
+        assert np.array_equal(x_next[plain], p[plain])
+        # every pool within the factor of its plain-cycled value (a Jacobian column: of the base point's)
+        assert np.all(x_next > 0)
+        x = x_next
+    assert acc.fallback[2]
+    assert not acc.fallback[[0, 1, 3, 4, 5]].any()
+    p = phi(x)
+    p[4, 0] = np.nan
+    x_next, plain = acc.step(x, p, floor)
+    assert acc.fallback[4] and plain[4]
 
 
 # --------------------------------------------------------------------------------------- sasu
@@ -279,7 +329,7 @@ def write_namelist(folder: Path, domain: Path, *settings: str) -> Path:
             "unknown stage 'accelerat'; stages are prespin, accelerate, cycle; did you mean 'accelerate'",
         ),
         ("spinup.stages=cycle cycle", "appears twice"),
-        ("spinup.accelerate_method=newton", "not implemented"),
+        ("spinup.newton_max_factor=1", "newton_max_factor must be > 1"),
         ("spinup.sasu_max_factor=1", "sasu_max_factor must be > 1"),
         ("spinup.cell_rel=-0.001", "cell_rel = -0.001 can never be met"),
         ("spinup.prespin_set=run.soil_model=mimics", "changes run.soil_model from 'casa' to 'mimics'"),
@@ -358,15 +408,23 @@ def _kill_when(proc: subprocess.Popen, ckpt: Path, ready) -> bool:
 
 @pytest.mark.parametrize(
     "soil_model",
-    ["casa", pytest.param("mimics", marks=pytest.mark.slow), pytest.param("corpse", marks=pytest.mark.slow)],
+    [
+        "casa",
+        pytest.param("mimics", marks=pytest.mark.slow),
+        pytest.param("corpse", marks=pytest.mark.slow),
+        pytest.param("mimics-newton", marks=pytest.mark.slow),
+    ],
 )
 def test_killed_pipeline_resumes_bit_identical(domain: Path, tmp_path: Path, soil_model: str) -> None:
+    # mimics-newton: MIMICS-C (13 unknowns per cell), killed while it takes its Jacobian, then Newton steps
+    soil_model, _, method = soil_model.partition("-")
     settings = (
         f"run.soil_model={soil_model}",
-        f"run.cycle={'c' if soil_model == 'corpse' else 'cn'}",
+        f"run.cycle={'c' if soil_model == 'corpse' or method else 'cn'}",
         "spinup.stages=prespin accelerate cycle",
         "spinup.prespin_cycles=2",
-        "spinup.accelerate_max_cycles=6",
+        f"spinup.accelerate_max_cycles={16 if method else 6}",
+        *([f"spinup.accelerate_method={method}"] if method else []),
         "spinup.cycle_max_cycles=3",
         "spinup.cell_abs=1e-9",
         "parallel.chunk_size=6",

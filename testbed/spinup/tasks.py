@@ -17,6 +17,7 @@ from .. import layout
 from ..model import Model
 from ..run import YearStep, run_years
 from .anderson import GROWTH, Anderson
+from .newton import Newton
 from .sasu import Sasu
 
 
@@ -26,7 +27,7 @@ class CycleJob:
 
     cells: slice
     steps: list[YearStep]
-    method: str  #: cycle | anderson | sasu
+    method: str  #: cycle | anderson | sasu | newton
     first_year_of_run: bool  #: the pipeline's very first simulated year (MIMICS NPP start, Q10)
     check_budgets: bool
     options: dict = field(
@@ -194,6 +195,21 @@ def cycle_chunk(job: CycleJob, model: Model, start: np.ndarray, memory: dict | N
         )
         nxt = state.copy(order="F")
         nxt[:, cols] = x_next
+        mem = acc.arrays()
+    elif job.method == "newton":
+        opts = job.options
+        cols = prognostic_indices(model)
+        acc = Newton.from_arrays(memory) if memory else Newton.new(model.ncell, cols.size, state.shape[1])
+        nxt, plain = acc.step_state(
+            x,
+            state,
+            cols,
+            pool_floor(model, opts.get("floor_c", 1.0), opts.get("floor_n", 0.1)),
+            max_factor=opts["max_factor"],
+            fallback_after=opts["fallback_after"],
+            tol=opts.get("tol", 0.0),
+        )
+        nxt = np.asfortranarray(nxt)
         mem = acc.arrays()
     elif job.method == "sasu":
         assert cycle_sum is not None
