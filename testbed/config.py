@@ -514,7 +514,7 @@ KEYS: tuple[Key, ...] = (
         "spinup",
         "newton_max_factor",
         float,
-        2.0,
+        4.0,
         "",
         "newton: a pool may differ from its plain-cycled value by at most this factor per Newton step",
     ),

@@ -28,6 +28,10 @@ import numpy as np
 FD_STEP = 1.0e-5
 #: the Jacobian is taken afresh when a Newton step reduced the weighted residual by less than this factor
 REFRESH = 0.5
+#: (I - J) is singular when its smallest singular value is below this fraction of its largest
+SINGULAR = 1.0e-4
+#: plain cycles contract steadily when the ratio of successive residuals changes by less than this
+STEADY = 0.01
 #: a Newton step failed when it made the weighted residual grow by more than this factor
 GROWTH = 3.0
 
@@ -56,6 +60,8 @@ class Newton:
     #: column of the base state, every other state column (also those not iterated) as at the base point
     base_state: np.ndarray
     base_phi_state: np.ndarray
+    ratio_prev: np.ndarray  #: (ncell,) contraction fnorm / fnorm_prev of the last plain cycle (nan: none)
+    length: np.ndarray  #: (ncell,) the last Newton step's length t in (0, 1] (shortened to keep pools in bounds)
 
     @classmethod
     def new(cls, ncell: int, n: int, nstate: int = 0) -> Newton:
@@ -79,6 +85,8 @@ class Newton:
             np.full(ncell, np.inf),
             z((ncell, nstate)),
             z((ncell, nstate)),
+            np.full(ncell, np.nan),
+            np.ones(ncell),
         )
 
     # ---- (de)serialisation by cell block: a checkpoint holds the concatenation over chunks
@@ -107,6 +115,7 @@ class Newton:
         fallback_after: int = 4,
         growth: float = GROWTH,
         tol: float = 0.0,
+        start: float = np.inf,
     ) -> tuple[np.ndarray, np.ndarray]:
         """The point to evaluate next from the evaluated x (ncell, n) and Phi(x); returns it and a per-cell mask
         of plain steps (next = Phi(x) exactly). ``floor`` (ncell, n): pool sizes below which changes do not
@@ -158,8 +167,15 @@ class Newton:
         self.has_jac[failed] = False
         self.correction[failed] = np.inf
         # a Jacobian at this iterate (none yet, or the last Newton step contracted too little)
-        slow = it & self.last_newton & ~failed & (fnorm > REFRESH * self.fnorm_prev)
-        fresh = it & ~failed & (~self.has_jac | slow)
+        # (a step shortened to t < 1 can reduce the residual by 1 - t at best: the chord goes on)
+        slow = it & self.last_newton & ~failed & (fnorm > np.maximum(REFRESH, 1 - 0.5 * self.length) * self.fnorm_prev)
+        # ... once the cell is near its fixed point (residual below ``start``) or its plain cycles contract steadily
+        # (the transient of the fast pools is over: the ratio of successive residuals changed by < STEADY)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = fnorm / self.fnorm_prev
+        steady = (ratio < 1) & (np.abs(ratio - self.ratio_prev) < STEADY)
+        self.ratio_prev = np.where(it & ~self.last_newton, ratio, np.nan)
+        fresh = it & ~failed & (~self.has_jac | slow) & ((fnorm < start) | steady | self.has_jac)
         for c in np.flatnonzero(fresh):
             self.base_x[c], self.base_phi[c] = x[c], phi[c]
             x_next[c] = x[c]
@@ -168,19 +184,28 @@ class Newton:
         plain &= ~fresh
         # ---- the Newton step: from the base point of a finished Jacobian, or from the evaluated iterate
         self.last_newton[:] = False
-        nt = ready | (it & ~failed & ~fresh)
+        nt = ready | (it & ~failed & ~fresh & self.has_jac & ~slow)
         if np.any(nt):
             bx = np.where(ready[:, None], self.base_x, x)[nt]
             bp = np.where(ready[:, None], self.base_phi, phi)[nt]
             fl = floor[nt]
-            delta = _solve(np.eye(n)[None] - self.jac[nt], bp - bx)
+            # in variables scaled by the pools' sizes; a (nearly) singular system -- a pool the cycle neither
+            # changes nor lets depend on anything (a frozen cell: every state is a fixed point) -- falls back
+            sc = np.maximum(np.abs(bp), fl)
+            a = np.eye(n)[None] - self.jac[nt] * sc[:, None, :] / sc[:, :, None]
+            with np.errstate(all="ignore"):
+                sv = np.linalg.svd(np.where(np.isfinite(a), a, 0.0), compute_uv=False)
+            singular = ~np.all(np.isfinite(a), axis=(1, 2)) | (sv[:, -1] < SINGULAR * sv[:, 0])
+            delta = _solve(np.where(singular[:, None, None], np.eye(n)[None], a), (bp - bx) / sc) * sc
+            delta[singular] = np.nan
             corr = np.max(np.abs(delta) / np.maximum(np.abs(bp), fl), axis=1)
             idx = np.flatnonzero(nt)
             bad = ~np.isfinite(corr)
             self.correction[idx] = np.where(bad, np.inf, corr)
             self.fallback[idx[bad]] = True
             go = ~bad & ~(corr < tol)
-            step = np.clip(bx + delta, np.abs(bp) / max_factor, np.abs(bp) * max_factor)
+            step, t = _bounded(bx, delta, np.abs(bp) / max_factor, np.abs(bp) * max_factor)
+            self.length[idx] = t
             x_next[idx[go]] = step[go]
             plain[idx[go]] = False
             self.last_newton[idx[go]] = True
@@ -191,6 +216,8 @@ class Newton:
             plain[idx[conv]] = ~ready[idx[conv]]
             self.x_prev[idx], self.phi_prev[idx] = bx, bp
             self.fnorm_prev[idx] = _wrms(bp - bx, bp, fl)
+        waiting = it & ~failed & ~fresh & ~nt
+        self.fnorm_prev[waiting] = fnorm[waiting]
         # cells that fell back cycle plainly from the state just simulated
         x_next[self.fallback] = phi[self.fallback]
         plain[self.fallback] = True
@@ -222,6 +249,15 @@ class Newton:
     def residual(self) -> np.ndarray:
         """Weighted RMS of each cell's last residual (~ relative change of its pools per cycle)."""
         return self.fnorm_prev
+
+
+def _bounded(x: np.ndarray, delta: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """x + t delta with the largest t <= 1 (per cell) that keeps every pool within [lo, hi]: the Newton direction
+    is kept, only shortened (clipping single pools would turn it)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tj = np.where(delta < 0, (lo - x) / delta, np.where(delta > 0, (hi - x) / delta, np.inf))
+    t = np.minimum(1.0, np.min(np.where(np.isnan(tj), np.inf, np.maximum(tj, 0.0)), axis=1))
+    return np.clip(x + t[:, None] * delta, lo, hi), t
 
 
 def _fd_step(v: float, floor: float) -> float:

@@ -52,7 +52,10 @@ CONVERGED = 1.0e-3
 SASU_CONVERGED = 0.1
 #: newton: a cell has converged when its Newton correction (the distance to the fixed point it predicts, relative
 #: per pool) is below this fraction of spinup.cell_rel; it then takes plain cycles
-NEWTON_CONVERGED = 0.1
+NEWTON_CONVERGED = 1.0
+#: newton: a cell takes its first Jacobian once its weighted residual (relative change per cycle) is below this
+#: (or its plain cycles contract steadily): far from the fixed point the cycle map is too nonlinear for Newton
+NEWTON_START = 1.0e-2
 #: unsettled cells listed in run.log (all of them are in cells.csv)
 LIST_CELLS = 20
 
@@ -294,6 +297,7 @@ def _execute_spinup(
                     "max_factor": cfg.get("spinup.newton_max_factor"),
                     "tol": NEWTON_CONVERGED * cfg.get("spinup.cell_rel"),
                     "fallback_after": cfg.get("spinup.anderson_fallback_after"),
+                    "start": NEWTON_START,
                 }
             for k in range(first_cycle, stage.max_cycles):
                 futures = []

@@ -55,6 +55,22 @@ def prognostic_indices(model: Model) -> np.ndarray:
     return np.array([layout.index("state", c) for c in model.soil.prognostic_columns(model.icycle)])
 
 
+#: host vegetation columns a Newton step leaves to plain cycling: the leaf and its labile store, whose turnover
+#: switches with phenology and the LAI bounds (the cycle map is not differentiable in them: finite differences and
+#: Newton corrections chase those switches; they re-equilibrate within a cycle)
+NEWTON_PLAIN = ("cleaf", "clabile", "nleaf")
+
+
+def newton_indices(model: Model) -> np.ndarray:
+    """Positions among the prognostic columns that ``newton`` iterates: the mass pools but the host's leaf and
+    labile pools and the soil model's non-mass prognostic columns (e.g. MIMICS' previous-year NPP, a memory of
+    the vegetation)."""
+    pools = {p.column for p in model.soil.all_pools(model.icycle)}
+    return np.array(
+        [k for k, c in enumerate(model.soil.prognostic_columns(model.icycle)) if c in pools and c not in NEWTON_PLAIN]
+    )
+
+
 def pool_floor(model: Model, carbon: float, nitrogen: float) -> np.ndarray:
     """(ncell, n) sizes in state units below which a prognostic column's changes do not matter:
     ``carbon`` g C m-2 and ``nitrogen`` g N m-2 (converted for pools held in other units), 1 for others."""
@@ -198,16 +214,18 @@ def cycle_chunk(job: CycleJob, model: Model, start: np.ndarray, memory: dict | N
         mem = acc.arrays()
     elif job.method == "newton":
         opts = job.options
-        cols = prognostic_indices(model)
+        pos = newton_indices(model)
+        cols = prognostic_indices(model)[pos]
         acc = Newton.from_arrays(memory) if memory else Newton.new(model.ncell, cols.size, state.shape[1])
         nxt, plain = acc.step_state(
             x,
             state,
             cols,
-            pool_floor(model, opts.get("floor_c", 1.0), opts.get("floor_n", 0.1)),
+            pool_floor(model, opts.get("floor_c", 1.0), opts.get("floor_n", 0.1))[:, pos],
             max_factor=opts["max_factor"],
             fallback_after=opts["fallback_after"],
             tol=opts.get("tol", 0.0),
+            start=opts.get("start", np.inf),
         )
         nxt = np.asfortranarray(nxt)
         mem = acc.arrays()
