@@ -637,7 +637,7 @@ def test_shipped_pipeline_namelist_parses() -> None:
 REFERENCE = Path(__file__).parent / "data" / "spinup_reference.npz"
 
 
-def _accuracy(tag: str, tmp_path: Path) -> tuple[dict, int, bool, int]:
+def _accuracy(tag: str, tmp_path: Path, method: str = "auto") -> tuple[dict, int, bool, int]:
     if not REFERENCE.exists():
         pytest.skip("no stored reference; run benchmarks/spinup_reference.py")
     sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
@@ -647,7 +647,7 @@ def _accuracy(tag: str, tmp_path: Path) -> tuple[dict, int, bool, int]:
     if f"{tag}:cycles" not in stored:
         pytest.skip(f"no stored reference for {tag}")
     forcing = ref.reference_domain(tmp_path)
-    totals, years, met = ref.accelerated(forcing, tag, tmp_path / tag)
+    totals, years, met = ref.accelerated(forcing, tag, tmp_path / tag, method=method)
     return ref.compare(stored, tag, totals), years, met, ref.brute_force_years(stored, tag)
 
 
@@ -657,28 +657,29 @@ COLD_CELLS = pytest.mark.xfail(
     "it; CASA-CN: also 0.5-3 % differences of soil N and soil C in six cold cells",
     strict=False,
 )
-ANDERSON_GAP = pytest.mark.xfail(
-    reason="known gap (docs/spinup.md): MIMICS uses anderson, whose cells with a jittering cycle map end more "
-    "than 0.5 % away from the brute-force reference",
+LIMIT_CYCLES = pytest.mark.xfail(
+    reason="known gap (docs/spinup.md): the default criteria cannot hold for MIMICS-CN on the reference domain: brute "
+    "force ends in period-2 cycles of +-8 and +-1 g m-2 per cycle in two cells (98 % of 41 cells is every cell); "
+    "newton leaves cells beyond 0.5 %",
     strict=False,
 )
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "tag",
+    "tag, method",
     [
-        pytest.param("casa_c", marks=COLD_CELLS),
-        pytest.param("casa_cn", marks=COLD_CELLS),
-        pytest.param("mimics_c", marks=ANDERSON_GAP),
-        pytest.param("mimics_cn", marks=ANDERSON_GAP),
+        pytest.param("casa_c", "auto", marks=COLD_CELLS),
+        pytest.param("casa_cn", "auto", marks=COLD_CELLS),
+        ("mimics_c", "newton"),
+        pytest.param("mimics_cn", "newton", marks=LIMIT_CYCLES),
     ],
 )
-def test_accelerated_spinup_matches_the_brute_force_reference(tag: str, tmp_path: Path) -> None:
+def test_accelerated_spinup_matches_the_brute_force_reference(tag: str, method: str, tmp_path: Path) -> None:
     """The acceptance: per-cell totals within 0.5 % of benchmarks/spinup_reference.py's stored brute-force
     spin-up, or, for cells brute force had not settled, of the limit its drift extrapolates to (moving towards the
     accelerated value); the default criteria met in at most 10 % of the simulated years brute force needed."""
-    result, years, met, brute = _accuracy(tag, tmp_path)
+    result, years, met, brute = _accuracy(tag, tmp_path, method)
     assert met, result
     assert all(v == 0 for k, v in result.items() if k.startswith("cells_failed")), result
     assert years <= 0.1 * brute, (years, brute)

@@ -28,6 +28,9 @@ import numpy as np
 FD_STEP = 1.0e-5
 #: the Jacobian is taken afresh when a Newton step reduced the weighted residual by less than this factor
 REFRESH = 0.5
+#: a cell whose Newton correction stopped shrinking from one Jacobian to the next within this multiple of the
+#: convergence tolerance is noise-limited (its cycle map jitters) and takes plain cycles
+STALL = 10.0
 #: (I - J) is singular when its smallest singular value is below this fraction of its largest
 SINGULAR = 1.0e-4
 #: plain cycles contract steadily when the ratio of successive residuals changes by less than this
@@ -62,6 +65,8 @@ class Newton:
     base_phi_state: np.ndarray
     ratio_prev: np.ndarray  #: (ncell,) contraction fnorm / fnorm_prev of the last plain cycle (nan: none)
     length: np.ndarray  #: (ncell,) the last Newton step's length t in (0, 1] (shortened to keep pools in bounds)
+    jac_correction: np.ndarray  #: (ncell,) the correction of the first step from the last fresh Jacobian (inf)
+    stalled: np.ndarray  #: (ncell,) bool: noise-limited -- a fresh Jacobian no longer halves a correction < STALL tol
 
     @classmethod
     def new(cls, ncell: int, n: int, nstate: int = 0) -> Newton:
@@ -87,6 +92,8 @@ class Newton:
             z((ncell, nstate)),
             np.full(ncell, np.nan),
             np.ones(ncell),
+            np.full(ncell, np.inf),
+            z(ncell, dtype=bool),
         )
 
     # ---- (de)serialisation by cell block: a checkpoint holds the concatenation over chunks
@@ -102,8 +109,8 @@ class Newton:
         return {k: np.concatenate([getattr(b, k) for b in blocks]) for k in Newton.__dataclass_fields__}
 
     def done(self, tol: float) -> np.ndarray:
-        """Cells that have converged (Newton correction below ``tol``) or fell back."""
-        return (self.correction < tol) | self.fallback
+        """Cells that have converged (Newton correction below ``tol``), stalled near it or fell back."""
+        return (self.correction < tol) | self.stalled | self.fallback
 
     def step(
         self,
@@ -203,7 +210,13 @@ class Newton:
             bad = ~np.isfinite(corr)
             self.correction[idx] = np.where(bad, np.inf, corr)
             self.fallback[idx[bad]] = True
-            go = ~bad & ~(corr < tol)
+            # noise-limited: the first step from a fresh Jacobian is no smaller than half the one from the Jacobian
+            # before, and already within STALL x tol (the cycle map's jitter, not its slow modes, sets the step)
+            fj = ready[idx] & ~bad
+            stall = fj & (corr > 0.5 * self.jac_correction[idx]) & (corr < STALL * tol)
+            self.stalled[idx[stall]] = True
+            self.jac_correction[idx[fj]] = corr[fj]
+            go = ~bad & ~(corr < tol) & ~self.stalled[idx]
             step, t = _bounded(bx, delta, np.abs(bp) / max_factor, np.abs(bp) * max_factor)
             self.length[idx] = t
             x_next[idx[go]] = step[go]
