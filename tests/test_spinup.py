@@ -196,6 +196,40 @@ def test_newton_guards_its_steps_and_falls_back_bit_for_bit() -> None:
     assert acc.fallback[4] and plain[4]
 
 
+def test_newton_perturbs_one_column_of_the_whole_base_state_and_refuses_frozen_cells() -> None:
+    """A Jacobian column is evaluated at the base point's whole state (also the columns Newton does not iterate)
+    with one iterated column changed; a cell whose cycle leaves a pool as it is (every value a fixed point) has a
+    singular (I - J) and cycles plainly instead of moving to another of its fixed points."""
+    phi3, fixed = _linear_problem(ncell=3, n=3)
+
+    def phi(state: np.ndarray) -> np.ndarray:  # column 3: a non-iterated memory column, column 0 of cell 2 frozen
+        out = state.copy()
+        out[:, :3] = phi3(state[:, :3])
+        out[2, 0] = state[2, 0]
+        out[:, 3] = state[:, 3] + 1.0
+        return out
+
+    cols = np.arange(3)
+    acc = Newton.new(3, 3, 4)
+    floor = np.full((3, 3), 1e-3)
+    x = np.ones((3, 4))
+    base = None
+    for it in range(12):
+        p = phi(x)
+        nxt, plain = acc.step_state(x, p, cols, floor, max_factor=1e6, tol=1e-9)
+        assert np.array_equal(nxt[plain], p[plain])
+        if base is not None and acc.phase[0] > 1:
+            changed = np.flatnonzero(nxt[0] != base)
+            assert changed.size == 1 and changed[0] == acc.phase[0] - 1, (it, nxt[0], base)
+        if acc.phase[0] == 1:
+            base = x[0].copy()
+            assert np.array_equal(np.flatnonzero(nxt[0] != base), [0])
+        x = nxt
+    assert acc.jacobians[0] >= 1 and not acc.fallback[0]
+    assert np.allclose(x[0, :3], fixed[0], rtol=1e-8)
+    assert acc.fallback[2] and plain[2]
+
+
 # --------------------------------------------------------------------------------------- sasu
 
 
