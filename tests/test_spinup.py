@@ -230,6 +230,23 @@ def test_newton_perturbs_one_column_of_the_whole_base_state_and_refuses_frozen_c
     assert acc.fallback[2] and plain[2]
 
 
+def test_newton_leaves_inert_pools_out_of_its_system() -> None:
+    """A pool the cycle leaves exactly as it is whatever the state (e.g. one the soil model does not use) does not
+    make the system singular: the cell converges, the pool stays where it is."""
+    phi4, fixed = _linear_problem(ncell=4, n=4)
+
+    def phi(x: np.ndarray) -> np.ndarray:
+        out = np.concatenate([phi4(x[:, :4]), x[:, 4:]], axis=1)
+        return out
+
+    x = np.concatenate([np.ones((4, 4)), np.full((4, 1), 7.0)], axis=1)
+    acc = Newton.new(4, 5)
+    for _ in range(12):
+        x, _ = acc.step(x, phi(x), np.full(x.shape, 1e-3), max_factor=1e6, tol=1e-9)
+    assert not acc.fallback.any()
+    assert np.allclose(x[:, :4], fixed, rtol=1e-8) and np.all(x[:, 4] == 7.0)
+
+
 # --------------------------------------------------------------------------------------- sasu
 
 

@@ -200,6 +200,10 @@ class Newton:
             # changes nor lets depend on anything (a frozen cell: every state is a fixed point) -- falls back
             sc = np.maximum(np.abs(bp), fl)
             a = np.eye(n)[None] - self.jac[nt] * sc[:, None, :] / sc[:, :, None]
+            # pools the cycle leaves exactly as they are, whatever the state (no residual, their Jacobian column
+            # that of the identity: e.g. pools a soil model does not use) are left out of the system
+            inert = (bp == bx) & np.all(a == 0.0, axis=1)
+            a = np.where(inert[:, :, None] | inert[:, None, :], np.eye(n)[None], a)
             with np.errstate(all="ignore"):
                 sv = np.linalg.svd(np.where(np.isfinite(a), a, 0.0), compute_uv=False)
             singular = ~np.all(np.isfinite(a), axis=(1, 2)) | (sv[:, -1] < SINGULAR * sv[:, 0])
