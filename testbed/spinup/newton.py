@@ -12,10 +12,13 @@ the iteration stops contracting (the residual fell by less than ``REFRESH``), wh
 finite differences. Safeguards per cell: every pool stays within ``max_factor`` of its plain-cycled
 value (so pools stay positive); a Newton step that makes the weighted residual grow more than
 ``growth``-fold is a failure: the cell restarts from the plain-cycled value of its best iterate so far with
-a fresh Jacobian; after ``fallback_after`` failures, a non-finite value or a singular system it falls back to
-plain cycling for good. A cell whose Newton correction (the distance to the fixed point it predicts,
-relative per pool) is below ``tol`` has converged and takes plain cycles; a plain cycle gives exactly
-Phi(x), bit for bit. Nothing here runs the model.
+a fresh Jacobian; after ``fallback_after`` failures, a non-finite value or a (nearly) singular system it falls
+back to plain cycling for good. Pools the cycle leaves exactly as they are are left out of the system. A cell
+takes its first Jacobian only once its residual is below ``start`` or its plain cycles contract steadily (far
+from the fixed point the map is too nonlinear). A cell whose Newton correction (the distance to the fixed
+point it predicts, relative per pool) is below ``tol``, or that is noise-limited (the correction stopped
+halving within ``STALL`` x ``tol``), takes plain cycles; a plain cycle gives exactly Phi(x), bit for bit.
+Nothing here runs the model.
 """
 
 from __future__ import annotations
