@@ -272,17 +272,17 @@ def modal_limit(reference: dict, tag: str, n: str) -> tuple[np.ndarray, np.ndarr
     return limit, ok
 
 
-def accelerated(forcing: Path, tag: str, folder: Path, workers: int = 1) -> tuple[dict[str, np.ndarray], int, bool]:
-    """`testbed spinup` with the default stages and criteria (method sasu or anderson): final per-cell totals,
-    simulated years, whether the criteria were met."""
+def accelerated(
+    forcing: Path, tag: str, folder: Path, workers: int = 1, method: str = "auto"
+) -> tuple[dict[str, np.ndarray], int, bool]:
+    """`testbed spinup` with the default stages and criteria (method ``auto``: as `testbed spinup` decides from the
+    soil model's description): final per-cell totals, simulated years, whether the criteria were met."""
     import csv
 
     from testbed.spinup import run_spinup
     from testbed.state import read_restart
 
     cfg = reference_config(forcing, tag, folder)
-    # the semi-analytic spin-up where the soil model declares linear pools (CASA), else Anderson (MIMICS)
-    method = "sasu" if REGISTRY[cfg.get("run.soil_model")].linear_pools else "anderson"
     cfg.override(
         [
             "spinup.stages=prespin accelerate cycle",
@@ -439,6 +439,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
     ap.add_argument("--work", type=Path, default=Path("/tmp/spinup_reference"))
     ap.add_argument("--output", type=Path, default=OUTPUT)
+    ap.add_argument("--method", default="auto", help="--compare: the accelerate stage's method (default auto)")
     ap.add_argument(
         "--compare",
         action="store_true",
@@ -465,7 +466,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{tag}: no reference stored")
                 continue
             t_run = time.perf_counter()
-            totals, years, met = accelerated(forcing, tag, args.work / f"accelerated_{tag}")
+            totals, years, met = accelerated(forcing, tag, args.work / f"accelerated_{tag}", method=args.method)
             t_run = time.perf_counter() - t_run
             brute = brute_force_years(reference, tag)
             brute_met = int(reference.get(f"{tag}:default_met_cycle", -1)) > 0

@@ -436,7 +436,7 @@ KEYS: tuple[Key, ...] = (
         "",
         "accelerate: auto (sasu where the soil model declares linear pools, i.e. CASA; anderson otherwise), cycle "
         "(plain cycling), anderson (per-cell Anderson acceleration of the cycle map), sasu (semi-analytic), "
-        "newton (not implemented yet)",
+        "newton (per-cell Newton with a finite-difference Jacobian, batched across cells)",
         ("auto", "cycle", "anderson", "sasu", "newton"),
     ),
     Key("spinup", "accelerate_max_cycles", int, 60, "", "accelerate: at most this many forcing cycles"),
@@ -501,6 +501,14 @@ KEYS: tuple[Key, ...] = (
         2.0,
         "",
         "sasu: a pool may be scaled by at most this factor (or 1/factor) per semi-analytic step",
+    ),
+    Key(
+        "spinup",
+        "newton_max_factor",
+        float,
+        4.0,
+        "",
+        "newton: a pool may differ from its plain-cycled value by at most this factor per Newton step",
     ),
     Key(
         "spinup",

@@ -23,6 +23,7 @@ from testbed.errors import ConfigError
 from testbed.forcing_tools.synthetic import make_synthetic_domain
 from testbed.spinup.anderson import Anderson
 from testbed.spinup.criteria import Criteria, diagnose, unsettled_kind
+from testbed.spinup.newton import Newton
 from testbed.spinup.sasu import Sasu
 from testbed.spinup.stages import plan_spinup
 from testbed.spinup.tasks import CycleJob, cycle_chunk
@@ -144,6 +145,106 @@ def test_anderson_keeps_pools_positive() -> None:
         x, _ = acc.step(x, np.array([[target, target]]))
     x, _ = acc.step(x, np.array([[1e-3, 1e-3]]), max_factor=10.0)
     assert np.all(x >= 1e-4) and np.all(x <= 1e-2)
+
+
+# --------------------------------------------------------------------------------------- newton
+
+
+def _newton_iterations(phi, fixed, x, acc: Newton, tol: float = 1e-6, max_it: int = 5000, **kw) -> int:
+    floor = np.full(x.shape, 1e-3)
+    for it in range(max_it):
+        p = phi(x)
+        if np.max(np.abs(p / fixed - 1)) < tol:
+            return it + 1
+        x, plain = acc.step(x, p, floor, **kw)
+        assert np.array_equal(x[plain], p[plain])
+    return max_it
+
+
+def test_newton_solves_a_linear_map_with_one_jacobian() -> None:
+    """Linear cells: one finite-difference Jacobian (n cycles, all cells together) and one Newton step."""
+    phi, fixed = _linear_problem()
+    x0 = np.ones_like(fixed)
+    plain = _iterations(phi, fixed, x0, None)
+    acc = Newton.new(fixed.shape[0], fixed.shape[1])
+    evals = _newton_iterations(phi, fixed, x0, acc, max_factor=1e6)
+    assert evals <= fixed.shape[1] + 3, evals
+    assert evals < plain / 100, (evals, plain)
+    assert np.all(acc.jacobians == 1) and not acc.fallback.any()
+
+
+def test_newton_guards_its_steps_and_falls_back_bit_for_bit() -> None:
+    phi, fixed = _linear_problem(ncell=6)
+    acc = Newton.new(6, fixed.shape[1])
+    floor = np.full(fixed.shape, 1e-3)
+    x = np.ones_like(fixed)
+    rng = np.random.default_rng(1)
+    for _ in range(60):
+        p = phi(x)
+        # cell 2's map is noise: its Newton steps keep making the residual grow
+        p[2] = fixed[2] * (1 + rng.uniform(-0.5, 0.5, fixed.shape[1]))
+        x_next, plain = acc.step(x, p, floor, fallback_after=2, growth=1.0, max_factor=2.0, tol=1e-9)
+        assert np.array_equal(x_next[plain], p[plain])
+        # every pool within the factor of its plain-cycled value (a Jacobian column: of the base point's)
+        assert np.all(x_next > 0)
+        x = x_next
+    assert acc.fallback[2]
+    assert not acc.fallback[[0, 1, 3, 4, 5]].any()
+    p = phi(x)
+    p[4, 0] = np.nan
+    x_next, plain = acc.step(x, p, floor)
+    assert acc.fallback[4] and plain[4]
+
+
+def test_newton_perturbs_one_column_of_the_whole_base_state_and_refuses_frozen_cells() -> None:
+    """A Jacobian column is evaluated at the base point's whole state (also the columns Newton does not iterate)
+    with one iterated column changed; a cell whose cycle leaves a pool as it is (every value a fixed point) has a
+    singular (I - J) and cycles plainly instead of moving to another of its fixed points."""
+    phi3, fixed = _linear_problem(ncell=3, n=3)
+
+    def phi(state: np.ndarray) -> np.ndarray:  # column 3: a non-iterated memory column, column 0 of cell 2 frozen
+        out = state.copy()
+        out[:, :3] = phi3(state[:, :3])
+        out[2, 0] = state[2, 0]
+        out[:, 3] = state[:, 3] + 1.0
+        return out
+
+    cols = np.arange(3)
+    acc = Newton.new(3, 3, 4)
+    floor = np.full((3, 3), 1e-3)
+    x = np.ones((3, 4))
+    base = None
+    for it in range(12):
+        p = phi(x)
+        nxt, plain = acc.step_state(x, p, cols, floor, max_factor=1e6, tol=1e-9)
+        assert np.array_equal(nxt[plain], p[plain])
+        if base is not None and acc.phase[0] > 1:
+            changed = np.flatnonzero(nxt[0] != base)
+            assert changed.size == 1 and changed[0] == acc.phase[0] - 1, (it, nxt[0], base)
+        if acc.phase[0] == 1:
+            base = x[0].copy()
+            assert np.array_equal(np.flatnonzero(nxt[0] != base), [0])
+        x = nxt
+    assert acc.jacobians[0] >= 1 and not acc.fallback[0]
+    assert np.allclose(x[0, :3], fixed[0], rtol=1e-8)
+    assert acc.fallback[2] and plain[2]
+
+
+def test_newton_leaves_inert_pools_out_of_its_system() -> None:
+    """A pool the cycle leaves exactly as it is whatever the state (e.g. one the soil model does not use) does not
+    make the system singular: the cell converges, the pool stays where it is."""
+    phi4, fixed = _linear_problem(ncell=4, n=4)
+
+    def phi(x: np.ndarray) -> np.ndarray:
+        out = np.concatenate([phi4(x[:, :4]), x[:, 4:]], axis=1)
+        return out
+
+    x = np.concatenate([np.ones((4, 4)), np.full((4, 1), 7.0)], axis=1)
+    acc = Newton.new(4, 5)
+    for _ in range(12):
+        x, _ = acc.step(x, phi(x), np.full(x.shape, 1e-3), max_factor=1e6, tol=1e-9)
+    assert not acc.fallback.any()
+    assert np.allclose(x[:, :4], fixed, rtol=1e-8) and np.all(x[:, 4] == 7.0)
 
 
 # --------------------------------------------------------------------------------------- sasu
@@ -279,7 +380,7 @@ def write_namelist(folder: Path, domain: Path, *settings: str) -> Path:
             "unknown stage 'accelerat'; stages are prespin, accelerate, cycle; did you mean 'accelerate'",
         ),
         ("spinup.stages=cycle cycle", "appears twice"),
-        ("spinup.accelerate_method=newton", "not implemented"),
+        ("spinup.newton_max_factor=1", "newton_max_factor must be > 1"),
         ("spinup.sasu_max_factor=1", "sasu_max_factor must be > 1"),
         ("spinup.cell_rel=-0.001", "cell_rel = -0.001 can never be met"),
         ("spinup.prespin_set=run.soil_model=mimics", "changes run.soil_model from 'casa' to 'mimics'"),
@@ -358,15 +459,23 @@ def _kill_when(proc: subprocess.Popen, ckpt: Path, ready) -> bool:
 
 @pytest.mark.parametrize(
     "soil_model",
-    ["casa", pytest.param("mimics", marks=pytest.mark.slow), pytest.param("corpse", marks=pytest.mark.slow)],
+    [
+        "casa",
+        pytest.param("mimics", marks=pytest.mark.slow),
+        pytest.param("corpse", marks=pytest.mark.slow),
+        pytest.param("mimics-newton", marks=pytest.mark.slow),
+    ],
 )
 def test_killed_pipeline_resumes_bit_identical(domain: Path, tmp_path: Path, soil_model: str) -> None:
+    # mimics-newton: MIMICS-C (13 unknowns per cell), killed while it takes its Jacobian, then Newton steps
+    soil_model, _, method = soil_model.partition("-")
     settings = (
         f"run.soil_model={soil_model}",
-        f"run.cycle={'c' if soil_model == 'corpse' else 'cn'}",
+        f"run.cycle={'c' if soil_model == 'corpse' or method else 'cn'}",
         "spinup.stages=prespin accelerate cycle",
         "spinup.prespin_cycles=2",
-        "spinup.accelerate_max_cycles=6",
+        f"spinup.accelerate_max_cycles={16 if method else 6}",
+        *([f"spinup.accelerate_method={method}"] if method else []),
         "spinup.cycle_max_cycles=3",
         "spinup.cell_abs=1e-9",
         "parallel.chunk_size=6",
@@ -628,7 +737,7 @@ def test_shipped_pipeline_namelist_parses() -> None:
 REFERENCE = Path(__file__).parent / "data" / "spinup_reference.npz"
 
 
-def _accuracy(tag: str, tmp_path: Path) -> tuple[dict, int, bool, int]:
+def _accuracy(tag: str, tmp_path: Path, method: str = "auto") -> tuple[dict, int, bool, int]:
     if not REFERENCE.exists():
         pytest.skip("no stored reference; run benchmarks/spinup_reference.py")
     sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
@@ -638,30 +747,31 @@ def _accuracy(tag: str, tmp_path: Path) -> tuple[dict, int, bool, int]:
     if f"{tag}:cycles" not in stored:
         pytest.skip(f"no stored reference for {tag}")
     forcing = ref.reference_domain(tmp_path)
-    totals, years, met = ref.accelerated(forcing, tag, tmp_path / tag)
+    totals, years, met = ref.accelerated(forcing, tag, tmp_path / tag, method=method)
     return ref.compare(stored, tag, totals), years, met, ref.brute_force_years(stored, tag)
 
 
-ANDERSON_GAP = pytest.mark.xfail(
-    reason="known gap (docs/spinup.md): MIMICS uses anderson, whose cells with a jittering cycle map end more "
-    "than 0.5 % away from the brute-force reference",
+LIMIT_CYCLES = pytest.mark.xfail(
+    reason="known gap (docs/spinup.md): the default criteria cannot hold for MIMICS-CN on the reference domain: brute "
+    "force ends in period-2 cycles of +-8 and +-1 g m-2 per cycle in two cells (98 % of 41 cells is every cell); "
+    "newton leaves cells beyond 0.5 %",
     strict=False,
 )
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "tag",
+    "tag, method",
     [
-        pytest.param("mimics_c", marks=ANDERSON_GAP),
-        pytest.param("mimics_cn", marks=ANDERSON_GAP),
+        ("mimics_c", "newton"),
+        pytest.param("mimics_cn", "newton", marks=LIMIT_CYCLES),
     ],
 )
-def test_accelerated_spinup_matches_the_brute_force_reference(tag: str, tmp_path: Path) -> None:
+def test_accelerated_spinup_matches_the_brute_force_reference(tag: str, method: str, tmp_path: Path) -> None:
     """The acceptance: per-cell totals within 0.5 % of benchmarks/spinup_reference.py's stored brute-force
     spin-up, or, for cells brute force had not settled, of the limit its drift extrapolates to (moving towards the
     accelerated value); the default criteria met in at most 10 % of the simulated years brute force needed."""
-    result, years, met, brute = _accuracy(tag, tmp_path)
+    result, years, met, brute = _accuracy(tag, tmp_path, method)
     assert met, result
     assert all(v == 0 for k, v in result.items() if k.startswith("cells_failed")), result
     assert years <= 0.1 * brute, (years, brute)

@@ -33,6 +33,7 @@ from ..soil.base import CYCLE_NAMES
 from ..state import write_restart
 from .anderson import Anderson
 from .criteria import diagnose, unsettled_kind
+from .newton import Newton
 from .sasu import Sasu
 from .stages import SpinupPlan, Stage, plan_spinup
 from .tasks import CycleJob, CycleResult, cycle_chunk
@@ -48,6 +49,12 @@ CONVERGED = 1.0e-3
 #: sasu: a cell has converged when its semi-analytic correction (largest relative change of a pool it would
 #: make) is below this fraction of spinup.cell_rel; it then takes plain cycles
 SASU_CONVERGED = 0.1
+#: newton: a cell has converged when its Newton correction (the distance to the fixed point it predicts, relative
+#: per pool) is below this fraction of spinup.cell_rel; it then takes plain cycles
+NEWTON_CONVERGED = 1.0
+#: newton: a cell takes its first Jacobian once its weighted residual (relative change per cycle) is below this
+#: (or its plain cycles contract steadily): far from the fixed point the cycle map is too nonlinear for Newton
+NEWTON_START = 1.0e-2
 #: unsettled cells listed in run.log (all of them are in cells.csv)
 LIST_CELLS = 20
 
@@ -284,6 +291,13 @@ def _execute_spinup(
                     # ... or when it changes no pool by more than this (g C m-2)
                     "abs_c": SASU_CONVERGED * cfg.get("spinup.cell_abs"),
                 }
+            if stage.method == "newton":
+                opts = {
+                    "max_factor": cfg.get("spinup.newton_max_factor"),
+                    "tol": NEWTON_CONVERGED * cfg.get("spinup.cell_rel"),
+                    "fallback_after": cfg.get("spinup.anderson_fallback_after"),
+                    "start": NEWTON_START,
+                }
             for k in range(first_cycle, stage.max_cycles):
                 futures = []
                 for cs in slices:
@@ -324,9 +338,18 @@ def _execute_spinup(
                     row["cells_accelerated"] = int((~plain & active).sum())
                     row["cells_fallback"] = int((memory["fallback"] & active).sum())
                     row["max_rel_correction"] = float(np.max(np.where(active, memory["correction"], 0.0)))
-                if stage.method in ("anderson", "sasu"):
+                if stage.method == "newton":
+                    memory = Newton.concat([Newton.from_arrays(r.memory) for r in results])
+                    row["cells_accelerated"] = int((~plain & active).sum())
+                    row["cells_fallback"] = int((memory["fallback"] & active).sum())
+                    row["max_rel_correction"] = float(
+                        np.max(np.where(active & np.isfinite(memory["correction"]), memory["correction"], 0.0))
+                    )
+                if stage.method in ("anderson", "sasu", "newton"):
                     if stage.method == "anderson":
                         done_cells = (memory["fnorm_prev"] < opts["tol"]) | memory["fallback"]
+                    elif stage.method == "newton":
+                        done_cells = Newton.from_arrays(memory).done(opts["tol"])
                     else:
                         done_cells = Sasu.from_arrays(memory).done(opts["tol"])
                     row["cells_converged"] = int((done_cells & active).sum())  # reported; not a stop condition

@@ -32,7 +32,7 @@ from .criteria import Criteria
 
 STAGES = ("prespin", "accelerate", "cycle")
 #: methods implemented; the others of the namelist key's choices are refused with a reason
-METHODS = ("cycle", "anderson", "sasu")
+METHODS = ("cycle", "anderson", "sasu", "newton")
 #: keys no stage may change: the pipeline's stages share one fixed point
 FROZEN = ("run.soil_model", "run.cycle", "run.first_year", "run.last_year", "files.met", "files.gridinfo", "files.soil")
 
@@ -159,10 +159,7 @@ def plan_spinup(cfg: RunConfig) -> SpinupPlan:
     if method == "auto":  # the soil model's description decides: linear pools -> semi-analytic, else Anderson
         method = "sasu" if plan_soil(cfg).linear_pools else "anderson"
     if "accelerate" in names and method not in METHODS:
-        reason = {
-            "newton": "per-cell Newton is not implemented yet (anderson reaches the goal)",
-        }.get(method, "")
-        raise ConfigError(f"spinup.accelerate_method = {method!r}: {reason}; use one of {', '.join(METHODS)}")
+        raise ConfigError(f"spinup.accelerate_method = {method!r}: use one of {', '.join(METHODS)}")
     if "accelerate" in names and method == "sasu" and not (soil := plan_soil(cfg)).linear_pools:
         raise ConfigError(
             f"spinup.accelerate_method = 'sasu': soil model {soil.name!r} declares no linear (donor-controlled) "
@@ -179,6 +176,8 @@ def plan_spinup(cfg: RunConfig) -> SpinupPlan:
         raise ConfigError("spinup.anderson_damping must be in (0, 1]")
     if not cfg.get("spinup.anderson_max_factor") > 1:
         raise ConfigError("spinup.anderson_max_factor must be > 1")
+    if not cfg.get("spinup.newton_max_factor") > 1:
+        raise ConfigError("spinup.newton_max_factor must be > 1")
     stages: list[Stage] = []
     state = None
     met_files: set[Path] = set()

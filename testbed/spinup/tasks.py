@@ -17,6 +17,7 @@ from .. import layout
 from ..model import Model
 from ..run import YearStep, run_years
 from .anderson import GROWTH, Anderson
+from .newton import Newton
 from .sasu import Sasu
 
 
@@ -26,7 +27,7 @@ class CycleJob:
 
     cells: slice
     steps: list[YearStep]
-    method: str  #: cycle | anderson | sasu
+    method: str  #: cycle | anderson | sasu | newton
     first_year_of_run: bool  #: the pipeline's very first simulated year (MIMICS NPP start, Q10)
     check_budgets: bool
     options: dict = field(
@@ -52,6 +53,22 @@ class CycleResult:
 def prognostic_indices(model: Model) -> np.ndarray:
     """State column indices a spin-up iterates, from the soil model's description."""
     return np.array([layout.index("state", c) for c in model.soil.prognostic_columns(model.icycle)])
+
+
+#: host vegetation columns a Newton step leaves to plain cycling: the leaf and its labile store, whose turnover
+#: switches with phenology and the LAI bounds (the cycle map is not differentiable in them: finite differences and
+#: Newton corrections chase those switches; they re-equilibrate within a cycle)
+NEWTON_PLAIN = ("cleaf", "clabile", "nleaf")
+
+
+def newton_indices(model: Model) -> np.ndarray:
+    """Positions among the prognostic columns that ``newton`` iterates: the mass pools but the host's leaf and
+    labile pools and the soil model's non-mass prognostic columns (e.g. MIMICS' previous-year NPP, a memory of
+    the vegetation)."""
+    pools = {p.column for p in model.soil.all_pools(model.icycle)}
+    return np.array(
+        [k for k, c in enumerate(model.soil.prognostic_columns(model.icycle)) if c in pools and c not in NEWTON_PLAIN]
+    )
 
 
 def pool_floor(model: Model, carbon: float, nitrogen: float) -> np.ndarray:
@@ -194,6 +211,23 @@ def cycle_chunk(job: CycleJob, model: Model, start: np.ndarray, memory: dict | N
         )
         nxt = state.copy(order="F")
         nxt[:, cols] = x_next
+        mem = acc.arrays()
+    elif job.method == "newton":
+        opts = job.options
+        pos = newton_indices(model)
+        cols = prognostic_indices(model)[pos]
+        acc = Newton.from_arrays(memory) if memory else Newton.new(model.ncell, cols.size, state.shape[1])
+        nxt, plain = acc.step_state(
+            x,
+            state,
+            cols,
+            pool_floor(model, opts.get("floor_c", 1.0), opts.get("floor_n", 0.1))[:, pos],
+            max_factor=opts["max_factor"],
+            fallback_after=opts["fallback_after"],
+            tol=opts.get("tol", 0.0),
+            start=opts.get("start", np.inf),
+        )
+        nxt = np.asfortranarray(nxt)
         mem = acc.arrays()
     elif job.method == "sasu":
         assert cycle_sum is not None
