@@ -173,7 +173,8 @@ def test_wrong_dims_in_met_file(domain: Path, tmp_path: Path, capsys) -> None:
     assert "variable xtairk has dimensions ('lat', 'lon', 'time'); the model needs ('time', 'lat', 'lon')" in err
 
 
-def test_nan_in_forcing_is_found_before_any_compute(domain: Path, tmp_path: Path, capsys) -> None:
+def _met_with_nan(domain: Path, tmp_path: Path, variable: str, index: tuple[int, ...]) -> Path:
+    """A copy of the domain's met file with one NaN in ``variable`` at ``index``."""
     bad = tmp_path / "met.nc"
     with netCDF4.Dataset(domain / "forcing" / "met_1901_1903.nc") as a, netCDF4.Dataset(bad, "w") as b:
         a.set_auto_mask(False)
@@ -181,9 +182,14 @@ def test_nan_in_forcing_is_found_before_any_compute(domain: Path, tmp_path: Path
             b.createDimension(name, len(dim))
         for name, v in a.variables.items():
             data = np.array(v[:])
-            if name == "xmoist":
-                data[2 * 365 + 100, 3, 7, 0] = np.nan  # year 3, day 101, layer 4, cell 8
+            if name == variable:
+                data[index] = np.nan
             b.createVariable(name, v.dtype, v.dimensions)[:] = data
+    return bad
+
+
+def test_nan_in_forcing_is_found_before_any_compute(domain: Path, tmp_path: Path, capsys) -> None:
+    bad = _met_with_nan(domain, tmp_path, "xmoist", (2 * 365 + 100, 3, 7, 0))  # year 3, day 101, layer 4, cell 8
     nml = write_namelist(tmp_path, domain, f"files.met={bad}")
     err = _error(capsys, ["run", str(nml), "-q"])
     assert "xmoist layer 4 is NaN (nan) at npt 8 (" in err and "on day 831 (year 3 of the file, day 101)" in err
@@ -195,16 +201,7 @@ def test_nan_in_a_later_segment_is_found_by_the_scan_before_anything_is_written(
 ) -> None:
     """Checkpoints every year: the first segment does not read every met year, so every value is scanned first,
     one task per chunk (each chunk in one block); the NaN lies in the second of three chunks, in year 3."""
-    bad = tmp_path / "met.nc"
-    with netCDF4.Dataset(domain / "forcing" / "met_1901_1903.nc") as a, netCDF4.Dataset(bad, "w") as b:
-        a.set_auto_mask(False)
-        for name, dim in a.dimensions.items():
-            b.createDimension(name, len(dim))
-        for name, v in a.variables.items():
-            data = np.array(v[:])
-            if name == "xcgpp":
-                data[2 * 365 + 10, 6, 0] = np.nan  # year 3, day 11, cell 7
-            b.createVariable(name, v.dtype, v.dimensions)[:] = data
+    bad = _met_with_nan(domain, tmp_path, "xcgpp", (2 * 365 + 10, 6, 0))  # year 3, day 11, cell 7
     nml = write_namelist(tmp_path, domain, f"files.met={bad}", "run.checkpoint_interval=1", "parallel.chunk_size=5")
     err = _error(capsys, ["run", str(nml), "-q", "--workers", "2"])
     assert "xcgpp is NaN (nan) at npt 7 (" in err and "on day 741 (year 3 of the file, day 11)" in err

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .memory import CellMemory
+
 #: Tikhonov regularisation of the least-squares problem, relative to its largest diagonal element
 RIDGE = 1.0e-12
 #: pools smaller than this fraction of the cell's mean pool are weighed as if they were that size
@@ -36,7 +38,7 @@ GROWTH = 3.0
 
 
 @dataclass
-class Anderson:
+class Anderson(CellMemory):
     """The per-cell memory of the iteration, for a block of cells (every array's first axis is the cell)."""
 
     dx: np.ndarray  #: (ncell, m, n) differences of successive iterates
@@ -68,18 +70,6 @@ class Anderson:
             np.zeros((ncell, n)),
             np.full(ncell, np.inf),
         )
-
-    # ---- (de)serialisation by cell block: a checkpoint holds the concatenation over chunks
-    def arrays(self) -> dict[str, np.ndarray]:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
-
-    @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray], cells: slice = slice(None)) -> Anderson:
-        return cls(**{k: np.array(arrays[k][cells]) for k in cls.__dataclass_fields__})
-
-    @staticmethod
-    def concat(blocks: list[Anderson]) -> dict[str, np.ndarray]:
-        return {k: np.concatenate([getattr(b, k) for b in blocks]) for k in Anderson.__dataclass_fields__}
 
     def step(
         self,

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .memory import CellMemory
+
 #: finite-difference step, relative to the pool (or to its floor, for nearly empty pools)
 FD_STEP = 1.0e-5
 #: the Jacobian is taken afresh when a Newton step reduced the weighted residual by less than this factor
@@ -43,7 +45,7 @@ GROWTH = 3.0
 
 
 @dataclass
-class Newton:
+class Newton(CellMemory):
     """The per-cell memory of the iteration for a block of cells (every array's first axis is the cell)."""
 
     phase: np.ndarray  #: (ncell,) 0: the evaluated point is an iterate; j > 0: base + h_j e_j of column j - 1
@@ -98,18 +100,6 @@ class Newton:
             np.full(ncell, np.inf),
             z(ncell, dtype=bool),
         )
-
-    # ---- (de)serialisation by cell block: a checkpoint holds the concatenation over chunks
-    def arrays(self) -> dict[str, np.ndarray]:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
-
-    @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray], cells: slice = slice(None)) -> Newton:
-        return cls(**{k: np.array(arrays[k][cells]) for k in cls.__dataclass_fields__})
-
-    @staticmethod
-    def concat(blocks: list[Newton]) -> dict[str, np.ndarray]:
-        return {k: np.concatenate([getattr(b, k) for b in blocks]) for k in Newton.__dataclass_fields__}
 
     def done(self, tol: float) -> np.ndarray:
         """Cells that have converged (Newton correction below ``tol``), stalled near it or fell back."""

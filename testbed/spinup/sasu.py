@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .memory import CellMemory
+
 #: a pool's change between two cycles must exceed this fraction of it to update its secant feedback estimate
 SECANT_MIN = 1.0e-3
 #: the feedback estimate rho_j is capped at this multiple of the pool's rate k_j
@@ -42,7 +44,7 @@ FLOOR = 1.0
 
 
 @dataclass
-class Sasu:
+class Sasu(CellMemory):
     """Per-cell memory of the iteration for a block of cells (every array's first axis is the cell)."""
 
     correction: np.ndarray  #: (ncell,) largest |r_j - 1| of the last cycle (inf before the first)
@@ -72,17 +74,6 @@ class Sasu:
             np.zeros(ncell, dtype=np.int64),
             np.zeros(ncell, dtype=bool),
         )
-
-    def arrays(self) -> dict[str, np.ndarray]:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
-
-    @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray], cells: slice = slice(None)) -> Sasu:
-        return cls(**{k: np.array(arrays[k][cells]) for k in cls.__dataclass_fields__})
-
-    @staticmethod
-    def concat(blocks: list[Sasu]) -> dict[str, np.ndarray]:
-        return {k: np.concatenate([getattr(b, k) for b in blocks]) for k in Sasu.__dataclass_fields__}
 
     def step(
         self,
