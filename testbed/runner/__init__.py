@@ -77,13 +77,22 @@ class _Signals:
     def __init__(self) -> None:
         self.depth = 0
         self.pending: BaseException | None = None
+        #: the exception the handler raised last: a handler that runs inside a finaliser (e.g. a dask Future's
+        #: ``__del__`` during garbage collection) has its exception printed and dropped by Python, so the next
+        #: write block raises it again
+        self.raised: BaseException | None = None
 
     def handler(self, signum: int, frame: object) -> None:
         exc = KeyboardInterrupt() if signum == signal.SIGINT else Terminated()
         if self.depth:
             self.pending = self.pending or exc
             return
+        self.raised = exc
         raise exc
+
+    def delivered(self) -> None:
+        """The run has stopped on the signal: nothing is left to raise."""
+        self.pending = self.raised = None
 
     @contextlib.contextmanager
     def writing(self, last: bool = False) -> Iterator[None]:
@@ -95,9 +104,10 @@ class _Signals:
         finally:
             self.depth -= 1
         if last:
-            self.pending = None
-        if not self.depth and self.pending is not None:
-            exc, self.pending = self.pending, None
+            self.delivered()
+        exc = self.pending or self.raised
+        if not self.depth and exc is not None:
+            self.delivered()
             raise exc
 
     @contextlib.contextmanager
@@ -243,6 +253,7 @@ def owned_run(
         what = _what(exc, folder)
         if what is None:
             raise
+        signals.delivered()
         with signals.writing():
             folder.remove_temporaries()
         raise RunAborted(f"{what}. {kept(folder)}. {again(folder)}") from exc

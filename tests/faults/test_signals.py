@@ -98,3 +98,31 @@ def test_sigterm_ends_in_the_sentence_and_resumes_bit_identical(domain, referenc
 @pytest.mark.parametrize("draw", range(3))
 def test_signal_at_random_points(domain, reference, tmp_path, sig: signal.Signals, draw: int) -> None:
     interrupt_and_resume(domain, reference, tmp_path, sig, random.Random(f"{SEED}-{sig.name}-{draw}"))
+
+
+def test_a_signal_whose_exception_a_finaliser_drops_is_raised_at_the_next_write() -> None:
+    """A signal handler that runs inside ``__del__`` (seen: a dask Future released during garbage collection)
+    raises into a finaliser, where Python prints the exception and drops it; the run must still stop, at the
+    end of its next write block, and a run that ends with its last write ignores the signal."""
+    import gc
+
+    from testbed.runner import Terminated, _Signals
+
+    signals = _Signals()
+
+    class Finalised:
+        def __del__(self) -> None:
+            signals.handler(signal.SIGTERM, None)
+
+    Finalised()  # the handler's exception is dropped ("Exception ignored in ...")
+    gc.collect()
+    with pytest.raises(Terminated):
+        with signals.writing():
+            pass  # the block itself completes; the signal is raised at its end
+    with signals.writing():
+        pass  # raised once only
+    Finalised()
+    gc.collect()
+    with signals.writing(last=True):
+        pass  # the run is complete: the signal is ignored
+    assert signals.raised is None and signals.pending is None
