@@ -113,8 +113,13 @@ def main(argv: list[str] | None = None) -> int:
     from testbed.spinup import run_spinup
 
     domain = make_domain(args.cells)
-    out = WORK / f"spinup_mimics_cn_{args.cells}"
-    nml = write_namelist(domain, out, args.workers, args.max_cycles)
+    out = (
+        WORK / f"spinup_mimics_cn_{args.cells}"
+        if args.method is None
+        else WORK / f"spinup_mimics_cn_{args.cells}_{args.method}"
+    )
+    method = () if args.method is None else (f"spinup.accelerate_method={args.method}",)
+    nml = write_namelist(domain, out, args.workers, args.max_cycles, extra=method)
     t0 = time.perf_counter()
     run_spinup(RunConfig.read(nml), overwrite=True, workers=args.workers)
     wall = time.perf_counter() - t0
@@ -130,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
             "# Spin-up benchmark (benchmarks/spinup_bench.py)",
             "",
             f"MIMICS-CN, {args.cells} cells, per-year met files {YEARS[0]}-{YEARS[1]}, {args.workers} workers, "
-            f"default stages and criteria{capped}.",
+            f"default stages and criteria{capped}; accelerate method {args.method or 'default (auto)'}.",
             "",
             "| quantity | value |",
             "|---|---:|",

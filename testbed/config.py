@@ -753,6 +753,12 @@ def _format(v: Any) -> str:
     return str(v)
 
 
+def help_line(k: Key) -> str:
+    """The comment line that precedes key ``k`` in a written namelist: its help, units and default."""
+    units = f" [{k.units}]" if k.units else ""
+    return f"  ! {k.name}{units}: {k.help} (default {_format(k.default)})"
+
+
 def namelist_text(cfg: RunConfig, only_changed: bool = False, with_help: bool = True) -> str:
     """The namelist as text, each key preceded by its help line (units and default)."""
     lines = []
@@ -763,8 +769,7 @@ def namelist_text(cfg: RunConfig, only_changed: bool = False, with_help: bool = 
         lines.append(f"&{g}")
         for k in entries:
             if with_help:
-                units = f" [{k.units}]" if k.units else ""
-                lines.append(f"  ! {k.name}{units}: {k.help} (default {_format(k.default)})")
+                lines.append(help_line(k))
             lines.append(f"  {k.name} = {_format(cfg.values[g][k.name])}")
         lines.append("/")
         lines.append("")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from testbed import soil
-from testbed.config import KEYS, RunConfig, diff, markdown_reference, namelist_text, shipped_namelists
+from testbed.config import KEYS, RunConfig, diff, help_line, markdown_reference, namelist_text, shipped_namelists
 from testbed.errors import ConfigError
 
 from .conftest import REPO
@@ -78,3 +79,21 @@ def test_shipped_example_namelists_parse_and_point_at_shipped_parameters() -> No
         spec = soil.get(cfg.get("run.soil_model")).parameters
         if spec:
             assert cfg.resolve(cfg.get(spec.config_key)).is_file()
+
+
+def test_shipped_namelists_carry_the_current_help_of_every_key_they_set() -> None:
+    """The help of a key is declared once (config.KEYS); a shipped namelist's comment line before a key is a copy
+    (what `testbed namelist` writes), so it must be the current one."""
+    by = {(k.group, k.name): k for k in KEYS}
+    stale = []
+    for path in sorted(shipped_namelists().glob("*.nml")):
+        lines = path.read_text().splitlines()
+        group = None
+        for i, line in enumerate(lines):
+            if m := re.match(r"&(\w+)", line):
+                group = m.group(1)
+            m = re.match(r"  (\w+) = ", line)
+            if m and i and lines[i - 1].startswith("  ! ") and (group, m.group(1)) in by:
+                if lines[i - 1] != help_line(by[(group, m.group(1))]):
+                    stale.append(f"{path.name}:{i}: {group}.{m.group(1)}")
+    assert not stale, stale
