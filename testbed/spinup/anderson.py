@@ -148,6 +148,12 @@ class Anderson(CellMemory):
         self.x_prev, self.f_prev, self.fnorm_prev = x.copy(), f, fnorm
         return x_next, ~accel & ~back
 
-    def residual(self) -> np.ndarray:
+    PROGRESS = "max_rel_residual"
+
+    def progress(self) -> np.ndarray:
         """Weighted RMS of each cell's last residual (~ relative change of its pools per cycle)."""
         return self.fnorm_prev
+
+    def done(self, tol: float) -> np.ndarray:
+        """Cells whose last residual was below ``tol`` or that fell back."""
+        return (self.fnorm_prev < tol) | self.fallback

@@ -7,7 +7,7 @@ works on its block of cells, and the checkpoint holds the concatenation over chu
 
 from __future__ import annotations
 
-from typing import Self
+from typing import ClassVar, Self
 
 import numpy as np
 
@@ -26,7 +26,18 @@ class CellMemory:
         """The memory of ``cells`` from named arrays (copies)."""
         return cls(**{k: np.array(arrays[k][cells]) for k in cls.__dataclass_fields__})
 
-    @classmethod
-    def concat(cls, blocks: list[Self]) -> dict[str, np.ndarray]:
-        """Named arrays of the blocks' memories, in cell order."""
-        return {k: np.concatenate([getattr(b, k) for b in blocks]) for k in cls.__dataclass_fields__}
+    #: the equilibrium table's column that reports the largest :meth:`progress` of the active cells
+    PROGRESS: ClassVar[str]
+
+    def progress(self) -> np.ndarray:
+        """(ncell,) the per-cell measure of how far the iteration still moves a cell (reported, not a criterion)."""
+        raise NotImplementedError
+
+    def done(self, tol: float) -> np.ndarray:
+        """(ncell,) bool: cells that have converged (to ``tol``) or take plain cycles for good."""
+        raise NotImplementedError
+
+
+def joined(blocks: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """The memories of consecutive cell blocks as one memory, in cell order."""
+    return {k: np.concatenate([b[k] for b in blocks]) for k in blocks[0]}

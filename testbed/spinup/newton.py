@@ -101,6 +101,12 @@ class Newton(CellMemory):
             z(ncell, dtype=bool),
         )
 
+    PROGRESS = "max_rel_correction"
+
+    def progress(self) -> np.ndarray:
+        """Each cell's last relative Newton correction (0 where none was finite)."""
+        return np.where(np.isfinite(self.correction), self.correction, 0.0)
+
     def done(self, tol: float) -> np.ndarray:
         """Cells that have converged (Newton correction below ``tol``), stalled near it or fell back."""
         return (self.correction < tol) | self.stalled | self.fallback
@@ -255,10 +261,6 @@ class Newton(CellMemory):
         nxt[:, cols] = x_next
         nxt[plain] = phi[plain]
         return nxt, plain
-
-    def residual(self) -> np.ndarray:
-        """Weighted RMS of each cell's last residual (~ relative change of its pools per cycle)."""
-        return self.fnorm_prev
 
 
 def _bounded(x: np.ndarray, delta: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -33,10 +33,14 @@ from ..soil.base import CYCLE_NAMES
 from ..state import write_restart
 from .anderson import Anderson
 from .criteria import diagnose, unsettled_kind
+from .memory import CellMemory, joined
 from .newton import Newton
 from .sasu import Sasu
 from .stages import SpinupPlan, Stage, plan_spinup
 from .tasks import CycleJob, CycleResult, cycle_chunk
+
+#: the per-cell memory of each accelerated method (plain cycling keeps none)
+MEMORY: dict[str, type[CellMemory]] = {"anderson": Anderson, "sasu": Sasu, "newton": Newton}
 
 CHECKPOINT = "spinup_checkpoint.npz"
 TABLE = "equilibrium.csv"
@@ -328,31 +332,16 @@ def _execute_spinup(
                 settled_at[si][newly] = k + 1
                 plain = np.concatenate([r.plain for r in results])
                 row = {"stage": stage.name, "method": stage.method, "cycle": k + 1, "years": years, **diag.row()}
-                if stage.method == "anderson":
-                    memory = Anderson.concat([Anderson.from_arrays(r.memory) for r in results])
+                kind = MEMORY.get(stage.method)
+                if kind is not None:  # an accelerated method: its per-cell memory, reported
+                    memory = joined([r.memory for r in results])
+                    acc = kind.from_arrays(memory)
                     row["cells_accelerated"] = int((~plain & active).sum())
                     row["cells_fallback"] = int((memory["fallback"] & active).sum())
-                    row["max_rel_residual"] = float(np.max(np.where(active, memory["fnorm_prev"], 0.0)))
-                if stage.method == "sasu":
-                    memory = Sasu.concat([Sasu.from_arrays(r.memory) for r in results])
-                    row["cells_accelerated"] = int((~plain & active).sum())
-                    row["cells_fallback"] = int((memory["fallback"] & active).sum())
-                    row["max_rel_correction"] = float(np.max(np.where(active, memory["correction"], 0.0)))
-                if stage.method == "newton":
-                    memory = Newton.concat([Newton.from_arrays(r.memory) for r in results])
-                    row["cells_accelerated"] = int((~plain & active).sum())
-                    row["cells_fallback"] = int((memory["fallback"] & active).sum())
-                    row["max_rel_correction"] = float(
-                        np.max(np.where(active & np.isfinite(memory["correction"]), memory["correction"], 0.0))
-                    )
-                if stage.method in ("anderson", "sasu", "newton"):
-                    if stage.method == "anderson":
-                        done_cells = (memory["fnorm_prev"] < opts["tol"]) | memory["fallback"]
-                    elif stage.method == "newton":
-                        done_cells = Newton.from_arrays(memory).done(opts["tol"])
-                    else:
-                        done_cells = Sasu.from_arrays(memory).done(opts["tol"])
-                    row["cells_converged"] = int((done_cells & active).sum())  # reported; not a stop condition
+                    row[kind.PROGRESS] = float(np.max(np.where(active, acc.progress(), 0.0)))
+                    row["cells_converged"] = int(
+                        (acc.done(opts["tol"]) & active).sum()
+                    )  # reported; not a stop condition
                 row["seconds"] = round(max(r.seconds for r in results), 3)
                 rows.append(row)
                 # every stage, whatever its method, ends as soon as its criteria hold (issue 11: early stop)

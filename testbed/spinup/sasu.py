@@ -202,6 +202,12 @@ class Sasu(CellMemory):
         self.correction = np.maximum(self.correction, np.where(plain, 0.0, np.max(np.abs(rn - 1.0), axis=1)))
         return rn
 
+    PROGRESS = "max_rel_correction"
+
+    def progress(self) -> np.ndarray:
+        """Each cell's largest relative correction |r_j - 1| of the last cycle."""
+        return self.correction
+
     def done(self, tol: float) -> np.ndarray:
         """Cells whose last correction was below ``tol`` or that fell back."""
         return (self.correction < tol) | self.fallback
