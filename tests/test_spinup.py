@@ -441,20 +441,12 @@ def test_stage_hand_over_passes_the_state_unchanged(domain: Path, tmp_path: Path
     assert Path(transient.get("files.restart_in")) == (tmp_path / "b" / "out" / "restart.nc").resolve()
 
 
-def _kill_when(proc: subprocess.Popen, ckpt: Path, ready) -> bool:
-    deadline = time.time() + 180
-    while time.time() < deadline and proc.poll() is None:
-        if ckpt.exists():
-            try:
-                with np.load(ckpt) as z:
-                    meta = str(z["meta"])
-            except Exception:  # being replaced this instant
-                continue
-            if ready(meta):
-                os.killpg(proc.pid, signal.SIGKILL)
-                return True
-        time.sleep(0.02)
-    return False
+def _kill_when(proc: subprocess.Popen, ckpt: Path, marker: str) -> bool:
+    """SIGKILL ``proc``'s process group once its checkpoint's meta text contains ``marker``."""
+    if not _wait_for_checkpoint(proc, ckpt, marker):
+        return False
+    os.killpg(proc.pid, signal.SIGKILL)
+    return True
 
 
 @pytest.mark.parametrize(
@@ -490,7 +482,7 @@ def test_killed_pipeline_resumes_bit_identical(domain: Path, tmp_path: Path, soi
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    killed = _kill_when(proc, out / "spinup_checkpoint.npz", lambda meta: '"stage": 1, "cycle": 3' in meta)
+    killed = _kill_when(proc, out / "spinup_checkpoint.npz", '"stage": 1, "cycle": 3')
     proc.wait(timeout=30)
     assert killed, "the pipeline finished before it could be killed in its accelerate stage"
     assert not (out / "restart.nc").exists()
@@ -597,6 +589,7 @@ def test_a_signal_stops_the_pipeline_with_one_sentence_and_it_resumes_bit_identi
 
 
 def _wait_for_checkpoint(proc: subprocess.Popen, ckpt: Path, marker: str) -> bool:
+    """Wait (at most 180 s, while ``proc`` runs) for a checkpoint whose meta text contains ``marker``."""
     deadline = time.time() + 180
     while time.time() < deadline and proc.poll() is None:
         if ckpt.exists():
