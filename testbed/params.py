@@ -722,7 +722,8 @@ def read_mimics_csv(path: str | Path) -> MimicsParameterSet:
 # ------------------------------------------------------------------------- namelist format
 
 
-def _format_value(v: float) -> str:
+def format_value(v: float) -> str:
+    """A parameter value as our namelists write it: integral values with one decimal, others exactly (repr)."""
     if float(v).is_integer() and abs(v) < 1e15:
         return f"{float(v):.1f}"
     return repr(float(v))
@@ -737,7 +738,7 @@ def write_casa_namelist(pset: CasaParameterSet, path: str | Path, title: str = "
         "&casa_pft",
     ]
     for name, (units, meaning) in CASA_PFT_PARAMETERS.items():
-        vals = ", ".join(_format_value(x) for x in pset.values[name])
+        vals = ", ".join(format_value(x) for x in pset.values[name])
         out.append(f"  ! {name} [{units}]: {meaning}")
         out.append(f"  {name} = {vals}")
     out.append("/")
@@ -772,9 +773,9 @@ def write_mimics_namelist(pset: MimicsParameterSet, path: str | Path, title: str
     ]
     for name, (units, meaning) in MIMICS_PARAMETERS.items():
         out.append(f"  ! {name} [{units}]: {meaning}")
-        out.append(f"  {name} = {_format_value(pset.fixed[name])}")
+        out.append(f"  {name} = {format_value(pset.fixed[name])}")
     out.append("  ! depth_cm [cm]: soil depth of the MIMICS pools, one value per IGBP type 1..18")
-    out.append("  depth_cm = " + ", ".join(_format_value(x) for x in pset.depth_cm))
+    out.append("  depth_cm = " + ", ".join(format_value(x) for x in pset.depth_cm))
     out.append("  ! fw_function [1]: moisture function: 1 CASA, 2 constant 1, 3 CORPSE")
     out.append(f"  fw_function = {pset.fw_function}")
     out.append("/")

@@ -165,12 +165,10 @@ def load_corpse_parameters(path: str | Path) -> CorpseParameterSet:
     return CorpseParameterSet(dict(values), source=str(path))
 
 
-def _fmt(v: float) -> str:
-    return f"{v:.1f}" if float(v).is_integer() and abs(v) < 1e15 else repr(float(v))
-
-
 def write_corpse_namelist(pset: CorpseParameterSet, path: str | Path, title: str = "") -> None:
     """Write a CORPSE parameter set as our documented namelist (group ``&corpse``)."""
+    from ..params import format_value
+
     out = [
         f"! testbed CORPSE parameter set{': ' + title if title else ''}",
         f"! source: {Path(pset.source).name if pset.source else 'unknown'}",
@@ -179,7 +177,7 @@ def write_corpse_namelist(pset: CorpseParameterSet, path: str | Path, title: str
     ]
     for name, (_n, units, meaning, _default) in PARAMETERS.items():
         out.append(f"  ! {name} [{units}]: {meaning}")
-        out.append(f"  {name} = " + ", ".join(_fmt(x) for x in pset[name]))
+        out.append(f"  {name} = " + ", ".join(format_value(x) for x in pset[name]))
     out.append("/")
     Path(path).write_text("\n".join(out) + "\n")
 
