@@ -133,12 +133,7 @@ contains
       integer, intent(out) :: ierr
       integer :: n0, n1
 
-      ierr = ERR_OK
-      if (npar /= NCASAPARAM .or. nst /= NSTATE .or. ndg /= NDIAG .or. nfix /= NFIX) then
-         ierr = ERR_BAD_LAYOUT
-         return
-      end if
-      ierr = advance_argument_error(icycle, nday, doy0, store_daily, nstore)
+      ierr = advance_argument_error(npar, 0, 0, nst, ndg, nfix, icycle, nday, doy0, store_daily, nstore)
       if (ierr /= ERR_OK) return
       if (ncell < 1) return
       do n0 = 1, ncell, BLOCK_CELLS

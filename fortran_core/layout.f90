@@ -12,11 +12,18 @@ module tb_layout
 
 contains
 
-   !> Error code for the day-range and output arguments of an advance call (ERR_OK if valid):
-   !> icycle 1 or 2, days doy0 .. doy0+nday-1 within one 365-day year, room for the daily output.
-   pure integer function advance_argument_error(icycle, nday, doy0, store_daily, nstore) result(ierr)
-      integer, intent(in) :: icycle, nday, doy0, store_daily, nstore
+   !> Error code of the uniform arguments of an advance call (ERR_OK if valid): ERR_BAD_LAYOUT unless the host
+   !> arrays have the layout's column counts (CASA parameters, state, diagnostics, fixes) and the soil model's
+   !> parameter array its own (nsp = nsp_layout; 0, 0 for a model without one); else ERR_BAD_ARGUMENT unless
+   !> icycle is 1 or 2, days doy0 .. doy0+nday-1 lie within one 365-day year and the daily output has room.
+   pure integer function advance_argument_error(npar, nsp, nsp_layout, nst, ndg, nfix, icycle, nday, doy0, &
+                                                store_daily, nstore) result(ierr)
+      integer, intent(in) :: npar, nsp, nsp_layout, nst, ndg, nfix, icycle, nday, doy0, store_daily, nstore
       ierr = ERR_OK
+      if (npar /= NCASAPARAM .or. nsp /= nsp_layout .or. nst /= NSTATE .or. ndg /= NDIAG .or. nfix /= NFIX) then
+         ierr = ERR_BAD_LAYOUT
+         return
+      end if
       if (icycle < 1 .or. icycle > 2 .or. nday < 1 .or. doy0 < 1 .or. doy0 + nday - 1 > 365) ierr = ERR_BAD_ARGUMENT
       if (store_daily /= 0 .and. nstore < nday) ierr = ERR_BAD_ARGUMENT
    end function advance_argument_error

@@ -103,12 +103,7 @@ contains
       integer, intent(out) :: ierr
       integer :: n0, n1
 
-      ierr = ERR_OK
-      if (npar /= NCASAPARAM .or. nmp /= NMIMICSPARAM .or. nst /= NSTATE .or. ndg /= NDIAG .or. nfix /= NFIX) then
-         ierr = ERR_BAD_LAYOUT
-         return
-      end if
-      ierr = advance_argument_error(icycle, nday, doy0, store_daily, nstore)
+      ierr = advance_argument_error(npar, nmp, NMIMICSPARAM, nst, ndg, nfix, icycle, nday, doy0, store_daily, nstore)
       if (ierr /= ERR_OK) return
       if (init_npp_prev /= 0 .and. (doy0 /= 1 .or. nday /= 365)) then
          ierr = ERR_BAD_ARGUMENT

@@ -71,3 +71,22 @@ def test_inactive_cells_stay_unchanged() -> None:
         CASA, state, params, _none(state), _forcing(3, 365), icycle=2, fixes=kernel.fix_flags({}), annual=annual
     )
     assert np.all(state[:, layout.index("state", "cslow")] == 123.0)
+
+
+@pytest.mark.parametrize(("name", "table"), [("casa", None), ("mimics", "mimics"), ("corpse", "corpse")])
+def test_arrays_without_the_kernels_column_layout_are_refused(name: str, table: str | None) -> None:
+    """The uniform checks of every advance_<model>: the CASA parameter columns and the soil model's own."""
+    soil = get(name)
+    state, params, annual = _arrays(2)
+    own = layout.TABLES[table] if table else None
+    sparams = np.zeros((2, len(own.columns) if own else 0), order="F")
+    wide = np.zeros((2, layout.NCASAPARAM + 1), order="F")
+    icycle = max(soil.cycles)
+    call = dict(icycle=icycle, fixes=kernel.fix_flags({}), annual=annual)
+    with pytest.raises(KernelError, match=f"{soil.kernel_advance}: an array does not have the kernel's column layout"):
+        kernel.advance(soil, state, wide, sparams, _forcing(2, 3), **call)
+    if own:
+        bad = np.zeros((2, sparams.shape[1] + 1), order="F")
+        with pytest.raises(KernelError, match="column layout"):
+            kernel.advance(soil, state, params, bad, _forcing(2, 3), **call)
+    kernel.advance(soil, state, params, sparams, _forcing(2, 3), **call)  # the right layout runs
