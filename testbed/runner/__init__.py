@@ -254,7 +254,8 @@ def owned_run(
         if what is None:
             raise
         signals.delivered()
-        with signals.writing():
+        with signals.writing(), contextlib.suppress(OSError):
+            # best effort: a folder that turned read-only or vanished keeps them, and the resume removes them
             folder.remove_temporaries()
         raise RunAborted(f"{what}. {kept(folder)}. {again(folder)}") from exc
     finally:

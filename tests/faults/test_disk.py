@@ -135,3 +135,40 @@ def test_folder_turning_read_only_mid_run_ends_in_the_sentence_and_resumes(
     assert main([*resume_command(err), "-q"]) == 0
     assert temporaries(out) == []
     assert_same_outputs(reference, out)
+
+
+def test_a_folder_that_cannot_be_cleaned_after_a_fault_still_ends_in_the_sentence(
+    domain: Path, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The folder turned read-only while a temporary file was open (seen once in the mid-run test above): the
+    fault path's clean-up of temporaries fails too, and the run must still end in its sentence (exit 3), not
+    in an internal error; the resume removes the temporaries."""
+    import testbed.runner as runner
+    from testbed.atomic import TMP_SUFFIX
+    from testbed.runner.folder import OutputFolder
+
+    real_write, real_clean = runner.write_segment, OutputFolder.remove_temporaries
+    state = {"segments": 0, "faulted": False}
+
+    def read_only_on_the_second(folder, *args, **kw):
+        state["segments"] += 1
+        if state["segments"] == 2:
+            state["faulted"] = True
+            (folder.root / f".daily_0002.nc.x{TMP_SUFFIX}").write_bytes(b"partial")
+            raise OSError(errno.EROFS, "Read-only file system", str(folder.root / "annual_0002.nc"))
+        return real_write(folder, *args, **kw)
+
+    def clean(self):
+        if state["faulted"]:
+            raise OSError(errno.EROFS, "Read-only file system", str(self.root))
+        return real_clean(self)
+
+    monkeypatch.setattr(runner, "write_segment", read_only_on_the_second)
+    monkeypatch.setattr(OutputFolder, "remove_temporaries", clean)
+    nml = write_namelist(tmp_path, domain, *SETTINGS)
+    assert main(["run", str(nml), "--workers", "1", "-q"]) == 3
+    err = capsys.readouterr().err
+    assert_one_sentence(err)
+    monkeypatch.undo()
+    assert main([*resume_command(err), "-q"]) == 0
+    assert not temporaries(tmp_path / "out")
