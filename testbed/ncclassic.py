@@ -23,8 +23,10 @@ _TYPES = {1: (">i1", 1), 2: ("S1", 1), 3: (">i2", 2), 4: (">i4", 4), 5: (">f4", 
 _TYPES |= {7: (">u1", 1), 8: (">u2", 2), 9: (">u4", 4), 10: (">i8", 8), 11: (">u8", 8)}
 #: largest header read (bytes); a file with a larger one is read through the NetCDF library
 MAX_HEADER = 1 << 24
-#: bytes read at a time by :func:`gather` (whole time steps; at least one)
-READ_BYTES = 32 << 20
+#: bytes read at a time by :func:`gather` (whole time steps; at least one). Small enough for the block to stay
+#: in a core's cache between the read and the gather (32 MB blocks went to memory and back: 2x the CPU of
+#: 0.25-4 MB ones; docs/performance.md)
+READ_BYTES = 1 << 20
 _local = threading.local()
 
 

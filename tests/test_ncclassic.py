@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 from pathlib import Path
 
 import netCDF4
@@ -63,3 +64,85 @@ def test_a_truncated_file_is_not_read_directly(tmp_path: Path) -> None:
     cut.write_bytes(src.read_bytes()[:-1000])
     assert ncclassic.layout(src) is not None
     assert ncclassic.layout(cut) is None
+
+
+def _edge_tables(refdir: Path, out: Path) -> tuple[Path, Path]:
+    """Cells of the global tables moved to the edges of the 96 x 144 CLM grid: the first and last latitude
+    rows and longitude columns, and both sides of the 180th meridian (columns 72 and 73), several per column."""
+    from testbed.forcing_tools.metfile import read_gridinfo, read_soil, write_gridinfo, write_soil
+
+    lat, lon = np.linspace(-90.0, 90.0, 96), np.arange(144) * 2.5
+    places = [(i, j) for i in (1, 2, 72, 73, 143, 144) for j in (1, 2, 40, 95, 96)]  # (ilon, ilat), model order
+    g = read_gridinfo(refdir / "global" / "gridinfo_igbpz_CLM5_GSWP3.csv")[: len(places)]
+    s = read_soil(refdir / "global" / "gridinfo_soil_CLM5_GSWP3.csv")[: len(places)]
+    where = [
+        dict(ijcam=(i - 1) * 96 + j, lat=round(float(lat[j - 1]), 2), lon=round(float(lon[i - 1]), 2))
+        for i, j in places
+    ]
+    g = [dataclasses.replace(r, ilon=i, ilat=j, **w) for r, (i, j), w in zip(g, places, where, strict=True)]
+    s = [dataclasses.replace(r, **w) for r, w in zip(s, where, strict=True)]
+    out.mkdir()
+    return write_gridinfo(out / "gridinfo.csv", g), write_soil(out / "soil.csv", s)
+
+
+@pytest.mark.slow
+def test_chunks_at_the_grid_edges_read_the_library_values(
+    tmp_path: Path, refdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Full 96 x 144 grid: single cells, single longitudes (first, last, either side of 180 E), chunks across
+    the 180th meridian and across columns, the first and last rows, all cells; several read block sizes."""
+    gi, so = _edge_tables(refdir, tmp_path / "src")
+    paths = make_synthetic_domain(
+        tmp_path / "met",
+        years=[1901],
+        seed=8,
+        per_year=False,
+        gridinfo=gi,
+        soil=so,
+        grid="full",
+        nc_format="NETCDF3_64BIT_OFFSET",
+    )
+    met = MetFile.open(paths["met_multi"][0])
+    assert met.classic is not None and met.ncell == 30 and met.lat.size == 96 and met.lon.size == 144
+    assert set(zip(met.active_i[[0, 29]], met.active_j[[0, 29]], strict=True)) == {(0, 0), (143, 95)}
+    library = dataclasses.replace(met, classic=None)
+    theirs = library._read_raw(0, slice(None))
+    column = {int(i): np.flatnonzero(met.active_i == i) for i in (0, 71, 72, 143)}
+    chunks = [slice(k, k + 1) for k in (0, 1, 3, 4, 5, 14, 15, 24, 25, 28, 29)]  # single cells: corners, edges
+    chunks += [slice(int(c[0]), int(c[-1]) + 1) for c in column.values()]  # one longitude each
+    chunks += [slice(int(column[71][0]), int(column[72][-1]) + 1), slice(int(column[71][-1]), int(column[72][1]))]
+    chunks += [slice(0, 7), slice(23, 30), slice(3, 27), slice(None)]  # across columns, the first and last rows
+    for read_bytes, some in ((ncclassic.READ_BYTES, chunks), (96 * 144 * 4 * 6, chunks[-5:]), (1, chunks[-5:])):
+        monkeypatch.setattr(ncclassic, "READ_BYTES", read_bytes)  # 1 MB; one day of a layered variable; one day
+        for cells in some:
+            ours = met._read_raw(0, cells)
+            assert ours.keys() == theirs.keys()
+            for name, values in ours.items():
+                assert values.dtype == np.float32 and values.flags.c_contiguous
+                expected = theirs[name][..., cells]
+                assert values.shape == expected.shape
+                assert np.array_equal(values.view(np.uint32), expected.view(np.uint32)), (name, cells, read_bytes)
+    for cells in chunks[11:17]:  # the library's own reads of one column and of the box across 180 E
+        assert np.array_equal(library._read_raw(0, cells)["xtsoil"], theirs["xtsoil"][..., cells])
+
+
+def test_the_read_buffer_stays_small(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A thread reads READ_BYTES of whole days at a time into its buffer, not a year: the block stays in a core's
+    cache between the read and the gather, and a worker's memory does not grow with the grid or the chunk."""
+    paths = make_synthetic_domain(tmp_path, ncell=7, years=[1901], seed=2, per_year=False, nc_format="NETCDF3_CLASSIC")
+    met = MetFile.open(paths["met_multi"][0])
+    layered_day = 6 * met.ncell * 4  # bytes of one day of xtsoil on the compact 7 x 1 grid
+    monkeypatch.setattr(ncclassic, "READ_BYTES", 3 * layered_day + 5)
+    whole = met._read_raw(0, slice(None))
+    out: dict = {}
+
+    def read() -> None:  # in a new thread: a new buffer
+        out["values"] = met._read_raw(0, slice(None))
+        out["buffer"] = ncclassic._local.buffer.nbytes
+
+    thread = threading.Thread(target=read)
+    thread.start()
+    thread.join()
+    assert out["buffer"] == 3 * layered_day + 5 < 365 * layered_day
+    for name, values in out["values"].items():
+        assert np.array_equal(values, whole[name]), name
