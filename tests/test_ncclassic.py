@@ -124,6 +124,15 @@ def test_chunks_at_the_grid_edges_read_the_library_values(
                 assert np.array_equal(values.view(np.uint32), expected.view(np.uint32)), (name, cells, read_bytes)
     for cells in chunks[11:17]:  # the library's own reads of one column and of the box across 180 E
         assert np.array_equal(library._read_raw(0, cells)["xtsoil"], theirs["xtsoil"][..., cells])
+    # the same cells in a NetCDF-4/HDF5 file are read through the library, box by box: the same values
+    nc4 = make_synthetic_domain(
+        tmp_path / "nc4", years=[1901], seed=8, per_year=False, gridinfo=gi, soil=so, grid="full"
+    )
+    hdf = MetFile.open(nc4["met_multi"][0])
+    assert hdf.classic is None
+    for cells in chunks[11:]:
+        for name, values in hdf._read_raw(0, cells).items():
+            assert np.array_equal(values.view(np.uint32), theirs[name][..., cells].view(np.uint32)), (name, cells)
 
 
 def test_the_read_buffer_stays_small(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
