@@ -23,7 +23,7 @@ _TYPES = {1: (">i1", 1), 2: ("S1", 1), 3: (">i2", 2), 4: (">i4", 4), 5: (">f4", 
 _TYPES |= {7: (">u1", 1), 8: (">u2", 2), 9: (">u4", 4), 10: (">i8", 8), 11: (">u8", 8)}
 #: largest header read (bytes); a file with a larger one is read through the NetCDF library
 MAX_HEADER = 1 << 24
-#: bytes read at a time by :func:`gather` (whole time steps; at least one). Small enough for the block to stay
+#: bytes read at a time by :func:`gather` (whole (lat, lon) planes; at least one). Small enough for the block to stay
 #: in a core's cache between the read and the gather (32 MB blocks went to memory and back: 2x the CPU of
 #: 0.25-4 MB ones; docs/performance.md)
 READ_BYTES = 1 << 20
@@ -117,31 +117,30 @@ def gather(path: str | Path, var: ClassicVar, first: int, count: int, points: np
     """``var[first:first + count, ..., lat, lon]`` at the flattened (lat, lon) grid positions ``points``.
 
     For a (time, [layer,] lat, lon) non-record variable; returns a C-contiguous (count, [layer,] npoints)
-    array in native byte order, with exactly the stored values. Reads READ_BYTES of whole time steps at a
-    time into a per-thread buffer and gathers the points from it.
+    array in native byte order, with exactly the stored values. The time steps' (lat, lon) planes are stored
+    one after another; reads READ_BYTES of whole planes at a time (at least one) into a per-thread buffer and
+    gathers the points from it.
     """
     if var.record:
         raise ValueError("record variables are interleaved; read them through the NetCDF library")
     stored = np.dtype(var.dtype)
     inner = var.shape[1:-2]  # layers
-    per_step = int(np.prod(var.shape[1:], dtype=np.int64)) * stored.itemsize  # bytes per time step
     npoint = int(np.prod(var.shape[-2:], dtype=np.int64))
+    per_plane = npoint * stored.itemsize  # bytes of one (lat, lon) plane
     out = np.empty((count, *inner, points.size), dtype=stored.newbyteorder("="))
-    rows = out.reshape(-1, points.size)  # (count * layers, npoints)
-    per_row = rows.shape[0] // max(count, 1)
-    step_block = max(1, READ_BYTES // per_step)
+    rows = out.reshape(-1, points.size)  # (count * layers, npoints): one row per plane
+    p0 = first * (rows.shape[0] // max(count, 1))  # the first plane's index in the variable
+    block = max(1, READ_BYTES // per_plane)
     with open(path, "rb", buffering=0) as f:
-        for t in range(first, first + count, step_block):
-            n = min(step_block, first + count - t)
-            buf = _buffer(n * per_step)
-            f.seek(var.begin + t * per_step)
+        for k in range(0, rows.shape[0], block):
+            n = min(block, rows.shape[0] - k)
+            buf = _buffer(n * per_plane)
+            f.seek(var.begin + (p0 + k) * per_plane)
             view, done = memoryview(buf), 0
             while done < buf.size:
                 got = f.readinto(view[done:])
                 if not got:
                     raise OSError(f"{path}: the file ends before the values of {var.shape} that its header declares")
                 done += got
-            values = buf.view(stored).reshape(-1, npoint)
-            k = (t - first) * per_row
-            np.take(values, points, axis=1, out=rows[k : k + n * per_row])
+            np.take(buf.view(stored).reshape(n, npoint), points, axis=1, out=rows[k : k + n])
     return out
