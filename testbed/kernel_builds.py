@@ -34,6 +34,9 @@ BUILDS: dict[str, Build] = {
     "baseline": Build("_tb_kernel", (), ()),
     # -mno-fma: AVX2 CPUs have FMA, but a fused multiply-add rounds once and changes results
     "avx2": Build("_tb_kernel_avx2", ("-mavx2", "-mno-fma"), ("AVX", "AVX2")),
+    "avx512": Build(
+        "_tb_kernel_avx512", ("-mavx512f", "-mno-fma", "-mprefer-vector-width=512"), ("AVX", "AVX2", "AVX512F")
+    ),
 }
 
 
