@@ -3,7 +3,7 @@
 ``BUILDS`` is the one declaration: meson.build runs this file as a script to learn each build's extension
 module and extra gfortran flags; :mod:`testbed.kernel` loads the best build this CPU supports at import
 (``TESTBED_KERNEL=<name>`` forces one). Every build gives bit-identical results (no FMA, no fast-math, no
-libmvec: docs/performance.md "Dispatched AVX2 kernel"); only the width of the vectorised cell loops differs.
+libmvec: docs/performance.md "Dispatched AVX2 and AVX-512 builds"); only the width of the vectorised cell loops differs.
 
 This file imports only the standard library at module level (meson runs it before numpy may be importable).
 """
