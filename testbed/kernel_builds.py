@@ -32,10 +32,14 @@ class Build:
 #: the builds, in order of preference (the last one the CPU supports is chosen); ``baseline`` runs on any x86-64
 BUILDS: dict[str, Build] = {
     "baseline": Build("_tb_kernel", (), ()),
-    # -mno-fma: AVX2 CPUs have FMA, but a fused multiply-add rounds once and changes results
-    "avx2": Build("_tb_kernel_avx2", ("-mavx2", "-mno-fma"), ("AVX", "AVX2")),
+    # -mno-fma: AVX2 CPUs have FMA, but a fused multiply-add rounds once and changes results. -O3 (after the
+    # project's -O2) unswitches, unrolls and vectorises more loops (measured: CASA-CN +15 %, MIMICS-CN +8 %); it changes
+    # no result: no FP re-association without fast-math, and -nostdinc keeps libmvec out.
+    "avx2": Build("_tb_kernel_avx2", ("-O3", "-mavx2", "-mno-fma"), ("AVX", "AVX2")),
     "avx512": Build(
-        "_tb_kernel_avx512", ("-mavx512f", "-mno-fma", "-mprefer-vector-width=512"), ("AVX", "AVX2", "AVX512F")
+        "_tb_kernel_avx512",
+        ("-O3", "-mavx512f", "-mno-fma", "-mprefer-vector-width=512"),
+        ("AVX", "AVX2", "AVX512F"),
     ),
 }
 
