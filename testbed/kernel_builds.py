@@ -27,6 +27,7 @@ class Build:
     module: str  #: extension module inside the ``testbed`` package
     flags: tuple[str, ...]  #: gfortran flags added to the project's
     features: tuple[str, ...]  #: CPU features it needs (names of numpy's CPU feature table)
+    cpu_family: str = ""  #: meson's host CPU family the build is made for ("" = every one)
 
 
 #: the builds, in order of preference (the last one the CPU supports is chosen); ``baseline`` runs on any x86-64
@@ -35,11 +36,12 @@ BUILDS: dict[str, Build] = {
     # -mno-fma: AVX2 CPUs have FMA, but a fused multiply-add rounds once and changes results. -O3 (after the
     # project's -O2) unswitches, unrolls and vectorises more loops (measured: CASA-CN +15 %, MIMICS-CN +8 %); it changes
     # no result: no FP re-association without fast-math, and -nostdinc keeps libmvec out.
-    "avx2": Build("_tb_kernel_avx2", ("-O3", "-mavx2", "-mno-fma"), ("AVX", "AVX2")),
+    "avx2": Build("_tb_kernel_avx2", ("-O3", "-mavx2", "-mno-fma"), ("AVX", "AVX2"), "x86_64"),
     "avx512": Build(
         "_tb_kernel_avx512",
         ("-O3", "-mavx512f", "-mno-fma", "-mprefer-vector-width=512"),
         ("AVX", "AVX2", "AVX512F"),
+        "x86_64",
     ),
 }
 
@@ -91,11 +93,13 @@ def load(name: str) -> ModuleType:
     return importlib.import_module(f"testbed.{BUILDS[name].module}")
 
 
-def _meson() -> None:
-    """One line per build for meson.build: the module name, then its flags separated by commas."""
+def _meson(cpu_family: str) -> None:
+    """For meson.build, one line per build made on ``cpu_family``: the module name, then its flags separated by
+    commas."""
     for build in BUILDS.values():
-        print(build.module, ",".join(build.flags))
+        if build.cpu_family in ("", cpu_family):
+            print(build.module, ",".join(build.flags))
 
 
 if __name__ == "__main__":
-    _meson() if sys.argv[1:] == ["--meson"] else sys.exit("usage: kernel_builds.py --meson")
+    _meson(sys.argv[2]) if sys.argv[1:2] == ["--meson"] else sys.exit("usage: kernel_builds.py --meson CPU_FAMILY")

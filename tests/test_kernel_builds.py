@@ -84,3 +84,17 @@ def test_every_build_gives_the_baseline_bits(setA: Path, soil_model: str, icycle
         for what in ("daily", "annual", "states"):
             for ours, theirs in zip(getattr(run, what), getattr(base, what), strict=True):
                 assert np.array_equal(ours.view(np.uint64), theirs.view(np.uint64)), (name, what)
+
+
+def test_meson_makes_the_vector_builds_on_x86_64_only() -> None:
+    """meson.build asks for the builds of its host CPU family: on aarch64 only the baseline is compiled."""
+    script = Path(kernel_builds.__file__)
+    lines = {
+        family: subprocess.run(
+            [sys.executable, str(script), "--meson", family], capture_output=True, text=True, check=True
+        ).stdout.split("\n")[:-1]
+        for family in ("x86_64", "aarch64")
+    }
+    assert [line.split(" ")[0] for line in lines["x86_64"]] == [b.module for b in kernel_builds.BUILDS.values()]
+    assert lines["x86_64"][1] == "_tb_kernel_avx2 -O3,-mavx2,-mno-fma"
+    assert lines["aarch64"] == ["_tb_kernel "]
