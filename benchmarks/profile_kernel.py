@@ -7,7 +7,8 @@ are timed, cold start, no daily output. Each configuration is run ``--repeat`` t
 less sensitive to other processes on a shared machine), with the load average.
 
 ``--save out.npz`` also writes the final state and the last year's annual sums of every
-configuration, so that two builds can be compared bit for bit with ``--compare``.
+configuration, so that two builds can be compared bit for bit with ``--compare``. The kernel build is the
+one ``testbed.kernel`` chose at import; ``TESTBED_KERNEL=baseline|avx2|avx512`` forces one.
 """
 
 from __future__ import annotations
@@ -55,7 +56,9 @@ def main() -> None:
 
     domain = make_domain(args.cells, 5)
     saved = {}
-    print(f"load average before: {os.getloadavg()[0]:.2f}", flush=True)
+    from testbed import kernel
+
+    print(f"kernel build: {kernel.BUILD} (TESTBED_KERNEL chooses); load average before: {os.getloadavg()[0]:.2f}")
     for soil_model, cycle in CONFIGS:
         tag = f"{soil_model}-{cycle}"
         if args.only and tag not in args.only:

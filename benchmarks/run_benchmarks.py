@@ -153,6 +153,8 @@ def machine_info() -> dict:
     """CPU model, cores, memory, OS, git commit, compiler and library versions of this run."""
     import numpy
 
+    from testbed import kernel_builds
+
     model = next(
         (line.split(":", 1)[1].strip() for line in _cmd("lscpu").splitlines() if line.startswith("Model name")),
         platform.processor() or platform.machine(),
@@ -177,6 +179,7 @@ def machine_info() -> dict:
         "compiler": _cmd("gfortran", "--version").splitlines()[0] if shutil.which("gfortran") else "none",
         "python": platform.python_version(),
         "numpy": numpy.__version__,
+        "kernel_build": kernel_builds.choose(),
     }
 
 
@@ -546,6 +549,7 @@ def report(
         f"| testbed commit | {info['commit']} |",
         f"| compiler (both programs) | {info['compiler']} |",
         f"| Python, NumPy | {info['python']}, {info['numpy']} |",
+        f"| testbed kernel build | {info['kernel_build']} (chosen for this CPU; `TESTBED_KERNEL` forces one) |",
         f"| load average (1/5/15 min) | before {load_before}; after {load_average()} |",
         f"| original program | {orig_note} |",
         "",

@@ -1,16 +1,21 @@
 """Build steps: run f90wrap, then f2py-f90wrap, on the thin kernel module inside the build directory.
 
-Meson calls this twice:
+Meson calls this for two steps:
 
 * ``run_f90wrap.py OUTDIR KIND_MAP SOURCE...`` writes ``f90wrap_<src>.f90`` and ``tb_kernel.py`` into
   OUTDIR, rewrites the generated ``import _tb_kernel`` so that the extension is found inside the
   ``testbed`` package, and marks every wrapper ``!f2py threadsafe``: f2py then releases the GIL around
   the Fortran call, so kernel calls run in parallel in threads (the kernel has no global mutable state).
-* ``run_f90wrap.py --f2py OUTDIR WRAPPER`` runs f2py-f90wrap on the wrapper and removes, from the C
-  source, f90wrap's SIGINT handler swap and ``setjmp`` around each call: they use one process-wide
-  handler and jump buffer, which concurrent calls from two threads would corrupt (a Ctrl-C could then
+* ``run_f90wrap.py --f2py OUTDIR WRAPPER MODULE`` runs f2py-f90wrap on the wrapper for the extension
+  ``MODULE`` (once per kernel build, testbed/kernel_builds.py) and removes, from the C source,
+  f90wrap's SIGINT handler swap and ``setjmp`` around each call: they use one process-wide handler and
+  jump buffer, which concurrent calls from two threads would corrupt (a Ctrl-C could then
   jump into another thread's stack). The kernel never calls ``f90wrap_abort``, so nothing else changes;
   Ctrl-C during a kernel call is handled by Python when the call returns.
+
+There is one shadow module ``tb_kernel.py`` for all builds: it imports the baseline extension, and
+``testbed.kernel.use_build`` rebinds its ``_tb_kernel`` to the extension of the build in use (all builds
+have the same functions).
 """
 
 import os
@@ -46,10 +51,10 @@ def wrap(outdir: str, kind_map: str, sources: list[str]) -> None:
         f90.write_text(text)
 
 
-def f2py(outdir: str, wrapper: str) -> None:
-    cmd = [sys.executable, "-m", "f90wrap.scripts.f2py_f90wrap", wrapper, "-m", "_tb_kernel", "--lower"]
+def f2py(outdir: str, wrapper: str, module: str) -> None:
+    cmd = [sys.executable, "-m", "f90wrap.scripts.f2py_f90wrap", wrapper, "-m", module, "--lower"]
     subprocess.run([*cmd, "--build-dir", outdir], check=True, stdout=subprocess.DEVNULL)
-    source = Path(outdir) / "_tb_kernelmodule.c"
+    source = Path(outdir) / f"{module}module.c"
     text = source.read_text()
     calls = text.count("Py_BEGIN_ALLOW_THREADS")
     if calls == 0:
@@ -65,7 +70,7 @@ def f2py(outdir: str, wrapper: str) -> None:
 
 def main() -> None:
     if sys.argv[1] == "--f2py":
-        f2py(*sys.argv[2:4])
+        f2py(*sys.argv[2:5])
     else:
         outdir, kind_map, *sources = sys.argv[1:]
         wrap(outdir, kind_map, sources)

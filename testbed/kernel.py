@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from . import layout
+from . import kernel_builds, layout
 from .errors import KernelError
 from .forcing import Forcing
 from .soil import SoilModel
@@ -26,6 +26,8 @@ except ImportError as exc:  # pragma: no cover - only without a build
 
 _api = _wrapped.testbed_kernel
 _ERRORS = {1: "an array does not have the kernel's column layout", 2: "an argument is out of range"}
+#: the kernel build in use (testbed/kernel_builds.py), set by :func:`use_build`
+BUILD = "baseline"
 
 
 def _check_layout() -> None:
@@ -37,7 +39,27 @@ def _check_layout() -> None:
         )
 
 
-_check_layout()
+def use_build(name: str) -> None:
+    """Make every kernel call of this process use build ``name`` (all builds give identical results).
+
+    The f90wrap shadow module's functions call its ``_tb_kernel`` extension; this rebinds it.
+    KernelError when this CPU cannot run the build.
+    """
+    global BUILD
+    try:
+        extension = kernel_builds.load(name)
+    except ValueError as exc:
+        raise KernelError(str(exc)) from None
+    _wrapped._tb_kernel = extension
+    BUILD = name
+    _check_layout()
+
+
+try:
+    _chosen = kernel_builds.choose()
+except ValueError as exc:
+    raise KernelError(str(exc)) from None
+use_build(_chosen)
 
 
 def _f64(a: np.ndarray, name: str) -> np.ndarray:

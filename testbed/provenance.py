@@ -16,6 +16,8 @@ from pathlib import Path
 _SOURCE = Path(__file__).resolve().parents[1]
 #: attribute names, declared once
 VERSION, COMMIT, DIRTY = "testbed_version", "testbed_git_commit", "testbed_git_dirty"
+#: the kernel build that computed the results (testbed/kernel_builds.py; every build gives the same bits)
+KERNEL = "testbed_kernel_build"
 
 
 def version() -> str:
@@ -52,13 +54,25 @@ def git_state() -> tuple[str, bool] | None:
 
 
 def attributes() -> dict[str, str]:
-    """Provenance attributes for an output: version, and commit + dirty flag ("true"/"false") from git."""
+    """Provenance attributes for an output: version, commit + dirty flag ("true"/"false") from git, kernel build."""
     attrs = {VERSION: version()}
     state = git_state()
     if state:
         attrs[COMMIT] = state[0]
         attrs[DIRTY] = "true" if state[1] else "false"
+    build = kernel_build()
+    if build:
+        attrs[KERNEL] = build
     return attrs
+
+
+def kernel_build() -> str | None:
+    """The kernel build this process uses (loading the kernel), None when the kernel cannot be loaded."""
+    try:
+        from . import kernel
+    except Exception:  # noqa: BLE001 - no kernel (not built, or TESTBED_KERNEL names a build the CPU lacks)
+        return None
+    return kernel.BUILD
 
 
 def describe(attrs: Mapping[str, object] | None = None, *, full: bool = False) -> str:

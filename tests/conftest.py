@@ -8,9 +8,12 @@ except under CI (``CI`` set), where a missing reference is a failure.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from testbed import kernel_builds
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -59,3 +62,18 @@ def specdir() -> Path:
     if path is None:
         _missing("spec oracles", "set TESTBED_SPEC_DIR or put shared/ beside the repository")
     return path
+
+
+@pytest.fixture(params=list(kernel_builds.BUILDS))
+def kernel_build(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run the test with each kernel build (testbed/kernel_builds.py), skipping one this CPU lacks."""
+    from testbed import kernel
+
+    name = request.param
+    lacking = kernel_builds.missing(name)
+    if lacking:
+        pytest.skip(f"kernel build {name}: this CPU lacks {', '.join(lacking)}")
+    before = kernel.BUILD
+    kernel.use_build(name)
+    yield name
+    kernel.use_build(before)

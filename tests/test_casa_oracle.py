@@ -212,6 +212,7 @@ def _case(
 
 
 @pytest.mark.parametrize("icycle", [1, 2])
+@pytest.mark.usefixtures("kernel_build")  # every kernel build this CPU has
 def test_cold_start_2y_matches_casa_proto(setA: Path, specdir: Path, tmp_path: Path, icycle: int) -> None:
     _, tally, _ = _case(
         setA,

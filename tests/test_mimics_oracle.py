@@ -385,6 +385,7 @@ def _mimics_case(
 
 
 @pytest.mark.parametrize("icycle", [1, 2])
+@pytest.mark.usefixtures("kernel_build")  # every kernel build this CPU has
 def test_cold_start_2y_matches_mimics_proto(setA: Path, specdir: Path, tmp_path: Path, icycle: int) -> None:
     _mimics_case(setA, specdir, tmp_path, icycle=icycle, met="met_1901_1901.nc", mloop=2)[1].check()
 

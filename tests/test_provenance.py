@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from testbed import analysis as an
-from testbed import layout, provenance
+from testbed import kernel, layout, provenance
 from testbed.cli import main
 from testbed.output import CellInfo, annual_dataset, daily_dataset, variables_for
 from testbed.state import RestartInfo, read_restart, write_restart
@@ -40,6 +40,7 @@ def _cells(n: int = 3) -> CellInfo:
 def test_version_comes_from_the_installed_package_and_git() -> None:
     attrs = provenance.attributes()
     assert attrs[provenance.VERSION] == importlib.metadata.version("testbed")
+    assert attrs[provenance.KERNEL] == kernel.BUILD
     head = _git("rev-parse", "HEAD")
     if head is None or Path(_git("rev-parse", "--show-toplevel") or "").resolve() != REPO:
         pytest.skip("not running from a git checkout")
@@ -53,7 +54,7 @@ def test_outside_a_git_checkout_only_the_version_is_recorded(monkeypatch: pytest
     provenance.git_state.cache_clear()
     try:
         assert provenance.git_state() is None
-        assert set(provenance.attributes()) == {provenance.VERSION}
+        assert set(provenance.attributes()) == {provenance.VERSION, provenance.KERNEL}
         assert provenance.describe() == f"testbed {provenance.version()}"
     finally:
         provenance.git_state.cache_clear()

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from testbed import kernel, provenance
 from testbed import soil as soil_models
 from testbed.cli import main
 from testbed.config import RunConfig, namelist_text
@@ -274,6 +275,7 @@ def test_negative_pools_are_counted_and_reported_per_cell(domain: Path, tmp_path
     counts = ds["negPoolResets"].sum("time").values
     assert counts.sum() > 0
     log = (tmp_path / "run" / "out" / "run.log").read_text()
+    assert f"kernel build {kernel.BUILD}" in log and ds.attrs[provenance.KERNEL] == kernel.BUILD  # which build ran
     for cell in np.flatnonzero(counts > 0):
         assert f"negative pools reset to 0 in cell {cell + 1} (cellid" in log
     for cell in np.flatnonzero(counts == 0):

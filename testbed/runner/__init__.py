@@ -24,7 +24,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from .. import fingerprint
+from .. import fingerprint, kernel
 from ..errors import InputError, RunAborted
 from ..nclock import netcdf_lock
 from ..state import read_restart, write_restart
@@ -354,6 +354,7 @@ def _run(
     runlog.write(
         f"testbed run: {label}, {model.ncell} cells, {len(plan.steps)} simulated years"
         + (f", resuming at year {start_index + 1}" if resume else "")
+        + f", kernel build {kernel.BUILD}"
         + f"\ncommand: {command}"
     )
     if note:

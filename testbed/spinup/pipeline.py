@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import kernel
 from ..atomic import atomic_write, write_text
 from ..config import RunConfig, namelist_text
 from ..errors import InputError
@@ -237,7 +238,7 @@ def _execute_spinup(
     cfg.absolute().write(out / "namelist.nml")
     tag = f"{model0.soil_model.upper()}-{CYCLE_NAMES[model0.icycle].upper()}"
     runlog.write(
-        f"testbed spinup: {tag}, {ncell} cells, stages: "
+        f"testbed spinup: {tag}, {ncell} cells, kernel build {kernel.BUILD}, stages: "
         + ", ".join(f"{s.name} ({s.method}, <= {s.max_cycles} cycles of {s.years_per_cycle} yr)" for s in plan.stages)
         + (
             f"; resuming in stage {plan.stages[saved['stage']].name} at cycle {saved['cycle'] + 1}"
