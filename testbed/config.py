@@ -541,8 +541,8 @@ KEYS: tuple[Key, ...] = (
         str,
         "auto",
         "",
-        "prespin: auto (newton for soil models without linear pools, i.e. MIMICS and CORPSE; cycle where they declare "
-        "them, i.e. CASA), cycle (prespin_cycles plain cycles of the one met year), or anderson, sasu, newton: "
+        "prespin: auto (newton for C+N runs of soil models without linear pools, i.e. MIMICS-CN; cycle otherwise), "
+        "cycle (prespin_cycles plain cycles of the one met year), or anderson, sasu, newton: "
         "that method on the one-year map until its criteria, scaled to the forcing cycle's length, hold (at most "
         "prespin_max_cycles)",
         ("auto", "cycle", "anderson", "sasu", "newton"),

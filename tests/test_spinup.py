@@ -323,15 +323,22 @@ def test_sasu_needs_a_soil_model_with_linear_pools(domain: Path, tmp_path: Path,
 
 
 @pytest.mark.parametrize(
-    ("soil_model", "prespin", "method"),
-    [("casa", "cycle", "sasu"), ("mimics", "newton", "anderson"), ("corpse", "newton", "anderson")],
+    ("soil_model", "cycle", "prespin", "method"),
+    [
+        ("casa", "c", "cycle", "sasu"),
+        ("casa", "cn", "cycle", "sasu"),
+        ("mimics", "c", "cycle", "anderson"),
+        ("mimics", "cn", "newton", "anderson"),
+        ("corpse", "c", "cycle", "anderson"),
+    ],
 )
 def test_auto_method_follows_the_soil_model_description(
-    domain: Path, tmp_path: Path, soil_model: str, prespin: str, method: str
+    domain: Path, tmp_path: Path, soil_model: str, cycle: str, prespin: str, method: str
 ) -> None:
     """accelerate_method = auto (the default): sasu where the soil model declares linear pools, else anderson;
-    prespin_method = auto: plain cycling (prespin_cycles) where it declares them, else newton on the one-year map."""
-    cfg = RunConfig.read(write_namelist(tmp_path, domain, f"run.soil_model={soil_model}", "run.cycle=c"))
+    prespin_method = auto: newton on the one-year map for C+N runs of soil models without linear pools, else plain
+    cycling (prespin_cycles)."""
+    cfg = RunConfig.read(write_namelist(tmp_path, domain, f"run.soil_model={soil_model}", f"run.cycle={cycle}"))
     assert cfg.get("spinup.accelerate_method") == cfg.get("spinup.prespin_method") == "auto"
     stages = {s.name: s for s in plan_spinup(cfg).stages}
     assert stages["accelerate"].method == method

@@ -140,12 +140,15 @@ class Newton(CellMemory):
         tol: float = 0.0,
         start: float = np.inf,
         singular: float = SINGULAR,
+        fd: bool = True,
     ) -> tuple[np.ndarray, np.ndarray]:
         """The point to evaluate next from the evaluated x (ncell, n) and Phi(x); returns it and a per-cell mask
         of plain steps (next = Phi(x) exactly). ``floor`` (ncell, n): pool sizes below which changes do not
         matter (weights and finite-difference steps use at least these). ``singular``: (I - J) is singular below
         this ratio of its smallest to its largest singular value (a shorter cycle map needs a smaller one: its slow
-        modes' 1 - eigenvalue shrinks with the cycle's length)."""
+        modes' 1 - eigenvalue shrinks with the cycle's length). ``fd`` = False: no finite-difference Jacobians (a
+        chord iteration from the Jacobians the memory holds, see :meth:`chord_from`, updated by Broyden): a cell
+        without one, or whose step failed, takes plain cycles, and a step that contracts little is still taken."""
         ncell, n = x.shape
         x_next = phi.copy()
         plain = np.ones(ncell, dtype=bool)
@@ -201,7 +204,9 @@ class Newton(CellMemory):
             ratio = fnorm / self.fnorm_prev
         steady = (ratio < 1) & (np.abs(ratio - self.ratio_prev) < STEADY)
         self.ratio_prev = np.where(it & ~self.last_newton, ratio, np.nan)
-        fresh = it & ~failed & (~self.has_jac | slow) & ((fnorm < start) | steady | self.has_jac)
+        fresh = it & ~failed & (~self.has_jac | slow) & ((fnorm < start) | steady | self.has_jac) & fd
+        if not fd:  # the chord goes on however little it contracts
+            slow &= False
         for c in np.flatnonzero(fresh):
             self.base_x[c], self.base_phi[c] = x[c], phi[c]
             x_next[c] = x[c]

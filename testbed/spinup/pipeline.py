@@ -59,7 +59,9 @@ NEWTON_CONVERGED = 1.0
 #: newton: a cell takes its first Jacobian once its weighted residual (relative change per cycle) is below this
 #: (or its plain cycles contract steadily): far from the fixed point the cycle map is too nonlinear for Newton
 NEWTON_START = 1.0e-2
-#: newton on a map shorter than the forcing cycle (an accelerated prespin): (I - J) is singular below this ratio of
+#: newton on a map shorter than the forcing cycle (an accelerated prespin), and the chord iteration that starts from its
+#: Jacobians (J^20 of the one-year map: its slow modes' 1 - eigenvalue is 20 times the one-year map's, 4e-5 to 1e-3):
+#: (I - J) is singular below this ratio of
 #: its smallest to its largest singular value. The slow modes' 1 - eigenvalue shrinks with the map's length: on the
 #: one-year map of the global MIMICS-CN domain the smallest ratios were 2e-6 to 6e-5 in cells Newton solves and
 #: ~1e-17 in frozen cells, so the forcing cycle's threshold (newton.SINGULAR, 1e-4) sent most cells to plain cycling
@@ -313,7 +315,10 @@ def _execute_spinup(
                     "tol": NEWTON_CONVERGED * stage.criteria.cell_rel,
                     "fallback_after": cfg.get("spinup.anderson_fallback_after"),
                     "start": NEWTON_START,
-                    **({"singular": NEWTON_SINGULAR_SHORT} if stage.scale > 1 else {}),
+                    **({"singular": NEWTON_SINGULAR_SHORT} if stage.scale > 1 or _chord(plan, si) else {}),
+                    # started from a shorter map's Jacobians (_handed_over): a chord iteration, no finite differences
+                    # of this map (a Jacobian costs n + 1 of its cycles)
+                    **({"fd": False} if _chord(plan, si) else {}),
                 }
             for k in range(first_cycle, stage.max_cycles):
                 futures = []
@@ -428,12 +433,17 @@ def _handed_over(plan: SpinupPlan, si: int, memory: dict | None) -> dict | None:
     """The method memory stage ``si`` starts from: a ``newton`` stage after a ``newton`` stage on a shorter map (an
     accelerated prespin) starts from that stage's Jacobians raised to the ratio of the cycles' lengths
     (:meth:`Newton.chord_from`); every other stage starts afresh."""
-    if si == 0 or memory is None:
+    if memory is None or not _chord(plan, si):
         return None
+    return Newton.chord_from(memory, plan.stages[si].years_per_cycle // plan.stages[si - 1].years_per_cycle)
+
+
+def _chord(plan: SpinupPlan, si: int) -> bool:
+    """Stage ``si`` is a newton stage after a newton stage on a shorter map: it starts from that stage's Jacobians."""
+    if si == 0:
+        return False
     prev, stage = plan.stages[si - 1], plan.stages[si]
-    if prev.method == stage.method == "newton" and stage.years_per_cycle > prev.years_per_cycle:
-        return Newton.chord_from(memory, stage.years_per_cycle // prev.years_per_cycle)
-    return None
+    return prev.method == stage.method == "newton" and stage.years_per_cycle > prev.years_per_cycle
 
 
 def _assemble(state: np.ndarray, results: list[CycleResult], which: str) -> np.ndarray:

@@ -227,6 +227,7 @@ def cycle_chunk(job: CycleJob, model: Model, start: np.ndarray, memory: dict | N
             tol=opts.get("tol", 0.0),
             start=opts.get("start", np.inf),
             singular=opts.get("singular", SINGULAR),
+            fd=opts.get("fd", True),
         )
         nxt = np.asfortranarray(nxt)
         mem = acc.arrays()
