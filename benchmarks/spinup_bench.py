@@ -48,6 +48,39 @@ def make_domain(ncell: int) -> Path:
     return out
 
 
+def make_subset(domain: Path, every: int) -> Path:
+    """Every ``every``-th cell of ``domain`` (gridinfo, soil table and met files; cached): a cheaper domain with the
+    same mix of latitudes and PFTs, for tuning."""
+    import numpy as np
+    from netCDF4 import Dataset
+
+    out = WORK / f"{domain.name}_every{every}"
+    if (out / f"met_{YEARS[1]}_{YEARS[1]}.nc").exists():
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    grid = (domain / "gridinfo_igbpz.csv").read_text().splitlines()
+    keep = list(range(0, len(grid) - 1, every))
+    rows = [grid[0]]
+    for k, i in enumerate(keep):  # ilat: the row's point in the subset met files
+        f = grid[i + 1].split(",")
+        f[17] = f"{k + 1:6d}"
+        rows.append(",".join(f))
+    (out / "gridinfo_igbpz.csv").write_text("\n".join(rows) + "\n")
+    soil = (domain / "gridinfo_soil.csv").read_text().splitlines()
+    (out / "gridinfo_soil.csv").write_text("\n".join([soil[0]] + [soil[i + 1] for i in keep]) + "\n")
+    for year in range(YEARS[0], YEARS[1] + 1):
+        name = f"met_{year}_{year}.nc"
+        with Dataset(domain / name) as src, Dataset(out / name, "w", format="NETCDF4") as dst:
+            dst.setncatts(src.__dict__)
+            for n, d in src.dimensions.items():
+                dst.createDimension(n, len(keep) if n == "lat" else len(d))
+            for n, v in src.variables.items():
+                o = dst.createVariable(n, v.dtype, v.dimensions)
+                o.setncatts(v.__dict__)
+                o[:] = np.take(v[:], keep, axis=v.dimensions.index("lat")) if "lat" in v.dimensions else v[:]
+    return out
+
+
 def write_namelist(
     domain: Path,
     out: Path,
@@ -95,6 +128,15 @@ def main(argv: list[str] | None = None) -> int:
         default=1000,
         help="forcing cycles brute force needs, for the extrapolated brute-force time",
     )
+    ap.add_argument(
+        "--every",
+        type=int,
+        default=1,
+        help="only every N-th cell of the domain (a subset with the same mix, for tuning)",
+    )
+    ap.add_argument(
+        "--set", action="append", default=[], metavar="GROUP.KEY=VALUE", help="more namelist settings (repeatable)"
+    )
     ap.add_argument("--soil-model", default="mimics")
     ap.add_argument("--cycle", default="cn", choices=("c", "cn"))
     ap.add_argument("--method", default=None, help="spinup.accelerate_method (default: the namelist default)")
@@ -113,12 +155,16 @@ def main(argv: list[str] | None = None) -> int:
     from testbed.spinup import run_spinup
 
     domain = make_domain(args.cells)
+    if args.every > 1:
+        domain = make_subset(domain, args.every)
     out = (
         WORK / f"spinup_mimics_cn_{args.cells}"
         if args.method is None
         else WORK / f"spinup_mimics_cn_{args.cells}_{args.method}"
     )
-    method = () if args.method is None else (f"spinup.accelerate_method={args.method}",)
+    if args.every > 1:
+        out = out.with_name(f"{out.name}_every{args.every}")
+    method = (() if args.method is None else (f"spinup.accelerate_method={args.method}",)) + tuple(args.set)
     nml = write_namelist(domain, out, args.workers, args.max_cycles, extra=method)
     t0 = time.perf_counter()
     run_spinup(RunConfig.read(nml), overwrite=True, workers=args.workers)

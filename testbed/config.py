@@ -411,7 +411,14 @@ KEYS: tuple[Key, ...] = (
         "stages run in order by `testbed spinup`, separated by spaces: prespin (cycle one met year), accelerate "
         "(accelerate_method), cycle (plain cycling until the criteria hold); each at most once",
     ),
-    Key("spinup", "prespin_cycles", int, 10, "", "prespin: how many times its one met year is run (no early stop)"),
+    Key(
+        "spinup",
+        "prespin_cycles",
+        int,
+        10,
+        "",
+        "prespin with prespin_method = cycle: how many times its one met year is run (no early stop)",
+    ),
     Key(
         "spinup",
         "prespin_year",
@@ -526,6 +533,27 @@ KEYS: tuple[Key, ...] = (
         "",
         "",
         "output folder of that transient run (empty: the spin-up's output_dir + '_transient')",
+    ),
+    # &spinup: an accelerated prespin (iterating the fixed point of the one-year map; docs/spinup.md "Stages")
+    Key(
+        "spinup",
+        "prespin_method",
+        str,
+        "auto",
+        "",
+        "prespin: auto (newton for C+N runs of soil models without linear pools, i.e. MIMICS-CN; cycle otherwise), "
+        "cycle (prespin_cycles plain cycles of the one met year), or anderson, sasu, newton: "
+        "that method on the one-year map until its criteria, scaled to the forcing cycle's length, hold (at most "
+        "prespin_max_cycles)",
+        ("auto", "cycle", "anderson", "sasu", "newton"),
+    ),
+    Key(
+        "spinup",
+        "prespin_max_cycles",
+        int,
+        400,
+        "",
+        "prespin with an accelerated prespin_method: at most this many cycles of its one met year",
     ),
 )
 

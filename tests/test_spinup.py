@@ -313,20 +313,42 @@ def test_sasu_leaves_a_fixed_point_where_it_is_and_guards_its_steps() -> None:
     assert plain.tolist() == [False, True] and acc.fallback.tolist() == [False, True] and np.all(r[1] == 1)
 
 
-def test_sasu_needs_a_soil_model_with_linear_pools(domain: Path, tmp_path: Path, capsys) -> None:
-    nml = write_namelist(tmp_path, domain, "run.soil_model=mimics", "spinup.accelerate_method=sasu")
+@pytest.mark.parametrize("key", ["accelerate_method", "prespin_method"])
+def test_sasu_needs_a_soil_model_with_linear_pools(domain: Path, tmp_path: Path, capsys, key: str) -> None:
+    nml = write_namelist(tmp_path, domain, "run.soil_model=mimics", f"spinup.{key}=sasu")
     assert main(["spinup", str(nml), "-q"]) == 2
-    assert "soil model 'mimics' declares no linear (donor-controlled) pools" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"spinup.{key} = 'sasu': soil model 'mimics' declares no linear (donor-controlled) pools" in err, err
+    assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize(("soil_model", "method"), [("casa", "sasu"), ("mimics", "anderson"), ("corpse", "anderson")])
+@pytest.mark.parametrize(
+    ("soil_model", "cycle", "prespin", "method"),
+    [
+        ("casa", "c", "cycle", "sasu"),
+        ("casa", "cn", "cycle", "sasu"),
+        ("mimics", "c", "cycle", "anderson"),
+        ("mimics", "cn", "newton", "anderson"),
+        ("corpse", "c", "cycle", "anderson"),
+    ],
+)
 def test_auto_method_follows_the_soil_model_description(
-    domain: Path, tmp_path: Path, soil_model: str, method: str
+    domain: Path, tmp_path: Path, soil_model: str, cycle: str, prespin: str, method: str
 ) -> None:
-    """accelerate_method = auto (the default): sasu where the soil model declares linear pools, else anderson."""
-    cfg = RunConfig.read(write_namelist(tmp_path, domain, f"run.soil_model={soil_model}", "run.cycle=c"))
-    assert cfg.get("spinup.accelerate_method") == "auto"
-    assert {s.name: s.method for s in plan_spinup(cfg).stages}["accelerate"] == method
+    """accelerate_method = auto (the default): sasu where the soil model declares linear pools, else anderson;
+    prespin_method = auto: newton on the one-year map for C+N runs of soil models without linear pools, else plain
+    cycling (prespin_cycles)."""
+    cfg = RunConfig.read(write_namelist(tmp_path, domain, f"run.soil_model={soil_model}", f"run.cycle={cycle}"))
+    assert cfg.get("spinup.accelerate_method") == cfg.get("spinup.prespin_method") == "auto"
+    stages = {s.name: s for s in plan_spinup(cfg).stages}
+    assert stages["accelerate"].method == method
+    assert stages["prespin"].method == prespin
+    if prespin == "cycle":  # today's fixed-length prespin
+        assert stages["prespin"].max_cycles == cfg.get("spinup.prespin_cycles") and not stages["prespin"].early_stop
+    else:  # one met year per cycle, until its criteria -- the forcing cycle's, per year -- hold
+        assert stages["prespin"].max_cycles == cfg.get("spinup.prespin_max_cycles") and stages["prespin"].early_stop
+        assert stages["prespin"].years_per_cycle == 1
+        assert stages["prespin"].criteria == plan_spinup(cfg).criteria.tighter(2)  # the test domain: 2 met years
 
 
 def test_sasu_pipeline_closes_budgets_and_hands_over_a_simulated_state(domain: Path, tmp_path: Path) -> None:
@@ -381,6 +403,7 @@ def write_namelist(folder: Path, domain: Path, *settings: str) -> Path:
         ),
         ("spinup.stages=cycle cycle", "appears twice"),
         ("spinup.newton_max_factor=1", "newton_max_factor must be > 1"),
+        ("spinup.prespin_max_cycles=0", "prespin_max_cycles must be >= 1"),
         ("spinup.sasu_max_factor=1", "sasu_max_factor must be > 1"),
         ("spinup.cell_rel=-0.001", "cell_rel = -0.001 can never be met"),
         ("spinup.prespin_set=run.soil_model=mimics", "changes run.soil_model from 'casa' to 'mimics'"),
@@ -400,9 +423,10 @@ def test_bad_pipelines_are_refused_before_any_compute(
     assert not (tmp_path / "out").exists()
 
 
-def test_unknown_method_is_a_config_error() -> None:
+@pytest.mark.parametrize("key", ["accelerate_method", "prespin_method"])
+def test_unknown_method_is_a_config_error(key: str) -> None:
     with pytest.raises(ConfigError, match="not one of auto, cycle, anderson, sasu, newton"):
-        RunConfig.defaults().override(["spinup.accelerate_method=annderson"])
+        RunConfig.defaults().override([f"spinup.{key}=annderson"])
 
 
 def _read_state(path: Path) -> np.ndarray:
@@ -456,16 +480,31 @@ def _kill_when(proc: subprocess.Popen, ckpt: Path, marker: str) -> bool:
         pytest.param("mimics", marks=pytest.mark.slow),
         pytest.param("corpse", marks=pytest.mark.slow),
         pytest.param("mimics-newton", marks=pytest.mark.slow),
+        "casa-prespin",
+        pytest.param("mimics-prespin", marks=pytest.mark.slow),
     ],
 )
 def test_killed_pipeline_resumes_bit_identical(domain: Path, tmp_path: Path, soil_model: str) -> None:
-    # mimics-newton: MIMICS-C (13 unknowns per cell), killed while it takes its Jacobian, then Newton steps
+    # mimics-newton: MIMICS-C (13 unknowns per cell), killed while it takes its Jacobian, then Newton steps;
+    # *-prespin: an accelerated prespin (anderson on CASA's, newton on MIMICS-CN's one-year map), killed in it
     soil_model, _, method = soil_model.partition("-")
+    prespin = method == "prespin"
+    if prespin:
+        method = ""
+    stage = 0 if prespin else 1
     settings = (
         f"run.soil_model={soil_model}",
         f"run.cycle={'c' if soil_model == 'corpse' or method else 'cn'}",
         "spinup.stages=prespin accelerate cycle",
         "spinup.prespin_cycles=2",
+        *(
+            [
+                f"spinup.prespin_method={'anderson' if soil_model == 'casa' else 'newton'}",
+                "spinup.prespin_max_cycles=30",
+            ]
+            if prespin
+            else ["spinup.prespin_method=cycle"]
+        ),
         f"spinup.accelerate_max_cycles={16 if method else 6}",
         *([f"spinup.accelerate_method={method}"] if method else []),
         "spinup.cycle_max_cycles=3",
@@ -482,9 +521,9 @@ def test_killed_pipeline_resumes_bit_identical(domain: Path, tmp_path: Path, soi
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    killed = _kill_when(proc, out / "spinup_checkpoint.npz", '"stage": 1, "cycle": 3')
+    killed = _kill_when(proc, out / "spinup_checkpoint.npz", f'"stage": {stage}, "cycle": {1 if prespin else 3}')
     proc.wait(timeout=30)
-    assert killed, "the pipeline finished before it could be killed in its accelerate stage"
+    assert killed, "the pipeline finished before it could be killed in the stage"
     assert not (out / "restart.nc").exists()
     assert main(["spinup", str(nml), "--workers", "1", "-q", "--resume"]) == 0
     for name in ("restart.nc", "restart_prespin.nc", "restart_accelerate.nc"):
@@ -495,7 +534,8 @@ def test_killed_pipeline_resumes_bit_identical(domain: Path, tmp_path: Path, soi
 
     assert table(tmp_path / "ref" / "out" / "equilibrium.csv") == table(out / "equilibrium.csv")
     log = (out / "run.log").read_text()
-    assert "resuming in stage accelerate at cycle 4" in log
+    # prespin: killed after cycle 1 or one of 10-19 (its one-year cycles are fast), so somewhere in the stage
+    assert ("resuming in stage prespin at cycle " if prespin else "resuming in stage accelerate at cycle 4") in log
     assert "max budget residual" in log
 
 
@@ -715,6 +755,90 @@ def test_accelerate_stage_ends_as_soon_as_the_criteria_hold(
     monkeypatch.setattr(pipeline._Checkpoint, "write", real)
     assert main(["spinup", str(nml), "--workers", "1", "-q", "--resume"]) == 0
     _assert_same_end(tmp_path / "ref" / "out", tmp_path / "stopped" / "out")
+
+
+@pytest.mark.parametrize("method", ["anderson", "newton"])
+def test_accelerated_prespin_iterates_one_met_year_until_its_scaled_criteria_hold(
+    domain: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, method: str
+) -> None:
+    """prespin_method = anderson | newton: the one-year map is iterated (one simulated year per cycle, budgets checked)
+    until the criteria scaled to a year hold, then handed over as it is (newton: with its Jacobians for a newton
+    accelerate stage); stopped one cycle before that, and again in the first cycle after the hand-over, the pipeline
+    resumes bit-identical."""
+    settings = (
+        "spinup.stages=prespin accelerate cycle",
+        f"spinup.prespin_method={method}",
+        "spinup.prespin_max_cycles=200",
+        f"spinup.accelerate_method={method}",
+        "spinup.accelerate_max_cycles=3",
+        "spinup.cycle_max_cycles=1",
+        "parallel.chunk_size=6",
+        *LOOSE,
+    )
+    ref = write_namelist(tmp_path / "ref", domain, *settings)
+    assert main(["spinup", str(ref), "--workers", "1", "-q"]) == 0
+    out = tmp_path / "ref" / "out"
+    rows = list(csv.DictReader((out / "equilibrium.csv").open()))
+    pre = [r for r in rows if r["stage"] == "prespin"]
+    assert [int(r["years"]) for r in pre] == list(range(1, len(pre) + 1))
+    met = [int(r["criteria_met"]) for r in pre]
+    assert 2 <= len(pre) < 200 and met == [0] * (len(pre) - 1) + [1], met
+    assert int(pre[-1]["cells_accelerated"]) >= 0 and "cells_fallback" in pre[-1]
+    # its criteria are the forcing cycle's per year (2 met years): what held is |dSOC| < soc_global / 2 ...
+    assert abs(float(pre[-1]["d_soil_c_Pg"])) < RunConfig.read(ref).get("spinup.soc_global") / 2
+    log = (out / "run.log").read_text()
+    assert f"stage prespin: method {method}, one cycle = 1 simulated year(s); its criteria per cycle" in log
+    assert all("max budget residual" in ln for ln in log.splitlines() if " prespin cycle " in ln)
+    _, info = read_restart(out / "restart_prespin.nc")
+    assert info.extra["spinup_method"] == method and info.extra["spinup_pool_scaling"] == "none"
+
+    from testbed.spinup import pipeline
+
+    real = pipeline._Checkpoint.write
+    stops = {(0, len(pre) - 1), (1, 1)}  # before the prespin's last cycle; the first cycle after the hand-over
+
+    def full_once(self, **kw):
+        if (kw["stage"], kw["cycle"]) in stops:
+            stops.discard((kw["stage"], kw["cycle"]))
+            raise OSError(errno.ENOSPC, "No space left on device", str(self.path))
+        real(self, **kw)
+
+    monkeypatch.setattr(pipeline._Checkpoint, "write", full_once)
+    nml = write_namelist(tmp_path / "stopped", domain, *settings)
+    assert main(["spinup", str(nml), "--workers", "1", "-q"]) == 3
+    assert main(["spinup", str(nml), "--workers", "1", "-q", "--resume"]) == 3
+    assert not stops
+    assert main(["spinup", str(nml), "--workers", "1", "-q", "--resume"]) == 0
+    _assert_same_end(out, tmp_path / "stopped" / "out")
+
+
+def test_newton_starts_a_longer_map_from_the_shorter_maps_jacobian_power() -> None:
+    """Newton.chord_from: for a linear one-year map x -> A x + b, the Jacobian of the n-year map is A^n, so one chord
+    step from any point lands on the n-year map's fixed point; cells without a usable Jacobian start afresh."""
+    rng = np.random.default_rng(7)
+    ncell, n, years = 5, 4, 20
+    a = np.stack([np.diag(rng.uniform(0.5, 0.99, n)) + 0.01 * rng.random((n, n)) for _ in range(ncell)])
+    b = rng.uniform(1, 5, (ncell, n))
+    short = Newton.new(ncell, n)
+    short.jac[:] = a
+    short.has_jac[:] = True
+    short.fallback[1] = True  # fell back on the short map: starts afresh
+    acc = Newton.from_arrays(Newton.chord_from(short.arrays(), years))
+    assert np.allclose(acc.jac[0], np.linalg.matrix_power(a[0], years)) and not acc.has_jac[1]
+
+    def phi(x: np.ndarray) -> np.ndarray:
+        for _ in range(years):
+            x = np.einsum("kij,kj->ki", a, x) + b
+        return x
+
+    x = np.full((ncell, n), 10.0)
+    fixed = np.linalg.solve(
+        np.eye(n)[None] - np.stack([np.linalg.matrix_power(m, years) for m in a]), phi(0 * x)[:, :, None]
+    )[:, :, 0]
+    nxt, plain = acc.step(x, phi(x), np.full((ncell, n), 1e-3), max_factor=1e6)
+    ok = np.arange(ncell) != 1
+    assert not plain[ok].any() and np.allclose(nxt[ok], fixed[ok], rtol=1e-9)
+    assert acc.phase[1] == 1 and acc.phase[ok].max() == 0  # no Jacobian: it takes one by finite differences
 
 
 def test_shipped_pipeline_namelist_parses() -> None:

@@ -101,6 +101,23 @@ class Newton(CellMemory):
             z(ncell, dtype=bool),
         )
 
+    @classmethod
+    def chord_from(cls, arrays: dict[str, np.ndarray], power: int) -> dict[str, np.ndarray]:
+        """The memory a Newton iteration of a cycle map ``power`` times as long starts from, given the memory of one
+        on the shorter map in the same columns (an accelerated prespin's one-year map; docs/spinup.md "newton"):
+        every cell with a usable Jacobian J of the short map starts with J^power as its Jacobian of the long map
+        (exact for a periodic linear map; for the slow pools, whose rates vary little from year to year, close),
+        so its first step is a chord step and no finite-difference Jacobian of the long map is needed while steps
+        contract; the other cells (none taken, fell back, not finite) start afresh."""
+        old = cls.from_arrays(arrays)
+        ncell, n = old.base_x.shape
+        new = cls.new(ncell, n, old.base_state.shape[1])
+        ok = old.has_jac & ~old.fallback & np.all(np.isfinite(old.jac), axis=(1, 2))
+        if np.any(ok):
+            new.jac[ok] = np.linalg.matrix_power(old.jac[ok], power)
+        new.has_jac[ok] = np.all(np.isfinite(new.jac[ok]), axis=(1, 2))
+        return new.arrays()
+
     PROGRESS = "max_rel_correction"
 
     def progress(self) -> np.ndarray:
@@ -122,10 +139,16 @@ class Newton(CellMemory):
         growth: float = GROWTH,
         tol: float = 0.0,
         start: float = np.inf,
+        singular: float = SINGULAR,
+        fd: bool = True,
     ) -> tuple[np.ndarray, np.ndarray]:
         """The point to evaluate next from the evaluated x (ncell, n) and Phi(x); returns it and a per-cell mask
         of plain steps (next = Phi(x) exactly). ``floor`` (ncell, n): pool sizes below which changes do not
-        matter (weights and finite-difference steps use at least these)."""
+        matter (weights and finite-difference steps use at least these). ``singular``: (I - J) is singular below
+        this ratio of its smallest to its largest singular value (a shorter cycle map needs a smaller one: its slow
+        modes' 1 - eigenvalue shrinks with the cycle's length). ``fd`` = False: no finite-difference Jacobians (a
+        chord iteration from the Jacobians the memory holds, see :meth:`chord_from`, updated by Broyden): a cell
+        without one, or whose step failed, takes plain cycles, and a step that contracts little is still taken."""
         ncell, n = x.shape
         x_next = phi.copy()
         plain = np.ones(ncell, dtype=bool)
@@ -181,7 +204,9 @@ class Newton(CellMemory):
             ratio = fnorm / self.fnorm_prev
         steady = (ratio < 1) & (np.abs(ratio - self.ratio_prev) < STEADY)
         self.ratio_prev = np.where(it & ~self.last_newton, ratio, np.nan)
-        fresh = it & ~failed & (~self.has_jac | slow) & ((fnorm < start) | steady | self.has_jac)
+        fresh = it & ~failed & (~self.has_jac | slow) & ((fnorm < start) | steady | self.has_jac) & fd
+        if not fd:  # the chord goes on however little it contracts
+            slow &= False
         for c in np.flatnonzero(fresh):
             self.base_x[c], self.base_phi[c] = x[c], phi[c]
             x_next[c] = x[c]
@@ -205,7 +230,7 @@ class Newton(CellMemory):
             a = np.where(inert[:, :, None] | inert[:, None, :], np.eye(n)[None], a)
             with np.errstate(all="ignore"):
                 sv = np.linalg.svd(np.where(np.isfinite(a), a, 0.0), compute_uv=False)
-            singular = ~np.all(np.isfinite(a), axis=(1, 2)) | (sv[:, -1] < SINGULAR * sv[:, 0])
+            singular = ~np.all(np.isfinite(a), axis=(1, 2)) | (sv[:, -1] < singular * sv[:, 0])
             delta = _solve(np.where(singular[:, None, None], np.eye(n)[None], a), (bp - bx) / sc) * sc
             delta[singular] = np.nan
             corr = np.max(np.abs(delta) / np.maximum(np.abs(bp), fl), axis=1)

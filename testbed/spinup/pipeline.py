@@ -60,6 +60,13 @@ NEWTON_CONVERGED = 1.0
 #: newton: a cell takes its first Jacobian once its weighted residual (relative change per cycle) is below this
 #: (or its plain cycles contract steadily): far from the fixed point the cycle map is too nonlinear for Newton
 NEWTON_START = 1.0e-2
+#: newton on a map shorter than the forcing cycle (an accelerated prespin), and the chord iteration that starts from its
+#: Jacobians (J^20 of the one-year map: its slow modes' 1 - eigenvalue is 20 times the one-year map's, 4e-5 to 1e-3):
+#: (I - J) is singular below this ratio of
+#: its smallest to its largest singular value. The slow modes' 1 - eigenvalue shrinks with the map's length: on the
+#: one-year map of the global MIMICS-CN domain the smallest ratios were 2e-6 to 6e-5 in cells Newton solves and
+#: ~1e-17 in frozen cells, so the forcing cycle's threshold (newton.SINGULAR, 1e-4) sent most cells to plain cycling
+NEWTON_SINGULAR_SHORT = 1.0e-8
 #: unsettled cells listed in run.log (all of them are in cells.csv)
 LIST_CELLS = 20
 
@@ -272,10 +279,17 @@ def _execute_spinup(
         for si in range(int(saved["stage"]), len(plan.stages)):
             stage = plan.stages[si]
             first_cycle = int(saved["cycle"]) if si == int(saved["stage"]) else 0
-            if first_cycle == 0:
-                memory = None
+            if first_cycle == 0:  # the memory a stage starts with, from the previous stage's (or None)
+                memory = _handed_over(plan, si, memory)
+                sc = stage.criteria
                 runlog.write(
                     f"stage {stage.name}: method {stage.method}, one cycle = {stage.years_per_cycle} simulated year(s)"
+                    + (
+                        f"; its criteria per cycle: |global dSOC| < {sc.soc_global:g} Pg C, cells < {sc.cell_abs:g} "
+                        f"g m-2 and < {100 * sc.cell_rel:g} %"
+                        if sc != c
+                        else ""
+                    )
                 )
             # each chunk's model goes to the cluster as a task, not scattered data, which a lost worker takes
             # with it (a task is recomputed; runner/segments.py does the same)
@@ -286,22 +300,26 @@ def _execute_spinup(
                 "max_factor": cfg.get("spinup.anderson_max_factor"),
                 "fallback_after": cfg.get("spinup.anderson_fallback_after"),
                 # a cell within CONVERGED x the relative criterion takes plain cycles (anderson.py)
-                "tol": CONVERGED * cfg.get("spinup.cell_rel"),
+                "tol": CONVERGED * stage.criteria.cell_rel,
             }
             if stage.method == "sasu":
                 opts = {
                     "max_factor": cfg.get("spinup.sasu_max_factor"),
-                    "tol": SASU_CONVERGED * cfg.get("spinup.cell_rel"),
+                    "tol": SASU_CONVERGED * stage.criteria.cell_rel,
                     "fallback_after": cfg.get("spinup.anderson_fallback_after"),
                     # ... or when it changes no pool by more than this (g C m-2)
-                    "abs_c": SASU_CONVERGED * cfg.get("spinup.cell_abs"),
+                    "abs_c": SASU_CONVERGED * stage.criteria.cell_abs,
                 }
             if stage.method == "newton":
                 opts = {
                     "max_factor": cfg.get("spinup.newton_max_factor"),
-                    "tol": NEWTON_CONVERGED * cfg.get("spinup.cell_rel"),
+                    "tol": NEWTON_CONVERGED * stage.criteria.cell_rel,
                     "fallback_after": cfg.get("spinup.anderson_fallback_after"),
                     "start": NEWTON_START,
+                    **({"singular": NEWTON_SINGULAR_SHORT} if stage.scale > 1 or _chord(plan, si) else {}),
+                    # started from a shorter map's Jacobians (_handed_over): a chord iteration, no finite differences
+                    # of this map (a Jacobian costs n + 1 of its cycles)
+                    **({"fd": False} if _chord(plan, si) else {}),
                 }
             for k in range(first_cycle, stage.max_cycles):
                 futures = []
@@ -326,7 +344,7 @@ def _execute_spinup(
                 phi, nxt = _assemble(state, results, "phi"), _assemble(state, results, "next")
                 before = {n: np.concatenate([r.before[n] for r in results]) for n in results[0].before}
                 after = {n: np.concatenate([r.after[n] for r in results]) for n in results[0].after}
-                diag = diagnose(before, after, area, active, c)
+                diag = diagnose(before, after, area, active, stage.criteria)
                 last_settled, last_met = diag.settled, diag.met
                 recent = np.vstack([recent[1:], (after["soil_c"] - before["soil_c"])[None]])
                 newly = diag.settled & (settled_at[si] < 0)
@@ -388,7 +406,7 @@ def _execute_spinup(
                     cycle=0,
                     years=years,
                     state=state,
-                    memory=None,
+                    memory=memory,  # what the next stage may start from (_handed_over)
                     rows=rows,
                     recent=recent,
                     settled_at=settled_at,
@@ -410,6 +428,23 @@ def _execute_spinup(
             f"{TABLE}, equilibrium.png, {CELLS}; transient namelist: {tnml.name}"
         )
     return out
+
+
+def _handed_over(plan: SpinupPlan, si: int, memory: dict | None) -> dict | None:
+    """The method memory stage ``si`` starts from: a ``newton`` stage after a ``newton`` stage on a shorter map (an
+    accelerated prespin) starts from that stage's Jacobians raised to the ratio of the cycles' lengths
+    (:meth:`Newton.chord_from`); every other stage starts afresh."""
+    if memory is None or not _chord(plan, si):
+        return None
+    return Newton.chord_from(memory, plan.stages[si].years_per_cycle // plan.stages[si - 1].years_per_cycle)
+
+
+def _chord(plan: SpinupPlan, si: int) -> bool:
+    """Stage ``si`` is a newton stage after a newton stage on a shorter map: it starts from that stage's Jacobians."""
+    if si == 0:
+        return False
+    prev, stage = plan.stages[si - 1], plan.stages[si]
+    return prev.method == stage.method == "newton" and stage.years_per_cycle > prev.years_per_cycle
 
 
 def _assemble(state: np.ndarray, results: list[CycleResult], which: str) -> np.ndarray:

@@ -2,8 +2,10 @@
 
 Stages (docs/spinup.md "Stages"), run in the order of ``spinup.stages``:
 
-* ``prespin``: plain cycling of one met year, ``prespin_cycles`` times (the published MIMICS-CN
-  workflow's 100 cycles of 1901, often with its own CASA table: ``prespin_set``);
+* ``prespin``: one met year cycled: ``prespin_method`` = cycle runs it ``prespin_cycles`` times (the published
+  MIMICS-CN workflow's 100 cycles of 1901, often with its own CASA table: ``prespin_set``); an accelerated
+  ``prespin_method`` iterates the one-year map until its criteria hold -- the stage's criteria scaled to the
+  forcing cycle's length (:func:`prespin_criteria`) -- or ``prespin_max_cycles``;
 * ``accelerate``: ``accelerate_method`` (auto | cycle | anderson | sasu | newton) until the criteria hold
   or ``accelerate_max_cycles``;
 * ``cycle``: plain cycling until the criteria hold or ``cycle_max_cycles``.
@@ -34,6 +36,10 @@ STAGES = ("prespin", "accelerate", "cycle")
 #: methods implemented; the others of the namelist key's choices are refused with a reason
 METHODS = ("cycle", "anderson", "sasu", "newton")
 #: keys no stage may change: the pipeline's stages share one fixed point
+#: what ``auto`` means for each stage's method key: (soil models without linear pools, with linear pools); the
+#: prespin's newton only for C+N runs (measured, docs/spinup.md "Benchmark": better for MIMICS-CN; for MIMICS-C it
+#: sent a cell whose microbes die out to another of its frozen states)
+AUTO = {"accelerate_method": ("anderson", "sasu"), "prespin_method": ("newton", "cycle")}
 FROZEN = ("run.soil_model", "run.cycle", "run.first_year", "run.last_year", "files.met", "files.gridinfo", "files.soil")
 
 
@@ -45,9 +51,12 @@ class Stage:
     method: str
     max_cycles: int
     early_stop: bool  #: stop as soon as the criteria hold
+    criteria: Criteria  #: when the stage's criteria hold (its settled fractions in equilibrium.csv use them too)
     config: RunConfig  #: the namelist with this stage's settings applied
     model: Model
-    steps: list[YearStep]  #: one forcing cycle
+    steps: list[YearStep]  #: one cycle of the stage (the forcing cycle; prespin: its one met year)
+    #: years of the forcing cycle per year of this stage's cycle (prespin: the forcing cycle's length; else 1)
+    scale: float = 1.0
 
     @property
     def years_per_cycle(self) -> int:
@@ -75,6 +84,31 @@ def criteria_from(cfg: RunConfig) -> Criteria:
         cfg.get("spinup.cell_fraction"),
         tuple(cfg.get("spinup.criteria_variables").split()),
     )
+
+
+def prespin_criteria(crit: Criteria, years_per_cycle: int) -> Criteria:
+    """The criteria of an accelerated prespin, per year of its one-year map: the forcing cycle's criteria divided by
+    the cycle's length in years (a drift that would hold them over a whole forcing cycle)."""
+    return crit.tighter(float(years_per_cycle))
+
+
+def resolve_method(cfg: RunConfig, key: str) -> str:
+    """The method a stage's key names, ``auto`` resolved from the soil model's description; refused before compute
+    when it does not exist or does not apply to the soil model."""
+    method = cfg.get(f"spinup.{key}")
+    soil = plan_soil(cfg)
+    if method == "auto":  # the soil model's description (and for the prespin the cycle) decides
+        method = AUTO[key][bool(soil.linear_pools)]
+        if key == "prespin_method" and cfg.icycle < 2:
+            method = "cycle"
+    if method not in METHODS:
+        raise ConfigError(f"spinup.{key} = {method!r}: use one of {', '.join(METHODS)}")
+    if method == "sasu" and not soil.linear_pools:
+        raise ConfigError(
+            f"spinup.{key} = 'sasu': soil model {soil.name!r} declares no linear (donor-controlled) "
+            "pools, its decomposition is nonlinear; use anderson or newton"
+        )
+    return method
 
 
 def stage_names(cfg: RunConfig) -> list[str]:
@@ -155,19 +189,17 @@ def plan_spinup(cfg: RunConfig) -> SpinupPlan:
     names = stage_names(cfg)
     crit = criteria_from(cfg)
     crit.check(cfg.icycle)
-    method = cfg.get("spinup.accelerate_method")
-    if method == "auto":  # the soil model's description decides: linear pools -> semi-analytic, else Anderson
-        method = "sasu" if plan_soil(cfg).linear_pools else "anderson"
-    if "accelerate" in names and method not in METHODS:
-        raise ConfigError(f"spinup.accelerate_method = {method!r}: use one of {', '.join(METHODS)}")
-    if "accelerate" in names and method == "sasu" and not (soil := plan_soil(cfg)).linear_pools:
-        raise ConfigError(
-            f"spinup.accelerate_method = 'sasu': soil model {soil.name!r} declares no linear (donor-controlled) "
-            "pools, its decomposition is nonlinear; use anderson"
-        )
+    method = resolve_method(cfg, "accelerate_method") if "accelerate" in names else "cycle"
+    pre_method = resolve_method(cfg, "prespin_method") if "prespin" in names else "cycle"
     if not cfg.get("spinup.sasu_max_factor") > 1:
         raise ConfigError("spinup.sasu_max_factor must be > 1")
-    for key in ("prespin_cycles", "accelerate_max_cycles", "cycle_max_cycles", "anderson_fallback_after"):
+    for key in (
+        "prespin_cycles",
+        "prespin_max_cycles",
+        "accelerate_max_cycles",
+        "cycle_max_cycles",
+        "anderson_fallback_after",
+    ):
         if cfg.get(f"spinup.{key}") < 1:
             raise ConfigError(f"spinup.{key} must be >= 1")
     if cfg.get("spinup.anderson_depth") < 1:
@@ -189,14 +221,30 @@ def plan_spinup(cfg: RunConfig) -> SpinupPlan:
         met_files.update(plan.met_files)
         steps = [_quiet(s, i + 1) for i, s in enumerate(plan.steps)]
         if name == "prespin":
-            stages.append(
-                Stage(
-                    name, "cycle", cfg.get("spinup.prespin_cycles"), False, scfg, plan.model, _prespin_steps(cfg, steps)
+            one = _prespin_steps(cfg, steps)
+            if pre_method == "cycle":  # today's fixed-length prespin
+                stages.append(
+                    Stage(name, "cycle", cfg.get("spinup.prespin_cycles"), False, crit, scfg, plan.model, one)
                 )
-            )
+            else:
+                stages.append(
+                    Stage(
+                        name,
+                        pre_method,
+                        cfg.get("spinup.prespin_max_cycles"),
+                        True,
+                        prespin_criteria(crit, len(steps)),
+                        scfg,
+                        plan.model,
+                        one,
+                        float(len(steps)),
+                    )
+                )
         elif name == "accelerate":
-            stages.append(Stage(name, method, cfg.get("spinup.accelerate_max_cycles"), True, scfg, plan.model, steps))
+            stages.append(
+                Stage(name, method, cfg.get("spinup.accelerate_max_cycles"), True, crit, scfg, plan.model, steps)
+            )
         else:
-            stages.append(Stage(name, "cycle", cfg.get("spinup.cycle_max_cycles"), True, scfg, plan.model, steps))
+            stages.append(Stage(name, "cycle", cfg.get("spinup.cycle_max_cycles"), True, crit, scfg, plan.model, steps))
     assert state is not None
     return SpinupPlan(cfg, stages, state, crit, sorted(met_files))

@@ -17,7 +17,7 @@ from .. import layout
 from ..model import Model
 from ..run import YearStep, run_years
 from .anderson import GROWTH, Anderson
-from .newton import Newton
+from .newton import SINGULAR, Newton
 from .sasu import Sasu
 
 
@@ -226,6 +226,8 @@ def cycle_chunk(job: CycleJob, model: Model, start: np.ndarray, memory: dict | N
             fallback_after=opts["fallback_after"],
             tol=opts.get("tol", 0.0),
             start=opts.get("start", np.inf),
+            singular=opts.get("singular", SINGULAR),
+            fd=opts.get("fd", True),
         )
         nxt = np.asfortranarray(nxt)
         mem = acc.arrays()
