@@ -441,8 +441,9 @@ KEYS: tuple[Key, ...] = (
         str,
         "auto",
         "",
-        "accelerate: auto (sasu where the soil model declares linear pools, i.e. CASA; anderson otherwise), cycle "
-        "(plain cycling), anderson (per-cell Anderson acceleration of the cycle map), sasu (semi-analytic), "
+        "accelerate: auto (what the soil model declares: sasu for CASA, newton for MIMICS-C, anderson for "
+        "MIMICS-CN and CORPSE), cycle (plain cycling), anderson (per-cell Anderson acceleration of the cycle map), "
+        "sasu (semi-analytic), "
         "newton (per-cell Newton with a finite-difference Jacobian, batched across cells)",
         ("auto", "cycle", "anderson", "sasu", "newton"),
     ),
@@ -541,7 +542,7 @@ KEYS: tuple[Key, ...] = (
         str,
         "auto",
         "",
-        "prespin: auto (newton for C+N runs of soil models without linear pools, i.e. MIMICS-CN; cycle otherwise), "
+        "prespin: auto (what the soil model declares: newton for MIMICS-CN, cycle otherwise), "
         "cycle (prespin_cycles plain cycles of the one met year), or anderson, sasu, newton: "
         "that method on the one-year map until its criteria, scaled to the forcing cycle's length, hold (at most "
         "prespin_max_cycles)",

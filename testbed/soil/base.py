@@ -116,6 +116,14 @@ class PoolCSV:
     index_field: int = 1  #: leading field that holds the 1-based cell index (checked on reading)
 
 
+#: ``auto`` of a spin-up method key for a soil model that declares none: sasu where its decomposition is linear
+#: in its pools (it declares them), anderson otherwise; the prespin cycles plainly
+SPINUP_AUTO: dict[str, Callable[[Any], str]] = {
+    "accelerate_method": lambda soil: "sasu" if soil.linear_pools else "anderson",
+    "prespin_method": lambda soil: "cycle",
+}
+
+
 @dataclass(frozen=True)
 class SoilModel:
     """Everything that differs between soil models."""
@@ -146,6 +154,16 @@ class SoilModel:
     #: donor-controlled pools whose daily outflux and transfers the kernel reports (diag sasu_out_<c>,
     #: sasu_<dest>_from_<src>); empty when the model's decomposition is not linear in its pools
     linear_pools: tuple[tuple[str, str | None], ...] = ()
+    #: what ``auto`` means for its spin-up stages (docs/spinup.md "Methods"): ``(key, method in C runs, method in
+    #: C+N runs)`` for ``accelerate_method`` and ``prespin_method``; a key left out gets :data:`SPINUP_AUTO`'s
+    spinup_auto: tuple[tuple[str, str, str], ...] = ()
+
+    def auto_method(self, key: str, icycle: int) -> str:
+        """The spin-up method ``auto`` stands for in ``spinup.<key>`` for this model and cycle (1 = C, 2 = C+N)."""
+        for k, c_run, cn_run in self.spinup_auto:
+            if k == key:
+                return cn_run if icycle >= 2 else c_run
+        return SPINUP_AUTO[key](self)
 
     def own_pools(self, icycle: int) -> tuple[Pool, ...]:
         return tuple(p for p in self.pools if p.in_cycle(icycle))

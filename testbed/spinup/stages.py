@@ -36,10 +36,6 @@ STAGES = ("prespin", "accelerate", "cycle")
 #: methods implemented; the others of the namelist key's choices are refused with a reason
 METHODS = ("cycle", "anderson", "sasu", "newton")
 #: keys no stage may change: the pipeline's stages share one fixed point
-#: what ``auto`` means for each stage's method key: (soil models without linear pools, with linear pools); the
-#: prespin's newton only for C+N runs (measured, docs/spinup.md "Benchmark": better for MIMICS-CN; for MIMICS-C it
-#: sent a cell whose microbes die out to another of its frozen states)
-AUTO = {"accelerate_method": ("anderson", "sasu"), "prespin_method": ("newton", "cycle")}
 FROZEN = ("run.soil_model", "run.cycle", "run.first_year", "run.last_year", "files.met", "files.gridinfo", "files.soil")
 
 
@@ -97,10 +93,8 @@ def resolve_method(cfg: RunConfig, key: str) -> str:
     when it does not exist or does not apply to the soil model."""
     method = cfg.get(f"spinup.{key}")
     soil = plan_soil(cfg)
-    if method == "auto":  # the soil model's description (and for the prespin the cycle) decides
-        method = AUTO[key][bool(soil.linear_pools)]
-        if key == "prespin_method" and cfg.icycle < 2:
-            method = "cycle"
+    if method == "auto":  # the soil model's description decides, per cycle (SoilModel.spinup_auto)
+        method = soil.auto_method(key, cfg.icycle)
     if method not in METHODS:
         raise ConfigError(f"spinup.{key} = {method!r}: use one of {', '.join(METHODS)}")
     if method == "sasu" and not soil.linear_pools:
