@@ -51,23 +51,22 @@ def make_domain(ncell: int) -> Path:
 def make_subset(domain: Path, every: int) -> Path:
     """Every ``every``-th cell of ``domain`` (gridinfo, soil table and met files; cached): a cheaper domain with the
     same mix of latitudes and PFTs, for tuning."""
+    import dataclasses
+
     import numpy as np
     from netCDF4 import Dataset
+
+    from testbed.forcing_tools.metfile import read_gridinfo, read_soil, write_gridinfo, write_soil
 
     out = WORK / f"{domain.name}_every{every}"
     if (out / f"met_{YEARS[1]}_{YEARS[1]}.nc").exists():
         return out
     out.mkdir(parents=True, exist_ok=True)
-    grid = (domain / "gridinfo_igbpz.csv").read_text().splitlines()
-    keep = list(range(0, len(grid) - 1, every))
-    rows = [grid[0]]
-    for k, i in enumerate(keep):  # ilat: the row's point in the subset met files
-        f = grid[i + 1].split(",")
-        f[17] = f"{k + 1:6d}"
-        rows.append(",".join(f))
-    (out / "gridinfo_igbpz.csv").write_text("\n".join(rows) + "\n")
-    soil = (domain / "gridinfo_soil.csv").read_text().splitlines()
-    (out / "gridinfo_soil.csv").write_text("\n".join([soil[0]] + [soil[i + 1] for i in keep]) + "\n")
+    grid, soil = read_gridinfo(domain / "gridinfo_igbpz.csv"), read_soil(domain / "gridinfo_soil.csv")
+    keep = list(range(0, len(grid), every))
+    # ilat: the row's point in the subset met files (compact layout, one cell per lat)
+    write_gridinfo(out / "gridinfo_igbpz.csv", [dataclasses.replace(grid[i], ilat=k + 1) for k, i in enumerate(keep)])
+    write_soil(out / "gridinfo_soil.csv", [soil[i] for i in keep])
     for year in range(YEARS[0], YEARS[1] + 1):
         name = f"met_{year}_{year}.nc"
         with Dataset(domain / name) as src, Dataset(out / name, "w", format="NETCDF4") as dst:

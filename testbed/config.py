@@ -44,6 +44,9 @@ _DRIVER_FIXES = {
     "no_restart_write_reset": "the original's restart-file write changes the state (casa.md Q5); skip that",
 }
 
+#: choices of the spin-up method keys (accelerate_method, prespin_method; docs/spinup.md "Methods")
+SPINUP_METHODS = ("auto", "cycle", "anderson", "sasu", "newton")
+
 KEYS: tuple[Key, ...] = (
     # &run
     Key(
@@ -445,7 +448,7 @@ KEYS: tuple[Key, ...] = (
         "MIMICS-CN and CORPSE), cycle (plain cycling), anderson (per-cell Anderson acceleration of the cycle map), "
         "sasu (semi-analytic), "
         "newton (per-cell Newton with a finite-difference Jacobian, batched across cells)",
-        ("auto", "cycle", "anderson", "sasu", "newton"),
+        SPINUP_METHODS,
     ),
     Key("spinup", "accelerate_max_cycles", int, 60, "", "accelerate: at most this many forcing cycles"),
     Key("spinup", "accelerate_set", str, "", "", "accelerate: group.key=value settings for this stage only"),
@@ -546,7 +549,7 @@ KEYS: tuple[Key, ...] = (
         "cycle (prespin_cycles plain cycles of the one met year), or anderson, sasu, newton: "
         "that method on the one-year map until its criteria, scaled to the forcing cycle's length, hold (at most "
         "prespin_max_cycles)",
-        ("auto", "cycle", "anderson", "sasu", "newton"),
+        SPINUP_METHODS,
     ),
     Key(
         "spinup",

@@ -205,8 +205,7 @@ class Newton(CellMemory):
         steady = (ratio < 1) & (np.abs(ratio - self.ratio_prev) < STEADY)
         self.ratio_prev = np.where(it & ~self.last_newton, ratio, np.nan)
         fresh = it & ~failed & (~self.has_jac | slow) & ((fnorm < start) | steady | self.has_jac) & fd
-        if not fd:  # the chord goes on however little it contracts
-            slow &= False
+        slow &= fd  # without finite differences the chord goes on however little it contracts
         for c in np.flatnonzero(fresh):
             self.base_x[c], self.base_phi[c] = x[c], phi[c]
             x_next[c] = x[c]

@@ -311,15 +311,16 @@ def _execute_spinup(
                     "abs_c": SASU_CONVERGED * stage.criteria.cell_abs,
                 }
             if stage.method == "newton":
+                chord = _chord(plan, si)
                 opts = {
                     "max_factor": cfg.get("spinup.newton_max_factor"),
                     "tol": NEWTON_CONVERGED * stage.criteria.cell_rel,
                     "fallback_after": cfg.get("spinup.anderson_fallback_after"),
                     "start": NEWTON_START,
-                    **({"singular": NEWTON_SINGULAR_SHORT} if stage.scale > 1 or _chord(plan, si) else {}),
+                    **({"singular": NEWTON_SINGULAR_SHORT} if stage.scale > 1 or chord else {}),
                     # started from a shorter map's Jacobians (_handed_over): a chord iteration, no finite differences
                     # of this map (a Jacobian costs n + 1 of its cycles)
-                    **({"fd": False} if _chord(plan, si) else {}),
+                    **({"fd": False} if chord else {}),
                 }
             for k in range(first_cycle, stage.max_cycles):
                 futures = []

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import RunConfig
+from ..config import SPINUP_METHODS, RunConfig
 from ..errors import ConfigError
 from ..model import Model
 from ..run import YearStep
@@ -33,8 +33,8 @@ from ..runner import prepare
 from .criteria import Criteria
 
 STAGES = ("prespin", "accelerate", "cycle")
-#: methods implemented; the others of the namelist key's choices are refused with a reason
-METHODS = ("cycle", "anderson", "sasu", "newton")
+#: the methods a stage runs (``auto`` resolves to one of them: :func:`resolve_method`)
+METHODS = tuple(m for m in SPINUP_METHODS if m != "auto")
 #: keys no stage may change: the pipeline's stages share one fixed point
 FROZEN = ("run.soil_model", "run.cycle", "run.first_year", "run.last_year", "files.met", "files.gridinfo", "files.soil")
 
@@ -216,24 +216,15 @@ def plan_spinup(cfg: RunConfig) -> SpinupPlan:
         steps = [_quiet(s, i + 1) for i, s in enumerate(plan.steps)]
         if name == "prespin":
             one = _prespin_steps(cfg, steps)
-            if pre_method == "cycle":  # today's fixed-length prespin
+            if pre_method == "cycle":  # a fixed number of plain cycles, no early stop
                 stages.append(
                     Stage(name, "cycle", cfg.get("spinup.prespin_cycles"), False, crit, scfg, plan.model, one)
                 )
-            else:
-                stages.append(
-                    Stage(
-                        name,
-                        pre_method,
-                        cfg.get("spinup.prespin_max_cycles"),
-                        True,
-                        prespin_criteria(crit, len(steps)),
-                        scfg,
-                        plan.model,
-                        one,
-                        float(len(steps)),
-                    )
-                )
+            else:  # the one-year map's fixed point, until the criteria per year hold
+                per_year = float(len(steps))
+                pre_crit = prespin_criteria(crit, len(steps))
+                max_cycles = cfg.get("spinup.prespin_max_cycles")
+                stages.append(Stage(name, pre_method, max_cycles, True, pre_crit, scfg, plan.model, one, per_year))
         elif name == "accelerate":
             stages.append(
                 Stage(name, method, cfg.get("spinup.accelerate_max_cycles"), True, crit, scfg, plan.model, steps)
