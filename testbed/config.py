@@ -47,6 +47,11 @@ _DRIVER_FIXES = {
 #: choices of the spin-up method keys (accelerate_method, prespin_method; docs/spinup.md "Methods")
 SPINUP_METHODS = ("auto", "cycle", "anderson", "sasu", "newton")
 
+#: longest first segment of a run (years) that is stretched to read every met year once, so that its tasks check
+#: the values as they read them (runner.segments.first_pass_end): a 20-year forcing cycle with checkpoints every
+#: 10 years then reads (and checks) each value once, and its first checkpoint comes after 20 years
+FIRST_PASS_MAX_YEARS = 25
+
 KEYS: tuple[Key, ...] = (
     # &run
     Key(
@@ -97,7 +102,9 @@ KEYS: tuple[Key, ...] = (
         int,
         10,
         "yr",
-        "write a checkpoint every N simulated years; `testbed run --resume` continues from the last one",
+        "write a checkpoint every N simulated years; `testbed run --resume` continues from the last one. The first "
+        "comes after the first pass over the met years when that is longer (at most "
+        f"{FIRST_PASS_MAX_YEARS} years): it checks the met values as it reads them",
     ),
     Key("run", "check_budgets", bool, True, "", "stop when a cell's annual C or N budget does not close to 1e-12"),
     Key(

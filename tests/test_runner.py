@@ -197,17 +197,46 @@ def test_nan_in_forcing_is_found_before_any_compute(domain: Path, tmp_path: Path
     assert not (tmp_path / "out" / "annual.nc").exists()
 
 
-def test_nan_in_a_later_segment_is_found_by_the_scan_before_anything_is_written(
-    domain: Path, tmp_path: Path, capsys
+@pytest.mark.parametrize("first_pass_max", [1, 25])
+def test_nan_in_a_later_year_than_a_checkpoint_interval_is_found_before_anything_is_written(
+    domain: Path, tmp_path: Path, capsys, monkeypatch, first_pass_max: int
 ) -> None:
-    """Checkpoints every year: the first segment does not read every met year, so every value is scanned first,
-    one task per chunk (each chunk in one block); the NaN lies in the second of three chunks, in year 3."""
+    """Checkpoints every year, the NaN in year 3, in the second of three chunks. With a first pass of at most 1
+    year every value is scanned first, one task per chunk (each chunk in one block); with 25 the first segment is
+    stretched over every met year and its tasks check the values as they read them. Either way nothing is written."""
+    import testbed.runner
+    from testbed.runner import segments
+
+    monkeypatch.setattr(segments, "FIRST_PASS_MAX_YEARS", first_pass_max)
+    scans = []
+    scan = testbed.runner.check_met_values
+    monkeypatch.setattr(testbed.runner, "check_met_values", lambda *a: scans.append(1) or scan(*a))
     bad = _met_with_nan(domain, tmp_path, "xcgpp", (2 * 365 + 10, 6, 0))  # year 3, day 11, cell 7
     nml = write_namelist(tmp_path, domain, f"files.met={bad}", "run.checkpoint_interval=1", "parallel.chunk_size=5")
     err = _error(capsys, ["run", str(nml), "-q", "--workers", "2"])
     assert "xcgpp is NaN (nan) at npt 7 (" in err and "on day 741 (year 3 of the file, day 11)" in err
     assert not (tmp_path / "out" / "annual.nc").exists()
     assert not (tmp_path / "out" / CHECKPOINT).exists()
+    assert len(scans) == (first_pass_max == 1)  # the separate scan only when the first pass is too long
+
+
+def test_the_first_segment_is_stretched_over_the_met_years_only_up_to_its_limit() -> None:
+    from types import SimpleNamespace
+
+    from testbed.run import YearStep
+    from testbed.runner.segments import FIRST_PASS_MAX_YEARS, first_pass_end
+
+    def plan(years: list[int]) -> SimpleNamespace:
+        return SimpleNamespace(
+            steps=[YearStep(Path("m.nc"), y, k + 1, k + 1, True, False) for k, y in enumerate(years)]
+        )
+
+    cycle20 = list(range(20)) * 3
+    assert first_pass_end(plan(cycle20), 0, 5) == 20  # one pass over the 20 met years, then every 5 years
+    assert first_pass_end(plan(cycle20), 0, 30) == 30  # the interval already reads them all
+    assert first_pass_end(plan(list(range(5)) * 4), 0, 10) == 10
+    assert first_pass_end(plan(list(range(FIRST_PASS_MAX_YEARS + 1))), 0, 5) is None  # too long: scanned first
+    assert first_pass_end(plan(cycle20), 20, 5) == 40  # from a later start (the first pass again)
 
 
 def test_grid_mismatch_between_met_and_gridinfo(domain: Path, tmp_path: Path, capsys) -> None:

@@ -46,7 +46,7 @@ from .segments import (
     chunk_slices_for,
     chunks,
     dask_client,
-    first_segment_reads_everything,
+    first_pass_end,
     run_chunk,
     run_segments,
     worst,
@@ -339,16 +339,20 @@ def _run(
     cfg, model = plan.config, plan.model
     interval = cfg.get("run.checkpoint_interval")
     chunk_slices = chunk_slices_for(client, plan)
-    check_inline = False
+    first_end = None
     if not resume and not plan.values_checked:  # a resume's inputs were checked when it started, unchanged since
         # every met value is checked before anything is written: as the first segment reads it when that
-        # segment reads every met year of the run (each value read once), else in a separate scan
-        check_inline = first_segment_reads_everything(plan, start_index, interval)
-        if not check_inline:
+        # segment can read every met year of the run (each value read once), else in a separate scan
+        first_end = first_pass_end(plan, start_index, interval)
+        if first_end is None:
             check_met_values(client, plan, chunk_slices)
         runlog.write(
             f"met values checked: {len(plan.met_files)} file(s), {model.ncell} cells"
-            + (" (as the first segment read them)" if check_inline else "")
+            + (
+                f" (as the first {first_end - start_index} years read them; first checkpoint after them)"
+                if first_end is not None
+                else ""
+            )
         )
     label = f"{model.soil_model.upper()}-{cfg.get('run.cycle').upper()}"
     runlog.write(
@@ -383,7 +387,7 @@ def _run(
         interval,
         folder.parts,
         chunk_slices,
-        check_first_segment=check_inline,
+        first_end=first_end,
         on_chunk_done=lambda r, n: bar.update((r.cells.stop - r.cells.start) * n * 365),
     ):
         state = seg.state(model.ncell)

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import layout
-from ..config import RunConfig
+from ..config import FIRST_PASS_MAX_YEARS, RunConfig
 from ..forcing import MetFile, check_values
 from ..model import Model
 from ..output import daily_columns
@@ -248,13 +248,22 @@ def first_reads(steps: list[YearStep]) -> tuple[int, ...]:
     return tuple(out)
 
 
-def first_segment_reads_everything(plan: Plan, start_index: int, interval: int) -> bool:
-    """Whether the first segment reads every met (file, year) the run reads (then it checks them as it reads)."""
+def first_pass_end(plan: Plan, start_index: int, interval: int) -> int | None:
+    """Where the first segment ends when its tasks are to check every met value as they read it.
 
-    def pairs(steps):
-        return {(s.met_path, s.year_index) for s in steps}
-
-    return pairs(plan.steps[start_index : start_index + interval]) == pairs(plan.steps)
+    The step after which every met (file, year) the run reads has been read once (at least the checkpoint
+    interval), when that is at most FIRST_PASS_MAX_YEARS years; else None (the values are then scanned before
+    any compute, and every value is read twice). Nothing is written before the first segment ends, so a bad
+    value still stops the run before any output or checkpoint.
+    """
+    needed = {(s.met_path, s.year_index) for s in plan.steps}
+    seen: set = set()
+    for k in range(start_index, len(plan.steps)):
+        seen.add((plan.steps[k].met_path, plan.steps[k].year_index))
+        if len(seen) == len(needed):
+            end = max(k + 1, min(start_index + interval, len(plan.steps)))
+            return end if end - start_index <= max(interval, FIRST_PASS_MAX_YEARS) else None
+    return None
 
 
 def run_segments(
@@ -266,14 +275,14 @@ def run_segments(
     parts_dir: Path,
     chunk_slices: list[slice],
     *,
-    check_first_segment: bool = False,
+    first_end: int | None = None,
     on_chunk_done: Callable[[ChunkResult, int], None] | None = None,
 ) -> Iterator[Segment]:
     """Submit every chunk's segments (chained per chunk, LOOKAHEAD ahead) and yield each finished segment.
 
-    With ``check_first_segment`` the first segment's tasks check every met value as they first read it
-    (the caller made sure that segment reads every met year of the run), so no separate scan is needed;
-    a bad value raises its InputError from the first segment, before the driver writes anything.
+    Segments are ``interval`` years long. With ``first_end`` (:func:`first_pass_end`) the first segment ends
+    there and its tasks check every met value as they first read it, so no separate scan is needed; a bad
+    value raises its InputError from the first segment, before the driver writes anything.
     """
     from dask.distributed import as_completed
 
@@ -282,12 +291,14 @@ def run_segments(
     # takes with it: a task is recomputed); segments chain per chunk on the workers
     models = {cs.start: client.submit(identity, model.subset(cs), pure=False) for cs in chunk_slices}
     previous: dict[int, object] = {cs.start: np.asfortranarray(state[cs]) for cs in chunk_slices}
-    seg_starts = list(range(start_index, len(plan.steps), interval))
+    second = start_index + interval if first_end is None else first_end
+    seg_starts = [start_index, *range(second, len(plan.steps), interval)] if start_index < len(plan.steps) else []
+    seg_ends = [*seg_starts[1:], len(plan.steps)]
     pending: dict[int, list] = {}
 
     def submit(k: int) -> None:
         first = seg_starts[k]
-        seg = plan.steps[first : first + interval]
+        seg = plan.steps[first : seg_ends[k]]
         futures = []
         for cs in chunk_slices:
             job = ChunkJob(
@@ -298,7 +309,7 @@ def run_segments(
                 check_budgets=cfg.get("run.check_budgets"),
                 restart_write_reset=plan.restart_write_reset,
                 parts_dir=str(parts_dir),
-                check_steps=first_reads(seg) if check_first_segment and k == 0 else (),
+                check_steps=first_reads(seg) if first_end is not None and k == 0 else (),
             )
             fut = client.submit(run_chunk, job, models[cs.start], previous[cs.start], first, pure=False)
             previous[cs.start] = fut
@@ -308,7 +319,7 @@ def run_segments(
     for k in range(min(LOOKAHEAD + 1, len(seg_starts))):
         submit(k)
     for k, first in enumerate(seg_starts):
-        seg = plan.steps[first : first + interval]
+        seg = plan.steps[first : seg_ends[k]]
         results: list[ChunkResult] = []
         for fut in as_completed(pending.pop(k)):
             res = fut.result()
