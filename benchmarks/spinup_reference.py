@@ -96,11 +96,12 @@ def brute_force(
     active = ~model.domain.inactive(model.casa)
     state = plan.state
     t0 = time.perf_counter()
-    default = Criteria()
+    default = Criteria(period2=plan.criteria.period2)  # the default thresholds, judged as the configuration says
     default_met_at, settled_default = -1, []
     lagged: list[dict[str, np.ndarray]] = []  #: per-cycle changes of the last LAG + 1 cycles
     track = _Trajectory()
     first = 0
+    previous = None  #: the per-cycle changes of the cycle before (spinup.cell_period2); a continued run starts anew
     if start is not None:
         state = np.asfortranarray(start["state"])
         first = int(start["cycles"])
@@ -110,8 +111,9 @@ def brute_force(
         job = CycleJob(slice(0, model.ncell), stage.steps, "cycle", k == 0, True)
         r = cycle_chunk(job, model, state, None)
         track.add(k + 1, r.before, r.after)
-        d = diagnose(r.before, r.after, model.domain.area, active, crit)
-        dd = diagnose(r.before, r.after, model.domain.area, active, default)
+        d = diagnose(r.before, r.after, model.domain.area, active, crit, previous)
+        dd = diagnose(r.before, r.after, model.domain.area, active, default, previous)
+        previous = {n: r.after[n] - r.before[n] for n in r.after}
         settled_default.append(dd.fraction_settled["soil_c"])
         if dd.met and default_met_at < 0:
             default_met_at = k + 1

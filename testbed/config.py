@@ -566,6 +566,16 @@ KEYS: tuple[Key, ...] = (
         "",
         "prespin with an accelerated prespin_method: at most this many cycles of its one met year",
     ),
+    # &spinup: periodic steady states (docs/spinup.md "Criteria")
+    Key(
+        "spinup",
+        "cell_period2",
+        bool,
+        False,
+        "",
+        "criterion: a change that alternates in sign from the previous plain cycle is judged by half the change "
+        "over the two cycles (a period-2 cycle of the state counts as settled; also the global dSOC)",
+    ),
 )
 
 GROUPS = ("run", "files", "parallel", "perturbation", "moisture", "heterogeneity", "exudation", "fixes", "spinup")

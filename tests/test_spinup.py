@@ -81,6 +81,57 @@ def test_oscillating_and_drifting_cells_are_told_apart() -> None:
     assert unsettled_kind(np.array([3.0, 2.0, 1.5, 1.2])) == "drifting"
 
 
+def _judge_sequence(x: np.ndarray, crit: Criteria, plain: np.ndarray | None = None) -> list[list[bool]]:
+    """Run the per-cycle diagnostics over per-cell sequences of a total (``x``: cycles+1 x cells, g m-2) as the
+    pipeline does: each cycle's change is remembered where the cell took a plain cycle (``plain``: cycles x cells)."""
+    area, active = np.full(x.shape[1], 1e6), np.ones(x.shape[1], dtype=bool)
+    previous, out = None, []
+    for k in range(x.shape[0] - 1):
+        before, after = {"soil_c": x[k]}, {"soil_c": x[k + 1]}
+        out.append(diagnose(before, after, area, active, crit, previous).settled.tolist())
+        ok = np.ones(x.shape[1], dtype=bool) if plain is None else plain[k]
+        previous = {"soil_c": np.where(ok, x[k + 1] - x[k], np.nan)}
+    return out
+
+
+def test_period2_criterion_settles_a_limit_cycle_but_not_a_drift() -> None:
+    """spinup.cell_period2: a cell in a period-2 cycle (+-8 g m-2 per cycle about 20,000 g m-2, as the MIMICS-CN
+    reference cell 59 ends) has no drift and settles; a cell drifting by 3 g m-2 per cycle, or alternating about a
+    drift of 3 g m-2 per cycle, does not; with the option off only the quiet cell settles."""
+    k = np.arange(12)[:, None]
+    x = np.hstack(
+        [
+            20000 + 8.0 * (k % 2),  # period 2, no drift
+            20000 + 3.0 * k,  # drifting
+            20000 + 8.0 * (k % 2) + 3.0 * k,  # alternating changes (+11, -5) about a drift of 3 per cycle
+            20000 + 0.1 * (k % 2),  # quiet: settled either way
+        ]
+    )
+    on = _judge_sequence(x, Criteria(cell_fraction=0.5, period2=True))
+    off = _judge_sequence(x, Criteria(cell_fraction=0.5))
+    assert on[0] == [False, False, False, True]  # the first cycle has no previous one to pair with
+    assert all(row == [True, False, False, True] for row in on[1:])
+    assert all(row == [False, False, False, True] for row in off)
+    # the two-cycle change is halved: a drift of 1.5 g m-2 per cycle under +-8 alternation is not settled, of 0.5 is
+    for drift, ok in ((1.5, False), (0.5, True)):
+        y = 20000 + 8.0 * (k % 2) + drift * k
+        assert _judge_sequence(y, Criteria(cell_fraction=1.0, period2=True))[-1] == [ok]
+    # a cell whose previous cycle was an accelerated step (not plain) is judged on its own cycle
+    plain = np.ones((11, 4), dtype=bool)
+    plain[5] = False
+    assert _judge_sequence(x, Criteria(cell_fraction=0.5, period2=True), plain)[6] == [False, False, False, True]
+
+
+def test_period2_criterion_judges_the_global_change_over_two_cycles() -> None:
+    area, active = np.array([1e12]), np.array([True])
+    crit = Criteria(cell_abs=100.0, cell_rel=1.0, period2=True)
+    before, after = {"soil_c": np.array([20000.0])}, {"soil_c": np.array([20020.0])}  # +0.02 Pg C this cycle
+    assert not diagnose(before, after, area, active, crit).met
+    assert diagnose(before, after, area, active, crit, {"soil_c": np.array([-20.0])}).met  # a period-2 cycle
+    assert not diagnose(before, after, area, active, crit, {"soil_c": np.array([5.0])}).met  # same sign: drift
+    assert Criteria(period2=True).tighter(10).period2
+
+
 # ----------------------------------------------------------------------------------- anderson
 
 
@@ -427,6 +478,15 @@ def test_bad_pipelines_are_refused_before_any_compute(
 def test_unknown_method_is_a_config_error(key: str) -> None:
     with pytest.raises(ConfigError, match="not one of auto, cycle, anderson, sasu, newton"):
         RunConfig.defaults().override([f"spinup.{key}=annderson"])
+
+
+def test_cell_period2_reaches_every_stage_criteria_and_is_refused_when_not_a_bool(domain: Path, tmp_path: Path) -> None:
+    cfg = RunConfig.read(write_namelist(tmp_path, domain, "spinup.cell_period2=true", "spinup.prespin_method=newton"))
+    plan = plan_spinup(cfg)
+    assert plan.criteria.period2 and all(s.criteria.period2 for s in plan.stages)
+    assert not plan_spinup(RunConfig.read(write_namelist(tmp_path / "b", domain))).criteria.period2
+    with pytest.raises(ConfigError, match="cell_period2"):
+        RunConfig.defaults().override(["spinup.cell_period2=2cycles"])
 
 
 def _read_state(path: Path) -> np.ndarray:

@@ -4,7 +4,9 @@ Per forcing cycle: the global change of total soil C, vegetation C and soil N (P
 area from the domain, inactive cells masked), and the fraction of vegetated cells whose total
 changes by less than ``cell_abs`` g m-2 **and** less than ``cell_rel`` (fraction) per cycle.
 The default criteria are the original authors' practice: |global dSOC| < 0.01 Pg C per cycle and
-at least 98 % of vegetated cells settled.
+at least 98 % of vegetated cells settled. With ``period2`` (namelist ``spinup.cell_period2``) a change
+that alternates in sign from the previous cycle is judged by half the change over the two cycles: a
+period-2 cycle of the state (a periodic steady state, where brute force itself may end) has no drift.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class Criteria:
     cell_rel: float = 0.001  #: fraction per cycle
     cell_fraction: float = 0.98  #: of vegetated cells
     variables: tuple[str, ...] = ("soil_c",)
+    period2: bool = False  #: judge changes that alternate in sign over two cycles (periodic steady states)
 
     def check(self, icycle: int) -> None:
         """Refuse criteria that can never hold, or that name a total the run does not have."""
@@ -58,13 +61,31 @@ class Criteria:
     def tighter(self, factor: float) -> Criteria:
         """The same criteria ``factor`` times tighter (the brute-force reference uses 10)."""
         return Criteria(
-            self.soc_global / factor, self.cell_abs / factor, self.cell_rel / factor, self.cell_fraction, self.variables
+            self.soc_global / factor,
+            self.cell_abs / factor,
+            self.cell_rel / factor,
+            self.cell_fraction,
+            self.variables,
+            self.period2,
         )
 
 
-def settled(before: np.ndarray, after: np.ndarray, crit: Criteria) -> np.ndarray:
-    """Per cell: changed by less than cell_abs g m-2 and less than cell_rel of its value over the cycle."""
-    d = np.abs(after - before)
+def drift(change: np.ndarray | float, previous: np.ndarray | float | None, period2: bool) -> np.ndarray:
+    """|Drift| per cycle: |change|, or with ``period2``, where the change alternates in sign from ``previous`` (the
+    change of the cycle before, from the state this cycle started from; NaN: unknown), |change + previous| / 2, half
+    the change over the two cycles (0 for a period-2 cycle of the state)."""
+    d = np.abs(np.asarray(change, dtype=float))
+    if not period2 or previous is None:
+        return d
+    prev = np.asarray(previous, dtype=float)
+    alternating = np.isfinite(prev) & (np.asarray(change) * prev < 0)
+    return np.where(alternating, np.abs(np.asarray(change) + np.where(alternating, prev, 0.0)) / 2, d)
+
+
+def settled(before: np.ndarray, after: np.ndarray, crit: Criteria, previous: np.ndarray | None = None) -> np.ndarray:
+    """Per cell: changed by less than cell_abs g m-2 and less than cell_rel of its value over the cycle (the drift of
+    :func:`drift`: with ``crit.period2`` over two cycles where the change alternates in sign from ``previous``)."""
+    d = drift(after - before, previous, crit.period2)
     return (d < crit.cell_abs) & (d < crit.cell_rel * np.abs(before))
 
 
@@ -96,23 +117,31 @@ def diagnose(
     area: np.ndarray,
     active: np.ndarray,
     crit: Criteria,
+    previous: Mapping[str, np.ndarray] | None = None,
 ) -> CycleDiagnostics:
     """Diagnostics of one cycle from per-cell totals (g m-2) at its start and end.
 
-    ``area`` in m2; ``active`` marks vegetated cells (the others are masked out of every number).
+    ``area`` in m2; ``active`` marks vegetated cells (the others are masked out of every number). ``previous``: per
+    total, each cell's change over the cycle before (NaN where that cycle did not end where this one starts), used
+    with ``crit.period2`` (:func:`drift`; the global change likewise, when every vegetated cell's is known).
     """
     gd, gt, frac = {}, {}, {}
     ok_all = active.copy()
     nact = max(int(active.sum()), 1)
+    gprev: dict[str, float | None] = {}
     for k in before:
         b, a = before[k], after[k]
+        prev = None if previous is None else previous.get(k)
         gd[k] = float(np.sum(np.where(active, (a - b) * area, 0.0)) / G_PER_PG)
         gt[k] = float(np.sum(np.where(active, a * area, 0.0)) / G_PER_PG)
-        ok = settled(b, a, crit) & active
+        gprev[k] = None if prev is None else float(np.sum(np.where(active, prev * area, 0.0)) / G_PER_PG)
+        ok = settled(b, a, crit, prev) & active
         frac[k] = float(ok.sum() / nact)
         if k in crit.variables:
             ok_all &= ok
-    met = abs(gd["soil_c"]) < crit.soc_global and all(frac[v] >= crit.cell_fraction for v in crit.variables)
+    met = float(drift(gd["soil_c"], gprev["soil_c"], crit.period2)) < crit.soc_global and all(
+        frac[v] >= crit.cell_fraction for v in crit.variables
+    )
     return CycleDiagnostics(gd, gt, frac, ok_all, met)
 
 

@@ -105,8 +105,11 @@ class _Checkpoint:
         settled_at: np.ndarray,
         last_settled: np.ndarray,
         last_met: bool,
+        previous: dict[str, np.ndarray] | None = None,
     ) -> None:
         arrays = {"state": state, "recent": recent, "settled_at": settled_at, "last_settled": last_settled}
+        for k, v in (previous or {}).items():
+            arrays[f"prev_{k}"] = v
         for k, v in (memory or {}).items():
             arrays[f"mem_{k}"] = v
         meta = json.dumps(
@@ -121,6 +124,7 @@ class _Checkpoint:
             out["state"] = np.asfortranarray(z["state"])
             out["recent"], out["settled_at"], out["last_settled"] = z["recent"], z["settled_at"], z["last_settled"]
             mem = {k[4:]: z[k] for k in z.files if k.startswith("mem_")}
+            out["previous"] = {k[5:]: z[k] for k in z.files if k.startswith("prev_")} or None
         out["memory"] = mem or None
         return out
 
@@ -239,6 +243,7 @@ def _execute_spinup(
             "settled_at": np.full((len(plan.stages), ncell), -1),
             "last_settled": np.zeros(ncell, dtype=bool),
             "last_met": False,
+            "previous": None,
         }
     runlog = RunLog(out / "run.log")
     runlog.start(fresh=False)
@@ -261,6 +266,7 @@ def _execute_spinup(
     )
     state, memory, rows = saved["state"], saved["memory"], list(saved["rows"])
     recent, settled_at = saved["recent"], saved["settled_at"]
+    previous = saved["previous"]  #: per total, each cell's change over the last cycle if it ended where the next starts
     years = int(saved["years"])
     domain = model0.domain
     area = domain.area
@@ -281,6 +287,7 @@ def _execute_spinup(
             first_cycle = int(saved["cycle"]) if si == int(saved["stage"]) else 0
             if first_cycle == 0:  # the memory a stage starts with, from the previous stage's (or None)
                 memory = _handed_over(plan, si, memory)
+                previous = None  # a stage's first cycle is judged on its own (the map may differ: a prespin's year)
                 sc = stage.criteria
                 runlog.write(
                     f"stage {stage.name}: method {stage.method}, one cycle = {stage.years_per_cycle} simulated year(s)"
@@ -345,12 +352,15 @@ def _execute_spinup(
                 phi, nxt = _assemble(state, results, "phi"), _assemble(state, results, "next")
                 before = {n: np.concatenate([r.before[n] for r in results]) for n in results[0].before}
                 after = {n: np.concatenate([r.after[n] for r in results]) for n in results[0].after}
-                diag = diagnose(before, after, area, active, stage.criteria)
+                diag = diagnose(before, after, area, active, stage.criteria, previous)
                 last_settled, last_met = diag.settled, diag.met
                 recent = np.vstack([recent[1:], (after["soil_c"] - before["soil_c"])[None]])
                 newly = diag.settled & (settled_at[si] < 0)
                 settled_at[si][newly] = k + 1
                 plain = np.concatenate([r.plain for r in results])
+                # the next cycle starts from Phi(x) where the cell took a plain cycle: there this cycle's change and
+                # the next one's are two successive cycles (spinup.cell_period2); elsewhere unknown
+                previous = {n: np.where(plain, after[n] - before[n], np.nan) for n in after}
                 row = {"stage": stage.name, "method": stage.method, "cycle": k + 1, "years": years, **diag.row()}
                 kind = MEMORY.get(stage.method)
                 if kind is not None:  # an accelerated method: its per-cell memory, reported
@@ -384,6 +394,7 @@ def _execute_spinup(
                             settled_at=settled_at,
                             last_settled=last_settled,
                             last_met=last_met,
+                            previous=previous,
                         )
                 if done:
                     break
@@ -413,6 +424,7 @@ def _execute_spinup(
                     settled_at=settled_at,
                     last_settled=last_settled,
                     last_met=last_met,
+                    previous=previous,
                 )
     last = plan.stages[-1]
     with signals.writing(last=True):

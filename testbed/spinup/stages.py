@@ -79,6 +79,7 @@ def criteria_from(cfg: RunConfig) -> Criteria:
         cfg.get("spinup.cell_rel"),
         cfg.get("spinup.cell_fraction"),
         tuple(cfg.get("spinup.criteria_variables").split()),
+        period2=cfg.get("spinup.cell_period2"),
     )
 
 
