@@ -523,6 +523,32 @@ def test_pipeline_judges_each_cycle_with_the_change_of_the_cycle_before(
                 assert np.array_equal(v, calls[k - 1][0][n])
 
 
+def test_checkpoint_keeps_the_previous_cycle_changes_for_a_resume(tmp_path: Path) -> None:
+    """A resumed pipeline judges its next cycle with the previous changes (NaN: unknown) an uninterrupted one has."""
+    from testbed.spinup.pipeline import _Checkpoint
+
+    ck = _Checkpoint(tmp_path / "c.npz")
+    common = dict(
+        sha="x",
+        stage=1,
+        cycle=3,
+        years=8,
+        state=np.asfortranarray(np.ones((3, 4))),
+        memory=None,
+        rows=[],
+        recent=np.zeros((4, 3)),
+        settled_at=np.full((2, 3), -1),
+        last_settled=np.zeros(3, dtype=bool),
+        last_met=False,
+    )
+    prev = {"soil_c": np.array([1.5, np.nan, -2.0]), "veg_c": np.array([0.0, np.nan, 3.0])}
+    ck.write(**common, previous=prev)
+    got = ck.read()["previous"]
+    assert set(got) == set(prev) and all(np.array_equal(got[k], prev[k], equal_nan=True) for k in prev)
+    ck.write(**common)
+    assert ck.read()["previous"] is None
+
+
 def _read_state(path: Path) -> np.ndarray:
     return read_restart(path)[0]
 
