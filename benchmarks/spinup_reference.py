@@ -101,8 +101,9 @@ def brute_force(
     lagged: list[dict[str, np.ndarray]] = []  #: per-cycle changes of the last LAG + 1 cycles
     track = _Trajectory()
     first = 0
-    previous = None  #: the per-cycle changes of the cycle before (spinup.cell_period2); a continued run starts anew
+    previous = None  #: the per-cycle changes of the cycle before (spinup.cell_period2)
     if start is not None:
+        previous = {n: start[f"delta_{n}"] for n in TOTALS + ("mic_n",) if f"delta_{n}" in start} or None
         state = np.asfortranarray(start["state"])
         first = int(start["cycles"])
         default_met_at, settled_default = int(start["default_met_cycle"]), list(start["settled_soil_c_default"])
