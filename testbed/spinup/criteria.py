@@ -12,7 +12,7 @@ period-2 cycle of the state (a periodic steady state, where brute force itself m
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -60,13 +60,8 @@ class Criteria:
 
     def tighter(self, factor: float) -> Criteria:
         """The same criteria ``factor`` times tighter (the brute-force reference uses 10)."""
-        return Criteria(
-            self.soc_global / factor,
-            self.cell_abs / factor,
-            self.cell_rel / factor,
-            self.cell_fraction,
-            self.variables,
-            self.period2,
+        return replace(
+            self, soc_global=self.soc_global / factor, cell_abs=self.cell_abs / factor, cell_rel=self.cell_rel / factor
         )
 
 
