@@ -45,7 +45,7 @@ _DRIVER_FIXES = {
 }
 
 #: choices of the spin-up method keys (accelerate_method, prespin_method; docs/spinup.md "Methods")
-SPINUP_METHODS = ("auto", "cycle", "anderson", "sasu", "newton")
+SPINUP_METHODS = ("auto", "cycle", "anderson", "sasu", "newton", "aitken")
 
 KEYS: tuple[Key, ...] = (
     # &run
@@ -558,6 +558,43 @@ KEYS: tuple[Key, ...] = (
         400,
         "",
         "prespin with an accelerated prespin_method: at most this many cycles of its one met year",
+    ),
+    # &spinup: the cycle stage's method and the slow-mode extrapolation (docs/spinup.md "aitken")
+    Key(
+        "spinup",
+        "cycle_method",
+        str,
+        "auto",
+        "",
+        "cycle: auto (what the soil model declares: cycle), cycle (plain cycling), aitken (plain cycling with "
+        "per-cell slow-mode extrapolation of steady drift), or anderson, sasu, newton (started afresh: cells the "
+        "accelerate stage sent to plain cycling are accelerated again)",
+        SPINUP_METHODS,
+    ),
+    Key(
+        "spinup",
+        "aitken_max_cycles",
+        float,
+        50.0,
+        "",
+        "aitken: a jump extrapolates a cell's steady drift by at most this many cycles' worth of its last increment",
+    ),
+    Key(
+        "spinup",
+        "aitken_max_factor",
+        float,
+        2.0,
+        "",
+        "aitken: a jump may move a pool by at most this factor (or 1/factor) from its plain-cycled value",
+    ),
+    Key(
+        "spinup",
+        "aitken_block",
+        int,
+        1,
+        "",
+        "aitken: cycles whose increments are summed into one block; q is the ratio of successive blocks (noise "
+        "of single cycles averages out)",
     ),
 )
 
