@@ -447,7 +447,8 @@ KEYS: tuple[Key, ...] = (
         "accelerate: auto (what the soil model declares: sasu for CASA, newton for MIMICS-C, anderson for "
         "MIMICS-CN and CORPSE), cycle (plain cycling), anderson (per-cell Anderson acceleration of the cycle map), "
         "sasu (semi-analytic), "
-        "newton (per-cell Newton with a finite-difference Jacobian, batched across cells)",
+        "newton (per-cell Newton with a finite-difference Jacobian, batched across cells), aitken (plain cycling "
+        "with per-cell slow-mode extrapolation)",
         SPINUP_METHODS,
     ),
     Key("spinup", "accelerate_max_cycles", int, 60, "", "accelerate: at most this many forcing cycles"),
@@ -566,7 +567,8 @@ KEYS: tuple[Key, ...] = (
         str,
         "auto",
         "",
-        "cycle: auto (what the soil model declares: cycle), cycle (plain cycling), aitken (plain cycling with "
+        "cycle: auto (what the soil model declares: aitken for MIMICS-CN, cycle otherwise), cycle (plain "
+        "cycling), aitken (plain cycling with "
         "per-cell slow-mode extrapolation of steady drift), or anderson, sasu, newton (started afresh: cells the "
         "accelerate stage sent to plain cycling are accelerated again)",
         SPINUP_METHODS,
@@ -591,10 +593,10 @@ KEYS: tuple[Key, ...] = (
         "spinup",
         "aitken_block",
         int,
-        1,
+        4,
         "",
-        "aitken: cycles whose increments are summed into one block; q is the ratio of successive blocks (noise "
-        "of single cycles averages out)",
+        "aitken: beside single cycles, blocks of this many cycles, whose summed increments give q as the ratio of "
+        "successive blocks (the noise of single cycles averages out)",
     ),
 )
 

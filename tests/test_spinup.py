@@ -324,26 +324,28 @@ def test_sasu_needs_a_soil_model_with_linear_pools(domain: Path, tmp_path: Path,
 
 
 @pytest.mark.parametrize(
-    ("soil_model", "cycle", "prespin", "method"),
+    ("soil_model", "cycle", "prespin", "method", "last"),
     [
-        ("casa", "c", "cycle", "sasu"),
-        ("casa", "cn", "cycle", "sasu"),
-        ("mimics", "c", "cycle", "newton"),
-        ("mimics", "cn", "newton", "anderson"),
-        ("corpse", "c", "cycle", "anderson"),
+        ("casa", "c", "cycle", "sasu", "cycle"),
+        ("casa", "cn", "cycle", "sasu", "cycle"),
+        ("mimics", "c", "cycle", "newton", "cycle"),
+        ("mimics", "cn", "newton", "anderson", "aitken"),
+        ("corpse", "c", "cycle", "anderson", "cycle"),
     ],
 )
 def test_auto_method_follows_the_soil_model_description(
-    domain: Path, tmp_path: Path, soil_model: str, cycle: str, prespin: str, method: str
+    domain: Path, tmp_path: Path, soil_model: str, cycle: str, prespin: str, method: str, last: str
 ) -> None:
-    """accelerate_method and prespin_method = auto (the defaults): what the soil model declares per cycle
-    (SoilModel.spinup_auto: MIMICS), else sasu where it declares linear pools (CASA), anderson otherwise (CORPSE),
-    and a plain prespin (prespin_cycles)."""
+    """accelerate_method, prespin_method and cycle_method = auto (the defaults): what the soil model declares per
+    cycle (SoilModel.spinup_auto: MIMICS), else sasu where it declares linear pools (CASA), anderson otherwise
+    (CORPSE), a plain prespin (prespin_cycles) and plain cycling in the cycle stage."""
     cfg = RunConfig.read(write_namelist(tmp_path, domain, f"run.soil_model={soil_model}", f"run.cycle={cycle}"))
     assert cfg.get("spinup.accelerate_method") == cfg.get("spinup.prespin_method") == "auto"
+    assert cfg.get("spinup.cycle_method") == "auto"
     stages = {s.name: s for s in plan_spinup(cfg).stages}
     assert stages["accelerate"].method == method
     assert stages["prespin"].method == prespin
+    assert stages["cycle"].method == last
     if prespin == "cycle":  # today's fixed-length prespin
         assert stages["prespin"].max_cycles == cfg.get("spinup.prespin_cycles") and not stages["prespin"].early_stop
     else:  # one met year per cycle, until its criteria -- the forcing cycle's, per year -- hold
