@@ -48,9 +48,9 @@ def make_domain(ncell: int) -> Path:
     return out
 
 
-def make_subset(domain: Path, every: int) -> Path:
-    """Every ``every``-th cell of ``domain`` (gridinfo, soil table and met files; cached): a cheaper domain with the
-    same mix of latitudes and PFTs, for tuning."""
+def make_subset(domain: Path, every: int, offset: int = 0) -> Path:
+    """Every ``every``-th cell of ``domain`` from cell ``offset`` (0-based; gridinfo, soil table and met files;
+    cached): a cheaper domain with the same mix of latitudes and PFTs, for tuning."""
     import dataclasses
 
     import numpy as np
@@ -58,12 +58,12 @@ def make_subset(domain: Path, every: int) -> Path:
 
     from testbed.forcing_tools.metfile import read_gridinfo, read_soil, write_gridinfo, write_soil
 
-    out = WORK / f"{domain.name}_every{every}"
+    out = WORK / (f"{domain.name}_every{every}" + (f"_from{offset}" if offset else ""))
     if (out / f"met_{YEARS[1]}_{YEARS[1]}.nc").exists():
         return out
     out.mkdir(parents=True, exist_ok=True)
     grid, soil = read_gridinfo(domain / "gridinfo_igbpz.csv"), read_soil(domain / "gridinfo_soil.csv")
-    keep = list(range(0, len(grid), every))
+    keep = list(range(offset, len(grid), every))
     # ilat: the row's point in the subset met files (compact layout, one cell per lat)
     write_gridinfo(out / "gridinfo_igbpz.csv", [dataclasses.replace(grid[i], ilat=k + 1) for k, i in enumerate(keep)])
     write_soil(out / "gridinfo_soil.csv", [soil[i] for i in keep])
@@ -133,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         default=1,
         help="only every N-th cell of the domain (a subset with the same mix, for tuning)",
     )
+    ap.add_argument("--offset", type=int, default=0, help="with --every: the subset starts at this cell (0-based)")
     ap.add_argument(
         "--set", action="append", default=[], metavar="GROUP.KEY=VALUE", help="more namelist settings (repeatable)"
     )
@@ -182,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
 
     domain = make_domain(args.cells)
     if args.every > 1:
-        domain = make_subset(domain, args.every)
+        domain = make_subset(domain, args.every, args.offset)
     out = (
         WORK / f"spinup_mimics_cn_{args.cells}"
         if args.method is None
