@@ -48,9 +48,9 @@ def make_domain(ncell: int) -> Path:
     return out
 
 
-def make_subset(domain: Path, every: int) -> Path:
-    """Every ``every``-th cell of ``domain`` (gridinfo, soil table and met files; cached): a cheaper domain with the
-    same mix of latitudes and PFTs, for tuning."""
+def make_subset(domain: Path, every: int, offset: int = 0) -> Path:
+    """Every ``every``-th cell of ``domain`` from cell ``offset`` (0-based; gridinfo, soil table and met files;
+    cached): a cheaper domain with the same mix of latitudes and PFTs, for tuning."""
     import dataclasses
 
     import numpy as np
@@ -58,12 +58,12 @@ def make_subset(domain: Path, every: int) -> Path:
 
     from testbed.forcing_tools.metfile import read_gridinfo, read_soil, write_gridinfo, write_soil
 
-    out = WORK / f"{domain.name}_every{every}"
+    out = WORK / (f"{domain.name}_every{every}" + (f"_from{offset}" if offset else ""))
     if (out / f"met_{YEARS[1]}_{YEARS[1]}.nc").exists():
         return out
     out.mkdir(parents=True, exist_ok=True)
     grid, soil = read_gridinfo(domain / "gridinfo_igbpz.csv"), read_soil(domain / "gridinfo_soil.csv")
-    keep = list(range(0, len(grid), every))
+    keep = list(range(offset, len(grid), every))
     # ilat: the row's point in the subset met files (compact layout, one cell per lat)
     write_gridinfo(out / "gridinfo_igbpz.csv", [dataclasses.replace(grid[i], ilat=k + 1) for k, i in enumerate(keep)])
     write_soil(out / "gridinfo_soil.csv", [soil[i] for i in keep])
@@ -133,9 +133,37 @@ def main(argv: list[str] | None = None) -> int:
         default=1,
         help="only every N-th cell of the domain (a subset with the same mix, for tuning)",
     )
+    ap.add_argument("--offset", type=int, default=0, help="with --every: the subset starts at this cell (0-based)")
     ap.add_argument(
         "--set", action="append", default=[], metavar="GROUP.KEY=VALUE", help="more namelist settings (repeatable)"
     )
+    ap.add_argument(
+        "--save-prespin",
+        type=Path,
+        default=None,
+        metavar="NPZ",
+        help="also save the checkpoint at the end of the prespin here (variants then start from it: --from-prespin)",
+    )
+    ap.add_argument(
+        "--save-at",
+        type=int,
+        default=1,
+        help="--save-prespin saves the checkpoint at the start of this stage (1-based)",
+    )
+    ap.add_argument(
+        "--from-prespin",
+        type=Path,
+        default=None,
+        metavar="NPZ",
+        help="start from a checkpoint saved by --save-prespin (its configuration's stages after the prespin must be "
+        "the only difference: the checkpoint is re-signed for this run's configuration and resumed)",
+    )
+    ap.add_argument(
+        "--trajectory",
+        action="store_true",
+        help="save the prognostic state of every cycle after the prespin to trajectory.npz in the run folder",
+    )
+    ap.add_argument("--name", default=None, help="run folder name under benchmarks/work (default: from the options)")
     ap.add_argument("--soil-model", default="mimics")
     ap.add_argument("--cycle", default="cn", choices=("c", "cn"))
     ap.add_argument("--method", default=None, help="spinup.accelerate_method (default: the namelist default)")
@@ -155,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
 
     domain = make_domain(args.cells)
     if args.every > 1:
-        domain = make_subset(domain, args.every)
+        domain = make_subset(domain, args.every, args.offset)
     out = (
         WORK / f"spinup_mimics_cn_{args.cells}"
         if args.method is None
@@ -163,10 +191,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.every > 1:
         out = out.with_name(f"{out.name}_every{args.every}")
+    if args.name:
+        out = WORK / args.name
     method = (() if args.method is None else (f"spinup.accelerate_method={args.method}",)) + tuple(args.set)
     nml = write_namelist(domain, out, args.workers, args.max_cycles, extra=method)
+    cfg = RunConfig.read(nml)
+    resume = args.from_prespin is not None
+    if resume:
+        _start_from(args.from_prespin, out, cfg.sha256())
     t0 = time.perf_counter()
-    run_spinup(RunConfig.read(nml), overwrite=True, workers=args.workers)
+    with _recording(out, args.save_prespin, args.trajectory, args.save_at):
+        run_spinup(cfg, overwrite=not resume, resume=resume, workers=args.workers)
     wall = time.perf_counter() - t0
     rows = list(csv.DictReader((out / "equilibrium.csv").open()))
     full = [r for r in rows if r["stage"] == "cycle"] or [r for r in rows if r["stage"] == "accelerate"]
@@ -193,10 +228,84 @@ def main(argv: list[str] | None = None) -> int:
             "",
         ]
     )
-    target = REPO / "benchmarks" / "spinup_results.md"
+    # a tuning run (a subset, or a variant from a saved prespin) keeps its summary in its run folder
+    tuning = args.every > 1 or resume or args.name is not None
+    target = out / "summary.md" if tuning else REPO / "benchmarks" / "spinup_results.md"
     target.write_text(text)
     print(text)
     return 0
+
+
+def _start_from(saved: Path, out: Path, sha: str) -> None:
+    """Put the prespin checkpoint ``saved`` into the run folder ``out``, signed for the configuration ``sha``."""
+    import json
+    import shutil
+
+    import numpy as np
+
+    from testbed.spinup.pipeline import CHECKPOINT
+
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    with np.load(saved) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(str(arrays["meta"]))
+    meta["sha"] = sha
+    arrays["meta"] = np.array(json.dumps(meta))
+    with (out / CHECKPOINT).open("wb") as f:
+        np.savez(f, **arrays)
+
+
+class _recording:
+    """Benchmark-only hooks on the driver's checkpoint writes: keep the one at the end of the prespin (stage 1,
+    cycle 0) at ``save``, and the prognostic state of every later cycle in ``out``/trajectory.npz."""
+
+    def __init__(self, out: Path, save: Path | None, trajectory: bool, save_at: int = 1) -> None:
+        self.out, self.save, self.trajectory, self.save_at = out, save, trajectory, save_at
+        self.years: list[int] = []
+        self.states: list = []
+        self.jumped: list = []
+        self.failures: list = []
+
+    def __enter__(self) -> _recording:
+        import shutil
+
+        import numpy as np
+
+        from testbed.spinup import pipeline
+
+        self.cls = pipeline._Checkpoint
+        self.orig = self.cls.write
+        rec = self
+
+        def write(ck, **kw):
+            rec.orig(ck, **kw)
+            if rec.save is not None and kw["stage"] == rec.save_at and kw["cycle"] == 0:
+                rec.save.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(ck.path, rec.save)
+            if rec.trajectory and kw["stage"] >= 1 and kw["cycle"] > 0:
+                rec.years.append(kw["years"])
+                rec.states.append(kw["state"].copy())
+                mem = kw["memory"] or {}
+                rec.jumped.append(mem["jumped"].copy() if "jumped" in mem else np.zeros(len(kw["state"]), bool))
+                rec.failures.append(mem["failures"].copy() if "failures" in mem else np.zeros(len(kw["state"]), int))
+
+        self.cls.write = write
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import numpy as np
+
+        self.cls.write = self.orig
+        if self.trajectory and self.states:
+            np.savez_compressed(
+                self.out / "trajectory.npz",
+                years=np.array(self.years),
+                state=np.stack(self.states),
+                jumped=np.stack(self.jumped),
+                failures=np.stack(self.failures),
+            )
 
 
 def _spinup(domain: Path, out: Path, args: argparse.Namespace, extra: tuple[str, ...]) -> tuple[float, int, bool]:

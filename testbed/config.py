@@ -45,7 +45,7 @@ _DRIVER_FIXES = {
 }
 
 #: choices of the spin-up method keys (accelerate_method, prespin_method; docs/spinup.md "Methods")
-SPINUP_METHODS = ("auto", "cycle", "anderson", "sasu", "newton")
+SPINUP_METHODS = ("auto", "cycle", "anderson", "sasu", "newton", "aitken")
 
 #: longest first segment of a run (years) that is stretched to read every met year once, so that its tasks check
 #: the values as they read them (runner.segments.first_pass_end): a 20-year forcing cycle with checkpoints every
@@ -454,7 +454,8 @@ KEYS: tuple[Key, ...] = (
         "accelerate: auto (what the soil model declares: sasu for CASA, newton for MIMICS-C, anderson for "
         "MIMICS-CN and CORPSE), cycle (plain cycling), anderson (per-cell Anderson acceleration of the cycle map), "
         "sasu (semi-analytic), "
-        "newton (per-cell Newton with a finite-difference Jacobian, batched across cells)",
+        "newton (per-cell Newton with a finite-difference Jacobian, batched across cells), aitken (plain cycling "
+        "with per-cell slow-mode extrapolation)",
         SPINUP_METHODS,
     ),
     Key("spinup", "accelerate_max_cycles", int, 60, "", "accelerate: at most this many forcing cycles"),
@@ -575,6 +576,44 @@ KEYS: tuple[Key, ...] = (
         "",
         "criterion: a change that alternates in sign from the previous plain cycle is judged by half the change "
         "over the two cycles (a period-2 cycle of the state counts as settled; also the global dSOC)",
+    ),
+    # &spinup: the cycle stage's method and the slow-mode extrapolation (docs/spinup.md "aitken")
+    Key(
+        "spinup",
+        "cycle_method",
+        str,
+        "auto",
+        "",
+        "cycle: auto (what the soil model declares: aitken for MIMICS-CN, cycle otherwise), cycle (plain "
+        "cycling), aitken (plain cycling with "
+        "per-cell slow-mode extrapolation of steady drift), or anderson, sasu, newton (started afresh: cells the "
+        "accelerate stage sent to plain cycling are accelerated again)",
+        SPINUP_METHODS,
+    ),
+    Key(
+        "spinup",
+        "aitken_max_cycles",
+        float,
+        50.0,
+        "",
+        "aitken: a jump extrapolates a cell's steady drift by at most this many cycles' worth of its last increment",
+    ),
+    Key(
+        "spinup",
+        "aitken_max_factor",
+        float,
+        2.0,
+        "",
+        "aitken: a jump may move a pool by at most this factor (or 1/factor) from its plain-cycled value",
+    ),
+    Key(
+        "spinup",
+        "aitken_block",
+        int,
+        4,
+        "",
+        "aitken: beside single cycles, blocks of this many cycles, whose summed increments give q as the ratio of "
+        "successive blocks (the noise of single cycles averages out)",
     ),
 )
 

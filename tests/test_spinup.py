@@ -21,6 +21,7 @@ from testbed.cli import main
 from testbed.config import RunConfig
 from testbed.errors import ConfigError
 from testbed.forcing_tools.synthetic import make_synthetic_domain
+from testbed.spinup.aitken import Aitken
 from testbed.spinup.anderson import Anderson
 from testbed.spinup.criteria import Criteria, diagnose, unsettled_kind
 from testbed.spinup.newton import Newton
@@ -374,26 +375,28 @@ def test_sasu_needs_a_soil_model_with_linear_pools(domain: Path, tmp_path: Path,
 
 
 @pytest.mark.parametrize(
-    ("soil_model", "cycle", "prespin", "method"),
+    ("soil_model", "cycle", "prespin", "method", "last"),
     [
-        ("casa", "c", "cycle", "sasu"),
-        ("casa", "cn", "cycle", "sasu"),
-        ("mimics", "c", "cycle", "newton"),
-        ("mimics", "cn", "newton", "anderson"),
-        ("corpse", "c", "cycle", "anderson"),
+        ("casa", "c", "cycle", "sasu", "cycle"),
+        ("casa", "cn", "cycle", "sasu", "cycle"),
+        ("mimics", "c", "cycle", "newton", "cycle"),
+        ("mimics", "cn", "newton", "anderson", "aitken"),
+        ("corpse", "c", "cycle", "anderson", "cycle"),
     ],
 )
 def test_auto_method_follows_the_soil_model_description(
-    domain: Path, tmp_path: Path, soil_model: str, cycle: str, prespin: str, method: str
+    domain: Path, tmp_path: Path, soil_model: str, cycle: str, prespin: str, method: str, last: str
 ) -> None:
-    """accelerate_method and prespin_method = auto (the defaults): what the soil model declares per cycle
-    (SoilModel.spinup_auto: MIMICS), else sasu where it declares linear pools (CASA), anderson otherwise (CORPSE),
-    and a plain prespin (prespin_cycles)."""
+    """accelerate_method, prespin_method and cycle_method = auto (the defaults): what the soil model declares per
+    cycle (SoilModel.spinup_auto: MIMICS), else sasu where it declares linear pools (CASA), anderson otherwise
+    (CORPSE), a plain prespin (prespin_cycles) and plain cycling in the cycle stage."""
     cfg = RunConfig.read(write_namelist(tmp_path, domain, f"run.soil_model={soil_model}", f"run.cycle={cycle}"))
     assert cfg.get("spinup.accelerate_method") == cfg.get("spinup.prespin_method") == "auto"
+    assert cfg.get("spinup.cycle_method") == "auto"
     stages = {s.name: s for s in plan_spinup(cfg).stages}
     assert stages["accelerate"].method == method
     assert stages["prespin"].method == prespin
+    assert stages["cycle"].method == last
     if prespin == "cycle":  # today's fixed-length prespin
         assert stages["prespin"].max_cycles == cfg.get("spinup.prespin_cycles") and not stages["prespin"].early_stop
     else:  # one met year per cycle, until its criteria -- the forcing cycle's, per year -- hold
@@ -456,6 +459,9 @@ def write_namelist(folder: Path, domain: Path, *settings: str) -> Path:
         ("spinup.newton_max_factor=1", "newton_max_factor must be > 1"),
         ("spinup.prespin_max_cycles=0", "prespin_max_cycles must be >= 1"),
         ("spinup.sasu_max_factor=1", "sasu_max_factor must be > 1"),
+        ("spinup.aitken_max_factor=1", "aitken_max_factor must be > 1"),
+        ("spinup.aitken_block=0", "aitken_block must be >= 1"),
+        ("spinup.aitken_max_cycles=0.5", "aitken_max_cycles must be >= 1"),
         ("spinup.cell_rel=-0.001", "cell_rel = -0.001 can never be met"),
         ("spinup.prespin_set=run.soil_model=mimics", "changes run.soil_model from 'casa' to 'mimics'"),
         ("spinup.cycle_set=run.cycle=c", "changes run.cycle from 'cn' to 'c'"),
@@ -474,7 +480,7 @@ def test_bad_pipelines_are_refused_before_any_compute(
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("key", ["accelerate_method", "prespin_method"])
+@pytest.mark.parametrize("key", ["accelerate_method", "prespin_method", "cycle_method"])
 def test_unknown_method_is_a_config_error(key: str) -> None:
     with pytest.raises(ConfigError, match="not one of auto, cycle, anderson, sasu, newton"):
         RunConfig.defaults().override([f"spinup.{key}=annderson"])
@@ -602,11 +608,13 @@ def _kill_when(proc: subprocess.Popen, ckpt: Path, marker: str) -> bool:
         pytest.param("mimics-newton", marks=pytest.mark.slow),
         "casa-prespin",
         pytest.param("mimics-prespin", marks=pytest.mark.slow),
+        "casa-aitken",
     ],
 )
 def test_killed_pipeline_resumes_bit_identical(domain: Path, tmp_path: Path, soil_model: str) -> None:
     # mimics-newton: MIMICS-C (13 unknowns per cell), killed while it takes its Jacobian, then Newton steps;
-    # *-prespin: an accelerated prespin (anderson on CASA's, newton on MIMICS-CN's one-year map), killed in it
+    # *-prespin: an accelerated prespin (anderson on CASA's, newton on MIMICS-CN's one-year map), killed in it;
+    # casa-aitken: the slow-mode extrapolation, killed in its accelerate stage (jumps after the kill)
     soil_model, _, method = soil_model.partition("-")
     prespin = method == "prespin"
     if prespin:
@@ -653,6 +661,8 @@ def test_killed_pipeline_resumes_bit_identical(domain: Path, tmp_path: Path, soi
         return [{k: v for k, v in r.items() if k != "seconds"} for r in csv.DictReader(p.open())]
 
     assert table(tmp_path / "ref" / "out" / "equilibrium.csv") == table(out / "equilibrium.csv")
+    if method == "aitken":  # its memory (histories, jumps to verify) went through the checkpoint
+        assert any(int(r["cells_accelerated"]) > 0 for r in table(out / "equilibrium.csv") if int(r["cycle"]) > 3)
     log = (out / "run.log").read_text()
     # prespin: killed after cycle 1 or one of 10-19 (its one-year cycles are fast), so somewhere in the stage
     assert ("resuming in stage prespin at cycle " if prespin else "resuming in stage accelerate at cycle 4") in log
@@ -959,6 +969,118 @@ def test_newton_starts_a_longer_map_from_the_shorter_maps_jacobian_power() -> No
     ok = np.arange(ncell) != 1
     assert not plain[ok].any() and np.allclose(nxt[ok], fixed[ok], rtol=1e-9)
     assert acc.phase[1] == 1 and acc.phase[ok].max() == 0  # no Jacobian: it takes one by finite differences
+
+
+# ------------------------------------------------------------------------------------- aitken
+
+
+def _slow_drift_problem(ncell: int = 4, n: int = 6, slow: float = 0.97, seed: int = 5):
+    """x' = A x + b per cell: one slow mode (eigenvalue ``slow`` per cycle) and fast ones (0.05-0.5), eigenvectors
+    orthonormal, fixed point ~100-150 per pool. Returns Phi, the fixed point and a start that is displaced mostly
+    along the slow mode (as a cell drifting for many cycles)."""
+    rng = np.random.default_rng(seed)
+    v = np.linalg.qr(rng.normal(size=(n, n)))[0]
+    lam = np.concatenate([[slow], np.linspace(0.5, 0.05, n - 1)])
+    a = v @ np.diag(lam) @ v.T
+    fixed = 100.0 + rng.uniform(0, 50, (ncell, n))
+    b = fixed - fixed @ a.T
+    x0 = fixed + np.outer(np.linspace(-30, 30, ncell), v[:, 0]) + rng.normal(0, 1, (ncell, n))
+    return (lambda x: x @ a.T + b), fixed, x0
+
+
+def _aitken_run(phi, x, acc: Aitken, cycles: int, **kw) -> np.ndarray:
+    """Iterate Phi with the extrapolation ``cycles`` times; returns the last iterate."""
+    for _ in range(cycles):
+        p = phi(x)
+        x = acc.step(x, p, np.ones_like(x), **kw)[0]
+    return x
+
+
+def test_aitken_jumps_a_steadily_drifting_cell_to_the_fixed_point_of_its_slow_mode() -> None:
+    phi, fixed, x0 = _slow_drift_problem()
+    plain = x0
+    for _ in range(30):
+        plain = phi(plain)
+    acc = Aitken.new(x0.shape[0], x0.shape[1], 50.0)
+    x = _aitken_run(phi, x0, acc, 30, tol=1e-9)
+    # 30 plain cycles leave 0.97^30 = 40 % of the slow displacement; the jumps remove nearly all of it
+    far, near = np.max(np.abs(plain - fixed)), np.max(np.abs(x - fixed))
+    assert near < far / 20, (near, far)
+    assert np.all(acc.jumps >= 1) and not np.any(acc.failures)
+
+
+def test_aitken_goes_back_part_of_a_decaying_oscillation() -> None:
+    phi, fixed, x0 = _slow_drift_problem(slow=-0.9)
+    plain = x0
+    for _ in range(30):
+        plain = phi(plain)
+    acc = Aitken.new(x0.shape[0], x0.shape[1], 50.0)
+    x = _aitken_run(phi, x0, acc, 30, tol=1e-9)
+    assert np.max(np.abs(x - fixed)) < np.max(np.abs(plain - fixed)) / 20
+    assert np.all(acc.jumps >= 1)
+
+
+def test_aitken_blocks_see_through_the_noise_of_single_cycles() -> None:
+    """A slow drift plus a period-2 jitter of the same size: single increments alternate in direction (no jump),
+    blocks of 4 cycles sum the jitter away and extrapolate the drift."""
+    phi, fixed, x0 = _slow_drift_problem(ncell=3)
+    jitter = np.array([1.0, -1.0, 0.5, -0.5, 0.0, 0.0])
+    state = {"k": 0}
+
+    def noisy(x):
+        state["k"] += 1
+        return phi(x) + (-1) ** state["k"] * 0.4 * jitter * np.abs(phi(x) - x).max(axis=1, keepdims=True)
+
+    ones = Aitken.new(3, 6, 50.0)
+    _aitken_run(noisy, x0, ones, 24, tol=1e-9, block=1)
+    state["k"] = 0
+    blocks = Aitken.new(3, 6, 50.0)
+    x = _aitken_run(noisy, x0, blocks, 24, tol=1e-9, block=4)
+    assert not np.any(ones.jumps)
+    assert np.all(blocks.jumps >= 1)
+    assert np.max(np.abs(x - fixed)) < 0.2 * np.max(np.abs(x0 - fixed))
+
+
+def test_aitken_undoes_an_overshoot_and_plain_cycles_are_phi_bit_for_bit() -> None:
+    """A drift towards 100 at 2 % per cycle that hits a wall at 60: the jump (~ 50 cycles' worth) lands beyond the
+    wall, the next cycle pushes back hard, the jump is undone (the cell returns to the plain-cycled state it jumped
+    from) and its cap halved; every other step is Phi(x) exactly; repeated failures send the cell to plain cycling
+    for good."""
+
+    def phi(x):
+        toward = x + 0.02 * (100.0 - x)
+        return np.where(x > 60.0, x - 0.8 * (x - 60.0) - 1.0, toward)
+
+    x = np.full((1, 2), 10.0)
+    acc = Aitken.new(1, 2, 50.0)
+    undone = 0
+    for _ in range(40):
+        p = phi(x)
+        before_undo = acc.undo.copy()
+        was_jump = bool(acc.jumped[0])
+        nxt, plain = acc.step(x, p, np.ones_like(x), tol=1e-9, fallback_after=2)
+        if was_jump and acc.failures[0] > undone:
+            undone += 1
+            assert np.array_equal(nxt, before_undo)  # back to where it jumped from
+            assert not plain[0]
+        elif plain[0]:
+            assert np.array_equal(nxt, p)
+        x = nxt
+    assert undone == 2 and acc.fallback[0]
+    assert acc.cap[0] == 12.5  # halved twice
+
+
+def test_aitken_leaves_settled_and_wandering_cells_alone() -> None:
+    """Cells below ``tol`` or whose increments turn (no single slow direction) take plain cycles only."""
+    rng = np.random.default_rng(2)
+    acc = Aitken.new(2, 4, 50.0)
+    x = np.full((2, 4), 100.0)
+    for _ in range(20):
+        p = x + np.stack([rng.normal(0, 1, 4), np.full(4, 1e-6)])  # a random walk; a settled drift
+        nxt, plain = acc.step(x, p, np.ones_like(x), tol=1e-5)
+        assert np.all(plain) and np.array_equal(nxt, p)
+        x = nxt
+    assert not np.any(acc.jumps)
 
 
 def test_shipped_pipeline_namelist_parses() -> None:

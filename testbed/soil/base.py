@@ -121,6 +121,7 @@ class PoolCSV:
 SPINUP_AUTO: dict[str, Callable[[Any], str]] = {
     "accelerate_method": lambda soil: "sasu" if soil.linear_pools else "anderson",
     "prespin_method": lambda soil: "cycle",
+    "cycle_method": lambda soil: "cycle",
 }
 
 

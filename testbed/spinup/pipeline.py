@@ -32,6 +32,7 @@ from ..runner.folder import RunLog
 from ..runner.segments import auto_chunk, check_chunk, identity
 from ..soil.base import CYCLE_NAMES
 from ..state import write_restart
+from .aitken import Aitken
 from .anderson import Anderson
 from .criteria import diagnose, unsettled_kind
 from .memory import CellMemory, joined
@@ -41,7 +42,7 @@ from .stages import SpinupPlan, Stage, plan_spinup
 from .tasks import CycleJob, CycleResult, cycle_chunk
 
 #: the per-cell memory of each accelerated method (plain cycling keeps none)
-MEMORY: dict[str, type[CellMemory]] = {"anderson": Anderson, "sasu": Sasu, "newton": Newton}
+MEMORY: dict[str, type[CellMemory]] = {"anderson": Anderson, "sasu": Sasu, "newton": Newton, "aitken": Aitken}
 
 CHECKPOINT = "spinup_checkpoint.npz"
 TABLE = "equilibrium.csv"
@@ -67,6 +68,10 @@ NEWTON_START = 1.0e-2
 #: one-year map of the global MIMICS-CN domain the smallest ratios were 2e-6 to 6e-5 in cells Newton solves and
 #: ~1e-17 in frozen cells, so the forcing cycle's threshold (newton.SINGULAR, 1e-4) sent most cells to plain cycling
 NEWTON_SINGULAR_SHORT = 1.0e-8
+#: aitken: a cell whose weighted relative change per cycle is below this fraction of spinup.cell_rel does not jump
+AITKEN_TOL = 0.1
+#: aitken: a pool below this fraction of its cell's total of its element (C or N) is weighed as if that size
+AITKEN_MASS_FLOOR = 1.0e-2
 #: unsettled cells listed in run.log (all of them are in cells.csv)
 LIST_CELLS = 20
 
@@ -328,6 +333,16 @@ def _execute_spinup(
                     # started from a shorter map's Jacobians (_handed_over): a chord iteration, no finite differences
                     # of this map (a Jacobian costs n + 1 of its cycles)
                     **({"fd": False} if chord else {}),
+                }
+            if stage.method == "aitken":
+                opts = {
+                    "max_cycles": cfg.get("spinup.aitken_max_cycles"),
+                    "max_factor": cfg.get("spinup.aitken_max_factor"),
+                    "fallback_after": cfg.get("spinup.anderson_fallback_after"),
+                    # a cell whose relative change per cycle is below this is left alone (it is settled)
+                    "tol": AITKEN_TOL * stage.criteria.cell_rel,
+                    "mass_floor": AITKEN_MASS_FLOOR,
+                    "block": cfg.get("spinup.aitken_block"),
                 }
             for k in range(first_cycle, stage.max_cycles):
                 futures = []

@@ -8,7 +8,7 @@ Stages (docs/spinup.md "Stages"), run in the order of ``spinup.stages``:
   forcing cycle's length (:func:`prespin_criteria`) -- or ``prespin_max_cycles``;
 * ``accelerate``: ``accelerate_method`` (auto | cycle | anderson | sasu | newton) until the criteria hold
   or ``accelerate_max_cycles``;
-* ``cycle``: plain cycling until the criteria hold or ``cycle_max_cycles``.
+* ``cycle``: ``cycle_method`` (default plain cycling) until the criteria hold or ``cycle_max_cycles``.
 
 Every stage may change settings for itself (``<stage>_set``: group.key=value, e.g. its parameter
 files) but not the soil model, the cycle (C or C+N), the domain or the forcing cycle.
@@ -186,6 +186,7 @@ def plan_spinup(cfg: RunConfig) -> SpinupPlan:
     crit.check(cfg.icycle)
     method = resolve_method(cfg, "accelerate_method") if "accelerate" in names else "cycle"
     pre_method = resolve_method(cfg, "prespin_method") if "prespin" in names else "cycle"
+    cycle_method = resolve_method(cfg, "cycle_method") if "cycle" in names else "cycle"
     if not cfg.get("spinup.sasu_max_factor") > 1:
         raise ConfigError("spinup.sasu_max_factor must be > 1")
     for key in (
@@ -194,6 +195,7 @@ def plan_spinup(cfg: RunConfig) -> SpinupPlan:
         "accelerate_max_cycles",
         "cycle_max_cycles",
         "anderson_fallback_after",
+        "aitken_block",
     ):
         if cfg.get(f"spinup.{key}") < 1:
             raise ConfigError(f"spinup.{key} must be >= 1")
@@ -205,6 +207,10 @@ def plan_spinup(cfg: RunConfig) -> SpinupPlan:
         raise ConfigError("spinup.anderson_max_factor must be > 1")
     if not cfg.get("spinup.newton_max_factor") > 1:
         raise ConfigError("spinup.newton_max_factor must be > 1")
+    if not cfg.get("spinup.aitken_max_factor") > 1:
+        raise ConfigError("spinup.aitken_max_factor must be > 1")
+    if not cfg.get("spinup.aitken_max_cycles") >= 1:
+        raise ConfigError("spinup.aitken_max_cycles must be >= 1")
     stages: list[Stage] = []
     state = None
     met_files: set[Path] = set()
@@ -231,6 +237,8 @@ def plan_spinup(cfg: RunConfig) -> SpinupPlan:
                 Stage(name, method, cfg.get("spinup.accelerate_max_cycles"), True, crit, scfg, plan.model, steps)
             )
         else:
-            stages.append(Stage(name, "cycle", cfg.get("spinup.cycle_max_cycles"), True, crit, scfg, plan.model, steps))
+            stages.append(
+                Stage(name, cycle_method, cfg.get("spinup.cycle_max_cycles"), True, crit, scfg, plan.model, steps)
+            )
     assert state is not None
     return SpinupPlan(cfg, stages, state, crit, sorted(met_files))

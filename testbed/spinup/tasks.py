@@ -16,6 +16,7 @@ import numpy as np
 from .. import layout
 from ..model import Model
 from ..run import YearStep, run_years
+from .aitken import Aitken
 from .anderson import GROWTH, Anderson
 from .newton import SINGULAR, Newton
 from .sasu import Sasu
@@ -27,7 +28,7 @@ class CycleJob:
 
     cells: slice
     steps: list[YearStep]
-    method: str  #: cycle | anderson | sasu | newton
+    method: str  #: cycle | anderson | sasu | newton | aitken
     first_year_of_run: bool  #: the pipeline's very first simulated year (MIMICS NPP start, Q10)
     check_budgets: bool
     options: dict = field(
@@ -82,6 +83,28 @@ def pool_floor(model: Model, carbon: float, nitrogen: float) -> np.ndarray:
         p = pools.get(c)
         size = 1.0 if p is None else (carbon if p.element == "carbon" else nitrogen)
         cols.append(size / to_gm2 if c in own else np.full(model.ncell, size))
+    return np.stack(cols, axis=1)
+
+
+def mass_floor(model: Model, state: np.ndarray, fraction: float) -> np.ndarray:
+    """(ncell, n) per prognostic column: ``fraction`` of the cell's total mass of the pool's element (every
+    iterated pool of that element, in g m-2), in the pool's state units; 0 for non-mass columns. Weighing a pool
+    as if it were at least this size makes a cell's weighted change follow its large pools (those the criteria's
+    totals are made of), not the relative noise of its small fast ones (mineral N, microbes)."""
+    pools = {p.column: p for p in model.soil.all_pools(model.icycle)}
+    own = {p.column for p in model.soil.pools}
+    to_gm2 = model.soil.state_to_gm2(model)
+    prog = model.soil.prognostic_columns(model.icycle)
+    unit = [to_gm2 if c in own else np.ones(model.ncell) for c in prog]
+    total: dict[str, np.ndarray] = {}
+    for c, u in zip(prog, unit, strict=True):
+        if c in pools:
+            e = pools[c].element
+            total[e] = total.get(e, 0.0) + np.abs(state[:, layout.index("state", c)]) * u
+    cols = [
+        fraction * total[pools[c].element] / u if c in pools else np.zeros(model.ncell)
+        for c, u in zip(prog, unit, strict=True)
+    ]
     return np.stack(cols, axis=1)
 
 
@@ -230,6 +253,27 @@ def cycle_chunk(job: CycleJob, model: Model, start: np.ndarray, memory: dict | N
             fd=opts.get("fd", True),
         )
         nxt = np.asfortranarray(nxt)
+        mem = acc.arrays()
+    elif job.method == "aitken":
+        opts = job.options
+        pos = newton_indices(model)  # the mass pools but the leaf and labile ones (they follow, plain-cycled)
+        cols = prognostic_indices(model)[pos]
+        acc = Aitken.from_arrays(memory) if memory else Aitken.new(model.ncell, cols.size, opts["max_cycles"])
+        x_next, plain = acc.step(
+            x[:, cols],
+            state[:, cols],
+            np.maximum(
+                pool_floor(model, opts.get("floor_c", 1.0), opts.get("floor_n", 0.1)),
+                mass_floor(model, state, opts.get("mass_floor", 0.0)),
+            )[:, pos],
+            max_cycles=opts["max_cycles"],
+            max_factor=opts["max_factor"],
+            fallback_after=opts["fallback_after"],
+            tol=opts.get("tol", 0.0),
+            block=opts.get("block", 1),
+        )
+        nxt = state.copy(order="F")
+        nxt[:, cols] = x_next
         mem = acc.arrays()
     elif job.method == "sasu":
         assert cycle_sum is not None
