@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .memory import CellMemory
+from .newton import bounded_step
 
 #: successive plain increments needed before a jump (two ratios: q and its steadiness)
 RUN = 3
@@ -181,7 +182,7 @@ class Aitken(CellMemory):
             base = phi[k]
             lo = np.minimum(base / max_factor, base * max_factor)
             hi = np.maximum(base * max_factor, base / max_factor) + floor[k] * (max_factor - 1)
-            new = _bounded(base, step, lo, hi)
+            new, _ = bounded_step(base, step, lo, hi)
             ok = np.all(np.isfinite(new), axis=1) & np.any(new != base, axis=1)
             k, new, d, length = k[ok], new[ok], d[ok], length[ok]
             x_next[k] = new
@@ -195,11 +196,3 @@ class Aitken(CellMemory):
             self.npart[k] = 0
         self.fnorm_prev = np.where(finite, fnorm, np.inf)
         return x_next, ~self.jumped & ~failed
-
-
-def _bounded(x: np.ndarray, delta: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """x + t delta with the largest t <= 1 (per cell) that keeps every pool within [lo, hi] (direction kept)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        tj = np.where(delta < 0, (lo - x) / delta, np.where(delta > 0, (hi - x) / delta, np.inf))
-    t = np.minimum(1.0, np.min(np.where(np.isnan(tj), np.inf, np.maximum(tj, 0.0)), axis=1))
-    return np.clip(x + t[:, None] * delta, lo, hi)

@@ -244,7 +244,7 @@ class Newton(CellMemory):
             self.stalled[idx[stall]] = True
             self.jac_correction[idx[fj]] = corr[fj]
             go = ~bad & ~(corr < tol) & ~self.stalled[idx]
-            step, t = _bounded(bx, delta, np.abs(bp) / max_factor, np.abs(bp) * max_factor)
+            step, t = bounded_step(bx, delta, np.abs(bp) / max_factor, np.abs(bp) * max_factor)
             self.length[idx] = t
             x_next[idx[go]] = step[go]
             plain[idx[go]] = False
@@ -287,9 +287,9 @@ class Newton(CellMemory):
         return nxt, plain
 
 
-def _bounded(x: np.ndarray, delta: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """x + t delta with the largest t <= 1 (per cell) that keeps every pool within [lo, hi]: the Newton direction
-    is kept, only shortened (clipping single pools would turn it)."""
+def bounded_step(x: np.ndarray, delta: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """x + t delta with the largest t <= 1 (per cell) that keeps every pool within [lo, hi], and t: the direction
+    is kept, only shortened (clipping single pools would turn it). Newton's and Aitken's steps."""
     with np.errstate(divide="ignore", invalid="ignore"):
         tj = np.where(delta < 0, (lo - x) / delta, np.where(delta > 0, (hi - x) / delta, np.inf))
     t = np.minimum(1.0, np.min(np.where(np.isnan(tj), np.inf, np.maximum(tj, 0.0)), axis=1))
