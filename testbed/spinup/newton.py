@@ -290,7 +290,7 @@ class Newton(CellMemory):
 def bounded_step(x: np.ndarray, delta: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """x + t delta with the largest t <= 1 (per cell) that keeps every pool within [lo, hi], and t: the direction
     is kept, only shortened (clipping single pools would turn it). Newton's and Aitken's steps."""
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # tiny delta: t is inf, not taken
         tj = np.where(delta < 0, (lo - x) / delta, np.where(delta > 0, (hi - x) / delta, np.inf))
     t = np.minimum(1.0, np.min(np.where(np.isnan(tj), np.inf, np.maximum(tj, 0.0)), axis=1))
     return np.clip(x + t[:, None] * delta, lo, hi), t
