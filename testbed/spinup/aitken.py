@@ -189,10 +189,6 @@ class Aitken(CellMemory):
             self.undo[k] = phi[k]
             self.d_jump[k] = d / length[:, None]  # the block's mean increment per cycle
             self.jumped[k] = True
-            self.jumps[k] += 1
-            self.run[k] = 0
-            self.m_prev[k] = np.nan
-            self.part[k] = 0.0
-            self.npart[k] = 0
+            self.jumps[k] += 1  # the histories start afresh at the next step (a jump is not a plain step)
         self.fnorm_prev = np.where(finite, fnorm, np.inf)
         return x_next, ~self.jumped & ~failed

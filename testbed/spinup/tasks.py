@@ -72,18 +72,23 @@ def newton_indices(model: Model) -> np.ndarray:
     )
 
 
-def pool_floor(model: Model, carbon: float, nitrogen: float) -> np.ndarray:
-    """(ncell, n) sizes in state units below which a prognostic column's changes do not matter:
-    ``carbon`` g C m-2 and ``nitrogen`` g N m-2 (converted for pools held in other units), 1 for others."""
+def _columns(model: Model) -> list[tuple[str | None, np.ndarray]]:
+    """Per prognostic column: its pool's element (None for a non-mass column) and the per-cell factor from its state
+    units to g m-2 (1 for pools held in g m-2)."""
     pools = {p.column: p for p in model.soil.all_pools(model.icycle)}
     own = {p.column for p in model.soil.pools}
     to_gm2 = model.soil.state_to_gm2(model)
-    cols = []
-    for c in model.soil.prognostic_columns(model.icycle):
-        p = pools.get(c)
-        size = 1.0 if p is None else (carbon if p.element == "carbon" else nitrogen)
-        cols.append(size / to_gm2 if c in own else np.full(model.ncell, size))
-    return np.stack(cols, axis=1)
+    return [
+        (pools[c].element if c in pools else None, to_gm2 if c in own else np.ones(model.ncell))
+        for c in model.soil.prognostic_columns(model.icycle)
+    ]
+
+
+def pool_floor(model: Model, carbon: float, nitrogen: float) -> np.ndarray:
+    """(ncell, n) sizes in state units below which a prognostic column's changes do not matter:
+    ``carbon`` g C m-2 and ``nitrogen`` g N m-2 (converted for pools held in other units), 1 for others."""
+    sizes = {None: 1.0, "carbon": carbon}
+    return np.stack([sizes.get(e, nitrogen) / u for e, u in _columns(model)], axis=1)
 
 
 def mass_floor(model: Model, state: np.ndarray, fraction: float) -> np.ndarray:
@@ -91,21 +96,13 @@ def mass_floor(model: Model, state: np.ndarray, fraction: float) -> np.ndarray:
     iterated pool of that element, in g m-2), in the pool's state units; 0 for non-mass columns. Weighing a pool
     as if it were at least this size makes a cell's weighted change follow its large pools (those the criteria's
     totals are made of), not the relative noise of its small fast ones (mineral N, microbes)."""
-    pools = {p.column: p for p in model.soil.all_pools(model.icycle)}
-    own = {p.column for p in model.soil.pools}
-    to_gm2 = model.soil.state_to_gm2(model)
+    cols = _columns(model)
     prog = model.soil.prognostic_columns(model.icycle)
-    unit = [to_gm2 if c in own else np.ones(model.ncell) for c in prog]
     total: dict[str, np.ndarray] = {}
-    for c, u in zip(prog, unit, strict=True):
-        if c in pools:
-            e = pools[c].element
+    for c, (e, u) in zip(prog, cols, strict=True):
+        if e is not None:
             total[e] = total.get(e, 0.0) + np.abs(state[:, layout.index("state", c)]) * u
-    cols = [
-        fraction * total[pools[c].element] / u if c in pools else np.zeros(model.ncell)
-        for c, u in zip(prog, unit, strict=True)
-    ]
-    return np.stack(cols, axis=1)
+    return np.stack([fraction * total[e] / u if e is not None else np.zeros(model.ncell) for e, u in cols], axis=1)
 
 
 @dataclass(frozen=True)
