@@ -178,13 +178,13 @@ class MetFile:
         )
         ck.raise_errors()
 
-    def cells(self, cells: slice) -> ic.Cells:
-        """Point numbers, ids and coordinates of model cells ``cells`` (for messages)."""
-        start, stop, _ = cells.indices(self.ncell)
-        j, i = self.active_j[start:stop], self.active_i[start:stop]
-        return ic.Cells(np.arange(start, stop) + 1, self.cellid[j, i], self.lat[j], self.lon[i])
+    def cells(self, cells: slice | np.ndarray) -> ic.Cells:
+        """Point numbers, ids and coordinates of model cells ``cells`` (a slice or index array; for messages)."""
+        pos = np.arange(self.ncell)[cells]
+        j, i = self.active_j[pos], self.active_i[pos]
+        return ic.Cells(pos + 1, self.cellid[j, i], self.lat[j], self.lon[i])
 
-    def _read_raw(self, year_index: int, cells: slice) -> dict[str, np.ndarray]:
+    def _read_raw(self, year_index: int, cells: slice | np.ndarray) -> dict[str, np.ndarray]:
         """The file's float32 values of one year for ``cells``: (365, ncell) and (365, 6, ncell) arrays."""
         if not 0 <= year_index < self.nyear:
             raise InputError(f"year index {year_index} is outside the file's {self.nyear} years", path=self.path)
@@ -287,7 +287,7 @@ class MetFile:
                 self._check_raw(self._read_raw(year_index, sub), year_index, sub, ck, seen)
         ic.summarize_values(ck, seen)
 
-    def read_year(self, year_index: int, cells: slice = slice(None), check: bool = True) -> Forcing:
+    def read_year(self, year_index: int, cells: slice | np.ndarray = slice(None), check: bool = True) -> Forcing:
         """Daily forcing of year ``year_index`` (0-based within the file) for model cells ``cells``.
 
         Reads only the box of the grid that holds the requested cells; values stay float32.

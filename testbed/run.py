@@ -157,15 +157,23 @@ def budget_residuals(
     return c_res, c_scale, n_res, n_scale
 
 
+def cell_numbers(cells: slice | np.ndarray, ncell: int) -> np.ndarray:
+    """1-based numbers, among the met files' active cells, of a model that covers ``cells`` (a slice from its
+    start, or an index array) and has ``ncell`` cells."""
+    if isinstance(cells, slice):
+        return np.arange(ncell) + (cells.start or 0) + 1
+    return np.asarray(cells) + 1
+
+
 def _check_budget(
-    kind: str, residual: np.ndarray, scale: np.ndarray, step: YearStep, cell_offset: int, cellid: np.ndarray
+    kind: str, residual: np.ndarray, scale: np.ndarray, step: YearStep, numbers: np.ndarray, cellid: np.ndarray
 ) -> None:
     bad = np.flatnonzero(~(np.abs(residual) <= BUDGET_RTOL * scale))
     if bad.size:
         c = int(bad[np.argmax(np.abs(residual[bad]) / np.maximum(scale[bad], 1e-300))])
         raise ConservationError(
             f"{kind} budget does not close in simulation year {step.count} (label {step.label}) for "
-            f"{bad.size} cell(s); worst: cell {cell_offset + c + 1} (cellid {cellid[c]}): residual "
+            f"{bad.size} cell(s); worst: cell {numbers[c]} (cellid {cellid[c]}): residual "
             f"{residual[c]:.3e} g m-2 yr-1 against storage {scale[c]:.6g} g m-2 "
             f"(tolerance {BUDGET_RTOL:g} relative)"
         )
@@ -178,7 +186,7 @@ def run_years(
     *,
     perturbation: Perturbation | None = None,
     first_year_of_run: bool = True,
-    cells: slice = slice(None),
+    cells: slice | np.ndarray = slice(None),
     check_budgets: bool = True,
     restart_write_reset: bool = True,
     check_forcing: bool | Collection[int] = True,
@@ -193,7 +201,7 @@ def run_years(
     """
     pert = perturbation or Perturbation()
     met_cache: dict[Path, MetFile] = {}
-    offset = cells.start or 0
+    numbers = cell_numbers(cells, model.ncell)
     for k, step in enumerate(steps):
         met = met_cache.get(step.met_path)
         if met is None:
@@ -221,9 +229,9 @@ def run_years(
         )
         c_res, c_scale, n_res, n_scale = budget_residuals(model, before, state, annual)
         if check_budgets:
-            _check_budget("carbon", c_res, c_scale, step, offset, model.domain.cellid)
+            _check_budget("carbon", c_res, c_scale, step, numbers, model.domain.cellid)
             if n_res is not None:
-                _check_budget("nitrogen", n_res, n_scale, step, offset, model.domain.cellid)
+                _check_budget("nitrogen", n_res, n_scale, step, numbers, model.domain.cellid)
         if step.restart_write and restart_write_reset:
             kernel.restart_write_reset(state, model.params, model.icycle)
         yield YearResult(step, annual, daily, state.copy(order="F"), c_res, n_res)

@@ -591,6 +591,46 @@ def test_stage_hand_over_passes_the_state_unchanged(domain: Path, tmp_path: Path
     assert Path(transient.get("files.restart_in")) == (tmp_path / "b" / "out" / "restart.nc").resolve()
 
 
+@pytest.mark.parametrize("soil_model, cycle", [("mimics", "cn"), ("casa", "cn")])
+def test_cells_without_vegetation_are_skipped_once_unchanged_with_the_same_result(
+    domain: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, soil_model: str, cycle: str
+) -> None:
+    """Ice and water cells are simulated in the first cycle of each stage only (it sets their LAI, P and NPP memory;
+    then a cycle leaves them unchanged): every state, table row and restart equals the run that simulates them all."""
+    from testbed.spinup import pipeline
+
+    settings = (
+        f"run.soil_model={soil_model}",
+        f"run.cycle={cycle}",
+        "spinup.stages=prespin accelerate cycle",
+        "spinup.prespin_cycles=2",
+        "spinup.accelerate_max_cycles=4",
+        "spinup.cycle_max_cycles=3",
+        "spinup.cell_abs=1e-9",
+    )
+    ends = {}
+    for skip in (False, True):
+        monkeypatch.setattr(pipeline, "SKIP_FIXED_CELLS", skip)
+        nml = write_namelist(tmp_path / str(skip), domain, *settings)
+        assert main(["spinup", str(nml), "--workers", "2", "-q"]) == 0
+        out = tmp_path / str(skip) / "out"
+        rows = [
+            {k: v for k, v in r.items() if k != "seconds"} for r in csv.DictReader((out / "equilibrium.csv").open())
+        ]
+        states = [_read_state(out / f"restart_{s}.nc") for s in ("prespin", "accelerate", "cycle")]
+        ends[skip] = (rows, states, (out / "run.log").read_text())
+    assert ends[True][0] == ends[False][0]
+    for a, b in zip(ends[True][1], ends[False][1], strict=True):
+        assert np.array_equal(a, b, equal_nan=True)
+    plan = plan_spinup(RunConfig.read(tmp_path / "True" / "spinup.nml"))
+    inactive = int(plan.stages[0].model.domain.inactive(plan.stages[0].model.casa).sum())
+    assert inactive > 0
+    # once in each stage that runs a second cycle (sasu's accelerate stage may end after one)
+    skipped = re.findall(r"(\d+) cell\(s\) without vegetation or soil .* the rest of the stage", ends[True][2])
+    assert len(skipped) >= 2 and set(skipped) == {str(inactive)}
+    assert "without vegetation" not in ends[False][2]
+
+
 def _kill_when(proc: subprocess.Popen, ckpt: Path, marker: str) -> bool:
     """SIGKILL ``proc``'s process group once its checkpoint's meta text contains ``marker``."""
     if not _wait_for_checkpoint(proc, ckpt, marker):

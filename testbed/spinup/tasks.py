@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import layout
 from ..model import Model
-from ..run import YearStep, run_years
+from ..run import YearStep, cell_numbers, run_years
 from .aitken import Aitken
 from .anderson import GROWTH, Anderson
 from .newton import SINGULAR, Newton
@@ -26,7 +26,7 @@ from .sasu import Sasu
 class CycleJob:
     """One chunk of cells through one forcing cycle."""
 
-    cells: slice
+    cells: slice | np.ndarray  #: a range of cells, or their indices (the cells a cycle still changes)
     steps: list[YearStep]
     method: str  #: cycle | anderson | sasu | newton | aitken
     first_year_of_run: bool  #: the pipeline's very first simulated year (MIMICS NPP start, Q10)
@@ -38,7 +38,7 @@ class CycleJob:
 
 @dataclass
 class CycleResult:
-    cells: slice
+    cells: slice | np.ndarray
     phi: np.ndarray  #: state after the cycle, Phi(x)
     next: np.ndarray  #: state the next cycle starts from (Phi(x), or the accelerated iterate)
     memory: dict | None  #: the method's per-cell memory (arrays with the cell as first axis)
@@ -196,6 +196,7 @@ def cycle_chunk(job: CycleJob, model: Model, start: np.ndarray, memory: dict | N
     cmax = nmax = 0.0
     negative: set[int] = set()
     neg_col = layout.index("diag", "neg_pools")
+    numbers = cell_numbers(job.cells, model.ncell)
     cycle_sum = np.zeros((model.ncell, layout.NDIAG)) if job.method == "sasu" else None
     for res in run_years(
         model,
@@ -210,7 +211,7 @@ def cycle_chunk(job: CycleJob, model: Model, start: np.ndarray, memory: dict | N
         cmax = max(cmax, float(np.max(np.abs(res.c_residual), initial=0.0)))
         if res.n_residual is not None:
             nmax = max(nmax, float(np.max(np.abs(res.n_residual), initial=0.0)))
-        negative.update(int(job.cells.start + c) for c in np.flatnonzero(res.annual[:, neg_col] > 0))
+        negative.update(int(numbers[c]) - 1 for c in np.flatnonzero(res.annual[:, neg_col] > 0))
         if cycle_sum is not None:
             cycle_sum += res.annual
     before, after = model.soil.totals(model, x), model.soil.totals(model, state)
