@@ -464,6 +464,24 @@ KEYS: tuple[Key, ...] = (
     Key("spinup", "cycle_set", str, "", "", "cycle: group.key=value settings for this stage only"),
     Key(
         "spinup",
+        "freeze_after",
+        int,
+        0,
+        "",
+        "a vegetated cell that took plain cycles meeting the cell criteria this many cycles in a row is not simulated "
+        "until the next full cycle; its last change stands in for it (0: every cell every cycle)",
+    ),
+    Key(
+        "spinup",
+        "full_every",
+        int,
+        10,
+        "",
+        "with freeze_after: every this many cycles of a stage all cells are simulated, and a stage ends only on such "
+        "a full cycle (one follows as soon as the criteria hold)",
+    ),
+    Key(
+        "spinup",
         "soc_global",
         float,
         0.01,

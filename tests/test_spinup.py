@@ -461,6 +461,8 @@ def write_namelist(folder: Path, domain: Path, *settings: str) -> Path:
         ("spinup.sasu_max_factor=1", "sasu_max_factor must be > 1"),
         ("spinup.aitken_max_factor=1", "aitken_max_factor must be > 1"),
         ("spinup.aitken_block=0", "aitken_block must be >= 1"),
+        ("spinup.freeze_after=-1", "freeze_after must be >= 0"),
+        ("spinup.full_every=0", "full_every must be >= 1"),
         ("spinup.aitken_max_cycles=0.5", "aitken_max_cycles must be >= 1"),
         ("spinup.cell_rel=-0.001", "cell_rel = -0.001 can never be met"),
         ("spinup.prespin_set=run.soil_model=mimics", "changes run.soil_model from 'casa' to 'mimics'"),
@@ -553,6 +555,55 @@ def test_checkpoint_keeps_the_previous_cycle_changes_for_a_resume(tmp_path: Path
     assert set(got) == set(prev) and all(np.array_equal(got[k], prev[k], equal_nan=True) for k in prev)
     ck.write(**common)
     assert ck.read()["previous"] is None
+    # spinup.freeze_after: the frozen cells, their runs of settled cycles, last changes and the pending full cycle
+    freeze = {
+        "frozen": np.array([True, False, True]),
+        "streak": np.array([4, 0, 3]),
+        "last_change": {"soil_c": np.array([0.25, np.nan, -0.5])},
+        "verify": True,
+        "cell_years": 12.5,
+    }
+    ck.write(**common, fixed=np.array([False, True, False]), freeze=freeze)
+    back = ck.read()
+    assert back["fixed"].tolist() == [False, True, False]
+    got = back["freeze"]
+    assert got["frozen"].tolist() == freeze["frozen"].tolist() and got["streak"].tolist() == [4, 0, 3]
+    assert np.array_equal(got["last_change"]["soil_c"], freeze["last_change"]["soil_c"], equal_nan=True)
+    assert got["verify"] is True and got["cell_years"] == 12.5
+
+
+def test_frozen_cells_skip_cycles_and_a_stage_ends_only_on_a_full_cycle(domain: Path, tmp_path: Path) -> None:
+    """spinup.freeze_after: settled cells are not simulated until the next full cycle; the criteria end a stage only on
+    a full cycle; the cells simulated per cycle and the years per cell are in the table."""
+    nml = write_namelist(
+        tmp_path / "f",
+        domain,
+        "run.soil_model=mimics",
+        "spinup.stages=cycle",
+        "spinup.cycle_max_cycles=40",
+        "spinup.cell_abs=100",
+        "spinup.cell_rel=0.05",
+        "spinup.soc_global=1",
+        "spinup.cell_fraction=0.7",
+        "spinup.freeze_after=2",
+        "spinup.full_every=4",
+    )
+    assert main(["spinup", str(nml), "--workers", "2", "-q"]) == 0
+    rows = list(csv.DictReader((tmp_path / "f" / "out" / "equilibrium.csv").open()))
+    plan = plan_spinup(RunConfig.read(nml))
+    model = plan.stages[0].model
+    nveg = int((~model.domain.inactive(model.casa)).sum())
+    sim = [int(r["cells_simulated"]) for r in rows]
+    assert min(sim) < nveg, sim  # some cycles skipped frozen cells
+    assert sim[-1] == nveg and rows[-1]["criteria_met"] == "1"  # the stage ended on a full cycle
+    for k, r in enumerate(rows):
+        if (k + 1) % 4 == 0:
+            assert sim[k] == nveg  # every 4th cycle is full
+        if r["criteria_met"] == "1" and sim[k] < nveg:
+            assert sim[k + 1] == nveg  # criteria on a partial cycle: the next one is full
+    years = [float(r["years_per_cell"]) for r in rows]
+    assert years[-1] < int(rows[-1]["years"])  # fewer years per vegetated cell than the pipeline's
+    assert np.allclose(np.diff([0.0, *years]), 2 * np.array(sim) / nveg, atol=0.01)  # 2-year cycles (rounded)
 
 
 def _read_state(path: Path) -> np.ndarray:

@@ -112,16 +112,32 @@ class _Checkpoint:
         last_met: bool,
         previous: dict[str, np.ndarray] | None = None,
         fixed: np.ndarray | None = None,
+        freeze: dict | None = None,
     ) -> None:
         arrays = {"state": state, "recent": recent, "settled_at": settled_at, "last_settled": last_settled}
         if fixed is not None:
             arrays["fixed"] = fixed
+        freeze = freeze or {}
+        for k in ("frozen", "streak"):
+            if k in freeze:
+                arrays[f"freeze_{k}"] = freeze[k]
+        for k, v in freeze.get("last_change", {}).items():
+            arrays[f"lastc_{k}"] = v
         for k, v in (previous or {}).items():
             arrays[f"prev_{k}"] = v
         for k, v in (memory or {}).items():
             arrays[f"mem_{k}"] = v
         meta = json.dumps(
-            {"sha": sha, "stage": stage, "cycle": cycle, "years": years, "rows": rows, "last_met": bool(last_met)}
+            {
+                "sha": sha,
+                "stage": stage,
+                "cycle": cycle,
+                "years": years,
+                "rows": rows,
+                "last_met": bool(last_met),
+                "verify": bool(freeze.get("verify", False)),
+                "cell_years": float(freeze.get("cell_years", 0.0)),
+            }
         )
         with atomic_write(self.path) as tmp, tmp.open("wb") as f:
             np.savez(f, meta=np.array(meta), **arrays)
@@ -133,7 +149,15 @@ class _Checkpoint:
             out["recent"], out["settled_at"], out["last_settled"] = z["recent"], z["settled_at"], z["last_settled"]
             mem = {k[4:]: z[k] for k in z.files if k.startswith("mem_")}
             out["previous"] = {k[5:]: z[k] for k in z.files if k.startswith("prev_")} or None
-            out["fixed"] = z["fixed"] if "fixed" in z.files else np.zeros(out["state"].shape[0], dtype=bool)
+            ncell = out["state"].shape[0]
+            out["fixed"] = z["fixed"] if "fixed" in z.files else np.zeros(ncell, dtype=bool)
+            out["freeze"] = {
+                "frozen": z["freeze_frozen"] if "freeze_frozen" in z.files else np.zeros(ncell, dtype=bool),
+                "streak": z["freeze_streak"] if "freeze_streak" in z.files else np.zeros(ncell, dtype=int),
+                "last_change": {k[6:]: z[k] for k in z.files if k.startswith("lastc_")},
+                "verify": bool(out.get("verify", False)),
+                "cell_years": float(out.get("cell_years", 0.0)),
+            }
         out["memory"] = mem or None
         return out
 
@@ -254,6 +278,13 @@ def _execute_spinup(
             "last_met": False,
             "previous": None,
             "fixed": np.zeros(ncell, dtype=bool),
+            "freeze": {
+                "frozen": np.zeros(ncell, dtype=bool),
+                "streak": np.zeros(ncell, dtype=int),
+                "last_change": {},
+                "verify": False,
+                "cell_years": 0.0,
+            },
         }
     runlog = RunLog(out / "run.log")
     runlog.start(fresh=False)
@@ -277,7 +308,14 @@ def _execute_spinup(
     state, memory, rows = saved["state"], saved["memory"], list(saved["rows"])
     recent, settled_at = saved["recent"], saved["settled_at"]
     previous = saved["previous"]  #: per total, each cell's change over the last cycle if it ended where the next starts
-    fixed = saved["fixed"]  #: cells no longer simulated (_fixed_cells)
+    fixed = saved["fixed"]  #: cells a cycle left unchanged that never evolve: not simulated for the rest of the stage
+    #: spinup.freeze_after: cells settled in plain cycles, not simulated until the next full cycle (their last change
+    #: per total stands in for them), their runs of settled cycles, whether the next cycle must be full, and the
+    #: years simulated per vegetated cell on average
+    freeze = saved["freeze"]
+    frozen, streak, last_change = freeze["frozen"], freeze["streak"], freeze["last_change"]
+    verify, cell_years = freeze["verify"], freeze["cell_years"]
+    freeze_after, full_every = cfg.get("spinup.freeze_after"), cfg.get("spinup.full_every")
     years = int(saved["years"])
     domain = model0.domain
     area = domain.area
@@ -300,6 +338,7 @@ def _execute_spinup(
                 memory = _handed_over(plan, si, memory)
                 # a stage's map may differ (its parameter set, its years): its first cycle simulates every cell
                 fixed = np.zeros(ncell, dtype=bool)
+                frozen, streak, verify = np.zeros(ncell, dtype=bool), np.zeros(ncell, dtype=int), False
                 previous = None  # a stage's first cycle is judged on its own (the map may differ: a prespin's year)
                 sc = stage.criteria
                 runlog.write(
@@ -313,7 +352,7 @@ def _execute_spinup(
                 )
             # each chunk's model goes to the cluster as a task, not scattered data, which a lost worker takes
             # with it (a task is recomputed; runner/segments.py does the same); again when the chunks change
-            work, models, nfixed = None, {}, 0
+            work, models, skipped = None, {}, None
             opts = {
                 "depth": cfg.get("spinup.anderson_depth"),
                 "damping": cfg.get("spinup.anderson_damping"),
@@ -353,8 +392,12 @@ def _execute_spinup(
                     "block": cfg.get("spinup.aitken_block"),
                 }
             for k in range(first_cycle, stage.max_cycles):
-                if work is None or nfixed != int(fixed.sum()):  # the fixed cells only grow
-                    work, nfixed = _work_chunks(slices, fixed), int(fixed.sum())
+                full = verify or (k + 1) % full_every == 0
+                if full:
+                    frozen = np.zeros(ncell, dtype=bool)
+                skip = fixed | frozen
+                if work is None or not np.array_equal(skip, skipped):
+                    work, skipped = _work_chunks(slices, skip), skip
                     models = {i: client.submit(identity, stage.model.subset(c), pure=False) for i, c in enumerate(work)}
                 futures = []
                 for i, cs in enumerate(work):
@@ -374,9 +417,17 @@ def _execute_spinup(
                 results: list[CycleResult] = [f.result() for f in as_completed(futures)]
                 years += stage.years_per_cycle
                 phi, nxt = _assemble(state, results, "phi"), _assemble(state, results, "next")
-                unchanged = stage.model.soil.totals(stage.model, state) if fixed.any() else {}
-                before = _assemble_totals(unchanged, results, "before", ncell)
+                unchanged = stage.model.soil.totals(stage.model, state) if skip.any() else {}
+                if frozen.any():  # a frozen cell is judged by its last change (it ends where it is)
+                    unchanged_before = {n: v - np.where(frozen, last_change[n], 0.0) for n, v in unchanged.items()}
+                else:
+                    unchanged_before = unchanged
+                before = _assemble_totals(unchanged_before, results, "before", ncell)
                 after = _assemble_totals(unchanged, results, "after", ncell)
+                simulated = ~skip
+                for n in after:
+                    last_change[n] = np.where(simulated, after[n] - before[n], last_change.get(n, np.nan))
+                cell_years += stage.years_per_cycle * float((simulated & active).sum()) / max(1, int(active.sum()))
                 diag = diagnose(before, after, area, active, stage.criteria, previous)
                 last_settled, last_met = diag.settled, diag.met
                 recent = np.vstack([recent[1:], (after["soil_c"] - before["soil_c"])[None]])
@@ -387,7 +438,7 @@ def _execute_spinup(
                     plain[r.cells] = r.plain
                 # the next cycle starts from Phi(x) where the cell took a plain cycle: there this cycle's change and
                 # the next one's are two successive cycles (spinup.cell_period2); elsewhere unknown
-                previous = {n: np.where(plain, after[n] - before[n], np.nan) for n in after}
+                previous = {n: np.where(plain & simulated, after[n] - before[n], np.nan) for n in after}
                 row = {"stage": stage.name, "method": stage.method, "cycle": k + 1, "years": years, **diag.row()}
                 kind = MEMORY.get(stage.method)
                 if kind is not None:  # an accelerated method: its per-cell memory, reported
@@ -399,10 +450,19 @@ def _execute_spinup(
                     row["cells_converged"] = int(
                         (acc.done(opts["tol"]) & active).sum()
                     )  # reported; not a stop condition
+                if freeze_after:
+                    row["cells_simulated"] = int((simulated & active).sum())
+                    row["years_per_cell"] = round(cell_years, 3)
                 row["seconds"] = round(max(r.seconds for r in results), 3)
                 rows.append(row)
                 # every stage, whatever its method, ends as soon as its criteria hold (issue 11: early stop)
-                done = (stage.early_stop and diag.met) or k + 1 == stage.max_cycles
+                # with frozen cells the criteria are only judged on a full cycle: the next one is full
+                partial = bool(frozen.any())
+                done = (stage.early_stop and diag.met and not partial) or k + 1 == stage.max_cycles
+                verify = bool(stage.early_stop and diag.met and partial)
+                if freeze_after:
+                    streak = np.where(simulated, np.where(diag.settled & plain, streak + 1, 0), streak)
+                    frozen = active & (streak >= freeze_after)
                 # a cell the model never evolves (ice, water) whose state this cycle left unchanged, bit for bit, is
                 # at a fixed point of the stage's map and the method's: later cycles of the stage skip it (the same
                 # result, for about a fifth less compute on the global grid)
@@ -434,6 +494,7 @@ def _execute_spinup(
                             last_met=last_met,
                             previous=previous,
                             fixed=fixed,
+                            freeze=_freeze_memory(frozen, streak, last_change, verify, cell_years),
                         )
                 if done:
                     break
@@ -465,6 +526,7 @@ def _execute_spinup(
                     last_met=last_met,
                     previous=previous,
                     fixed=fixed,
+                    freeze=_freeze_memory(frozen, streak, last_change, verify, cell_years),
                 )
     last = plan.stages[-1]
     with signals.writing(last=True):
@@ -498,6 +560,16 @@ def _chord(plan: SpinupPlan, si: int) -> bool:
         return False
     prev, stage = plan.stages[si - 1], plan.stages[si]
     return prev.method == stage.method == "newton" and stage.years_per_cycle > prev.years_per_cycle
+
+
+def _freeze_memory(frozen, streak, last_change, verify, cell_years) -> dict:
+    return {
+        "frozen": frozen,
+        "streak": streak,
+        "last_change": last_change,
+        "verify": verify,
+        "cell_years": cell_years,
+    }
 
 
 #: skip the cells a cycle of a stage left unchanged that the model never evolves (the pipeline's results are the same;

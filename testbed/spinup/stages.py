@@ -196,9 +196,12 @@ def plan_spinup(cfg: RunConfig) -> SpinupPlan:
         "cycle_max_cycles",
         "anderson_fallback_after",
         "aitken_block",
+        "full_every",
     ):
         if cfg.get(f"spinup.{key}") < 1:
             raise ConfigError(f"spinup.{key} must be >= 1")
+    if cfg.get("spinup.freeze_after") < 0:
+        raise ConfigError("spinup.freeze_after must be >= 0 (0: no cell is frozen)")
     if cfg.get("spinup.anderson_depth") < 1:
         raise ConfigError("spinup.anderson_depth must be >= 1")
     if not 0 < cfg.get("spinup.anderson_damping") <= 1:
