@@ -276,7 +276,7 @@ def modal_limit(reference: dict, tag: str, n: str) -> tuple[np.ndarray, np.ndarr
 
 
 def accelerated(
-    forcing: Path, tag: str, folder: Path, workers: int = 1, method: str = "auto"
+    forcing: Path, tag: str, folder: Path, workers: int = 1, method: str = "auto", extra: tuple[str, ...] = ()
 ) -> tuple[dict[str, np.ndarray], int, bool]:
     """`testbed spinup` with the default stages and criteria (method ``auto``: as `testbed spinup` decides from the
     soil model's description): final per-cell totals, simulated years, whether the criteria were met."""
@@ -292,6 +292,7 @@ def accelerated(
             f"spinup.accelerate_method={method}",
             "spinup.criteria_variables=soil_c",
             f"parallel.chunk_size={NCELL}",
+            *extra,
         ]
     )
     run_spinup(cfg, overwrite=True, workers=workers, progress=False)
@@ -299,6 +300,13 @@ def accelerated(
     model = plan_spinup(cfg).stages[-1].model
     rows = list(csv.DictReader((folder / "equilibrium.csv").open()))
     return model.soil.totals(model, state), int(rows[-1]["years"]), rows[-1]["criteria_met"] == "1"
+
+
+def _years_per_cell(folder: Path) -> float | None:
+    import csv
+
+    last = list(csv.DictReader((folder / "equilibrium.csv").open()))[-1]
+    return float(last["years_per_cell"]) if last.get("years_per_cell") else None
 
 
 #: relative accuracy the accelerated spin-up must reach (the issue's acceptance)
@@ -444,6 +452,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--output", type=Path, default=OUTPUT)
     ap.add_argument("--method", default="auto", help="--compare: the accelerate stage's method (default auto)")
     ap.add_argument(
+        "--set", action="append", default=[], metavar="GROUP.KEY=VALUE", help="--compare: more namelist settings"
+    )
+    ap.add_argument(
         "--compare",
         action="store_true",
         help="run the accelerated spin-up and compare it with the stored reference instead",
@@ -469,7 +480,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{tag}: no reference stored")
                 continue
             t_run = time.perf_counter()
-            totals, years, met = accelerated(forcing, tag, args.work / f"accelerated_{tag}", method=args.method)
+            totals, years, met = accelerated(
+                forcing, tag, args.work / f"accelerated_{tag}", method=args.method, extra=tuple(args.set)
+            )
             t_run = time.perf_counter() - t_run
             brute = brute_force_years(reference, tag)
             brute_met = int(reference.get(f"{tag}:default_met_cycle", -1)) > 0
@@ -482,6 +495,8 @@ def main(argv: list[str] | None = None) -> int:
                 "brute_force_years": brute,
                 "brute_force_met": brute_met,
                 "ratio": years / brute,
+                # with spinup.freeze_after: the years simulated per vegetated cell on average (the compute spent)
+                "years_per_cell": _years_per_cell(args.work / f"accelerated_{tag}"),
                 "wall_seconds": round(t_run, 1),
                 **result,
             }

@@ -81,6 +81,7 @@ class _Signals:
         #: ``__del__`` during garbage collection) has its exception printed and dropped by Python, so the next
         #: write block raises it again
         self.raised: BaseException | None = None
+        self.previous_hook = sys.unraisablehook
 
     def handler(self, signum: int, frame: object) -> None:
         exc = KeyboardInterrupt() if signum == signal.SIGINT else Terminated()
@@ -116,11 +117,22 @@ class _Signals:
             yield
             return
         previous = {s: signal.signal(s, self.handler) for s in (signal.SIGINT, signal.SIGTERM)}
+        hook = sys.unraisablehook
+        sys.unraisablehook = self.unraisable
+        self.previous_hook = hook
         try:
             yield
         finally:
+            sys.unraisablehook = hook
             for s, h in previous.items():
                 signal.signal(s, h)
+
+    def unraisable(self, info: object) -> None:
+        """sys.unraisablehook during a run: the handler's own exception, dropped by a finaliser, is not printed
+        ("Exception ignored in ..." before the run's one sentence); the next write block raises it again."""
+        if getattr(info, "exc_value", None) is not None and info.exc_value is self.raised:  # type: ignore[attr-defined]
+            return
+        self.previous_hook(info)
 
 
 T = TypeVar("T")

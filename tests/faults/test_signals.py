@@ -126,3 +126,35 @@ def test_a_signal_whose_exception_a_finaliser_drops_is_raised_at_the_next_write(
     with signals.writing(last=True):
         pass  # the run is complete: the signal is ignored
     assert signals.raised is None and signals.pending is None
+
+
+def test_a_run_does_not_print_the_signal_exception_a_finaliser_drops(monkeypatch: pytest.MonkeyPatch) -> None:
+    """While a run's handlers are installed, the handler's own exception dropped by a finaliser is not reported
+    ("Exception ignored in ..." on stderr before the run's one sentence); any other unraisable exception is."""
+    import gc
+    import sys
+
+    from testbed.runner import Terminated, _Signals
+
+    seen: list[BaseException] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda info: seen.append(info.exc_value))
+    signals = _Signals()
+
+    class Finalised:
+        def __del__(self) -> None:
+            signals.handler(signal.SIGTERM, None)
+
+    class Broken:
+        def __del__(self) -> None:
+            raise ValueError("not ours")
+
+    with signals.installed():
+        Finalised()
+        gc.collect()
+        Broken()
+        gc.collect()
+        with pytest.raises(Terminated):
+            with signals.writing():
+                pass
+    assert [type(e) for e in seen] == [ValueError]
+    assert sys.unraisablehook is not signals.unraisable  # restored
