@@ -604,6 +604,23 @@ def test_frozen_cells_skip_cycles_and_a_stage_ends_only_on_a_full_cycle(domain: 
     years = [float(r["years_per_cell"]) for r in rows]
     assert years[-1] < int(rows[-1]["years"])  # fewer years per vegetated cell than the pipeline's
     assert np.allclose(np.diff([0.0, *years]), 2 * np.array(sim) / nveg, atol=0.01)  # 2-year cycles (rounded)
+    # every vegetated cell calm at once but the global criterion unmet: no cycle is left with nothing to simulate
+    calm = write_namelist(
+        tmp_path / "calm",
+        domain,
+        "run.soil_model=mimics",
+        "spinup.stages=cycle",
+        "spinup.cycle_max_cycles=3",
+        "spinup.cell_abs=1e9",
+        "spinup.cell_rel=1e9",
+        "spinup.soc_global=1e-15",
+        "spinup.freeze_after=1",
+    )
+    assert main(["spinup", str(calm), "--workers", "2", "-q"]) == 0
+    rows = list(csv.DictReader((tmp_path / "calm" / "out" / "equilibrium.csv").open()))
+    # cycle 2 simulates only the ice and water cells (their first year changed them); in cycle 3 every cell is fixed
+    # or frozen, so it is a full cycle
+    assert [int(r["cells_simulated"]) for r in rows] == [nveg, 0, nveg]
 
 
 def _read_state(path: Path) -> np.ndarray:

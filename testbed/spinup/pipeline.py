@@ -396,6 +396,9 @@ def _execute_spinup(
                 if full:
                     frozen = np.zeros(ncell, dtype=bool)
                 skip = fixed | frozen
+                if skip.all():  # nothing left to simulate (every cell fixed or frozen): a full cycle
+                    frozen = np.zeros(ncell, dtype=bool)
+                    skip = np.zeros(ncell, dtype=bool)
                 if work is None or not np.array_equal(skip, skipped):
                     work, skipped = _work_chunks(slices, skip), skip
                     models = {i: client.submit(identity, stage.model.subset(c), pure=False) for i, c in enumerate(work)}
