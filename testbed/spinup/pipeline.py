@@ -441,7 +441,8 @@ def _execute_spinup(
                     plain[r.cells] = r.plain
                 # the next cycle starts from Phi(x) where the cell took a plain cycle: there this cycle's change and
                 # the next one's are two successive cycles (spinup.cell_period2); elsewhere unknown
-                previous = {n: np.where(plain & simulated, after[n] - before[n], np.nan) for n in after}
+                # (a frozen cell's change is its last one, not this cycle's: unknown; a fixed cell's is exactly 0)
+                previous = {n: np.where(plain & ~frozen, after[n] - before[n], np.nan) for n in after}
                 row = {"stage": stage.name, "method": stage.method, "cycle": k + 1, "years": years, **diag.row()}
                 kind = MEMORY.get(stage.method)
                 if kind is not None:  # an accelerated method: its per-cell memory, reported
