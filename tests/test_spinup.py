@@ -575,11 +575,14 @@ def test_checkpoint_keeps_the_previous_cycle_changes_for_a_resume(tmp_path: Path
 def test_frozen_cells_skip_cycles_and_a_stage_ends_only_on_a_full_cycle(domain: Path, tmp_path: Path) -> None:
     """spinup.freeze_after: settled cells are not simulated until the next full cycle; the criteria end a stage only on
     a full cycle; the cells simulated per cycle and the years per cell are in the table."""
-    nml = write_namelist(
-        tmp_path / "f",
-        domain,
-        "run.soil_model=mimics",
-        "spinup.stages=cycle",
+
+    def cycle_stage(name: str, *settings: str) -> tuple[Path, list[dict]]:
+        nml = write_namelist(tmp_path / name, domain, "run.soil_model=mimics", "spinup.stages=cycle", *settings)
+        assert main(["spinup", str(nml), "--workers", "2", "-q"]) == 0
+        return nml, list(csv.DictReader((tmp_path / name / "out" / "equilibrium.csv").open()))
+
+    nml, rows = cycle_stage(
+        "f",
         "spinup.cycle_max_cycles=40",
         "spinup.cell_abs=100",
         "spinup.cell_rel=0.05",
@@ -588,8 +591,6 @@ def test_frozen_cells_skip_cycles_and_a_stage_ends_only_on_a_full_cycle(domain: 
         "spinup.freeze_after=2",
         "spinup.full_every=4",
     )
-    assert main(["spinup", str(nml), "--workers", "2", "-q"]) == 0
-    rows = list(csv.DictReader((tmp_path / "f" / "out" / "equilibrium.csv").open()))
     plan = plan_spinup(RunConfig.read(nml))
     model = plan.stages[0].model
     nveg = int((~model.domain.inactive(model.casa)).sum())
@@ -605,19 +606,14 @@ def test_frozen_cells_skip_cycles_and_a_stage_ends_only_on_a_full_cycle(domain: 
     assert years[-1] < int(rows[-1]["years"])  # fewer years per vegetated cell than the pipeline's
     assert np.allclose(np.diff([0.0, *years]), 2 * np.array(sim) / nveg, atol=0.01)  # 2-year cycles (rounded)
     # every vegetated cell calm at once but the global criterion unmet: no cycle is left with nothing to simulate
-    calm = write_namelist(
-        tmp_path / "calm",
-        domain,
-        "run.soil_model=mimics",
-        "spinup.stages=cycle",
+    _, rows = cycle_stage(
+        "calm",
         "spinup.cycle_max_cycles=3",
         "spinup.cell_abs=1e9",
         "spinup.cell_rel=1e9",
         "spinup.soc_global=1e-15",
         "spinup.freeze_after=1",
     )
-    assert main(["spinup", str(calm), "--workers", "2", "-q"]) == 0
-    rows = list(csv.DictReader((tmp_path / "calm" / "out" / "equilibrium.csv").open()))
     # cycle 2 simulates only the ice and water cells (their first year changed them); in cycle 3 every cell is fixed
     # or frozen, so it is a full cycle
     assert [int(r["cells_simulated"]) for r in rows] == [nveg, 0, nveg]

@@ -117,13 +117,11 @@ class _Signals:
             yield
             return
         previous = {s: signal.signal(s, self.handler) for s in (signal.SIGINT, signal.SIGTERM)}
-        hook = sys.unraisablehook
-        sys.unraisablehook = self.unraisable
-        self.previous_hook = hook
+        self.previous_hook, sys.unraisablehook = sys.unraisablehook, self.unraisable
         try:
             yield
         finally:
-            sys.unraisablehook = hook
+            sys.unraisablehook = self.previous_hook
             for s, h in previous.items():
                 signal.signal(s, h)
 

@@ -36,8 +36,3 @@ class CellMemory:
     def done(self, tol: float) -> np.ndarray:
         """(ncell,) bool: cells that have converged (to ``tol``) or take plain cycles for good."""
         raise NotImplementedError
-
-
-def joined(blocks: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """The memories of consecutive cell blocks as one memory, in cell order."""
-    return {k: np.concatenate([b[k] for b in blocks]) for k in blocks[0]}
