@@ -90,7 +90,14 @@ module mimics_soil
    integer, parameter, public :: Q_UP_R = 97, Q_UP_K = 98, Q_RS_R = 99, Q_RS_K = 100
    integer, parameter, public :: Q_NEC = 101           ! 101..103 SOMp, SOMc, SOMa (C)
    integer, parameter, public :: Q_NECN = 104          ! 104..106 SOMp, SOMc, SOMa (N)
-   integer, parameter, public :: NQ = 106
+   ! semi-analytic spin-up (docs/spinup.md "sasu"): the day's carbon fluxes between the pools (mg cm-3 d-1),
+   ! summed over the hours, set with M_SASU_DIAG: Q_SASU + SX_* (litmin1..4, sommin1..2, trn1..6, desorp,
+   ! oxidat, overflow r, k)
+   integer, parameter, public :: Q_SASU = 107          ! 107..122
+   integer, parameter, public :: NSASU = 16
+   integer, parameter, public :: SX_LITMIN = 0, SX_SOMMIN = 4, SX_TRN = 6, SX_DESORP = 12, SX_OXIDAT = 13
+   integer, parameter, public :: SX_OVF = 14
+   integer, parameter, public :: NQ = 122
 
    ! pool order inside mc / mn
    integer, parameter :: LITM = 1, LITS = 2, MICR = 3, MICK = 4, SOMA = 5, SOMC = 6, SOMP = 7
@@ -427,7 +434,7 @@ contains
       integer :: i0, m
       do i0 = 1, n, HOUR_CHUNK
          m = min(HOUR_CHUNK, n - i0 + 1)
-         if (any(mp(i0:i0 + m - 1, M_HET_MM) /= 0.0_dp) .or. &
+         if (any(mp(i0:i0 + m - 1, M_HET_MM) /= 0.0_dp) .or. any(mp(i0:i0 + m - 1, M_SASU_DIAG) /= 0.0_dp) .or. &
              (icycle > 1 .and. any(mp(i0:i0 + m - 1, M_EXUD_DIAG) /= 0.0_dp))) then
             call mimics_hours_chunk_options(n, i0, m, icycle, mp, cp, q, mc, mn)
          else
@@ -680,8 +687,13 @@ contains
       real(dp), dimension(HOUR_CHUNK) :: xc, xn, mgex_r, mgex_k, nuex, omgex_r, omgex_k, onuex
       real(dp), dimension(HOUR_CHUNK) :: xup, up_r, up_k, rs_r, rs_k, nec_p, nec_c, nec_a, necn_p, necn_c, necn_a
       real(dp) :: sw, ex_r, ex_k, exn_r, exn_k, ex_lit, exn_lit
+      ! the semi-analytic spin-up's flux sums (Q_SASU)
+      logical :: son
+      real(dp) :: sx(HOUR_CHUNK, NSASU)
 
       hfrac = 1.0_dp/real(NHOURS, dp)
+      son = any(mp(i0:i0 + m - 1, M_SASU_DIAG) /= 0.0_dp)
+      sx = 0.0_dp
       all_lin = .true.
       any_het = .false.
       nclamp = 0.0_dp
@@ -880,6 +892,8 @@ contains
                nec_a(k) = nec_a(k) + (trn3 + trn6)
                necn_p(k) = necn_p(k) + (trnn1 + trnn4); necn_c(k) = necn_c(k) + (trnn2 + trnn5)
                necn_a(k) = necn_a(k) + (trnn3 + trnn6)
+               if (son) call sasu_sums(sx(k, :), litmin1, litmin2, litmin3, litmin4, sommin1, sommin2, &
+                                       trn1, trn2, trn3, trn4, trn5, trn6, desorp, oxidat, ovf_r, ovf_k)
 
                cl_m(k) = cl_m(k) + d_litm; cl_s(k) = cl_s(k) + d_lits
                cm_r(k) = cm_r(k) + d_micr; cm_k(k) = cm_k(k) + d_mick
@@ -916,6 +930,8 @@ contains
                chresp(k) = ((((chresp(k) + omge(k, 1)*(litmin1 + sommin1)) + omge(k, 2)*litmin2) &
                              + omge(k, 3)*(litmin3 + sommin2)) + omge(k, 4)*litmin4)
                csompin(k) = ((csompin(k) + imf(k)) + trn1) + trn4
+               if (son) call sasu_sums(sx(k, :), litmin1, litmin2, litmin3, litmin4, sommin1, sommin2, &
+                                       trn1, trn2, trn3, trn4, trn5, trn6, desorp, oxidat, 0.0_dp, 0.0_dp)
 
                cl_m(k) = cl_m(k) + d_litm; cl_s(k) = cl_s(k) + d_lits
                cm_r(k) = cm_r(k) + d_micr; cm_k(k) = cm_k(k) + d_mick
@@ -939,6 +955,7 @@ contains
             q(i, Q_OVERFLOW_R) = ovr_day(k); q(i, Q_OVERFLOW_K) = ovk_day(k)
             q(i, Q_NLITTERMIN) = nlitmin(k); q(i, Q_NSMIN) = nsmin(k); q(i, Q_NSIMM) = nsimm(k)
          end if
+         if (son) q(i, Q_SASU:Q_SASU + NSASU - 1) = sx(k, :)
          if (xon) then
             q(i, Q_EXUP) = xup(k)
             q(i, Q_UP_R) = up_r(k); q(i, Q_UP_K) = up_k(k); q(i, Q_RS_R) = rs_r(k); q(i, Q_RS_K) = rs_k(k)
@@ -947,6 +964,13 @@ contains
          end if
       end do
    end subroutine mimics_hours_chunk_options
+
+   !> Adds one hour's carbon fluxes between the pools to a cell's sums (Q_SASU order; diagnostics only).
+   pure subroutine sasu_sums(sx, l1, l2, l3, l4, s1, s2, t1, t2, t3, t4, t5, t6, desorp, oxidat, ovf_r, ovf_k)
+      real(dp), intent(inout) :: sx(NSASU)
+      real(dp), intent(in) :: l1, l2, l3, l4, s1, s2, t1, t2, t3, t4, t5, t6, desorp, oxidat, ovf_r, ovf_k
+      sx = sx + [l1, l2, l3, l4, s1, s2, t1, t2, t3, t4, t5, t6, desorp, oxidat, ovf_r, ovf_k]
+   end subroutine sasu_sums
 
    !> The hour's heterogeneity factors of the het cells of a chunk from the start-of-hour pools
    !> (seed_processes.md 3.1, 3.2), each clamped at phi_min (counted in nclamp) and folded into vm: the six

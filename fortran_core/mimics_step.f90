@@ -328,6 +328,7 @@ contains
             dg(:, D_CEXUDATE_CAPPED) = w%ccap
          end if
          if (any(mparams(:, M_EXUD_DIAG) /= 0.0_dp)) call mimics_exudate_diagnostics(nb, q, dg)
+         if (any(mparams(:, M_SASU_DIAG) /= 0.0_dp)) call mimics_sasu_fluxes(nb, mparams, q, dg)
          call keep_day(nb, dg, annual, daily(:, :, min(d, nstore)), store_daily /= 0, DIAG_MIMICS_FIRST, DIAG_MIMICS_LAST)
       end do
 
@@ -369,5 +370,41 @@ contains
          if (rr > 0.0_dp) dg(i, D_OVERFLOW_SHARE) = (q(i, Q_OVERFLOW_R) + q(i, Q_OVERFLOW_K))/rr
       end do
    end subroutine mimics_exudate_diagnostics
+
+   !> The day's carbon outflux of each pool and the carbon transfers between the pools (dg columns D_SASU_*,
+   !> g m-2 d-1; docs/spinup.md "sasu") from the hourly sums (Q_SASU). Uptake enters a microbe at its growth
+   !> efficiency (the rest is respired); overflow respiration is part of a microbe's outflux. Diagnostics only.
+   subroutine mimics_sasu_fluxes(nb, mp, q, dg)
+      integer, intent(in) :: nb
+      real(dp), intent(in) :: mp(nb, NMIMICSPARAM), q(nb, NQ)
+      real(dp), intent(inout) :: dg(nb, NDIAG)
+      integer :: i
+      real(dp) :: u, f(NSASU)
+      do i = 1, nb
+         u = q(i, Q_U)
+         f = q(i, Q_SASU:Q_SASU + NSASU - 1)*u
+         dg(i, D_SASU_OUT_LITM) = f(SX_LITMIN + 1) + f(SX_LITMIN + 3)
+         dg(i, D_SASU_OUT_LITS) = f(SX_LITMIN + 2) + f(SX_LITMIN + 4)
+         dg(i, D_SASU_OUT_SOMA) = f(SX_SOMMIN + 1) + f(SX_SOMMIN + 2)
+         dg(i, D_SASU_OUT_SOMC) = f(SX_OXIDAT + 1)
+         dg(i, D_SASU_OUT_SOMP) = f(SX_DESORP + 1)
+         dg(i, D_SASU_OUT_MICR) = ((f(SX_TRN + 1) + f(SX_TRN + 2)) + f(SX_TRN + 3)) + f(SX_OVF + 1)
+         dg(i, D_SASU_OUT_MICK) = ((f(SX_TRN + 4) + f(SX_TRN + 5)) + f(SX_TRN + 6)) + f(SX_OVF + 2)
+         dg(i, D_SASU_MICR_FROM_LITM) = mp(i, M_MGE)*f(SX_LITMIN + 1)
+         dg(i, D_SASU_MICR_FROM_LITS) = mp(i, M_MGE + 1)*f(SX_LITMIN + 2)
+         dg(i, D_SASU_MICR_FROM_SOMA) = mp(i, M_MGE)*f(SX_SOMMIN + 1)
+         dg(i, D_SASU_MICK_FROM_LITM) = mp(i, M_MGE + 2)*f(SX_LITMIN + 3)
+         dg(i, D_SASU_MICK_FROM_LITS) = mp(i, M_MGE + 3)*f(SX_LITMIN + 4)
+         dg(i, D_SASU_MICK_FROM_SOMA) = mp(i, M_MGE + 2)*f(SX_SOMMIN + 2)
+         dg(i, D_SASU_SOMP_FROM_MICR) = f(SX_TRN + 1)
+         dg(i, D_SASU_SOMC_FROM_MICR) = f(SX_TRN + 2)
+         dg(i, D_SASU_SOMA_FROM_MICR) = f(SX_TRN + 3)
+         dg(i, D_SASU_SOMP_FROM_MICK) = f(SX_TRN + 4)
+         dg(i, D_SASU_SOMC_FROM_MICK) = f(SX_TRN + 5)
+         dg(i, D_SASU_SOMA_FROM_MICK) = f(SX_TRN + 6)
+         dg(i, D_SASU_SOMA_FROM_SOMP) = f(SX_DESORP + 1)
+         dg(i, D_SASU_SOMA_FROM_SOMC) = f(SX_OXIDAT + 1)
+      end do
+   end subroutine mimics_sasu_fluxes
 
 end module mimics_step

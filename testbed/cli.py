@@ -276,9 +276,9 @@ to the next one, until the state repeats itself from one forcing cycle to the ne
 stages (spinup.stages, in order; each optional):
   prespin     cycle one met year (spinup.prespin_year) prespin_cycles times, optionally with
               its own settings, e.g. prespin_set = 'files.casa_params=boreal_nfix.nml'
-  accelerate  spinup.accelerate_method until the criteria hold: auto (the default: sasu, the
-              semi-analytic solve, where the soil model declares linear pools (CASA); anderson,
-              per-cell Anderson acceleration of the cycle map, otherwise), or cycle
+  accelerate  spinup.accelerate_method until the criteria hold: auto (the default: what the
+              soil model declares: sasu, the semi-analytic solve, for CASA and MIMICS-CN; newton
+              for MIMICS-C; anderson, per-cell Anderson acceleration, for CORPSE), or cycle
   cycle       plain cycling until the criteria hold (a check of the accelerated state)
 
 criteria, checked after every forcing cycle (defaults: the original authors' practice):

@@ -451,8 +451,8 @@ KEYS: tuple[Key, ...] = (
         str,
         "auto",
         "",
-        "accelerate: auto (what the soil model declares: sasu for CASA, newton for MIMICS-C, anderson for "
-        "MIMICS-CN and CORPSE), cycle (plain cycling), anderson (per-cell Anderson acceleration of the cycle map), "
+        "accelerate: auto (what the soil model declares: sasu for CASA and MIMICS-CN, newton for MIMICS-C, "
+        "anderson for CORPSE), cycle (plain cycling), anderson (per-cell Anderson acceleration of the cycle map), "
         "sasu (semi-analytic), "
         "newton (per-cell Newton with a finite-difference Jacobian, batched across cells), aitken (plain cycling "
         "with per-cell slow-mode extrapolation)",

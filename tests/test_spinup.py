@@ -365,12 +365,26 @@ def test_sasu_leaves_a_fixed_point_where_it_is_and_guards_its_steps() -> None:
     assert plain.tolist() == [False, True] and acc.fallback.tolist() == [False, True] and np.all(r[1] == 1)
 
 
+def test_sasu_solves_for_the_pools_it_keeps_but_does_not_scale_them() -> None:
+    """keep: the middle pool of the chain is in the steady-state solve but keeps r = 1 (MIMICS' microbes); the
+    other pools take the same step as without keep (the solve is the same), and a cell at its fixed point stays."""
+    keep = np.array([False, True, False])
+    fixed = _fixed_point_of_affine(lambda x: _chain_cycle(x)[0], 3)
+    x = np.array([[10.0, 10.0, 10.0], fixed])
+    y, end_sum, out, tr = _chain_cycle(x)
+    r, plain = Sasu.new(2, 3).step(x, y, end_sum, out, tr, max_factor=1e6, keep=keep)
+    r_all, _ = Sasu.new(2, 3).step(x, y, end_sum, out, tr, max_factor=1e6)
+    assert np.all(r[:, 1] == 1.0) and r_all[0, 1] != 1.0
+    assert r[0, 2] == r_all[0, 2] and r[0, 2] > 1.5  # the slow pool still jumps towards its steady state
+    assert np.allclose(r[1], 1.0, rtol=0, atol=1e-9)
+
+
 @pytest.mark.parametrize("key", ["accelerate_method", "prespin_method"])
 def test_sasu_needs_a_soil_model_with_linear_pools(domain: Path, tmp_path: Path, capsys, key: str) -> None:
-    nml = write_namelist(tmp_path, domain, "run.soil_model=mimics", f"spinup.{key}=sasu")
+    nml = write_namelist(tmp_path, domain, "run.soil_model=corpse", f"spinup.{key}=sasu")
     assert main(["spinup", str(nml), "-q"]) == 2
     err = capsys.readouterr().err
-    assert f"spinup.{key} = 'sasu': soil model 'mimics' declares no linear (donor-controlled) pools" in err, err
+    assert f"spinup.{key} = 'sasu': soil model 'corpse' declares no pools whose fluxes its kernel reports" in err, err
     assert not (tmp_path / "out").exists()
 
 
@@ -380,7 +394,7 @@ def test_sasu_needs_a_soil_model_with_linear_pools(domain: Path, tmp_path: Path,
         ("casa", "c", "cycle", "sasu", "cycle"),
         ("casa", "cn", "cycle", "sasu", "cycle"),
         ("mimics", "c", "cycle", "newton", "cycle"),
-        ("mimics", "cn", "newton", "anderson", "aitken"),
+        ("mimics", "cn", "newton", "sasu", "aitken"),
         ("corpse", "c", "cycle", "anderson", "cycle"),
     ],
 )
@@ -405,14 +419,20 @@ def test_auto_method_follows_the_soil_model_description(
         assert stages["prespin"].criteria == plan_spinup(cfg).criteria.tighter(2)  # the test domain: 2 met years
 
 
-def test_sasu_pipeline_closes_budgets_and_hands_over_a_simulated_state(domain: Path, tmp_path: Path) -> None:
-    """CASA-CN with sasu: budgets are checked every simulated year (run.check_budgets) and the end state is
-    one plain cycle from the accelerate stage's end state."""
+@pytest.mark.parametrize("soil_model", ["casa", "mimics"])
+def test_sasu_pipeline_closes_budgets_and_hands_over_a_simulated_state(
+    domain: Path, tmp_path: Path, soil_model: str
+) -> None:
+    """CASA-CN and MIMICS-CN with sasu: budgets are checked every simulated year (run.check_budgets) and the end
+    state is one plain cycle from the accelerate stage's end state (the flux diagnostics change no result)."""
     nml = write_namelist(
         tmp_path,
         domain,
+        f"run.soil_model={soil_model}",
         "spinup.stages=prespin accelerate cycle",
+        "spinup.prespin_method=cycle",
         "spinup.accelerate_method=sasu",
+        "spinup.cycle_method=cycle",
         "spinup.prespin_cycles=2",
         "spinup.accelerate_max_cycles=6",
         "spinup.cycle_max_cycles=1",
@@ -432,6 +452,58 @@ def test_sasu_pipeline_closes_budgets_and_hands_over_a_simulated_state(domain: P
         None,
     )
     assert np.array_equal(res.phi, _read_state(out / "restart.nc"))
+
+
+@pytest.mark.parametrize("cycle", ["c", "cn"])
+def test_mimics_sasu_fluxes_close_each_pools_budget_and_change_no_result(domain: Path, tmp_path: Path, cycle: str):
+    """With sasu_diag the kernel reports each MIMICS pool's carbon outflux and the transfers between the pools
+    (diag sasu_*): over a year every pool's change is its input minus its outflux, to round-off; the state is
+    bit-identical to a run without them."""
+    from testbed import layout
+    from testbed.run import run_years
+
+    nml = write_namelist(tmp_path, domain, "run.soil_model=mimics", f"run.cycle={cycle}")
+    model = plan_spinup(RunConfig.read(nml)).stages[0].model
+    steps = plan_spinup(RunConfig.read(nml)).stages[1].steps[:1]
+    start = model.cold_state()
+    runs = {}
+    for on in (0.0, 1.0):
+        model.sparams[:, layout.index("mimics", "sasu_diag")] = on
+        state = start.copy(order="F")
+        res = list(run_years(model, state, steps))[0]
+        runs[on] = (state, res.annual)
+    assert np.array_equal(runs[0.0][0], runs[1.0][0])  # diagnostics only
+    end, annual = runs[1.0]
+    assert not np.any(runs[0.0][1][:, layout.index("diag", "sasu_out_soma")])  # off: not reported
+
+    def d(name: str) -> np.ndarray:
+        return annual[:, layout.index("diag", name)]
+
+    gm2 = model.soil.state_to_gm2(model)
+    pools = ("litm", "lits", "micr", "mick", "soma", "somc", "somp")
+    change = {c: (end[:, layout.index("state", c)] - start[:, layout.index("state", c)]) * gm2 for c in pools}
+    inflow = {
+        c: sum(d(f"sasu_{c}_from_{src}") for src in pools if f"sasu_{c}_from_{src}" in layout.DIAGNOSTICS)
+        for c in pools
+    }
+    fi_met = model.sparams[:, layout.index("mimics", "fi_met")]
+    fi_str = model.sparams[:, layout.index("mimics", "fi_str")]
+    external = {  # inputs from outside the pools: litter (a share straight to SOMp, SOMc); no exudate here
+        "litm": d("clitinput_met") * (1 - fi_met),
+        "lits": d("clitinput_str") * (1 - fi_str),
+        "somp": d("clitinput_met") * fi_met,
+        "somc": d("clitinput_str") * fi_str,
+    }
+    active = d("sasu_out_soma") > 0
+    assert active.sum() >= 6
+    for c in pools:
+        budget = external.get(c, 0.0) + inflow[c] - d(f"sasu_out_{c}")
+        scale = np.maximum(d(f"sasu_out_{c}"), 1.0)
+        np.testing.assert_allclose((change[c] - budget)[active] / scale[active], 0.0, atol=1e-9, err_msg=c)
+    # uptake enters a microbe at its growth efficiency: less carbon arrives than the litter and SOMa give off
+    given = d("sasu_out_litm") + d("sasu_out_lits") + d("sasu_out_soma")
+    taken = sum(d(f"sasu_{m}_from_{s}") for m in ("micr", "mick") for s in ("litm", "lits", "soma"))
+    assert np.all(taken[active] < given[active])
 
 
 # ------------------------------------------------------------------------------- the pipeline

@@ -152,9 +152,15 @@ class SoilModel:
     #: fills its own parameter array's moisture and heterogeneity columns (sparams, moisture, het, table)
     scenario_columns: Callable[..., None] | None = None
     #: semi-analytic spin-up (docs/spinup.md "sasu"): (carbon column, its nitrogen partner or None) of the
-    #: donor-controlled pools whose daily outflux and transfers the kernel reports (diag sasu_out_<c>,
-    #: sasu_<dest>_from_<src>); empty when the model's decomposition is not linear in its pools
+    #: pools whose daily outflux and transfers the kernel reports (diag sasu_out_<c>, sasu_<dest>_from_<src>):
+    #: donor-controlled (CASA) or with flux-weighted effective rates (MIMICS); empty: no sasu
     linear_pools: tuple[tuple[str, str | None], ...] = ()
+    #: its parameter column (sparams) that a sasu stage sets to 1 so that the kernel reports those fluxes (None:
+    #: always reported)
+    sasu_switch: str | None = None
+    #: carbon columns of linear_pools that the steady-state solve includes but the step does not scale: fast pools
+    #: that follow within the next cycle (MIMICS' microbes, hours to days)
+    sasu_keep: tuple[str, ...] = ()
     #: what ``auto`` means for its spin-up stages (docs/spinup.md "Methods"): ``(key, method in C runs, method in
     #: C+N runs)`` for ``accelerate_method`` and ``prespin_method``; a key left out gets :data:`SPINUP_AUTO`'s
     spinup_auto: tuple[tuple[str, str, str], ...] = ()

@@ -1,9 +1,10 @@
 """Semi-analytic spin-up (SASU; Xia et al. 2012 GMD, Liao et al. 2023) of donor-controlled pools (docs/spinup.md).
 
-The soil-model description names its donor-controlled pools (``SoilModel.linear_pools``: carbon columns and
-their nitrogen partners) and the kernel reports, per day, each pool's carbon outflux k x (start-of-day pool)
-and the transfer fluxes between them (diag ``sasu_out_<c>``, ``sasu_<dest>_from_<src>``). Over one forcing
-cycle of D days (sums over the cycle, per cell):
+The soil-model description names the pools (``SoilModel.linear_pools``: carbon columns and their nitrogen
+partners) and the kernel reports, per day, each pool's carbon outflux and the transfer fluxes between them
+(diag ``sasu_out_<c>``, ``sasu_<dest>_from_<src>``, g m-2 d-1): donor-controlled pools (CASA: k x of the
+start-of-day pool) or pools whose rate the microbes set (MIMICS' reverse Michaelis-Menten fluxes, summed over
+the hours). Over one forcing cycle of D days (sums over the cycle, per cell, in g m-2):
 
 * S_j = sum of pool j's start-of-day values; O_j = its outflux; F_ij = transfer j -> i;
 * effective rate k_j = O_j / S_j and transfer fraction a_ij = F_ij / O_j (flux-weighted cycle means);
@@ -87,6 +88,7 @@ class Sasu(CellMemory):
         tol: float = 0.0,
         fallback_after: int = 4,
         abs_tol: np.ndarray | float = 0.0,
+        keep: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Scale factors r (ncell, p) of the carbon pools, and a per-cell mask of plain steps (r = 1).
 
@@ -95,7 +97,9 @@ class Sasu(CellMemory):
         summed transfer fluxes, [c, i, j] from pool j to pool i. Pools with no outflux or no mass keep r = 1.
         Cells whose correction is below ``tol`` take a plain cycle; r is clipped to [1/max_factor, max_factor].
         ``abs_tol`` (scalar or (ncell, p), pool units): a correction that changes no pool by more than it counts
-        as converged too (pools decaying to nothing, e.g. a cell whose vegetation sheds no litter).
+        as converged too (pools decaying to nothing, e.g. a cell whose vegetation sheds no litter). ``keep``
+        ((p,) bool): pools that are part of the steady-state solve but keep r = 1 (fast pools that follow within
+        the next cycle, e.g. MIMICS' microbes).
         """
         ncell, p = x.shape
         # safeguard: a semi-analytic step after which the cycle changed the pools more than GROWTH times as much
@@ -145,6 +149,8 @@ class Sasu(CellMemory):
             r[idx[good]] = np.clip(ratio[good], 1.0 / max_factor, max_factor)
             self.fallback[idx[~good]] = True
         self.fallback |= ~finite
+        if keep is not None:
+            r[:, keep] = 1.0
         # adaptive damping per pool: a correction that flips sign (a period-2 oscillation, e.g. N limitation of
         # litter decay switching) halves the pool's step exponent; one that keeps its sign lets it grow again
         lr = np.log(r)
@@ -178,6 +184,7 @@ class Sasu(CellMemory):
         plain: np.ndarray,
         *,
         max_factor: float = 10.0,
+        keep: np.ndarray | None = None,
     ) -> np.ndarray:
         """Scale factors of the nitrogen partners after :meth:`step` returned r and plain.
 
@@ -198,6 +205,8 @@ class Sasu(CellMemory):
         f = np.where(np.isfinite(f), np.clip(f, 1.0 / max_factor, max_factor), 1.0)
         f = np.exp(self.beta * np.log(f))
         f[plain] = 1.0
+        if keep is not None:
+            f[:, keep] = 1.0
         rn = r * f
         self.correction = np.maximum(self.correction, np.where(plain, 0.0, np.max(np.abs(rn - 1.0), axis=1)))
         return rn

@@ -100,8 +100,8 @@ def resolve_method(cfg: RunConfig, key: str) -> str:
         raise ConfigError(f"spinup.{key} = {method!r}: use one of {', '.join(METHODS)}")
     if method == "sasu" and not soil.linear_pools:
         raise ConfigError(
-            f"spinup.{key} = 'sasu': soil model {soil.name!r} declares no linear (donor-controlled) "
-            "pools, its decomposition is nonlinear; use anderson or newton"
+            f"spinup.{key} = 'sasu': soil model {soil.name!r} declares no pools whose fluxes its kernel reports "
+            "(SoilModel.linear_pools), so it has no semi-analytic step; use anderson or newton"
         )
     return method
 

@@ -8,6 +8,7 @@ per-cell totals travel back to the driver.
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass, field
 
@@ -115,6 +116,7 @@ class LinearPools:
     n_pool_diag: np.ndarray  #: (p,) diag columns of the end-of-day nitrogen partners (-1: none)
     out_diag: np.ndarray  #: (p,) diag columns of the outfluxes
     transfers: tuple[tuple[int, int, int], ...]  #: (dest i, source j, diag column) of the declared transfers
+    columns: tuple[str, ...] = ()  #: (p,) names of the carbon columns
 
     @classmethod
     def of(cls, model: Model) -> LinearPools:
@@ -136,6 +138,7 @@ class LinearPools:
             np.array([layout.index("diag", n) if n and model.icycle >= 2 else -1 for _, n in pairs]),
             np.array([layout.index("diag", f"sasu_out_{c}") for c in carbon]),
             transfers,
+            tuple(carbon),
         )
 
 
@@ -155,33 +158,41 @@ def sasu_update(
     transfer = np.zeros((model.ncell, p, p))
     for i, j, col in lp.transfers:
         transfer[:, i, j] = cycle_sum[:, col]
+    # the kernel's sums are in g m-2 (d-1); the pools in the state's units: one per-cell factor per pool
+    own = {pool.column for pool in model.soil.pools}
+    gm2 = model.soil.state_to_gm2(model)[:, None]
+    unit = np.where(np.array([c in own for c in lp.columns])[None, :], gm2, 1.0)
+    keep = np.array([c in model.soil.sasu_keep for c in lp.columns])
     r, plain = acc.step(
-        x[:, lp.carbon],
-        phi[:, lp.carbon],
+        x[:, lp.carbon] * unit,
+        phi[:, lp.carbon] * unit,
         cycle_sum[:, lp.pool_diag],
         cycle_sum[:, lp.out_diag],
         transfer,
         max_factor=options.get("max_factor", 10.0),
         tol=options.get("tol", 0.0),
         fallback_after=options.get("fallback_after", 4),
-        abs_tol=pool_floor(model, options.get("abs_c", 0.0), 0.0)[:, _positions(model, lp.carbon)],
+        abs_tol=pool_floor(model, options.get("abs_c", 0.0), 0.0)[:, _positions(model, lp.carbon)] * unit,
+        keep=keep,
     )
     nxt = phi.copy(order="F")
     nxt[:, lp.carbon] = phi[:, lp.carbon] * r
     has_n = lp.nitrogen >= 0
     if np.any(has_n):
         c, n = lp.carbon[has_n], lp.nitrogen[has_n]
+        un = unit[:, has_n]
         rn = acc.nitrogen(
-            x[:, c],
-            phi[:, c],
+            x[:, c] * un,
+            phi[:, c] * un,
             cycle_sum[:, lp.pool_diag[has_n]],
             cycle_sum[:, lp.out_diag[has_n]],
-            x[:, n],
-            phi[:, n],
+            x[:, n] * un,
+            phi[:, n] * un,
             cycle_sum[:, lp.n_pool_diag[has_n]],
             r[:, has_n],
             plain,
             max_factor=options.get("max_factor", 10.0),
+            keep=keep[has_n],
         )
         nxt[:, n] = phi[:, n] * rn
     nxt[plain] = phi[plain]
@@ -198,6 +209,10 @@ def cycle_chunk(job: CycleJob, model: Model, start: np.ndarray, memory: dict | N
     neg_col = layout.index("diag", "neg_pools")
     numbers = cell_numbers(job.cells, model.ncell)
     cycle_sum = np.zeros((model.ncell, layout.NDIAG)) if job.method == "sasu" else None
+    if job.method == "sasu" and model.soil.sasu_switch:
+        model = copy.copy(model)  # the kernel reports the fluxes while this task runs; the shared model is untouched
+        model.sparams = model.sparams.copy(order="F")
+        model.sparams[:, layout.index(model.soil_model, model.soil.sasu_switch)] = 1.0
     for res in run_years(
         model,
         state,
