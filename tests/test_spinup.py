@@ -1287,14 +1287,13 @@ def _accuracy(tag: str, tmp_path: Path, method: str = "auto") -> tuple[dict, int
 
 
 LIMIT_CYCLES = pytest.mark.xfail(
-    reason="known gap (docs/spinup.md 'Status', 'MIMICS-CN: the cells that fail'), measured 2026-12-02: the default "
-    "pipeline ends at 1,700 simulated years with the criteria NOT met, because three slow, N-limited needleleaf cells "
-    "(57, 59: 59-61 N; 7: 65 S) still drift by 3-11 g m-2 per cycle, not because of period-2 cycles; 4 / 2 / 3 / 4 "
-    "cells (soil C / veg C / mic C / soil N) beyond 0.5 %, largest 37 % in cell 6 (tundra, 70.5 S), whose microbes "
-    "die out and which the newton prespin left frozen at another of its fixed points (3,401 against 5,404 g m-2). "
-    "With cycle_max_cycles = 1000 the criteria hold at 3,915 years, still 3 / 1 / 2 / 3 cells beyond 0.5 %. Brute "
-    "force ends in period-2 cycles (cells 59 +-7.95, 20 +-1.04 g m-2 per cycle): it meets the default criteria only "
-    "with spinup.cell_period2 (off by default), at 8,795 years",
+    reason="known gap (docs/spinup.md 'Status', 'sasu for MIMICS', 'MIMICS-CN: the cells that fail'), measured "
+    "2026-12-02: the default pipeline (newton prespin, sasu, aitken) ends at 1,700 simulated years with the criteria "
+    "NOT met; 5 / 1 / 2 / 4 cells (soil C / veg C / mic C / soil N) beyond 0.5 %: cell 6 (tundra, 70.5 S), whose "
+    "microbes die out, at 1,703 against 5,404 g m-2 (68 %; any state is a fixed point once they are dead); the slowest "
+    "cell 7 (65 S) at 1.3 %; two barren low-carbon cells (46, 47) at 2-4 %; the N-limited cell 59 at 0.51 % (veg C "
+    "1.3 %). Brute force ends in period-2 cycles (cells 59 +-7.95, 20 +-1.04 g m-2 per cycle): it meets the default "
+    "criteria only with spinup.cell_period2 (off by default), at 8,795 years",
     strict=False,
 )
 
