@@ -434,7 +434,7 @@ contains
       integer :: i0, m
       do i0 = 1, n, HOUR_CHUNK
          m = min(HOUR_CHUNK, n - i0 + 1)
-         if (any(mp(i0:i0 + m - 1, M_HET_MM) /= 0.0_dp) .or. any(mp(i0:i0 + m - 1, M_SASU_DIAG) /= 0.0_dp) .or. &
+         if (any(mp(i0:i0 + m - 1, M_HET_MM) /= 0.0_dp) .or. &
              (icycle > 1 .and. any(mp(i0:i0 + m - 1, M_EXUD_DIAG) /= 0.0_dp))) then
             call mimics_hours_chunk_options(n, i0, m, icycle, mp, cp, q, mc, mn)
          else
@@ -467,8 +467,13 @@ contains
       real(dp) :: ovf_r, ovf_k, spill_r, spill_k
       real(dp) :: d_litm, d_lits, d_micr, d_mick, d_soma, d_somc, d_somp
       real(dp) :: d_litmn, d_litsn, d_micrn, d_mickn, d_soman, d_somcn, d_sompn, d_din
+      ! the semi-analytic spin-up's flux sums (Q_SASU), in a loop of their own so that the hour's loops stay as they are
+      logical :: son
+      real(dp) :: sx(NSASU, HOUR_CHUNK)
 
       hfrac = 1.0_dp/real(NHOURS, dp)
+      son = any(mp(i0:i0 + m - 1, M_SASU_DIAG) /= 0.0_dp)
+      sx = 0.0_dp
       all_lin = .true.
       do k = 1, m
          i = i0 + k - 1
@@ -522,6 +527,27 @@ contains
                i = i0 + k - 1
                mr(k) = cm_r(k)
                mk(k) = cm_k(k)
+            end do
+         end if
+         if (son) then
+            ! the same expressions as the loops below, from the same start-of-hour pools: the same fluxes
+            do k = 1, m
+               i = i0 + k - 1
+               litmin1 = ((cm_r(k)*q(i, Q_VMAX))*cl_m(k))/(q(i, Q_KM) + cm_r(k))
+               litmin2 = ((cm_r(k)*q(i, Q_VMAX + 1))*cl_s(k))/(q(i, Q_KM + 1) + cm_r(k))
+               sommin1 = ((cm_r(k)*q(i, Q_VMAX + 2))*cs_a(k))/(q(i, Q_KM + 2) + cm_r(k))
+               litmin3 = ((cm_k(k)*q(i, Q_VMAX + 3))*cl_m(k))/(q(i, Q_KM + 3) + cm_k(k))
+               litmin4 = ((cm_k(k)*q(i, Q_VMAX + 4))*cl_s(k))/(q(i, Q_KM + 4) + cm_k(k))
+               sommin2 = ((cm_k(k)*q(i, Q_VMAX + 5))*cs_a(k))/(q(i, Q_KM + 5) + cm_k(k))
+               trn1 = (mr(k)*q(i, Q_TAUR))*q(i, Q_FPHYS_R); trn2 = (mr(k)*q(i, Q_TAUR))*q(i, Q_FCHEM_R)
+               trn3 = (mr(k)*q(i, Q_TAUR))*q(i, Q_FAVAL_R)
+               trn4 = (mk(k)*q(i, Q_TAUK))*q(i, Q_FPHYS_K); trn5 = (mk(k)*q(i, Q_TAUK))*q(i, Q_FCHEM_K)
+               trn6 = (mk(k)*q(i, Q_TAUK))*q(i, Q_FAVAL_K)
+               desorp = cs_p(k)*q(i, Q_DESORPTION)
+               oxidat = ((cm_k(k)*q(i, Q_VMAX + 4))*cs_c(k))/(kok(k) + cm_k(k)) &
+                        + ((cm_r(k)*q(i, Q_VMAX + 1))*cs_c(k))/(kor(k) + cm_r(k))
+               call sasu_sums(sx(:, k), litmin1, litmin2, litmin3, litmin4, sommin1, sommin2, &
+                              trn1, trn2, trn3, trn4, trn5, trn6, desorp, oxidat, 0.0_dp, 0.0_dp)
             end do
          end if
          if (icycle > 1) then
@@ -645,6 +671,11 @@ contains
          mc(i, SOMA) = cs_a(k); mc(i, SOMC) = cs_c(k); mc(i, SOMP) = cs_p(k)
          q(i, Q_CHRESP) = chresp(k)
          q(i, Q_CSOMPIN) = csompin(k)
+         if (son) then  ! the overflow respiration: the day's sums below
+            q(i, Q_SASU:Q_SASU + NSASU - 1) = sx(:, k)
+            q(i, Q_SASU + SX_OVF) = ovr_day(k)
+            q(i, Q_SASU + SX_OVF + 1) = ovk_day(k)
+         end if
          if (icycle > 1) then
             mn(i, LITM) = nl_m(k); mn(i, LITS) = nl_s(k); mn(i, MICR) = nm_r(k); mn(i, MICK) = nm_k(k)
             mn(i, SOMA) = ns_a(k); mn(i, SOMC) = ns_c(k); mn(i, SOMP) = ns_p(k)
@@ -689,7 +720,7 @@ contains
       real(dp) :: sw, ex_r, ex_k, exn_r, exn_k, ex_lit, exn_lit
       ! the semi-analytic spin-up's flux sums (Q_SASU)
       logical :: son
-      real(dp) :: sx(HOUR_CHUNK, NSASU)
+      real(dp) :: sx(NSASU, HOUR_CHUNK)
 
       hfrac = 1.0_dp/real(NHOURS, dp)
       son = any(mp(i0:i0 + m - 1, M_SASU_DIAG) /= 0.0_dp)
@@ -892,7 +923,7 @@ contains
                nec_a(k) = nec_a(k) + (trn3 + trn6)
                necn_p(k) = necn_p(k) + (trnn1 + trnn4); necn_c(k) = necn_c(k) + (trnn2 + trnn5)
                necn_a(k) = necn_a(k) + (trnn3 + trnn6)
-               if (son) call sasu_sums(sx(k, :), litmin1, litmin2, litmin3, litmin4, sommin1, sommin2, &
+               if (son) call sasu_sums(sx(:, k), litmin1, litmin2, litmin3, litmin4, sommin1, sommin2, &
                                        trn1, trn2, trn3, trn4, trn5, trn6, desorp, oxidat, ovf_r, ovf_k)
 
                cl_m(k) = cl_m(k) + d_litm; cl_s(k) = cl_s(k) + d_lits
@@ -930,7 +961,7 @@ contains
                chresp(k) = ((((chresp(k) + omge(k, 1)*(litmin1 + sommin1)) + omge(k, 2)*litmin2) &
                              + omge(k, 3)*(litmin3 + sommin2)) + omge(k, 4)*litmin4)
                csompin(k) = ((csompin(k) + imf(k)) + trn1) + trn4
-               if (son) call sasu_sums(sx(k, :), litmin1, litmin2, litmin3, litmin4, sommin1, sommin2, &
+               if (son) call sasu_sums(sx(:, k), litmin1, litmin2, litmin3, litmin4, sommin1, sommin2, &
                                        trn1, trn2, trn3, trn4, trn5, trn6, desorp, oxidat, 0.0_dp, 0.0_dp)
 
                cl_m(k) = cl_m(k) + d_litm; cl_s(k) = cl_s(k) + d_lits
@@ -955,7 +986,7 @@ contains
             q(i, Q_OVERFLOW_R) = ovr_day(k); q(i, Q_OVERFLOW_K) = ovk_day(k)
             q(i, Q_NLITTERMIN) = nlitmin(k); q(i, Q_NSMIN) = nsmin(k); q(i, Q_NSIMM) = nsimm(k)
          end if
-         if (son) q(i, Q_SASU:Q_SASU + NSASU - 1) = sx(k, :)
+         if (son) q(i, Q_SASU:Q_SASU + NSASU - 1) = sx(:, k)
          if (xon) then
             q(i, Q_EXUP) = xup(k)
             q(i, Q_UP_R) = up_r(k); q(i, Q_UP_K) = up_k(k); q(i, Q_RS_R) = rs_r(k); q(i, Q_RS_K) = rs_k(k)
@@ -969,7 +1000,11 @@ contains
    pure subroutine sasu_sums(sx, l1, l2, l3, l4, s1, s2, t1, t2, t3, t4, t5, t6, desorp, oxidat, ovf_r, ovf_k)
       real(dp), intent(inout) :: sx(NSASU)
       real(dp), intent(in) :: l1, l2, l3, l4, s1, s2, t1, t2, t3, t4, t5, t6, desorp, oxidat, ovf_r, ovf_k
-      sx = sx + [l1, l2, l3, l4, s1, s2, t1, t2, t3, t4, t5, t6, desorp, oxidat, ovf_r, ovf_k]
+      sx(1) = sx(1) + l1; sx(2) = sx(2) + l2; sx(3) = sx(3) + l3; sx(4) = sx(4) + l4
+      sx(5) = sx(5) + s1; sx(6) = sx(6) + s2
+      sx(7) = sx(7) + t1; sx(8) = sx(8) + t2; sx(9) = sx(9) + t3
+      sx(10) = sx(10) + t4; sx(11) = sx(11) + t5; sx(12) = sx(12) + t6
+      sx(13) = sx(13) + desorp; sx(14) = sx(14) + oxidat; sx(15) = sx(15) + ovf_r; sx(16) = sx(16) + ovf_k
    end subroutine sasu_sums
 
    !> The hour's heterogeneity factors of the het cells of a chunk from the start-of-hour pools

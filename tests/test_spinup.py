@@ -454,11 +454,14 @@ def test_sasu_pipeline_closes_budgets_and_hands_over_a_simulated_state(
     assert np.array_equal(res.phi, _read_state(out / "restart.nc"))
 
 
-@pytest.mark.parametrize("cycle", ["c", "cn"])
-def test_mimics_sasu_fluxes_close_each_pools_budget_and_change_no_result(domain: Path, tmp_path: Path, cycle: str):
+@pytest.mark.parametrize(("cycle", "options"), [("c", False), ("cn", False), ("cn", True)])
+def test_mimics_sasu_fluxes_close_each_pools_budget_and_change_no_result(
+    domain: Path, tmp_path: Path, cycle: str, options: bool
+):
     """With sasu_diag the kernel reports each MIMICS pool's carbon outflux and the transfers between the pools
     (diag sasu_*): over a year every pool's change is its input minus its outflux, to round-off; the state is
-    bit-identical to a run without them."""
+    bit-identical to a run without them. ``options``: the hourly loop for options (here: the microbial
+    diagnostics on), which sums the fluxes in the loop itself; the plain loop sums them in a loop of its own."""
     from testbed import layout
     from testbed.run import run_years
 
@@ -466,6 +469,7 @@ def test_mimics_sasu_fluxes_close_each_pools_budget_and_change_no_result(domain:
     model = plan_spinup(RunConfig.read(nml)).stages[0].model
     steps = plan_spinup(RunConfig.read(nml)).stages[1].steps[:1]
     start = model.cold_state()
+    model.sparams[:, layout.index("mimics", "exud_diag")] = 1.0 if options else 0.0
     runs = {}
     for on in (0.0, 1.0):
         model.sparams[:, layout.index("mimics", "sasu_diag")] = on
