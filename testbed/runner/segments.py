@@ -185,20 +185,29 @@ def dask_client(cfg: RunConfig, workers: int | None = None, scheduler: str | Non
     n = workers if workers is not None else cfg.get("parallel.workers")
     n = n or os.cpu_count() or 1
     processes = cfg.get("parallel.processes")
-    with dask.config.set(LOCAL_CLUSTER_CONFIG):
-        with _workers_ignore_sigint():
-            cluster = LocalCluster(
-                n_workers=n,
-                threads_per_worker=1,
-                processes=processes,
-                dashboard_address=":0",
-                silence_logs=logging.CRITICAL,  # a fault ends in one sentence, not logs
-                # worker threads share this process's memory: no per-worker memory monitor (worker processes
-                # keep it: it restarts a worker that outgrows its share of the memory)
-                memory_limit="auto" if processes else 0,
-            )
-        with cluster, Client(cluster) as client:
-            yield client
+    # distributed's loggers stay silent from before the cluster starts until both it and the client are gone: the
+    # cluster restores the level it found when it closes, and a SIGTERM otherwise printed a 'Batched Comm Closed'
+    # traceback during the teardown (a fault ends in one sentence, not logs)
+    quiet = logging.getLogger("distributed")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)
+    try:
+        with dask.config.set(LOCAL_CLUSTER_CONFIG):
+            with _workers_ignore_sigint():
+                cluster = LocalCluster(
+                    n_workers=n,
+                    threads_per_worker=1,
+                    processes=processes,
+                    dashboard_address=":0",
+                    silence_logs=logging.CRITICAL,
+                    # worker threads share this process's memory: no per-worker memory monitor (worker processes
+                    # keep it: it restarts a worker that outgrows its share of the memory)
+                    memory_limit="auto" if processes else 0,
+                )
+            with cluster, Client(cluster) as client:
+                yield client
+    finally:
+        quiet.setLevel(level)
 
 
 @dataclass
