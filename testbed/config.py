@@ -571,7 +571,7 @@ KEYS: tuple[Key, ...] = (
         str,
         "auto",
         "",
-        "prespin: auto (what the soil model declares: newton for MIMICS-CN, cycle otherwise), "
+        "prespin: auto (what the soil model declares: cycle for all of them), "
         "cycle (prespin_cycles plain cycles of the one met year), or anderson, sasu, newton: "
         "that method on the one-year map until its criteria, scaled to the forcing cycle's length, hold (at most "
         "prespin_max_cycles)",

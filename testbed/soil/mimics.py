@@ -120,13 +120,12 @@ MODEL = SoilModel(
     scenario_options=("heterogeneity.het_mm",),
     # measured on the reference and global domains (docs/spinup.md "Status", "Benchmark"): in C runs newton on the
     # forcing cycle's map settles every cell (anderson and sasu do not); in C+N runs the cycle map is not smooth
-    # where N limitation switches: newton on the one-year map first, then sasu (on two subsets of every 8th global
-    # cell 1,400 and 1,060 simulated years to the criteria against anderson's 2,140 and 2,820); newton's prespin
-    # sent a C-run cell whose microbes die out to another of its frozen states; aitken then settles the C+N run's
-    # drifting boreal cells in fewer cycles than plain cycling (measured after anderson; not measured for C runs)
+    # where N limitation switches, and sasu after the plain 10-year prespin settles the global domain in the fewest
+    # years (every 8th global cell: 890 and 870 simulated years to the criteria; after a newton prespin of the
+    # one-year map 1,400 and 1,060; anderson 2,140 and 2,820); aitken then settles the C+N run's drifting boreal
+    # cells in fewer cycles than plain cycling (measured after anderson; not measured for C runs)
     spinup_auto=(
         ("accelerate_method", "newton", "sasu"),
-        ("prespin_method", "cycle", "newton"),
         ("cycle_method", "cycle", "aitken"),
     ),
     # sasu (docs/spinup.md "sasu for MIMICS"): flux-weighted effective rates of the Michaelis-Menten pools; the
