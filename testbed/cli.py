@@ -373,9 +373,9 @@ restart.nc, and transient.nml: `testbed run transient.nml` continues from the st
     d.add_argument(
         "--spin-years",
         type=int,
-        default=100,
-        help="at most this many spin-up years per configuration (testbed spinup stops earlier when "
-        "the equilibrium criteria hold)",
+        default=None,
+        help="at most this many spin-up years per configuration (default 2000; testbed spinup stops earlier "
+        "when the equilibrium criteria hold)",
     )
     d.add_argument("--workers", type=int, default=2, help="local dask workers")
     d.set_defaults(func=cmd_demo)
