@@ -374,8 +374,8 @@ restart.nc, and transient.nml: `testbed run transient.nml` continues from the st
         "--spin-years",
         type=int,
         default=None,
-        help="at most this many spin-up years per configuration (default 2000; testbed spinup stops earlier "
-        "when the equilibrium criteria hold)",
+        help="at most this many spin-up years per configuration (default: testbed.demo.SPIN_YEARS, enough for CASA "
+        "and MIMICS-CN to meet the equilibrium criteria; testbed spinup stops earlier when they hold)",
     )
     d.add_argument("--workers", type=int, default=2, help="local dask workers")
     d.set_defaults(func=cmd_demo)
