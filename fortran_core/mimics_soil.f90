@@ -431,9 +431,16 @@ contains
       integer, intent(in) :: n, icycle
       real(dp), intent(in) :: mp(n, NMIMICSPARAM), cp(n, NCP)
       real(dp), intent(inout) :: q(n, NQ), mc(n, 7), mn(n, 7)
-      integer :: i0, m
+      integer :: i0, m, i
+      logical :: any_active
       do i0 = 1, n, HOUR_CHUNK
          m = min(HOUR_CHUNK, n - i0 + 1)
+         ! the chunk routines store results for non-icewater cells only: a chunk of icewater cells is skipped
+         any_active = .false.
+         do i = i0, i0 + m - 1
+            if (inint(cp(i, CP_IVT2)) /= 0) any_active = .true.
+         end do
+         if (.not. any_active) cycle
          if (any(mp(i0:i0 + m - 1, M_HET_MM) /= 0.0_dp) .or. &
              (icycle > 1 .and. any(mp(i0:i0 + m - 1, M_EXUD_DIAG) /= 0.0_dp))) then
             call mimics_hours_chunk_options(n, i0, m, icycle, mp, cp, q, mc, mn)

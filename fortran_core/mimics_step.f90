@@ -101,7 +101,10 @@ contains
       real(dp), intent(inout) :: daily(ncell, ndg, nstore)
       real(dp), intent(inout) :: annual(ncell, ndg)
       integer, intent(out) :: ierr
-      integer :: n0, n1
+      integer :: n0, n1, nb, ns, d
+      integer :: order(ncell)
+      real(dp), allocatable :: bp(:, :), bm(:, :), bs(:, :), bdaily(:, :, :), bann(:, :)
+      real(sp), allocatable :: bgpp(:, :), btair(:, :), bndep(:, :), btsoil(:, :, :), bmoist(:, :, :), bfrzn(:, :, :)
 
       ierr = advance_argument_error(npar, nmp, NMIMICSPARAM, nst, ndg, nfix, icycle, nday, doy0, store_daily, nstore)
       if (ierr /= ERR_OK) return
@@ -110,13 +113,40 @@ contains
          return
       end if
       if (ncell < 1) return
+      ! Blocks are cut from the cells in the order "vegetated cells, then icewater cells" (active_first), so that
+      ! icewater cells share blocks and their hourly soil steps, whose results are never stored, are skipped
+      ! (mimics_hours). Cells are independent: a cell's arithmetic is the same in any block.
+      call active_first(ncell, params(:, P_IVT2), order)
+      ns = 1
+      if (store_daily /= 0) ns = nstore
       do n0 = 1, ncell, BLOCK_CELLS
          n1 = min(ncell, n0 + BLOCK_CELLS - 1)
-         call mimics_block_days(n1 - n0 + 1, nday, icycle, doy0, init_npp_prev, fixes, params(n0:n1, :), &
-                                mparams(n0:n1, :), state(n0:n1, :), gpp(n0:n1, :), tair(n0:n1, :), &
-                                ndep(n0:n1, :), tsoil(n0:n1, :, :), moist(n0:n1, :, :), frzn(n0:n1, :, :), &
-                                dtair, dtsoil, npp_scalar, store_daily, nstore, daily(n0:n1, :, :), &
-                                annual(n0:n1, :))
+         nb = n1 - n0 + 1
+         allocate (bp(nb, NCASAPARAM), bm(nb, NMIMICSPARAM), bs(nb, NSTATE), bann(nb, NDIAG), bdaily(nb, NDIAG, ns))
+         allocate (bgpp(nb, nday), btair(nb, nday), bndep(nb, nday), btsoil(nb, NSOIL_LAYERS, nday), &
+                   bmoist(nb, NSOIL_LAYERS, nday), bfrzn(nb, NSOIL_LAYERS, nday))
+         call gather_rows(ncell, NCASAPARAM, params, nb, order(n0:n1), bp)
+         call gather_rows(ncell, NMIMICSPARAM, mparams, nb, order(n0:n1), bm)
+         call gather_rows(ncell, NSTATE, state, nb, order(n0:n1), bs)
+         call gather_rows(ncell, NDIAG, annual, nb, order(n0:n1), bann)
+         do d = 1, ns
+            if (store_daily /= 0) call gather_rows(ncell, NDIAG, daily(:, :, d), nb, order(n0:n1), bdaily(:, :, d))
+         end do
+         call gather_rows(ncell, nday, gpp, nb, order(n0:n1), bgpp)
+         call gather_rows(ncell, nday, tair, nb, order(n0:n1), btair)
+         call gather_rows(ncell, nday, ndep, nb, order(n0:n1), bndep)
+         ! (ncell, 6, nday) arrays as (ncell, 6 nday), the same storage (the specific procedure: ranks differ)
+         call gather_rows_sp(ncell, NSOIL_LAYERS*nday, tsoil, nb, order(n0:n1), btsoil)
+         call gather_rows_sp(ncell, NSOIL_LAYERS*nday, moist, nb, order(n0:n1), bmoist)
+         call gather_rows_sp(ncell, NSOIL_LAYERS*nday, frzn, nb, order(n0:n1), bfrzn)
+         call mimics_block_days(nb, nday, icycle, doy0, init_npp_prev, fixes, bp, bm, bs, bgpp, btair, bndep, &
+                                btsoil, bmoist, bfrzn, dtair, dtsoil, npp_scalar, store_daily, ns, bdaily, bann)
+         call scatter_rows(nb, NSTATE, bs, order(n0:n1), ncell, state)
+         call scatter_rows(nb, NDIAG, bann, order(n0:n1), ncell, annual)
+         do d = 1, ns
+            if (store_daily /= 0) call scatter_rows(nb, NDIAG, bdaily(:, :, d), order(n0:n1), ncell, daily(:, :, d))
+         end do
+         deallocate (bp, bm, bs, bann, bdaily, bgpp, btair, bndep, btsoil, bmoist, bfrzn)
       end do
    end subroutine advance_mimics_impl
 

@@ -14,7 +14,13 @@ module casa_veg_day
    use tb_moisture, only: vg_theta, vg_psi
    implicit none
    private
-   public :: veg_options, veg_day_work, veg_work_allocate, widen_forcing_day, casa_vegetation_day
+   public :: veg_options, veg_day_work, veg_work_allocate, widen_forcing_day, casa_vegetation_day, active_first, &
+             gather_rows, gather_rows_sp, scatter_rows
+
+   !> rows cells(1:nb) of an (ncell, ncol) array as an (nb, ncol) block (the drivers' blocks of cells)
+   interface gather_rows
+      module procedure gather_rows_dp, gather_rows_sp
+   end interface gather_rows
 
    !> cells per block of the step drivers (a block runs through all days of a call
    !> with its state and work arrays in cache; results do not depend on it)
@@ -73,6 +79,65 @@ contains
          end do
       end do
    end subroutine veg_work_allocate
+
+   !> The cell numbers 1..ncell with the vegetated cells first and the icewater cells after them, each group in
+   !> its original order (ivt2: the cells' P_IVT2 column). Drivers cut their blocks from this order.
+   pure subroutine active_first(ncell, ivt2, order)
+      integer, intent(in) :: ncell
+      real(dp), intent(in) :: ivt2(ncell)
+      integer, intent(out) :: order(ncell)
+      integer :: i, k
+      k = 0
+      do i = 1, ncell
+         if (cell_active(ivt2(i))) then
+            k = k + 1
+            order(k) = i
+         end if
+      end do
+      do i = 1, ncell
+         if (.not. cell_active(ivt2(i))) then
+            k = k + 1
+            order(k) = i
+         end if
+      end do
+   end subroutine active_first
+
+   pure subroutine gather_rows_dp(ncell, ncol, a, nb, cells, b)
+      integer, intent(in) :: ncell, ncol, nb, cells(nb)
+      real(dp), intent(in) :: a(ncell, ncol)
+      real(dp), intent(out) :: b(nb, ncol)
+      integer :: j, k
+      do j = 1, ncol
+         do k = 1, nb
+            b(k, j) = a(cells(k), j)
+         end do
+      end do
+   end subroutine gather_rows_dp
+
+   pure subroutine gather_rows_sp(ncell, ncol, a, nb, cells, b)
+      integer, intent(in) :: ncell, ncol, nb, cells(nb)
+      real(sp), intent(in) :: a(ncell, ncol)
+      real(sp), intent(out) :: b(nb, ncol)
+      integer :: j, k
+      do j = 1, ncol
+         do k = 1, nb
+            b(k, j) = a(cells(k), j)
+         end do
+      end do
+   end subroutine gather_rows_sp
+
+   !> An (nb, ncol) block back into rows cells(1:nb) of a (ncell, ncol) array (gather_rows' inverse).
+   pure subroutine scatter_rows(nb, ncol, b, cells, ncell, a)
+      integer, intent(in) :: nb, ncol, cells(nb), ncell
+      real(dp), intent(in) :: b(nb, ncol)
+      real(dp), intent(inout) :: a(ncell, ncol)
+      integer :: j, k
+      do j = 1, ncol
+         do k = 1, nb
+            a(cells(k), j) = b(k, j)
+         end do
+      end do
+   end subroutine scatter_rows
 
    !> Day d of the float32 forcing of nb cells, widened exactly to real64; the air and
    !> soil temperature perturbations are added in double after widening (docs/kernel.md).

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from testbed import kernel, layout
 from testbed.errors import KernelError
-from testbed.forcing import Forcing
+from testbed.forcing import Forcing, MetFile
 from testbed.soil import get
+
+from .oracles import setA_model
 
 CASA = get("casa")
 
@@ -90,3 +94,31 @@ def test_arrays_without_the_kernels_column_layout_are_refused(name: str, table: 
         with pytest.raises(KernelError, match="column layout"):
             kernel.advance(soil, state, params, bad, _forcing(2, 3), **call)
     kernel.advance(soil, state, params, sparams, _forcing(2, 3), **call)  # the right layout runs
+
+
+@pytest.mark.parametrize(("soil_model", "icycle"), [("casa", 2), ("mimics", 1), ("mimics", 2), ("corpse", 1)])
+def test_a_cells_results_do_not_depend_on_the_other_cells_of_the_call(
+    setA: Path, soil_model: str, icycle: int
+) -> None:
+    """Set A's 12 cells (one of them icewater) repeated 25 times in a shuffled order: 300 cells, so several blocks
+    of cells and hour chunks, cut from the kernel's own cell order (icewater cells last). Every copy of a cell
+    ends with the same state, annual sums and daily diagnostics as the cell in a 12-cell call, bit for bit."""
+    inputs = setA / "inputs"
+    one = setA_model(inputs, soil_model, icycle)
+    assert np.any(np.abs(one.params[:, layout.index("casa", "ivt2")]) < 0.5), "set A has an icewater cell"
+    rng = np.random.default_rng(7)
+    copies = rng.permutation(np.tile(np.arange(one.ncell), 25))
+    many = one.subset(copies)
+    met = MetFile.open(inputs / "met" / "met_1901_1901.nc")
+
+    def run(model, cells):
+        state, annual = model.cold_state(), kernel.new_annual(model.ncell)
+        f = met.read_year(0, cells)
+        kw = dict(icycle=model.icycle, fixes=model.fix_flags, annual=annual, first_year=True, store_daily=True)
+        daily = kernel.advance(model.soil, state, model.params, model.sparams, f, **kw)
+        return state, annual, daily
+
+    ref = run(one, np.arange(one.ncell))
+    got = run(many, copies)
+    for a, b in zip(ref, got):
+        assert np.array_equal(a[copies].view(np.uint64), b.view(np.uint64))
