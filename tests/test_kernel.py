@@ -97,9 +97,7 @@ def test_arrays_without_the_kernels_column_layout_are_refused(name: str, table: 
 
 
 @pytest.mark.parametrize(("soil_model", "icycle"), [("casa", 2), ("mimics", 1), ("mimics", 2), ("corpse", 1)])
-def test_a_cells_results_do_not_depend_on_the_other_cells_of_the_call(
-    setA: Path, soil_model: str, icycle: int
-) -> None:
+def test_a_cells_results_do_not_depend_on_the_other_cells_of_the_call(setA: Path, soil_model: str, icycle: int) -> None:
     """Set A's 12 cells (one of them icewater) repeated 25 times in a shuffled order: 300 cells, so several blocks
     of cells and hour chunks, cut from the kernel's own cell order (icewater cells last). Every copy of a cell
     ends with the same state, annual sums and daily diagnostics as the cell in a 12-cell call, bit for bit."""
@@ -120,5 +118,5 @@ def test_a_cells_results_do_not_depend_on_the_other_cells_of_the_call(
 
     ref = run(one, np.arange(one.ncell))
     got = run(many, copies)
-    for a, b in zip(ref, got):
+    for a, b in zip(ref, got, strict=True):
         assert np.array_equal(a[copies].view(np.uint64), b.view(np.uint64))
