@@ -131,29 +131,33 @@ contains
       real(dp), intent(inout) :: daily(ncell, ndg, nstore)
       real(dp), intent(inout) :: annual(ncell, ndg)
       integer, intent(out) :: ierr
-      integer :: n0, n1
+      integer :: n0, n1, k
+      integer :: cells(BLOCK_CELLS)
 
       ierr = advance_argument_error(npar, 0, 0, nst, ndg, nfix, icycle, nday, doy0, store_daily, nstore)
       if (ierr /= ERR_OK) return
       if (ncell < 1) return
       do n0 = 1, ncell, BLOCK_CELLS
          n1 = min(ncell, n0 + BLOCK_CELLS - 1)
-         call casa_block_days(n1 - n0 + 1, nday, icycle, doy0, fixes, params(n0:n1, :), state(n0:n1, :), &
-                              gpp(n0:n1, :), tair(n0:n1, :), ndep(n0:n1, :), tsoil(n0:n1, :, :), &
-                              moist(n0:n1, :, :), dtair, dtsoil, npp_scalar, store_daily, nstore, &
-                              daily(n0:n1, :, :), annual(n0:n1, :))
+         do k = 1, n1 - n0 + 1
+            cells(k) = n0 + k - 1
+         end do
+         call casa_block_days(n1 - n0 + 1, ncell, cells, nday, icycle, doy0, fixes, params(n0:n1, :), &
+                              state(n0:n1, :), gpp, tair, ndep, tsoil, moist, dtair, dtsoil, npp_scalar, &
+                              store_daily, nstore, daily(n0:n1, :, :), annual(n0:n1, :))
       end do
    end subroutine advance_casa_impl
 
-   !> advance_casa_impl for one block of nb cells (arguments already checked).
-   subroutine casa_block_days(nb, nday, icycle, doy0, fixes, params, state, gpp, tair, ndep, tsoil, moist, &
-                              dtair, dtsoil, npp_scalar, store_daily, nstore, daily, annual)
-      integer, intent(in) :: nb, nday, icycle, doy0, store_daily, nstore
+   !> advance_casa_impl for one block of nb cells, the call's cells cells(1:nb) (arguments already checked):
+   !> params to annual hold the block's rows, the forcing arrays all the call's ncell cells.
+   subroutine casa_block_days(nb, ncell, cells, nday, icycle, doy0, fixes, params, state, gpp, tair, ndep, tsoil, &
+                              moist, dtair, dtsoil, npp_scalar, store_daily, nstore, daily, annual)
+      integer, intent(in) :: nb, ncell, cells(nb), nday, icycle, doy0, store_daily, nstore
       integer, intent(in) :: fixes(NFIX)
       real(dp), intent(in) :: params(nb, NCASAPARAM)
       real(dp), intent(inout) :: state(nb, NSTATE)
-      real(sp), intent(in) :: gpp(nb, nday), tair(nb, nday), ndep(nb, nday)
-      real(sp), intent(in) :: tsoil(nb, NSOIL_LAYERS, nday), moist(nb, NSOIL_LAYERS, nday)
+      real(sp), intent(in) :: gpp(ncell, nday), tair(ncell, nday), ndep(ncell, nday)
+      real(sp), intent(in) :: tsoil(ncell, NSOIL_LAYERS, nday), moist(ncell, NSOIL_LAYERS, nday)
       real(dp), intent(in) :: dtair, dtsoil, npp_scalar
       real(dp), intent(inout) :: daily(nb, NDIAG, nstore)
       real(dp), intent(inout) :: annual(nb, NDIAG)
@@ -200,7 +204,7 @@ contains
       dg = 0.0_dp
       do d = 1, nday
          doy = doy0 + d - 1
-         call widen_forcing_day(nb, nday, d, doy, params, gpp, tair, ndep, tsoil, moist, dtair, dtsoil, &
+         call widen_forcing_day(nb, ncell, cells, nday, d, doy, params, gpp, tair, ndep, tsoil, moist, dtair, dtsoil, &
                                 gppd, tairk, ndepd, tsl, msl, dg(:, D_DRY_SPELL), dg(:, D_DRY_WETTER), &
                                 dg(:, D_DRY_PSI_EFF))
          ! litter partitioning from the start-of-day plant pools, then the vegetation day

@@ -104,7 +104,6 @@ contains
       integer :: n0, n1, nb, ns, d
       integer :: order(ncell)
       real(dp), allocatable :: bp(:, :), bm(:, :), bs(:, :), bdaily(:, :, :), bann(:, :)
-      real(sp), allocatable :: bgpp(:, :), btair(:, :), bndep(:, :), btsoil(:, :, :), bmoist(:, :, :), bfrzn(:, :, :)
 
       ierr = advance_argument_error(npar, nmp, NMIMICSPARAM, nst, ndg, nfix, icycle, nday, doy0, store_daily, nstore)
       if (ierr /= ERR_OK) return
@@ -123,8 +122,6 @@ contains
          n1 = min(ncell, n0 + BLOCK_CELLS - 1)
          nb = n1 - n0 + 1
          allocate (bp(nb, NCASAPARAM), bm(nb, NMIMICSPARAM), bs(nb, NSTATE), bann(nb, NDIAG), bdaily(nb, NDIAG, ns))
-         allocate (bgpp(nb, nday), btair(nb, nday), bndep(nb, nday), btsoil(nb, NSOIL_LAYERS, nday), &
-                   bmoist(nb, NSOIL_LAYERS, nday), bfrzn(nb, NSOIL_LAYERS, nday))
          call gather_rows(ncell, NCASAPARAM, params, nb, order(n0:n1), bp)
          call gather_rows(ncell, NMIMICSPARAM, mparams, nb, order(n0:n1), bm)
          call gather_rows(ncell, NSTATE, state, nb, order(n0:n1), bs)
@@ -132,35 +129,30 @@ contains
          do d = 1, ns
             if (store_daily /= 0) call gather_rows(ncell, NDIAG, daily(:, :, d), nb, order(n0:n1), bdaily(:, :, d))
          end do
-         call gather_rows(ncell, nday, gpp, nb, order(n0:n1), bgpp)
-         call gather_rows(ncell, nday, tair, nb, order(n0:n1), btair)
-         call gather_rows(ncell, nday, ndep, nb, order(n0:n1), bndep)
-         ! (ncell, 6, nday) arrays as (ncell, 6 nday), the same storage (the specific procedure: ranks differ)
-         call gather_rows_sp(ncell, NSOIL_LAYERS*nday, tsoil, nb, order(n0:n1), btsoil)
-         call gather_rows_sp(ncell, NSOIL_LAYERS*nday, moist, nb, order(n0:n1), bmoist)
-         call gather_rows_sp(ncell, NSOIL_LAYERS*nday, frzn, nb, order(n0:n1), bfrzn)
-         call mimics_block_days(nb, nday, icycle, doy0, init_npp_prev, fixes, bp, bm, bs, bgpp, btair, bndep, &
-                                btsoil, bmoist, bfrzn, dtair, dtsoil, npp_scalar, store_daily, ns, bdaily, bann)
+         call mimics_block_days(nb, ncell, order(n0:n1), nday, icycle, doy0, init_npp_prev, fixes, bp, bm, bs, &
+                                gpp, tair, ndep, tsoil, moist, frzn, dtair, dtsoil, npp_scalar, store_daily, ns, &
+                                bdaily, bann)
          call scatter_rows(nb, NSTATE, bs, order(n0:n1), ncell, state)
          call scatter_rows(nb, NDIAG, bann, order(n0:n1), ncell, annual)
          do d = 1, ns
             if (store_daily /= 0) call scatter_rows(nb, NDIAG, bdaily(:, :, d), order(n0:n1), ncell, daily(:, :, d))
          end do
-         deallocate (bp, bm, bs, bann, bdaily, bgpp, btair, bndep, btsoil, bmoist, bfrzn)
+         deallocate (bp, bm, bs, bann, bdaily)
       end do
    end subroutine advance_mimics_impl
 
-   !> advance_mimics_impl for one block of nb cells (arguments already checked).
-   subroutine mimics_block_days(nb, nday, icycle, doy0, init_npp_prev, fixes, params, mparams, state, &
+   !> advance_mimics_impl for one block of nb cells, the call's cells cells(1:nb) (arguments already checked):
+   !> params to annual hold the block's rows, the forcing arrays all the call's ncell cells.
+   subroutine mimics_block_days(nb, ncell, cells, nday, icycle, doy0, init_npp_prev, fixes, params, mparams, state, &
                                 gpp, tair, ndep, tsoil, moist, frzn, dtair, dtsoil, npp_scalar, &
                                 store_daily, nstore, daily, annual)
-      integer, intent(in) :: nb, nday, icycle, doy0, init_npp_prev, store_daily, nstore
+      integer, intent(in) :: nb, ncell, cells(nb), nday, icycle, doy0, init_npp_prev, store_daily, nstore
       integer, intent(in) :: fixes(NFIX)
       real(dp), intent(in) :: params(nb, NCASAPARAM), mparams(nb, NMIMICSPARAM)
       real(dp), intent(inout) :: state(nb, NSTATE)
-      real(sp), intent(in) :: gpp(nb, nday), tair(nb, nday), ndep(nb, nday)
-      real(sp), intent(in) :: tsoil(nb, NSOIL_LAYERS, nday), moist(nb, NSOIL_LAYERS, nday)
-      real(sp), intent(in) :: frzn(nb, NSOIL_LAYERS, nday)
+      real(sp), intent(in) :: gpp(ncell, nday), tair(ncell, nday), ndep(ncell, nday)
+      real(sp), intent(in) :: tsoil(ncell, NSOIL_LAYERS, nday), moist(ncell, NSOIL_LAYERS, nday)
+      real(sp), intent(in) :: frzn(ncell, NSOIL_LAYERS, nday)
       real(dp), intent(in) :: dtair, dtsoil, npp_scalar
       real(dp), intent(inout) :: daily(nb, NDIAG, nstore)
       real(dp), intent(inout) :: annual(nb, NDIAG)
@@ -196,7 +188,7 @@ contains
          s = 0.0_dp
          do d = 1, nday
             do i = 1, nb
-               s(i) = s(i) + real(gpp(i, d), dp)/2.0_dp
+               s(i) = s(i) + real(gpp(cells(i), d), dp)/2.0_dp
             end do
          end do
          do i = 1, nb
@@ -217,12 +209,12 @@ contains
       do d = 1, nday
          doy = doy0 + d - 1
          ! ---- forcing (perturbations added in double after widening) ----
-         call widen_forcing_day(nb, nday, d, doy, params, gpp, tair, ndep, tsoil, moist, dtair, dtsoil, &
+         call widen_forcing_day(nb, ncell, cells, nday, d, doy, params, gpp, tair, ndep, tsoil, moist, dtair, dtsoil, &
                                 gppd, taird, ndepd, tsl, msl, dg(:, D_DRY_SPELL), dg(:, D_DRY_WETTER), &
                                 dg(:, D_DRY_PSI_EFF))
          do k = 1, NSOIL_LAYERS
             do i = 1, nb
-               fzl(i, k) = real(frzn(i, k, d), dp)
+               fzl(i, k) = real(frzn(cells(i), k, d), dp)
             end do
          end do
          ! ---- step 3 (litter part): MIMICS lignin:N and fromPtoL from the start-of-day pools ----

@@ -15,12 +15,8 @@ module casa_veg_day
    implicit none
    private
    public :: veg_options, veg_day_work, veg_work_allocate, widen_forcing_day, casa_vegetation_day, active_first, &
-             gather_rows, gather_rows_sp, scatter_rows
+             gather_rows, scatter_rows
 
-   !> rows cells(1:nb) of an (ncell, ncol) array as an (nb, ncol) block (the drivers' blocks of cells)
-   interface gather_rows
-      module procedure gather_rows_dp, gather_rows_sp
-   end interface gather_rows
 
    !> cells per block of the step drivers (a block runs through all days of a call
    !> with its state and work arrays in cache; results do not depend on it)
@@ -102,7 +98,8 @@ contains
       end do
    end subroutine active_first
 
-   pure subroutine gather_rows_dp(ncell, ncol, a, nb, cells, b)
+   !> Rows cells(1:nb) of an (ncell, ncol) array as an (nb, ncol) block (the drivers' blocks of cells).
+   pure subroutine gather_rows(ncell, ncol, a, nb, cells, b)
       integer, intent(in) :: ncell, ncol, nb, cells(nb)
       real(dp), intent(in) :: a(ncell, ncol)
       real(dp), intent(out) :: b(nb, ncol)
@@ -112,19 +109,7 @@ contains
             b(k, j) = a(cells(k), j)
          end do
       end do
-   end subroutine gather_rows_dp
-
-   pure subroutine gather_rows_sp(ncell, ncol, a, nb, cells, b)
-      integer, intent(in) :: ncell, ncol, nb, cells(nb)
-      real(sp), intent(in) :: a(ncell, ncol)
-      real(sp), intent(out) :: b(nb, ncol)
-      integer :: j, k
-      do j = 1, ncol
-         do k = 1, nb
-            b(k, j) = a(cells(k), j)
-         end do
-      end do
-   end subroutine gather_rows_sp
+   end subroutine gather_rows
 
    !> An (nb, ncol) block back into rows cells(1:nb) of a (ncell, ncol) array (gather_rows' inverse).
    pure subroutine scatter_rows(nb, ncol, b, cells, ncell, a)
@@ -139,40 +124,65 @@ contains
       end do
    end subroutine scatter_rows
 
-   !> Day d of the float32 forcing of nb cells, widened exactly to real64; the air and
-   !> soil temperature perturbations are added in double after widening (docs/kernel.md).
+   !> Day d of the float32 forcing of cells cells(1:nb) of the call's ncell cells, widened exactly to real64;
+   !> the air and soil temperature perturbations are added in double after widening (docs/kernel.md).
    !> gppd is 0 on icewater cells.
    !> A dry spell (seed_processes.md 2.1: P_DRY_DAYS > 0 and doy in [P_DRY_START, P_DRY_START + P_DRY_DAYS))
    !> sets every layer's liquid water to theta(P_DRY_PSI) of the cell's van Genuchten parameters (theta_s =
    !> ssat) and adds P_DRY_DTSOIL to its temperature; dry_spell is then 1, dry_wetter 1 if that water content
    !> exceeds the met value of a layer, and dry_psi_eff the potential (hPa) of min(theta, sfc), the water
    !> content left by the host's field-capacity cap (else all three 0).
-   subroutine widen_forcing_day(nb, nday, d, doy, params, gpp, tair, ndep, tsoil, moist, dtair, dtsoil, &
-                                gppd, tairk, ndepd, tsl, msl, dry_spell, dry_wetter, dry_psi_eff)
-      integer, intent(in) :: nb, nday, d, doy
+   subroutine widen_forcing_day(nb, ncell, cells, nday, d, doy, params, gpp, tair, ndep, tsoil, moist, dtair, &
+                                dtsoil, gppd, tairk, ndepd, tsl, msl, dry_spell, dry_wetter, dry_psi_eff)
+      integer, intent(in) :: nb, ncell, cells(nb), nday, d, doy
       real(dp), intent(in) :: params(nb, NCASAPARAM)
-      real(sp), intent(in) :: gpp(nb, nday), tair(nb, nday), ndep(nb, nday)
-      real(sp), intent(in) :: tsoil(nb, NSOIL_LAYERS, nday), moist(nb, NSOIL_LAYERS, nday)
+      real(sp), intent(in) :: gpp(ncell, nday), tair(ncell, nday), ndep(ncell, nday)
+      real(sp), intent(in) :: tsoil(ncell, NSOIL_LAYERS, nday), moist(ncell, NSOIL_LAYERS, nday)
       real(dp), intent(in) :: dtair, dtsoil
       real(dp), intent(out) :: gppd(nb), tairk(nb), ndepd(nb), tsl(nb, NSOIL_LAYERS), msl(nb, NSOIL_LAYERS)
       real(dp), intent(inout) :: dry_spell(nb), dry_wetter(nb), dry_psi_eff(nb)
-      integer :: n, l, d0
+      integer :: n, l, d0, o
       real(dp) :: theta
-      do n = 1, nb
-         if (cell_active(params(n, P_IVT2))) then
-            gppd(n) = real(gpp(n, d), dp)
-         else
-            gppd(n) = 0.0_dp
-         end if
-         tairk(n) = real(tair(n, d), dp) + dtair
-         ndepd(n) = real(ndep(n, d), dp)
+      logical :: consecutive
+      consecutive = .true.
+      do n = 2, nb
+         if (cells(n) /= cells(n - 1) + 1) consecutive = .false.
       end do
-      do l = 1, NSOIL_LAYERS
+      if (consecutive) then
+         ! unit-stride loops
+         o = cells(1) - 1
          do n = 1, nb
-            tsl(n, l) = real(tsoil(n, l, d), dp) + dtsoil
-            msl(n, l) = real(moist(n, l, d), dp)
+            if (cell_active(params(n, P_IVT2))) then
+               gppd(n) = real(gpp(o + n, d), dp)
+            else
+               gppd(n) = 0.0_dp
+            end if
+            tairk(n) = real(tair(o + n, d), dp) + dtair
+            ndepd(n) = real(ndep(o + n, d), dp)
          end do
-      end do
+         do l = 1, NSOIL_LAYERS
+            do n = 1, nb
+               tsl(n, l) = real(tsoil(o + n, l, d), dp) + dtsoil
+               msl(n, l) = real(moist(o + n, l, d), dp)
+            end do
+         end do
+      else
+         do n = 1, nb
+            if (cell_active(params(n, P_IVT2))) then
+               gppd(n) = real(gpp(cells(n), d), dp)
+            else
+               gppd(n) = 0.0_dp
+            end if
+            tairk(n) = real(tair(cells(n), d), dp) + dtair
+            ndepd(n) = real(ndep(cells(n), d), dp)
+         end do
+         do l = 1, NSOIL_LAYERS
+            do n = 1, nb
+               tsl(n, l) = real(tsoil(cells(n), l, d), dp) + dtsoil
+               msl(n, l) = real(moist(cells(n), l, d), dp)
+            end do
+         end do
+      end if
       do n = 1, nb
          if (params(n, P_DRY_DAYS) <= 0.0_dp) cycle
          d0 = inint(params(n, P_DRY_START))
