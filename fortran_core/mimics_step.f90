@@ -102,7 +102,7 @@ contains
       real(dp), intent(inout) :: annual(ncell, ndg)
       integer, intent(out) :: ierr
       integer :: n0, n1, nb, ns, d
-      integer :: order(ncell)
+      integer, allocatable :: order(:)   ! on the heap: a chunk may hold many cells
       real(dp), allocatable :: bp(:, :), bm(:, :), bs(:, :), bdaily(:, :, :), bann(:, :)
 
       ierr = advance_argument_error(npar, nmp, NMIMICSPARAM, nst, ndg, nfix, icycle, nday, doy0, store_daily, nstore)
@@ -115,6 +115,7 @@ contains
       ! Blocks are cut from the cells in the order "vegetated cells, then icewater cells" (active_first), so that
       ! icewater cells share blocks and their hourly soil steps, whose results are never stored, are skipped
       ! (mimics_hours). Cells are independent: a cell's arithmetic is the same in any block.
+      allocate (order(ncell))
       call active_first(ncell, params(:, P_IVT2), order)
       ns = 1
       if (store_daily /= 0) ns = nstore
