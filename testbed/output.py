@@ -256,8 +256,13 @@ def write_dataset(ds: xr.Dataset, path: str | os.PathLike, *, overwrite: bool = 
     path = Path(path)
     if path.exists() and not overwrite:
         raise InputError("exists; pass --overwrite to replace it", path=path)
+    import dask
+
     encoding = _encoding(ds)
-    with atomic_write(path) as tmp, netcdf_lock():  # worker threads may be reading met files meanwhile
+    # worker threads may be reading met files meanwhile: our lock serialises the NetCDF library. The
+    # values are NumPy arrays written by this process alone, so xarray needs no lock of the dask cluster
+    # (with a client active it would take a distributed lock, a scheduler round trip, ~500 per file)
+    with atomic_write(path) as tmp, netcdf_lock(), dask.config.set(scheduler="synchronous"):
         ds.to_netcdf(tmp, format="NETCDF4", encoding=encoding)
     return path
 

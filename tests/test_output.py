@@ -28,3 +28,25 @@ def test_annual_dataset_units_and_to_grid() -> None:
     )
     npp = grid["cnpp"].isel(time=0).values
     assert npp[0, 0] == 1.0 and npp[1, 0] == 2.0 and npp[0, 1] == 3.0 and np.isnan(npp[1, 1])
+
+
+def test_write_dataset_takes_no_lock_of_an_active_dask_cluster(tmp_path, monkeypatch) -> None:
+    """With a dask.distributed client active, xarray would guard each file access with a distributed lock (a
+    scheduler round trip, ~500 per annual file); our writes are NumPy values from one process and need none."""
+    import netCDF4
+    from dask.distributed import Client, LocalCluster, Lock
+
+    from testbed.output import write_dataset
+
+    taken = []
+    acquire = Lock.acquire
+    monkeypatch.setattr(Lock, "acquire", lambda self, *a, **k: taken.append(1) or acquire(self, *a, **k))
+    cells = CellInfo(np.array([10.0, 20.0]), np.array([0.0, 5.0]), np.ones(2), np.array([4, 10]), np.array([1, 2]))
+    annual = np.zeros((2, layout.NDIAG))
+    annual[:, layout.index("diag", "npp")] = [1.5, 2.5]
+    ds = annual_dataset([annual], [1901], cells, "casa", 2)
+    with LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster, Client(cluster):
+        write_dataset(ds, tmp_path / "annual.nc")
+    assert not taken
+    with netCDF4.Dataset(tmp_path / "annual.nc") as nc:
+        assert nc["cnpp"][:].tolist() == [[1.5, 2.5]]
