@@ -6,8 +6,10 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import netCDF4
 import numpy as np
@@ -383,3 +385,24 @@ def test_corpse_restart_from_our_netcdf_and_from_the_original_csvs(domain: Path,
             # (the rounding x 1000), <= 3.0e-3 g m-2 over 3 years, annual means <= 3.6e-4 relative (measured,
             # issue 16). The exact CSV path is tests/reference: its spin and trans stages restart from the CSVs.
             np.testing.assert_allclose(r_csv[name].values, r_gpp[name].values, rtol=1e-2, atol=1e-2, err_msg=name)
+
+
+def test_the_output_warm_up_waits_for_the_kernel_when_workers_are_threads() -> None:
+    """Its imports hold the GIL, which met reads in worker threads need: it starts once a kernel call has."""
+    from dask.distributed import Client, LocalCluster
+
+    from testbed.output import CellInfo
+    from testbed.runner.assembly import warm_up
+    from testbed.runner.segments import workers_in_process
+
+    with LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster, Client(cluster) as client:
+        assert workers_in_process(client)
+    assert not workers_in_process(SimpleNamespace(cluster=None))  # a client attached to a scheduler's address
+    cells = CellInfo(np.array([10.0]), np.array([0.0]), np.ones(1), np.array([4]), np.array([1]))
+    start = threading.Event()
+    thread = warm_up(SimpleNamespace(soil_model="casa", icycle=2), cells, after=start)
+    time.sleep(0.3)
+    assert thread.is_alive()
+    start.set()
+    thread.join(60)
+    assert not thread.is_alive()

@@ -49,6 +49,7 @@ from .segments import (
     first_pass_end,
     run_chunk,
     run_segments,
+    workers_in_process,
     worst,
 )
 
@@ -377,7 +378,7 @@ def _run(
         runlog.write(f"met: {path}")
     attrs = output_attrs(plan, command, prints)
     cells = cell_info(model.domain, model)
-    warm_up(model, cells)
+    warm_up(model, cells, after=kernel.STARTED if workers_in_process(client) else None)
     from tqdm import tqdm
 
     bar = tqdm(

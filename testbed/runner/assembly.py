@@ -125,11 +125,18 @@ def write_segment(folder: OutputFolder, plan: Plan, seg: Segment, cells: CellInf
             _merge_daily(parts, folder.daily(plan.steps[i].label), plan.steps[i].label, cells, model, attrs)
 
 
-def warm_up(model: Model, cells: CellInfo) -> threading.Thread:
+def warm_up(model: Model, cells: CellInfo, after: threading.Event | None = None) -> threading.Thread:
     """Start a background thread that imports and initialises what the first output write needs (xarray's
-    array backends and CF encoders: about 0.5 s on first use), while the first segment computes."""
+    array backends and CF encoders: about 0.5 s on first use), while the first segment computes.
+
+    With ``after`` (worker threads of this process: :data:`testbed.kernel.STARTED`) it waits for that event
+    first: imports hold the GIL, which the met reads need between their reads and gathers, while the kernel
+    runs without it (docs/performance.md, "The output warm-up waits for the kernel").
+    """
 
     def work() -> None:
+        if after is not None:
+            after.wait()
         with contextlib.suppress(Exception):  # only a head start: the first write does it otherwise
             annual_dataset([], [], cells, model.soil_model, model.icycle)
             from xarray.backends.locks import get_dask_scheduler
