@@ -21,6 +21,7 @@ mistakes (degC labelled K, per-second fluxes labelled per-day, fill values such 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -303,6 +304,9 @@ def read_table(path: str | Path, columns: tuple[Column, ...], what: str) -> dict
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{what} file not found", path=path)
+    fast = _read_table_fast(path, len(columns))
+    if fast is not None:
+        return {c.name: fast[:, k] for k, c in enumerate(columns)}
     rows = []
     with path.open(errors="replace") as f:
         next(f, None)  # header
@@ -335,6 +339,21 @@ def read_table(path: str | Path, columns: tuple[Column, ...], what: str) -> dict
         raise InputError(f"no data rows in the {what} file", path=path)
     data = np.array(rows, dtype=np.float64)
     return {c.name: data[:, k] for k, c in enumerate(columns)}
+
+
+def _read_table_fast(path: Path, ncol: int) -> np.ndarray | None:
+    """The first ``ncol`` columns of a well-formed table (NumPy's C reader: the same correctly rounded
+    values as ``float``, ten times faster), or None where anything is unusual: the strict reader then
+    reads it and names the line and column of a problem."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # e.g. an empty file
+            data = np.loadtxt(
+                path, dtype=np.float64, delimiter=",", comments=None, skiprows=1, usecols=range(ncol), ndmin=2
+            )
+    except (ValueError, UnicodeDecodeError, UserWarning):
+        return None
+    return data if data.shape[0] else None
 
 
 def read_gridinfo(path: str | Path) -> dict[str, np.ndarray]:

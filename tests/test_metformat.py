@@ -60,6 +60,7 @@ def test_point_order_is_longitude_outer() -> None:
         ("1, 10.0, 0.0, , 0.2, 0.4, 0.1, 0.3, 0.45", r"line 2, column 4 \(sand\) is empty"),
         ("1, 10.0, 0.0, 0.4, x, 0.4, 0.1, 0.3, 0.45", r"line 2, column 5 \(clay\) is 'x', not a number"),
         ("1, 10.0, 0.0, 0.4, 0.2, 0.4, 0.1, 0.3", r"line 2 has 8 fields; a soil row needs 9"),
+        ("# 1, 10.0, 0.0, 0.4, 0.2, 0.4, 0.1, 0.3, 0.45", r"line 2, column 1 \(ijcam\) is '# 1', not a number"),
     ],
 )
 def test_csv_reader_is_strict(tmp_path: Path, row: str, message: str) -> None:
@@ -74,3 +75,20 @@ def test_csv_reader_accepts_the_originals_trailing_comma(tmp_path: Path) -> None
     p.write_text(mf.SOIL_HEADER + "\n     1, -80.53, 155.00, 0.43000, 0.18000, 0.39000, 0.13036, 0.24752, 0.43482,\n")
     t = mf.read_soil(p)
     assert t["wsat"].tolist() == [0.43482] and t["ijcam"].tolist() == [1.0]
+
+
+def test_csv_fast_and_strict_readers_read_the_same_values(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Well-formed tables go through NumPy's reader; the strict one (which also takes tabs) gives the same bits."""
+    rng = np.random.default_rng(3)
+    values = rng.uniform(-200, 200, size=(50, 9)) * 10.0 ** rng.integers(-8, 8, size=(50, 9))
+    rows = [", ".join(repr(float(v)) for v in row) + "," for row in values]
+    plain, tabbed = tmp_path / "soil.csv", tmp_path / "soil_tabs.csv"
+    plain.write_text(mf.SOIL_HEADER + "\n" + "\n".join(rows) + "\n\n")
+    rows[3] = rows[3].replace(", ", "\t", 2)
+    tabbed.write_text(mf.SOIL_HEADER + "\n" + "\n".join(rows) + "\n")
+    assert mf._read_table_fast(plain, 9) is not None and mf._read_table_fast(tabbed, 9) is None
+    fast, tabs = mf.read_soil(plain), mf.read_soil(tabbed)
+    monkeypatch.setattr(mf, "_read_table_fast", lambda path, ncol: None)
+    strict = mf.read_soil(plain)
+    for k, c in enumerate(mf.SOIL_COLUMNS):
+        assert fast[c.name].tobytes() == strict[c.name].tobytes() == tabs[c.name].tobytes() == values[:, k].tobytes()
