@@ -2,15 +2,16 @@
 
     python benchmarks/scaling.py [--quick] [--out benchmarks/work/scaling.json]
 
-1. Fixed costs of a 4,263-cell MIMICS-CN run (5 years) with 1 and 2 workers, step by step as
-   testbed.runner.execute does them (interpreter start, imports, validation, LocalCluster start,
-   met-value scan, scatter of the model, compute, output writing and merging, restart, cluster
-   shut-down). Uses the runner's functions of the current commit; measurement only.
+1. Fixed costs of a 4,263-cell MIMICS-CN run (5 years) with 1 and 2 workers: a `testbed run` traced step by step
+   by ``benchmarks/trace_run.py`` (interpreter start and imports in fresh processes; validation, cluster start,
+   the chunk tasks' met reads, value checks and kernel calls, the outputs, checkpoint and final files).
 2. Scheduler overhead with more workers than cores (LocalCluster of 1 to 16 single-threaded worker
    processes): trivial tasks, and sleeping tasks that carry the data of a real 2,000-cell chunk task
    (the scattered model, the state in, the state and 5 years of annual sums out).
 3. Per-core rates and sizes for the extrapolation: MIMICS-CN kernel cell-days/s, met read time and
    memory per cell-year, idle worker RSS.
+4. The extrapolation to 0.5 and 0.25 degree grids, for one year, the published 20,000-year brute-force spin-up and
+   the accelerated `testbed spinup` (its measured cost per cell-year on the global domain, ``--spinup-*``).
 Prints a JSON document (also written to --out).
 """
 
@@ -49,7 +50,7 @@ import json, time
 t = {}
 t0 = time.perf_counter(); import numpy; t['numpy'] = time.perf_counter() - t0
 t0 = time.perf_counter(); import testbed.cli; t['testbed.cli'] = time.perf_counter() - t0
-t0 = time.perf_counter(); import testbed.runner; t['testbed.runner (xarray, netCDF4)'] = time.perf_counter() - t0
+t0 = time.perf_counter(); import testbed.runner; t['testbed.runner (netCDF4)'] = time.perf_counter() - t0
 t0 = time.perf_counter(); import dask.distributed; t['dask.distributed'] = time.perf_counter() - t0
 print(json.dumps(t))
 """
@@ -70,78 +71,42 @@ def import_costs(repeats: int = 3) -> dict:
 
 
 def fixed_costs(domain: Path, nyears: int, workers: int) -> dict:
-    """Each step of runner.execute for one segment run, timed in the driver (seconds)."""
-    from dask.distributed import wait
-
-    from testbed import runner
-    from testbed.config import RunConfig
-    from testbed.output import annual_dataset, write_dataset
-    from testbed.runner import assembly, folder, segments
-    from testbed.state import write_restart
-
+    """A `testbed run` of the domain traced by trace_run.py (a fresh process): its driver steps and chunk tasks (s)."""
     out = rb.WORK / f"fixed_w{workers}"
-    cfg = RunConfig.read(rb.namelist(domain, nyears, "mimics", out, 0, workers))
+    nml = rb.namelist(domain, nyears, "mimics", out, 0, workers)
+    events = out.parent / f"fixed_w{workers}.json"
+    subprocess.run(
+        [sys.executable, str(HERE / "trace_run.py"), str(nml), "--json", str(events)],
+        check=True,
+        capture_output=True,
+    )
+    data = json.loads(events.read_text())
+    ev = data["events"]
     t: dict[str, float] = {}
-    plan, t["validation (prepare)"] = _t(runner.prepare, cfg)
-    model = plan.model
-    parts = out / folder.PARTS
-    parts.mkdir(parents=True, exist_ok=True)
-    ctx = runner.dask_client(cfg, workers)
-    client, t["LocalCluster + Client start"] = _t(ctx.__enter__)
-    try:
-        chunk_slices = runner.chunks(model.ncell, segments.auto_chunk(model.ncell, workers))
-        t0 = time.perf_counter()
-        client.gather([client.submit(segments.check_chunk, plan.met_files, cs, pure=False) for cs in chunk_slices])
-        t["met-value scan"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        models = {cs.start: client.scatter(model.subset(cs), hash=False) for cs in chunk_slices}
-        wait(list(models.values()))
-        t["scatter of the model"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        attrs = assembly.output_attrs(plan)
-        futs = [
-            client.submit(
-                runner.run_chunk,
-                segments.ChunkJob(
-                    cs,
-                    plan.steps,
-                    plan.perturbation,
-                    True,
-                    cfg.get("run.check_budgets"),
-                    plan.restart_write_reset,
-                    str(parts),
-                ),
-                models[cs.start],
-                np.asfortranarray(plan.state[cs]),
-                0,
-                pure=False,
-            )
-            for cs in chunk_slices
-        ]
-        results = sorted(client.gather(futs), key=lambda r: r.cells.start)
-        t["compute (all chunk tasks)"] = time.perf_counter() - t0
-        t["slowest chunk task, inside the worker"] = max(r.seconds for r in results)
-        t["sum of chunk tasks, inside the workers"] = sum(r.seconds for r in results)
-        t["chunk tasks"] = len(results)
-    finally:
-        t0 = time.perf_counter()
-        ctx.__exit__(None, None, None)
-        t["cluster shut-down"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    state = np.zeros_like(plan.state, order="F")
-    for r in results:
-        state[r.cells] = r.state
-    idx = [i for i, s in enumerate(plan.steps) if s.write_output]
-    annuals = [np.concatenate([r.annual[i] for r in results]) for i in idx]
-    info = assembly.cell_info(model.domain)
-    ds = annual_dataset(annuals, [plan.steps[i].label for i in idx], info, model.soil_model, model.icycle, attrs)
-    write_dataset(ds, parts / "annual_0000000.nc", overwrite=True)
-    t["annual output of the segment (assemble, write part)"] = time.perf_counter() - t0
-    _, t["merge of the annual parts (annual.nc)"] = _t(assembly.merge_annual, parts, out / folder.ANNUAL)
-    info = assembly.restart_info(model, len(idx))
-    _, t["restart file"] = _t(write_restart, out / folder.RESTART, state, info)
-    _, t["checkpoint file (once per segment)"] = _t(write_restart, out / folder.CHECKPOINT, state, info)
+    for e in ev:
+        if e["thread"] == "MainThread" and e["name"] in DRIVER_STEPS:
+            t[e["name"]] = t.get(e["name"], 0.0) + e["t1"] - e["t0"]
+    tasks = [e for e in ev if e["name"] == "task"]
+    t["first chunk task starts"] = min(e["t0"] for e in tasks)
+    t["compute (all chunk tasks)"] = max(e["t1"] for e in tasks) - min(e["t0"] for e in tasks)
+    t["slowest chunk task, inside the worker"] = max(e["t1"] - e["t0"] for e in tasks)
+    for name in ("met read", "value check", "kernel"):
+        t[f"{name}, CPU of all tasks"] = sum(e["cpu"] for e in ev if e["name"] == name and e["thread"] != "MainThread")
+    t["chunk tasks"] = len(tasks)
+    t["`testbed.cli.main`, whole"] = data["main"]
     return t
+
+
+DRIVER_STEPS = (
+    "import testbed",
+    "validation (prepare)",
+    "cluster start",
+    "separate value scan",
+    "segment outputs",
+    "checkpoint",
+    "final outputs",
+    "cluster stop",
+)
 
 
 # ------------------------------------------------------------------------------ 2. scheduler overhead
@@ -221,7 +186,9 @@ def rates(domain: Path, nyears: int) -> dict:
     from testbed import kernel
     from testbed.config import RunConfig
     from testbed.forcing import MetFile
-    from testbed.runner import ChunkJob, build_model, prepare
+    from testbed.output import variables_for
+    from testbed.runner import build_model, prepare
+    from testbed.runner.segments import ChunkJob
 
     cfg = RunConfig.read(rb.namelist(domain, nyears, "mimics", rb.WORK / "rates", 0, 1))
     model = build_model(cfg)
@@ -257,6 +224,7 @@ def rates(domain: Path, nyears: int) -> dict:
         "forcing bytes per cell-year (float32, in memory)": forcing_bytes / n,
         "state bytes per cell": state.nbytes / n,
         "annual record bytes per cell-year": annual.nbytes / n,
+        "annual output bytes per cell-year (float32 variables)": 4.0 * len(variables_for("mimics", 2)),
         "pickled model subset bytes (chunk)": len(pickle.dumps(sub)),
         "pickled ChunkJob bytes (chunk, 5 years)": len(pickle.dumps(job)),
     }
@@ -293,16 +261,27 @@ def tables_md(doc: dict) -> list[str]:
 # ------------------------------------------------------------------------------ 4. extrapolation
 
 GRIDS = {"0.5 deg": 60_000, "0.25 deg": 240_000}  # land cells
-SPINUP_YEARS = 20_000
+SPINUP_YEARS = 20_000  # the published brute-force workflow
+#: the accelerated MIMICS-CN spin-up measured on the 4,263-cell global domain (benchmarks/spinup_results.md,
+#: ``spinup_bench.py --name global_kernel2``): simulated years, wall seconds, workers, cells, forcing cycle (years)
+SPINUP_MEASURED = (830, 687.0, 2, 4263, 20)
+#: bytes per cell the spin-up driver holds besides the state: the method's memory (sasu: 5 arrays of the ~20
+#: prognostic pools) and the equilibrium diagnostics
+SPINUP_MEMORY_PER_CELL = 1000
 
 
-def extrapolate(doc: dict, workers: tuple[int, ...] = (1, 16, 64, 256), met_years: int = 20) -> list[str]:
-    """Markdown: time and memory of a global MIMICS-CN year and of the spin-up on N workers.
+def extrapolate(
+    doc: dict, workers: tuple[int, ...] = (1, 16, 64, 256), met_years: int = 20, spinup=SPINUP_MEASURED
+) -> list[str]:
+    """Markdown: time and memory of a global MIMICS-CN year and of the spin-ups on N workers.
 
-    Worker side: kernel + met read per cell-year, and the per-task cost measured with no more workers
-    than cores (each worker of a real cluster has its own core). Driver side (serial): imports,
-    validation, cluster start, the met-value scan (spread over the workers), writing the outputs.
-    Spin-up: a ``met_years``-year met file cycled, checkpoint and output every 100 years (200 output records).
+    Worker side: kernel + met read per cell-year (+ the value checks of the first read of each met year), and the
+    per-task cost measured with no more workers than cores (each worker of a real cluster has its own core).
+    Driver side (serial): interpreter, imports, validation, cluster start, writing the outputs. Brute-force
+    spin-up: a ``met_years``-year met file cycled, checkpoint and output every 100 years (200 output records),
+    every part written once and merged once. Accelerated spin-up: ``spinup`` (years, wall s, workers, cells,
+    cycle years) as measured on this machine, taken as core-seconds per cell-year of the whole pipeline (kernel,
+    reads, the semi-analytic solves, the driver's checkpoints), one task per chunk and cycle.
     """
     r, f1, cores = doc["rates"], doc["fixed_w1"], doc["machine"]["cores"]
     rate = r["MIMICS-CN kernel cell-days/s, one core (chunk, every year of the file)"]
@@ -313,54 +292,68 @@ def extrapolate(doc: dict, workers: tuple[int, ...] = (1, 16, 64, 256), met_year
     start = max(o["cluster start s"] for o in own)
     worker_gb = max(o["idle RSS of workers+nannies, testbed imported (GB)"] / o["workers"] for o in doc["overhead"])
     cell_years = doc["cells"] * doc["years"]
-    scan = f1["met-value scan"] / cell_years  # core-seconds per cell-year (1 worker)
-    out = (
-        f1["annual output of the segment (assemble, write part)"] + f1["merge of the annual parts (annual.nc)"]
-    ) / cell_years  # driver s per output cell-year
-    ckpt = f1["checkpoint file (once per segment)"] / doc["cells"]
+    check = f1["value check, CPU of all tasks"] / cell_years  # core-s per cell-year, first read of each met year
+    out = 2 * f1["segment outputs"] / cell_years  # driver s per output cell-year: the part, then the merge
+    ckpt = f1["checkpoint"] / doc["cells"]
     startup = sum(doc["imports"].values()) + f1["validation (prepare)"] + start
     per_cell = r["pickled model subset bytes (chunk)"] / r["chunk cells"] + r["state bytes per cell"]
+    sp_years, sp_wall, sp_workers, sp_cells, sp_cycle = spinup
+    sp_core_s = sp_wall * sp_workers / (sp_cells * sp_years)  # whole pipeline, core-s per cell-year
     lines = [
-        f"Per cell-year on a worker: {365 / rate * 1e3:.2f} ms kernel + {read * 1e3:.3f} ms met read; "
-        f"per task {ov * 1e3:.0f} ms (chunk-sized tasks, no more workers than cores); met-value scan "
-        f"{scan * 1e3:.2f} ms per cell-year of the met file (spread over the workers); driver: start-up "
-        f"{startup:.1f} s (imports, validation, cluster start), {out * 1e3:.3f} ms per output cell-year, "
-        f"{ckpt * 1e3:.3f} ms per cell and checkpoint.",
+        f"Per cell-year on a worker: {365 / rate * 1e3:.3f} ms kernel + {read * 1e3:.3f} ms met read "
+        f"(+ {check * 1e3:.3f} ms of value checks on the first read of each met year); per task {ov * 1e3:.0f} ms "
+        f"(chunk-sized tasks, worker processes, no more workers than cores); driver: start-up {startup:.1f} s "
+        f"(interpreter, imports, validation, cluster start), {out * 1e3:.4f} ms per output cell-year, "
+        f"{ckpt * 1e3:.4f} ms per cell and checkpoint. Accelerated spin-up: {sp_years} simulated years in "
+        f"{sp_wall:.0f} s on {sp_workers} workers for {sp_cells:,} cells (benchmarks/spinup_results.md), i.e. "
+        f"{sp_core_s * 1e3:.3f} ms of a core per cell-year for the whole pipeline.",
         "",
-        "| grid | cells | run | worker core-hours | "
+        "| grid | cells | run | simulated years | worker core-hours | "
         + " | ".join(f"wall, {n} worker{'s' * (n > 1)}" for n in workers)
         + " | driver memory | memory per worker (chunk 2,000) |",
-        "|---|---:|---|---:|" + "---:|" * len(workers) + "---:|---:|",
+        "|---|---:|---|---:|---:|" + "---:|" * len(workers) + "---:|---:|",
     ]
 
     def fmt(sec: float) -> str:
         return f"{sec:.0f} s" if sec < 120 else f"{sec / 60:.0f} min" if sec < 7200 else f"{sec / 3600:.1f} h"
 
+    worker = (
+        worker_gb
+        + 2000
+        * (r["forcing bytes per cell-year (float32, in memory)"] + per_cell + r["annual record bytes per cell-year"])
+        / 1e9
+    )
+    runs = (
+        ("1 year", 1, 1, "plain"),
+        (f"brute-force spin-up ({met_years}-year met file cycled)", SPINUP_YEARS, met_years, "plain"),
+        (f"`testbed spinup` (measured cost per cell-year, {sp_cycle}-year cycle)", sp_years, sp_cycle, "spinup"),
+    )
     for grid, cells in GRIDS.items():
-        for run, years, myears in (("1 year", 1, 1), (f"{SPINUP_YEARS:,}-year spin-up", SPINUP_YEARS, met_years)):
-            segments = max(1, years // 100)
-            core = cells * years * core_s
-            driver_s = startup + cells * (scan * myears + out * segments + ckpt * segments)
+        for run, years, myears, kind in runs:
             walls = []
+            if kind == "plain":
+                segments = max(1, years // 100)
+                core = cells * years * core_s + cells * check * myears
+                driver_s = startup + cells * (out * segments + ckpt * segments)
+                # driver: the state (two copies), a segment's annual sums (one output year per segment), and at the
+                # end every output year's variables, loaded and concatenated by the merge into annual.nc
+                # (runner.assembly.merge_annual: two copies)
+                driver = cells * (
+                    2 * r["state bytes per cell"]
+                    + r["annual record bytes per cell-year"]
+                    + 2 * r["annual output bytes per cell-year (float32 variables)"] * segments
+                )
+            else:
+                segments = -(-years // myears)  # one task per chunk and cycle
+                core = cells * years * sp_core_s
+                driver_s = startup + cells * ckpt * segments
+                driver = cells * (2 * r["state bytes per cell"] + SPINUP_MEMORY_PER_CELL)
             for n in workers:
                 chunk = min(2000, max(1, cells // (2 * n)))
                 tasks = -(-cells // chunk) * segments
-                walls.append(fmt(core / n + tasks * ov / n + driver_s + cells * scan * myears * (1 / n - 1)))
-            # driver: state, and at the end every output year's annual records, loaded and concatenated by the
-            # merge into annual.nc (runner.assembly.merge_annual: two copies)
-            driver = cells * 2 * (r["state bytes per cell"] + r["annual record bytes per cell-year"] * segments)
-            worker = (
-                worker_gb
-                + 2000
-                * (
-                    r["forcing bytes per cell-year (float32, in memory)"]
-                    + per_cell
-                    + r["annual record bytes per cell-year"]
-                )
-                / 1e9
-            )
+                walls.append(fmt(core / n + tasks * ov / n + driver_s))
             lines.append(
-                f"| {grid} | {cells:,} | {run} | {core / 3600:,.2f} | "
+                f"| {grid} | {cells:,} | {run} | {years:,} | {core / 3600:,.2f} | "
                 + " | ".join(walls)
                 + f" | {driver / 1e9:.2f} GB + interpreter | {worker:.2f} GB |"
             )
