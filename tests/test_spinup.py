@@ -1265,6 +1265,7 @@ def test_shipped_pipeline_namelist_parses() -> None:
     cfg = RunConfig.read(shipped_namelists() / "pipeline_mimics_cn.nml")
     assert cfg.get("spinup.stages").split() == ["prespin", "accelerate", "cycle"]
     assert cfg.get("spinup.prespin_year") == cfg.get("run.first_year")
+    assert cfg.get("spinup.freeze_after") == 3  # docs/spinup.md "Frozen cells": measured on the global domain
 
 
 # ------------------------------------------------------------------------------------ accuracy
