@@ -11,7 +11,7 @@
 3. Per-core rates and sizes for the extrapolation: MIMICS-CN kernel cell-days/s, met read time and
    memory per cell-year, idle worker RSS.
 4. The extrapolation to 0.5 and 0.25 degree grids, for one year, the published 20,000-year brute-force spin-up and
-   the accelerated `testbed spinup` (its measured cost per cell-year on the global domain, ``--spinup-*``).
+   the accelerated `testbed spinup` (its measured cost per cell-year on the global domain, ``SPINUP_MEASURED``).
 Prints a JSON document (also written to --out).
 """
 

@@ -131,7 +131,7 @@ def warm_up(model: Model, cells: CellInfo, after: threading.Event | None = None)
 
     With ``after`` (worker threads of this process: :data:`testbed.kernel.STARTED`) it waits for that event
     first: imports hold the GIL, which the met reads need between their reads and gathers, while the kernel
-    runs without it (docs/performance.md, "The output warm-up waits for the kernel").
+    runs without it (docs/performance.md, "Less serial time").
     """
 
     def work() -> None:
@@ -139,9 +139,6 @@ def warm_up(model: Model, cells: CellInfo, after: threading.Event | None = None)
             after.wait()
         with contextlib.suppress(Exception):  # only a head start: the first write does it otherwise
             annual_dataset([], [], cells, model.soil_model, model.icycle)
-            from xarray.backends.locks import get_dask_scheduler
-
-            get_dask_scheduler()
 
     thread = threading.Thread(target=work, name="testbed-output-warm-up", daemon=True)
     thread.start()
