@@ -8,7 +8,8 @@
 !> Public routines
 !>  casa_transfer_coeffs(ncell, params, ltos, stos, lco2, sco2)   time-invariant part of 4.11
 !>  casa_xratesoil(ncell, params, tsoilavg, moistavg, thetaliq, ft, fw, xklitter, xksoil)  4.10
-!>  casa_coeffsoil(ncell, params, xklitter, xksoil, klitter, ksoil)                    4.11
+!>  casa_soil_rate_factors(ncell, params, kfac)                      time-invariant part of 4.11 (rates)
+!>  casa_coeffsoil(ncell, params, kfac, xklitter, xksoil, klitter, ksoil)              4.11
 !>  casa_delsoil(ncell, params, icycle, klitter, ksoil, ltos, stos, lco2, sco2, rnew,
 !>               clitter, csoil, nlitter, nsoil, nsoilmin, tsoilavg, ndep, nuptake,
 !>               fluxc_lit, fluxn_lit, dclitter, dcsoil, dnlitter, dnsoil, dnsoilmin,
@@ -23,7 +24,9 @@ module casa_soil
    use tb_moisture, only: vg_psi, f_psi
    implicit none
    private
-   public :: casa_transfer_coeffs, casa_xratesoil, casa_coeffsoil, casa_delsoil, casa_soil_update
+   public :: casa_transfer_coeffs, casa_xratesoil, casa_soil_rate_factors, casa_coeffsoil, casa_delsoil
+   public :: casa_soil_update
+   integer, parameter, public :: NKFAC = 9   !< columns of casa_soil_rate_factors' kfac
 
 contains
 
@@ -108,28 +111,47 @@ contains
    end subroutine casa_xratesoil
 
    ! ------------------------------------------------------------------ 4.11 (rates)
-   subroutine casa_coeffsoil(ncell, params, xklitter, xksoil, klitter, ksoil)
+   !> The time-invariant factors of casa_coeffsoil's rates, once per cell (their values are the same as if
+   !> computed every day): kfac(:, 1:6) = DELTCASA / turnover age of met, str, cwd, mic, slow, pass;
+   !> kfac(:, 7) = exp(-3 lignin_leaf); kfac(:, 8) = 1 - 0.75 (silt + clay); kfac(:, 9) = 1 for IGBP type 12.
+   subroutine casa_soil_rate_factors(ncell, params, kfac)
       integer, intent(in) :: ncell
       real(dp), intent(in) :: params(ncell, NCASAPARAM)
-      real(dp), intent(in) :: xklitter(ncell), xksoil(ncell)
-      real(dp), intent(out) :: klitter(ncell, 3), ksoil(ncell, 3)
+      real(dp), intent(out) :: kfac(ncell, NKFAC)
       integer :: n
       do n = 1, ncell
-         klitter(n, :) = 0.0_dp
-         ksoil(n, :) = 0.0_dp
-         if (.not. cell_active(params(n, P_IVT2))) cycle
-         klitter(n, 1) = xklitter(n)*(DELTCASA/params(n, P_AGE_MET))
-         klitter(n, 2) = (xklitter(n)*(DELTCASA/params(n, P_AGE_STR)))*exp(-3.0_dp*params(n, P_LIG_LEAF))
-         klitter(n, 3) = xklitter(n)*(DELTCASA/params(n, P_AGE_CWD))
-         ksoil(n, 1) = (xksoil(n)*(DELTCASA/params(n, P_AGE_MIC))) &
-                       *(1.0_dp - 0.75_dp*(params(n, P_SILT) + params(n, P_CLAY)))
-         ksoil(n, 2) = xksoil(n)*(DELTCASA/params(n, P_AGE_SLOW))
-         ksoil(n, 3) = xksoil(n)*(DELTCASA/params(n, P_AGE_PASS))
-         if (inint(params(n, P_IVEG)) == 12) then
-            ksoil(n, 1) = ksoil(n, 1)*1.25_dp
-            ksoil(n, 2) = ksoil(n, 2)*1.5_dp
-            ksoil(n, 3) = ksoil(n, 3)*1.5_dp
-         end if
+         kfac(n, 1) = DELTCASA/params(n, P_AGE_MET)
+         kfac(n, 2) = DELTCASA/params(n, P_AGE_STR)
+         kfac(n, 3) = DELTCASA/params(n, P_AGE_CWD)
+         kfac(n, 4) = DELTCASA/params(n, P_AGE_MIC)
+         kfac(n, 5) = DELTCASA/params(n, P_AGE_SLOW)
+         kfac(n, 6) = DELTCASA/params(n, P_AGE_PASS)
+         kfac(n, 7) = exp(-3.0_dp*params(n, P_LIG_LEAF))
+         kfac(n, 8) = 1.0_dp - 0.75_dp*(params(n, P_SILT) + params(n, P_CLAY))
+         kfac(n, 9) = merge(1.0_dp, 0.0_dp, inint(params(n, P_IVEG)) == 12)
+      end do
+   end subroutine casa_soil_rate_factors
+
+   subroutine casa_coeffsoil(ncell, params, kfac, xklitter, xksoil, klitter, ksoil)
+      integer, intent(in) :: ncell
+      real(dp), intent(in) :: params(ncell, NCASAPARAM), kfac(ncell, NKFAC)
+      real(dp), intent(in) :: xklitter(ncell), xksoil(ncell)
+      real(dp), intent(out) :: klitter(ncell, 3), ksoil(ncell, 3)
+      real(dp) :: k1, k2, k3
+      logical :: act, grass12
+      integer :: n
+      do n = 1, ncell
+         act = cell_active(params(n, P_IVT2))
+         grass12 = kfac(n, 9) /= 0.0_dp
+         klitter(n, 1) = merge(xklitter(n)*kfac(n, 1), 0.0_dp, act)
+         klitter(n, 2) = merge((xklitter(n)*kfac(n, 2))*kfac(n, 7), 0.0_dp, act)
+         klitter(n, 3) = merge(xklitter(n)*kfac(n, 3), 0.0_dp, act)
+         k1 = (xksoil(n)*kfac(n, 4))*kfac(n, 8)
+         k2 = xksoil(n)*kfac(n, 5)
+         k3 = xksoil(n)*kfac(n, 6)
+         ksoil(n, 1) = merge(merge(k1*1.25_dp, k1, grass12), 0.0_dp, act)
+         ksoil(n, 2) = merge(merge(k2*1.5_dp, k2, grass12), 0.0_dp, act)
+         ksoil(n, 3) = merge(merge(k3*1.5_dp, k3, grass12), 0.0_dp, act)
       end do
    end subroutine casa_coeffsoil
 
@@ -154,9 +176,162 @@ contains
       real(dp), intent(out) :: nsrc_q9(ncell)   !< N created by the max(0, N_litter) of Q9
       !> root exudate of route 1 (seed_processes.md 1.4): C into the microbial pool, C respired, N
       real(dp), intent(in), optional :: exud(ncell, 3)
-      real(dp) :: hr, fcs(3), fns(3), fnminloss, fnminleach, nfix, nsm
+      ! Cells innermost (every loop below is over n), so that the arithmetic vectorises across cells; each
+      ! cell's operations and their order are those of the spec, so results do not depend on it. Inactive
+      ! (ice/water) cells are computed along and their outputs set to 0 at the end.
+      ! fc(n, k, j): C flux litter j -> soil k; fs(n, k, kk): C flux soil kk -> soil k (kk /= k).
+      real(dp) :: fc(ncell, 3, 3), fs(ncell, 3, 3), fcs(ncell, 3), hr(ncell), fns(ncell)
+      real(dp) :: fnminloss, fnminleach, nsm, nfix
       integer :: n, j, k, kk
+      do j = 1, 3
+         do k = 1, 3
+            do n = 1, ncell
+               fc(n, k, j) = (ltos(n, k, j)*klitter(n, j))*clitter(n, j)
+               fs(n, k, j) = (stos(n, k, j)*ksoil(n, j))*csoil(n, j)
+            end do
+         end do
+      end do
       do n = 1, ncell
+         hr(n) = 0.0_dp
+      end do
+      do j = 1, 3
+         do n = 1, ncell
+            hr(n) = hr(n) + (lco2(n, j)*klitter(n, j))*clitter(n, j)
+         end do
+      end do
+      do k = 1, 3
+         do n = 1, ncell
+            fcs(n, k) = 0.0_dp
+         end do
+         do j = 1, 3
+            do n = 1, ncell
+               fcs(n, k) = fcs(n, k) + fc(n, k, j)
+            end do
+         end do
+         do kk = 1, 3
+            if (kk == k) cycle
+            do n = 1, ncell
+               fcs(n, k) = fcs(n, k) + fs(n, k, kk)
+            end do
+         end do
+         do n = 1, ncell
+            hr(n) = hr(n) + (sco2(n, k)*ksoil(n, k))*csoil(n, k)
+         end do
+      end do
+      if (present(exud)) then
+         do n = 1, ncell
+            fcs(n, 1) = fcs(n, 1) + exud(n, 1)
+            hr(n) = hr(n) + exud(n, 2)
+         end do
+      end if
+      do n = 1, ncell
+         crsoil(n) = hr(n)
+         cpassinpt(n) = fcs(n, 3)
+         cwd2str(n) = ((0.0_dp + fc(n, 1, 3)) + fc(n, 2, 3)) + fc(n, 3, 3)
+      end do
+      do j = 1, 3
+         do n = 1, ncell
+            dclitter(n, j) = fluxc_lit(n, j) - klitter(n, j)*clitter(n, j)
+            dcsoil(n, j) = fcs(n, j) - ksoil(n, j)*csoil(n, j)
+         end do
+      end do
+      do n = 1, ncell
+         nlittermin(n) = 0.0_dp
+         nsmin(n) = 0.0_dp
+         nsimm(n) = 0.0_dp
+         nsnet(n) = 0.0_dp
+         nloss(n) = 0.0_dp
+         nleach(n) = 0.0_dp
+         nsrc_q9(n) = 0.0_dp
+         dnsoilmin(n) = 0.0_dp
+      end do
+      do j = 1, 3
+         do n = 1, ncell
+            dnlitter(n, j) = 0.0_dp
+            dnsoil(n, j) = 0.0_dp
+         end do
+      end do
+      if (icycle > 1) then
+         do j = 1, 3
+            do n = 1, ncell
+               nlittermin(n) = nlittermin(n) + klitter(n, j)*nlitter(n, j)
+            end do
+         end do
+         do k = 1, 3
+            do n = 1, ncell
+               nsmin(n) = nsmin(n) + ksoil(n, k)*nsoil(n, k)
+            end do
+         end do
+         do kk = 1, 3
+            do j = 1, 3
+               do n = 1, ncell
+                  nsimm(n) = nsimm(n) - fc(n, kk, j)*rnew(n, kk)
+               end do
+            end do
+            do k = 1, 3
+               if (k == kk) cycle
+               do n = 1, ncell
+                  nsimm(n) = nsimm(n) - fs(n, kk, k)*rnew(n, kk)
+               end do
+            end do
+         end do
+         if (present(exud)) then
+            ! route 1 bypasses xkN: the exudate N is mineralised, the new microbial SOM immobilises
+            do n = 1, ncell
+               nlittermin(n) = nlittermin(n) + exud(n, 3)
+               nsimm(n) = nsimm(n) - exud(n, 1)*rnew(n, 1)
+            end do
+         end if
+         do n = 1, ncell
+            nsnet(n) = (nlittermin(n) + nsmin(n)) + nsimm(n)
+            nsm = nsoilmin(n)
+            fnminloss = params(n, P_XNMINLOSS)
+            fnminleach = (10.0_dp*params(n, P_XNLEACH))*DELTCASA
+            if (nsm > 2.0_dp .and. tsoilavg(n) > 273.12_dp) then
+               nloss(n) = fnminloss*max(0.0_dp, nsnet(n))
+               nleach(n) = fnminleach*max(0.0_dp, nsm)
+            else
+               nloss(n) = (fnminloss*max(0.0_dp, nsnet(n)))*max(0.0_dp, nsm/2.0_dp)
+               nleach(n) = (fnminleach*max(0.0_dp, nsm))*max(0.0_dp, nsm/2.0_dp)
+            end if
+         end do
+         do k = 1, 3
+            do n = 1, ncell
+               fns(n) = 0.0_dp
+            end do
+            do j = 1, 3
+               do n = 1, ncell
+                  fns(n) = fns(n) + fc(n, k, j)*rnew(n, k)
+               end do
+            end do
+            do kk = 1, 3
+               if (kk == k) cycle
+               do n = 1, ncell
+                  fns(n) = fns(n) + fs(n, k, kk)*rnew(n, k)
+               end do
+            end do
+            if (k == 1 .and. present(exud)) then
+               do n = 1, ncell
+                  fns(n) = fns(n) + exud(n, 1)*rnew(n, 1)
+               end do
+            end if
+            do n = 1, ncell
+               dnsoil(n, k) = fns(n) - ksoil(n, k)*nsoil(n, k)
+            end do
+         end do
+         do j = 1, 3
+            do n = 1, ncell
+               dnlitter(n, j) = fluxn_lit(n, j) - klitter(n, j)*max(0.0_dp, nlitter(n, j))
+               nsrc_q9(n) = nsrc_q9(n) + (klitter(n, j)*nlitter(n, j) - klitter(n, j)*max(0.0_dp, nlitter(n, j)))
+            end do
+         end do
+         do n = 1, ncell
+            nfix = params(n, P_NFIXRATE)/365.0_dp
+            dnsoilmin(n) = ((((nsnet(n) + ndep(n)) + nfix) - nloss(n)) - nleach(n)) - nuptake(n)
+         end do
+      end if
+      do n = 1, ncell
+         if (cell_active(params(n, P_IVT2))) cycle
          dclitter(n, :) = 0.0_dp
          dcsoil(n, :) = 0.0_dp
          dnlitter(n, :) = 0.0_dp
@@ -172,88 +347,6 @@ contains
          nloss(n) = 0.0_dp
          nleach(n) = 0.0_dp
          nsrc_q9(n) = 0.0_dp
-         if (.not. cell_active(params(n, P_IVT2))) cycle
-         hr = 0.0_dp
-         do j = 1, 3
-            hr = hr + (lco2(n, j)*klitter(n, j))*clitter(n, j)
-         end do
-         do k = 1, 3
-            fcs(k) = 0.0_dp
-            do j = 1, 3
-               fcs(k) = fcs(k) + (ltos(n, k, j)*klitter(n, j))*clitter(n, j)
-            end do
-            do kk = 1, 3
-               if (kk /= k) fcs(k) = fcs(k) + (stos(n, k, kk)*ksoil(n, kk))*csoil(n, kk)
-            end do
-            hr = hr + (sco2(n, k)*ksoil(n, k))*csoil(n, k)
-         end do
-         if (present(exud)) then
-            fcs(1) = fcs(1) + exud(n, 1)
-            hr = hr + exud(n, 2)
-         end if
-         crsoil(n) = hr
-         cpassinpt(n) = fcs(3)
-         cwd2str(n) = 0.0_dp
-         do k = 1, 3
-            cwd2str(n) = cwd2str(n) + (ltos(n, k, 3)*klitter(n, 3))*clitter(n, 3)
-         end do
-         do j = 1, 3
-            dclitter(n, j) = fluxc_lit(n, j) - klitter(n, j)*clitter(n, j)
-         end do
-         do k = 1, 3
-            dcsoil(n, k) = fcs(k) - ksoil(n, k)*csoil(n, k)
-         end do
-         if (icycle > 1) then
-            nsm = nsoilmin(n)
-            do j = 1, 3
-               nlittermin(n) = nlittermin(n) + klitter(n, j)*nlitter(n, j)
-            end do
-            do k = 1, 3
-               nsmin(n) = nsmin(n) + ksoil(n, k)*nsoil(n, k)
-            end do
-            do kk = 1, 3
-               do j = 1, 3
-                  nsimm(n) = nsimm(n) - ((ltos(n, kk, j)*klitter(n, j))*clitter(n, j))*rnew(n, kk)
-               end do
-               do k = 1, 3
-                  if (k /= kk) nsimm(n) = nsimm(n) - ((stos(n, kk, k)*ksoil(n, k))*csoil(n, k))*rnew(n, kk)
-               end do
-            end do
-            if (present(exud)) then
-               ! route 1 bypasses xkN: the exudate N is mineralised, the new microbial SOM immobilises
-               nlittermin(n) = nlittermin(n) + exud(n, 3)
-               nsimm(n) = nsimm(n) - exud(n, 1)*rnew(n, 1)
-            end if
-            nsnet(n) = (nlittermin(n) + nsmin(n)) + nsimm(n)
-            fnminloss = params(n, P_XNMINLOSS)
-            fnminleach = (10.0_dp*params(n, P_XNLEACH))*DELTCASA
-            if (nsm > 2.0_dp .and. tsoilavg(n) > 273.12_dp) then
-               nloss(n) = fnminloss*max(0.0_dp, nsnet(n))
-               nleach(n) = fnminleach*max(0.0_dp, nsm)
-            else
-               nloss(n) = (fnminloss*max(0.0_dp, nsnet(n)))*max(0.0_dp, nsm/2.0_dp)
-               nleach(n) = (fnminleach*max(0.0_dp, nsm))*max(0.0_dp, nsm/2.0_dp)
-            end if
-            do k = 1, 3
-               fns(k) = 0.0_dp
-               do j = 1, 3
-                  fns(k) = fns(k) + ((ltos(n, k, j)*klitter(n, j))*clitter(n, j))*rnew(n, k)
-               end do
-               do kk = 1, 3
-                  if (kk /= k) fns(k) = fns(k) + ((stos(n, k, kk)*ksoil(n, kk))*csoil(n, kk))*rnew(n, k)
-               end do
-            end do
-            if (present(exud)) fns(1) = fns(1) + exud(n, 1)*rnew(n, 1)
-            do j = 1, 3
-               dnlitter(n, j) = fluxn_lit(n, j) - klitter(n, j)*max(0.0_dp, nlitter(n, j))
-               nsrc_q9(n) = nsrc_q9(n) + (klitter(n, j)*nlitter(n, j) - klitter(n, j)*max(0.0_dp, nlitter(n, j)))
-            end do
-            do k = 1, 3
-               dnsoil(n, k) = fns(k) - ksoil(n, k)*nsoil(n, k)
-            end do
-            nfix = params(n, P_NFIXRATE)/365.0_dp
-            dnsoilmin(n) = ((((nsnet(n) + ndep(n)) + nfix) - nloss(n)) - nleach(n)) - nuptake(n)
-         end if
       end do
    end subroutine casa_delsoil
 

@@ -169,7 +169,7 @@ contains
       real(dp) :: froot(nb, NSOIL_LAYERS), ltos(nb, 3, 3), stos(nb, 3, 3), lco2(nb, 3), sco2(nb, 3)
       real(dp) :: tsl(nb, NSOIL_LAYERS), msl(nb, NSOIL_LAYERS), gppd(nb), tairk(nb), ndepd(nb)
       real(dp) :: fmet_l(nb), fmet_r(nb), thetaliq(nb), ft(nb), fw(nb), xklit(nb), xksoil(nb)
-      real(dp) :: klitter(nb, 3), ksoil(nb, 3), fcl(nb, 3), fnl(nb, 3)
+      real(dp) :: klitter(nb, 3), ksoil(nb, 3), fcl(nb, 3), fnl(nb, 3), kfac(nb, NKFAC)
       real(dp) :: clit_met(nb), clit_str(nb), nlit_met(nb), nlit_str(nb)
       real(dp) :: dclit(nb, 3), dcsoil(nb, 3), dnlit(nb, 3), dnsoil(nb, 3), dnmin(nb)
       real(dp) :: crsoil(nb), cpass(nb), cwd2str(nb), nlitmin(nb), nsmin(nb), nsimm(nb), nsnet(nb)
@@ -179,6 +179,7 @@ contains
       logical :: ex_route1                  ! some cell sends exudate to the microbial pool (CASA route 1)
       real(dp) :: cexl(nb), exs(nb, 3)      ! exudate C to litter; route 1: C to mic, C respired, N
       real(dp) :: nalloc_sum
+      logical :: kept(NDIAG)                ! the columns keep() adds to the annual sums itself
 
       opt%clamp_btran = fixes(FIX_CLAMP_BTRAN) /= 0
       opt%leaf_maint_resp = fixes(FIX_LEAF_MAINT_RESP) /= 0
@@ -193,6 +194,7 @@ contains
       call veg_work_allocate(nb, params, w)
       call casa_root_fractions(nb, params, fixes(FIX_CUMULATIVE_ROOT_DEPTH) /= 0, froot)
       call casa_transfer_coeffs(nb, params, ltos, stos, lco2, sco2)
+      call casa_soil_rate_factors(nb, params, kfac)
       do n = 1, nb
          active(n) = cell_active(params(n, P_IVT2))
          nfix(n) = params(n, P_NFIXRATE)/365.0_dp
@@ -202,6 +204,7 @@ contains
       ! The diagnostics a day leaves unset are the same every day (they depend only on
       ! icycle and on whether a cell is active), so dg is zeroed once per call.
       dg = 0.0_dp
+      kept = .false.
       do d = 1, nday
          doy = doy0 + d - 1
          call widen_forcing_day(nb, ncell, cells, nday, d, doy, params, gpp, tair, ndep, tsoil, moist, dtair, dtsoil, &
@@ -213,7 +216,7 @@ contains
          call casa_vegetation_day(nb, doy, icycle, opt, params, froot, tairk, tsl, msl, npp_scalar, gppd, state, w)
          ! 12-13
          call casa_xratesoil(nb, params, w%tsoilavg, w%moistavg, thetaliq, ft, fw, xklit, xksoil, dg(:, D_PSI))
-         call casa_coeffsoil(nb, params, xklit, xksoil, klitter, ksoil)
+         call casa_coeffsoil(nb, params, kfac, xklit, xksoil, klitter, ksoil)
          if (icycle > 1) then
             do i = 1, 3
                do n = 1, nb
@@ -290,47 +293,47 @@ contains
 
          ! ---------------------------------------------------- diagnostics
          do i = 0, 2
-            dg(:, D_CLEAF + i) = state(:, S_CLEAF + i)
-            dg(:, D_NLEAF + i) = state(:, S_NLEAF + i)
-            dg(:, D_CMET + i) = state(:, S_CMET + i)
-            dg(:, D_NMET + i) = state(:, S_NMET + i)
-            dg(:, D_CMIC + i) = state(:, S_CMIC + i)
-            dg(:, D_NMIC + i) = state(:, S_NMIC + i)
-            dg(:, D_RM_LEAF + i) = w%rm(:, 1 + i)
-            dg(:, D_FA_LEAF + i) = w%fracc(:, 1 + i)
-            dg(:, D_KP_LEAF + i) = w%kplant(:, 1 + i)
-            dg(:, D_KL_MET + i) = klitter(:, 1 + i)
-            dg(:, D_KS_MIC + i) = ksoil(:, 1 + i)
+            call keep(D_CLEAF + i, state(:, S_CLEAF + i))
+            call keep(D_NLEAF + i, state(:, S_NLEAF + i))
+            call keep(D_CMET + i, state(:, S_CMET + i))
+            call keep(D_NMET + i, state(:, S_NMET + i))
+            call keep(D_CMIC + i, state(:, S_CMIC + i))
+            call keep(D_NMIC + i, state(:, S_NMIC + i))
+            call keep(D_RM_LEAF + i, w%rm(:, 1 + i))
+            call keep(D_FA_LEAF + i, w%fracc(:, 1 + i))
+            call keep(D_KP_LEAF + i, w%kplant(:, 1 + i))
+            call keep(D_KL_MET + i, klitter(:, 1 + i))
+            call keep(D_KS_MIC + i, ksoil(:, 1 + i))
          end do
-         dg(:, D_CLABILE) = state(:, S_CLABILE)
-         dg(:, D_NSOILMIN) = state(:, S_NSOILMIN)
-         dg(:, D_LAI) = state(:, S_LAI)
-         dg(:, D_PHASE) = state(:, S_PHASE)
-         dg(:, D_PLEAF) = state(:, S_PLEAF)
-         dg(:, D_GPP) = gppd
-         dg(:, D_NPP) = w%npp
+         call keep(D_CLABILE, state(:, S_CLABILE))
+         call keep(D_NSOILMIN, state(:, S_NSOILMIN))
+         call keep(D_LAI, state(:, S_LAI))
+         call keep(D_PHASE, state(:, S_PHASE))
+         call keep(D_PLEAF, state(:, S_PLEAF))
+         call keep(D_GPP, gppd)
+         call keep(D_NPP, w%npp)
          do n = 1, nb
             dg(n, D_RA) = ((w%rm(n, 1) + w%rm(n, 2)) + w%rm(n, 3)) + w%rg(n)
             dg(n, D_NEP) = w%npp(n) - crsoil(n)
             dg(n, D_TAIRC) = tairk(n) - TKZERO
             dg(n, D_TSOILC) = w%tsoilavg(n) - TKZERO
          end do
-         dg(:, D_RH) = crsoil
-         dg(:, D_RG) = w%rg
-         dg(:, D_CLABLOSS) = w%clabloss
-         dg(:, D_CEXUDATE) = w%cexud
-         dg(:, D_FRACCLABILE) = w%fracclab
-         dg(:, D_CLITINPT_MET) = clit_met
-         dg(:, D_CLITINPT_STR) = clit_str + cwd2str
-         dg(:, D_CPASSINPT) = cpass
-         dg(:, D_XKNLIMITING) = w%xkn
-         dg(:, D_MOISTAVG) = w%moistavg
-         dg(:, D_BTRAN) = w%btran
-         dg(:, D_THETALIQ) = thetaliq
-         dg(:, D_FT) = ft
-         dg(:, D_FW) = fw
-         dg(:, D_FMET_LEAF) = fmet_l
-         dg(:, D_NEG_POOLS) = w%nneg + nneg_s
+         call keep(D_RH, crsoil)
+         call keep(D_RG, w%rg)
+         call keep(D_CLABLOSS, w%clabloss)
+         call keep(D_CEXUDATE, w%cexud)
+         call keep(D_FRACCLABILE, w%fracclab)
+         call keep(D_CLITINPT_MET, clit_met)
+         call keep(D_CLITINPT_STR, clit_str + cwd2str)
+         call keep(D_CPASSINPT, cpass)
+         call keep(D_XKNLIMITING, w%xkn)
+         call keep(D_MOISTAVG, w%moistavg)
+         call keep(D_BTRAN, w%btran)
+         call keep(D_THETALIQ, thetaliq)
+         call keep(D_FT, ft)
+         call keep(D_FW, fw)
+         call keep(D_FMET_LEAF, fmet_l)
+         call keep(D_NEG_POOLS, w%nneg + nneg_s)
          ! deposition and fixation are reported for every cell, as the original does; on
          ! inactive (ice/water) cells they enter no pool, which the N budget books as a sink
          do n = 1, nb
@@ -352,14 +355,14 @@ contains
             end if
          end do
          if (icycle > 1) then
-            dg(:, D_NLITINPT_MET) = nlit_met
-            dg(:, D_NUPTAKE) = w%nup
-            dg(:, D_NLEACH) = nleach
-            dg(:, D_NLOSS) = nloss
-            dg(:, D_NLITTERMIN) = nlitmin
-            dg(:, D_NSOILMIN_GROSS) = nsmin
-            dg(:, D_NSOILIMMOB) = nsimm
-            dg(:, D_NNETMIN) = nsnet
+            call keep(D_NLITINPT_MET, nlit_met)
+            call keep(D_NUPTAKE, w%nup)
+            call keep(D_NLEACH, nleach)
+            call keep(D_NLOSS, nloss)
+            call keep(D_NLITTERMIN, nlitmin)
+            call keep(D_NSOILMIN_GROSS, nsmin)
+            call keep(D_NSOILIMMOB, nsimm)
+            call keep(D_NNETMIN, nsnet)
             do n = 1, nb
                if (.not. active(n)) cycle
                ! intended NlitInptStruc (Q20): + k_cwd * N_cwd (start-of-day N_cwd)
@@ -372,13 +375,29 @@ contains
 
          if (opt%exud_on) then
             ! root exudation diagnostics (seed_processes.md 1.6)
-            dg(:, D_NEXUDATE) = w%nexud
-            dg(:, D_NEXUDATE_EXT) = w%nexext
-            dg(:, D_CEXUDATE_CAPPED) = w%ccap
-            if (ex_route1) dg(:, D_HR_EXUDATE) = exs(:, 2)
+            call keep(D_NEXUDATE, w%nexud)
+            call keep(D_NEXUDATE_EXT, w%nexext)
+            call keep(D_CEXUDATE_CAPPED, w%ccap)
+            if (ex_route1) call keep(D_HR_EXUDATE, exs(:, 2))
          end if
-         call keep_day(nb, dg, annual, daily(:, :, min(d, nstore)), store_daily /= 0, DIAG_CASA_FIRST, DIAG_CASA_LAST)
+         call keep_day(nb, dg, kept, annual, daily(:, :, min(d, nstore)), store_daily /= 0, DIAG_CASA_FIRST, &
+                       DIAG_CASA_LAST)
       end do
+
+   contains
+
+      !> Column k of the day's diagnostics is v: added to the annual sums (and stored as the day's value) here, in
+      !> one pass, instead of being copied into dg for keep_day; kept(k) tells keep_day to leave the column alone.
+      subroutine keep(k, v)
+         integer, intent(in) :: k
+         real(dp), intent(in) :: v(nb)
+         integer :: n
+         do n = 1, nb
+            annual(n, k) = annual(n, k) + v(n)
+         end do
+         if (store_daily /= 0) daily(:, k, min(d, nstore)) = v
+         kept(k) = .true.
+      end subroutine keep
    end subroutine casa_block_days
 
    ! ------------------------------------------------------------------ semi-analytic spin-up diagnostics

@@ -67,7 +67,7 @@ module casa_veg
    implicit none
    private
 
-   public :: casa_root_fractions, casa_phenology, casa_avgsoil, casa_avg_layers
+   public :: casa_root_fractions, casa_phenology_calendar, casa_phenology, casa_avgsoil, casa_avg_layers
    public :: casa_rplant, casa_allocation, casa_xrateplant, casa_exudation
    public :: casa_kplant, casa_litter_fmet, casa_nrequire, casa_xnp, casa_xkn2, casa_nuptake
    public :: casa_plant_tendencies, casa_litterfall, casa_plant_update, casa_end_of_day_np, cell_active, inint
@@ -134,11 +134,15 @@ contains
    end subroutine casa_root_fractions
 
    ! ------------------------------------------------------------------ 4.1
-   subroutine casa_phenology(ncell, doy, params, phase)
-      integer, intent(in) :: ncell, doy
+   !> The per-cell phenology calendar (time-invariant): for phase p = 0..3 (dormant, green-up, steady,
+   !> senescence) the day of year pstart(:, p) it began and its length plen(:, p) in days (green-up and
+   !> senescence last 14 days from the greenup and fall days); evergreen cells (IGBP 1, 2) stay in phase 2.
+   subroutine casa_phenology_calendar(ncell, params, pstart, plen, evergreen)
+      integer, intent(in) :: ncell
       real(dp), intent(in) :: params(ncell, NCASAPARAM)
-      real(dp), intent(inout) :: phase(ncell)
-      integer :: n, d1, d2, d3, d4, l12, l23, l34, l41, ph, dd, iveg
+      integer, intent(out) :: pstart(ncell, 0:3), plen(ncell, 0:3)
+      logical, intent(out) :: evergreen(ncell)
+      integer :: n, d1, d2, d3, d4, iveg
       do n = 1, ncell
          d1 = inint(params(n, P_GREENUP))
          d3 = inint(params(n, P_FALL))
@@ -146,27 +150,42 @@ contains
          d4 = d3 + 14
          if (d2 > 365) d2 = d2 - 365
          if (d4 > 365) d4 = d4 - 365
-         l12 = d2 - d1; if (l12 < 0) l12 = l12 + 365
-         l23 = d3 - d2; if (l23 < 0) l23 = l23 + 365
-         l34 = d4 - d3; if (l34 < 0) l34 = l34 + 365
-         l41 = d1 - d4; if (l41 < 0) l41 = l41 + 365
-         ph = inint(phase(n))
-         select case (ph)
-         case (0)
-            dd = doy - d4; if (dd < 0) dd = dd + 365
-            if (dd > l41) ph = 1
-         case (1)
-            dd = doy - d1; if (dd < 0) dd = dd + 365
-            if (dd > l12) ph = 2
-         case (2)
-            dd = doy - d2; if (dd < 0) dd = dd + 365
-            if (dd > l23) ph = 3
-         case (3)
-            dd = doy - d3; if (dd < 0) dd = dd + 365
-            if (dd > l34) ph = 0
-         end select
+         pstart(n, 0) = d4
+         pstart(n, 1) = d1
+         pstart(n, 2) = d2
+         pstart(n, 3) = d3
+         plen(n, 0) = wrap(d1 - d4)
+         plen(n, 1) = wrap(d2 - d1)
+         plen(n, 2) = wrap(d3 - d2)
+         plen(n, 3) = wrap(d4 - d3)
          iveg = inint(params(n, P_IVEG))
-         if (iveg == 1 .or. iveg == 2) ph = 2
+         evergreen(n) = iveg == 1 .or. iveg == 2
+      end do
+   contains
+      !> one year added to a negative length, once (a table's day outside 1..365 keeps its original meaning)
+      elemental integer function wrap(days)
+         integer, intent(in) :: days
+         wrap = days
+         if (wrap < 0) wrap = wrap + 365
+      end function wrap
+   end subroutine casa_phenology_calendar
+
+   !> The day's phase: a cell moves on to the next phase once more than the current phase's length has passed
+   !> since its start day (casa_phenology_calendar).
+   subroutine casa_phenology(ncell, doy, pstart, plen, evergreen, phase)
+      integer, intent(in) :: ncell, doy
+      integer, intent(in) :: pstart(ncell, 0:3), plen(ncell, 0:3)
+      logical, intent(in) :: evergreen(ncell)
+      real(dp), intent(inout) :: phase(ncell)
+      integer :: n, ph, dd
+      do n = 1, ncell
+         ph = inint(phase(n))
+         if (ph >= 0 .and. ph <= 3) then
+            dd = doy - pstart(n, ph)
+            if (dd < 0) dd = dd + 365
+            if (dd > plen(n, ph)) ph = modulo(ph + 1, 4)
+         end if
+         if (evergreen(n)) ph = 2
          phase(n) = real(ph, dp)
       end do
    end subroutine casa_phenology
@@ -386,13 +405,17 @@ contains
       real(dp), intent(out) :: kplant(ncell, 3)
       real(dp) :: rate_leaf
       integer :: n
+      ! cells innermost, no early exit: the loop vectorises (casa_soil's casa_delsoil explains)
       do n = 1, ncell
-         kplant(n, :) = 0.0_dp
          if (cell_active(params(n, P_IVT2))) then
             rate_leaf = DELTCASA/(params(n, P_AGE_LEAF)*(1.0_dp - params(n, P_FRACHERB)))
             kplant(n, 1) = (rate_leaf*xkleaf(n) + kcold(n)) + kdry(n)
             kplant(n, 2) = DELTCASA/params(n, P_AGE_WOOD)
             kplant(n, 3) = DELTCASA/params(n, P_AGE_FROOT)
+         else
+            kplant(n, 1) = 0.0_dp
+            kplant(n, 2) = 0.0_dp
+            kplant(n, 3) = 0.0_dp
          end if
          if (lai(n) <= params(n, P_LAIMIN)) kplant(n, 1) = 0.0_dp
       end do
@@ -545,25 +568,33 @@ contains
       real(dp), intent(in) :: nsoilmin(ncell), xkn(ncell), npp(ncell), fracc(ncell, 3)
       real(dp), intent(in) :: kplant(ncell, 3), cplant(ncell, 3), nplant(ncell, 3)
       real(dp), intent(out) :: nuptake(ncell), fracnalloc(ncell, 3)
-      real(dp), allocatable :: xnpp(:), rmin(:, :), rmax(:, :)
-      real(dp) :: u(3)
+      real(dp), allocatable :: xnpp(:), rmin(:, :), rmax(:, :), u(:, :)
       integer :: n, i
-      allocate (xnpp(ncell), rmin(ncell, 3), rmax(ncell, 3))
+      allocate (xnpp(ncell), rmin(ncell, 3), rmax(ncell, 3), u(ncell, 3))
       do n = 1, ncell
          xnpp(n) = max(0.0_dp, npp(n))
       end do
       call casa_nrequire(ncell, params, xnpp, nsoilmin, fracc, kplant, cplant, nplant, rmin, rmax)
-      do n = 1, ncell
-         nuptake(n) = 0.0_dp
-         fracnalloc(n, :) = 0.0_dp
-         if (.not. cell_active(params(n, P_IVT2))) cycle
-         do i = 1, 3
-            u(i) = rmin(n, i) + ((xkn(n)*(rmax(n, i) - rmin(n, i)))*nsoilmin(n)) &
-                   /(nsoilmin(n) + params(n, P_KMINN))
+      do i = 1, 3
+         do n = 1, ncell
+            u(n, i) = rmin(n, i) + ((xkn(n)*(rmax(n, i) - rmin(n, i)))*nsoilmin(n)) &
+                      /(nsoilmin(n) + params(n, P_KMINN))
          end do
-         nuptake(n) = ((u(1) + u(2)) + u(3)) + 1.0e-10_dp
-         do i = 1, 3
-            fracnalloc(n, i) = u(i)/nuptake(n)
+      end do
+      do n = 1, ncell
+         nuptake(n) = ((u(n, 1) + u(n, 2)) + u(n, 3)) + 1.0e-10_dp
+      end do
+      do i = 1, 3
+         do n = 1, ncell
+            fracnalloc(n, i) = u(n, i)/nuptake(n)
+         end do
+      end do
+      do n = 1, ncell
+         nuptake(n) = merge(nuptake(n), 0.0_dp, cell_active(params(n, P_IVT2)))
+      end do
+      do i = 1, 3
+         do n = 1, ncell
+            fracnalloc(n, i) = merge(fracnalloc(n, i), 0.0_dp, cell_active(params(n, P_IVT2)))
          end do
       end do
    end subroutine casa_nuptake
@@ -582,17 +613,18 @@ contains
       real(dp), intent(in) :: nuptake(ncell), fracnalloc(ncell, 3)
       real(dp), intent(out) :: dcplant(ncell, 3), dclabile(ncell), dnturn(ncell, 3), dnplant(ncell, 3)
       integer :: n, i
-      do n = 1, ncell
-         dcplant(n, :) = 0.0_dp
-         dnturn(n, :) = 0.0_dp
-         dnplant(n, :) = 0.0_dp
-         dclabile(n) = 0.0_dp
-         if (.not. cell_active(params(n, P_IVT2))) cycle
-         do i = 1, 3
+      do i = 1, 3
+         do n = 1, ncell
             dcplant(n, i) = npp(n)*fracc(n, i) - kplant(n, i)*cplant(n, i)
+            dnturn(n, i) = 0.0_dp
+            dnplant(n, i) = 0.0_dp
          end do
+      end do
+      do n = 1, ncell
          dclabile(n) = gpp(n)*fracclabile(n) - clabloss(n)
-         if (icycle > 1) then
+      end do
+      if (icycle > 1) then
+         do n = 1, ncell
             if (fracnalloc(n, 1) == 0.0_dp) then
                dnturn(n, 1) = -(kplant(n, 1)*nplant(n, 1))
             else
@@ -600,10 +632,22 @@ contains
             end if
             dnturn(n, 2) = -(kplant(n, 2)*nplant(n, 2))*params(n, P_FTRANS_WOOD)
             dnturn(n, 3) = -(kplant(n, 3)*nplant(n, 3))*params(n, P_FTRANS_FROOT)
-            do i = 1, 3
+         end do
+         do i = 1, 3
+            do n = 1, ncell
                dnplant(n, i) = dnturn(n, i) + nuptake(n)*fracnalloc(n, i)
             end do
-         end if
+         end do
+      end if
+      do i = 1, 3
+         do n = 1, ncell
+            dcplant(n, i) = merge(dcplant(n, i), 0.0_dp, cell_active(params(n, P_IVT2)))
+            dnturn(n, i) = merge(dnturn(n, i), 0.0_dp, cell_active(params(n, P_IVT2)))
+            dnplant(n, i) = merge(dnplant(n, i), 0.0_dp, cell_active(params(n, P_IVT2)))
+         end do
+      end do
+      do n = 1, ncell
+         dclabile(n) = merge(dclabile(n), 0.0_dp, cell_active(params(n, P_IVT2)))
       end do
    end subroutine casa_plant_tendencies
 
@@ -621,15 +665,9 @@ contains
       real(dp), intent(out) :: clitinpt_met(ncell), clitinpt_str(ncell)
       real(dp), intent(out) :: nlitinpt_met(ncell), nlitinpt_str(ncell)
       real(dp) :: fsl, fsr, cl2m, cl2s, cr2m, cr2s, nl2s, nr2s
+      logical :: act
       integer :: n
       do n = 1, ncell
-         fluxc_lit(n, :) = 0.0_dp
-         fluxn_lit(n, :) = 0.0_dp
-         clitinpt_met(n) = 0.0_dp
-         clitinpt_str(n) = 0.0_dp
-         nlitinpt_met(n) = 0.0_dp
-         nlitinpt_str(n) = 0.0_dp
-         if (.not. cell_active(params(n, P_IVT2))) cycle
          fsl = 1.0_dp - fmet_leaf(n)
          fsr = 1.0_dp - fmet_froot(n)
          cl2m = (fmet_leaf(n)*kplant(n, 1))*cplant(n, 1)
@@ -637,10 +675,9 @@ contains
          cr2m = (fmet_froot(n)*kplant(n, 3))*cplant(n, 3)
          cr2s = (fsr*kplant(n, 3))*cplant(n, 3)
          ! sums over leaf, wood, froot from 0; the zero wood terms do not change them
-         fluxc_lit(n, 1) = cl2m + cr2m
+         fluxc_lit(n, 1) = (cl2m + cr2m) + cexud(n)
          fluxc_lit(n, 2) = cl2s + cr2s
          fluxc_lit(n, 3) = kplant(n, 2)*cplant(n, 2)
-         fluxc_lit(n, 1) = fluxc_lit(n, 1) + cexud(n)
          clitinpt_met(n) = cl2m + (cr2m + cexud(n))
          clitinpt_str(n) = cl2s + cr2s
          if (icycle > 1) then
@@ -651,7 +688,24 @@ contains
             fluxn_lit(n, 3) = -dnturn(n, 2)
             nlitinpt_met(n) = ((-dnturn(n, 1)) - nl2s) + ((-dnturn(n, 3)) - nr2s)
             nlitinpt_str(n) = nl2s + nr2s
+         else
+            fluxn_lit(n, 1) = 0.0_dp
+            fluxn_lit(n, 2) = 0.0_dp
+            fluxn_lit(n, 3) = 0.0_dp
+            nlitinpt_met(n) = 0.0_dp
+            nlitinpt_str(n) = 0.0_dp
          end if
+         act = cell_active(params(n, P_IVT2))
+         fluxc_lit(n, 1) = merge(fluxc_lit(n, 1), 0.0_dp, act)
+         fluxc_lit(n, 2) = merge(fluxc_lit(n, 2), 0.0_dp, act)
+         fluxc_lit(n, 3) = merge(fluxc_lit(n, 3), 0.0_dp, act)
+         fluxn_lit(n, 1) = merge(fluxn_lit(n, 1), 0.0_dp, act)
+         fluxn_lit(n, 2) = merge(fluxn_lit(n, 2), 0.0_dp, act)
+         fluxn_lit(n, 3) = merge(fluxn_lit(n, 3), 0.0_dp, act)
+         clitinpt_met(n) = merge(clitinpt_met(n), 0.0_dp, act)
+         clitinpt_str(n) = merge(clitinpt_str(n), 0.0_dp, act)
+         nlitinpt_met(n) = merge(nlitinpt_met(n), 0.0_dp, act)
+         nlitinpt_str(n) = merge(nlitinpt_str(n), 0.0_dp, act)
       end do
    end subroutine casa_litterfall
 

@@ -568,7 +568,8 @@ contains
          dg(:, D_BTRAN) = w%btran
          dg(:, D_FMET_LEAF) = fmet_l
          dg(:, D_NEG_POOLS) = w%nneg
-         call keep_day(nb, dg, annual, daily(:, :, min(d, nstore)), store_daily /= 0, DIAG_CORPSE_FIRST, DIAG_CORPSE_LAST)
+         call keep_day(nb, dg, NONE_KEPT, annual, daily(:, :, min(d, nstore)), store_daily /= 0, &
+                       DIAG_CORPSE_FIRST, DIAG_CORPSE_LAST)
       end do
 
       ! end of the year: the year's NPP sum becomes the previous-year NPP

@@ -10,6 +10,9 @@ module tb_layout
    implicit none
    public
 
+   !> keep_day's ``kept`` when the caller adds no column itself
+   logical, parameter :: NONE_KEPT(NDIAG) = .false.
+
 contains
 
    !> Error code of the uniform arguments of an advance call (ERR_OK if valid): ERR_BAD_LAYOUT unless the host
@@ -30,23 +33,20 @@ contains
 
    !> One day's diagnostics ``dg`` (cell block, NDIAG) added to the annual sums and, when ``store``, copied to the
    !> day's daily slice: only the host's columns and the running soil model's own block ``first:last``
-   !> (``DIAG_<MODEL>_FIRST/LAST``; pass 1, 0 for none). The other models' columns stay as the caller zeroed them,
-   !> so a run does not pay for the columns of soil models it does not use.
-   pure subroutine keep_day(nb, dg, annual, daily_day, store, first, last)
+   !> (``DIAG_<MODEL>_FIRST/LAST``; pass 1, 0 for none), but not the columns ``kept``, which the caller has added
+   !> and stored itself. The other models' columns stay as the caller zeroed them, so a run does not pay for the
+   !> columns of soil models it does not use.
+   pure subroutine keep_day(nb, dg, kept, annual, daily_day, store, first, last)
       integer, intent(in) :: nb, first, last
       real(real64), intent(in) :: dg(nb, NDIAG)
+      logical, intent(in) :: kept(NDIAG)
       real(real64), intent(inout) :: annual(nb, NDIAG), daily_day(nb, NDIAG)
       logical, intent(in) :: store
       integer :: j
-      do j = 1, DIAG_HOST_LAST
+      do j = 1, NDIAG
+         if (kept(j) .or. (j > DIAG_HOST_LAST .and. (j < first .or. j > last))) cycle
          annual(:, j) = annual(:, j) + dg(:, j)
+         if (store) daily_day(:, j) = dg(:, j)
       end do
-      do j = first, last
-         annual(:, j) = annual(:, j) + dg(:, j)
-      end do
-      if (store) then
-         daily_day(:, :DIAG_HOST_LAST) = dg(:, :DIAG_HOST_LAST)
-         daily_day(:, first:last) = dg(:, first:last)
-      end if
    end subroutine keep_day
 end module tb_layout

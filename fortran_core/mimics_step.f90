@@ -352,7 +352,8 @@ contains
          end if
          if (any(mparams(:, M_EXUD_DIAG) /= 0.0_dp)) call mimics_exudate_diagnostics(nb, q, dg)
          if (any(mparams(:, M_SASU_DIAG) /= 0.0_dp)) call mimics_sasu_fluxes(nb, mparams, q, dg)
-         call keep_day(nb, dg, annual, daily(:, :, min(d, nstore)), store_daily /= 0, DIAG_MIMICS_FIRST, DIAG_MIMICS_LAST)
+         call keep_day(nb, dg, NONE_KEPT, annual, daily(:, :, min(d, nstore)), store_daily /= 0, &
+                       DIAG_MIMICS_FIRST, DIAG_MIMICS_LAST)
       end do
 
       ! end of the year: the year's NPP sum becomes the previous-year NPP (3.4)

@@ -49,6 +49,9 @@ module casa_veg_day
       real(dp), allocatable :: csrc(:), nsrc(:), nneg(:)     !< plant clamps (casa_plant_update)
       !> root exudation (tb_exudation): N flux, C created (legacy), N from outside, C capped by NPP
       real(dp), allocatable :: nexud(:), cexq(:), nexext(:), ccap(:)
+      !> the cells' phenology calendar (casa_phenology_calendar; time-invariant)
+      integer, allocatable :: pstart(:, :), plen(:, :)
+      logical, allocatable :: evergreen(:)
    end type veg_day_work
 
 contains
@@ -66,6 +69,8 @@ contains
       allocate (w%cplant0(nb, 3), w%nplant0(nb, 3), w%dcplant(nb, 3), w%dclab(nb), w%dnturn(nb, 3))
       allocate (w%dnplant(nb, 3), w%csrc(nb), w%nsrc(nb), w%nneg(nb))
       allocate (w%nexud(nb), w%cexq(nb), w%nexext(nb), w%ccap(nb))
+      allocate (w%pstart(nb, 0:3), w%plen(nb, 0:3), w%evergreen(nb))
+      call casa_phenology_calendar(nb, params, w%pstart, w%plen, w%evergreen)
       w%nexud = 0.0_dp
       w%nexext = 0.0_dp
       w%ccap = 0.0_dp
@@ -183,6 +188,7 @@ contains
             end do
          end do
       end if
+      if (d < nday) call touch_forcing_day(nb, ncell, cells, consecutive, nday, d + 1, gpp, tair, ndep, tsoil, moist)
       do n = 1, nb
          if (params(n, P_DRY_DAYS) <= 0.0_dp) cycle
          d0 = inint(params(n, P_DRY_START))
@@ -203,6 +209,40 @@ contains
       end do
    end subroutine widen_forcing_day
 
+   !> Loads one value per cache line of the block's forcing of day d, so that tomorrow's values are in cache when
+   !> widen_forcing_day needs them: these loads miss together, here, instead of one after the other inside the
+   !> day's arithmetic (the met arrays hold all the call's cells, so a block's day is 15 short runs ncell apart).
+   !> No value changes; the volatile sum only keeps the compiler from dropping the loads.
+   subroutine touch_forcing_day(nb, ncell, cells, consecutive, nday, d, gpp, tair, ndep, tsoil, moist)
+      integer, intent(in) :: nb, ncell, cells(nb), nday, d
+      logical, intent(in) :: consecutive
+      real(sp), intent(in) :: gpp(ncell, nday), tair(ncell, nday), ndep(ncell, nday)
+      real(sp), intent(in) :: tsoil(ncell, NSOIL_LAYERS, nday), moist(ncell, NSOIL_LAYERS, nday)
+      integer, parameter :: LINE = 16   ! float32 values per 64-byte cache line
+      real(sp), volatile :: sink
+      real(sp) :: s
+      integer :: n, l, step
+      step = merge(LINE, 1, consecutive)
+      s = 0.0_sp
+      do n = 1, nb, step
+         s = s + (gpp(cells(n), d) + tair(cells(n), d)) + ndep(cells(n), d)
+      end do
+      do l = 1, NSOIL_LAYERS
+         do n = 1, nb, step
+            s = s + tsoil(cells(n), l, d) + moist(cells(n), l, d)
+         end do
+      end do
+      if (consecutive) then
+         ! the last line of each run (a run of nb values need not start on a line boundary)
+         n = nb
+         s = s + (gpp(cells(n), d) + tair(cells(n), d)) + ndep(cells(n), d)
+         do l = 1, NSOIL_LAYERS
+            s = s + tsoil(cells(n), l, d) + moist(cells(n), l, d)
+         end do
+      end if
+      sink = s
+   end subroutine touch_forcing_day
+
    !> One vegetation day of nb cells: phenology, root-zone soil averages, plant
    !> respiration and NPP (times npp_scalar), allocation, leaf-shedding rates,
    !> exudation (gppd is reduced by the exudate), turnover rates, N-limited NPP,
@@ -219,7 +259,7 @@ contains
       type(veg_day_work), intent(inout) :: w
       integer :: n, i
 
-      call casa_phenology(nb, doy, params, st(:, S_PHASE))
+      call casa_phenology(nb, doy, w%pstart, w%plen, w%evergreen, st(:, S_PHASE))
       call casa_avgsoil(nb, params, opt%clamp_btran, froot, tsl, msl, w%tsoilavg, w%moistavg, w%btran)
       call casa_rplant(nb, params, opt%leaf_maint_resp, opt%constant_yield, tairk, w%tsoilavg, gppd, &
                        st(:, S_CLEAF:S_CFROOT), st(:, S_NLEAF:S_NFROOT), st(:, S_PLEAF:S_PFROOT), &
