@@ -221,23 +221,29 @@ contains
       integer, parameter :: LINE = 16   ! float32 values per 64-byte cache line
       real(sp), volatile :: sink
       real(sp) :: s
-      integer :: n, l, step
-      step = merge(LINE, 1, consecutive)
+      integer :: n, l, o
       s = 0.0_sp
-      do n = 1, nb, step
-         s = s + (gpp(cells(n), d) + tair(cells(n), d)) + ndep(cells(n), d)
-      end do
-      do l = 1, NSOIL_LAYERS
-         do n = 1, nb, step
-            s = s + tsoil(cells(n), l, d) + moist(cells(n), l, d)
-         end do
-      end do
       if (consecutive) then
-         ! the last line of each run (a run of nb values need not start on a line boundary)
-         n = nb
-         s = s + (gpp(cells(n), d) + tair(cells(n), d)) + ndep(cells(n), d)
+         ! one value per line of each run, and the run's last value (a run need not start on a line boundary)
+         o = cells(1) - 1
+         do n = 1, nb - 1, LINE
+            s = s + ((gpp(o + n, d) + tair(o + n, d)) + ndep(o + n, d))
+         end do
+         s = s + ((gpp(o + nb, d) + tair(o + nb, d)) + ndep(o + nb, d))
          do l = 1, NSOIL_LAYERS
-            s = s + tsoil(cells(n), l, d) + moist(cells(n), l, d)
+            do n = 1, nb - 1, LINE
+               s = s + (tsoil(o + n, l, d) + moist(o + n, l, d))
+            end do
+            s = s + (tsoil(o + nb, l, d) + moist(o + nb, l, d))
+         end do
+      else
+         do n = 1, nb
+            s = s + ((gpp(cells(n), d) + tair(cells(n), d)) + ndep(cells(n), d))
+         end do
+         do l = 1, NSOIL_LAYERS
+            do n = 1, nb
+               s = s + (tsoil(cells(n), l, d) + moist(cells(n), l, d))
+            end do
          end do
       end if
       sink = s
