@@ -179,7 +179,8 @@ contains
       logical :: ex_route1                  ! some cell sends exudate to the microbial pool (CASA route 1)
       real(dp) :: cexl(nb), exs(nb, 3)      ! exudate C to litter; route 1: C to mic, C respired, N
       real(dp) :: nalloc_sum
-      logical :: kept(NDIAG)                ! the columns keep() adds to the annual sums itself
+      logical :: kept(NDIAG)                ! the columns keep_day leaves alone: keep() adds them itself, or unreported
+      logical :: sasu_on                    ! some cell reports the sasu_* fluxes (P_SASU_DIAG)
 
       opt%clamp_btran = fixes(FIX_CLAMP_BTRAN) /= 0
       opt%leaf_maint_resp = fixes(FIX_LEAF_MAINT_RESP) /= 0
@@ -205,6 +206,10 @@ contains
       ! icycle and on whether a cell is active), so dg is zeroed once per call.
       dg = 0.0_dp
       kept = .false.
+      ! The soil model's own diagnostics (testbed/soil/casa.toml: the sasu_* fluxes only) cost a tenth of a day's
+      ! work; they are reported only where a sasu stage asks for them and otherwise stay 0.
+      sasu_on = any(params(:, P_SASU_DIAG) /= 0.0_dp)
+      if (.not. sasu_on) kept(DIAG_CASA_FIRST:DIAG_CASA_LAST) = .true.
       do d = 1, nday
          doy = doy0 + d - 1
          call widen_forcing_day(nb, ncell, cells, nday, d, doy, params, gpp, tair, ndep, tsoil, moist, dtair, dtsoil, &
@@ -274,7 +279,7 @@ contains
                               dclit, dcsoil, dnlit, dnsoil, dnmin, crsoil, cpass, cwd2str, nlitmin, nsmin, &
                               nsimm, nsnet, nloss, nleach, nsrc_q9)
          end if
-         call casa_sasu_fluxes(nb, klitter, ksoil, ltos, stos, w%kplant, w%cplant0, fmet_l, fmet_r, &
+         if (sasu_on) call casa_sasu_fluxes(nb, klitter, ksoil, ltos, stos, w%kplant, w%cplant0, fmet_l, fmet_r, &
                                state(:, S_CMET:S_CCWD), state(:, S_CMIC:S_CPASS), dg)
          ! 17
          ncwd0 = state(:, S_NCWD)

@@ -506,6 +506,47 @@ def test_mimics_sasu_fluxes_close_each_pools_budget_and_change_no_result(
     assert np.all(taken[active] < given[active])
 
 
+@pytest.mark.parametrize("cycle", ["c", "cn"])
+def test_casa_sasu_fluxes_are_reported_only_with_the_switch_and_change_no_result(
+    domain: Path, tmp_path: Path, cycle: str
+):
+    """CASA's sasu_* diagnostics (its soil model's whole diagnostic block) are summed only where the host
+    parameter sasu_diag is 1, as a sasu stage sets it (spinup/tasks.py); otherwise they stay 0 and cost nothing.
+    Either way the state and every other diagnostic are bit-identical."""
+    from testbed import layout
+    from testbed.run import run_years
+
+    nml = write_namelist(tmp_path, domain, "run.soil_model=casa", f"run.cycle={cycle}")
+    model = plan_spinup(RunConfig.read(nml)).stages[0].model
+    steps = plan_spinup(RunConfig.read(nml)).stages[1].steps[:1]
+    start = model.cold_state()
+    block = list(layout.block("diag", "casa"))
+    assert block and all(layout.DIAGNOSTICS[i].startswith("sasu_") for i in block)  # the kernel skips the block
+    assert not model.params[:, layout.index("casa", "sasu_diag")].any()  # off in a run
+    runs = {}
+    for on in (0.0, 1.0):
+        model.params[:, layout.index("casa", "sasu_diag")] = on
+        state = start.copy(order="F")
+        res = list(run_years(model, state, steps))[0]
+        runs[on] = (state, res.annual)
+    assert np.array_equal(runs[0.0][0], runs[1.0][0])
+    others = [i for i in range(layout.NDIAG) if i not in block]
+    assert np.array_equal(runs[0.0][1][:, others], runs[1.0][1][:, others])
+    assert not runs[0.0][1][:, block].any()
+    annual = runs[1.0][1]
+
+    def d(name: str) -> np.ndarray:
+        return annual[:, layout.index("diag", name)]
+
+    active = d("sasu_out_cmet") > 0
+    assert active.sum() >= 6
+    # what a pool gives to the others is a part of its outflux (the rest is respired)
+    for src, dests in (("cmet", ("cmic",)), ("cstr", ("cmic", "cslow")), ("cmic", ("cslow", "cpass"))):
+        given = sum(d(f"sasu_{c}_from_{src}") for c in dests)
+        assert np.all(given[active] <= d(f"sasu_out_{src}")[active])
+        assert np.all(given[active] > 0)
+
+
 # ------------------------------------------------------------------------------- the pipeline
 
 

@@ -155,8 +155,9 @@ class SoilModel:
     #: pools whose daily outflux and transfers the kernel reports (diag sasu_out_<c>, sasu_<dest>_from_<src>):
     #: donor-controlled (CASA) or with flux-weighted effective rates (MIMICS); empty: no sasu
     linear_pools: tuple[tuple[str, str | None], ...] = ()
-    #: its parameter column (sparams) that a sasu stage sets to 1 so that the kernel reports those fluxes (None:
-    #: always reported)
+    #: the parameter column that a sasu stage sets to 1 so that the kernel reports those fluxes (None: always
+    #: reported): a column of its own parameter set (sparams) or, for a soil model without one (CASA), of the host's
+    #: parameters
     sasu_switch: str | None = None
     #: carbon columns of linear_pools that the steady-state solve includes but the step does not scale: fast pools
     #: that follow within the next cycle (MIMICS' microbes, hours to days)

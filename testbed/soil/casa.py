@@ -28,6 +28,7 @@ MODEL = SoilModel(
     legacy_isom=1,
     kernel_advance="advance_casa",
     scenario_options=("moisture.fw_psi", "heterogeneity.het_lin"),
+    sasu_switch="sasu_diag",
     linear_pools=(
         ("cwood", "nwood"),
         ("cfroot", "nfroot"),

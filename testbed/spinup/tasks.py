@@ -211,8 +211,12 @@ def cycle_chunk(job: CycleJob, model: Model, start: np.ndarray, memory: dict | N
     cycle_sum = np.zeros((model.ncell, layout.NDIAG)) if job.method == "sasu" else None
     if job.method == "sasu" and model.soil.sasu_switch:
         model = copy.copy(model)  # the kernel reports the fluxes while this task runs; the shared model is untouched
-        model.sparams = model.sparams.copy(order="F")
-        model.sparams[:, layout.index(model.soil_model, model.soil.sasu_switch)] = 1.0
+        if model.soil.parameters:  # a column of the soil model's own parameter set
+            model.sparams = model.sparams.copy(order="F")
+            model.sparams[:, layout.index(model.soil_model, model.soil.sasu_switch)] = 1.0
+        else:  # a soil model without one (CASA): a column of the host's parameters
+            model.params = model.params.copy(order="F")
+            model.params[:, layout.index("casa", model.soil.sasu_switch)] = 1.0
     for res in run_years(
         model,
         state,
