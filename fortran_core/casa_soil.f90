@@ -236,14 +236,7 @@ contains
          end do
       end do
       do n = 1, ncell
-         nlittermin(n) = 0.0_dp
-         nsmin(n) = 0.0_dp
-         nsimm(n) = 0.0_dp
-         nsnet(n) = 0.0_dp
-         nloss(n) = 0.0_dp
-         nleach(n) = 0.0_dp
-         nsrc_q9(n) = 0.0_dp
-         dnsoilmin(n) = 0.0_dp
+         call zero_n_fluxes(n)
       end do
       do j = 1, 3
          do n = 1, ncell
@@ -336,10 +329,17 @@ contains
          dcsoil(n, :) = 0.0_dp
          dnlitter(n, :) = 0.0_dp
          dnsoil(n, :) = 0.0_dp
-         dnsoilmin(n) = 0.0_dp
          crsoil(n) = 0.0_dp
          cpassinpt(n) = 0.0_dp
          cwd2str(n) = 0.0_dp
+         call zero_n_fluxes(n)
+      end do
+
+   contains
+
+      !> cell n's N fluxes 0 (accumulators start there; C-only runs and inactive cells keep it)
+      subroutine zero_n_fluxes(n)
+         integer, intent(in) :: n
          nlittermin(n) = 0.0_dp
          nsmin(n) = 0.0_dp
          nsimm(n) = 0.0_dp
@@ -347,7 +347,8 @@ contains
          nloss(n) = 0.0_dp
          nleach(n) = 0.0_dp
          nsrc_q9(n) = 0.0_dp
-      end do
+         dnsoilmin(n) = 0.0_dp
+      end subroutine zero_n_fluxes
    end subroutine casa_delsoil
 
    ! ------------------------------------------------------------------ 4.16 (litter, soil)
