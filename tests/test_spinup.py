@@ -450,6 +450,19 @@ def test_sasu_pipeline_closes_budgets_and_hands_over_a_simulated_state(
     assert np.array_equal(res.phi, _read_state(out / "restart.nc"))
 
 
+def _runs_with_switch(model, params: np.ndarray, column: int, steps, start: np.ndarray) -> dict:
+    """{0.0: (end state, annual sums), 1.0: ...} of the first of ``steps`` from ``start`` with ``params[:, column]``
+    (a diagnostic switch of the model's parameters) off and on."""
+    from testbed.run import run_years
+
+    runs = {}
+    for on in (0.0, 1.0):
+        params[:, column] = on
+        state = start.copy(order="F")
+        runs[on] = (state, list(run_years(model, state, steps))[0].annual)
+    return runs
+
+
 @pytest.mark.parametrize(("cycle", "options"), [("c", False), ("cn", False), ("cn", True)])
 def test_mimics_sasu_fluxes_close_each_pools_budget_and_change_no_result(
     domain: Path, tmp_path: Path, cycle: str, options: bool
@@ -459,19 +472,13 @@ def test_mimics_sasu_fluxes_close_each_pools_budget_and_change_no_result(
     bit-identical to a run without them. ``options``: the hourly loop for options (here: the microbial
     diagnostics on), which sums the fluxes in the loop itself; the plain loop sums them in a loop of its own."""
     from testbed import layout
-    from testbed.run import run_years
 
     nml = write_namelist(tmp_path, domain, "run.soil_model=mimics", f"run.cycle={cycle}")
     model = plan_spinup(RunConfig.read(nml)).stages[0].model
     steps = plan_spinup(RunConfig.read(nml)).stages[1].steps[:1]
     start = model.cold_state()
     model.sparams[:, layout.index("mimics", "exud_diag")] = 1.0 if options else 0.0
-    runs = {}
-    for on in (0.0, 1.0):
-        model.sparams[:, layout.index("mimics", "sasu_diag")] = on
-        state = start.copy(order="F")
-        res = list(run_years(model, state, steps))[0]
-        runs[on] = (state, res.annual)
+    runs = _runs_with_switch(model, model.sparams, layout.index("mimics", "sasu_diag"), steps, start)
     assert np.array_equal(runs[0.0][0], runs[1.0][0])  # diagnostics only
     end, annual = runs[1.0]
     assert not np.any(runs[0.0][1][:, layout.index("diag", "sasu_out_soma")])  # off: not reported
@@ -514,7 +521,6 @@ def test_casa_sasu_fluxes_are_reported_only_with_the_switch_and_change_no_result
     parameter sasu_diag is 1, as a sasu stage sets it (spinup/tasks.py); otherwise they stay 0 and cost nothing.
     Either way the state and every other diagnostic are bit-identical."""
     from testbed import layout
-    from testbed.run import run_years
 
     nml = write_namelist(tmp_path, domain, "run.soil_model=casa", f"run.cycle={cycle}")
     model = plan_spinup(RunConfig.read(nml)).stages[0].model
@@ -523,12 +529,7 @@ def test_casa_sasu_fluxes_are_reported_only_with_the_switch_and_change_no_result
     block = list(layout.block("diag", "casa"))
     assert block and all(layout.DIAGNOSTICS[i].startswith("sasu_") for i in block)  # the kernel skips the block
     assert not model.params[:, layout.index("casa", "sasu_diag")].any()  # off in a run
-    runs = {}
-    for on in (0.0, 1.0):
-        model.params[:, layout.index("casa", "sasu_diag")] = on
-        state = start.copy(order="F")
-        res = list(run_years(model, state, steps))[0]
-        runs[on] = (state, res.annual)
+    runs = _runs_with_switch(model, model.params, layout.index("casa", "sasu_diag"), steps, start)
     assert np.array_equal(runs[0.0][0], runs[1.0][0])
     others = [i for i in range(layout.NDIAG) if i not in block]
     assert np.array_equal(runs[0.0][1][:, others], runs[1.0][1][:, others])
