@@ -179,7 +179,7 @@ contains
       logical :: ex_route1                  ! some cell sends exudate to the microbial pool (CASA route 1)
       real(dp) :: cexl(nb), exs(nb, 3)      ! exudate C to litter; route 1: C to mic, C respired, N
       real(dp) :: nalloc_sum
-      logical :: kept(NDIAG)                ! the columns keep_day leaves alone: keep() adds them itself, or unreported
+      logical :: kept(NDIAG)                ! the columns keep() adds to the annual sums itself
       logical :: sasu_on                    ! some cell reports the sasu_* fluxes (P_SASU_DIAG)
 
       opt%clamp_btran = fixes(FIX_CLAMP_BTRAN) /= 0
@@ -209,7 +209,6 @@ contains
       ! The soil model's own diagnostics (testbed/soil/casa.toml: the sasu_* fluxes only) cost a tenth of a day's
       ! work; they are reported only where a sasu stage asks for them and otherwise stay 0.
       sasu_on = any(params(:, P_SASU_DIAG) /= 0.0_dp)
-      if (.not. sasu_on) kept(DIAG_CASA_FIRST:DIAG_CASA_LAST) = .true.
       do d = 1, nday
          doy = doy0 + d - 1
          call widen_forcing_day(nb, ncell, cells, nday, d, doy, params, gpp, tair, ndep, tsoil, moist, dtair, dtsoil, &
@@ -385,8 +384,8 @@ contains
             call keep(D_CEXUDATE_CAPPED, w%ccap)
             if (ex_route1) call keep(D_HR_EXUDATE, exs(:, 2))
          end if
-         call keep_day(nb, dg, kept, annual, daily(:, :, min(d, nstore)), store_daily /= 0, DIAG_CASA_FIRST, &
-                       DIAG_CASA_LAST)
+         call keep_day(nb, dg, kept, annual, daily(:, :, min(d, nstore)), store_daily /= 0, &
+                       merge(DIAG_CASA_FIRST, 1, sasu_on), merge(DIAG_CASA_LAST, 0, sasu_on))
       end do
 
    contains
