@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import layout
+from ..atomic import atomic_write
 from ..config import FIRST_PASS_MAX_YEARS, RunConfig
 from ..forcing import MetFile, check_values
 from ..model import Model
@@ -130,8 +131,11 @@ def run_chunk(job: ChunkJob, model: Model, start: np.ndarray | ChunkResult, firs
             annual[index] = res.annual
         if res.daily is not None:
             # an internal part file (this chunk's output columns); the driver merges the chunks per year
+            # written atomically: a chunk recomputed after a lost worker rewrites the same file while the
+            # driver may be reading the first copy (identical values)
             path = Path(job.parts_dir) / f"daily_{index:07d}_{job.cells.start:07d}.npy"
-            np.save(path, daily_columns(res.daily, model.soil_model, model.icycle, model.output_options))
+            with atomic_write(path) as tmp, open(tmp, "wb") as f:
+                np.save(f, daily_columns(res.daily, model.soil_model, model.icycle, model.output_options))
             parts[index] = str(path)
     return ChunkResult(job.cells, state, annual, parts, cmax, nmax, time.perf_counter() - t0, negative)
 

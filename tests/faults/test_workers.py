@@ -4,13 +4,16 @@ the run stops with the sentence."""
 from __future__ import annotations
 
 import contextlib
+import io
 import re
 import time
 from pathlib import Path
 
+import numpy as np
 import psutil
 import pytest
 
+from testbed.cli import main
 from tests.test_runner import assert_same_outputs, write_namelist
 
 from .conftest import SETTINGS, checkpoint_step, cleanup, finish, start, temporaries, wait_for, workers_of
@@ -33,6 +36,35 @@ def test_worker_killed_once_the_run_finishes_bit_identical(domain: Path, referen
     assert not victim.is_running()
     assert temporaries(out) == []
     assert_same_outputs(reference, out)
+
+
+@pytest.mark.slow
+def test_a_daily_part_is_never_seen_half_written(
+    domain: Path, reference: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A chunk recomputed after its worker died rewrites its daily part files while the driver may be reading the
+    first copy (CI, 2026-12-03: "could only read 91136 elements"): every part appears under its name only whole.
+    Each part is written in two halves here, and after the first half no part file under its final name may be
+    short."""
+    nml = write_namelist(tmp_path, domain, *SETTINGS)
+    parts = tmp_path / "out" / ".parts"
+    save, halfway = np.save, []
+
+    def in_two_halves(file, arr, *args, **kwargs) -> None:
+        buf = io.BytesIO()
+        save(buf, arr, *args, **kwargs)
+        data = buf.getvalue()
+        with contextlib.ExitStack() as stack:
+            f = file if hasattr(file, "write") else stack.enter_context(open(file, "wb"))
+            f.write(data[: len(data) // 2])
+            f.flush()
+            halfway.append(sorted(p.name for p in parts.glob("daily_*.npy") if p.stat().st_size < len(data)))
+            f.write(data[len(data) // 2 :])
+
+    monkeypatch.setattr(np, "save", in_two_halves)
+    assert main(["run", str(nml), "--workers", "1", "-q"]) == 0
+    assert len(halfway) >= 3 and all(seen == [] for seen in halfway), halfway
+    assert_same_outputs(reference, tmp_path / "out")
 
 
 @pytest.mark.slow
