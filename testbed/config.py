@@ -44,6 +44,9 @@ _DRIVER_FIXES = {
     "no_restart_write_reset": "the original's restart-file write changes the state (casa.md Q5); skip that",
 }
 
+#: a key whose default is this may be set to it: the soil model's description decides (SoilModel.spinup_auto)
+AUTO = "auto"
+
 #: choices of the spin-up method keys (accelerate_method, prespin_method; docs/spinup.md "Methods")
 SPINUP_METHODS = ("auto", "cycle", "anderson", "sasu", "newton", "aitken")
 
@@ -466,10 +469,11 @@ KEYS: tuple[Key, ...] = (
         "spinup",
         "freeze_after",
         int,
-        0,
+        "auto",
         "",
         "a vegetated cell that took plain cycles meeting the cell criteria this many cycles in a row is not simulated "
-        "until the next full cycle; its last change stands in for it (0: every cell every cycle)",
+        "until the next full cycle; its last change stands in for it (0: every cell every cycle; auto: what the soil "
+        "model declares: 3 for MIMICS-CN, 0 otherwise)",
     ),
     Key(
         "spinup",
@@ -652,6 +656,8 @@ def _hint(name: str, choices) -> str:
 
 
 def _coerce(k: Key, value: Any, where: str) -> Any:
+    if k.default == AUTO and isinstance(value, str) and value.strip().lower() == AUTO:
+        return AUTO  # resolved from the soil model's description (SoilModel.spinup_auto)
     if k.type is bool:
         if isinstance(value, bool):
             out = value
@@ -669,12 +675,13 @@ def _coerce(k: Key, value: Any, where: str) -> Any:
         else:
             raise ConfigError(f"{where}: {k.path} must be true or false, not {value!r}")
     elif k.type is int:
+        what = "a whole number" + (" or auto" if k.default == AUTO else "")
         if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-            raise ConfigError(f"{where}: {k.path} must be a whole number, not {value!r}")
+            raise ConfigError(f"{where}: {k.path} must be {what}, not {value!r}")
         try:
             out = int(value)
         except (TypeError, ValueError):
-            raise ConfigError(f"{where}: {k.path} must be a whole number, not {value!r}") from None
+            raise ConfigError(f"{where}: {k.path} must be {what}, not {value!r}") from None
     elif k.type is float:
         try:
             out = float(value)

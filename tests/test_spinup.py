@@ -26,7 +26,7 @@ from testbed.spinup.anderson import Anderson
 from testbed.spinup.criteria import Criteria, diagnose, unsettled_kind
 from testbed.spinup.newton import Newton
 from testbed.spinup.sasu import Sasu
-from testbed.spinup.stages import plan_spinup
+from testbed.spinup.stages import plan_spinup, resolve
 from testbed.spinup.tasks import CycleJob, cycle_chunk
 from testbed.state import read_restart
 
@@ -389,28 +389,34 @@ def test_sasu_needs_a_soil_model_with_linear_pools(domain: Path, tmp_path: Path,
 
 
 @pytest.mark.parametrize(
-    ("soil_model", "cycle", "prespin", "method", "last"),
+    ("soil_model", "cycle", "prespin", "method", "last", "freeze"),
     [
-        ("casa", "c", "cycle", "sasu", "cycle"),
-        ("casa", "cn", "cycle", "sasu", "cycle"),
-        ("mimics", "c", "cycle", "newton", "cycle"),
-        ("mimics", "cn", "cycle", "sasu", "aitken"),
-        ("corpse", "c", "cycle", "anderson", "cycle"),
+        ("casa", "c", "cycle", "sasu", "cycle", 0),
+        ("casa", "cn", "cycle", "sasu", "cycle", 0),
+        ("mimics", "c", "cycle", "newton", "cycle", 0),
+        ("mimics", "cn", "cycle", "sasu", "aitken", 3),
+        ("corpse", "c", "cycle", "anderson", "cycle", 0),
     ],
 )
-def test_auto_method_follows_the_soil_model_description(
-    domain: Path, tmp_path: Path, soil_model: str, cycle: str, prespin: str, method: str, last: str
+def test_auto_follows_the_soil_model_description(
+    domain: Path, tmp_path: Path, soil_model: str, cycle: str, prespin: str, method: str, last: str, freeze: int
 ) -> None:
-    """accelerate_method, prespin_method and cycle_method = auto (the defaults): what the soil model declares per
-    cycle (SoilModel.spinup_auto: MIMICS), else sasu where it declares linear pools (CASA), anderson otherwise
-    (CORPSE), a plain prespin (prespin_cycles) and plain cycling in the cycle stage."""
+    """accelerate_method, prespin_method, cycle_method and freeze_after = auto (the defaults): what the soil model
+    declares per cycle (SoilModel.spinup_auto: MIMICS), else sasu where it declares linear pools (CASA), anderson
+    otherwise (CORPSE), a plain prespin (prespin_cycles), plain cycling in the cycle stage and no frozen cells. A
+    value in the namelist wins over the declaration."""
     cfg = RunConfig.read(write_namelist(tmp_path, domain, f"run.soil_model={soil_model}", f"run.cycle={cycle}"))
     assert cfg.get("spinup.accelerate_method") == cfg.get("spinup.prespin_method") == "auto"
-    assert cfg.get("spinup.cycle_method") == "auto"
+    assert cfg.get("spinup.cycle_method") == cfg.get("spinup.freeze_after") == "auto"
     stages = {s.name: s for s in plan_spinup(cfg).stages}
     assert stages["accelerate"].method == method
     assert stages["prespin"].method == prespin
     assert stages["cycle"].method == last
+    assert resolve(cfg, "freeze_after") == freeze
+    cfg.override(["spinup.freeze_after=5", "spinup.cycle_method=cycle"])
+    assert resolve(cfg, "freeze_after") == 5 and resolve(cfg, "cycle_method") == "cycle"
+    cfg.override(["spinup.freeze_after=AUTO"])
+    assert resolve(cfg, "freeze_after") == freeze
     # every soil model declares the fixed-length plain prespin (an accelerated one: test_accelerated_prespin_*)
     assert stages["prespin"].max_cycles == cfg.get("spinup.prespin_cycles") and not stages["prespin"].early_stop
 
@@ -576,6 +582,7 @@ def write_namelist(folder: Path, domain: Path, *settings: str) -> Path:
         ("spinup.aitken_max_factor=1", "aitken_max_factor must be > 1"),
         ("spinup.aitken_block=0", "aitken_block must be >= 1"),
         ("spinup.freeze_after=-1", "freeze_after must be >= 0"),
+        ("spinup.freeze_after=often", "freeze_after must be a whole number or auto, not 'often'"),
         ("spinup.full_every=0", "full_every must be >= 1"),
         ("spinup.aitken_max_cycles=0.5", "aitken_max_cycles must be >= 1"),
         ("spinup.cell_rel=-0.001", "cell_rel = -0.001 can never be met"),
@@ -1307,7 +1314,8 @@ def test_shipped_pipeline_namelist_parses() -> None:
     cfg = RunConfig.read(shipped_namelists() / "pipeline_mimics_cn.nml")
     assert cfg.get("spinup.stages").split() == ["prespin", "accelerate", "cycle"]
     assert cfg.get("spinup.prespin_year") == cfg.get("run.first_year")
-    assert cfg.get("spinup.freeze_after") == 3  # docs/spinup.md "Frozen cells": measured on the global domain
+    # docs/spinup.md "Frozen cells": measured on the global domain; MIMICS-CN declares it (SoilModel.spinup_auto)
+    assert resolve(cfg, "freeze_after") == 3
 
 
 # ------------------------------------------------------------------------------------ accuracy

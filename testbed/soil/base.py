@@ -116,12 +116,14 @@ class PoolCSV:
     index_field: int = 1  #: leading field that holds the 1-based cell index (checked on reading)
 
 
-#: ``auto`` of a spin-up method key for a soil model that declares none: sasu where its decomposition is linear
-#: in its pools (it declares them), anderson otherwise; the prespin cycles plainly
-SPINUP_AUTO: dict[str, Callable[[Any], str]] = {
+#: ``auto`` of a spin-up key (``spinup.<key>``) for a soil model that declares none: sasu where its decomposition is
+#: linear in its pools (it declares them), anderson otherwise; the prespin and cycle stages cycle plainly; no cell
+#: is frozen
+SPINUP_AUTO: dict[str, Callable[[Any], Any]] = {
     "accelerate_method": lambda soil: "sasu" if soil.linear_pools else "anderson",
     "prespin_method": lambda soil: "cycle",
     "cycle_method": lambda soil: "cycle",
+    "freeze_after": lambda soil: 0,
 }
 
 
@@ -162,12 +164,13 @@ class SoilModel:
     #: carbon columns of linear_pools that the steady-state solve includes but the step does not scale: fast pools
     #: that follow within the next cycle (MIMICS' microbes, hours to days)
     sasu_keep: tuple[str, ...] = ()
-    #: what ``auto`` means for its spin-up stages (docs/spinup.md "Methods"): ``(key, method in C runs, method in
-    #: C+N runs)`` for ``accelerate_method`` and ``prespin_method``; a key left out gets :data:`SPINUP_AUTO`'s
-    spinup_auto: tuple[tuple[str, str, str], ...] = ()
+    #: what ``auto`` means in its spin-up keys (docs/spinup.md "Methods", "Frozen cells"): ``(key, value in C runs,
+    #: value in C+N runs)`` for the keys of :data:`SPINUP_AUTO` (the stages' methods, ``freeze_after``); a key left
+    #: out gets :data:`SPINUP_AUTO`'s
+    spinup_auto: tuple[tuple[str, Any, Any], ...] = ()
 
-    def auto_method(self, key: str, icycle: int) -> str:
-        """The spin-up method ``auto`` stands for in ``spinup.<key>`` for this model and cycle (1 = C, 2 = C+N)."""
+    def auto_value(self, key: str, icycle: int) -> Any:
+        """What ``auto`` stands for in ``spinup.<key>`` for this model and cycle (1 = C, 2 = C+N)."""
         for k, c_run, cn_run in self.spinup_auto:
             if k == key:
                 return cn_run if icycle >= 2 else c_run

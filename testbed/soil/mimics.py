@@ -123,10 +123,14 @@ MODEL = SoilModel(
     # where N limitation switches, and sasu after the plain 10-year prespin settles the global domain in the fewest
     # years (every 8th global cell: 890 and 870 simulated years to the criteria; after a newton prespin of the
     # one-year map 1,400 and 1,060; anderson 2,140 and 2,820); aitken then settles the C+N run's drifting boreal
-    # cells in fewer cycles than plain cycling (measured after anderson; not measured for C runs)
+    # cells in fewer cycles than plain cycling (measured after anderson; not measured for C runs). freeze_after = 3
+    # in C+N runs (docs/spinup.md "Frozen cells"): on the global domain the same 830 simulated years and an end state
+    # within 0.5 % of the unfrozen one in every cell, 514 simulated years per vegetated cell instead of 830; on the
+    # reference domain the same cells beyond 0.5 % of brute force. C runs keep 0 (newton's Jacobians need every cell)
     spinup_auto=(
         ("accelerate_method", "newton", "sasu"),
         ("cycle_method", "cycle", "aitken"),
+        ("freeze_after", 0, 3),
     ),
     # sasu (docs/spinup.md "sasu for MIMICS"): flux-weighted effective rates of the Michaelis-Menten pools; the
     # kernel sums the hourly fluxes only while a sasu stage switches sasu_diag on

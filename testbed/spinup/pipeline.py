@@ -38,7 +38,7 @@ from .criteria import diagnose, unsettled_kind
 from .memory import CellMemory
 from .newton import Newton
 from .sasu import Sasu
-from .stages import SpinupPlan, Stage, plan_spinup
+from .stages import SpinupPlan, Stage, plan_spinup, resolve
 from .tasks import CycleJob, CycleResult, cycle_chunk
 
 #: the per-cell memory of each accelerated method (plain cycling keeps none)
@@ -315,7 +315,7 @@ def _execute_spinup(
     freeze = saved["freeze"]
     frozen, streak, last_change = freeze["frozen"], freeze["streak"], freeze["last_change"]
     verify, cell_years = freeze["verify"], freeze["cell_years"]
-    freeze_after, full_every = cfg.get("spinup.freeze_after"), cfg.get("spinup.full_every")
+    freeze_after, full_every = resolve(cfg, "freeze_after"), cfg.get("spinup.full_every")
     years = int(saved["years"])
     domain = model0.domain
     area = domain.area

@@ -22,10 +22,11 @@ import difflib
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from ..config import SPINUP_METHODS, RunConfig
+from ..config import AUTO, SPINUP_METHODS, RunConfig
 from ..errors import ConfigError
 from ..model import Model
 from ..run import YearStep
@@ -89,13 +90,18 @@ def prespin_criteria(crit: Criteria, years_per_cycle: int) -> Criteria:
     return crit.tighter(float(years_per_cycle))
 
 
+def resolve(cfg: RunConfig, key: str) -> Any:
+    """``spinup.<key>``, with ``auto`` resolved from the soil model's description for the run's cycle
+    (SoilModel.spinup_auto)."""
+    value = cfg.get(f"spinup.{key}")
+    return plan_soil(cfg).auto_value(key, cfg.icycle) if value == AUTO else value
+
+
 def resolve_method(cfg: RunConfig, key: str) -> str:
     """The method a stage's key names, ``auto`` resolved from the soil model's description; refused before compute
     when it does not exist or does not apply to the soil model."""
-    method = cfg.get(f"spinup.{key}")
+    method = resolve(cfg, key)
     soil = plan_soil(cfg)
-    if method == "auto":  # the soil model's description decides, per cycle (SoilModel.spinup_auto)
-        method = soil.auto_method(key, cfg.icycle)
     if method not in METHODS:
         raise ConfigError(f"spinup.{key} = {method!r}: use one of {', '.join(METHODS)}")
     if method == "sasu" and not soil.linear_pools:
@@ -200,7 +206,7 @@ def plan_spinup(cfg: RunConfig) -> SpinupPlan:
     ):
         if cfg.get(f"spinup.{key}") < 1:
             raise ConfigError(f"spinup.{key} must be >= 1")
-    if cfg.get("spinup.freeze_after") < 0:
+    if resolve(cfg, "freeze_after") < 0:
         raise ConfigError("spinup.freeze_after must be >= 0 (0: no cell is frozen)")
     if cfg.get("spinup.anderson_depth") < 1:
         raise ConfigError("spinup.anderson_depth must be >= 1")
