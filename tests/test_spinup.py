@@ -1337,35 +1337,104 @@ def _accuracy(tag: str, tmp_path: Path, method: str = "auto") -> tuple[dict, int
     return ref.compare(stored, tag, totals), years, met, ref.brute_force_years(stored, tag)
 
 
-LIMIT_CYCLES = pytest.mark.xfail(
-    reason="known gap (docs/spinup.md 'Status', 'sasu for MIMICS', 'MIMICS-CN: the cells that fail'), measured "
-    "2026-12-02: the default pipeline (10 plain prespin years, sasu, aitken) ends at 1,310 simulated years with the "
-    "criteria NOT met; 3 / 1 / 3 / 3 cells (soil C / veg C / mic C / soil N) beyond 0.5 %: cell 6 (tundra, 70.5 S), "
-    "whose microbes die out, emptied (0.2 against 5,404 g m-2; any state is a fixed point once they are dead); the "
-    "slowest cell 7 (65 S) at 3.0 %, still approaching monotonically; the barren low-carbon cell 46 at 4.2 % (mic C "
-    "62 %, a slow oscillation that aitken's jumps feed); cell 59 at veg C 0.86 %. Brute force ends in period-2 cycles "
-    "(cells 59 +-7.95, 20 +-1.04 g m-2 per cycle): it meets the default criteria only with spinup.cell_period2 (off "
-    "by default), at 8,795 years",
-    strict=False,
-)
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "tag, method",
-    [
-        ("mimics_c", "auto"),
-        pytest.param("mimics_cn", "auto", marks=LIMIT_CYCLES),
-    ],
-)
-def test_accelerated_spinup_matches_the_brute_force_reference(tag: str, method: str, tmp_path: Path) -> None:
+def test_mimics_c_accelerated_spinup_matches_the_brute_force_reference(tmp_path: Path) -> None:
     """The acceptance: per-cell totals within 0.5 % of benchmarks/spinup_reference.py's stored brute-force
     spin-up, or, for cells brute force had not settled, of the limit its drift extrapolates to (moving towards the
     accelerated value); the default criteria met in at most 10 % of the simulated years brute force needed."""
-    result, years, met, brute = _accuracy(tag, tmp_path, method)
+    result, years, met, brute = _accuracy("mimics_c", tmp_path)
     assert met, result
     assert all(v == 0 for k, v in result.items() if k.startswith("cells_failed")), result
     assert years <= 0.1 * brute, (years, brute)
+
+
+#: MIMICS-CN: (total, vegetated cell, 1-based) that fail the acceptance with the default pipeline (10 plain prespin
+#: years, sasu, aitken, freeze_after = 3), each for a measured reason (docs/spinup.md "Status", "MIMICS-CN: the cells
+#: that fail"), checked one by one by a strict xfail below so that the list stays true. Cell 6 (tundra, 70.5 S): its
+#: microbes die out, after which any state is a fixed point; brute force froze at 5,404 g m-2 of soil C, the pipeline
+#: empties it (0.4). Cell 7 (65 S, ENF, the slowest cell, e-folding 2,400 years in brute force): 3.0 % high in soil C,
+#: 4.8 % in mic C, 3.8 % in soil N, still approaching. Cell 46 (barren, IGBP 16): a slow oscillation, soil C 4.2 %,
+#: mic C 62 % (1.5 against 3.9 g m-2), soil N 2.2 %. Cell 59 (61 N, ENF, an N-limited build-up that ends in brute
+#: force's period-2 cycle): veg C 0.86 %, mic C 0.89 %. Measured 2026-12-03 (commit dee4c47).
+MIMICS_CN_GAPS = (
+    ("soil_c", 6),
+    ("soil_c", 7),
+    ("soil_c", 46),
+    ("veg_c", 59),
+    ("mic_c", 7),
+    ("mic_c", 46),
+    ("mic_c", 59),
+    ("soil_n", 6),
+    ("soil_n", 7),
+    ("soil_n", 46),
+)
+#: the accelerated MIMICS-CN spin-up, run once for all its tests: (reference, totals, simulated years, criteria met)
+_MIMICS_CN_RUN: list[tuple[dict, dict, int, bool]] = []
+
+
+def _mimics_cn_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, dict, int, bool]:
+    if not REFERENCE.exists():
+        pytest.skip("no stored reference; run benchmarks/spinup_reference.py")
+    sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+    import spinup_reference as ref
+
+    stored = dict(np.load(REFERENCE))
+    if "mimics_cn:cycles" not in stored:
+        pytest.skip("no stored reference for mimics_cn")
+    if not _MIMICS_CN_RUN:
+        folder = tmp_path_factory.mktemp("accuracy_mimics_cn")
+        _MIMICS_CN_RUN.append((stored, *ref.accelerated(ref.reference_domain(folder), "mimics_cn", folder / "run")))
+    return _MIMICS_CN_RUN[0]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("total", ["soil_c", "veg_c", "mic_c", "soil_n"])
+def test_mimics_cn_accelerated_spinup_is_within_half_a_percent_but_in_the_known_gaps(
+    total: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Issue 11's accuracy acceptance for MIMICS-CN, per total: every vegetated cell but those of MIMICS_CN_GAPS is
+    within 0.5 % (or 1 g m-2) of the 15,000-year brute-force reference (its MIMICS entries store no trajectory, so
+    no cell can be explained by extrapolation)."""
+    stored, totals, _, _ = _mimics_cn_run(tmp_path_factory)
+    import spinup_reference as ref
+
+    c = ref.classify(stored, "mimics_cn", total, totals[total])
+    assert int(stored["mimics_cn:active"].sum()) >= 40
+    known = np.zeros(c["failed"].shape, dtype=bool)
+    known[[cell - 1 for t, cell in MIMICS_CN_GAPS if t == total]] = True
+    assert not (c["failed"] & ~known).any(), "\n".join(ref.failed_cells(stored, "mimics_cn", {total: totals[total]}))
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="documented gap: MIMICS_CN_GAPS (docs/spinup.md, the cells that fail)")
+@pytest.mark.parametrize(("total", "cell"), MIMICS_CN_GAPS)
+def test_mimics_cn_known_gap_cells_meet_the_acceptance_too(
+    total: str, cell: int, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Each cell of MIMICS_CN_GAPS against the same acceptance (expected to fail; an unexpected pass fails the
+    suite, so the list is kept true)."""
+    stored, totals, _, _ = _mimics_cn_run(tmp_path_factory)
+    import spinup_reference as ref
+
+    assert not ref.classify(stored, "mimics_cn", total, totals[total])["failed"][cell - 1]
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="documented gap (docs/spinup.md 'Status'): the default pipeline ends at its caps, 1,310 simulated years, "
+    "with the criteria not met: 98 % of 41 vegetated cells is every cell, and cells 7 (still drifting) and 59 "
+    "(brute force's own +-7.95 g m-2 period-2 cycle) do not settle; brute force never meets them per cycle either "
+    "(with spinup.cell_period2 first at 8,795 years)",
+)
+def test_mimics_cn_meets_the_default_criteria_in_a_tenth_of_brute_force(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Issue 11's cost acceptance for MIMICS-CN: the default criteria met in at most 10 % of brute force's years."""
+    stored, _, years, met = _mimics_cn_run(tmp_path_factory)
+    import spinup_reference as ref
+
+    assert met and years <= 0.1 * ref.brute_force_years(stored, "mimics_cn"), years
 
 
 def test_acceptance_classifies_settled_extrapolable_and_turning_trajectories() -> None:
