@@ -68,11 +68,6 @@ def test_a_daily_part_is_never_seen_half_written(
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    reason="finding: after both workers are killed twice the run neither finishes nor stops "
-    "(no KilledWorker within 90 s); not diagnosed yet",
-    strict=False,
-)
 def test_worker_killed_repeatedly_stops_the_run_with_the_sentence(domain: Path, tmp_path: Path) -> None:
     nml = write_namelist(tmp_path, domain, *SETTINGS, *PROCESSES)
     out = tmp_path / "out"
