@@ -14,6 +14,7 @@ import psutil
 import pytest
 
 from testbed.cli import main
+from testbed.forcing_tools.synthetic import make_synthetic_domain
 from tests.test_runner import assert_same_outputs, write_namelist
 
 from .conftest import SETTINGS, checkpoint_step, cleanup, finish, start, temporaries, wait_for, workers_of
@@ -67,27 +68,44 @@ def test_a_daily_part_is_never_seen_half_written(
     assert_same_outputs(reference, tmp_path / "out")
 
 
-@pytest.mark.slow
-@pytest.mark.xfail(
-    reason="finding: the outcome depends on timing. A task of this run (6 cells, 1 year) takes milliseconds, so a "
-    "kill rarely lands while the same chunk runs twice: the run may finish (exit 0; CI, 2026-12-03) or, as seen "
-    "until 2026-12-02, neither finish nor stop within 90 s. A deterministic version needs tasks that last seconds",
-    strict=False,
+@pytest.fixture(scope="module")
+def long_domain(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """200 cells: a chunk of 100 MIMICS-CN cells takes seconds per 100-year segment, so that a kill lands while the
+    chunk runs (the 12-cell domain's tasks take milliseconds: whether two kills hit the same running chunk was
+    timing, and the run sometimes finished normally)."""
+    out = tmp_path_factory.mktemp("faults_long_domain")
+    make_synthetic_domain(out / "forcing", ncell=200, years=range(1901, 1904), seed=11, per_year=False, multi_year=True)
+    return out
+
+
+#: CPU seconds after which a worker process is computing a chunk (its start-up takes 1.5-2 s; a segment about 7)
+BUSY_CPU_S = 3.0
+#: 3 segments of 100 years, one checkpoint after each, 2 chunks of 100 cells on worker processes
+LONG_TASKS = (
+    "run.soil_model=mimics",
+    "run.cycles=100",
+    "run.checkpoint_interval=100",
+    "run.output_interval=100",
+    "parallel.chunk_size=100",
 )
-def test_worker_killed_repeatedly_stops_the_run_with_the_sentence(domain: Path, tmp_path: Path) -> None:
-    nml = write_namelist(tmp_path, domain, *SETTINGS, *PROCESSES)
+
+
+@pytest.mark.slow
+def test_worker_killed_repeatedly_stops_the_run_with_the_sentence(long_domain: Path, tmp_path: Path) -> None:
+    nml = write_namelist(tmp_path, long_domain, *LONG_TASKS, *PROCESSES)
     out = tmp_path / "out"
     killed = 0
     with cleanup(start(nml)) as proc:
         assert wait_for(proc, lambda: checkpoint_step(out) >= 1)
-        deadline = time.time() + 60
+        deadline = time.time() + 90
         while proc.poll() is None and time.time() < deadline:
-            # kill every worker once it has run for a while (connected, tasks assigned): a worker killed
-            # before it connects holds no task, and only deaths while running a task count
-            ready = [w for w in workers_of(proc.pid) if time.time() - w.create_time() > 1.5]
-            if len(ready) == 2:
-                for w in ready:
-                    with contextlib.suppress(psutil.Error):
+            # kill every worker once it computes: only deaths while running a task count, and a worker killed
+            # before it connects holds none. Its CPU time says so whatever the machine's load (a worker's start-up
+            # takes 1.5-2 s of CPU; a chunk's 100-year segment about 7): killing by age starved a loaded run of
+            # workers that had never connected, until the test's deadline
+            for w in workers_of(proc.pid):
+                with contextlib.suppress(psutil.Error):
+                    if sum(w.cpu_times()[:2]) > BUSY_CPU_S:
                         w.kill()
                         killed += 1
             time.sleep(0.05)
