@@ -48,7 +48,7 @@ _DRIVER_FIXES = {
 AUTO = "auto"
 
 #: choices of the spin-up method keys (accelerate_method, prespin_method; docs/spinup.md "Methods")
-SPINUP_METHODS = ("auto", "cycle", "anderson", "sasu", "newton", "aitken")
+SPINUP_METHODS = (AUTO, "cycle", "anderson", "sasu", "newton", "aitken")
 
 #: longest first segment of a run (years) that is stretched to read every met year once, so that its tasks check
 #: the values as they read them (runner.segments.first_pass_end): a 20-year forcing cycle with checkpoints every

@@ -1323,7 +1323,12 @@ def test_shipped_pipeline_namelist_parses() -> None:
 REFERENCE = Path(__file__).parent / "data" / "spinup_reference.npz"
 
 
-def _accuracy(tag: str, tmp_path: Path, method: str = "auto") -> tuple[dict, int, bool, int]:
+#: the accelerated spin-up of each configuration, run once for all its tests (benchmarks/spinup_reference.py)
+_ACCELERATED_RUNS: dict[str, tuple[dict, int, bool]] = {}
+
+
+def _accelerated_run(tag: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, dict, int, bool]:
+    """(stored reference, per-cell totals, simulated years, criteria met) of the default pipeline for ``tag``."""
     if not REFERENCE.exists():
         pytest.skip("no stored reference; run benchmarks/spinup_reference.py")
     sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
@@ -1332,17 +1337,23 @@ def _accuracy(tag: str, tmp_path: Path, method: str = "auto") -> tuple[dict, int
     stored = dict(np.load(REFERENCE))
     if f"{tag}:cycles" not in stored:
         pytest.skip(f"no stored reference for {tag}")
-    forcing = ref.reference_domain(tmp_path)
-    totals, years, met = ref.accelerated(forcing, tag, tmp_path / tag, method=method)
-    return ref.compare(stored, tag, totals), years, met, ref.brute_force_years(stored, tag)
+    if tag not in _ACCELERATED_RUNS:
+        folder = tmp_path_factory.mktemp(f"accuracy_{tag}")
+        _ACCELERATED_RUNS[tag] = ref.accelerated(ref.reference_domain(folder), tag, folder / tag)
+    return stored, *_ACCELERATED_RUNS[tag]
 
 
 @pytest.mark.slow
-def test_mimics_c_accelerated_spinup_matches_the_brute_force_reference(tmp_path: Path) -> None:
+def test_mimics_c_accelerated_spinup_matches_the_brute_force_reference(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
     """The acceptance: per-cell totals within 0.5 % of benchmarks/spinup_reference.py's stored brute-force
     spin-up, or, for cells brute force had not settled, of the limit its drift extrapolates to (moving towards the
     accelerated value); the default criteria met in at most 10 % of the simulated years brute force needed."""
-    result, years, met, brute = _accuracy("mimics_c", tmp_path)
+    stored, totals, years, met = _accelerated_run("mimics_c", tmp_path_factory)
+    import spinup_reference as ref
+
+    result, brute = ref.compare(stored, "mimics_c", totals), ref.brute_force_years(stored, "mimics_c")
     assert met, result
     assert all(v == 0 for k, v in result.items() if k.startswith("cells_failed")), result
     assert years <= 0.1 * brute, (years, brute)
@@ -1368,23 +1379,6 @@ MIMICS_CN_GAPS = (
     ("soil_n", 7),
     ("soil_n", 46),
 )
-#: the accelerated MIMICS-CN spin-up, run once for all its tests: (reference, totals, simulated years, criteria met)
-_MIMICS_CN_RUN: list[tuple[dict, dict, int, bool]] = []
-
-
-def _mimics_cn_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, dict, int, bool]:
-    if not REFERENCE.exists():
-        pytest.skip("no stored reference; run benchmarks/spinup_reference.py")
-    sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
-    import spinup_reference as ref
-
-    stored = dict(np.load(REFERENCE))
-    if "mimics_cn:cycles" not in stored:
-        pytest.skip("no stored reference for mimics_cn")
-    if not _MIMICS_CN_RUN:
-        folder = tmp_path_factory.mktemp("accuracy_mimics_cn")
-        _MIMICS_CN_RUN.append((stored, *ref.accelerated(ref.reference_domain(folder), "mimics_cn", folder / "run")))
-    return _MIMICS_CN_RUN[0]
 
 
 @pytest.mark.slow
@@ -1395,7 +1389,7 @@ def test_mimics_cn_accelerated_spinup_is_within_half_a_percent_but_in_the_known_
     """Issue 11's accuracy acceptance for MIMICS-CN, per total: every vegetated cell but those of MIMICS_CN_GAPS is
     within 0.5 % (or 1 g m-2) of the 15,000-year brute-force reference (its MIMICS entries store no trajectory, so
     no cell can be explained by extrapolation)."""
-    stored, totals, _, _ = _mimics_cn_run(tmp_path_factory)
+    stored, totals, _, _ = _accelerated_run("mimics_cn", tmp_path_factory)
     import spinup_reference as ref
 
     c = ref.classify(stored, "mimics_cn", total, totals[total])
@@ -1413,7 +1407,7 @@ def test_mimics_cn_known_gap_cells_meet_the_acceptance_too(
 ) -> None:
     """Each cell of MIMICS_CN_GAPS against the same acceptance (expected to fail; an unexpected pass fails the
     suite, so the list is kept true)."""
-    stored, totals, _, _ = _mimics_cn_run(tmp_path_factory)
+    stored, totals, _, _ = _accelerated_run("mimics_cn", tmp_path_factory)
     import spinup_reference as ref
 
     assert not ref.classify(stored, "mimics_cn", total, totals[total])["failed"][cell - 1]
@@ -1431,7 +1425,7 @@ def test_mimics_cn_meets_the_default_criteria_in_a_tenth_of_brute_force(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     """Issue 11's cost acceptance for MIMICS-CN: the default criteria met in at most 10 % of brute force's years."""
-    stored, _, years, met = _mimics_cn_run(tmp_path_factory)
+    stored, _, years, met = _accelerated_run("mimics_cn", tmp_path_factory)
     import spinup_reference as ref
 
     assert met and years <= 0.1 * ref.brute_force_years(stored, "mimics_cn"), years
@@ -1477,23 +1471,6 @@ def test_acceptance_classifies_settled_extrapolable_and_turning_trajectories() -
     assert not ref.classify(stored, "x", "soil_c", np.full(4, 80.0))["extrapolated"][1]
 
 
-#: the accelerated spin-up of each CASA configuration, run once for all totals (benchmarks/spinup_reference.py)
-_CASA_RUNS: dict[str, tuple[dict, int, bool]] = {}
-
-
-def _casa_run(tag: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, dict, int, bool]:
-    if not REFERENCE.exists():
-        pytest.skip("no stored reference; run benchmarks/spinup_reference.py")
-    sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
-    import spinup_reference as ref
-
-    stored = dict(np.load(REFERENCE))
-    if tag not in _CASA_RUNS:
-        folder = tmp_path_factory.mktemp(f"accuracy_{tag}")
-        _CASA_RUNS[tag] = ref.accelerated(ref.reference_domain(folder), tag, folder / tag)
-    return stored, *_CASA_RUNS[tag]
-
-
 CASA_TOTALS = [("casa_c", n) for n in ("soil_c", "veg_c", "mic_c")] + [
     ("casa_cn", n) for n in ("soil_c", "veg_c", "mic_c", "soil_n")
 ]
@@ -1522,7 +1499,7 @@ def test_casa_accelerated_spinup_is_within_half_a_percent_of_brute_force_or_of_w
     -- the brute-force trajectory approaches it monotonically over the last half of its cycles and its remaining
     drift extrapolates to within 0.5 % (or 1 g m-2) of it (benchmarks/spinup_reference.py ``classify``;
     docs/spinup.md "Accuracy reference")."""
-    stored, totals, _, met = _casa_run(tag, tmp_path_factory)
+    stored, totals, _, met = _accelerated_run(tag, tmp_path_factory)
     import spinup_reference as ref
 
     assert met
@@ -1543,7 +1520,7 @@ def test_casa_known_gap_cells_meet_the_acceptance_too(
 ) -> None:
     """The cells of KNOWN_GAPS against the same acceptance (expected to fail; an unexpected pass fails the suite,
     so the list is kept true)."""
-    stored, totals, _, _ = _casa_run(tag, tmp_path_factory)
+    stored, totals, _, _ = _accelerated_run(tag, tmp_path_factory)
     import spinup_reference as ref
 
     c = ref.classify(stored, tag, total, totals[total])
@@ -1558,7 +1535,7 @@ def test_casa_accelerated_spinup_costs_at_most_a_tenth_of_brute_force(
 ) -> None:
     """Issue 11's cost acceptance: the default criteria met in at most 10 % of the simulated years brute force needs
     to meet them (brute force never met them in its stored run: its years are a lower bound, the ratio an upper one)."""
-    stored, _, years, met = _casa_run(tag, tmp_path_factory)
+    stored, _, years, met = _accelerated_run(tag, tmp_path_factory)
     import spinup_reference as ref
 
     assert met and years <= 0.1 * ref.brute_force_years(stored, tag), (years, ref.brute_force_years(stored, tag))

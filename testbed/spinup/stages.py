@@ -35,7 +35,7 @@ from .criteria import Criteria
 
 STAGES = ("prespin", "accelerate", "cycle")
 #: the methods a stage runs (``auto`` resolves to one of them: :func:`resolve_method`)
-METHODS = tuple(m for m in SPINUP_METHODS if m != "auto")
+METHODS = tuple(m for m in SPINUP_METHODS if m != AUTO)
 #: keys no stage may change: the pipeline's stages share one fixed point
 FROZEN = ("run.soil_model", "run.cycle", "run.first_year", "run.last_year", "files.met", "files.gridinfo", "files.soil")
 
