@@ -4,24 +4,28 @@
 !> (Table A2: psi_opt = -30 hPa, psi_th = -158000 hPa, a = 1.47). 1 cm H2O = 0.980665 hPa.
 !> Used only when a water-potential option is on; the same formulas are in testbed/moisture.py.
 module tb_moisture
+   use, intrinsic :: iso_fortran_env, only: int64
    use tb_precision, only: dp
    implicit none
    private
    public :: vg_psi, vg_theta, f_psi, heterogeneity_mm, heterogeneity_mm_vmax
 
    real(dp), parameter, public :: HPA_PER_CM = 0.980665_dp
+   !> IEEE -infinity, as its bit pattern 0xFFF0000000000000 (the build's -nostdinc hides ieee_arithmetic)
+   real(dp), parameter :: NEG_INF = transfer(-4503599627370496_int64, 1.0_dp)
    real(dp), parameter :: PSI_OPT = -30.0_dp, PSI_TH = -158000.0_dp, A_PSI = 1.47_dp
 
 contains
 
    !> Water potential (hPa) of water content theta (m3 m-3): Se = (theta - theta_r)/(theta_s - theta_r)
-   !> clipped to <= 1; Se <= 0 gives -huge (f_psi = 0).
+   !> clipped to <= 1; Se <= 0 (at or below the residual water content) gives -infinity (f_psi = 0), which
+   !> the float32 daily output can hold (-huge could not).
    pure elemental function vg_psi(theta, theta_r, theta_s, alpha, n) result(psi)
       real(dp), intent(in) :: theta, theta_r, theta_s, alpha, n
       real(dp) :: psi, se, m
       se = min(1.0_dp, (theta - theta_r)/(theta_s - theta_r))
       if (se <= 0.0_dp) then
-         psi = -huge(1.0_dp)
+         psi = NEG_INF
          return
       end if
       m = 1.0_dp - 1.0_dp/n
