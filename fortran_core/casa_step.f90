@@ -417,12 +417,19 @@ contains
       integer :: n, i
       do n = 1, nb
          do i = 1, 3
-            dg(n, D_SASU_OUT_CLEAF + i - 1) = kplant(n, i)*cplant0(n, i)
             outl(i) = klitter(n, i)*clitter(n, i)
             outs(i) = ksoil(n, i)*csoil(n, i)
-            dg(n, D_SASU_OUT_CMET + i - 1) = outl(i)
-            dg(n, D_SASU_OUT_CMIC + i - 1) = outs(i)
          end do
+         ! column by name (the wood, fine-root and CWD columns are the host's, declared apart from CASA's own)
+         dg(n, D_SASU_OUT_CMIC) = outs(1)
+         dg(n, D_SASU_OUT_CSLOW) = outs(2)
+         dg(n, D_SASU_OUT_CPASS) = outs(3)
+         dg(n, D_SASU_OUT_CLEAF) = kplant(n, 1)*cplant0(n, 1)
+         dg(n, D_SASU_OUT_CWOOD) = kplant(n, 2)*cplant0(n, 2)
+         dg(n, D_SASU_OUT_CFROOT) = kplant(n, 3)*cplant0(n, 3)
+         dg(n, D_SASU_OUT_CMET) = outl(1)
+         dg(n, D_SASU_OUT_CSTR) = outl(2)
+         dg(n, D_SASU_OUT_CCWD) = outl(3)
          dg(n, D_SASU_CMET_FROM_CLEAF) = fmet_l(n)*dg(n, D_SASU_OUT_CLEAF)
          dg(n, D_SASU_CSTR_FROM_CLEAF) = (1.0_dp - fmet_l(n))*dg(n, D_SASU_OUT_CLEAF)
          dg(n, D_SASU_CMET_FROM_CFROOT) = fmet_r(n)*dg(n, D_SASU_OUT_CFROOT)

@@ -351,7 +351,7 @@ contains
             dg(:, D_CEXUDATE_CAPPED) = w%ccap
          end if
          if (any(mparams(:, M_EXUD_DIAG) /= 0.0_dp)) call mimics_exudate_diagnostics(nb, q, dg)
-         if (any(mparams(:, M_SASU_DIAG) /= 0.0_dp)) call mimics_sasu_fluxes(nb, mparams, q, dg)
+         if (any(mparams(:, M_SASU_DIAG) /= 0.0_dp)) call mimics_sasu_fluxes(nb, mparams, q, w%cplant0(:, 3), dg)  ! 3: fine roots
          call keep_day(nb, dg, NONE_KEPT, annual, daily(:, :, min(d, nstore)), store_daily /= 0, &
                        DIAG_MIMICS_FIRST, DIAG_MIMICS_LAST)
       end do
@@ -397,10 +397,12 @@ contains
 
    !> The day's carbon outflux of each pool and the carbon transfers between the pools (dg columns D_SASU_*,
    !> g m-2 d-1; docs/spinup.md "sasu") from the hourly sums (Q_SASU). Uptake enters a microbe at its growth
-   !> efficiency (the rest is respired); overflow respiration is part of a microbe's outflux. Diagnostics only.
-   subroutine mimics_sasu_fluxes(nb, mp, q, dg)
+   !> efficiency (the rest is respired); overflow respiration is part of a microbe's outflux. Also the host
+   !> vegetation's wood, fine-root and CWD turnover (start-of-day pools, g m-2 d-1) and their transfers into CWD
+   !> and the litter pools (root exudate is an input of LITm, not a transfer from the roots). Diagnostics only.
+   subroutine mimics_sasu_fluxes(nb, mp, q, cfroot0, dg)
       integer, intent(in) :: nb
-      real(dp), intent(in) :: mp(nb, NMIMICSPARAM), q(nb, NQ)
+      real(dp), intent(in) :: mp(nb, NMIMICSPARAM), q(nb, NQ), cfroot0(nb)
       real(dp), intent(inout) :: dg(nb, NDIAG)
       integer :: i
       real(dp) :: u, f(NSASU)
@@ -428,6 +430,13 @@ contains
          dg(i, D_SASU_SOMA_FROM_MICK) = f(SX_TRN + 6)
          dg(i, D_SASU_SOMA_FROM_SOMP) = f(SX_DESORP + 1)
          dg(i, D_SASU_SOMA_FROM_SOMC) = f(SX_OXIDAT + 1)
+         dg(i, D_SASU_OUT_CWOOD) = q(i, Q_CWOOD2CWD)
+         dg(i, D_SASU_CCWD_FROM_CWOOD) = q(i, Q_CWOOD2CWD)
+         dg(i, D_SASU_LITM_FROM_CFROOT) = (q(i, Q_FMET_FROOT)*q(i, Q_KPLANT + 2))*cfroot0(i)
+         dg(i, D_SASU_LITS_FROM_CFROOT) = ((1.0_dp - q(i, Q_FMET_FROOT))*q(i, Q_KPLANT + 2))*cfroot0(i)
+         dg(i, D_SASU_OUT_CFROOT) = dg(i, D_SASU_LITM_FROM_CFROOT) + dg(i, D_SASU_LITS_FROM_CFROOT)
+         dg(i, D_SASU_LITS_FROM_CCWD) = q(i, Q_CWD2STR)
+         dg(i, D_SASU_OUT_CCWD) = q(i, Q_CWD2CO2) + q(i, Q_CWD2STR)
       end do
    end subroutine mimics_sasu_fluxes
 

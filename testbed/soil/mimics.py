@@ -134,7 +134,12 @@ MODEL = SoilModel(
     ),
     # sasu (docs/spinup.md "sasu for MIMICS"): flux-weighted effective rates of the Michaelis-Menten pools; the
     # kernel sums the hourly fluxes only while a sasu stage switches sasu_diag on
-    linear_pools=tuple((c, c + "n") for c in ("litm", "lits", "micr", "mick", "soma", "somc", "somp")),
+    linear_pools=(
+        ("cwood", "nwood"),
+        ("cfroot", "nfroot"),
+        ("ccwd", "ncwd"),
+        *((c, c + "n") for c in ("litm", "lits", "micr", "mick", "soma", "somc", "somp")),
+    ),
     sasu_switch="sasu_diag",
     sasu_keep=("micr", "mick"),
     scenario_columns=_scenario_columns,
