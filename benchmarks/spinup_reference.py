@@ -29,7 +29,6 @@ sys.path.insert(0, str(ROOT))
 
 from testbed.config import RunConfig  # noqa: E402
 from testbed.forcing_tools.synthetic import make_synthetic_domain  # noqa: E402
-from testbed.soil import REGISTRY  # noqa: E402
 from testbed.spinup.criteria import Criteria, diagnose  # noqa: E402
 from testbed.spinup.stages import plan_spinup  # noqa: E402
 from testbed.spinup.tasks import CycleJob, LinearPools, cycle_chunk  # noqa: E402
@@ -203,6 +202,10 @@ def _result(r, k, default_met_at, settled_default, lagged, stage, d, active, tra
 
 
 TOTALS = ("soil_c", "veg_c", "mic_c", "soil_n")
+#: configurations whose brute-force trajectory may be extrapolated with their own slowest modes: the cycle-mean system
+#: of CASA's donor-controlled pools is their dynamics; MIMICS' flux-weighted effective rates (also linear_pools, for
+#: sasu) depend on the microbes, so their eigenvalues are not the decay rates of its trajectory (geometric only)
+MODAL = ("casa_c", "casa_cn")
 #: slowest modes of the cycle-mean linear-pool system stored per cell (see slow_modes), and how many of them the
 #: modal extrapolation fits
 MODES, FIT_MODES = 3, 2
@@ -535,7 +538,7 @@ def main(argv: list[str] | None = None) -> int:
             res = brute_force(cfg, args.max_cycles, save=save, start=start)
         else:
             res = {k.split(":", 1)[1]: v for k, v in stored.items() if k.startswith(f"{tag}:")}
-        if REGISTRY[CONFIGS[tag][0]].linear_pools:
+        if tag in MODAL:
             res["slow_modes"] = slow_modes(cfg, res["state"])  #: per year, at the end state (modal extrapolation)
         save(res)
         print(
