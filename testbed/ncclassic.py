@@ -127,7 +127,13 @@ def gather(path: str | Path, var: ClassicVar, first: int, count: int, points: np
     inner = var.shape[1:-2]  # layers
     npoint = int(np.prod(var.shape[-2:], dtype=np.int64))
     per_plane = npoint * stored.itemsize  # bytes of one (lat, lon) plane
-    out = np.empty((count, *inner, points.size), dtype=stored.newbyteorder("="))
+    if points.size and (points.min() < 0 or points.max() >= npoint):
+        raise IndexError(f"grid positions outside the {var.shape[-2]} x {var.shape[-1]} grid of {path}")
+    # np.take writes straight into ``out`` only with the same dtype and mode "clip" (the positions are checked
+    # above): otherwise it goes through a write-back copy that first reads the fresh output (mapping the zero page)
+    # and then writes it, a copy-on-write fault per page with a TLB shoot-down of the other worker threads' cores
+    # (docs/performance.md). So the values are gathered in the stored byte order and swapped in place at the end.
+    out = np.empty((count, *inner, points.size), dtype=stored)
     rows = out.reshape(-1, points.size)  # (count * layers, npoints): one row per plane
     p0 = first * (rows.shape[0] // max(count, 1))  # the first plane's index in the variable
     block = max(1, READ_BYTES // per_plane)
@@ -142,5 +148,7 @@ def gather(path: str | Path, var: ClassicVar, first: int, count: int, points: np
                 if not got:
                     raise OSError(f"{path}: the file ends before the values of {var.shape} that its header declares")
                 done += got
-            np.take(buf.view(stored).reshape(n, npoint), points, axis=1, out=rows[k : k + n])
+            np.take(buf.view(stored).reshape(n, npoint), points, axis=1, out=rows[k : k + n], mode="clip")
+    if not stored.isnative:
+        out = out.byteswap(inplace=True).view(stored.newbyteorder("="))
     return out

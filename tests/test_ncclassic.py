@@ -156,3 +156,16 @@ def test_the_read_buffer_stays_small(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert out["buffer"] == read_bytes < 365 * layered_day
     for name, values in out["values"].items():
         assert np.array_equal(values, whole[name]), name
+
+
+def test_grid_positions_outside_the_grid_are_refused(tmp_path: Path) -> None:
+    """The gather clips nothing silently: a position outside the (lat, lon) grid is an error, not the edge value."""
+    paths = make_synthetic_domain(tmp_path, ncell=4, years=[1901], seed=6, per_year=False, nc_format="NETCDF3_CLASSIC")
+    met = MetFile.open(paths["met_multi"][0])
+    var = met.classic["xcgpp"]
+    npoint = var.shape[-2] * var.shape[-1]
+    ok = ncclassic.gather(met.path, var, 0, 2, np.array([0, npoint - 1]))
+    assert ok.dtype == np.float32 and ok.dtype.isnative and ok.shape == (2, 2)
+    for bad in ([0, npoint], [-1, 0]):
+        with pytest.raises(IndexError, match="outside"):
+            ncclassic.gather(met.path, var, 0, 2, np.array(bad))
