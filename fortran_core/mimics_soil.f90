@@ -102,6 +102,8 @@ module mimics_soil
    ! pool order inside mc / mn
    integer, parameter :: LITM = 1, LITS = 2, MICR = 3, MICK = 4, SOMA = 5, SOMC = 6, SOMP = 7
    integer, parameter :: LEAF = 1, WOOD = 2, FROOT = 3
+   !> the fine roots' index in the host's plant pools (cplant, and the rates from Q_KPLANT on), for other modules
+   integer, parameter, public :: PLANT_FROOT = FROOT
 
    real(dp), parameter :: EPS10 = 1.0e-10_dp
    real(dp), parameter :: RATIONCSTRFIX = 1.0_dp/150.0_dp

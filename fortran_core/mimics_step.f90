@@ -351,7 +351,8 @@ contains
             dg(:, D_CEXUDATE_CAPPED) = w%ccap
          end if
          if (any(mparams(:, M_EXUD_DIAG) /= 0.0_dp)) call mimics_exudate_diagnostics(nb, q, dg)
-         if (any(mparams(:, M_SASU_DIAG) /= 0.0_dp)) call mimics_sasu_fluxes(nb, mparams, q, w%cplant0(:, 3), dg)  ! 3: fine roots
+         if (any(mparams(:, M_SASU_DIAG) /= 0.0_dp)) &
+            call mimics_sasu_fluxes(nb, mparams, q, w%cplant0(:, PLANT_FROOT), dg)
          call keep_day(nb, dg, NONE_KEPT, annual, daily(:, :, min(d, nstore)), store_daily /= 0, &
                        DIAG_MIMICS_FIRST, DIAG_MIMICS_LAST)
       end do
@@ -432,8 +433,8 @@ contains
          dg(i, D_SASU_SOMA_FROM_SOMC) = f(SX_OXIDAT + 1)
          dg(i, D_SASU_OUT_CWOOD) = q(i, Q_CWOOD2CWD)
          dg(i, D_SASU_CCWD_FROM_CWOOD) = q(i, Q_CWOOD2CWD)
-         dg(i, D_SASU_LITM_FROM_CFROOT) = (q(i, Q_FMET_FROOT)*q(i, Q_KPLANT + 2))*cfroot0(i)
-         dg(i, D_SASU_LITS_FROM_CFROOT) = ((1.0_dp - q(i, Q_FMET_FROOT))*q(i, Q_KPLANT + 2))*cfroot0(i)
+         dg(i, D_SASU_LITM_FROM_CFROOT) = (q(i, Q_FMET_FROOT)*q(i, Q_KPLANT + PLANT_FROOT - 1))*cfroot0(i)
+         dg(i, D_SASU_LITS_FROM_CFROOT) = ((1.0_dp - q(i, Q_FMET_FROOT))*q(i, Q_KPLANT + PLANT_FROOT - 1))*cfroot0(i)
          dg(i, D_SASU_OUT_CFROOT) = dg(i, D_SASU_LITM_FROM_CFROOT) + dg(i, D_SASU_LITS_FROM_CFROOT)
          dg(i, D_SASU_LITS_FROM_CCWD) = q(i, Q_CWD2STR)
          dg(i, D_SASU_OUT_CCWD) = q(i, Q_CWD2CO2) + q(i, Q_CWD2STR)
