@@ -215,8 +215,8 @@ KEYS: tuple[Key, ...] = (
         int,
         0,
         "cells",
-        "cells per dask task (0: split the cells evenly over the workers, at most 4500 per task); results do "
-        "not depend on it, memory per worker grows with it",
+        "cells per dask task (0: split the work evenly over the workers, an ice/water cell counting 0.4 of a "
+        "vegetated one, at most 4500 cells per task); results do not depend on it, memory per worker grows with it",
     ),
     Key(
         "parallel",

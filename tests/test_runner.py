@@ -241,6 +241,26 @@ def test_the_first_segment_is_stretched_over_the_met_years_only_up_to_its_limit(
     assert first_pass_end(plan(cycle20), 20, 5) == 40  # from a later start (the first pass again)
 
 
+def test_automatic_chunks_split_the_work_not_the_cell_count() -> None:
+    from testbed.runner.segments import INACTIVE_CELL_COST, MAX_AUTO_CHUNK, cell_chunks
+
+    # the first half of the cells vegetated, the second half mostly ice and water
+    inactive = np.r_[np.zeros(1000, bool), np.arange(1000) % 5 != 0]
+    parts = cell_chunks(inactive, 0, 2)
+    edges = [s.start for s in parts] + [parts[-1].stop]
+    assert edges[0] == 0 and edges[-1] == inactive.size  # contiguous, every cell once
+    assert all(s.stop == e for s, e in zip(parts, edges[1:], strict=True))
+    work = [np.where(inactive[s], INACTIVE_CELL_COST, 1.0).sum() for s in parts]
+    assert len(parts) == 2 and abs(work[0] - work[1]) <= 2.0  # within one cell moved across
+    assert parts[0].stop < 1000  # the vegetated half is split
+    # an explicit chunk size is a number of cells (memory per task); one worker, one chunk
+    assert [s.stop - s.start for s in cell_chunks(inactive, 300, 2)] == [300] * 6 + [200]
+    assert cell_chunks(inactive, 0, 1) == [slice(0, 2000)]
+    # the cap on cells per task holds for weighted chunks too
+    many = np.r_[np.zeros(MAX_AUTO_CHUNK, bool), np.ones(2 * MAX_AUTO_CHUNK, bool)]
+    assert max(s.stop - s.start for s in cell_chunks(many, 0, 2)) <= MAX_AUTO_CHUNK
+
+
 def test_grid_mismatch_between_met_and_gridinfo(domain: Path, tmp_path: Path, capsys) -> None:
     rows = (domain / "forcing" / "gridinfo_igbpz.csv").read_text().splitlines()
     soil = (domain / "forcing" / "gridinfo_soil.csv").read_text().splitlines()

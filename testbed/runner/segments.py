@@ -47,6 +47,9 @@ LOCAL_CLUSTER_CONFIG = {
 #: largest automatic chunk (cells): bounds a worker's memory to a few hundred MB per task (about 0.3 GB for 4,500
 #: cells). Each task reads its cells' forcing from the whole grid, so fewer, larger tasks read less in total.
 MAX_AUTO_CHUNK = 4500
+#: task time of an inactive (ice/water) cell relative to a vegetated one, met read included, for an even split of
+#: the work: 0.3-0.45 measured for CASA-CN and MIMICS-CN (docs/performance.md, "Chunks of equal work")
+INACTIVE_CELL_COST = 0.4
 
 
 @dataclass
@@ -153,6 +156,23 @@ def chunks(ncell: int, size: int) -> list[slice]:
     return [slice(i, min(i + size, ncell)) for i in range(0, ncell, size)]
 
 
+def cell_chunks(inactive: np.ndarray, chunk_size: int, workers: int) -> list[slice]:
+    """The chunks of cells of a run: ``chunk_size`` cells each (``parallel.chunk_size``), or, with 0, as many as
+    :func:`auto_chunk` makes, of contiguous cells and about equal work (an inactive cell counts
+    :data:`INACTIVE_CELL_COST` of a vegetated one) within its cap of cells."""
+    ncell = inactive.size
+    size = chunk_size or auto_chunk(ncell, workers)
+    ntask = -(-ncell // size)
+    if chunk_size or ntask == 1:
+        return chunks(ncell, size)
+    cost = np.cumsum(np.where(inactive, INACTIVE_CELL_COST, 1.0))
+    ends = [*np.searchsorted(cost, cost[-1] * np.arange(1, ntask) / ntask) + 1, ncell]
+    out = [slice(int(a), int(b)) for a, b in zip([0, *ends[:-1]], ends, strict=True) if b > a]
+    if max(s.stop - s.start for s in out) > MAX_AUTO_CHUNK:
+        return chunks(ncell, size)
+    return out
+
+
 @contextlib.contextmanager
 def _workers_ignore_sigint() -> Iterator[None]:
     """Worker processes started inside inherit SIGINT ignored: Ctrl-C reaches the whole process group, and
@@ -236,8 +256,8 @@ class Segment:
 def chunk_slices_for(client, plan: Plan) -> list[slice]:
     """The chunks of cells of a run on this cluster (parallel.chunk_size, or an even split)."""
     nworkers = len(client.scheduler_info().get("workers", {})) or 1
-    ncell = plan.model.ncell
-    return chunks(ncell, plan.config.get("parallel.chunk_size") or auto_chunk(ncell, nworkers))
+    model = plan.model
+    return cell_chunks(model.domain.inactive(model.casa), plan.config.get("parallel.chunk_size"), nworkers)
 
 
 def workers_in_process(client) -> bool:

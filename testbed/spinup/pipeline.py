@@ -26,10 +26,10 @@ from .. import kernel
 from ..atomic import atomic_write, write_text
 from ..config import RunConfig, namelist_text
 from ..errors import InputError
-from ..runner import _Signals, chunks, dask_client, owned_run
+from ..runner import _Signals, dask_client, owned_run
 from ..runner.assembly import restart_info
 from ..runner.folder import RunLog
-from ..runner.segments import auto_chunk, check_chunk, identity
+from ..runner.segments import cell_chunks, check_chunk, identity
 from ..soil.base import CYCLE_NAMES
 from ..state import write_restart
 from .aitken import Aitken
@@ -326,7 +326,7 @@ def _execute_spinup(
 
     with dask_client(cfg, workers, scheduler) as client:
         nworkers = len(client.scheduler_info().get("workers", {})) or 1
-        slices = chunks(ncell, cfg.get("parallel.chunk_size") or auto_chunk(ncell, nworkers))
+        slices = cell_chunks(~active, cfg.get("parallel.chunk_size"), nworkers)
         if not resume:
             for f in as_completed([client.submit(check_chunk, plan.met_files, cs, pure=False) for cs in slices]):
                 f.result()
