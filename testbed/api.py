@@ -18,7 +18,7 @@ from . import soil as soil_models
 from .config import shipped_namelists
 from .domain import Domain, PhenologyTable
 from .model import Model
-from .output import CellInfo, annual_dataset, daily_columns, daily_dataset
+from .output import CellInfo, annual_data, concat_time, daily_columns, daily_data
 from .params import load_casa_parameters
 from .run import Perturbation, cycle_schedule, run_years
 from .soil.base import CYCLE_NAMES
@@ -72,7 +72,7 @@ def simulate(
     dailies, annuals, labels = [], [], []
     for res in run_years(model, state, steps, perturbation=perturbation):
         dailies.append(
-            daily_dataset(
+            daily_data(
                 daily_columns(res.daily, model.soil_model, model.icycle, model.output_options),
                 res.step.label,
                 cells,
@@ -83,8 +83,8 @@ def simulate(
         )
         annuals.append(res.annual)
         labels.append(res.step.label)
-    daily = xr.concat(dailies, dim="time", data_vars="minimal", coords="minimal", compat="override")
-    return daily, annual_dataset(annuals, labels, cells, model.soil_model, model.icycle, options=model.output_options)
+    annual = annual_data(annuals, labels, cells, model.soil_model, model.icycle, options=model.output_options)
+    return concat_time(dailies).to_xarray(), annual.to_xarray()
 
 
 def _nyear(met: str | Path) -> int:

@@ -8,7 +8,6 @@ exceptions. Physics is never done here.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 
 import numpy as np
@@ -29,9 +28,6 @@ _api = _wrapped.testbed_kernel
 _ERRORS = {1: "an array does not have the kernel's column layout", 2: "an argument is out of range"}
 #: the kernel build in use (testbed/kernel_builds.py), set by :func:`use_build`
 BUILD = "baseline"
-#: set when a kernel call first starts in this process: the run's output warm-up waits for it, so that its imports
-#: (which hold the GIL) run while the kernel computes, not while the worker threads read the met files
-STARTED = threading.Event()
 
 
 def _check_layout() -> None:
@@ -181,7 +177,6 @@ def advance(
             f"{sparams.shape[0]}, forcing {ncell}"
         )
     daily = np.zeros((ncell, layout.NDIAG, nday if store_daily else 1), order="F")
-    STARTED.set()
     ierr = getattr(_api, soil.kernel_advance)(
         ncell,
         nday,

@@ -1,4 +1,7 @@
-"""CF-conventions NetCDF outputs: variable table, xarray datasets, atomic writers.
+"""CF-conventions NetCDF outputs: variable table, the files' contents (:class:`CFData`), atomic writers.
+
+A run writes its files with netCDF4 directly (no xarray or pandas in a run's process: docs/performance.md,
+"Outputs written with netCDF4"); :meth:`CFData.to_xarray` gives the dataset ``xarray.open_dataset`` reads.
 
 The variable table is the single place that names, documents and units every
 output variable (docs/outputs.md is its prose version). Annual values are sums
@@ -26,7 +29,7 @@ from .nclock import netcdf_lock
 from .soil.base import CYCLE_NAMES
 from .variables import CN, OutputVar, pool_variable
 
-if TYPE_CHECKING:  # imported where used: a run imports xarray in the background while it computes
+if TYPE_CHECKING:  # only for analysis (to_xarray, to_grid): a run writes its files with netCDF4 alone
     import xarray as xr
 
 FILL = np.float32(1.0e36)
@@ -121,33 +124,76 @@ CELL_MEASURES = "area: area"
 TIME_UNITS, CALENDAR = "days since 0001-01-01 00:00:00", "noleap"
 
 
-def _coords(cells: CellInfo) -> dict:
+@dataclass
+class CFData:
+    """The contents of a CF output file as NumPy arrays: what :func:`write_cf` writes and :meth:`to_xarray` shows.
+
+    ``variables`` maps each name to (dimensions, values, attributes) in the order written; ``time`` and
+    ``time_bnds`` hold encoded values (days since 0001-01-01, noleap). ``coords`` names the auxiliary coordinates
+    (lat, lon, area, ...), listed in the ``coordinates`` attribute of every data variable on their dimension.
+    """
+
+    variables: dict[str, tuple[tuple[str, ...], np.ndarray, dict]]
+    coords: tuple[str, ...]
+    attrs: dict
+
+    def dims(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for dims, values, _ in self.variables.values():
+            out.update(zip(dims, values.shape, strict=True))
+        return out
+
+    def data_vars(self) -> list[str]:
+        """Variables that are neither coordinates nor dimension variables (what ``xarray`` calls data_vars)."""
+        dims = self.dims()
+        return [n for n in self.variables if n not in self.coords and n not in dims]
+
+    def to_xarray(self) -> xr.Dataset:
+        """The dataset ``xarray.open_dataset`` gives for the written file (times decoded to cftime)."""
+        import xarray as xr
+
+        variables = {n: xr.Variable(d, v, dict(a)) for n, (d, v, a) in self.variables.items()}
+        coords = {n: variables.pop(n) for n in list(variables) if n in self.coords or n in self.dims()}
+        ds = xr.Dataset(variables, coords=coords, attrs=dict(self.attrs))
+        return xr.decode_cf(ds, decode_times=xr.coders.CFDatetimeCoder(use_cftime=True))
+
+
+def _coords(cells: CellInfo) -> dict[str, tuple[tuple[str, ...], np.ndarray, dict]]:
     n = cells.lat.size
     return {
-        "cell": ("cell", np.arange(1, n + 1, dtype=np.int32), {"long_name": "cell index (met point order)"}),
+        "cell": (("cell",), np.arange(1, n + 1, dtype=np.int32), {"long_name": "cell index (met point order)"}),
         "lat": (
-            "cell",
+            ("cell",),
             cells.lat.astype(np.float64),
             {"units": "degrees_north", "standard_name": "latitude", "long_name": "latitude of the cell centre"},
         ),
         "lon": (
-            "cell",
+            ("cell",),
             cells.lon.astype(np.float64),
             {"units": "degrees_east", "standard_name": "longitude", "long_name": "longitude of the cell centre"},
         ),
         "area": (
-            "cell",
+            ("cell",),
             cells.area.astype(np.float64),
             {"units": "m2", "long_name": "land area (0 for ice/water cells)", "standard_name": "cell_area"},
         ),
-        "pft": ("cell", cells.pft.astype(np.int32), {"long_name": "IGBP plant functional type (1-18)"}),
-        "cellid": ("cell", cells.cellid.astype(np.int32), {"long_name": "met file cell id"}),
-        **{name: ("cell", values, dict(attrs)) for name, (values, attrs) in cells.static.items()},
+        "pft": (("cell",), cells.pft.astype(np.int32), {"long_name": "IGBP plant functional type (1-18)"}),
+        "cellid": (("cell",), cells.cellid.astype(np.int32), {"long_name": "met file cell id"}),
+        **{name: (("cell",), values, dict(attrs)) for name, (values, attrs) in cells.static.items()},
     }
 
 
-def _time(times: list) -> dict:
-    return {"time": ("time", times, {"standard_name": "time", "long_name": "time", "axis": "T", "bounds": "time_bnds"})}
+def _time(times: list, bounds: list) -> dict[str, tuple[tuple[str, ...], np.ndarray, dict]]:
+    """``time`` and ``time_bnds`` encoded (float64 days since 0001-01-01 in the noleap calendar)."""
+    attrs = {"standard_name": "time", "long_name": "time", "axis": "T", "bounds": "time_bnds"}
+    values, edges = (
+        np.asarray(cftime.date2num(t, TIME_UNITS, CALENDAR) if t else [], dtype=np.float64) for t in (times, bounds)
+    )
+    edges = edges.reshape(len(times), 2)
+    return {
+        "time": (("time",), values, {**attrs, "units": TIME_UNITS, "calendar": CALENDAR}),
+        "time_bnds": (("time", "nv"), edges, {}),
+    }
 
 
 def _attrs(soil_model: str, icycle: int, extra: dict | None) -> dict:
@@ -184,7 +230,7 @@ def daily_columns(daily: np.ndarray, soil_model: str, icycle: int, options: Coll
     return daily[:, cols, :].astype(np.float32)
 
 
-def daily_dataset(
+def daily_data(
     values: np.ndarray,
     year_label: int,
     cells: CellInfo,
@@ -192,28 +238,25 @@ def daily_dataset(
     icycle: int,
     attrs: dict | None = None,
     options: Collection[str] = (),
-) -> xr.Dataset:
-    """One year of daily output variables, ``values`` = :func:`daily_columns`, as a CF dataset (time, cell).
+) -> CFData:
+    """One year of daily output variables, ``values`` = :func:`daily_columns`, as a CF file (time, cell).
 
     ``time`` is the middle of each day, ``time_bnds`` the day; pools are end-of-day values.
     """
-    import xarray as xr
-
     nday = values.shape[2]
     start = cftime.DatetimeNoLeap(year_label, 1, 1)
     times = [start + _dt.timedelta(days=d, hours=12) for d in range(nday)]
-    bounds = np.array([[start + _dt.timedelta(days=d), start + _dt.timedelta(days=d + 1)] for d in range(nday)])
+    bounds = [[start + _dt.timedelta(days=d), start + _dt.timedelta(days=d + 1)] for d in range(nday)]
+    coords = _coords(cells)
     data = {
         v.name: (("time", "cell"), values[:, k, :].T, _var_attrs(v, annual=False))
         for k, v in enumerate(variables_for(soil_model, icycle, options))
     }
-    ds = xr.Dataset(data, coords={**_coords(cells), **_time(times)}, attrs=_attrs(soil_model, icycle, attrs))
-    ds["time_bnds"] = (("time", "nv"), bounds)
-    ds["day"] = ("time", np.arange(1, nday + 1, dtype=np.int32), {"long_name": "day of year (1-365)"})
-    return ds
+    day = {"day": (("time",), np.arange(1, nday + 1, dtype=np.int32), {"long_name": "day of year (1-365)"})}
+    return CFData({**coords, **_time(times, bounds), **day, **data}, _aux(coords), _attrs(soil_model, icycle, attrs))
 
 
-def annual_dataset(
+def annual_data(
     annuals: Sequence[np.ndarray],
     year_labels: Sequence[int],
     cells: CellInfo,
@@ -221,50 +264,81 @@ def annual_dataset(
     icycle: int,
     attrs: dict | None = None,
     options: Collection[str] = (),
-) -> xr.Dataset:
-    """Annual records (sums of fluxes, means of pools) for the given years as a CF dataset."""
-    import xarray as xr
-
+) -> CFData:
+    """Annual records (sums of fluxes, means of pools) for the given years as a CF file (time, cell)."""
     times = [cftime.DatetimeNoLeap(y, 7, 2, 12) for y in year_labels]
-    bounds = np.array([[cftime.DatetimeNoLeap(y, 1, 1), cftime.DatetimeNoLeap(y + 1, 1, 1)] for y in year_labels])
+    bounds = [[cftime.DatetimeNoLeap(y, 1, 1), cftime.DatetimeNoLeap(y + 1, 1, 1)] for y in year_labels]
     stack = np.stack(annuals) if annuals else np.zeros((0, cells.lat.size, layout.NDIAG))
-    data = {}
-    for v in variables_for(soil_model, icycle, options):
-        data[v.name] = (("time", "cell"), v.annual_value(stack).astype(np.float32), _var_attrs(v, annual=True))
-    ds = xr.Dataset(data, coords={**_coords(cells), **_time(times)}, attrs=_attrs(soil_model, icycle, attrs))
-    ds["time_bnds"] = (("time", "nv"), bounds.reshape(len(times), 2))
-    ds["year"] = ("time", np.asarray(year_labels, dtype=np.int32), {"long_name": "year label"})
-    return ds
+    coords = _coords(cells)
+    data = {
+        v.name: (("time", "cell"), v.annual_value(stack).astype(np.float32), _var_attrs(v, annual=True))
+        for v in variables_for(soil_model, icycle, options)
+    }
+    year = {"year": (("time",), np.asarray(year_labels, dtype=np.int32), {"long_name": "year label"})}
+    return CFData({**coords, **_time(times, bounds), **year, **data}, _aux(coords), _attrs(soil_model, icycle, attrs))
 
 
-def _encoding(ds: xr.Dataset) -> dict[str, dict]:
-    """zlib float32 data with a fill value; no ``_FillValue`` on anything else (coordinates, bounds, labels)."""
-    enc: dict[str, dict] = {}
-    for name, v in ds.variables.items():
-        if name in ds.data_vars and v.dtype == np.float32:
-            enc[name] = {"zlib": True, "complevel": 4, "_FillValue": FILL}
-        else:
-            enc[name] = {"_FillValue": None}
-    for name in ("time", "time_bnds"):
-        if name in ds.variables:
-            enc[name].update(units=TIME_UNITS, calendar=CALENDAR, dtype="f8")
-    return enc
+def _aux(coords: dict) -> tuple[str, ...]:
+    """The auxiliary coordinates among ``coords`` (all but the dimension variable ``cell``)."""
+    return tuple(sorted(n for n in coords if n != "cell"))
 
 
-def write_dataset(ds: xr.Dataset, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
-    """Write ``ds`` to NetCDF-4 with zlib compression, atomically (temporary file, then rename)."""
+def write_cf(data: CFData, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """Write ``data`` to NetCDF-4 atomically (temporary file, then rename), with netCDF4 directly.
+
+    Float32 data variables are zlib-compressed (level 4, shuffled) with the fill value :data:`FILL`; nothing else
+    has a fill value. Data variables name the auxiliary coordinates on their dimensions (``coordinates``), so
+    ``xarray.open_dataset`` and CF tools see lat, lon, area, ... as coordinates.
+    """
     path = Path(path)
     if path.exists() and not overwrite:
         raise InputError("exists; pass --overwrite to replace it", path=path)
-    import dask
+    import netCDF4
 
-    encoding = _encoding(ds)
-    # worker threads may be reading met files meanwhile: our lock serialises the NetCDF library. The
-    # values are NumPy arrays written by this process alone, so xarray needs no lock of the dask cluster
-    # (with a client active it would take a distributed lock, a scheduler round trip, ~500 per file)
-    with atomic_write(path) as tmp, netcdf_lock(), dask.config.set(scheduler="synchronous"):
-        ds.to_netcdf(tmp, format="NETCDF4", encoding=encoding)
+    dims = data.dims()
+    data_vars = set(data.data_vars())
+    # worker threads may be reading met files meanwhile: our lock serialises the NetCDF library
+    with atomic_write(path) as tmp, netcdf_lock(), netCDF4.Dataset(tmp, "w", format="NETCDF4") as nc:
+        nc.setncatts(data.attrs)
+        for name, size in dims.items():
+            nc.createDimension(name, size)
+        for name, (vdims, values, attrs) in data.variables.items():
+            packed = name in data_vars and values.dtype == np.float32
+            var = nc.createVariable(
+                name, values.dtype, vdims, zlib=packed, complevel=4, shuffle=packed, fill_value=FILL if packed else None
+            )
+            var.set_auto_maskandscale(False)
+            aux = [c for c in data.coords if name in data_vars and set(data.variables[c][0]) <= set(vdims)]
+            var.setncatts({**attrs, **({"coordinates": " ".join(aux)} if aux else {})})
+            var[...] = values
     return path
+
+
+def read_cf(path: str | os.PathLike) -> CFData:
+    """A file written by :func:`write_cf`, as it was given to it (values as stored)."""
+    import netCDF4
+
+    with netcdf_lock(), netCDF4.Dataset(path) as nc:
+        nc.set_auto_maskandscale(False)
+        skip = ("_FillValue", "coordinates")  # what write_cf adds
+        variables = {
+            name: (v.dimensions, v[...], {k: v.getncattr(k) for k in v.ncattrs() if k not in skip})
+            for name, v in nc.variables.items()
+        }
+        coords = {c for v in nc.variables.values() if "coordinates" in v.ncattrs() for c in v.coordinates.split()}
+        return CFData(variables, tuple(sorted(coords)), {k: nc.getncattr(k) for k in nc.ncattrs()})
+
+
+def concat_time(parts: Sequence[CFData]) -> CFData:
+    """Files of successive years joined along ``time`` (everything else, global attributes too, from the first)."""
+    first = parts[0]
+    variables = {}
+    for name, (dims, values, attrs) in first.variables.items():
+        if "time" in dims:
+            axis = dims.index("time")
+            values = np.concatenate([p.variables[name][1] for p in parts], axis=axis)
+        variables[name] = (dims, values, attrs)
+    return CFData(variables, first.coords, first.attrs)
 
 
 def to_grid(ds: xr.Dataset, ilat: np.ndarray, ilon: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> xr.Dataset:

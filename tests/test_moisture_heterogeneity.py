@@ -410,19 +410,19 @@ def test_example_namelists_parse() -> None:
 
 @pytest.mark.reference
 def test_van_genuchten_parameters_are_static_output_fields(setA: Path) -> None:
-    from testbed.output import CellInfo, annual_dataset
+    from testbed.output import CellInfo, annual_data
 
     model = setA_model(setA / "inputs", "casa", 2)
     assert model.static_fields() == {}
     model = dataclasses.replace(model, moisture=MoistureOptions(fw_psi=True))
     d = model.domain
-    ds = annual_dataset(
+    ds = annual_data(
         [np.zeros((model.ncell, layout.NDIAG))],
         [1],
         CellInfo(d.lat, d.lon, d.area, d.pft, d.cellid, model.static_fields()),
         "casa",
         2,
-    )
+    ).to_xarray()
     loam = [k for k in range(model.ncell) if texture_class(d.sand[k], d.silt[k], d.clay[k]) == "loam"]
     assert loam, "reference set A has loam cells"
     for k in loam:

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from testbed import layout
-from testbed.output import CellInfo, annual_dataset, to_grid, variables_for
+from testbed.errors import InputError
+from testbed.output import (
+    FILL,
+    CellInfo,
+    annual_data,
+    concat_time,
+    daily_data,
+    read_cf,
+    to_grid,
+    variables_for,
+    write_cf,
+)
 
 
-def test_annual_dataset_units_and_to_grid() -> None:
+def test_annual_data_units_and_to_grid() -> None:
     cells = CellInfo(
         lat=np.array([10.0, 20.0, 10.0]),
         lon=np.array([0.0, 0.0, 5.0]),
@@ -19,7 +31,7 @@ def test_annual_dataset_units_and_to_grid() -> None:
     annual = np.zeros((3, layout.NDIAG))
     annual[:, layout.index("diag", "npp")] = [1.0, 2.0, 3.0]
     annual[:, layout.index("diag", "cleaf")] = 365.0
-    ds = annual_dataset([annual], [1901], cells, "casa", 2)
+    ds = annual_data([annual], [1901], cells, "casa", 2).to_xarray()
     assert ds["cnpp"].attrs["units"] == "g m-2 yr-1" and ds["cleaf"].attrs["cell_methods"] == "time: mean"
     assert ds["cleaf"].values.tolist() == [[1.0, 1.0, 1.0]]  # annual mean = sum / 365
     assert "cLITm" not in ds and len(ds.data_vars) >= len(variables_for("casa", 2))
@@ -30,23 +42,50 @@ def test_annual_dataset_units_and_to_grid() -> None:
     assert npp[0, 0] == 1.0 and npp[1, 0] == 2.0 and npp[0, 1] == 3.0 and np.isnan(npp[1, 1])
 
 
-def test_write_dataset_takes_no_lock_of_an_active_dask_cluster(tmp_path, monkeypatch) -> None:
-    """With a dask.distributed client active, xarray would guard each file access with a distributed lock (a
-    scheduler round trip, ~500 per annual file); our writes are NumPy values from one process and need none."""
+def _cells(n: int, static: bool = False) -> CellInfo:
+    extra = {"vg_n": (np.linspace(1.1, 1.5, n), {"units": "1", "long_name": "van Genuchten n"})} if static else {}
+    return CellInfo(
+        np.linspace(-60, 70, n), np.linspace(0, 350, n), np.ones(n), np.arange(n) % 18 + 1, np.arange(n) + 10, extra
+    )
+
+
+def test_written_files_read_back_as_the_datasets_they_show(tmp_path) -> None:
+    """write_cf (netCDF4 alone) against to_xarray: xarray reads the file as the same dataset, coordinates, encoded
+    and decoded times, attributes and values included; data are compressed float32 with the fill value."""
     import netCDF4
-    from dask.distributed import Client, LocalCluster, Lock
+    import xarray as xr
 
-    from testbed.output import write_dataset
+    rng = np.random.default_rng(1)
+    n = 5
+    nvar = len(variables_for("mimics", 2))
+    for data in (
+        annual_data([rng.random((n, layout.NDIAG)) for _ in range(3)], [1901, 1902, 1903], _cells(n, True), "casa", 2),
+        daily_data(rng.random((n, nvar, 4)).astype(np.float32), 1850, _cells(n), "mimics", 2, {"command_line": "x"}),
+    ):
+        write_cf(data, tmp_path / "f.nc", overwrite=True)
+        shown = data.to_xarray()
+        coder = xr.coders.CFDatetimeCoder(use_cftime=True)
+        with xr.open_dataset(tmp_path / "f.nc", decode_times=coder) as read:
+            xr.testing.assert_identical(read.load(), shown)
+        assert {"lat", "lon", "area", "pft", "cellid"} <= set(shown.coords)
+        assert "time_bnds" in shown.data_vars and shown["time"].values[0].year in (1850, 1901)
+        with netCDF4.Dataset(tmp_path / "f.nc") as nc:
+            var = nc["cleaf"]
+            assert var.dtype == np.float32 and var.filters()["zlib"] and var.getncattr("_FillValue") == FILL
+            assert "_FillValue" not in nc["lat"].ncattrs() and nc["time"].units == "days since 0001-01-01 00:00:00"
+        with pytest.raises(InputError, match="exists"):
+            write_cf(data, tmp_path / "f.nc")
 
-    taken = []
-    acquire = Lock.acquire
-    monkeypatch.setattr(Lock, "acquire", lambda self, *a, **k: taken.append(1) or acquire(self, *a, **k))
-    cells = CellInfo(np.array([10.0, 20.0]), np.array([0.0, 5.0]), np.ones(2), np.array([4, 10]), np.array([1, 2]))
-    annual = np.zeros((2, layout.NDIAG))
-    annual[:, layout.index("diag", "npp")] = [1.5, 2.5]
-    ds = annual_dataset([annual], [1901], cells, "casa", 2)
-    with LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster, Client(cluster):
-        write_dataset(ds, tmp_path / "annual.nc")
-    assert not taken
-    with netCDF4.Dataset(tmp_path / "annual.nc") as nc:
-        assert nc["cnpp"][:].tolist() == [[1.5, 2.5]]
+
+def test_annual_files_of_successive_segments_join_into_the_file_of_all_years(tmp_path) -> None:
+    rng = np.random.default_rng(2)
+    years = [rng.random((4, layout.NDIAG)) for _ in range(5)]
+    cells = _cells(4)
+    write_cf(annual_data(years[:2], [1, 2], cells, "casa", 2), tmp_path / "a.nc")
+    write_cf(annual_data(years[2:], [3, 4, 5], cells, "casa", 2), tmp_path / "b.nc")
+    joined = concat_time([read_cf(tmp_path / "a.nc"), read_cf(tmp_path / "b.nc")])
+    whole = annual_data(years, [1, 2, 3, 4, 5], cells, "casa", 2)
+    assert list(joined.variables) == list(whole.variables) and joined.coords == whole.coords
+    for name, (dims, values, attrs) in whole.variables.items():
+        assert joined.variables[name][0] == dims and joined.variables[name][2] == attrs, name
+        np.testing.assert_array_equal(joined.variables[name][1], values, err_msg=name)

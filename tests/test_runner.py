@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -407,22 +406,13 @@ def test_corpse_restart_from_our_netcdf_and_from_the_original_csvs(domain: Path,
             np.testing.assert_allclose(r_csv[name].values, r_gpp[name].values, rtol=1e-2, atol=1e-2, err_msg=name)
 
 
-def test_the_output_warm_up_waits_for_the_kernel_when_workers_are_threads() -> None:
-    """Its imports hold the GIL, which met reads in worker threads need: it starts once a kernel call has."""
-    from dask.distributed import Client, LocalCluster
-
-    from testbed.output import CellInfo
-    from testbed.runner.assembly import warm_up
-    from testbed.runner.segments import workers_in_process
-
-    with LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster, Client(cluster) as client:
-        assert workers_in_process(client)
-    assert not workers_in_process(SimpleNamespace(cluster=None))  # a client attached to a scheduler's address
-    cells = CellInfo(np.array([10.0]), np.array([0.0]), np.ones(1), np.array([4]), np.array([1]))
-    start = threading.Event()
-    thread = warm_up(SimpleNamespace(soil_model="casa", icycle=2), cells, after=start)
-    time.sleep(0.3)
-    assert thread.is_alive()
-    start.set()
-    thread.join(60)
-    assert not thread.is_alive()
+def test_a_run_imports_neither_xarray_nor_pandas(domain: Path, tmp_path: Path) -> None:
+    """Outputs are written with netCDF4 alone: a run's process is spared their imports (docs/performance.md)."""
+    nml = write_namelist(tmp_path, domain, "run.cycles=2", "run.daily_output=.true.", "run.checkpoint_interval=1")
+    code = (
+        "import sys; from testbed.cli import main; rc = main(['run', sys.argv[1], '-q']); "
+        "print(rc, sorted(m for m in ('xarray', 'pandas') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(nml)], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "0 []"
+    assert (tmp_path / "out" / "annual.nc").is_file() and list((tmp_path / "out").glob("daily_*.nc"))

@@ -36,7 +36,6 @@ from .assembly import (
     log_negative_pools,
     output_attrs,
     restart_info,
-    warm_up,
     write_segment,
 )
 from .folder import CHECKPOINT, OutputFolder
@@ -49,7 +48,6 @@ from .segments import (
     first_pass_end,
     run_chunk,
     run_segments,
-    workers_in_process,
     worst,
 )
 
@@ -378,7 +376,6 @@ def _run(
         runlog.write(f"met: {path}")
     attrs = output_attrs(plan, command, prints)
     cells = cell_info(model.domain, model)
-    warm_up(model, cells, after=kernel.STARTED if workers_in_process(client) else None)
     from tqdm import tqdm
 
     bar = tqdm(

@@ -6,10 +6,8 @@ one daily file per output year) and, at the end, into ``annual.nc`` and ``restar
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shutil
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,8 +18,7 @@ from ..atomic import atomic_write
 from ..domain import Domain
 from ..legacy import pool_csvs, write_pool_csv
 from ..model import Model
-from ..nclock import netcdf_lock
-from ..output import CellInfo, annual_dataset, daily_dataset, variables_for, write_dataset
+from ..output import CellInfo, annual_data, concat_time, daily_data, read_cf, variables_for, write_cf
 from ..state import RestartInfo, write_restart
 from .folder import OutputFolder, RunLog
 from .plan import Plan
@@ -94,8 +91,8 @@ def restart_info(model: Model, years_done: int) -> RestartInfo:
 
 def _merge_daily(parts: Sequence[str], target: Path, label: int, cells: CellInfo, model: Model, attrs: dict) -> None:
     values = np.concatenate([np.load(p) for p in parts], axis=0)
-    write_dataset(
-        daily_dataset(values, label, cells, model.soil_model, model.icycle, attrs, model.output_options),
+    write_cf(
+        daily_data(values, label, cells, model.soil_model, model.icycle, attrs, model.output_options),
         target,
         overwrite=True,
     )
@@ -109,7 +106,7 @@ def write_segment(folder: OutputFolder, plan: Plan, seg: Segment, cells: CellInf
     out_steps = [i for i in range(seg.first, seg.end) if plan.steps[i].write_output]
     if out_steps:
         annuals = [np.concatenate([r.annual[i] for r in seg.results]) for i in out_steps]
-        ds = annual_dataset(
+        data = annual_data(
             annuals,
             [plan.steps[i].label for i in out_steps],
             cells,
@@ -118,31 +115,11 @@ def write_segment(folder: OutputFolder, plan: Plan, seg: Segment, cells: CellInf
             attrs,
             model.output_options,
         )
-        write_dataset(ds, folder.parts / f"annual_{seg.first:07d}.nc", overwrite=True)
+        write_cf(data, folder.parts / f"annual_{seg.first:07d}.nc", overwrite=True)
     for i in range(seg.first, seg.end):
         parts = [r.daily_parts[i] for r in seg.results if i in r.daily_parts]
         if parts:
             _merge_daily(parts, folder.daily(plan.steps[i].label), plan.steps[i].label, cells, model, attrs)
-
-
-def warm_up(model: Model, cells: CellInfo, after: threading.Event | None = None) -> threading.Thread:
-    """Start a background thread that imports and initialises what the first output write needs (xarray's
-    array backends and CF encoders: about 0.5 s on first use), while the first segment computes.
-
-    With ``after`` (worker threads of this process: :data:`testbed.kernel.STARTED`) it waits for that event
-    first: imports hold the GIL, which the met reads need between their reads and gathers, while the kernel
-    runs without it (docs/performance.md, "Less serial time").
-    """
-
-    def work() -> None:
-        if after is not None:
-            after.wait()
-        with contextlib.suppress(Exception):  # only a head start: the first write does it otherwise
-            annual_dataset([], [], cells, model.soil_model, model.icycle)
-
-    thread = threading.Thread(target=work, name="testbed-output-warm-up", daemon=True)
-    thread.start()
-    return thread
 
 
 def merge_annual(parts_dir: Path, target: Path) -> None:
@@ -150,21 +127,11 @@ def merge_annual(parts_dir: Path, target: Path) -> None:
     files = sorted(parts_dir.glob("annual_*.nc"))
     if not files:
         return
-    if len(files) == 1:  # written by write_dataset like the merged file: no need to decode and encode it again
+    if len(files) == 1:  # written by write_cf like the merged file: no need to read and write it again
         with atomic_write(target) as tmp:
             shutil.copyfile(files[0], tmp)
         return
-    import xarray as xr
-
-    coder = xr.coders.CFDatetimeCoder(use_cftime=True)
-    with netcdf_lock():
-        datasets = [xr.open_dataset(f, decode_times=coder) for f in files]
-        try:
-            merged = xr.concat(datasets, dim="time", data_vars="minimal", coords="minimal", compat="override")
-            write_dataset(merged.load(), target, overwrite=True)
-        finally:
-            for d in datasets:
-                d.close()
+    write_cf(concat_time([read_cf(f) for f in files]), target, overwrite=True)
 
 
 def finish(folder: OutputFolder, plan: Plan, state: np.ndarray, attrs: dict | None = None) -> list[str]:

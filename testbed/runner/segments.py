@@ -260,15 +260,6 @@ def chunk_slices_for(client, plan: Plan) -> list[slice]:
     return cell_chunks(model.domain.inactive(model.casa), plan.config.get("parallel.chunk_size"), nworkers)
 
 
-def workers_in_process(client) -> bool:
-    """Whether the cluster's workers are threads of this process (a local cluster without worker processes)."""
-    from dask.distributed import Worker
-
-    cluster = getattr(client, "cluster", None)
-    workers = getattr(cluster, "workers", None) or {}
-    return bool(workers) and all(isinstance(w, Worker) for w in workers.values())
-
-
 def identity(obj: object) -> object:
     """The object itself (a task that puts a chunk's model on the cluster; recomputed if its worker is lost)."""
     return obj
