@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # put its bin first on PATH so a bare shell (nothing activated) finds them.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: install test test-fast demo bench lint clean
+.PHONY: install bytecode test test-fast demo bench lint clean
 
 $(STAMP): pyproject.toml meson.build
 	@command -v gfortran >/dev/null 2>&1 || { \
@@ -23,19 +23,25 @@ $(STAMP): pyproject.toml meson.build
 
 install: $(STAMP)  ## set up .venv with testbed built from source (editable)
 
-test: install  ## the full test suite, as CI runs it (includes slow reference and oracle tests)
+# meson-python's editable loader reads byte code but never writes it (see sagemath/sage#39992): without this every
+# command compiles the package's Python sources again, 0.1-0.15 s per process (docs/performance.md). Stale files
+# are only a cache: a changed source is compiled again, as Python always does.
+bytecode: install
+	@$(PY) -m compileall -q testbed
+
+test: bytecode  ## the full test suite, as CI runs it (includes slow reference and oracle tests)
 	$(PY) -m pytest -m "slow or not slow" -q
 
-test-fast: install  ## the quick tests only (what plain `pytest` runs)
+test-fast: bytecode  ## the quick tests only (what plain `pytest` runs)
 	$(PY) -m pytest -q
 
-demo: install  ## synthetic example: spin-up and transient of CASA-CN and MIMICS-CN, summary table and figures
+demo: bytecode  ## synthetic example: spin-up and transient of CASA-CN and MIMICS-CN, summary table and figures
 	$(VENV)/bin/testbed demo --out demo_output
 
 # The original runs side by side when TESTBED_ORIGINAL_BIN (its binary) or TESTBED_ORIGINAL_MIRROR (a git directory
 # of wwieder/biogeochem_testbed, built with ../shared/bench/original.sh outside the repository) is set; without it the
 # results are absolute figures only. BENCH_ARGS: e.g. --quick (small smoke test) or --repeats 3.
-bench: install  ## ours and the original side by side (throughput, memory); writes benchmarks/results.md
+bench: bytecode  ## ours and the original side by side (throughput, memory); writes benchmarks/results.md
 	$(PY) benchmarks/run_benchmarks.py $(BENCH_ARGS)
 
 lint:
