@@ -413,8 +413,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 4
     finally:
         if argv is None:
-            # the interpreter's final garbage collections would traverse every object of numpy and dask (and
-            # of pandas and xarray where a command imported them) once more: 0.4-0.7 s after the outputs are written (docs/performance.md)
+            # the interpreter's final garbage collections would traverse every object of numpy and dask (and of
+            # pandas and xarray where a command imported them) once more: 0.4-0.7 s after the outputs are written
+            # (docs/performance.md)
             gc.freeze()
 
 

@@ -183,17 +183,20 @@ def _coords(cells: CellInfo) -> dict[str, tuple[tuple[str, ...], np.ndarray, dic
     }
 
 
-def _time(times: list, bounds: list) -> dict[str, tuple[tuple[str, ...], np.ndarray, dict]]:
-    """``time`` and ``time_bnds`` encoded (float64 days since 0001-01-01 in the noleap calendar)."""
-    attrs = {"standard_name": "time", "long_name": "time", "axis": "T", "bounds": "time_bnds"}
+def _file(cells: CellInfo, times: list, bounds: list, variables: dict, attrs: dict) -> CFData:
+    """A (time, cell) file: the cells' coordinates, ``time`` and ``time_bnds`` (encoded: float64 days since
+    0001-01-01 in the noleap calendar), then ``variables``."""
+    coords = _coords(cells)
     values, edges = (
         np.asarray(cftime.date2num(t, TIME_UNITS, CALENDAR) if t else [], dtype=np.float64) for t in (times, bounds)
     )
-    edges = edges.reshape(len(times), 2)
-    return {
-        "time": (("time",), values, {**attrs, "units": TIME_UNITS, "calendar": CALENDAR}),
-        "time_bnds": (("time", "nv"), edges, {}),
+    time_attrs = {"standard_name": "time", "long_name": "time", "axis": "T", "bounds": "time_bnds"}
+    time = {
+        "time": (("time",), values, {**time_attrs, "units": TIME_UNITS, "calendar": CALENDAR}),
+        "time_bnds": (("time", "nv"), edges.reshape(len(times), 2), {}),
     }
+    aux = tuple(sorted(n for n in coords if n != "cell"))  # all but the dimension variable
+    return CFData({**coords, **time, **variables}, aux, attrs)
 
 
 def _attrs(soil_model: str, icycle: int, extra: dict | None) -> dict:
@@ -247,13 +250,12 @@ def daily_data(
     start = cftime.DatetimeNoLeap(year_label, 1, 1)
     times = [start + _dt.timedelta(days=d, hours=12) for d in range(nday)]
     bounds = [[start + _dt.timedelta(days=d), start + _dt.timedelta(days=d + 1)] for d in range(nday)]
-    coords = _coords(cells)
     data = {
         v.name: (("time", "cell"), values[:, k, :].T, _var_attrs(v, annual=False))
         for k, v in enumerate(variables_for(soil_model, icycle, options))
     }
     day = {"day": (("time",), np.arange(1, nday + 1, dtype=np.int32), {"long_name": "day of year (1-365)"})}
-    return CFData({**coords, **_time(times, bounds), **day, **data}, _aux(coords), _attrs(soil_model, icycle, attrs))
+    return _file(cells, times, bounds, {**day, **data}, _attrs(soil_model, icycle, attrs))
 
 
 def annual_data(
@@ -269,18 +271,12 @@ def annual_data(
     times = [cftime.DatetimeNoLeap(y, 7, 2, 12) for y in year_labels]
     bounds = [[cftime.DatetimeNoLeap(y, 1, 1), cftime.DatetimeNoLeap(y + 1, 1, 1)] for y in year_labels]
     stack = np.stack(annuals) if annuals else np.zeros((0, cells.lat.size, layout.NDIAG))
-    coords = _coords(cells)
     data = {
         v.name: (("time", "cell"), v.annual_value(stack).astype(np.float32), _var_attrs(v, annual=True))
         for v in variables_for(soil_model, icycle, options)
     }
     year = {"year": (("time",), np.asarray(year_labels, dtype=np.int32), {"long_name": "year label"})}
-    return CFData({**coords, **_time(times, bounds), **year, **data}, _aux(coords), _attrs(soil_model, icycle, attrs))
-
-
-def _aux(coords: dict) -> tuple[str, ...]:
-    """The auxiliary coordinates among ``coords`` (all but the dimension variable ``cell``)."""
-    return tuple(sorted(n for n in coords if n != "cell"))
+    return _file(cells, times, bounds, {**year, **data}, _attrs(soil_model, icycle, attrs))
 
 
 def write_cf(data: CFData, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
