@@ -36,6 +36,25 @@ def _releasing(lock) -> Iterator[None]:
         lock.release()
 
 
+class YearBuffers:
+    """Arrays that one reader of successive years (a chunk task) reuses for every year it reads.
+
+    A fresh array per variable and year costs a page fault per page that zeroes it (a 2 MB huge page at a time
+    under NumPy's ``MADV_HUGEPAGE``) and, when it is freed, a TLB shoot-down of the cores that run the process's
+    other threads: 13 % of a 2-worker MIMICS-CN run's CPU samples (docs/performance.md, "Met buffers reused").
+    """
+
+    def __init__(self) -> None:
+        self._arrays: dict[str, np.ndarray] = {}
+
+    def get(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        """The buffer of ``name`` (uninitialised when new or when the shape or dtype changed)."""
+        a = self._arrays.get(name)
+        if a is None or a.shape != shape or a.dtype != dtype:
+            a = self._arrays[name] = np.empty(shape, dtype)
+        return a
+
+
 @dataclass
 class Forcing:
     """One year (or part) of daily forcing for a set of cells, as stored (float32), Fortran order.
@@ -184,8 +203,11 @@ class MetFile:
         j, i = self.active_j[pos], self.active_i[pos]
         return ic.Cells(pos + 1, self.cellid[j, i], self.lat[j], self.lon[i])
 
-    def _read_raw(self, year_index: int, cells: slice | np.ndarray) -> dict[str, np.ndarray]:
-        """The file's float32 values of one year for ``cells``: (365, ncell) and (365, 6, ncell) arrays."""
+    def _read_raw(
+        self, year_index: int, cells: slice | np.ndarray, buffers: YearBuffers | None = None
+    ) -> dict[str, np.ndarray]:
+        """The file's float32 values of one year for ``cells``: (365, ncell) and (365, 6, ncell) arrays (in
+        ``buffers`` where the file is classic NetCDF)."""
         if not 0 <= year_index < self.nyear:
             raise InputError(f"year index {year_index} is outside the file's {self.nyear} years", path=self.path)
         jsel = self.active_j[cells]
@@ -198,7 +220,7 @@ class MetFile:
         # cells that fill one latitude run of a single longitude (compact grids, most chunks)
         # are a plain slice: no gather, and the arrays stay contiguous
         if self.classic is not None:
-            return self._read_classic(t0, jsel * self.lon.size + isel)
+            return self._read_classic(t0, jsel * self.lon.size + isel, buffers)
         one_run = i1 - i0 == 1 and j1 - j0 == jsel.size and bool(np.all(np.diff(jsel) == 1))
         flat = (jsel - j0) * (i1 - i0) + (isel - i0)  # the cells' positions in the flattened (lat, lon) box
 
@@ -241,14 +263,17 @@ class MetFile:
             ) from None
         return out
 
-    def _read_classic(self, t0: int, points: np.ndarray) -> dict[str, np.ndarray]:
+    def _read_classic(self, t0: int, points: np.ndarray, buffers: YearBuffers | None) -> dict[str, np.ndarray]:
         """:meth:`_read_raw` of a classic file: each cell's values gathered from the file, not the grid box."""
         assert self.classic is not None
         out = {}
         try:
             for name in MET_VARIABLES:
                 if name in self.classic:
-                    out[name] = ncclassic.gather(self.path, self.classic[name], t0, DAYS_PER_YEAR, points)
+                    var = self.classic[name]
+                    shape = (DAYS_PER_YEAR, *var.shape[1:-2], points.size)
+                    into = buffers.get(name, shape, np.dtype(var.dtype)) if buffers is not None else None
+                    out[name] = ncclassic.gather(self.path, var, t0, DAYS_PER_YEAR, points, into)
         except (OSError, ValueError) as exc:
             raise InputError(
                 f"year {t0 // DAYS_PER_YEAR + 1} of the file cannot be read ({exc}); the file is damaged or "
@@ -287,12 +312,19 @@ class MetFile:
                 self._check_raw(self._read_raw(year_index, sub), year_index, sub, ck, seen)
         ic.summarize_values(ck, seen)
 
-    def read_year(self, year_index: int, cells: slice | np.ndarray = slice(None), check: bool = True) -> Forcing:
+    def read_year(
+        self,
+        year_index: int,
+        cells: slice | np.ndarray = slice(None),
+        check: bool = True,
+        buffers: YearBuffers | None = None,
+    ) -> Forcing:
         """Daily forcing of year ``year_index`` (0-based within the file) for model cells ``cells``.
 
-        Reads only the box of the grid that holds the requested cells; values stay float32.
+        Reads only the box of the grid that holds the requested cells; values stay float32. With ``buffers``
+        the forcing may be views of them: valid until the next read with the same buffers.
         """
-        out = self._read_raw(year_index, cells)
+        out = self._read_raw(year_index, cells, buffers)
         if check:
             ck = ic.Checker(self.path)
             self._check_raw(out, year_index, cells, ck)

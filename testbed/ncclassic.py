@@ -113,13 +113,16 @@ def _buffer(nbytes: int) -> np.ndarray:
     return buf[:nbytes]
 
 
-def gather(path: str | Path, var: ClassicVar, first: int, count: int, points: np.ndarray) -> np.ndarray:
+def gather(
+    path: str | Path, var: ClassicVar, first: int, count: int, points: np.ndarray, out: np.ndarray | None = None
+) -> np.ndarray:
     """``var[first:first + count, ..., lat, lon]`` at the flattened (lat, lon) grid positions ``points``.
 
     For a (time, [layer,] lat, lon) non-record variable; returns a C-contiguous (count, [layer,] npoints)
     array in native byte order, with exactly the stored values. The time steps' (lat, lon) planes are stored
     one after another; reads READ_BYTES of whole planes at a time (at least one) into a per-thread buffer and
-    gathers the points from it.
+    gathers the points from it. ``out``: an array of the result's shape in the stored dtype to gather into
+    (reused, its pages are not faulted in again: :class:`testbed.forcing.YearBuffers`); the result is a view of it.
     """
     if var.record:
         raise ValueError("record variables are interleaved; read them through the NetCDF library")
@@ -133,7 +136,11 @@ def gather(path: str | Path, var: ClassicVar, first: int, count: int, points: np
     # above): otherwise it goes through a write-back copy that first reads the fresh output (mapping the zero page)
     # and then writes it, a copy-on-write fault per page with a TLB shoot-down of the other worker threads' cores
     # (docs/performance.md). So the values are gathered in the stored byte order and swapped in place at the end.
-    out = np.empty((count, *inner, points.size), dtype=stored)
+    shape = (count, *inner, points.size)
+    if out is None:
+        out = np.empty(shape, dtype=stored)
+    elif out.shape != shape or out.dtype != stored or not out.flags.c_contiguous:
+        raise ValueError(f"out must be a C-contiguous {shape} array of {stored}, not {out.shape} of {out.dtype}")
     rows = out.reshape(-1, points.size)  # (count * layers, npoints): one row per plane
     p0 = first * (rows.shape[0] // max(count, 1))  # the first plane's index in the variable
     block = max(1, READ_BYTES // per_plane)

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import kernel, layout
 from .errors import ConservationError
-from .forcing import MetFile, met_path_for_year
+from .forcing import MetFile, YearBuffers, met_path_for_year
 from .model import Model
 from .soil.base import CARBON, NITROGEN
 
@@ -202,13 +202,14 @@ def run_years(
     pert = perturbation or Perturbation()
     met_cache: dict[Path, MetFile] = {}
     numbers = cell_numbers(cells, model.ncell)
+    buffers = YearBuffers()  # the forcing of a year is used up before the next year is read into them
     for k, step in enumerate(steps):
         met = met_cache.get(step.met_path)
         if met is None:
             met = met_cache[step.met_path] = MetFile.open(step.met_path)
             met_cache = {step.met_path: met}
         check = check_forcing if isinstance(check_forcing, bool) else k in check_forcing
-        forcing = met.read_year(step.year_index, cells, check=check)
+        forcing = met.read_year(step.year_index, cells, check=check, buffers=buffers)
         before = state.copy(order="F")
         annual = kernel.new_annual(model.ncell)
         on = pert.active(step.count)

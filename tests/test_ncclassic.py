@@ -31,6 +31,31 @@ def test_classic_reads_equal_the_library_bit_for_bit(tmp_path: Path, nc_format: 
                 assert np.array_equal(values.view(np.uint32), theirs[name].view(np.uint32)), name
 
 
+def test_reused_year_buffers_give_the_same_values_in_the_same_memory(tmp_path: Path) -> None:
+    """A chunk task reads its years into one set of arrays (forcing.YearBuffers): values bit-identical to fresh
+    reads, every year and chunk, and the memory of the first year reused by the next."""
+    from testbed.forcing import YearBuffers
+
+    paths = make_synthetic_domain(tmp_path, ncell=7, years=[1901, 1902], seed=5, nc_format="NETCDF3_64BIT_OFFSET")
+    met = MetFile.open(paths["met_multi"][0])
+    buffers = YearBuffers()
+    for cells in (slice(None), slice(2, 6), slice(None)):
+        first = None
+        for year in range(met.nyear):
+            fresh = met.read_year(year, cells)
+            reused = met.read_year(year, cells, buffers=buffers)
+            for name in ("gpp", "tair", "ndep", "tsoil", "moist", "frzn"):
+                a, b = getattr(fresh, name), getattr(reused, name)
+                assert b.flags.f_contiguous and np.array_equal(a.view(np.uint32), b.view(np.uint32)), name
+            if first is None:
+                first = reused.tsoil.__array_interface__["data"][0]
+            else:
+                assert reused.tsoil.__array_interface__["data"][0] == first  # no fresh pages
+    with pytest.raises(ValueError, match="C-contiguous"):
+        var = met.classic["xcgpp"]
+        ncclassic.gather(met.path, var, 0, 2, np.array([0]), np.empty((3, 1), dtype=var.dtype))
+
+
 def test_small_read_blocks_give_the_same_values(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     paths = make_synthetic_domain(tmp_path, ncell=5, years=[1901], seed=4, nc_format="NETCDF3_64BIT_OFFSET")
     met = MetFile.open(paths["met_multi"][0])
