@@ -40,8 +40,8 @@ class YearBuffers:
     """Arrays that one reader of successive years (a chunk task) reuses for every year it reads.
 
     A fresh array per variable and year costs a page fault per page that zeroes it (a 2 MB huge page at a time
-    under NumPy's ``MADV_HUGEPAGE``) and, when it is freed, a TLB shoot-down of the cores that run the process's
-    other threads: 13 % of a 2-worker MIMICS-CN run's CPU samples (docs/performance.md, "Met buffers reused").
+    under NumPy's ``MADV_HUGEPAGE``): 13 % of a 2-worker MIMICS-CN run's CPU samples were that zeroing, 1.6 % with
+    the buffers (docs/performance.md, "Met buffers reused").
     """
 
     def __init__(self) -> None:
