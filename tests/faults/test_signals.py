@@ -45,14 +45,19 @@ def resume_command(err: str) -> list[str]:
 
 
 def interrupt_and_resume(domain: Path, reference: Path, folder: Path, sig: signal.Signals, rng: random.Random) -> None:
-    """Signal a run once its checkpoint passed a random year, plus a random delay; check; resume; compare."""
-    after, delay = rng.randint(1, 7), rng.uniform(0.0, 1.0)
-    print(f"{sig.name} after checkpoint {after} + {delay:.2f} s")
+    """Signal a run once its checkpoint passed a random year, plus a random part of the time a year takes on
+    this machine (measured between its first two checkpoints); check; resume; compare."""
+    after, fraction = rng.randint(1, 7), rng.uniform(0.0, 1.0)  # at least 2 of the 9 years remain after 7
     nml = write_namelist(folder, domain, *SETTINGS)
     out = folder / "out"
     with cleanup(start(nml)) as proc:
+        assert wait_for(proc, lambda: checkpoint_step(out) >= 1), "no checkpoint"
+        first, t_first = checkpoint_step(out), time.perf_counter()
+        assert wait_for(proc, lambda: checkpoint_step(out) > first), "the run ended before the fault"
+        year = (time.perf_counter() - t_first) / (checkpoint_step(out) - first)
+        print(f"{sig.name} after checkpoint {after} + {fraction:.2f} x {year:.3f} s (one year)")
         assert wait_for(proc, lambda: checkpoint_step(out) >= after), "the run ended before the fault"
-        time.sleep(delay)
+        time.sleep(fraction * year)
         done = checkpoint_step(out)
         kept = {p.name: load_one(p) for p in sorted(out.glob("daily_*.nc"))[:done]}
         (os.killpg if TO_GROUP[sig] else os.kill)(proc.pid, sig)
