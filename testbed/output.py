@@ -152,8 +152,9 @@ class CFData:
         """The dataset ``xarray.open_dataset`` gives for the written file (times decoded to cftime)."""
         import xarray as xr
 
+        dims = self.dims()
         variables = {n: xr.Variable(d, v, dict(a)) for n, (d, v, a) in self.variables.items()}
-        coords = {n: variables.pop(n) for n in list(variables) if n in self.coords or n in self.dims()}
+        coords = {n: variables.pop(n) for n in list(variables) if n in self.coords or n in dims}
         ds = xr.Dataset(variables, coords=coords, attrs=dict(self.attrs))
         return xr.decode_cf(ds, decode_times=xr.coders.CFDatetimeCoder(use_cftime=True))
 

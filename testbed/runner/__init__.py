@@ -41,9 +41,9 @@ from .assembly import (
 from .folder import CHECKPOINT, OutputFolder
 from .plan import Plan, build_model, initial_state, prepare, schedule
 from .segments import (
+    cell_chunks,
     check_met_values,
     chunk_slices_for,
-    chunks,
     dask_client,
     first_pass_end,
     run_chunk,
@@ -55,7 +55,7 @@ __all__ = [
     "CHECKPOINT",
     "Plan",
     "build_model",
-    "chunks",
+    "cell_chunks",
     "dask_client",
     "execute",
     "initial_state",

@@ -254,7 +254,7 @@ class Segment:
 
 
 def chunk_slices_for(client, plan: Plan) -> list[slice]:
-    """The chunks of cells of a run on this cluster (parallel.chunk_size, or an even split)."""
+    """The chunks of cells of a run on this cluster (:func:`cell_chunks` for its number of workers)."""
     nworkers = len(client.scheduler_info().get("workers", {})) or 1
     model = plan.model
     return cell_chunks(model.domain.inactive(model.casa), plan.config.get("parallel.chunk_size"), nworkers)
