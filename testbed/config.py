@@ -545,6 +545,16 @@ KEYS: tuple[Key, ...] = (
     ),
     Key(
         "spinup",
+        "sasu_microbe_fall",
+        float,
+        0.15,
+        "",
+        "sasu, soil models with explicit microbes (MIMICS): a cell whose microbes fall by more than this fraction over "
+        "a cycle while the rest of its soil stays (5 x cell_rel) takes a plain cycle instead of a step: its microbes "
+        "are dying whatever their substrate, and a step would empty its soil (0: never)",
+    ),
+    Key(
+        "spinup",
         "newton_max_factor",
         float,
         4.0,

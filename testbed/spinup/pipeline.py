@@ -55,6 +55,9 @@ CONVERGED = 1.0e-3
 #: sasu: a cell has converged when its semi-analytic correction (largest relative change of a pool it would
 #: make) is below this fraction of spinup.cell_rel; it then takes plain cycles
 SASU_CONVERGED = 0.1
+#: sasu: the soil's substrate (its pools but the microbes) is still when its total changes by less than this multiple
+#: of spinup.cell_rel per cycle (with spinup.sasu_microbe_fall: docs/spinup.md "Dying microbes")
+SASU_STILL = 5.0
 #: newton: a cell has converged when its Newton correction (the distance to the fixed point it predicts, relative
 #: per pool) is below this fraction of spinup.cell_rel; it then takes plain cycles
 NEWTON_CONVERGED = 1.0
@@ -368,6 +371,10 @@ def _execute_spinup(
                     "fallback_after": cfg.get("spinup.anderson_fallback_after"),
                     # ... or when it changes no pool by more than this (g C m-2)
                     "abs_c": SASU_CONVERGED * stage.criteria.cell_abs,
+                    # a cell whose microbes fall by more than this fraction over a cycle in which the rest of its
+                    # soil changes by less than SASU_STILL x the relative criterion is dying (sasu.Sasu.step)
+                    "microbe_fall": cfg.get("spinup.sasu_microbe_fall"),
+                    "still": SASU_STILL * stage.criteria.cell_rel,
                 }
             if stage.method == "newton":
                 chord = _chord(plan, si)

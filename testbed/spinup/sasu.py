@@ -59,6 +59,7 @@ class Sasu(CellMemory):
     fnorm_prev: np.ndarray  #: (ncell,) RMS relative change of the pools over the last cycle (inf before the first)
     failures: np.ndarray  #: (ncell,) successive steps after which that change grew more than GROWTH-fold
     last_step: np.ndarray  #: (ncell,) bool: the last step was semi-analytic
+    dying: np.ndarray  #: (ncell,) bool: the kept pools were dying over the last cycle (``fall``, ``still``)
 
     @classmethod
     def new(cls, ncell: int, p: int) -> Sasu:
@@ -73,6 +74,7 @@ class Sasu(CellMemory):
             np.zeros((ncell, p)),
             np.full(ncell, np.inf),
             np.zeros(ncell, dtype=np.int64),
+            np.zeros(ncell, dtype=bool),
             np.zeros(ncell, dtype=bool),
         )
 
@@ -89,6 +91,9 @@ class Sasu(CellMemory):
         fallback_after: int = 4,
         abs_tol: np.ndarray | float = 0.0,
         keep: np.ndarray | None = None,
+        substrate: np.ndarray | None = None,
+        fall: float = 0.0,
+        still: float = 0.0,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Scale factors r (ncell, p) of the carbon pools, and a per-cell mask of plain steps (r = 1).
 
@@ -99,7 +104,13 @@ class Sasu(CellMemory):
         ``abs_tol`` (scalar or (ncell, p), pool units): a correction that changes no pool by more than it counts
         as converged too (pools decaying to nothing, e.g. a cell whose vegetation sheds no litter). ``keep``
         ((p,) bool): pools that are part of the steady-state solve but keep r = 1 (fast pools that follow within
-        the next cycle, e.g. MIMICS' microbes).
+        the next cycle, e.g. MIMICS' microbes). ``fall`` > 0 (with ``keep`` and ``substrate``, (p,) bool: the other
+        pools of the soil model): a cell whose kept pools fell by more than the fraction ``fall`` over a cycle in which
+        the substrate's total changed by less than the fraction ``still`` is *dying*: its microbes decline whatever
+        their substrate (too cold to grow on it). A step from their present rates would decompose substrate that
+        nothing will decompose (it empties the soil where plain cycles leave it), so such a cell takes a plain
+        cycle; after a semi-analytic step, only when it was dying in the cycle before too (the microbes' answer to a
+        step is not enough).
         """
         ncell, p = x.shape
         # safeguard: a semi-analytic step after which the cycle changed the pools more than GROWTH times as much
@@ -164,7 +175,14 @@ class Sasu(CellMemory):
         corr = np.max(np.abs(r - 1.0), axis=1)
         corr[np.all(np.abs(r - 1.0) * np.abs(phi) <= abs_tol, axis=1)] = 0.0
         corr[self.fallback] = 0.0
-        plain = self.fallback | (corr < tol) | failed
+        dying = np.zeros(ncell, dtype=bool)
+        if keep is not None and substrate is not None and fall > 0:
+            m0, m1 = np.sum(x[:, keep], axis=1), np.sum(phi[:, keep], axis=1)
+            s0, s1 = np.sum(x[:, substrate], axis=1), np.sum(phi[:, substrate], axis=1)
+            dying = (m1 < (1.0 - fall) * m0) & (np.abs(s1 - s0) < still * s0)
+        skip = dying & (self.dying | ~self.last_step)
+        self.dying = dying
+        plain = self.fallback | (corr < tol) | failed | skip
         r[plain] = 1.0
         self.correction = corr
         self.steps += ~plain
