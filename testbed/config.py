@@ -545,13 +545,14 @@ KEYS: tuple[Key, ...] = (
     ),
     Key(
         "spinup",
-        "sasu_microbe_fall",
+        "sasu_microbe_ratio",
         float,
-        0.15,
+        0.5,
         "",
-        "sasu, soil models with explicit microbes (MIMICS): a cell whose microbes fall by more than this fraction over "
-        "a cycle while the rest of its soil stays (5 x cell_rel) takes a plain cycle instead of a step: its microbes "
-        "are dying whatever their substrate, and a step would empty its soil (0: never)",
+        "sasu, soil models that keep their microbes out of the step (MIMICS): a cell whose soil substrate stays "
+        "within 5 x cell_rel over a cycle while the semi-analytic solve would leave its microbes below this fraction "
+        "of their present amount takes a plain cycle instead of a step (its microbes cannot live on what the step "
+        "would leave, and such steps emptied cold soils; 0: never)",
     ),
     Key(
         "spinup",

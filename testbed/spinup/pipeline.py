@@ -56,7 +56,7 @@ CONVERGED = 1.0e-3
 #: make) is below this fraction of spinup.cell_rel; it then takes plain cycles
 SASU_CONVERGED = 0.1
 #: sasu: the soil's substrate (its pools but the microbes) is still when its total changes by less than this multiple
-#: of spinup.cell_rel per cycle (with spinup.sasu_microbe_fall: docs/spinup.md "Dying microbes")
+#: of spinup.cell_rel per cycle (with spinup.sasu_microbe_ratio: docs/spinup.md "Dying microbes")
 SASU_STILL = 5.0
 #: newton: a cell has converged when its Newton correction (the distance to the fixed point it predicts, relative
 #: per pool) is below this fraction of spinup.cell_rel; it then takes plain cycles
@@ -371,9 +371,9 @@ def _execute_spinup(
                     "fallback_after": cfg.get("spinup.anderson_fallback_after"),
                     # ... or when it changes no pool by more than this (g C m-2)
                     "abs_c": SASU_CONVERGED * stage.criteria.cell_abs,
-                    # a cell whose microbes fall by more than this fraction over a cycle in which the rest of its
-                    # soil changes by less than SASU_STILL x the relative criterion is dying (sasu.Sasu.step)
-                    "microbe_fall": cfg.get("spinup.sasu_microbe_fall"),
+                    # a cell whose soil substrate stays within SASU_STILL x the relative criterion over a cycle
+                    # while the solve would leave its microbes below this fraction takes a plain cycle (Sasu.step)
+                    "microbe_ratio": cfg.get("spinup.sasu_microbe_ratio"),
                     "still": SASU_STILL * stage.criteria.cell_rel,
                 }
             if stage.method == "newton":

@@ -59,7 +59,7 @@ class Sasu(CellMemory):
     fnorm_prev: np.ndarray  #: (ncell,) RMS relative change of the pools over the last cycle (inf before the first)
     failures: np.ndarray  #: (ncell,) successive steps after which that change grew more than GROWTH-fold
     last_step: np.ndarray  #: (ncell,) bool: the last step was semi-analytic
-    dying: np.ndarray  #: (ncell,) bool: the kept pools were dying over the last cycle (``fall``, ``still``)
+    stalled: np.ndarray  #: (ncell,) bool: the last cycle left the substrate still and the solve its microbes low
 
     @classmethod
     def new(cls, ncell: int, p: int) -> Sasu:
@@ -92,7 +92,7 @@ class Sasu(CellMemory):
         abs_tol: np.ndarray | float = 0.0,
         keep: np.ndarray | None = None,
         substrate: np.ndarray | None = None,
-        fall: float = 0.0,
+        microbe_ratio: float = 0.0,
         still: float = 0.0,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Scale factors r (ncell, p) of the carbon pools, and a per-cell mask of plain steps (r = 1).
@@ -104,13 +104,13 @@ class Sasu(CellMemory):
         ``abs_tol`` (scalar or (ncell, p), pool units): a correction that changes no pool by more than it counts
         as converged too (pools decaying to nothing, e.g. a cell whose vegetation sheds no litter). ``keep``
         ((p,) bool): pools that are part of the steady-state solve but keep r = 1 (fast pools that follow within
-        the next cycle, e.g. MIMICS' microbes). ``fall`` > 0 (with ``keep`` and ``substrate``, (p,) bool: the other
-        pools of the soil model): a cell whose kept pools fell by more than the fraction ``fall`` over a cycle in which
-        the substrate's total changed by less than the fraction ``still`` is *dying*: its microbes decline whatever
-        their substrate (too cold to grow on it). A step from their present rates would decompose substrate that
-        nothing will decompose (it empties the soil where plain cycles leave it), so such a cell takes a plain
-        cycle; after a semi-analytic step, only when it was dying in the cycle before too (the microbes' answer to a
-        step is not enough).
+        the next cycle, e.g. MIMICS' microbes). ``microbe_ratio`` > 0 (with ``keep`` and ``substrate``, (p,) bool:
+        the soil model's other pools): a cell whose substrate total changed by less than the fraction ``still`` over
+        the cycle, while the solve puts its kept pools below ``microbe_ratio`` of their present total, takes a plain
+        cycle. Its microbes cannot live on the substrate the solve would leave (too cold to grow, or barely
+        holding on): the solve's rates, frozen at the present microbes, decompose substrate that the dying microbes
+        will not, and emptied such soils where plain cycles leave them. Right after a semi-analytic step only the
+        second such cycle in a row counts (the cycle answers the step).
         """
         ncell, p = x.shape
         # safeguard: a semi-analytic step after which the cycle changed the pools more than GROWTH times as much
@@ -148,6 +148,7 @@ class Sasu(CellMemory):
         rhs = np.where(used, u + rho * s, s)
         finite = np.all(np.isfinite(m), axis=(1, 2)) & np.all(np.isfinite(rhs), axis=1)
         r = np.ones((ncell, p))
+        kept_ratio = np.ones(ncell)  # the solve's steady state of the kept pools over their present total
         ok = finite & ~self.fallback
         if np.any(ok):
             try:
@@ -158,6 +159,11 @@ class Sasu(CellMemory):
             good = np.all(np.isfinite(ratio), axis=1)  # a negative ratio is clipped to 1/max_factor below
             idx = np.flatnonzero(ok)
             r[idx[good]] = np.clip(ratio[good], 1.0 / max_factor, max_factor)
+            if keep is not None and np.any(keep):
+                kept = used[ok][:, keep]
+                kept_ratio[idx] = np.sum(np.where(kept, sol[:, keep], 0.0), axis=1) / np.maximum(
+                    np.sum(np.where(kept, safe_s[ok][:, keep], 0.0), axis=1), 1e-300
+                )
             self.fallback[idx[~good]] = True
         self.fallback |= ~finite
         if keep is not None:
@@ -175,13 +181,13 @@ class Sasu(CellMemory):
         corr = np.max(np.abs(r - 1.0), axis=1)
         corr[np.all(np.abs(r - 1.0) * np.abs(phi) <= abs_tol, axis=1)] = 0.0
         corr[self.fallback] = 0.0
-        dying = np.zeros(ncell, dtype=bool)
-        if keep is not None and substrate is not None and fall > 0:
-            m0, m1 = np.sum(x[:, keep], axis=1), np.sum(phi[:, keep], axis=1)
+        stalled = np.zeros(ncell, dtype=bool)
+        if keep is not None and substrate is not None and microbe_ratio > 0:
             s0, s1 = np.sum(x[:, substrate], axis=1), np.sum(phi[:, substrate], axis=1)
-            dying = (m1 < (1.0 - fall) * m0) & (np.abs(s1 - s0) < still * s0)
-        skip = dying & (self.dying | ~self.last_step)
-        self.dying = dying
+            stalled = (np.abs(s1 - s0) < still * s0) & (kept_ratio < microbe_ratio)
+        # right after a step the cycle answers the step: then only a second such cycle in a row counts
+        skip = stalled & (self.stalled | ~self.last_step)
+        self.stalled = stalled
         plain = self.fallback | (corr < tol) | failed | skip
         r[plain] = 1.0
         self.correction = corr

@@ -195,8 +195,8 @@ def plan_spinup(cfg: RunConfig) -> SpinupPlan:
     cycle_method = resolve_method(cfg, "cycle_method") if "cycle" in names else "cycle"
     if not cfg.get("spinup.sasu_max_factor") > 1:
         raise ConfigError("spinup.sasu_max_factor must be > 1")
-    if not 0 <= cfg.get("spinup.sasu_microbe_fall") < 1:
-        raise ConfigError("spinup.sasu_microbe_fall must be in [0, 1) (0: off)")
+    if not 0 <= cfg.get("spinup.sasu_microbe_ratio") < 1:
+        raise ConfigError("spinup.sasu_microbe_ratio must be in [0, 1) (0: off)")
     for key in (
         "prespin_cycles",
         "prespin_max_cycles",

@@ -175,7 +175,7 @@ def sasu_update(
         abs_tol=pool_floor(model, options.get("abs_c", 0.0), 0.0)[:, _positions(model, lp.carbon)] * unit,
         keep=keep,
         substrate=np.array([c in own and c not in model.soil.sasu_keep for c in lp.columns]),
-        fall=options.get("microbe_fall", 0.0),
+        microbe_ratio=options.get("microbe_ratio", 0.0),
         still=options.get("still", 0.0),
     )
     nxt = phi.copy(order="F")
