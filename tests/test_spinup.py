@@ -407,6 +407,9 @@ def test_sasu_takes_plain_cycles_where_its_solve_would_starve_the_kept_microbes(
     after_step.last_step[:] = True
     _, plain = after_step.step(x, y, end_sum, out, tr, microbe_ratio=0.5, **kw)
     assert plain.tolist() == [True, False]
+    # a checkpoint's memory from before the rule resumes with no cell stalled
+    older = {k: v for k, v in after_step.arrays().items() if k != "stalled"}
+    assert Sasu.from_arrays(older, slice(1, 2)).stalled.tolist() == [False]
 
 
 @pytest.mark.parametrize("key", ["accelerate_method", "prespin_method"])

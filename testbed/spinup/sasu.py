@@ -78,6 +78,13 @@ class Sasu(CellMemory):
             np.zeros(ncell, dtype=bool),
         )
 
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], cells: slice = slice(None)) -> Sasu:
+        """As :meth:`CellMemory.from_arrays`; a checkpoint written before ``stalled`` existed resumes with none."""
+        if "stalled" not in arrays:
+            arrays = {**arrays, "stalled": np.zeros(len(arrays["correction"]), dtype=bool)}
+        return super().from_arrays(arrays, cells)
+
     def step(
         self,
         x: np.ndarray,
