@@ -159,10 +159,9 @@ def sasu_update(
     for i, j, col in lp.transfers:
         transfer[:, i, j] = cycle_sum[:, col]
     # the kernel's sums are in g m-2 (d-1); the pools in the state's units: one per-cell factor per pool
-    own = {pool.column for pool in model.soil.pools}
-    gm2 = model.soil.state_to_gm2(model)[:, None]
-    unit = np.where(np.array([c in own for c in lp.columns])[None, :], gm2, 1.0)
-    keep = np.array([c in model.soil.sasu_keep for c in lp.columns])
+    own = np.isin(lp.columns, [pool.column for pool in model.soil.pools])  # the soil model's pools, not the host's
+    unit = np.where(own[None, :], model.soil.state_to_gm2(model)[:, None], 1.0)
+    keep = np.isin(lp.columns, model.soil.sasu_keep)
     r, plain = acc.step(
         x[:, lp.carbon] * unit,
         phi[:, lp.carbon] * unit,
@@ -174,7 +173,7 @@ def sasu_update(
         fallback_after=options.get("fallback_after", 4),
         abs_tol=pool_floor(model, options.get("abs_c", 0.0), 0.0)[:, _positions(model, lp.carbon)] * unit,
         keep=keep,
-        substrate=np.array([c in own and c not in model.soil.sasu_keep for c in lp.columns]),
+        substrate=own & ~keep,
         microbe_ratio=options.get("microbe_ratio", 0.0),
         still=options.get("still", 0.0),
     )
