@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import netCDF4
 import numpy as np
@@ -22,6 +23,9 @@ from . import ncclassic
 from .errors import InputError
 from .metformat import DAYS_PER_YEAR, MET_VARIABLES, NSOIL_LAYERS, met_cell_order
 from .nclock import netcdf_lock
+
+if TYPE_CHECKING:
+    from .sharedread import Member
 
 #: cells read at a time by the value scans
 SCAN_BLOCK = 2000
@@ -203,11 +207,19 @@ class MetFile:
         j, i = self.active_j[pos], self.active_i[pos]
         return ic.Cells(pos + 1, self.cellid[j, i], self.lat[j], self.lon[i])
 
+    def points(self, cells: slice | np.ndarray) -> np.ndarray:
+        """Flattened (lat, lon) grid positions of model cells ``cells``."""
+        return self.active_j[cells] * self.lon.size + self.active_i[cells]
+
     def _read_raw(
-        self, year_index: int, cells: slice | np.ndarray, buffers: YearBuffers | None = None
+        self,
+        year_index: int,
+        cells: slice | np.ndarray,
+        buffers: YearBuffers | None = None,
+        share: Member | None = None,
     ) -> dict[str, np.ndarray]:
         """The file's float32 values of one year for ``cells``: (365, ncell) and (365, 6, ncell) arrays (in
-        ``buffers`` where the file is classic NetCDF)."""
+        ``buffers`` where the file is classic NetCDF; read with the process's other chunk tasks of ``share``)."""
         if not 0 <= year_index < self.nyear:
             raise InputError(f"year index {year_index} is outside the file's {self.nyear} years", path=self.path)
         jsel = self.active_j[cells]
@@ -217,10 +229,12 @@ class MetFile:
         i0, i1 = int(isel.min()), int(isel.max()) + 1
         j0, j1 = int(jsel.min()), int(jsel.max()) + 1
         t0, t1 = year_index * DAYS_PER_YEAR, (year_index + 1) * DAYS_PER_YEAR
+        if self.classic is not None:
+            if share is not None:
+                return share.read(self, year_index)
+            return self.read_classic_many(year_index, [(jsel * self.lon.size + isel, buffers)])[0]
         # cells that fill one latitude run of a single longitude (compact grids, most chunks)
         # are a plain slice: no gather, and the arrays stay contiguous
-        if self.classic is not None:
-            return self._read_classic(t0, jsel * self.lon.size + isel, buffers)
         one_run = i1 - i0 == 1 and j1 - j0 == jsel.size and bool(np.all(np.diff(jsel) == 1))
         flat = (jsel - j0) * (i1 - i0) + (isel - i0)  # the cells' positions in the flattened (lat, lon) box
 
@@ -263,27 +277,43 @@ class MetFile:
             ) from None
         return out
 
-    def _read_classic(self, t0: int, points: np.ndarray, buffers: YearBuffers | None) -> dict[str, np.ndarray]:
-        """:meth:`_read_raw` of a classic file: each cell's values gathered from the file, not the grid box."""
+    def read_error(self, year_index: int, name: str, exc: Exception) -> InputError:
+        """The error of a failed read of ``name`` in year ``year_index`` (0-based) of a classic file."""
+        return InputError(
+            f"year {year_index + 1} of the file cannot be read ({exc}); the file is damaged or "
+            "incomplete. Copy or write it again",
+            path=self.path,
+            variable=name,
+        )
+
+    def read_classic_many(
+        self, year_index: int, targets: list[tuple[np.ndarray, YearBuffers | None]]
+    ) -> list[dict[str, np.ndarray]]:
+        """:meth:`_read_raw` of a classic file for several sets of grid points (``(points, buffers)``), each value
+        gathered from one read of the file (not the grid box)."""
         assert self.classic is not None
-        out = {}
+        t0 = year_index * DAYS_PER_YEAR
+        outs: list[dict[str, np.ndarray]] = [{} for _ in targets]
+        name = ""
         try:
             for name in MET_VARIABLES:
                 if name in self.classic:
                     var = self.classic[name]
-                    shape = (DAYS_PER_YEAR, *var.shape[1:-2], points.size)
-                    into = buffers.get(name, shape, np.dtype(var.dtype)) if buffers is not None else None
-                    out[name] = ncclassic.gather(self.path, var, t0, DAYS_PER_YEAR, points, into)
+                    into = []
+                    for points, buffers in targets:
+                        shape = (DAYS_PER_YEAR, *var.shape[1:-2], points.size)
+                        into.append(
+                            (points, buffers.get(name, shape, np.dtype(var.dtype)) if buffers is not None else None)
+                        )
+                    values = ncclassic.gather_many(self.path, var, t0, DAYS_PER_YEAR, into)
+                    for out, v in zip(outs, values, strict=True):
+                        out[name] = v
         except (OSError, ValueError) as exc:
-            raise InputError(
-                f"year {t0 // DAYS_PER_YEAR + 1} of the file cannot be read ({exc}); the file is damaged or "
-                "incomplete. Copy or write it again",
-                path=self.path,
-                variable=name,
-            ) from None
+            raise self.read_error(year_index, name, exc) from None
         if not self.has_frozen:
-            out["xfrznmoist"] = np.zeros((DAYS_PER_YEAR, NSOIL_LAYERS, points.size), dtype=np.float32)
-        return out
+            for out, (points, _) in zip(outs, targets, strict=True):
+                out["xfrznmoist"] = np.zeros((DAYS_PER_YEAR, NSOIL_LAYERS, points.size), dtype=np.float32)
+        return outs
 
     def _check_raw(
         self, out: dict[str, np.ndarray], year_index: int, cells: slice, ck: ic.Checker, seen: dict | None = None
@@ -318,13 +348,16 @@ class MetFile:
         cells: slice | np.ndarray = slice(None),
         check: bool = True,
         buffers: YearBuffers | None = None,
+        share: Member | None = None,
     ) -> Forcing:
         """Daily forcing of year ``year_index`` (0-based within the file) for model cells ``cells``.
 
         Reads only the box of the grid that holds the requested cells; values stay float32. With ``buffers``
-        the forcing may be views of them: valid until the next read with the same buffers.
+        the forcing may be views of them: valid until the next read with the same buffers. With ``share`` (a
+        classic file) the read is shared with the process's other chunk tasks (:mod:`testbed.sharedread`; the
+        member's buffers are used and ``cells`` must be the member's).
         """
-        out = self._read_raw(year_index, cells, buffers)
+        out = self._read_raw(year_index, cells, buffers, share)
         if check:
             ck = ic.Checker(self.path)
             self._check_raw(out, year_index, cells, ck)

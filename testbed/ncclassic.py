@@ -124,29 +124,80 @@ def gather(
     gathers the points from it. ``out``: an array of the result's shape in the stored dtype to gather into
     (reused, its pages are not faulted in again: :class:`testbed.forcing.YearBuffers`); the result is a view of it.
     """
+    return gather_many(path, var, first, count, [(points, out)])[0]
+
+
+def gather_many(
+    path: str | Path,
+    var: ClassicVar,
+    first: int,
+    count: int,
+    targets: list[tuple[np.ndarray, np.ndarray | None]],
+) -> list[np.ndarray]:
+    """:func:`gather` for several sets of grid points at once: each block of planes is read once and gathered
+    into every target (``(points, out)`` pairs)."""
+    outs = prepare(path, var, count, targets)
+    points = [p for p, _ in targets]
+    gather_rows(path, var, first, count, points, outs, 0, rows_of(var, count))
+    return [native(o) for o in outs]
+
+
+def rows_of(var: ClassicVar, count: int) -> int:
+    """(lat, lon) planes in ``count`` time steps of ``var``."""
+    return count * int(np.prod(var.shape[1:-2], dtype=np.int64))
+
+
+def prepare(
+    path: str | Path, var: ClassicVar, count: int, targets: list[tuple[np.ndarray, np.ndarray | None]]
+) -> list[np.ndarray]:
+    """The arrays (stored dtype, C order, (count, [layer,] npoints)) that :func:`gather_rows` fills, one per
+    ``(points, out)`` target: ``out`` itself when given (checked), else a new array."""
     if var.record:
         raise ValueError("record variables are interleaved; read them through the NetCDF library")
     stored = np.dtype(var.dtype)
-    inner = var.shape[1:-2]  # layers
+    npoint = int(np.prod(var.shape[-2:], dtype=np.int64))
+    outs = []
+    for points, out in targets:
+        if points.size and (points.min() < 0 or points.max() >= npoint):
+            raise IndexError(f"grid positions outside the {var.shape[-2]} x {var.shape[-1]} grid of {path}")
+        shape = (count, *var.shape[1:-2], points.size)
+        if out is None:
+            out = np.empty(shape, dtype=stored)
+        elif out.shape != shape or out.dtype != stored or not out.flags.c_contiguous:
+            raise ValueError(f"out must be a C-contiguous {shape} array of {stored}, not {out.shape} of {out.dtype}")
+        outs.append(out)
+    return outs
+
+
+def gather_rows(
+    path: str | Path,
+    var: ClassicVar,
+    first: int,
+    count: int,
+    points: list[np.ndarray],
+    outs: list[np.ndarray],
+    r0: int,
+    r1: int,
+) -> None:
+    """Fill planes ``r0:r1`` (of :func:`rows_of` ``(var, count)``) of each of ``outs`` (from :func:`prepare`) with
+    the values at ``points``, in native byte order (the arrays keep the stored dtype: :func:`native` views them).
+
+    Reads READ_BYTES of whole planes at a time (at least one) into a per-thread buffer and gathers every target's
+    points from it, so each block is read once whatever the number of targets.
+    """
+    stored = np.dtype(var.dtype)
     npoint = int(np.prod(var.shape[-2:], dtype=np.int64))
     per_plane = npoint * stored.itemsize  # bytes of one (lat, lon) plane
-    if points.size and (points.min() < 0 or points.max() >= npoint):
-        raise IndexError(f"grid positions outside the {var.shape[-2]} x {var.shape[-1]} grid of {path}")
-    # np.take writes straight into ``out`` only with the same dtype and mode "clip" (the positions are checked
-    # above): otherwise it goes through a write-back copy that first reads the fresh output (mapping the zero page)
+    # np.take writes straight into ``out`` only with the same dtype and mode "clip" (the positions are checked by
+    # prepare): otherwise it goes through a write-back copy that first reads the fresh output (mapping the zero page)
     # and then writes it, a copy-on-write fault per page with a TLB shoot-down of the other worker threads' cores
-    # (docs/performance.md). So the values are gathered in the stored byte order and swapped in place at the end.
-    shape = (count, *inner, points.size)
-    if out is None:
-        out = np.empty(shape, dtype=stored)
-    elif out.shape != shape or out.dtype != stored or not out.flags.c_contiguous:
-        raise ValueError(f"out must be a C-contiguous {shape} array of {stored}, not {out.shape} of {out.dtype}")
-    rows = out.reshape(-1, points.size)  # (count * layers, npoints): one row per plane
-    p0 = first * (rows.shape[0] // max(count, 1))  # the first plane's index in the variable
+    # (docs/performance.md). So the values are gathered in the stored byte order and swapped in place.
+    rows = [o.reshape(-1, p.size) for p, o in zip(points, outs, strict=True)]  # a row per plane
+    p0 = first * (rows_of(var, count) // max(count, 1))  # the first plane's index in the variable
     block = max(1, READ_BYTES // per_plane)
     with open(path, "rb", buffering=0) as f:
-        for k in range(0, rows.shape[0], block):
-            n = min(block, rows.shape[0] - k)
+        for k in range(r0, r1, block):
+            n = min(block, r1 - k)
             buf = _buffer(n * per_plane)
             f.seek(var.begin + (p0 + k) * per_plane)
             view, done = memoryview(buf), 0
@@ -155,7 +206,13 @@ def gather(
                 if not got:
                     raise OSError(f"{path}: the file ends before the values of {var.shape} that its header declares")
                 done += got
-            np.take(buf.view(stored).reshape(n, npoint), points, axis=1, out=rows[k : k + n], mode="clip")
-    if not stored.isnative:
-        out = out.byteswap(inplace=True).view(stored.newbyteorder("="))
-    return out
+            planes = buf.view(stored).reshape(n, npoint)
+            for p, r in zip(points, rows, strict=True):
+                np.take(planes, p, axis=1, out=r[k : k + n], mode="clip")
+                if not stored.isnative:
+                    r[k : k + n].byteswap(inplace=True)
+
+
+def native(out: np.ndarray) -> np.ndarray:
+    """A filled array of :func:`gather_rows` as native-order values (a view)."""
+    return out if out.dtype.isnative else out.view(out.dtype.newbyteorder("="))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import kernel, layout
+from . import kernel, layout, sharedread
 from .errors import ConservationError
 from .forcing import MetFile, YearBuffers, met_path_for_year
 from .model import Model
@@ -203,36 +203,38 @@ def run_years(
     met_cache: dict[Path, MetFile] = {}
     numbers = cell_numbers(cells, model.ncell)
     buffers = YearBuffers()  # the forcing of a year is used up before the next year is read into them
-    for k, step in enumerate(steps):
-        met = met_cache.get(step.met_path)
-        if met is None:
-            met = met_cache[step.met_path] = MetFile.open(step.met_path)
-            met_cache = {step.met_path: met}
-        check = check_forcing if isinstance(check_forcing, bool) else k in check_forcing
-        forcing = met.read_year(step.year_index, cells, check=check, buffers=buffers)
-        before = state.copy(order="F")
-        annual = kernel.new_annual(model.ncell)
-        on = pert.active(step.count)
-        daily = kernel.advance(
-            model.soil,
-            state,
-            model.params_for_year(step.count),
-            model.sparams,
-            forcing,
-            icycle=model.icycle,
-            fixes=model.fix_flags,
-            annual=annual,
-            dtair=pert.dtair if on else 0.0,
-            dtsoil=pert.dtsoil if on else 0.0,
-            npp_scalar=pert.npp_mult if on else 1.0,
-            store_daily=step.store_daily,
-            first_year=first_year_of_run and k == 0,
-        )
-        c_res, c_scale, n_res, n_scale = budget_residuals(model, before, state, annual)
-        if check_budgets:
-            _check_budget("carbon", c_res, c_scale, step, numbers, model.domain.cellid)
-            if n_res is not None:
-                _check_budget("nitrogen", n_res, n_scale, step, numbers, model.domain.cellid)
-        if step.restart_write and restart_write_reset:
-            kernel.restart_write_reset(state, model.params, model.icycle)
-        yield YearResult(step, annual, daily, state.copy(order="F"), c_res, n_res)
+    # other chunk tasks of this process reading the same years share each read (threaded workers)
+    with sharedread.member(cells, [(str(s.met_path), s.year_index) for s in steps], buffers) as share:
+        for k, step in enumerate(steps):
+            met = met_cache.get(step.met_path)
+            if met is None:
+                met = met_cache[step.met_path] = MetFile.open(step.met_path)
+                met_cache = {step.met_path: met}
+            check = check_forcing if isinstance(check_forcing, bool) else k in check_forcing
+            forcing = met.read_year(step.year_index, cells, check=check, share=share)
+            before = state.copy(order="F")
+            annual = kernel.new_annual(model.ncell)
+            on = pert.active(step.count)
+            daily = kernel.advance(
+                model.soil,
+                state,
+                model.params_for_year(step.count),
+                model.sparams,
+                forcing,
+                icycle=model.icycle,
+                fixes=model.fix_flags,
+                annual=annual,
+                dtair=pert.dtair if on else 0.0,
+                dtsoil=pert.dtsoil if on else 0.0,
+                npp_scalar=pert.npp_mult if on else 1.0,
+                store_daily=step.store_daily,
+                first_year=first_year_of_run and k == 0,
+            )
+            c_res, c_scale, n_res, n_scale = budget_residuals(model, before, state, annual)
+            if check_budgets:
+                _check_budget("carbon", c_res, c_scale, step, numbers, model.domain.cellid)
+                if n_res is not None:
+                    _check_budget("nitrogen", n_res, n_scale, step, numbers, model.domain.cellid)
+            if step.restart_write and restart_write_reset:
+                kernel.restart_write_reset(state, model.params, model.icycle)
+            yield YearResult(step, annual, daily, state.copy(order="F"), c_res, n_res)
