@@ -259,6 +259,17 @@ def daily_data(
     return _file(cells, times, bounds, {**day, **data}, _attrs(soil_model, icycle, attrs))
 
 
+def annual_columns(sums: np.ndarray, soil_model: str, icycle: int, options: Collection[str] = ()) -> np.ndarray:
+    """The output variables' annual values (float32, (nvar, ncell)) from one year's sums of the daily diagnostics
+    (ncell, NDIAG): :meth:`OutputVar.annual_value`, element by element (so a chunk task computes its cells' share,
+    and the driver joins small float32 arrays instead of the (ncell, NDIAG) float64 sums)."""
+    variables = variables_for(soil_model, icycle, options)
+    out = np.empty((len(variables), sums.shape[0]), dtype=np.float32)
+    for k, v in enumerate(variables):
+        out[k] = v.annual_value(sums)
+    return out
+
+
 def annual_data(
     annuals: Sequence[np.ndarray],
     year_labels: Sequence[int],
@@ -268,13 +279,29 @@ def annual_data(
     attrs: dict | None = None,
     options: Collection[str] = (),
 ) -> CFData:
-    """Annual records (sums of fluxes, means of pools) for the given years as a CF file (time, cell)."""
+    """Annual records (sums of fluxes, means of pools) for the given years as a CF file (time, cell), from each
+    year's sums of the daily diagnostics (ncell, NDIAG)."""
+    columns = [annual_columns(a, soil_model, icycle, options) for a in annuals]
+    return annual_data_of_columns(columns, year_labels, cells, soil_model, icycle, attrs, options)
+
+
+def annual_data_of_columns(
+    columns: Sequence[np.ndarray],
+    year_labels: Sequence[int],
+    cells: CellInfo,
+    soil_model: str,
+    icycle: int,
+    attrs: dict | None = None,
+    options: Collection[str] = (),
+) -> CFData:
+    """:func:`annual_data` from each year's :func:`annual_columns`."""
     times = [cftime.DatetimeNoLeap(y, 7, 2, 12) for y in year_labels]
     bounds = [[cftime.DatetimeNoLeap(y, 1, 1), cftime.DatetimeNoLeap(y + 1, 1, 1)] for y in year_labels]
-    stack = np.stack(annuals) if annuals else np.zeros((0, cells.lat.size, layout.NDIAG))
+    variables = variables_for(soil_model, icycle, options)
+    stack = np.stack(columns) if columns else np.zeros((0, len(variables), cells.lat.size), dtype=np.float32)
     data = {
-        v.name: (("time", "cell"), v.annual_value(stack).astype(np.float32), _var_attrs(v, annual=True))
-        for v in variables_for(soil_model, icycle, options)
+        v.name: (("time", "cell"), np.ascontiguousarray(stack[:, k, :]), _var_attrs(v, annual=True))
+        for k, v in enumerate(variables)
     }
     year = {"year": (("time",), np.asarray(year_labels, dtype=np.int32), {"long_name": "year label"})}
     return _file(cells, times, bounds, {**year, **data}, _attrs(soil_model, icycle, attrs))

@@ -27,7 +27,7 @@ from ..atomic import atomic_write
 from ..config import FIRST_PASS_MAX_YEARS, RunConfig
 from ..forcing import MetFile, check_values
 from ..model import Model
-from ..output import daily_columns
+from ..output import annual_columns, daily_columns
 from ..run import Perturbation, YearStep, run_years
 from .plan import Plan
 
@@ -70,7 +70,7 @@ class ChunkJob:
 class ChunkResult:
     cells: slice
     state: np.ndarray
-    annual: dict[int, np.ndarray]  #: step index -> (ncell_chunk, NDIAG) sums for output years
+    annual: dict[int, np.ndarray]  #: step index -> (nvar, ncell_chunk) output values of output years (annual_columns)
     daily_parts: dict[int, str]  #: step index -> part file of this chunk
     max_c_residual: float
     max_n_residual: float
@@ -131,7 +131,7 @@ def run_chunk(job: ChunkJob, model: Model, start: np.ndarray | ChunkResult, firs
         for c in np.flatnonzero(res.annual[:, neg_col] > 0):
             negative.setdefault(int(job.cells.start + c), []).append(res.step.count)
         if res.step.write_output:
-            annual[index] = res.annual
+            annual[index] = annual_columns(res.annual, model.soil_model, model.icycle, model.output_options)
         if res.daily is not None:
             # an internal part file (this chunk's output columns); the driver merges the chunks per year
             # written atomically: a chunk recomputed after a lost worker rewrites the same file while the
