@@ -35,11 +35,14 @@ BUILDS: dict[str, Build] = {
     "baseline": Build("_tb_kernel", (), ()),
     # -mno-fma: AVX2 CPUs have FMA, but a fused multiply-add rounds once and changes results. -O3 (after the
     # project's -O2) unswitches, unrolls and vectorises more loops (measured: CASA-CN +15 %, MIMICS-CN +8 %); it changes
-    # no result: no FP re-association without fast-math, and -nostdinc keeps libmvec out.
-    "avx2": Build("_tb_kernel_avx2", ("-O3", "-mavx2", "-mno-fma"), ("AVX", "AVX2"), "x86_64"),
+    # no result: no FP re-association without fast-math, and -nostdinc keeps libmvec out. -fno-ipa-ra: with GCC's
+    # interprocedural register allocation a vectorised loop's caller skipped the vzeroupper before calling a kernel
+    # routine that then called libm's SSE code (pow) with the upper halves dirty; on Intel (Sapphire Rapids) every such
+    # call paid the SSE/AVX transition: CASA-CN 3.2 M cell-days/s against 6.3 M without IPA-RA (docs/performance.md)
+    "avx2": Build("_tb_kernel_avx2", ("-O3", "-mavx2", "-mno-fma", "-fno-ipa-ra"), ("AVX", "AVX2"), "x86_64"),
     "avx512": Build(
         "_tb_kernel_avx512",
-        ("-O3", "-mavx512f", "-mno-fma", "-mprefer-vector-width=512"),
+        ("-O3", "-mavx512f", "-mno-fma", "-mprefer-vector-width=512", "-fno-ipa-ra"),
         ("AVX", "AVX2", "AVX512F"),
         "x86_64",
     ),
