@@ -232,7 +232,7 @@ class MetFile:
         if self.classic is not None:
             if share is not None:
                 return share.read(self, year_index)
-            return self.read_classic_many(year_index, [(jsel * self.lon.size + isel, buffers)])[0]
+            return self.read_classic(year_index, jsel * self.lon.size + isel, buffers)
         # cells that fill one latitude run of a single longitude (compact grids, most chunks)
         # are a plain slice: no gather, and the arrays stay contiguous
         one_run = i1 - i0 == 1 and j1 - j0 == jsel.size and bool(np.all(np.diff(jsel) == 1))
@@ -286,34 +286,24 @@ class MetFile:
             variable=name,
         )
 
-    def read_classic_many(
-        self, year_index: int, targets: list[tuple[np.ndarray, YearBuffers | None]]
-    ) -> list[dict[str, np.ndarray]]:
-        """:meth:`_read_raw` of a classic file for several sets of grid points (``(points, buffers)``), each value
-        gathered from one read of the file (not the grid box)."""
+    def read_classic(self, year_index: int, points: np.ndarray, buffers: YearBuffers | None) -> dict[str, np.ndarray]:
+        """:meth:`_read_raw` of a classic file: each cell's values gathered from the file, not the grid box."""
         assert self.classic is not None
         t0 = year_index * DAYS_PER_YEAR
-        outs: list[dict[str, np.ndarray]] = [{} for _ in targets]
+        out = {}
         name = ""
         try:
             for name in MET_VARIABLES:
                 if name in self.classic:
                     var = self.classic[name]
-                    into = []
-                    for points, buffers in targets:
-                        shape = (DAYS_PER_YEAR, *var.shape[1:-2], points.size)
-                        into.append(
-                            (points, buffers.get(name, shape, np.dtype(var.dtype)) if buffers is not None else None)
-                        )
-                    values = ncclassic.gather_many(self.path, var, t0, DAYS_PER_YEAR, into)
-                    for out, v in zip(outs, values, strict=True):
-                        out[name] = v
+                    shape = (DAYS_PER_YEAR, *var.shape[1:-2], points.size)
+                    into = buffers.get(name, shape, np.dtype(var.dtype)) if buffers is not None else None
+                    out[name] = ncclassic.gather(self.path, var, t0, DAYS_PER_YEAR, points, into)
         except (OSError, ValueError) as exc:
             raise self.read_error(year_index, name, exc) from None
         if not self.has_frozen:
-            for out, (points, _) in zip(outs, targets, strict=True):
-                out["xfrznmoist"] = np.zeros((DAYS_PER_YEAR, NSOIL_LAYERS, points.size), dtype=np.float32)
-        return outs
+            out["xfrznmoist"] = np.zeros((DAYS_PER_YEAR, NSOIL_LAYERS, points.size), dtype=np.float32)
+        return out
 
     def _check_raw(
         self, out: dict[str, np.ndarray], year_index: int, cells: slice, ck: ic.Checker, seen: dict | None = None

@@ -124,22 +124,9 @@ def gather(
     gathers the points from it. ``out``: an array of the result's shape in the stored dtype to gather into
     (reused, its pages are not faulted in again: :class:`testbed.forcing.YearBuffers`); the result is a view of it.
     """
-    return gather_many(path, var, first, count, [(points, out)])[0]
-
-
-def gather_many(
-    path: str | Path,
-    var: ClassicVar,
-    first: int,
-    count: int,
-    targets: list[tuple[np.ndarray, np.ndarray | None]],
-) -> list[np.ndarray]:
-    """:func:`gather` for several sets of grid points at once: each block of planes is read once and gathered
-    into every target (``(points, out)`` pairs)."""
-    outs = prepare(path, var, count, targets)
-    points = [p for p, _ in targets]
-    gather_rows(path, var, first, count, points, outs, 0, rows_of(var, count))
-    return [native(o) for o in outs]
+    outs = prepare(path, var, count, [(points, out)])
+    gather_rows(path, var, first, count, [points], outs, 0, rows_of(var, count))
+    return native(outs[0])
 
 
 def rows_of(var: ClassicVar, count: int) -> int:

@@ -108,7 +108,7 @@ class Member:
                 self.items = self.items[: self.pos]  # another task's unit failed: read alone from here on
             finally:
                 self.busy = False
-        return met.read_classic_many(year_index, [(met.points(self.cells), self.sets[self.cur])])[0]
+        return met.read_classic(year_index, met.points(self.cells), self.sets[self.cur])
 
     def _work(self, met: MetFile, item: tuple[str, int]) -> _Job | None:
         """Open or join the job of ``item``, work off its units and wait for it (holding the lock, except while
