@@ -40,9 +40,11 @@ BUILDS: dict[str, Build] = {
     # routine that then called libm's SSE code (pow) with the upper halves dirty; on Intel (Sapphire Rapids) every such
     # call paid the SSE/AVX transition: CASA-CN 3.2 M cell-days/s against 6.3 M without IPA-RA (docs/performance.md)
     "avx2": Build("_tb_kernel_avx2", ("-O3", "-mavx2", "-mno-fma", "-fno-ipa-ra"), ("AVX", "AVX2"), "x86_64"),
+    # 256-bit vectors with the AVX-512 instruction set (masks, more registers): on Intel (Sapphire Rapids) 512-bit
+    # vectors made MIMICS-CN 10 % slower than this, on AMD Zen 5 they were within noise of it (docs/performance.md)
     "avx512": Build(
         "_tb_kernel_avx512",
-        ("-O3", "-mavx512f", "-mno-fma", "-mprefer-vector-width=512", "-fno-ipa-ra"),
+        ("-O3", "-mavx512f", "-mno-fma", "-mprefer-vector-width=256", "-fno-ipa-ra"),
         ("AVX", "AVX2", "AVX512F"),
         "x86_64",
     ),
