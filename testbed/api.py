@@ -18,7 +18,7 @@ from . import soil as soil_models
 from .config import shipped_namelists
 from .domain import Domain, PhenologyTable
 from .model import Model
-from .output import CellInfo, annual_data, concat_time, daily_columns, daily_data
+from .output import CellInfo, annual_columns, annual_data, concat_time, daily_columns, daily_data
 from .params import load_casa_parameters
 from .run import Perturbation, cycle_schedule, run_years
 from .soil.base import CYCLE_NAMES
@@ -81,7 +81,7 @@ def simulate(
                 options=model.output_options,
             )
         )
-        annuals.append(res.annual)
+        annuals.append(annual_columns(res.annual, model.soil_model, model.icycle, model.output_options))
         labels.append(res.step.label)
     annual = annual_data(annuals, labels, cells, model.soil_model, model.icycle, options=model.output_options)
     return concat_time(dailies).to_xarray(), annual.to_xarray()

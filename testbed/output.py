@@ -271,21 +271,6 @@ def annual_columns(sums: np.ndarray, soil_model: str, icycle: int, options: Coll
 
 
 def annual_data(
-    annuals: Sequence[np.ndarray],
-    year_labels: Sequence[int],
-    cells: CellInfo,
-    soil_model: str,
-    icycle: int,
-    attrs: dict | None = None,
-    options: Collection[str] = (),
-) -> CFData:
-    """Annual records (sums of fluxes, means of pools) for the given years as a CF file (time, cell), from each
-    year's sums of the daily diagnostics (ncell, NDIAG)."""
-    columns = [annual_columns(a, soil_model, icycle, options) for a in annuals]
-    return annual_data_of_columns(columns, year_labels, cells, soil_model, icycle, attrs, options)
-
-
-def annual_data_of_columns(
     columns: Sequence[np.ndarray],
     year_labels: Sequence[int],
     cells: CellInfo,
@@ -294,7 +279,8 @@ def annual_data_of_columns(
     attrs: dict | None = None,
     options: Collection[str] = (),
 ) -> CFData:
-    """:func:`annual_data` from each year's :func:`annual_columns`."""
+    """Annual records (sums of fluxes, means of pools) for the given years as a CF file (time, cell), from each
+    year's output values (:func:`annual_columns`)."""
     times = [cftime.DatetimeNoLeap(y, 7, 2, 12) for y in year_labels]
     bounds = [[cftime.DatetimeNoLeap(y, 1, 1), cftime.DatetimeNoLeap(y + 1, 1, 1)] for y in year_labels]
     variables = variables_for(soil_model, icycle, options)

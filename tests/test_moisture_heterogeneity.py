@@ -410,14 +410,14 @@ def test_example_namelists_parse() -> None:
 
 @pytest.mark.reference
 def test_van_genuchten_parameters_are_static_output_fields(setA: Path) -> None:
-    from testbed.output import CellInfo, annual_data
+    from testbed.output import CellInfo, annual_columns, annual_data
 
     model = setA_model(setA / "inputs", "casa", 2)
     assert model.static_fields() == {}
     model = dataclasses.replace(model, moisture=MoistureOptions(fw_psi=True))
     d = model.domain
     ds = annual_data(
-        [np.zeros((model.ncell, layout.NDIAG))],
+        [annual_columns(np.zeros((model.ncell, layout.NDIAG)), "casa", 2)],
         [1],
         CellInfo(d.lat, d.lon, d.area, d.pft, d.cellid, model.static_fields()),
         "casa",

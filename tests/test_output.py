@@ -10,6 +10,7 @@ from testbed.errors import InputError
 from testbed.output import (
     FILL,
     CellInfo,
+    annual_columns,
     annual_data,
     concat_time,
     daily_data,
@@ -31,7 +32,7 @@ def test_annual_data_units_and_to_grid() -> None:
     annual = np.zeros((3, layout.NDIAG))
     annual[:, layout.index("diag", "npp")] = [1.0, 2.0, 3.0]
     annual[:, layout.index("diag", "cleaf")] = 365.0
-    ds = annual_data([annual], [1901], cells, "casa", 2).to_xarray()
+    ds = annual_data([annual_columns(annual, "casa", 2)], [1901], cells, "casa", 2).to_xarray()
     assert ds["cnpp"].attrs["units"] == "g m-2 yr-1" and ds["cleaf"].attrs["cell_methods"] == "time: mean"
     assert ds["cleaf"].values.tolist() == [[1.0, 1.0, 1.0]]  # annual mean = sum / 365
     assert "cLITm" not in ds and len(ds.data_vars) >= len(variables_for("casa", 2))
@@ -59,7 +60,13 @@ def test_written_files_read_back_as_the_datasets_they_show(tmp_path) -> None:
     n = 5
     nvar = len(variables_for("mimics", 2))
     for data in (
-        annual_data([rng.random((n, layout.NDIAG)) for _ in range(3)], [1901, 1902, 1903], _cells(n, True), "casa", 2),
+        annual_data(
+            [annual_columns(rng.random((n, layout.NDIAG)), "casa", 2) for _ in range(3)],
+            [1901, 1902, 1903],
+            _cells(n, True),
+            "casa",
+            2,
+        ),
         daily_data(rng.random((n, nvar, 4)).astype(np.float32), 1850, _cells(n), "mimics", 2, {"command_line": "x"}),
     ):
         write_cf(data, tmp_path / "f.nc", overwrite=True)
@@ -79,7 +86,7 @@ def test_written_files_read_back_as_the_datasets_they_show(tmp_path) -> None:
 
 def test_annual_files_of_successive_segments_join_into_the_file_of_all_years(tmp_path) -> None:
     rng = np.random.default_rng(2)
-    years = [rng.random((4, layout.NDIAG)) for _ in range(5)]
+    years = [annual_columns(rng.random((4, layout.NDIAG)), "casa", 2) for _ in range(5)]
     cells = _cells(4)
     write_cf(annual_data(years[:2], [1, 2], cells, "casa", 2), tmp_path / "a.nc")
     write_cf(annual_data(years[2:], [3, 4, 5], cells, "casa", 2), tmp_path / "b.nc")

@@ -223,7 +223,7 @@ def test_to_grid_on_a_written_file(runs: Runs) -> None:
 def test_xarray_recipe_of_docs_matches_to_grid() -> None:
     """docs/outputs.md: set_index + unstack + reindex onto the met axes equals to_grid."""
     from testbed import layout
-    from testbed.output import CellInfo, annual_data
+    from testbed.output import CellInfo, annual_columns, annual_data
 
     met_lat, met_lon = np.array([-30.0, 0.9424, 1.8848, 40.0]), np.array([0.0, 1.25, 2.5])
     ilat, ilon = np.array([1, 2, 2, 4, 3]), np.array([1, 1, 3, 2, 3])
@@ -236,7 +236,7 @@ def test_xarray_recipe_of_docs_matches_to_grid() -> None:
     )
     annual = np.zeros((5, layout.NDIAG))
     annual[:, layout.index("diag", "npp")] = np.arange(1.0, 6.0)
-    ds = annual_data([annual], [1901], cells, "casa", 2).to_xarray()
+    ds = annual_data([annual_columns(annual, "casa", 2)], [1901], cells, "casa", 2).to_xarray()
     grid = ds.drop_vars("cell").set_index(cell=["lat", "lon"]).unstack("cell")
     met = xr.Dataset(coords={"lat": met_lat, "lon": met_lon})
     tol = 0.5 * float(abs(met.lat.diff("lat")).min())

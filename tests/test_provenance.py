@@ -15,7 +15,7 @@ import pytest
 from testbed import analysis as an
 from testbed import kernel, layout, provenance
 from testbed.cli import main
-from testbed.output import CellInfo, annual_data, daily_data, variables_for
+from testbed.output import CellInfo, annual_columns, annual_data, daily_data, variables_for
 from testbed.state import RestartInfo, read_restart, write_restart
 
 from .conftest import REPO
@@ -85,7 +85,8 @@ def test_cli_version(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_datasets_carry_provenance() -> None:
     n = 3
-    annual = annual_data([np.zeros((n, layout.NDIAG))], [1901], _cells(n), "casa", 2).to_xarray()
+    columns = [annual_columns(np.zeros((n, layout.NDIAG)), "casa", 2)]
+    annual = annual_data(columns, [1901], _cells(n), "casa", 2).to_xarray()
     daily = daily_data(np.zeros((n, len(variables_for("casa", 2)), 2), np.float32), 1901, _cells(n), "casa", 2)
     daily = daily.to_xarray()
     for ds in (annual, daily):

@@ -18,7 +18,7 @@ from ..atomic import atomic_write
 from ..domain import Domain
 from ..legacy import pool_csvs, write_pool_csv
 from ..model import Model
-from ..output import CellInfo, annual_data_of_columns, concat_time, daily_data, read_cf, variables_for, write_cf
+from ..output import CellInfo, annual_data, concat_time, daily_data, read_cf, variables_for, write_cf
 from ..state import RestartInfo, write_restart
 from .folder import OutputFolder, RunLog
 from .plan import Plan
@@ -106,7 +106,7 @@ def write_segment(folder: OutputFolder, plan: Plan, seg: Segment, cells: CellInf
     out_steps = [i for i in range(seg.first, seg.end) if plan.steps[i].write_output]
     if out_steps:
         columns = [np.concatenate([r.annual[i] for r in seg.results], axis=1) for i in out_steps]
-        data = annual_data_of_columns(
+        data = annual_data(
             columns,
             [plan.steps[i].label for i in out_steps],
             cells,
