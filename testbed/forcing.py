@@ -232,7 +232,7 @@ class MetFile:
         if self.classic is not None:
             if share is not None:
                 return share.read(self, year_index)
-            return self.read_classic(year_index, jsel * self.lon.size + isel, buffers)
+            return self.read_classic(year_index, self.points(cells), buffers)
         # cells that fill one latitude run of a single longitude (compact grids, most chunks)
         # are a plain slice: no gather, and the arrays stay contiguous
         one_run = i1 - i0 == 1 and j1 - j0 == jsel.size and bool(np.all(np.diff(jsel) == 1))
@@ -277,33 +277,12 @@ class MetFile:
             ) from None
         return out
 
-    def read_error(self, year_index: int, name: str, exc: Exception) -> InputError:
-        """The error of a failed read of ``name`` in year ``year_index`` (0-based) of a classic file."""
-        return InputError(
-            f"year {year_index + 1} of the file cannot be read ({exc}); the file is damaged or "
-            "incomplete. Copy or write it again",
-            path=self.path,
-            variable=name,
-        )
-
     def read_classic(self, year_index: int, points: np.ndarray, buffers: YearBuffers | None) -> dict[str, np.ndarray]:
         """:meth:`_read_raw` of a classic file: each cell's values gathered from the file, not the grid box."""
-        assert self.classic is not None
-        t0 = year_index * DAYS_PER_YEAR
-        out = {}
-        name = ""
-        try:
-            for name in MET_VARIABLES:
-                if name in self.classic:
-                    var = self.classic[name]
-                    shape = (DAYS_PER_YEAR, *var.shape[1:-2], points.size)
-                    into = buffers.get(name, shape, np.dtype(var.dtype)) if buffers is not None else None
-                    out[name] = ncclassic.gather(self.path, var, t0, DAYS_PER_YEAR, points, into)
-        except (OSError, ValueError) as exc:
-            raise self.read_error(year_index, name, exc) from None
-        if not self.has_frozen:
-            out["xfrznmoist"] = np.zeros((DAYS_PER_YEAR, NSOIL_LAYERS, points.size), dtype=np.float32)
-        return out
+        year = ClassicYear(self, year_index, [(points, buffers)])
+        for unit in year.units:
+            year.run(unit)
+        return year.values(0)
 
     def _check_raw(
         self, out: dict[str, np.ndarray], year_index: int, cells: slice, ck: ic.Checker, seen: dict | None = None
@@ -367,6 +346,63 @@ class MetFile:
             moist=three_d(out["xmoist"]),
             frzn=three_d(out["xfrznmoist"]),
         )
+
+
+class ClassicYear:
+    """One year of a classic file's met variables for one or more sets of cells (``(points, buffers)`` targets),
+    cut into units of planes that are read one at a time, each once for every target (:func:`ncclassic.gather_rows`):
+    all of them by :meth:`MetFile.read_classic`, or shared between threads (:mod:`testbed.sharedread`).
+
+    ``unit_planes``: (lat, lon) planes per unit (default: a whole variable).
+    """
+
+    def __init__(
+        self,
+        met: MetFile,
+        year_index: int,
+        targets: list[tuple[np.ndarray, YearBuffers | None]],
+        unit_planes: int | None = None,
+    ) -> None:
+        assert met.classic is not None
+        self.met, self.year_index = met, year_index
+        self.points = [p for p, _ in targets]
+        self.outs: dict[str, list[np.ndarray]] = {}
+        self.units: list[tuple[str, int, int]] = []
+        for name, var in met.classic.items():
+            shape, dtype = (DAYS_PER_YEAR, *var.shape[1:-2]), np.dtype(var.dtype)
+            into = [(p, b.get(name, (*shape, p.size), dtype) if b is not None else None) for p, b in targets]
+            try:
+                self.outs[name] = ncclassic.prepare(met.path, var, DAYS_PER_YEAR, into)
+            except ValueError as exc:
+                raise self._error(name, exc) from None
+            nrow = ncclassic.rows_of(var, DAYS_PER_YEAR)
+            step = unit_planes or nrow
+            self.units += [(name, r, min(r + step, nrow)) for r in range(0, nrow, step)]
+
+    def _error(self, name: str, exc: Exception) -> InputError:
+        return InputError(
+            f"year {self.year_index + 1} of the file cannot be read ({exc}); the file is damaged or "
+            "incomplete. Copy or write it again",
+            path=self.met.path,
+            variable=name,
+        )
+
+    def run(self, unit: tuple[str, int, int]) -> None:
+        """Read and gather one unit, for every target."""
+        name, r0, r1 = unit
+        var = self.met.classic[name]  # type: ignore[index]
+        try:
+            t0 = self.year_index * DAYS_PER_YEAR
+            ncclassic.gather_rows(self.met.path, var, t0, DAYS_PER_YEAR, self.points, self.outs[name], r0, r1)
+        except (OSError, ValueError) as exc:
+            raise self._error(name, exc) from None
+
+    def values(self, k: int) -> dict[str, np.ndarray]:
+        """Target ``k``'s values once every unit has run: (365, ncell) and (365, 6, ncell) float32 arrays."""
+        out = {name: ncclassic.native(arrays[k]) for name, arrays in self.outs.items()}
+        if not self.met.has_frozen:
+            out["xfrznmoist"] = np.zeros((DAYS_PER_YEAR, NSOIL_LAYERS, self.points[k].size), dtype=np.float32)
+        return out
 
 
 def _classic_met(path: Path, nlat: int, nlon: int) -> dict[str, ncclassic.ClassicVar] | None:

@@ -4,11 +4,11 @@ A chunk's cells are a range of longitudes spread over every latitude row, so eve
 (lat, lon) plane of the year it needs: two worker threads of one process copied each year from the page cache twice
 (docs/performance.md, "Each task's share of the met read"). Here the first task to need a (file, year) opens a
 *job* for it, for itself and for every other task of the process whose next read is the same and who is not in
-another job. The job is cut into units (a variable's planes, :data:`PLANES_PER_UNIT` at a time); each unit is read
-once and gathered for every task of the job. Every task of the job that arrives works off units until none is
-left, then waits for the units under way; so the copy is made once and its work is split between the tasks that
-need it, and a task that arrives late finds its values ready. The values are the file's, bit for bit, whoever
-reads them.
+another job. The job (a :class:`~testbed.forcing.ClassicYear`) is cut into units (a variable's planes,
+:data:`PLANES_PER_UNIT` at a time); each unit is read once and gathered for every task of the job. Every task of the
+job that arrives works off units until none is left, then waits for the units under way; so the copy is made once
+and its work is split between the tasks that need it, and a task that arrives late finds its values ready. The
+values are the file's, bit for bit, whoever reads them.
 
 Tasks in other processes (worker processes, a cluster) read for themselves, as before.
 """
@@ -22,9 +22,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import ncclassic
-from .forcing import YearBuffers
-from .metformat import DAYS_PER_YEAR, NSOIL_LAYERS
+from .forcing import ClassicYear, YearBuffers
+from .metformat import DAYS_PER_YEAR
 
 if TYPE_CHECKING:
     from .forcing import MetFile
@@ -36,42 +35,18 @@ _cond = threading.Condition()
 _members: list[Member] = []
 
 
-class _Job:
-    """One read of a (file, year) for several tasks: its units, and the arrays each task's values go into."""
+class _Job(ClassicYear):
+    """One read of a (file, year) for several tasks, and who takes part: ``entries`` = (task, its buffer set)."""
 
     def __init__(self, met: MetFile, year_index: int, entries: list[tuple[Member, int]]) -> None:
-        assert met.classic is not None
-        self.met, self.year_index, self.entries = met, year_index, entries
-        self.points = [met.points(m.cells) for m, _ in entries]
-        self.outs: dict[str, list[np.ndarray]] = {}
-        self.units: list[tuple[str, int, int]] = []
-        for name, var in met.classic.items():
-            dtype = np.dtype(var.dtype)
-            shape = (DAYS_PER_YEAR, *var.shape[1:-2])
-            sets = [m.sets[s] for m, s in entries]
-            into = [(p, b.get(name, (*shape, p.size), dtype)) for p, b in zip(self.points, sets, strict=True)]
-            self.outs[name] = ncclassic.prepare(met.path, var, DAYS_PER_YEAR, into)
-            nrow = ncclassic.rows_of(var, DAYS_PER_YEAR)
-            self.units += [(name, r, min(r + PLANES_PER_UNIT, nrow)) for r in range(0, nrow, PLANES_PER_UNIT)]
+        targets = [(met.points(m.cells), m.sets[s]) for m, s in entries]
+        super().__init__(met, year_index, targets, PLANES_PER_UNIT)
+        self.entries = entries
         self.taken = self.finished = 0
         self.failed = False
 
-    def run(self, unit: tuple[str, int, int]) -> None:
-        """Read and gather one unit (outside the lock)."""
-        name, r0, r1 = unit
-        var = self.met.classic[name]  # type: ignore[index]
-        try:
-            t0 = self.year_index * DAYS_PER_YEAR
-            ncclassic.gather_rows(self.met.path, var, t0, DAYS_PER_YEAR, self.points, self.outs[name], r0, r1)
-        except (OSError, ValueError) as exc:
-            raise self.met.read_error(self.year_index, name, exc) from None
-
-    def values(self, member: Member) -> dict[str, np.ndarray]:
-        k = next(i for i, (m, _) in enumerate(self.entries) if m is member)
-        out = {name: ncclassic.native(arrays[k]) for name, arrays in self.outs.items()}
-        if not self.met.has_frozen:
-            out["xfrznmoist"] = np.zeros((DAYS_PER_YEAR, NSOIL_LAYERS, self.points[k].size), dtype=np.float32)
-        return out
+    def values_of(self, member: Member) -> dict[str, np.ndarray]:
+        return self.values(next(k for k, (m, _) in enumerate(self.entries) if m is member))
 
     @property
     def done(self) -> bool:
@@ -104,7 +79,7 @@ class Member:
                 if job is not None:
                     self.cur = next(s for m, s in job.entries if m is self)
                     self.pos += 1
-                    return job.values(self)
+                    return job.values_of(self)
                 self.items = self.items[: self.pos]  # another task's unit failed: read alone from here on
             finally:
                 self.busy = False
