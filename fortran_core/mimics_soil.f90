@@ -178,6 +178,9 @@ contains
          q(i, Q_KMOD + 4) = mp(i, M_KMOD + 4)
          q(i, Q_KMOD + 5) = mp(i, M_KMOD + 5)*ps
          q(i, Q_DESORP) = mp(i, M_FSOM_P)*exp(mp(i, M_FSOM_P + 1)*clay)
+         ! 4.5's physically protected fractions depend on clay only: once per call, not per day
+         q(i, Q_FPHYS_R) = mp(i, M_FPHYS_R)*exp(mp(i, M_FPHYS_R + 1)*clay)
+         q(i, Q_FPHYS_K) = mp(i, M_FPHYS_K)*exp(mp(i, M_FPHYS_K + 1)*clay)
          q(i, Q_DEPTH) = mp(i, M_DEPTH)
          q(i, Q_U) = 10.0_dp*mp(i, M_DEPTH)
          do k = 0, 2
@@ -257,10 +260,16 @@ contains
       integer :: i
       real(dp) :: kl, kw, kr, fml, fsl, fmr, fsr, c2m, c2s, r2m, r2s, w2c, n2sl, n2sr, klit, fco2, d
       real(dp) :: cwd2co2, cwd2str, nwd2str, num, den
+      integer :: j
+      ! the day's columns zeroed column by column (unit stride), then the cells
+      do j = Q_DCLABILE, Q_DNLIT_CWD
+         q(:, j) = 0.0_dp
+      end do
+      do j = Q_CLEAF2MET, Q_NLITINPT_STR
+         q(:, j) = 0.0_dp
+      end do
+      q(:, Q_LIGNINNRATIO) = 0.0_dp
       do i = 1, n
-         q(i, Q_DCLABILE:Q_DNLIT_CWD) = 0.0_dp
-         q(i, Q_CLEAF2MET:Q_NLITINPT_STR) = 0.0_dp
-         q(i, Q_LIGNINNRATIO) = 0.0_dp
          if (inint(cp(i, CP_IVT2)) == 0) cycle
          kl = q(i, Q_KPLANT + 0); kw = q(i, Q_KPLANT + 1); kr = q(i, Q_KPLANT + 2)
          fml = q(i, Q_FMET_LEAF); fsl = 1.0_dp - fml
@@ -305,19 +314,17 @@ contains
    end subroutine mimics_delplant
 
    ! ---------------------------------------------------------------------------
-   !> 4.5 litter-quality fractions, for all cells (icewater: lignin:N = 0).
-   subroutine mimics_fractions(n, mp, cp, q)
+   !> 4.5 litter-quality fractions, for all cells (icewater: lignin:N = 0); the physically protected ones (Q_FPHYS_*)
+   !> depend on clay only and are set once per call by mimics_static.
+   subroutine mimics_fractions(n, mp, q)
       integer, intent(in) :: n
-      real(dp), intent(in) :: mp(n, NMIMICSPARAM), cp(n, NCP)
+      real(dp), intent(in) :: mp(n, NMIMICSPARAM)
       real(dp), intent(inout) :: q(n, NQ)
       integer :: i
-      real(dp) :: fmet, clay
+      real(dp) :: fmet
       do i = 1, n
-         clay = cp(i, CP_CLAY)
          fmet = mp(i, M_FMET_P)*(mp(i, M_FMET_P + 1) - mp(i, M_FMET_P + 2)*q(i, Q_LIGNINNRATIO))
          q(i, Q_FMET) = fmet
-         q(i, Q_FPHYS_R) = mp(i, M_FPHYS_R)*exp(mp(i, M_FPHYS_R + 1)*clay)
-         q(i, Q_FPHYS_K) = mp(i, M_FPHYS_K)*exp(mp(i, M_FPHYS_K + 1)*clay)
          q(i, Q_FCHEM_R) = (mp(i, M_FCHEM_R)*exp(mp(i, M_FCHEM_R + 1)*fmet))*mp(i, M_FCHEM_R + 2)
          q(i, Q_FCHEM_K) = (mp(i, M_FCHEM_K)*exp(mp(i, M_FCHEM_K + 1)*fmet))*mp(i, M_FCHEM_K + 2)
          q(i, Q_FAVAL_R) = (1.0_dp - q(i, Q_FCHEM_R)) - q(i, Q_FPHYS_R)
@@ -334,10 +341,20 @@ contains
       real(dp), intent(inout) :: nsoilmin(n), q(n, NQ)
       integer :: i
       real(dp) :: rconv
+      integer :: j
+      ! the day's accumulators zeroed column by column (unit stride), then the cells
+      do j = Q_NLITTERMIN, Q_DNSOILMINDT
+         q(:, j) = 0.0_dp
+      end do
+      do j = Q_CHRESP, Q_CSOMPIN
+         q(:, j) = 0.0_dp
+      end do
+      if (icycle > 1) then
+         do j = Q_OVERFLOW_R, Q_OVERFLOW_K
+            q(:, j) = 0.0_dp
+         end do
+      end if
       do i = 1, n
-         q(i, Q_NLITTERMIN:Q_DNSOILMINDT) = 0.0_dp
-         q(i, Q_CHRESP:Q_CSOMPIN) = 0.0_dp
-         if (icycle > 1) q(i, Q_OVERFLOW_R:Q_OVERFLOW_K) = 0.0_dp
          if (inint(cp(i, CP_IVT2)) == 0) cycle
          if (icycle > 1) then
             q(i, Q_NMINLEACH) = nsoilmin(i)*cp(i, CP_FNMINLEACH)
@@ -359,6 +376,7 @@ contains
       real(dp), intent(inout) :: q(n, NQ)
       integer :: i, j, ifw
       real(dp) :: ts, thl, thf, afp, fw, x, taumod, fmet
+      real(dp) :: va, ka, va0, ka0, ve, ke   ! exp's arguments and values of the Vmax and Km pathways
       do i = 1, n
          if (inint(cp(i, CP_IVT2)) == 0) then
             q(i, Q_FW) = 0.0_dp; q(i, Q_THETALIQ) = 0.0_dp; q(i, Q_THETAFRZN) = 0.0_dp
@@ -390,9 +408,16 @@ contains
             fw = 1.0_dp
          end if
          q(i, Q_FW) = fw; q(i, Q_THETALIQ) = thl; q(i, Q_THETAFRZN) = thf
+         ! the six pathways usually share slope and intercept (params_mimics.nml): exp is called again only for a new
+         ! argument (the same argument gives the same value, so the result is the same bit for bit)
          do j = 0, 5
-            q(i, Q_VMAX + j) = ((exp(mp(i, M_VSLOPE + j)*ts + mp(i, M_VINT + j))*mp(i, M_AV + j))*mp(i, M_VMOD + j))*fw
-            q(i, Q_KM + j) = (exp(mp(i, M_KSLOPE + j)*ts + mp(i, M_KINT + j))*mp(i, M_AK + j))/q(i, Q_KMOD + j)
+            va = mp(i, M_VSLOPE + j)*ts + mp(i, M_VINT + j)
+            ka = mp(i, M_KSLOPE + j)*ts + mp(i, M_KINT + j)
+            if (j == 0 .or. va /= va0) ve = exp(va)
+            if (j == 0 .or. ka /= ka0) ke = exp(ka)
+            va0 = va; ka0 = ka
+            q(i, Q_VMAX + j) = ((ve*mp(i, M_AV + j))*mp(i, M_VMOD + j))*fw
+            q(i, Q_KM + j) = (ke*mp(i, M_AK + j))/q(i, Q_KMOD + j)
          end do
          ! sqrt of a negative NPP is NaN; gfortran MAX then yields tauMod_MIN (mimics.md Q19)
          x = cnppan(i)/mp(i, M_TAUMOD_DENOM)

@@ -240,7 +240,7 @@ contains
             call mimics_delplant(nb, icycle, cp, w%cplant0, w%dnturn, state(:, S_CCWD), state(:, S_NCWD), cexl, q)
             call mimics_exudate_inputs(nb, icycle, mparams, cp, w%cexud, w%nexud, q)
          end if
-         call mimics_fractions(nb, mparams, cp, q)
+         call mimics_fractions(nb, mparams, q)
          ! ---- step 8: 24 hours of MIMICS (+ CN mineral-N bookkeeping) ----
          call mimics_leach(nb, icycle, mparams, cp, state(:, S_NSOILMIN), q)
          call mimics_environment(nb, icycle, mparams, cp, w%tsoilavg, w%moistavg, frznavg, state(:, S_NPP_PREV), q)
