@@ -321,12 +321,21 @@ contains
       real(dp), intent(in) :: mp(n, NMIMICSPARAM)
       real(dp), intent(inout) :: q(n, NQ)
       integer :: i
-      real(dp) :: fmet
+      real(dp) :: fmet, ar, ak, er, ek
       do i = 1, n
          fmet = mp(i, M_FMET_P)*(mp(i, M_FMET_P + 1) - mp(i, M_FMET_P + 2)*q(i, Q_LIGNINNRATIO))
          q(i, Q_FMET) = fmet
-         q(i, Q_FCHEM_R) = (mp(i, M_FCHEM_R)*exp(mp(i, M_FCHEM_R + 1)*fmet))*mp(i, M_FCHEM_R + 2)
-         q(i, Q_FCHEM_K) = (mp(i, M_FCHEM_K)*exp(mp(i, M_FCHEM_K + 1)*fmet))*mp(i, M_FCHEM_K + 2)
+         ! the two exponents are usually the same (params_mimics.nml): exp is called again only for a new argument
+         ar = mp(i, M_FCHEM_R + 1)*fmet
+         ak = mp(i, M_FCHEM_K + 1)*fmet
+         er = exp(ar)
+         if (ak == ar) then
+            ek = er
+         else
+            ek = exp(ak)
+         end if
+         q(i, Q_FCHEM_R) = (mp(i, M_FCHEM_R)*er)*mp(i, M_FCHEM_R + 2)
+         q(i, Q_FCHEM_K) = (mp(i, M_FCHEM_K)*ek)*mp(i, M_FCHEM_K + 2)
          q(i, Q_FAVAL_R) = (1.0_dp - q(i, Q_FCHEM_R)) - q(i, Q_FPHYS_R)
          q(i, Q_FAVAL_K) = (1.0_dp - q(i, Q_FCHEM_K)) - q(i, Q_FPHYS_K)
       end do
