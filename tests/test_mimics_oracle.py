@@ -142,7 +142,7 @@ program check_b
          call casa_plant_tendencies(n, params, icycle, cnpp, zero, zero, zero, fcal, kplant, cplant, nplant, nup, &
                                     fnal, dcplant, dclab, dnturn, dnplant)
          call mimics_delplant(n, icycle, cp, cplant, dnturn, ccwd, ncwd, zero, q)
-         call mimics_fractions(n, mp, cp, q)
+         call mimics_fractions(n, mp, q)
          call mimics_leach(n, icycle, mp, cp, nsm, q)
          call mimics_environment(n, icycle, mp, cp, ts, mo, fr, cnppan, q)
          call mimics_hours(n, icycle, mp, cp, q, mc, mn)
