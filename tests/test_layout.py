@@ -75,3 +75,30 @@ def test_diagnostic_blocks_cover_the_table_once(tmp_path) -> None:
             assert re.search(
                 rf"\bDIAG_{path.stem.upper()}_FIRST = {b.start + 1}, DIAG_{path.stem.upper()}_LAST = {b.stop}\b", src
             )
+
+
+#: the diagnostic blocks mimics_block_days skips in keep_day when their routine is off (fortran_core/mimics_step.f90),
+#: by first and last column, and the routine or block that alone sets them
+MIMICS_SKIPPED_BLOCKS = {
+    ("sasu_out_cwood", "sasu_ccwd_from_cwood"): "subroutine mimics_sasu_fluxes",
+    ("sasu_out_litm", "sasu_lits_from_ccwd"): "subroutine mimics_sasu_fluxes",
+    ("exud_uptake", "necn_soma"): "subroutine mimics_exudate_diagnostics",
+    ("nexudate", "cexudate_capped"): "if (opt%exud_on) then",
+}
+
+
+def test_mimics_skipped_diagnostic_blocks_are_set_only_where_they_are_switched_on() -> None:
+    """The blocks whose annual sums the MIMICS driver skips while their routine is off: each a contiguous run of the
+    layout's columns that only that routine (or the exudation block) sets, so skipping them changes no value."""
+    src = (REPO / "fortran_core" / "mimics_step.f90").read_text()
+    names = [c.name for c in layout.TABLES["diag"].columns]
+    for (first, last), owner in MIMICS_SKIPPED_BLOCKS.items():
+        block = names[names.index(first) : names.index(last) + 1]
+        assert f"D_{first.upper()}:D_{last.upper()}" in src, (first, last)
+        start = src.index(owner)
+        end = src.index("end subroutine" if owner.startswith("subroutine") else "end if", start)
+        for name in block:
+            for m in re.finditer(rf"\bdg\([^)]*\bD_{name.upper()}\b", src):
+                assert start <= m.start() < end, f"D_{name.upper()} is set outside {owner!r}"
+        if owner.startswith("subroutine"):
+            assert any(f"D_{n.upper()}" in src[start:end] for n in block)
