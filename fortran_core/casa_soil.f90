@@ -86,6 +86,7 @@ contains
       real(dp), intent(inout) :: psi(ncell)
       real(dp) :: fwps
       integer :: n, iveg
+      logical :: crop
       do n = 1, ncell
          thetaliq(n) = 0.0_dp
          ft(n) = 0.0_dp
@@ -95,15 +96,18 @@ contains
          if (.not. cell_active(params(n, P_IVT2))) cycle
          fwps = min(1.0_dp, moistavg(n)/params(n, P_SSAT))
          ft(n) = params(n, P_Q10SOIL)**(0.1_dp*((tsoilavg(n) - TKZERO) - 35.0_dp))
-         fw(n) = ((fwps - 1.70_dp)/(0.55_dp - 1.70_dp))**6.6481_dp &
-                 *((fwps - (-0.007_dp))/(0.55_dp - (-0.007_dp)))**3.22_dp
+         ! croplands (IGBP 12, 14) have no moisture limitation: fW = 1, so its power law is not evaluated there
+         iveg = inint(params(n, P_IVEG))
+         crop = iveg == 12 .or. iveg == 14
          if (params(n, P_FW_PSI) /= 0.0_dp) then
             psi(n) = vg_psi(moistavg(n), params(n, P_VG_THETA_R), params(n, P_SSAT), params(n, P_VG_ALPHA), &
                             params(n, P_VG_N))
             fw(n) = max(params(n, P_FW_MIN), f_psi(psi(n)))
+         else if (.not. crop) then
+            fw(n) = ((fwps - 1.70_dp)/(0.55_dp - 1.70_dp))**6.6481_dp &
+                    *((fwps - (-0.007_dp))/(0.55_dp - (-0.007_dp)))**3.22_dp
          end if
-         iveg = inint(params(n, P_IVEG))
-         if (iveg == 12 .or. iveg == 14) fw(n) = 1.0_dp
+         if (crop) fw(n) = 1.0_dp
          xklitter(n) = (params(n, P_XKOPTLITTER)*ft(n))*fw(n)
          xksoil(n) = (params(n, P_XKOPTSOIL)*ft(n))*fw(n)
          thetaliq(n) = fwps

@@ -238,10 +238,14 @@ contains
          if (inint(cp(i, CP_IVT2)) == 0) cycle
          fwps = min(1.0_dp, moistavg(i)/cp(i, CP_SSAT))
          xktemp = cp(i, CP_Q10SOIL)**(0.1_dp*((tsoilavg(i) - TKZERO) - 35.0_dp))
-         xkwater = ((fwps - 1.70_dp)/(0.55_dp - 1.70_dp))**6.6481_dp &
-                   *((fwps - (-0.007_dp))/(0.55_dp - (-0.007_dp)))**3.22_dp
+         ! croplands (IGBP 12, 14): no moisture limitation, so the power law is not evaluated there
          iv = inint(cp(i, CP_IVEG))
-         if (iv == 12 .or. iv == 14) xkwater = 1.0_dp
+         if (iv == 12 .or. iv == 14) then
+            xkwater = 1.0_dp
+         else
+            xkwater = ((fwps - 1.70_dp)/(0.55_dp - 1.70_dp))**6.6481_dp &
+                      *((fwps - (-0.007_dp))/(0.55_dp - (-0.007_dp)))**3.22_dp
+         end if
          q(i, Q_KLIT_CWD) = ((cp(i, CP_XKOPTLITTER)*xktemp)*xkwater)*cp(i, CP_LITTERRATE_CWD)
          ligw = cp(i, CP_LIGNIN + 1)
          q(i, Q_CWD_CO2FRAC) = min(1.0_dp, max(0.0_dp, (1.0_dp - 0.40_dp*(1.0_dp - ligw)) - 0.7_dp*ligw))
@@ -260,14 +264,9 @@ contains
       integer :: i
       real(dp) :: kl, kw, kr, fml, fsl, fmr, fsr, c2m, c2s, r2m, r2s, w2c, n2sl, n2sr, klit, fco2, d
       real(dp) :: cwd2co2, cwd2str, nwd2str, num, den
-      integer :: j
-      ! the day's columns zeroed column by column (unit stride), then the cells
-      do j = Q_DCLABILE, Q_DNLIT_CWD
-         q(:, j) = 0.0_dp
-      end do
-      do j = Q_CLEAF2MET, Q_NLITINPT_STR
-         q(:, j) = 0.0_dp
-      end do
+      ! the day's columns zeroed as whole columns (contiguous), then the cells
+      q(:, Q_DCLABILE:Q_DNLIT_CWD) = 0.0_dp
+      q(:, Q_CLEAF2MET:Q_NLITINPT_STR) = 0.0_dp
       q(:, Q_LIGNINNRATIO) = 0.0_dp
       do i = 1, n
          if (inint(cp(i, CP_IVT2)) == 0) cycle
@@ -350,19 +349,10 @@ contains
       real(dp), intent(inout) :: nsoilmin(n), q(n, NQ)
       integer :: i
       real(dp) :: rconv
-      integer :: j
-      ! the day's accumulators zeroed column by column (unit stride), then the cells
-      do j = Q_NLITTERMIN, Q_DNSOILMINDT
-         q(:, j) = 0.0_dp
-      end do
-      do j = Q_CHRESP, Q_CSOMPIN
-         q(:, j) = 0.0_dp
-      end do
-      if (icycle > 1) then
-         do j = Q_OVERFLOW_R, Q_OVERFLOW_K
-            q(:, j) = 0.0_dp
-         end do
-      end if
+      ! the day's accumulators zeroed as whole columns (contiguous), then the cells
+      q(:, Q_NLITTERMIN:Q_DNSOILMINDT) = 0.0_dp
+      q(:, Q_CHRESP:Q_CSOMPIN) = 0.0_dp
+      if (icycle > 1) q(:, Q_OVERFLOW_R:Q_OVERFLOW_K) = 0.0_dp
       do i = 1, n
          if (inint(cp(i, CP_IVT2)) == 0) cycle
          if (icycle > 1) then
