@@ -33,9 +33,10 @@ contains
 
    !> One day's diagnostics ``dg`` (cell block, NDIAG) added to the annual sums and, when ``store``, copied to the
    !> day's daily slice: only the host's columns and the running soil model's own block ``first:last``
-   !> (``DIAG_<MODEL>_FIRST/LAST``; pass 1, 0 for none), but not the columns ``kept``, which the caller has added
-   !> and stored itself. The other columns stay as the caller zeroed them, so a run does not pay for the columns of
-   !> soil models it does not use (or of its own soil model's block when it passes 1, 0).
+   !> (``DIAG_<MODEL>_FIRST/LAST``; pass 1, 0 for none), but not the columns ``kept``: those the caller has added
+   !> and stored itself, or that stay zero in this call (a diagnostic block whose routine is off). The other columns
+   !> stay as the caller zeroed them, so a run does not pay for the columns of soil models it does not use (or of its
+   !> own soil model's block when it passes 1, 0).
    pure subroutine keep_day(nb, dg, kept, annual, daily_day, store, first, last)
       integer, intent(in) :: nb, first, last
       real(real64), intent(in) :: dg(nb, NDIAG)

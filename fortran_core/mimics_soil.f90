@@ -412,8 +412,13 @@ contains
          do j = 0, 5
             va = mp(i, M_VSLOPE + j)*ts + mp(i, M_VINT + j)
             ka = mp(i, M_KSLOPE + j)*ts + mp(i, M_KINT + j)
-            if (j == 0 .or. va /= va0) ve = exp(va)
-            if (j == 0 .or. ka /= ka0) ke = exp(ka)
+            if (j == 0) then
+               ve = exp(va)
+               ke = exp(ka)
+            else
+               if (va /= va0) ve = exp(va)
+               if (ka /= ka0) ke = exp(ka)
+            end if
             va0 = va; ka0 = ka
             q(i, Q_VMAX + j) = ((ve*mp(i, M_AV + j))*mp(i, M_VMOD + j))*fw
             q(i, Q_KM + j) = (ke*mp(i, M_AK + j))/q(i, Q_KMOD + j)

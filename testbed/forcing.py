@@ -226,13 +226,13 @@ class MetFile:
         isel = self.active_i[cells]
         if jsel.size == 0:
             raise InputError("no cells selected", path=self.path)
-        i0, i1 = int(isel.min()), int(isel.max()) + 1
-        j0, j1 = int(jsel.min()), int(jsel.max()) + 1
-        t0, t1 = year_index * DAYS_PER_YEAR, (year_index + 1) * DAYS_PER_YEAR
         if self.classic is not None:
             if share is not None:
                 return share.read(self, year_index)
             return self.read_classic(year_index, self.points(cells), buffers)
+        i0, i1 = int(isel.min()), int(isel.max()) + 1
+        j0, j1 = int(jsel.min()), int(jsel.max()) + 1
+        t0, t1 = year_index * DAYS_PER_YEAR, (year_index + 1) * DAYS_PER_YEAR
         # cells that fill one latitude run of a single longitude (compact grids, most chunks)
         # are a plain slice: no gather, and the arrays stay contiguous
         one_run = i1 - i0 == 1 and j1 - j0 == jsel.size and bool(np.all(np.diff(jsel) == 1))
