@@ -454,6 +454,24 @@ def test_auto_follows_the_soil_model_description(
     assert stages["prespin"].max_cycles == cfg.get("spinup.prespin_cycles") and not stages["prespin"].early_stop
 
 
+def test_sasu_microbe_rule_does_not_tighten_with_the_criteria(domain: Path, tmp_path: Path) -> None:
+    """The dying-microbe rule's substrate threshold (pipeline.SASU_STILL: 0.5 % per forcing cycle; per year of an
+    accelerated prespin, divided by the cycle's length) does not follow spinup.cell_rel: 10x tighter criteria emptied
+    the reference domain's cell 6 while it did (docs/spinup.md, "Dying microbes"). The convergence tolerance does."""
+    from testbed.spinup.pipeline import SASU_STILL, method_options
+
+    def sasu_options(*settings: str) -> tuple[int, dict, dict]:
+        base = ["run.soil_model=mimics", "spinup.prespin_method=sasu", "spinup.accelerate_method=sasu"]
+        plan = plan_spinup(RunConfig.read(write_namelist(tmp_path, domain, *base, *settings)))
+        pre, acc = (method_options(plan, i) for i, s in enumerate(plan.stages) if s.method == "sasu")
+        return plan.stages[-1].years_per_cycle, pre, acc
+
+    (years, pre, acc), (_, pre_t, acc_t) = sasu_options(), sasu_options("spinup.cell_rel=1e-4")
+    assert acc["still"] == acc_t["still"] == SASU_STILL
+    assert pre["still"] == pre_t["still"] == SASU_STILL / years and years > 1
+    assert acc_t["tol"] == pytest.approx(acc["tol"] / 10)
+
+
 @pytest.mark.parametrize("soil_model", ["casa", "mimics"])
 def test_sasu_pipeline_closes_budgets_and_hands_over_a_simulated_state(
     domain: Path, tmp_path: Path, soil_model: str

@@ -55,9 +55,12 @@ CONVERGED = 1.0e-3
 #: sasu: a cell has converged when its semi-analytic correction (largest relative change of a pool it would
 #: make) is below this fraction of spinup.cell_rel; it then takes plain cycles
 SASU_CONVERGED = 0.1
-#: sasu: the soil's substrate (its pools but the microbes) is still when its total changes by less than this multiple
-#: of spinup.cell_rel per cycle (with spinup.sasu_microbe_ratio: docs/spinup.md "Dying microbes")
-SASU_STILL = 5.0
+#: sasu: the soil's substrate (its pools but the microbes) is still when its total changes by less than this fraction
+#: per forcing cycle (per year of an accelerated prespin: divided by the cycle's length, as its criteria are), with
+#: spinup.sasu_microbe_ratio (docs/spinup.md "Dying microbes"). Fixed, not a multiple of spinup.cell_rel: tighter
+#: criteria must not stop the rule from seeing a cell whose microbes cannot live (measured: cell_rel = 1e-4 emptied
+#: the reference domain's cell 6)
+SASU_STILL = 0.005
 #: newton: a cell has converged when its Newton correction (the distance to the fixed point it predicts, relative
 #: per pool) is below this fraction of spinup.cell_rel; it then takes plain cycles
 NEWTON_CONVERGED = 1.0
@@ -356,48 +359,7 @@ def _execute_spinup(
             # each chunk's model goes to the cluster as a task, not scattered data, which a lost worker takes
             # with it (a task is recomputed; runner/segments.py does the same); again when the chunks change
             work, models, skipped = None, {}, None
-            opts = {
-                "depth": cfg.get("spinup.anderson_depth"),
-                "damping": cfg.get("spinup.anderson_damping"),
-                "max_factor": cfg.get("spinup.anderson_max_factor"),
-                "fallback_after": cfg.get("spinup.anderson_fallback_after"),
-                # a cell within CONVERGED x the relative criterion takes plain cycles (anderson.py)
-                "tol": CONVERGED * stage.criteria.cell_rel,
-            }
-            if stage.method == "sasu":
-                opts = {
-                    "max_factor": cfg.get("spinup.sasu_max_factor"),
-                    "tol": SASU_CONVERGED * stage.criteria.cell_rel,
-                    "fallback_after": cfg.get("spinup.anderson_fallback_after"),
-                    # ... or when it changes no pool by more than this (g C m-2)
-                    "abs_c": SASU_CONVERGED * stage.criteria.cell_abs,
-                    # a cell whose soil substrate stays within SASU_STILL x the relative criterion over a cycle
-                    # while the solve would leave its microbes below this fraction takes a plain cycle (Sasu.step)
-                    "microbe_ratio": cfg.get("spinup.sasu_microbe_ratio"),
-                    "still": SASU_STILL * stage.criteria.cell_rel,
-                }
-            if stage.method == "newton":
-                chord = _chord(plan, si)
-                opts = {
-                    "max_factor": cfg.get("spinup.newton_max_factor"),
-                    "tol": NEWTON_CONVERGED * stage.criteria.cell_rel,
-                    "fallback_after": cfg.get("spinup.anderson_fallback_after"),
-                    "start": NEWTON_START,
-                    **({"singular": NEWTON_SINGULAR_SHORT} if stage.scale > 1 or chord else {}),
-                    # started from a shorter map's Jacobians (_handed_over): a chord iteration, no finite differences
-                    # of this map (a Jacobian costs n + 1 of its cycles)
-                    **({"fd": False} if chord else {}),
-                }
-            if stage.method == "aitken":
-                opts = {
-                    "max_cycles": cfg.get("spinup.aitken_max_cycles"),
-                    "max_factor": cfg.get("spinup.aitken_max_factor"),
-                    "fallback_after": cfg.get("spinup.anderson_fallback_after"),
-                    # a cell whose relative change per cycle is below this is left alone (it is settled)
-                    "tol": AITKEN_TOL * stage.criteria.cell_rel,
-                    "mass_floor": AITKEN_MASS_FLOOR,
-                    "block": cfg.get("spinup.aitken_block"),
-                }
+            opts = method_options(plan, si)
             for k in range(first_cycle, stage.max_cycles):
                 full = verify or (k + 1) % full_every == 0
                 if full:
@@ -556,6 +518,55 @@ def _execute_spinup(
             f"{TABLE}, equilibrium.png, {CELLS}; transient namelist: {tnml.name}"
         )
     return out
+
+
+def method_options(plan: SpinupPlan, si: int) -> dict:
+    """The options of stage ``si``'s method (the tolerances derived from the stage's criteria and the module's
+    constants above, the rest from the namelist's spinup group)."""
+    cfg, stage = plan.config, plan.stages[si]
+    opts: dict = {
+        "depth": cfg.get("spinup.anderson_depth"),
+        "damping": cfg.get("spinup.anderson_damping"),
+        "max_factor": cfg.get("spinup.anderson_max_factor"),
+        "fallback_after": cfg.get("spinup.anderson_fallback_after"),
+        # a cell within CONVERGED x the relative criterion takes plain cycles (anderson.py)
+        "tol": CONVERGED * stage.criteria.cell_rel,
+    }
+    if stage.method == "sasu":
+        opts = {
+            "max_factor": cfg.get("spinup.sasu_max_factor"),
+            "tol": SASU_CONVERGED * stage.criteria.cell_rel,
+            "fallback_after": cfg.get("spinup.anderson_fallback_after"),
+            # ... or when it changes no pool by more than this (g C m-2)
+            "abs_c": SASU_CONVERGED * stage.criteria.cell_abs,
+            # a cell whose soil substrate stays within SASU_STILL over a cycle while the solve would leave
+            # its microbes below this fraction takes a plain cycle (Sasu.step)
+            "microbe_ratio": cfg.get("spinup.sasu_microbe_ratio"),
+            "still": SASU_STILL / stage.scale,
+        }
+    if stage.method == "newton":
+        chord = _chord(plan, si)
+        opts = {
+            "max_factor": cfg.get("spinup.newton_max_factor"),
+            "tol": NEWTON_CONVERGED * stage.criteria.cell_rel,
+            "fallback_after": cfg.get("spinup.anderson_fallback_after"),
+            "start": NEWTON_START,
+            **({"singular": NEWTON_SINGULAR_SHORT} if stage.scale > 1 or chord else {}),
+            # started from a shorter map's Jacobians (_handed_over): a chord iteration, no finite differences
+            # of this map (a Jacobian costs n + 1 of its cycles)
+            **({"fd": False} if chord else {}),
+        }
+    if stage.method == "aitken":
+        opts = {
+            "max_cycles": cfg.get("spinup.aitken_max_cycles"),
+            "max_factor": cfg.get("spinup.aitken_max_factor"),
+            "fallback_after": cfg.get("spinup.anderson_fallback_after"),
+            # a cell whose relative change per cycle is below this is left alone (it is settled)
+            "tol": AITKEN_TOL * stage.criteria.cell_rel,
+            "mass_floor": AITKEN_MASS_FLOOR,
+            "block": cfg.get("spinup.aitken_block"),
+        }
+    return opts
 
 
 def _handed_over(plan: SpinupPlan, si: int, memory: dict | None) -> dict | None:
