@@ -209,6 +209,8 @@ contains
       ! The soil model's own diagnostics (testbed/soil/casa.toml: the sasu_* fluxes only) cost a tenth of a day's
       ! work; they are reported only where a sasu stage asks for them and otherwise stay 0.
       sasu_on = any(params(:, P_SASU_DIAG) /= 0.0_dp)
+      ! ... and so are the host's (testbed/layout.toml): while off, keep_day skips their annual sums, which stay 0
+      if (.not. sasu_on) kept(D_SASU_OUT_CWOOD:D_SASU_CCWD_FROM_CWOOD) = .true.
       do d = 1, nday
          doy = doy0 + d - 1
          call widen_forcing_day(nb, ncell, cells, nday, d, doy, params, gpp, tair, ndep, tsoil, moist, dtair, dtsoil, &

@@ -79,20 +79,25 @@ def test_diagnostic_blocks_cover_the_table_once(tmp_path) -> None:
 
 #: the diagnostic blocks mimics_block_days skips in keep_day when their routine is off (fortran_core/mimics_step.f90),
 #: by first and last column, and the routine or block that alone sets them
-MIMICS_SKIPPED_BLOCKS = {
-    ("sasu_out_cwood", "sasu_ccwd_from_cwood"): "subroutine mimics_sasu_fluxes",
-    ("sasu_out_litm", "sasu_lits_from_ccwd"): "subroutine mimics_sasu_fluxes",
-    ("exud_uptake", "necn_soma"): "subroutine mimics_exudate_diagnostics",
-    ("nexudate", "cexudate_capped"): "if (opt%exud_on) then",
+SKIPPED_BLOCKS = {
+    "mimics_step.f90": {
+        ("sasu_out_cwood", "sasu_ccwd_from_cwood"): "subroutine mimics_sasu_fluxes",
+        ("sasu_out_litm", "sasu_lits_from_ccwd"): "subroutine mimics_sasu_fluxes",
+        ("exud_uptake", "necn_soma"): "subroutine mimics_exudate_diagnostics",
+        ("nexudate", "cexudate_capped"): "if (opt%exud_on) then",
+    },
+    "casa_step.f90": {("sasu_out_cwood", "sasu_ccwd_from_cwood"): "subroutine casa_sasu_fluxes"},
 }
 
 
-def test_mimics_skipped_diagnostic_blocks_are_set_only_where_they_are_switched_on() -> None:
-    """The blocks whose annual sums the MIMICS driver skips while their routine is off: each a contiguous run of the
-    layout's columns that only that routine (or the exudation block) sets, so skipping them changes no value."""
-    src = (REPO / "fortran_core" / "mimics_step.f90").read_text()
+@pytest.mark.parametrize("driver", sorted(SKIPPED_BLOCKS))
+def test_skipped_diagnostic_blocks_are_set_only_where_they_are_switched_on(driver: str) -> None:
+    """The blocks whose annual sums the MIMICS and CASA drivers skip while their routine is off: each a contiguous
+    run of the layout's columns that only that routine (or the exudation block) sets, so skipping them changes no
+    value."""
+    src = (REPO / "fortran_core" / driver).read_text()
     names = [c.name for c in layout.TABLES["diag"].columns]
-    for (first, last), owner in MIMICS_SKIPPED_BLOCKS.items():
+    for (first, last), owner in SKIPPED_BLOCKS[driver].items():
         block = names[names.index(first) : names.index(last) + 1]
         assert f"D_{first.upper()}:D_{last.upper()}" in src, (first, last)
         start = src.index(owner)
