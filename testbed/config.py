@@ -550,7 +550,7 @@ KEYS: tuple[Key, ...] = (
         0.5,
         "",
         "sasu, soil models that keep their microbes out of the step (MIMICS): a cell whose soil substrate stays "
-        "within 5 x cell_rel over a cycle while the semi-analytic solve would leave its microbes below this fraction "
+        "within 0.5 % over a forcing cycle while the semi-analytic solve would leave its microbes below this fraction "
         "of their present amount takes a plain cycle instead of a step (its microbes cannot live on what the step "
         "would leave, and such steps emptied cold soils; 0: never)",
     ),
