@@ -521,52 +521,53 @@ def _execute_spinup(
 
 
 def method_options(plan: SpinupPlan, si: int) -> dict:
-    """The options of stage ``si``'s method (the tolerances derived from the stage's criteria and the module's
-    constants above, the rest from the namelist's spinup group)."""
+    """The options of stage ``si``'s method: tolerances derived from the stage's criteria and the module's constants
+    above, the rest from the namelist's spinup group (a plain ``cycle`` stage gets anderson's and ignores them)."""
     cfg, stage = plan.config, plan.stages[si]
-    opts: dict = {
-        "depth": cfg.get("spinup.anderson_depth"),
-        "damping": cfg.get("spinup.anderson_damping"),
-        "max_factor": cfg.get("spinup.anderson_max_factor"),
-        "fallback_after": cfg.get("spinup.anderson_fallback_after"),
-        # a cell within CONVERGED x the relative criterion takes plain cycles (anderson.py)
-        "tol": CONVERGED * stage.criteria.cell_rel,
-    }
+    crit = stage.criteria
+    fallback_after = cfg.get("spinup.anderson_fallback_after")
     if stage.method == "sasu":
-        opts = {
+        return {
             "max_factor": cfg.get("spinup.sasu_max_factor"),
-            "tol": SASU_CONVERGED * stage.criteria.cell_rel,
-            "fallback_after": cfg.get("spinup.anderson_fallback_after"),
+            "tol": SASU_CONVERGED * crit.cell_rel,
+            "fallback_after": fallback_after,
             # ... or when it changes no pool by more than this (g C m-2)
-            "abs_c": SASU_CONVERGED * stage.criteria.cell_abs,
-            # a cell whose soil substrate stays within SASU_STILL over a cycle while the solve would leave
-            # its microbes below this fraction takes a plain cycle (Sasu.step)
+            "abs_c": SASU_CONVERGED * crit.cell_abs,
+            # a cell whose soil substrate stays within SASU_STILL over a cycle while the solve would leave its
+            # microbes below this fraction takes a plain cycle (Sasu.step)
             "microbe_ratio": cfg.get("spinup.sasu_microbe_ratio"),
             "still": SASU_STILL / stage.scale,
         }
     if stage.method == "newton":
         chord = _chord(plan, si)
-        opts = {
+        return {
             "max_factor": cfg.get("spinup.newton_max_factor"),
-            "tol": NEWTON_CONVERGED * stage.criteria.cell_rel,
-            "fallback_after": cfg.get("spinup.anderson_fallback_after"),
+            "tol": NEWTON_CONVERGED * crit.cell_rel,
+            "fallback_after": fallback_after,
             "start": NEWTON_START,
             **({"singular": NEWTON_SINGULAR_SHORT} if stage.scale > 1 or chord else {}),
-            # started from a shorter map's Jacobians (_handed_over): a chord iteration, no finite differences
-            # of this map (a Jacobian costs n + 1 of its cycles)
+            # started from a shorter map's Jacobians (_handed_over): a chord iteration, no finite differences of
+            # this map (a Jacobian costs n + 1 of its cycles)
             **({"fd": False} if chord else {}),
         }
     if stage.method == "aitken":
-        opts = {
+        return {
             "max_cycles": cfg.get("spinup.aitken_max_cycles"),
             "max_factor": cfg.get("spinup.aitken_max_factor"),
-            "fallback_after": cfg.get("spinup.anderson_fallback_after"),
+            "fallback_after": fallback_after,
             # a cell whose relative change per cycle is below this is left alone (it is settled)
-            "tol": AITKEN_TOL * stage.criteria.cell_rel,
+            "tol": AITKEN_TOL * crit.cell_rel,
             "mass_floor": AITKEN_MASS_FLOOR,
             "block": cfg.get("spinup.aitken_block"),
         }
-    return opts
+    return {
+        "depth": cfg.get("spinup.anderson_depth"),
+        "damping": cfg.get("spinup.anderson_damping"),
+        "max_factor": cfg.get("spinup.anderson_max_factor"),
+        "fallback_after": fallback_after,
+        # a cell within CONVERGED x the relative criterion takes plain cycles (anderson.py)
+        "tol": CONVERGED * crit.cell_rel,
+    }
 
 
 def _handed_over(plan: SpinupPlan, si: int, memory: dict | None) -> dict | None:
