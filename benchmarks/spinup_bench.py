@@ -161,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--trajectory",
         action="store_true",
-        help="save the prognostic state of every cycle after the prespin to trajectory.npz in the run folder",
+        help="save the prognostic state of every cycle after the prespin (of every cycle without one) to "
+        "trajectory.npz in the run folder",
     )
     ap.add_argument("--name", default=None, help="run folder name under benchmarks/work (default: from the options)")
     ap.add_argument("--soil-model", default="mimics")
@@ -200,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     if resume:
         _start_from(args.from_prespin, out, cfg.sha256())
     t0 = time.perf_counter()
-    with _recording(out, args.save_prespin, args.trajectory, args.save_at):
+    first = 1 if cfg.get("spinup.stages").split()[0] == "prespin" else 0
+    with _recording(out, args.save_prespin, args.trajectory, args.save_at, first):
         run_spinup(cfg, overwrite=not resume, resume=resume, workers=args.workers)
     wall = time.perf_counter() - t0
     rows = list(csv.DictReader((out / "equilibrium.csv").open()))
@@ -259,10 +261,11 @@ def _start_from(saved: Path, out: Path, sha: str) -> None:
 
 class _recording:
     """Benchmark-only hooks on the driver's checkpoint writes: keep the one at the end of the prespin (stage 1,
-    cycle 0) at ``save``, and the prognostic state of every later cycle in ``out``/trajectory.npz."""
+    cycle 0) at ``save``, and the prognostic state of every cycle from stage ``first`` on (1: after the prespin; 0:
+    every cycle, for a run without one) in ``out``/trajectory.npz."""
 
-    def __init__(self, out: Path, save: Path | None, trajectory: bool, save_at: int = 1) -> None:
-        self.out, self.save, self.trajectory, self.save_at = out, save, trajectory, save_at
+    def __init__(self, out: Path, save: Path | None, trajectory: bool, save_at: int = 1, first: int = 1) -> None:
+        self.out, self.save, self.trajectory, self.save_at, self.first = out, save, trajectory, save_at, first
         self.years: list[int] = []
         self.states: list = []
         self.jumped: list = []
@@ -284,7 +287,7 @@ class _recording:
             if rec.save is not None and kw["stage"] == rec.save_at and kw["cycle"] == 0:
                 rec.save.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(ck.path, rec.save)
-            if rec.trajectory and kw["stage"] >= 1 and kw["cycle"] > 0:
+            if rec.trajectory and kw["stage"] >= rec.first and kw["cycle"] > 0:
                 rec.years.append(kw["years"])
                 rec.states.append(kw["state"].copy())
                 mem = kw["memory"] or {}
