@@ -117,7 +117,8 @@ class Sasu(CellMemory):
         cycle. Its microbes cannot live on the substrate the solve would leave (too cold to grow, or barely
         holding on): the solve's rates, frozen at the present microbes, decompose substrate that the dying microbes
         will not, and emptied such soils where plain cycles leave them. Right after a semi-analytic step only the
-        second such cycle in a row counts (the cycle answers the step).
+        second such cycle in a row counts (the cycle answers the step). A caught cell stays caught while its
+        substrate stays still, until the solve puts its kept pools at their present total at least.
         """
         ncell, p = x.shape
         # safeguard: a semi-analytic step after which the cycle changed the pools more than GROWTH times as much
@@ -191,7 +192,12 @@ class Sasu(CellMemory):
         stalled = np.zeros(ncell, dtype=bool)
         if keep is not None and substrate is not None and microbe_ratio > 0:
             s0, s1 = np.sum(x[:, substrate], axis=1), np.sum(phi[:, substrate], axis=1)
-            stalled = (np.abs(s1 - s0) < still * s0) & (kept_ratio < microbe_ratio)
+            # hysteresis: as the microbes of a caught cell fade, the solve's ratio creeps up towards microbe_ratio
+            # (0.2 -> 0.5 over 15 cycles in a cell at 80.5 N, docs/spinup.md); the cell stays caught while its
+            # substrate stands, until the solve puts its microbes back at their present amount at least
+            stalled = (np.abs(s1 - s0) < still * s0) & (
+                (kept_ratio < microbe_ratio) | (self.stalled & (kept_ratio < 1.0))
+            )
         # right after a step the cycle answers the step: then only a second such cycle in a row counts
         skip = stalled & (self.stalled | ~self.last_step)
         self.stalled = stalled
