@@ -183,15 +183,16 @@ def main(argv: list[str] | None = None) -> int:
     from testbed.spinup import run_spinup
 
     domain = make_domain(args.cells)
-    if args.every > 1:
+    subset = args.every > 1 or args.offset > 0  # --every 1 --offset N: the cells from N on
+    if subset:
         domain = make_subset(domain, args.every, args.offset)
     out = (
         WORK / f"spinup_mimics_cn_{args.cells}"
         if args.method is None
         else WORK / f"spinup_mimics_cn_{args.cells}_{args.method}"
     )
-    if args.every > 1:
-        out = out.with_name(f"{out.name}_every{args.every}")
+    if subset:
+        out = out.with_name(f"{out.name}_every{args.every}" + (f"_from{args.offset}" if args.offset else ""))
     if args.name:
         out = WORK / args.name
     method = (() if args.method is None else (f"spinup.accelerate_method={args.method}",)) + tuple(args.set)
@@ -231,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         ]
     )
     # a tuning run (a subset, or a variant from a saved prespin) keeps its summary in its run folder
-    tuning = args.every > 1 or resume or args.name is not None
+    tuning = subset or resume or args.name is not None
     target = out / "summary.md" if tuning else REPO / "benchmarks" / "spinup_results.md"
     target.write_text(text)
     print(text)
