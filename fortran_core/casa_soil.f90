@@ -21,7 +21,7 @@ module casa_soil
    use tb_precision, only: dp, TKZERO, DELTCASA
    use tb_layout
    use casa_veg, only: cell_active, inint
-   use tb_moisture, only: vg_psi, f_psi
+   use tb_moisture, only: vg_psi, f_psi, fw_wfps, no_moisture_limit
    implicit none
    private
    public :: casa_transfer_coeffs, casa_xratesoil, casa_soil_rate_factors, casa_coeffsoil, casa_delsoil
@@ -85,7 +85,7 @@ contains
       real(dp), intent(out) :: thetaliq(ncell), ft(ncell), fw(ncell), xklitter(ncell), xksoil(ncell)
       real(dp), intent(inout) :: psi(ncell)
       real(dp) :: fwps
-      integer :: n, iveg
+      integer :: n
       logical :: crop
       do n = 1, ncell
          thetaliq(n) = 0.0_dp
@@ -96,16 +96,13 @@ contains
          if (.not. cell_active(params(n, P_IVT2))) cycle
          fwps = min(1.0_dp, moistavg(n)/params(n, P_SSAT))
          ft(n) = params(n, P_Q10SOIL)**(0.1_dp*((tsoilavg(n) - TKZERO) - 35.0_dp))
-         ! croplands (IGBP 12, 14) have no moisture limitation: fW = 1, so its power law is not evaluated there
-         iveg = inint(params(n, P_IVEG))
-         crop = iveg == 12 .or. iveg == 14
+         crop = no_moisture_limit(inint(params(n, P_IVEG)))
          if (params(n, P_FW_PSI) /= 0.0_dp) then
             psi(n) = vg_psi(moistavg(n), params(n, P_VG_THETA_R), params(n, P_SSAT), params(n, P_VG_ALPHA), &
                             params(n, P_VG_N))
             fw(n) = max(params(n, P_FW_MIN), f_psi(psi(n)))
          else if (.not. crop) then
-            fw(n) = ((fwps - 1.70_dp)/(0.55_dp - 1.70_dp))**6.6481_dp &
-                    *((fwps - (-0.007_dp))/(0.55_dp - (-0.007_dp)))**3.22_dp
+            fw(n) = fw_wfps(fwps)
          end if
          if (crop) fw(n) = 1.0_dp
          xklitter(n) = (params(n, P_XKOPTLITTER)*ft(n))*fw(n)

@@ -30,7 +30,7 @@ module mimics_soil
    use tb_precision, only: dp, TKZERO, DELTCASA
    use tb_layout
    use casa_veg, only: inint
-   use tb_moisture, only: vg_psi, f_psi, heterogeneity_mm, heterogeneity_mm_vmax
+   use tb_moisture, only: vg_psi, f_psi, heterogeneity_mm, heterogeneity_mm_vmax, fw_wfps, no_moisture_limit
    implicit none
    private
 
@@ -230,7 +230,7 @@ contains
       integer, intent(in) :: n
       real(dp), intent(in) :: cp(n, NCP), tsoilavg(n), moistavg(n)
       real(dp), intent(inout) :: q(n, NQ)
-      integer :: i, iv
+      integer :: i
       real(dp) :: fwps, xktemp, xkwater, ligw
       do i = 1, n
          q(i, Q_KLIT_CWD) = 0.0_dp
@@ -238,13 +238,10 @@ contains
          if (inint(cp(i, CP_IVT2)) == 0) cycle
          fwps = min(1.0_dp, moistavg(i)/cp(i, CP_SSAT))
          xktemp = cp(i, CP_Q10SOIL)**(0.1_dp*((tsoilavg(i) - TKZERO) - 35.0_dp))
-         ! croplands (IGBP 12, 14): no moisture limitation, so the power law is not evaluated there
-         iv = inint(cp(i, CP_IVEG))
-         if (iv == 12 .or. iv == 14) then
+         if (no_moisture_limit(inint(cp(i, CP_IVEG)))) then
             xkwater = 1.0_dp
          else
-            xkwater = ((fwps - 1.70_dp)/(0.55_dp - 1.70_dp))**6.6481_dp &
-                      *((fwps - (-0.007_dp))/(0.55_dp - (-0.007_dp)))**3.22_dp
+            xkwater = fw_wfps(fwps)
          end if
          q(i, Q_KLIT_CWD) = ((cp(i, CP_XKOPTLITTER)*xktemp)*xkwater)*cp(i, CP_LITTERRATE_CWD)
          ligw = cp(i, CP_LIGNIN + 1)
@@ -399,8 +396,7 @@ contains
                                  cp(i, CP_VG_N))
             fw = max(cp(i, CP_FW_MIN), f_psi(q(i, Q_PSI)))
          else if (ifw == 1) then
-            fw = ((thl - 1.70_dp)/(0.55_dp - 1.70_dp))**6.6481_dp &
-                 *((thl - (-0.007_dp))/(0.55_dp - (-0.007_dp)))**3.22_dp
+            fw = fw_wfps(thl)
             fw = min(fw, 1.0_dp)
             fw = max(0.01_dp, fw)
          else

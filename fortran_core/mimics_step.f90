@@ -168,6 +168,7 @@ contains
       real(dp) :: u, x
       real(dp) :: cexl(nb)   ! root exudate C into LITm (route 0: all; route 1: the HMW share)
       logical :: kept(NDIAG)   ! the columns keep_day skips
+      logical :: sasu_on, exud_diag_on   ! some cell reports the sasu_* fluxes / the exudate diagnostics
 
       opt%clamp_btran = fixes(FIX_CLAMP_BTRAN) /= 0
       opt%leaf_maint_resp = fixes(FIX_LEAF_MAINT_RESP) /= 0
@@ -210,12 +211,14 @@ contains
       dg = 0.0_dp
       ! blocks of diagnostics this call never sets (their routine is off) stay zero: keep_day skips them, and their
       ! annual sums and daily values stay the zeros they start as (tests/test_layout.py checks the blocks)
+      sasu_on = any(mparams(:, M_SASU_DIAG) /= 0.0_dp)
+      exud_diag_on = any(mparams(:, M_EXUD_DIAG) /= 0.0_dp)
       kept = .false.
-      if (.not. any(mparams(:, M_SASU_DIAG) /= 0.0_dp)) then
+      if (.not. sasu_on) then
          kept(D_SASU_OUT_CWOOD:D_SASU_CCWD_FROM_CWOOD) = .true.
          kept(D_SASU_OUT_LITM:D_SASU_LITS_FROM_CCWD) = .true.
       end if
-      if (.not. any(mparams(:, M_EXUD_DIAG) /= 0.0_dp)) kept(D_EXUD_UPTAKE:D_NECN_SOMA) = .true.
+      if (.not. exud_diag_on) kept(D_EXUD_UPTAKE:D_NECN_SOMA) = .true.
       if (.not. opt%exud_on) kept(D_NEXUDATE:D_CEXUDATE_CAPPED) = .true.
       do d = 1, nday
          doy = doy0 + d - 1
@@ -360,9 +363,8 @@ contains
             dg(:, D_NEXUDATE_EXT) = w%nexext
             dg(:, D_CEXUDATE_CAPPED) = w%ccap
          end if
-         if (any(mparams(:, M_EXUD_DIAG) /= 0.0_dp)) call mimics_exudate_diagnostics(nb, q, dg)
-         if (any(mparams(:, M_SASU_DIAG) /= 0.0_dp)) &
-            call mimics_sasu_fluxes(nb, mparams, q, w%cplant0(:, PLANT_FROOT), dg)
+         if (exud_diag_on) call mimics_exudate_diagnostics(nb, q, dg)
+         if (sasu_on) call mimics_sasu_fluxes(nb, mparams, q, w%cplant0(:, PLANT_FROOT), dg)
          call keep_day(nb, dg, kept, annual, daily(:, :, min(d, nstore)), store_daily /= 0, &
                        DIAG_MIMICS_FIRST, DIAG_MIMICS_LAST)
       end do

@@ -8,7 +8,7 @@ module tb_moisture
    use tb_precision, only: dp
    implicit none
    private
-   public :: vg_psi, vg_theta, f_psi, heterogeneity_mm, heterogeneity_mm_vmax
+   public :: vg_psi, vg_theta, f_psi, heterogeneity_mm, heterogeneity_mm_vmax, fw_wfps, no_moisture_limit
 
    real(dp), parameter, public :: HPA_PER_CM = 0.980665_dp
    !> IEEE -infinity, as its bit pattern 0xFFF0000000000000 (the build's -nostdinc hides ieee_arithmetic)
@@ -16,6 +16,22 @@ module tb_moisture
    real(dp), parameter :: PSI_OPT = -30.0_dp, PSI_TH = -158000.0_dp, A_PSI = 1.47_dp
 
 contains
+
+   !> CASA's moisture scalar of decomposition (casa.md 4.10; MIMICS' CWD decay, mimics.md 4.3, and its fw_function
+   !> 1): the Kelly et al. curve of the water-filled pore space wfps (fraction), 1 at its maximum, wfps = 0.55.
+   pure elemental function fw_wfps(wfps) result(fw)
+      real(dp), intent(in) :: wfps
+      real(dp) :: fw
+      fw = ((wfps - 1.70_dp)/(0.55_dp - 1.70_dp))**6.6481_dp &
+           *((wfps - (-0.007_dp))/(0.55_dp - (-0.007_dp)))**3.22_dp
+   end function fw_wfps
+
+   !> Croplands (IGBP type iveg 12 or 14): their decomposition has no moisture limitation (fW = 1; casa.md 4.10,
+   !> mimics.md 4.3), so fw_wfps need not be evaluated there.
+   pure elemental logical function no_moisture_limit(iveg)
+      integer, intent(in) :: iveg
+      no_moisture_limit = iveg == 12 .or. iveg == 14
+   end function no_moisture_limit
 
    !> Water potential (hPa) of water content theta (m3 m-3): Se = (theta - theta_r)/(theta_s - theta_r)
    !> clipped to <= 1; Se <= 0 (at or below the residual water content) gives -infinity (f_psi = 0), which

@@ -77,8 +77,8 @@ def test_diagnostic_blocks_cover_the_table_once(tmp_path) -> None:
             )
 
 
-#: the diagnostic blocks mimics_block_days skips in keep_day when their routine is off (fortran_core/mimics_step.f90),
-#: by first and last column, and the routine or block that alone sets them
+#: per driver (fortran_core/<driver>), the diagnostic blocks its block_days skips in keep_day while their routine is
+#: off, by first and last column, and the routine or block that alone sets them
 SKIPPED_BLOCKS = {
     "mimics_step.f90": {
         ("sasu_out_cwood", "sasu_ccwd_from_cwood"): "subroutine mimics_sasu_fluxes",
