@@ -193,8 +193,8 @@ class Sasu(CellMemory):
         if keep is not None and substrate is not None and microbe_ratio > 0:
             s0, s1 = np.sum(x[:, substrate], axis=1), np.sum(phi[:, substrate], axis=1)
             # hysteresis: as the microbes of a caught cell fade, the solve's ratio creeps up towards microbe_ratio
-            # (from 0.2 to above 0.5 over a dozen cycles in a cell at 80.5 N, docs/spinup.md); the cell stays caught while its
-            # substrate stands, until the solve puts its microbes back at their present amount at least
+            # (from 0.2 to above 0.5 over a dozen cycles in a cell at 80.5 N, docs/spinup.md); the cell stays
+            # caught while its substrate stands, until the solve puts its microbes back at their present amount
             stalled = (np.abs(s1 - s0) < still * s0) & (
                 (kept_ratio < microbe_ratio) | (self.stalled & (kept_ratio < 1.0))
             )
