@@ -31,6 +31,12 @@ def atomic_write(target: str | os.PathLike) -> Iterator[Path]:
         yield tmp
         os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, target)
+    except OSError as exc:
+        # a write through an open file object (np.savez, a NetCDF library) fails without a file name, or names
+        # the temporary file: name the file the user knows, so that the error says what could not be written
+        if exc.filename in (None, str(tmp)):
+            exc.filename = str(target)
+        raise
     finally:
         if tmp.exists():
             tmp.unlink()

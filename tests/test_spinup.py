@@ -1090,22 +1090,24 @@ def test_a_full_disk_stops_the_pipeline_and_it_resumes_bit_identical(
 ) -> None:
     from testbed.spinup import pipeline
 
-    real = pipeline._Checkpoint.write
+    real = pipeline.np.savez
     calls = {"n": 0}
 
-    def full_on_the_fifth(self, **kw):
+    def full_on_the_fifth(f, *args, **kw):
         calls["n"] += 1
         if calls["n"] == 5:
-            raise OSError(errno.ENOSPC, "No space left on device", str(self.path))
-        real(self, **kw)
+            # as a real full disk fails a write through a file object: with no file name
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(f, *args, **kw)
 
-    monkeypatch.setattr(pipeline._Checkpoint, "write", full_on_the_fifth)
+    monkeypatch.setattr(pipeline.np, "savez", full_on_the_fifth)
     nml = write_namelist(tmp_path, domain, *FAULT_SETTINGS)
     assert main(["spinup", str(nml), "--workers", "2", "-q"]) == 3
     err = capsys.readouterr().err
-    assert "testbed: stopped: the disk is full: cannot write" in err and "spinup_checkpoint.npz" in err, err
+    checkpoint = tmp_path / "out" / "spinup_checkpoint.npz"
+    assert f"testbed: stopped: the disk is full: cannot write {checkpoint}; free some space" in err, err
     assert "Resume with: testbed spinup" in err
-    monkeypatch.setattr(pipeline._Checkpoint, "write", real)
+    monkeypatch.setattr(pipeline.np, "savez", real)
     assert main(["spinup", str(nml), "--workers", "2", "-q", "--resume"]) == 0
     _assert_same_end(fault_reference, tmp_path / "out")
 
