@@ -25,12 +25,20 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import RunAborted, TestbedError
+from .soil import auto_summary
 from .soil.base import CYCLE_NAMES
 
 _EPILOG = (
     "Namelist keys are documented by `testbed namelist doc` (docs/namelist.md). "
     "Errors name the file, variable and cell concerned."
 )
+
+
+def _wrapped(text: str, indent: int, width: int = 92) -> str:
+    """``text`` wrapped for a help text whose first line is already indented by ``indent`` spaces."""
+    import textwrap
+
+    return ("\n" + " " * indent).join(textwrap.wrap(text, width - indent))
 
 
 def _config_from(args: argparse.Namespace):
@@ -270,16 +278,20 @@ def build_parser(*, forcing_tools: bool = True) -> argparse.ArgumentParser:
         epilog="Example: testbed spinup namelists/pipeline_mimics_cn.nml -s spinup.accelerate_max_cycles=30. "
         "Methods, stages and criteria: docs/spinup.md. " + _EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="""Run the stages of &spinup (keys spinup.*) one after the other, handing each stage's end state
+        description=f"""Run the stages of &spinup (keys spinup.*) one after the other, handing each stage's end state
 to the next one, until the state repeats itself from one forcing cycle to the next.
 
 stages (spinup.stages, in order; each optional):
   prespin     cycle one met year (spinup.prespin_year) prespin_cycles times, optionally with
               its own settings, e.g. prespin_set = 'files.casa_params=boreal_nfix.nml'
-  accelerate  spinup.accelerate_method until the criteria hold: auto (the default: what the
-              soil model declares: sasu, the semi-analytic solve, for CASA and MIMICS-CN; newton
-              for MIMICS-C; anderson, per-cell Anderson acceleration, for CORPSE), or cycle
-  cycle       plain cycling until the criteria hold (a check of the accelerated state)
+  accelerate  spinup.accelerate_method until the criteria hold: auto (the default) is what the
+              soil model declares:
+              {_wrapped(auto_summary("accelerate_method"), 14)}
+              (sasu: the semi-analytic solve; anderson: per-cell Anderson acceleration;
+              newton: per-cell Newton), or cycle (plain cycling)
+  cycle       spinup.cycle_method until the criteria hold, a check of the accelerated state:
+              auto is {_wrapped(auto_summary("cycle_method"), 14)}
+              (aitken: plain cycles with per-cell extrapolation of a steady drift)
 
 criteria, checked after every forcing cycle (defaults: the original authors' practice):
   |global change of total soil C| < spinup.soc_global (0.01 Pg C per cycle), and

@@ -19,6 +19,7 @@ import f90nml
 from .errors import ConfigError
 from .layout import TABLES
 from .soil import REGISTRY as SOIL_MODELS
+from .soil import auto_summary
 from .soil.base import CYCLE_NAMES
 
 
@@ -454,8 +455,8 @@ KEYS: tuple[Key, ...] = (
         str,
         "auto",
         "",
-        "accelerate: auto (what the soil model declares: sasu for CASA and MIMICS-CN, newton for MIMICS-C, "
-        "anderson for CORPSE), cycle (plain cycling), anderson (per-cell Anderson acceleration of the cycle map), "
+        f"accelerate: auto (what the soil model declares: {auto_summary('accelerate_method')}), cycle (plain "
+        "cycling), anderson (per-cell Anderson acceleration of the cycle map), "
         "sasu (semi-analytic), "
         "newton (per-cell Newton with a finite-difference Jacobian, batched across cells), aitken (plain cycling "
         "with per-cell slow-mode extrapolation)",
@@ -473,7 +474,7 @@ KEYS: tuple[Key, ...] = (
         "",
         "a vegetated cell that took plain cycles meeting the cell criteria this many cycles in a row is not simulated "
         "until the next full cycle; its last change stands in for it (0: every cell every cycle; auto: what the soil "
-        "model declares: 3 for MIMICS-CN, 0 otherwise)",
+        f"model declares: {auto_summary('freeze_after')})",
     ),
     Key(
         "spinup",
@@ -586,7 +587,7 @@ KEYS: tuple[Key, ...] = (
         str,
         "auto",
         "",
-        "prespin: auto (what the soil model declares: cycle for all of them), "
+        f"prespin: auto (what the soil model declares: {auto_summary('prespin_method')}), "
         "cycle (prespin_cycles plain cycles of the one met year), or anderson, sasu, newton: "
         "that method on the one-year map until its criteria, scaled to the forcing cycle's length, hold (at most "
         "prespin_max_cycles)",
@@ -617,7 +618,7 @@ KEYS: tuple[Key, ...] = (
         str,
         "auto",
         "",
-        "cycle: auto (what the soil model declares: aitken for MIMICS-CN, cycle otherwise), cycle (plain "
+        f"cycle: auto (what the soil model declares: {auto_summary('cycle_method')}), cycle (plain "
         "cycling), aitken (plain cycling with "
         "per-cell slow-mode extrapolation of steady drift), or anderson, sasu, newton (started afresh: cells the "
         "accelerate stage sent to plain cycling are accelerated again)",

@@ -87,3 +87,22 @@ def test_no_branch_on_a_soil_model_name_outside_the_soil_package() -> None:
             if pattern.search(line):
                 offenders.append(f"{path.relative_to(REPO)}:{n}: {line.strip()}")
     assert not offenders, "\n".join(offenders)
+
+
+def test_help_texts_say_what_auto_means_from_the_declarations(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`spinup.<key> = 'auto'` is documented from SoilModel.spinup_auto, not restated by hand."""
+    import dataclasses
+
+    from testbed.config import key
+
+    assert soil.auto_summary("accelerate_method") == (
+        "sasu for CASA and MIMICS-CN, newton for MIMICS-C, anderson for CORPSE"
+    )
+    assert soil.auto_summary("prespin_method") == "cycle for all of them"
+    for name in ("accelerate_method", "prespin_method", "cycle_method", "freeze_after"):
+        assert soil.auto_summary(name) in key(f"spinup.{name}").help
+    declared = (("accelerate_method", "anderson", "anderson"),)
+    anderson = dataclasses.replace(soil.REGISTRY["mimics"], spinup_auto=declared)
+    monkeypatch.setitem(soil.REGISTRY, "mimics", anderson)
+    assert soil.auto_summary("accelerate_method") == "sasu for CASA, anderson for MIMICS and CORPSE"
+    assert soil.auto_summary("cycle_method") == "cycle for all of them"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from .base import Pool, SoilModel, vegetation_pools
+from .base import CYCLE_NAMES, Pool, SoilModel, vegetation_pools
 
 
 def _discover() -> dict[str, SoilModel]:
@@ -36,4 +36,24 @@ def get(name: str) -> SoilModel:
         raise ConfigError(f"unknown soil model {name!r}; choose one of {', '.join(REGISTRY)}") from None
 
 
-__all__ = ["REGISTRY", "Pool", "SoilModel", "get", "vegetation_pools"]
+def auto_summary(key: str) -> str:
+    """What ``auto`` stands for in ``spinup.<key>`` across the soil models and cycles (SoilModel.spinup_auto), for
+    help texts: e.g. "sasu for CASA and MIMICS-CN, newton for MIMICS-C, anderson for CORPSE"."""
+    groups: dict[str, list[str]] = {}
+    for m in REGISTRY.values():
+        values = {c: str(m.auto_value(key, c)) for c in m.cycles}
+        if len(set(values.values())) == 1:
+            groups.setdefault(values[m.cycles[0]], []).append(m.name.upper())
+        else:
+            for c, v in values.items():
+                groups.setdefault(v, []).append(f"{m.name.upper()}-{CYCLE_NAMES[c].upper()}")
+    if len(groups) == 1:
+        return f"{next(iter(groups))} for all of them"
+
+    def listed(labels: list[str]) -> str:
+        return labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])} and {labels[-1]}"
+
+    return ", ".join(f"{v} for {listed(labels)}" for v, labels in groups.items())
+
+
+__all__ = ["REGISTRY", "Pool", "SoilModel", "auto_summary", "get", "vegetation_pools"]
