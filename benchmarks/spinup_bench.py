@@ -181,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         return against_brute_force(args)
     from testbed.config import RunConfig
     from testbed.spinup import run_spinup
+    from testbed.spinup.stages import stage_names
 
     domain = make_domain(args.cells)
     subset = args.every > 1 or args.offset > 0  # --every 1 --offset N: the cells from N on
@@ -202,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     if resume:
         _start_from(args.from_prespin, out, cfg.sha256())
     t0 = time.perf_counter()
-    first = 1 if cfg.get("spinup.stages").split()[0] == "prespin" else 0
+    first = 1 if stage_names(cfg)[0] == "prespin" else 0  # the stages as the pipeline reads them (commas too)
     with _recording(out, args.save_prespin, args.trajectory, args.save_at, first):
         run_spinup(cfg, overwrite=not resume, resume=resume, workers=args.workers)
     wall = time.perf_counter() - t0
