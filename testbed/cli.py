@@ -292,6 +292,12 @@ stages (spinup.stages, in order; each optional):
   cycle       spinup.cycle_method until the criteria hold, a check of the accelerated state:
               auto is {_wrapped(auto_summary("cycle_method"), 14)}
               (aitken: plain cycles with per-cell extrapolation of a steady drift)
+  settle      plain cycles per cell until each of its totals stood still over the last
+              spinup.settle_window years (100): the per-cycle criteria hold at turning points
+              of slow oscillations; a settled cell is no longer simulated
+
+spinup.stages = 'auto' (the default) is what the soil model declares:
+  {_wrapped(auto_summary("stages"), 2)}
 
 criteria, checked after every forcing cycle (defaults: the original authors' practice):
   |global change of total soil C| < spinup.soc_global (0.01 Pg C per cycle), and

@@ -420,10 +420,11 @@ KEYS: tuple[Key, ...] = (
         "spinup",
         "stages",
         str,
-        "prespin accelerate cycle",
+        "auto",
         "",
         "stages run in order by `testbed spinup`, separated by spaces: prespin (cycle one met year), accelerate "
-        "(accelerate_method), cycle (plain cycling until the criteria hold); each at most once",
+        "(accelerate_method), cycle (cycle_method until the criteria hold), settle (plain cycles per cell until its "
+        f"totals stand still over settle_window years); each at most once (auto: {auto_summary('stages')})",
     ),
     Key(
         "spinup",
@@ -466,6 +467,33 @@ KEYS: tuple[Key, ...] = (
     Key("spinup", "accelerate_set", str, "", "", "accelerate: group.key=value settings for this stage only"),
     Key("spinup", "cycle_max_cycles", int, 200, "", "cycle: at most this many forcing cycles"),
     Key("spinup", "cycle_set", str, "", "", "cycle: group.key=value settings for this stage only"),
+    Key(
+        "spinup",
+        "settle_window",
+        int,
+        100,
+        "yr",
+        "settle: a vegetated cell retires when each of its totals stood still over this many simulated years (at "
+        "least two forcing cycles) ...",
+    ),
+    Key(
+        "spinup",
+        "settle_rel",
+        float,
+        5.0e-4,
+        "1",
+        "settle: ... its range over them (of two-cycle means) below this fraction of the total (5e-4 = 0.05 %) ...",
+    ),
+    Key("spinup", "settle_abs", float, 0.1, "g m-2", "settle: ... or below this"),
+    Key(
+        "spinup",
+        "settle_max_years",
+        int,
+        2000,
+        "yr",
+        "settle: at most this many simulated years (whole forcing cycles); cells still running then are listed",
+    ),
+    Key("spinup", "settle_set", str, "", "", "settle: group.key=value settings for this stage only"),
     Key(
         "spinup",
         "freeze_after",
@@ -554,6 +582,16 @@ KEYS: tuple[Key, ...] = (
         "within 0.5 % over a forcing cycle while the semi-analytic solve would leave its microbes below this fraction "
         "of their present amount takes a plain cycle instead of a step (its microbes cannot live on what the step "
         "would leave, and such steps emptied cold soils; 0: never)",
+    ),
+    Key(
+        "spinup",
+        "sasu_collapse",
+        float,
+        100.0,
+        "",
+        "sasu, soil models that keep their microbes out of the step (MIMICS): a cell in which a microbial group fell "
+        "more than this factor over the cycle after a step returns to its state before the step and cycles plainly "
+        "for the rest of the stage (a group that dies out never comes back; 0: never)",
     ),
     Key(
         "spinup",

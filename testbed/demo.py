@@ -38,8 +38,10 @@ SPIN_YEARS = 2000
 
 
 def _spin_budget(cfg: RunConfig, spin_years: int) -> list[str]:
-    """Settings that keep the default stages (prespin, accelerate, cycle) within ``spin_years`` simulated years: the
-    prespin as configured, then the 20-year forcing cycles left, the accelerate stage's first (at most its own cap)."""
+    """Settings that keep the stages prespin, accelerate and cycle within ``spin_years`` simulated years: the prespin
+    as configured, then the 20-year forcing cycles left, the accelerate stage's first (at most its own cap). MIMICS'
+    default stages end with a settle stage (docs/spinup.md "Settle"), which would run on per cell past the budget:
+    the demo leaves it out."""
     cycles = max(2, (spin_years - cfg.get("spinup.prespin_cycles")) // (LAST_YEAR - FIRST_YEAR + 1))
     accelerate = min(cfg.get("spinup.accelerate_max_cycles"), cycles - 1)
     return [

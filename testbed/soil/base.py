@@ -120,6 +120,7 @@ class PoolCSV:
 #: linear in its pools (it declares them), anderson otherwise; the prespin and cycle stages cycle plainly; no cell
 #: is frozen
 SPINUP_AUTO: dict[str, Callable[[Any], Any]] = {
+    "stages": lambda soil: "prespin accelerate cycle",
     "accelerate_method": lambda soil: "sasu" if soil.linear_pools else "anderson",
     "prespin_method": lambda soil: "cycle",
     "cycle_method": lambda soil: "cycle",
@@ -164,9 +165,9 @@ class SoilModel:
     #: carbon columns of linear_pools that the steady-state solve includes but the step does not scale: fast pools
     #: that follow within the next cycle (MIMICS' microbes, hours to days)
     sasu_keep: tuple[str, ...] = ()
-    #: what ``auto`` means in its spin-up keys (docs/spinup.md "Methods", "Frozen cells"): ``(key, value in C runs,
-    #: value in C+N runs)`` for the keys of :data:`SPINUP_AUTO` (the stages' methods, ``freeze_after``); a key left
-    #: out gets :data:`SPINUP_AUTO`'s
+    #: what ``auto`` means in its spin-up keys (docs/spinup.md "Stages", "Methods", "Frozen cells"): ``(key, value in
+    #: C runs, value in C+N runs)`` for the keys of :data:`SPINUP_AUTO` (the stages, their methods, ``freeze_after``);
+    #: a key left out gets :data:`SPINUP_AUTO`'s
     spinup_auto: tuple[tuple[str, Any, Any], ...] = ()
 
     def auto_value(self, key: str, icycle: int) -> Any:

@@ -38,6 +38,7 @@ from .criteria import diagnose, unsettled_kind
 from .memory import CellMemory
 from .newton import Newton
 from .sasu import Sasu
+from .settle import Settle
 from .stages import SpinupPlan, Stage, plan_spinup, resolve
 from .tasks import CycleJob, CycleResult, cycle_chunk
 
@@ -119,10 +120,14 @@ class _Checkpoint:
         previous: dict[str, np.ndarray] | None = None,
         fixed: np.ndarray | None = None,
         freeze: dict | None = None,
+        settle: dict | None = None,
     ) -> None:
         arrays = {"state": state, "recent": recent, "settled_at": settled_at, "last_settled": last_settled}
         if fixed is not None:
             arrays["fixed"] = fixed
+        for k, v in (settle or {}).items():
+            if v is not None:
+                arrays[f"settle_{k}"] = v
         freeze = freeze or {}
         for k in ("frozen", "streak"):
             if k in freeze:
@@ -164,6 +169,7 @@ class _Checkpoint:
                 "verify": bool(out.get("verify", False)),
                 "cell_years": float(out.get("cell_years", 0.0)),
             }
+            out["settle"] = {k[7:]: z[k] for k in z.files if k.startswith("settle_")}
         out["memory"] = mem or None
         return out
 
@@ -291,6 +297,7 @@ def _execute_spinup(
                 "verify": False,
                 "cell_years": 0.0,
             },
+            "settle": {},
         }
     runlog = RunLog(out / "run.log")
     runlog.start(fresh=False)
@@ -321,6 +328,8 @@ def _execute_spinup(
     freeze = saved["freeze"]
     frozen, streak, last_change = freeze["frozen"], freeze["streak"], freeze["last_change"]
     verify, cell_years = freeze["verify"], freeze["cell_years"]
+    #: the settle stage: each cell's recent totals (settle.Settle) and the cells that retired
+    history, retired = saved["settle"].get("history"), saved["settle"].get("retired", np.zeros(ncell, dtype=bool))
     freeze_after, full_every = resolve(cfg, "freeze_after"), cfg.get("spinup.full_every")
     years = int(saved["years"])
     domain = model0.domain
@@ -345,6 +354,8 @@ def _execute_spinup(
                 # a stage's map may differ (its parameter set, its years): its first cycle simulates every cell
                 fixed = np.zeros(ncell, dtype=bool)
                 frozen, streak, verify = np.zeros(ncell, dtype=bool), np.zeros(ncell, dtype=int), False
+                # the settle stage judges vegetated cells only: the others are not simulated in it
+                history, retired = None, (~active if stage.settle else np.zeros(ncell, dtype=bool))
                 previous = None  # a stage's first cycle is judged on its own (the map may differ: a prespin's year)
                 sc = stage.criteria
                 runlog.write(
@@ -364,7 +375,7 @@ def _execute_spinup(
                 full = verify or (k + 1) % full_every == 0
                 if full:
                     frozen = np.zeros(ncell, dtype=bool)
-                skip = fixed | frozen
+                skip = fixed | frozen | retired
                 if skip.all():  # nothing left to simulate (every cell fixed or frozen): a full cycle
                     frozen = np.zeros(ncell, dtype=bool)
                     skip = np.zeros(ncell, dtype=bool)
@@ -403,8 +414,14 @@ def _execute_spinup(
                 diag = diagnose(before, after, area, active, stage.criteria, previous)
                 last_settled, last_met = diag.settled, diag.met
                 recent = np.vstack([recent[1:], (after["soil_c"] - before["soil_c"])[None]])
-                newly = diag.settled & (settled_at[si] < 0)
-                settled_at[si][newly] = k + 1
+                if stage.settle is None:
+                    newly = diag.settled & (settled_at[si] < 0)
+                    settled_at[si][newly] = k + 1
+                else:  # the settle stage records when a cell retired
+                    history, newly = _settle_cycle(stage.settle, history, before, after, active & ~retired)
+                    retired = retired | newly
+                    settled_at[si][newly] = k + 1
+                    last_settled = diag.settled & retired
                 plain = np.ones(ncell, dtype=bool)
                 for r in results:
                     plain[r.cells] = r.plain
@@ -423,7 +440,9 @@ def _execute_spinup(
                     row["cells_converged"] = int(
                         (acc.done(opts["tol"]) & active).sum()
                     )  # reported; not a stop condition
-                if freeze_after:
+                if stage.settle is not None:
+                    row["cells_retired"] = int((retired & active).sum())
+                if freeze_after or stage.settle is not None:
                     row["cells_simulated"] = int((simulated & active).sum())
                     row["years_per_cell"] = round(cell_years, 3)
                 row["seconds"] = round(max(r.seconds for r in results), 3)
@@ -432,8 +451,10 @@ def _execute_spinup(
                 # with frozen cells the criteria are only judged on a full cycle: the next one is full
                 partial = bool(frozen.any())
                 done = (stage.early_stop and diag.met and not partial) or k + 1 == stage.max_cycles
+                if stage.settle is not None:  # it ends when every vegetated cell has retired
+                    done = bool(retired[active].all()) or k + 1 == stage.max_cycles
                 verify = bool(stage.early_stop and diag.met and partial)
-                if freeze_after:
+                if freeze_after and stage.settle is None:
                     calm_crit = stage.criteria.tighter(FREEZE_TIGHTER)
                     calm = diagnose(before, after, area, active, calm_crit, previous).settled
                     streak = np.where(simulated, np.where(calm & plain, streak + 1, 0), streak)
@@ -442,7 +463,7 @@ def _execute_spinup(
                 # at a fixed point of the stage's map and the method's: later cycles of the stage skip it (the same
                 # result, for about a fifth less compute on the global grid)
                 was_fixed = int(fixed.sum())
-                if SKIP_FIXED_CELLS:
+                if SKIP_FIXED_CELLS and stage.settle is None:  # (the settle stage does not simulate them at all)
                     fixed = fixed | (~active & _same_rows(phi, state) & _same_rows(nxt, state))
                 state = phi if done else nxt
                 # the table, the log line and the checkpoint of a cycle are written as one: a signal waits
@@ -470,12 +491,18 @@ def _execute_spinup(
                             previous=previous,
                             fixed=fixed,
                             freeze=_freeze_memory(frozen, streak, last_change, verify, cell_years),
+                            settle={"history": history, "retired": retired},
                         )
                 if done:
                     break
             verdict = "criteria met" if last_met else "criteria NOT met"
             if not stage.early_stop:
                 verdict = "fixed length"
+            if stage.settle is not None:
+                running = int((active & ~retired).sum())
+                verdict += f"; {int((active & retired).sum())} of {int(active.sum())} vegetated cells retired"
+                if running:
+                    verdict += f", {running} still moving after the stage's {stage.max_cycles} cycles (cells.csv)"
             runlog.write(
                 f"stage {stage.name} done after {k + 1} cycle(s), {years} simulated years in total: "
                 f"{verdict}"
@@ -537,6 +564,8 @@ def method_options(plan: SpinupPlan, si: int) -> dict:
             # microbes below this fraction takes a plain cycle (Sasu.step)
             "microbe_ratio": cfg.get("spinup.sasu_microbe_ratio"),
             "still": SASU_STILL / stage.scale,
+            # a step after which a microbial group fell more than this factor over the cycle is undone (Sasu)
+            "collapse": cfg.get("spinup.sasu_collapse"),
         }
     if stage.method == "newton":
         chord = _chord(plan, si)
@@ -568,6 +597,19 @@ def method_options(plan: SpinupPlan, si: int) -> dict:
         # a cell within CONVERGED x the relative criterion takes plain cycles (anderson.py)
         "tol": CONVERGED * crit.cell_rel,
     }
+
+
+def _settle_cycle(
+    rule: Settle, history: np.ndarray | None, before: dict, after: dict, judged: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """One cycle of the settle stage: the history with this cycle's totals (and, on its first cycle, the totals it
+    started from) and the ``judged`` cells that retire now (:class:`.settle.Settle`)."""
+    names = sorted(after)
+    if history is None:
+        history = rule.new_history(len(names), len(judged))
+        history = np.concatenate([history[1:], np.stack([before[n] for n in names])[None]])
+    history = np.concatenate([history[1:], np.stack([after[n] for n in names])[None]])
+    return history, judged & rule.retired(history)
 
 
 def _handed_over(plan: SpinupPlan, si: int, memory: dict | None) -> dict | None:
@@ -671,6 +713,8 @@ def _log_cycle(runlog: RunLog, row: dict, results: list[CycleResult], domain) ->
     parts.append("settled " + ", ".join(f"{k[8:]} {100 * v:.1f} %" for k, v in row.items() if k.startswith("settled_")))
     if "cells_accelerated" in row:
         parts.append(f"accelerated {row['cells_accelerated']} cells, fallback {row['cells_fallback']}")
+    if "cells_retired" in row:
+        parts.append(f"retired {row['cells_retired']} cells ({row['cells_simulated']} simulated in this cycle)")
     parts.append(f"max budget residual C {cmax:.1e} N {nmax:.1e} g m-2 yr-1")
     runlog.write("; ".join(parts) + (" -- criteria met" if row["criteria_met"] else ""))
     negative = sorted({c for r in results for c in r.negative_cells})

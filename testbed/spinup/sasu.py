@@ -60,9 +60,10 @@ class Sasu(CellMemory):
     failures: np.ndarray  #: (ncell,) successive steps after which that change grew more than GROWTH-fold
     last_step: np.ndarray  #: (ncell,) bool: the last step was semi-analytic
     stalled: np.ndarray  #: (ncell,) bool: the last cycle left the substrate still and the solve its microbes low
+    before: np.ndarray  #: (ncell, nstate) the end state of the cycle a step last scaled (NaN: none yet)
 
     @classmethod
-    def new(cls, ncell: int, p: int) -> Sasu:
+    def new(cls, ncell: int, p: int, nstate: int = 0) -> Sasu:
         return cls(
             np.full(ncell, np.inf),
             np.zeros(ncell, dtype=bool),
@@ -76,13 +77,18 @@ class Sasu(CellMemory):
             np.zeros(ncell, dtype=np.int64),
             np.zeros(ncell, dtype=bool),
             np.zeros(ncell, dtype=bool),
+            np.full((ncell, nstate), np.nan),
         )
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray], cells: slice = slice(None)) -> Sasu:
-        """As :meth:`CellMemory.from_arrays`; a checkpoint written before ``stalled`` existed resumes with none."""
+        """As :meth:`CellMemory.from_arrays`; a checkpoint written before ``stalled`` or ``before`` existed resumes
+        with none."""
+        n = len(arrays["correction"])
         if "stalled" not in arrays:
-            arrays = {**arrays, "stalled": np.zeros(len(arrays["correction"]), dtype=bool)}
+            arrays = {**arrays, "stalled": np.zeros(n, dtype=bool)}
+        if "before" not in arrays:
+            arrays = {**arrays, "before": np.full((n, 0), np.nan)}
         return super().from_arrays(arrays, cells)
 
     def step(
@@ -207,6 +213,26 @@ class Sasu(CellMemory):
         self.steps += ~plain
         self.last_step = ~plain
         return r, plain
+
+    def undo_collapsed(
+        self, answered: np.ndarray, kept_x: np.ndarray, kept_phi: np.ndarray, factor: float
+    ) -> np.ndarray:
+        """(ncell,) bool: cells to return to :attr:`before` (the end state their last step scaled); they cycle
+        plainly for the rest of the stage (:attr:`fallback`).
+
+        ``answered``: the cycle answered a semi-analytic step (:attr:`last_step` before :meth:`step`); ``kept_x``,
+        ``kept_phi``: (ncell, k) the kept pools (MIMICS' microbial groups) at the start and end of the cycle. A group
+        that fell more than ``factor``-fold over such a cycle is dying out because of the step: the step put the
+        substrates where it cannot live. Extinction is a trap: with a group gone its nitrogen stops turning over
+        and its carbon decays to nothing for good (a barren cell whose K-strategists died ended at 2.7 times the
+        soil C of a 20,000-year brute force, which never goes there; docs/spinup.md "Collapsing microbes").
+        """
+        fell = answered & np.any((kept_x > 0) & (kept_phi * factor < kept_x), axis=1)
+        fell &= np.all(np.isfinite(self.before), axis=1) & (self.before.shape[1] > 0)
+        self.fallback |= fell
+        self.last_step &= ~fell
+        self.correction[fell] = 0.0
+        return fell
 
     def nitrogen(
         self,

@@ -8,7 +8,9 @@ Stages (docs/spinup.md "Stages"), run in the order of ``spinup.stages``:
   forcing cycle's length (:func:`prespin_criteria`) -- or ``prespin_max_cycles``;
 * ``accelerate``: ``accelerate_method`` (auto | cycle | anderson | sasu | newton) until the criteria hold
   or ``accelerate_max_cycles``;
-* ``cycle``: ``cycle_method`` (default plain cycling) until the criteria hold or ``cycle_max_cycles``.
+* ``cycle``: ``cycle_method`` (default plain cycling) until the criteria hold or ``cycle_max_cycles``;
+* ``settle``: plain cycles per cell until each of its totals stood still over ``settle_window`` years
+  (:mod:`.settle`), at most ``settle_max_years``.
 
 Every stage may change settings for itself (``<stage>_set``: group.key=value, e.g. its parameter
 files) but not the soil model, the cycle (C or C+N), the domain or the forcing cycle.
@@ -32,8 +34,9 @@ from ..model import Model
 from ..run import YearStep
 from ..runner import prepare
 from .criteria import Criteria
+from .settle import Settle
 
-STAGES = ("prespin", "accelerate", "cycle")
+STAGES = ("prespin", "accelerate", "cycle", "settle")
 #: the methods a stage runs (``auto`` resolves to one of them: :func:`resolve_method`)
 METHODS = tuple(m for m in SPINUP_METHODS if m != AUTO)
 #: keys no stage may change: the pipeline's stages share one fixed point
@@ -54,6 +57,7 @@ class Stage:
     steps: list[YearStep]  #: one cycle of the stage (the forcing cycle; prespin: its one met year)
     #: years of the forcing cycle per year of this stage's cycle (prespin: the forcing cycle's length; else 1)
     scale: float = 1.0
+    settle: Settle | None = None  #: the settle stage's per-cell retirement rule (it ends when every cell retired)
 
     @property
     def years_per_cycle(self) -> int:
@@ -113,7 +117,7 @@ def resolve_method(cfg: RunConfig, key: str) -> str:
 
 
 def stage_names(cfg: RunConfig) -> list[str]:
-    names = cfg.get("spinup.stages").replace(",", " ").split()
+    names = str(resolve(cfg, "stages")).replace(",", " ").split()
     if not names:
         raise ConfigError("spinup.stages is empty; e.g. stages = 'prespin accelerate cycle'")
     for n in names:
@@ -195,6 +199,8 @@ def plan_spinup(cfg: RunConfig) -> SpinupPlan:
     cycle_method = resolve_method(cfg, "cycle_method") if "cycle" in names else "cycle"
     if not cfg.get("spinup.sasu_max_factor") > 1:
         raise ConfigError("spinup.sasu_max_factor must be > 1")
+    if not (cfg.get("spinup.sasu_collapse") == 0 or cfg.get("spinup.sasu_collapse") > 1):
+        raise ConfigError("spinup.sasu_collapse must be 0 (off) or > 1 (a factor)")
     if not 0 <= cfg.get("spinup.sasu_microbe_ratio") < 1:
         raise ConfigError("spinup.sasu_microbe_ratio must be in [0, 1) (0: off)")
     for key in (
@@ -208,6 +214,18 @@ def plan_spinup(cfg: RunConfig) -> SpinupPlan:
     ):
         if cfg.get(f"spinup.{key}") < 1:
             raise ConfigError(f"spinup.{key} must be >= 1")
+    if cfg.get("spinup.settle_window") < 1:
+        raise ConfigError("spinup.settle_window must be >= 1 (years)")
+    if cfg.get("spinup.settle_max_years") < 1:
+        raise ConfigError("spinup.settle_max_years must be >= 1 (years)")
+    for key in ("settle_rel", "settle_abs"):
+        v = cfg.get(f"spinup.{key}")
+        if not np.isfinite(v) or v < 0:
+            raise ConfigError(f"spinup.{key} = {v} can never be met; it must be >= 0")
+    if cfg.get("spinup.settle_rel") == 0 and cfg.get("spinup.settle_abs") == 0:
+        raise ConfigError(
+            "spinup.settle_rel and spinup.settle_abs are both 0: no cell could ever retire; give one a positive value"
+        )
     if resolve(cfg, "freeze_after") < 0:
         raise ConfigError("spinup.freeze_after must be >= 0 (0: no cell is frozen)")
     if cfg.get("spinup.anderson_depth") < 1:
@@ -247,9 +265,15 @@ def plan_spinup(cfg: RunConfig) -> SpinupPlan:
             stages.append(
                 Stage(name, method, cfg.get("spinup.accelerate_max_cycles"), True, crit, scfg, plan.model, steps)
             )
-        else:
+        elif name == "cycle":
             stages.append(
                 Stage(name, cycle_method, cfg.get("spinup.cycle_max_cycles"), True, crit, scfg, plan.model, steps)
             )
+        else:
+            n = len(steps)  # the window and the budget in whole forcing cycles, the window at least two
+            window = max(2, -(-cfg.get("spinup.settle_window") // n))
+            rule = Settle(window, cfg.get("spinup.settle_rel"), cfg.get("spinup.settle_abs"))
+            max_cycles = max(1, -(-cfg.get("spinup.settle_max_years") // n))
+            stages.append(Stage(name, "cycle", max_cycles, True, crit, scfg, plan.model, steps, settle=rule))
     assert state is not None
     return SpinupPlan(cfg, stages, state, crit, sorted(met_files))

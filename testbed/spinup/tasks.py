@@ -154,7 +154,10 @@ def sasu_update(
     """The semi-analytic step after one cycle: next state, plain-step mask and the method's memory."""
     lp = LinearPools.of(model)
     p = lp.carbon.size
-    acc = Sasu.from_arrays(memory) if memory else Sasu.new(model.ncell, p)
+    acc = Sasu.from_arrays(memory) if memory else Sasu.new(model.ncell, p, x.shape[1])
+    if acc.before.shape[1] != x.shape[1]:  # a checkpoint from before the collapse rule: no step to undo yet
+        acc.before = np.full(x.shape, np.nan)
+    answered = acc.last_step.copy()
     transfer = np.zeros((model.ncell, p, p))
     for i, j, col in lp.transfers:
         transfer[:, i, j] = cycle_sum[:, col]
@@ -198,6 +201,13 @@ def sasu_update(
         )
         nxt[:, n] = phi[:, n] * rn
     nxt[plain] = phi[plain]
+    collapse = options.get("collapse", 0.0)
+    if collapse > 0 and np.any(keep):
+        kept = lp.carbon[keep]
+        undone = acc.undo_collapsed(answered, x[:, kept], phi[:, kept], collapse)
+        nxt[undone] = acc.before[undone]
+        plain = plain | undone
+    acc.before = np.where(plain[:, None], acc.before, phi)  # what a step scaled: the cycle's end state
     return nxt, plain, acc.arrays()
 
 
