@@ -909,23 +909,12 @@ def test_settle_stage_retires_cells_one_by_one_and_resumes_bit_identical(domain:
     assert f"{retired[-1]} of {len(when)} vegetated cells retired" in log and "max budget residual" in log
     nml = write_namelist(tmp_path / "killed", domain, *settings)
     out = tmp_path / "killed" / "out"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "testbed.cli", "spinup", str(nml), "--workers", "1", "-q"],
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    killed = _kill_when(proc, out / "spinup_checkpoint.npz", '"stage": 1, "cycle": 5')
-    proc.wait(timeout=30)
+    killed = _spinup_killed_at(nml, out, '"stage": 1, "cycle": 5')
     assert killed, "the pipeline finished before it could be killed in the settle stage"
     assert main(["spinup", str(nml), "--workers", "1", "-q", "--resume"]) == 0
     for name in ("restart.nc", "restart_settle.nc"):
         assert np.array_equal(_read_state(tmp_path / "ref" / "out" / name), _read_state(out / name)), name
-
-    def table(p: Path) -> list[dict]:
-        return [{k: v for k, v in r.items() if k != "seconds"} for r in csv.DictReader(p.open())]
-
-    assert table(tmp_path / "ref" / "out" / "equilibrium.csv") == table(out / "equilibrium.csv")
+    assert _table(tmp_path / "ref" / "out" / "equilibrium.csv") == _table(out / "equilibrium.csv")
     assert (tmp_path / "ref" / "out" / "cells.csv").read_text() == (out / "cells.csv").read_text()
 
 
@@ -1007,6 +996,19 @@ def test_cells_without_vegetation_are_skipped_once_unchanged_with_the_same_resul
     assert "without vegetation" not in ends[False][2]
 
 
+def _spinup_killed_at(nml: Path, out: Path, marker: str) -> bool:
+    """Run `testbed spinup NML` in a subprocess and SIGKILL it once its checkpoint in ``out`` has ``marker``."""
+    proc = _start(nml)
+    killed = _kill_when(proc, out / "spinup_checkpoint.npz", marker)
+    proc.wait(timeout=30)
+    return killed
+
+
+def _table(path: Path) -> list[dict]:
+    """equilibrium.csv's rows without the timing column."""
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in csv.DictReader(path.open())]
+
+
 def _kill_when(proc: subprocess.Popen, ckpt: Path, marker: str) -> bool:
     """SIGKILL ``proc``'s process group once its checkpoint's meta text contains ``marker``."""
     if not _wait_for_checkpoint(proc, ckpt, marker):
@@ -1059,26 +1061,16 @@ def test_killed_pipeline_resumes_bit_identical(domain: Path, tmp_path: Path, soi
     assert main(["spinup", str(ref), "--workers", "1", "-q"]) == 0
     nml = write_namelist(tmp_path / "killed", domain, *settings)
     out = tmp_path / "killed" / "out"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "testbed.cli", "spinup", str(nml), "--workers", "1", "-q"],
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    killed = _kill_when(proc, out / "spinup_checkpoint.npz", f'"stage": {stage}, "cycle": {1 if prespin else 3}')
-    proc.wait(timeout=30)
+    killed = _spinup_killed_at(nml, out, f'"stage": {stage}, "cycle": {1 if prespin else 3}')
     assert killed, "the pipeline finished before it could be killed in the stage"
     assert not (out / "restart.nc").exists()
     assert main(["spinup", str(nml), "--workers", "1", "-q", "--resume"]) == 0
     for name in ("restart.nc", "restart_prespin.nc", "restart_accelerate.nc"):
         assert np.array_equal(_read_state(tmp_path / "ref" / "out" / name), _read_state(out / name)), name
 
-    def table(p: Path) -> list[dict]:
-        return [{k: v for k, v in r.items() if k != "seconds"} for r in csv.DictReader(p.open())]
-
-    assert table(tmp_path / "ref" / "out" / "equilibrium.csv") == table(out / "equilibrium.csv")
+    assert _table(tmp_path / "ref" / "out" / "equilibrium.csv") == _table(out / "equilibrium.csv")
     if method == "aitken":  # its memory (histories, jumps to verify) went through the checkpoint
-        assert any(int(r["cells_accelerated"]) > 0 for r in table(out / "equilibrium.csv") if int(r["cycle"]) > 3)
+        assert any(int(r["cells_accelerated"]) > 0 for r in _table(out / "equilibrium.csv") if int(r["cycle"]) > 3)
     log = (out / "run.log").read_text()
     # prespin: killed after cycle 1 or one of 10-19 (its one-year cycles are fast), so somewhere in the stage
     assert ("resuming in stage prespin at cycle " if prespin else "resuming in stage accelerate at cycle 4") in log
@@ -1114,11 +1106,7 @@ def fault_reference(domain: Path, tmp_path_factory: pytest.TempPathFactory) -> P
 def _assert_same_end(reference: Path, out: Path) -> None:
     for name in ("restart.nc", "restart_prespin.nc", "restart_accelerate.nc"):
         assert np.array_equal(_read_state(reference / name), _read_state(out / name)), name
-
-    def table(p: Path) -> list[dict]:
-        return [{k: v for k, v in r.items() if k != "seconds"} for r in csv.DictReader(p.open())]
-
-    assert table(reference / "equilibrium.csv") == table(out / "equilibrium.csv")
+    assert _table(reference / "equilibrium.csv") == _table(out / "equilibrium.csv")
     assert not list(out.glob(".*.tmp"))
 
 
