@@ -32,7 +32,7 @@ def _configs() -> tuple[str, ...]:
 CONFIGS = _configs()
 FIRST_YEAR, LAST_YEAR = 1901, 1920
 #: at most this many spin-up years per configuration: CASA-C, CASA-CN and MIMICS-CN meet the default criteria within
-#: it (measured on the demo's 60 cells: 170, 490 and 690 years, of which 20 in MIMICS-CN's cycle stage); MIMICS-C
+#: it (measured on the demo's 60 cells: 170, 490 and 1,370 years, of which 160 in MIMICS-CN's cycle stage); MIMICS-C
 #: and CORPSE-C stop at it, not yet settled
 SPIN_YEARS = 2000
 
