@@ -328,8 +328,8 @@ def _execute_spinup(
     freeze = saved["freeze"]
     frozen, streak, last_change = freeze["frozen"], freeze["streak"], freeze["last_change"]
     verify, cell_years = freeze["verify"], freeze["cell_years"]
-    #: the settle stage: each cell's recent totals (settle.Settle) and the cells that retired
-    history, retired = saved["settle"].get("history"), saved["settle"].get("retired", np.zeros(ncell, dtype=bool))
+    #: the settle stage: each cell's recent totals (settle.Settle); its retired cells are among the fixed ones
+    history = saved["settle"].get("history")
     freeze_after, full_every = resolve(cfg, "freeze_after"), cfg.get("spinup.full_every")
     years = int(saved["years"])
     domain = model0.domain
@@ -354,8 +354,11 @@ def _execute_spinup(
                 # a stage's map may differ (its parameter set, its years): its first cycle simulates every cell
                 fixed = np.zeros(ncell, dtype=bool)
                 frozen, streak, verify = np.zeros(ncell, dtype=bool), np.zeros(ncell, dtype=int), False
-                # the settle stage judges vegetated cells only: the others are not simulated in it
-                history, retired = None, (~active if stage.settle else np.zeros(ncell, dtype=bool))
+                # the settle stage judges vegetated cells only: the others are not simulated in it, and a cell that
+                # retires joins them (fixed: not simulated for the rest of the stage)
+                history = None
+                if stage.settle is not None:
+                    fixed = ~active
                 previous = None  # a stage's first cycle is judged on its own (the map may differ: a prespin's year)
                 sc = stage.criteria
                 runlog.write(
@@ -375,7 +378,7 @@ def _execute_spinup(
                 full = verify or (k + 1) % full_every == 0
                 if full:
                     frozen = np.zeros(ncell, dtype=bool)
-                skip = fixed | frozen | retired
+                skip = fixed | frozen
                 if skip.all():  # nothing left to simulate (every cell fixed or frozen): a full cycle
                     frozen = np.zeros(ncell, dtype=bool)
                     skip = np.zeros(ncell, dtype=bool)
@@ -418,10 +421,10 @@ def _execute_spinup(
                     newly = diag.settled & (settled_at[si] < 0)
                     settled_at[si][newly] = k + 1
                 else:  # the settle stage records when a cell retired
-                    history, newly = _settle_cycle(stage.settle, history, before, after, active & ~retired)
-                    retired = retired | newly
+                    history, newly = _settle_cycle(stage.settle, history, before, after, active & ~fixed)
+                    fixed = fixed | newly
                     settled_at[si][newly] = k + 1
-                    last_settled = diag.settled & retired
+                    last_settled = diag.settled & fixed
                 plain = np.ones(ncell, dtype=bool)
                 for r in results:
                     plain[r.cells] = r.plain
@@ -441,7 +444,7 @@ def _execute_spinup(
                         (acc.done(opts["tol"]) & active).sum()
                     )  # reported; not a stop condition
                 if stage.settle is not None:
-                    row["cells_retired"] = int((retired & active).sum())
+                    row["cells_retired"] = int((fixed & active).sum())
                 if freeze_after or stage.settle is not None:
                     row["cells_simulated"] = int((simulated & active).sum())
                     row["years_per_cell"] = round(cell_years, 3)
@@ -450,9 +453,9 @@ def _execute_spinup(
                 # every stage, whatever its method, ends as soon as its criteria hold (issue 11: early stop)
                 # with frozen cells the criteria are only judged on a full cycle: the next one is full
                 partial = bool(frozen.any())
-                done = (stage.early_stop and diag.met and not partial) or k + 1 == stage.max_cycles
-                if stage.settle is not None:  # it ends when every vegetated cell has retired
-                    done = bool(retired[active].all()) or k + 1 == stage.max_cycles
+                # (the settle stage ends when every vegetated cell has retired)
+                ended = diag.met and not partial if stage.settle is None else bool(fixed[active].all())
+                done = (stage.early_stop and ended) or k + 1 == stage.max_cycles
                 verify = bool(stage.early_stop and diag.met and partial)
                 if freeze_after and stage.settle is None:
                     calm_crit = stage.criteria.tighter(FREEZE_TIGHTER)
@@ -463,7 +466,7 @@ def _execute_spinup(
                 # at a fixed point of the stage's map and the method's: later cycles of the stage skip it (the same
                 # result, for about a fifth less compute on the global grid)
                 was_fixed = int(fixed.sum())
-                if SKIP_FIXED_CELLS and stage.settle is None:  # (the settle stage does not simulate them at all)
+                if SKIP_FIXED_CELLS:
                     fixed = fixed | (~active & _same_rows(phi, state) & _same_rows(nxt, state))
                 state = phi if done else nxt
                 # the table, the log line and the checkpoint of a cycle are written as one: a signal waits
@@ -491,7 +494,7 @@ def _execute_spinup(
                             previous=previous,
                             fixed=fixed,
                             freeze=_freeze_memory(frozen, streak, last_change, verify, cell_years),
-                            settle={"history": history, "retired": retired},
+                            settle={"history": history},
                         )
                 if done:
                     break
@@ -499,8 +502,8 @@ def _execute_spinup(
             if not stage.early_stop:
                 verdict = "fixed length"
             if stage.settle is not None:
-                running = int((active & ~retired).sum())
-                verdict += f"; {int((active & retired).sum())} of {int(active.sum())} vegetated cells retired"
+                running = int((active & ~fixed).sum())
+                verdict += f"; {int((active & fixed).sum())} of {int(active.sum())} vegetated cells retired"
                 if running:
                     verdict += f", {running} still moving after the stage's {stage.max_cycles} cycles (cells.csv)"
             runlog.write(
