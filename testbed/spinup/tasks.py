@@ -207,7 +207,7 @@ def sasu_update(
         undone = acc.undo_collapsed(answered, x[:, kept], phi[:, kept], collapse)
         nxt[undone] = acc.before[undone]
         plain = plain | undone
-    acc.before = np.where(plain[:, None], acc.before, phi)  # what a step scaled: the cycle's end state
+        acc.before = np.where(plain[:, None], acc.before, phi)  # what a step scaled: the cycle's end state
     return nxt, plain, acc.arrays()
 
 
